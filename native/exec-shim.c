@@ -1,0 +1,80 @@
+/*
+ * ocirun-exec-shim: the last program the container's init runs before the
+ * user's. The Node init cannot simply execve() the user's program: if that
+ * program is a script whose interpreter is /proc/self/exe, the kernel would
+ * start the host's node binary inside the container with the container's
+ * privileges, and a process there could later open it for writing
+ * (CVE-2019-5736). So init copies this shim into a sealed memfd and
+ * execveat()s it; the shim execve()s the user's program. /proc/self/exe at
+ * that moment is the sealed memfd, which nobody can write.
+ *
+ * It is freestanding (no libc, static, no start-up code) so that it makes no
+ * system call besides execve: the seccomp filter is already loaded when it
+ * runs, and must not see anything the user's program would not.
+ *
+ * argv: [shim-name, path, argv0, argv1, ...]; envp is the process env.
+ */
+typedef unsigned long ulong;
+
+static long sys3(long n, long a, long b, long c)
+{
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define SYS_write 1
+#define SYS_execve 59
+#define SYS_exit_group 231
+
+static ulong len(const char *s)
+{
+	ulong n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+static void say(const char *s)
+{
+	sys3(SYS_write, 2, (long)s, (long)len(s));
+}
+
+static void digits(long v)
+{
+	char buf[24];
+	int i = sizeof(buf);
+	buf[--i] = 0;
+	if (v == 0)
+		buf[--i] = '0';
+	while (v > 0 && i > 0) {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	say(buf + i);
+}
+
+__attribute__((noreturn, used)) void shim_main(long *sp)
+{
+	long argc = sp[0];
+	char **argv = (char **)(sp + 1);
+	char **envp = argv + argc + 1;
+	long err = 22; /* EINVAL: called without a program */
+	if (argc >= 3)
+		err = -sys3(SYS_execve, (long)argv[1], (long)(argv + 2), (long)envp);
+	say("ocirun: exec ");
+	say(argc >= 2 ? argv[1] : "(none)");
+	say(": errno ");
+	digits(err);
+	say("\n");
+	/* 127 like a shell for a missing program, 126 for any other failure. */
+	sys3(SYS_exit_group, err == 2 ? 127 : 126, 0, 0);
+	for (;;) {
+	}
+}
+
+__asm__(".global _start\n"
+	"_start:\n"
+	"  mov %rsp, %rdi\n"
+	"  and $-16, %rsp\n"
+	"  call shim_main\n");

@@ -1,0 +1,266 @@
+/*
+ * ocirun-stage: the only part of ocirun that is not JavaScript.
+ *
+ * A multi-threaded process (Node always is) cannot unshare(CLONE_NEWUSER),
+ * cannot setns() into a user or mount namespace, and a JS heap does not
+ * survive fork(). So the Node parent spawns this small single-threaded
+ * program, which joins and creates the container's namespaces, forks the
+ * container's init (the fork is what places it in a new pid namespace), and
+ * execs Node again inside them. It holds no policy: what to join, what to
+ * unshare and what to exec all arrive from the parent over the sync socket.
+ *
+ * It is a standalone executable rather than an LD_PRELOAD constructor (runc's
+ * nsexec trick) because Node's own start-up is what we need to avoid: the
+ * stage must run before any thread exists, and a separate tiny program makes
+ * that obvious and keeps Node's loader out of it.
+ *
+ * CVE-2019-5736: before touching any namespace the stage re-executes itself
+ * from a sealed memfd copy, so that /proc/PID/exe of a process living inside
+ * the container never leads back to a writable host file.
+ *
+ * Protocol on the sync socket (fd given as argv[2]), lines of text:
+ *   parent -> stage: "join <hexflag> <path>" ...  (in order: user first)
+ *                    "unshare <hexflags>"
+ *                    "timens <mono-s> <mono-ns> <boot-s> <boot-ns>"
+ *                    "end"
+ *   stage -> parent: "userns"          (new user ns made: write the maps)
+ *   parent -> stage: "maps-ok"
+ *   stage -> parent: "pid <host pid of init>"   then the stage exits 0
+ *   stage -> parent: "error <step>: <strerror> (errno N)"  then exit 1
+ * The init then runs argv[3..] (node and its entry script) with the same fds.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+static int sync_fd = -1;
+
+static void reply(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = write(sync_fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= w;
+	}
+}
+
+/* Report the failed step with its errno to the parent, then exit 1. */
+static void fail(const char *fmt, ...)
+{
+	int saved = errno;
+	char step[3000];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(step, sizeof(step), fmt, ap);
+	va_end(ap);
+	if (sync_fd >= 0)
+		reply("error %s: %s (errno %d)", step, strerror(saved), saved);
+	else
+		fprintf(stderr, "ocirun-stage: %s: %s\n", step, strerror(saved));
+	_exit(1);
+}
+
+/* Reads one line, byte by byte, so that nothing after it is consumed: the
+ * Node init reads the rest of the socket after us. */
+static int read_line(char *buf, size_t size)
+{
+	size_t n = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(sync_fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			fail("read sync socket");
+		if (r == 0) {
+			errno = EPIPE;
+			fail("read sync socket: parent closed it");
+		}
+		if (c == '\n')
+			break;
+		if (n + 1 >= size) {
+			errno = E2BIG;
+			fail("read sync socket: line too long");
+		}
+		buf[n++] = c;
+	}
+	buf[n] = 0;
+	return (int)n;
+}
+
+static int is_sealed_self(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int seals = fcntl(fd, F_GET_SEALS);
+	close(fd);
+	return seals >= 0 && (seals & F_SEAL_WRITE);
+}
+
+/* Re-exec from a sealed, anonymous copy of this binary (runc's cloned_binary). */
+static void reexec_sealed(char **argv)
+{
+	if (is_sealed_self())
+		return;
+	int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		fail("open /proc/self/exe");
+	int mfd = memfd_create("ocirun-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (mfd < 0 && errno == EINVAL)
+		mfd = memfd_create("ocirun-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		fail("memfd_create");
+	struct stat st;
+	if (fstat(src, &st) < 0)
+		fail("fstat /proc/self/exe");
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(mfd, src, &off, st.st_size - off);
+		if (n <= 0)
+			fail("copy /proc/self/exe to memfd");
+	}
+	close(src);
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		fail("seal memfd");
+	extern char **environ;
+	syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
+	fail("execveat sealed memfd");
+}
+
+static void write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open %s", path);
+	size_t len = strlen(data);
+	if (write(fd, data, len) != (ssize_t)len)
+		fail("write %s", path);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4 || strcmp(argv[1], "create") != 0) {
+		fprintf(stderr, "usage: ocirun-stage create SYNC_FD PROGRAM [ARGS...]\n"
+				"(internal to ocirun; not meant to be run by hand)\n");
+		return 2;
+	}
+	sync_fd = atoi(argv[2]);
+	if (fcntl(sync_fd, F_GETFD) < 0) {
+		sync_fd = -1;
+		fail("sync fd %s", argv[2]);
+	}
+	reexec_sealed(argv);
+	prctl(PR_SET_NAME, (unsigned long)"ocirun:[stage]", 0, 0, 0);
+
+	unsigned long unshare_flags = 0;
+	char timens[256] = "";
+	char line[8192];
+	for (;;) {
+		read_line(line, sizeof(line));
+		if (strcmp(line, "end") == 0)
+			break;
+		if (strncmp(line, "join ", 5) == 0) {
+			char *end;
+			unsigned long flag = strtoul(line + 5, &end, 16);
+			if (*end != ' ') {
+				errno = EINVAL;
+				fail("bad join line");
+			}
+			const char *path = end + 1;
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				fail("open namespace %s", path);
+			if (setns(fd, (int)flag) < 0)
+				fail("setns %s", path);
+			close(fd);
+		} else if (strncmp(line, "unshare ", 8) == 0) {
+			unshare_flags = strtoul(line + 8, NULL, 16);
+		} else if (strncmp(line, "timens ", 7) == 0) {
+			long long ms, mn, bs, bn;
+			if (sscanf(line + 7, "%lld %lld %lld %lld", &ms, &mn, &bs, &bn) != 4) {
+				errno = EINVAL;
+				fail("bad timens line");
+			}
+			snprintf(timens, sizeof(timens), "monotonic %lld %lld\nboottime %lld %lld\n", ms, mn, bs, bn);
+		} else {
+			errno = EINVAL;
+			fail("unknown instruction '%.64s'", line);
+		}
+	}
+
+	if (unshare_flags & CLONE_NEWUSER) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			fail("unshare user namespace");
+		reply("userns");
+		read_line(line, sizeof(line));
+		if (strcmp(line, "maps-ok") != 0) {
+			errno = EPROTO;
+			fail("waiting for the uid/gid maps: got '%.64s'", line);
+		}
+		/* Become root of the new namespace, as runc does. */
+		if (setresgid(0, 0, 0) < 0)
+			fail("setresgid 0 in user namespace");
+		if (setresuid(0, 0, 0) < 0)
+			fail("setresuid 0 in user namespace");
+	}
+	unsigned long rest = unshare_flags & ~(unsigned long)CLONE_NEWUSER;
+	if (rest && unshare((int)rest) < 0)
+		fail("unshare namespaces %#lx", rest);
+	if ((rest & CLONE_NEWTIME) && timens[0])
+		write_file("/proc/self/timens_offsets", timens);
+
+	/* CLONE_PARENT: init becomes the child of the Node parent, which can wait
+	 * for it (ocirun run) or exit and let it go to the caller's subreaper. */
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail("clone init");
+	if (pid > 0) {
+		reply("pid %d", pid);
+		_exit(0);
+	}
+
+	/* init: a new session, like runc's stage-2, then Node inside. */
+	if (setsid() < 0)
+		fail("setsid");
+	prctl(PR_SET_NAME, (unsigned long)"ocirun:[init]", 0, 0, 0);
+	extern char **environ;
+	execve(argv[3], argv + 3, environ);
+	fail("exec %s", argv[3]);
+	return 1;
+}

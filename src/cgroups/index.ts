@@ -1,0 +1,136 @@
+/**
+ * Placing a container in its cgroups: one directory per mounted v1
+ * hierarchy, the unified one on v2, both on a hybrid host. Decided at run
+ * time from /proc/self/mountinfo. Resource limits are not written by this
+ * build (linux.resources is refused in specconv until they are).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { RuntimeError } from '../errors.js';
+
+export interface Hierarchy {
+  /** Controller list as mounted ("cpu,cpuacct", "memory", "name=systemd"), or "unified". */
+  name: string;
+  mountPoint: string;
+  /** The cgroup this process is in, on that hierarchy (from /proc/self/cgroup). */
+  ownPath: string;
+}
+
+export interface CgroupLayout {
+  mode: 'v1' | 'v2' | 'hybrid';
+  hierarchies: Hierarchy[];
+}
+
+export function detectLayout(mountinfo: string, selfCgroup: string): CgroupLayout {
+  const own = new Map<string, string>();
+  for (const line of selfCgroup.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[2] === '') own.set('unified', m[3]);
+    else for (const c of m[2].split(',')) own.set(c, m[3]);
+  }
+  const hierarchies: Hierarchy[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 0) continue;
+    const fstype = f[sep + 1];
+    const mountPoint = f[4];
+    if (fstype === 'cgroup2') {
+      hierarchies.push({ name: 'unified', mountPoint, ownPath: own.get('unified') ?? '/' });
+    } else if (fstype === 'cgroup') {
+      const opts = (f[sep + 3] ?? '').split(',');
+      const controllers = opts.filter((o) => !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', 'clone_children', 'noprefix', 'xattr'].includes(o) && !o.startsWith('release_agent='));
+      const name = controllers.join(',');
+      hierarchies.push({ name, mountPoint, ownPath: own.get(controllers[0]) ?? '/' });
+    }
+  }
+  // Keep one mount per hierarchy (a hierarchy may be mounted twice).
+  const seen = new Set<string>();
+  const unique = hierarchies.filter((h) => (seen.has(h.name) ? false : (seen.add(h.name), true)));
+  const hasV1 = unique.some((h) => h.name !== 'unified');
+  const hasV2 = unique.some((h) => h.name === 'unified');
+  return { mode: hasV1 && hasV2 ? 'hybrid' : hasV1 ? 'v1' : 'v2', hierarchies: unique };
+}
+
+export function hostLayout(): CgroupLayout {
+  return detectLayout(fs.readFileSync('/proc/self/mountinfo', 'utf8'), fs.readFileSync('/proc/self/cgroup', 'utf8'));
+}
+
+/**
+ * The directory of the container on each hierarchy, as runc computes it:
+ * an absolute cgroupsPath from the hierarchy's root, a relative one (and
+ * the default, the container id) under the runtime's own cgroup.
+ */
+export function cgroupPaths(layout: CgroupLayout, cgroupsPath: string, id: string): Record<string, string> {
+  const inner = cgroupsPath || id;
+  const out: Record<string, string> = {};
+  for (const h of layout.hierarchies) {
+    const rel = inner.startsWith('/') ? inner : path.posix.join(h.ownPath, inner);
+    out[h.name] = path.join(h.mountPoint, path.posix.normalize(rel));
+  }
+  return out;
+}
+
+/** v1 cpuset directories start empty; a task cannot join until cpus and mems are copied down. */
+function fillCpuset(dir: string, mountPoint: string): void {
+  const chain: string[] = [];
+  for (let d = dir; d.startsWith(mountPoint) && d !== mountPoint; d = path.dirname(d)) chain.unshift(d);
+  for (const d of chain) {
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      const f = path.join(d, file);
+      if (fs.readFileSync(f, 'utf8').trim() === '') fs.writeFileSync(f, fs.readFileSync(path.join(path.dirname(d), file), 'utf8'));
+    }
+  }
+}
+
+export function createCgroups(layout: CgroupLayout, paths: Record<string, string>): void {
+  for (const h of layout.hierarchies) {
+    const dir = paths[h.name];
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      if (h.name.split(',').includes('cpuset')) fillCpuset(dir, h.mountPoint);
+    } catch (err) {
+      throw new RuntimeError('create cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+export function joinCgroups(paths: Record<string, string>, pid: number): void {
+  for (const dir of Object.values(paths)) {
+    try {
+      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+    } catch (err) {
+      throw new RuntimeError('join cgroup', `${dir}/cgroup.procs: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+/** Pids in the container's cgroup (the first hierarchy that lists them). */
+export function cgroupPids(paths: Record<string, string>): number[] {
+  for (const dir of Object.values(paths)) {
+    try {
+      return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      /* try the next hierarchy */
+    }
+  }
+  return [];
+}
+
+/** Removes the container's directories, retrying while exiting tasks leave. */
+export async function removeCgroups(paths: Record<string, string>): Promise<void> {
+  for (const dir of Object.values(paths)) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        fs.rmdirSync(dir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || attempt >= 50) throw new RuntimeError('remove cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
+        await new Promise((r) => setTimeout(r, 10 + attempt * 2));
+      }
+    }
+  }
+}

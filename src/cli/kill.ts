@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { kill } from '../container/kill.js';
+import { ctxOf } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('kill')
+    .description('send a signal (default SIGTERM) to the container init, or with --all to all its processes')
+    .argument('<container-id>')
+    .argument('[signal]', 'signal name or number', 'SIGTERM')
+    .option('-a, --all', 'send the signal to every process in the container')
+    .action((id: string, signal: string, o, cmd: Command) => kill(ctxOf(cmd), id, signal, { all: o.all }));
+}

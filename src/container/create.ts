@@ -1,0 +1,125 @@
+/**
+ * `create`: from a bundle to a container in the "created" state, with its
+ * init blocked on the exec fifo. Intent is recorded before acting: the state
+ * directory and a "creating" state exist before any cgroup or process, so a
+ * create killed at any step leaves something `delete -f` can find and undo.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { atStep, ERR, RuntimeError, step } from '../errors.js';
+import { cgroupPaths, createCgroups, hostLayout, joinCgroups } from '../cgroups/index.js';
+import type { InitPlan } from '../process/init.js';
+import { spawnInit } from '../process/spawn.js';
+import { OCI_VERSION } from '../spec/constants.js';
+import { loadConfig } from '../spec/load.js';
+import { planContainer } from '../spec/plan.js';
+import type { Config } from '../spec/schema.js';
+import { checkSemantics } from '../spec/semantic.js';
+import { checkSchema } from '../spec/load.js';
+import { O, S_IFIFO, AT_FDCWD } from '../sys/constants.js';
+import type { Sys } from '../sys/types.js';
+import type { Context } from './context.js';
+import { destroy } from './destroy.js';
+import { lockDir } from './lock.js';
+import { checkId, fifoPath, processStartTime, stateDir, writeState, type SavedState } from './state.js';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  /** An in-memory config instead of <bundle>/config.json. */
+  config?: Config;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+  stdio?: [number, number, number];
+}
+
+export interface Created {
+  pid: number;
+  state: SavedState;
+}
+
+/** Writes a pid file atomically, as runc does (managers poll for it). */
+export function writePidFile(file: string, pid: number): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
+  fs.renameSync(tmp, file);
+}
+
+export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
+  checkId(opts.id);
+  const bundle = path.resolve(opts.bundle);
+  const config = opts.config ?? loadConfig(bundle);
+  if (opts.config) checkSchema(config);
+  checkSemantics(config, bundle);
+  const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
+  const layout = step('detect cgroups', () => hostLayout());
+
+  step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
+  const dir = stateDir(ctx.root, opts.id);
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError(opts.id, ERR.exist);
+    throw atStep('create state dir', err);
+  }
+  const unlock = lockDir(sys, dir);
+  const state: SavedState = {
+    ociVersion: OCI_VERSION,
+    id: opts.id,
+    phase: 'creating',
+    pid: 0,
+    pidStartTime: '',
+    bundle,
+    rootfs: plan.rootfs,
+    created: new Date().toISOString(),
+    owner: os.userInfo().username,
+    annotations: plan.annotations,
+    cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
+  };
+  let consoleFd: number | undefined;
+  try {
+    step('write state', () => writeState(ctx.root, state));
+    const fifo = fifoPath(ctx.root, opts.id);
+    step('create exec fifo', () => {
+      sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);
+      fs.chmodSync(fifo, 0o622);
+    });
+    const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
+    if (opts.consoleSocket) consoleFd = step('connect console socket', () => sys.connectUnix(opts.consoleSocket!));
+    step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
+
+    const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: opts.preserveFds ?? 0, stdio: opts.stdio });
+    state.pid = init.pid;
+    state.pidStartTime = processStartTime(init.pid) ?? '';
+    step('write state', () => writeState(ctx.root, state));
+    joinCgroups(state.cgroupPaths, init.pid);
+
+    const initPlan: InitPlan = {
+      ...plan,
+      cgroupMounts: Object.entries(state.cgroupPaths).filter(([n]) => n !== 'unified' || layout.mode === 'v2').map(([name, hostPath]) => ({ name: name.replace(/^name=/, ''), hostPath })),
+      cgroupUnified: layout.mode === 'v2',
+      preserveFds: opts.preserveFds ?? 0,
+      hostHasKcore: fs.existsSync('/proc/kcore'),
+    };
+    init.channel.send({ type: 'plan', plan: initPlan });
+    await init.channel.receive('ready');
+    init.channel.send({ type: 'continue' });
+    await init.channel.receive('created');
+    sys.close(fifoFd);
+    if (consoleFd !== undefined) sys.close(consoleFd);
+
+    state.phase = 'created';
+    step('write state', () => writeState(ctx.root, state));
+    if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), init.pid));
+    return { pid: init.pid, state };
+  } catch (err) {
+    await destroy(ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
+    throw err;
+  } finally {
+    unlock();
+  }
+}

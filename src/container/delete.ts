@@ -1,0 +1,24 @@
+/** `delete`: remove a stopped (or created) container; --force kills a running one first. */
+import { RuntimeError } from '../errors.js';
+import type { Sys } from '../sys/types.js';
+import type { Context } from './context.js';
+import { destroy } from './destroy.js';
+import { lockDir } from './lock.js';
+import { currentStatus, readState, stateDir } from './state.js';
+
+export async function deleteContainer(sys: Sys, ctx: Context, id: string, opts: { force?: boolean } = {}): Promise<void> {
+  readState(ctx.root, id);
+  const unlock = lockDir(sys, stateDir(ctx.root, id));
+  try {
+    // Read again under the lock: a create may have finished meanwhile.
+    const s = readState(ctx.root, id);
+    const status = currentStatus(ctx.root, s);
+    if ((status === 'running' || status === 'paused') && !opts.force) {
+      throw new RuntimeError(id, `cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    // runc deletes a created container by killing its init.
+    await destroy(ctx, s, { kill: status !== 'stopped' || s.phase === 'creating' });
+  } finally {
+    unlock();
+  }
+}

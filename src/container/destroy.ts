@@ -1,0 +1,36 @@
+/** Tearing a container down: kill what runs, remove its cgroups and state. */
+import fs from 'node:fs';
+import { cgroupPids, removeCgroups } from '../cgroups/index.js';
+import type { Context } from './context.js';
+import { initAlive, stateDir, type SavedState } from './state.js';
+
+function killQuietly(pid: number, signal: NodeJS.Signals | number): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Sends `signal` to every process in the container's cgroup (runc's kill --all). */
+export function signalAll(s: SavedState, signal: NodeJS.Signals | number): void {
+  for (const pid of cgroupPids(s.cgroupPaths)) killQuietly(pid, signal);
+}
+
+async function waitGone(s: SavedState, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!initAlive(s) && cgroupPids(s.cgroupPaths).length === 0) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export async function destroy(ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
+  if (opts.kill) {
+    if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
+    signalAll(s, 'SIGKILL');
+    await waitGone(s, 5000);
+  }
+  await removeCgroups(s.cgroupPaths);
+  fs.rmSync(stateDir(ctx.root, s.id), { recursive: true, force: true });
+}

@@ -1,0 +1,38 @@
+/** `kill`: a signal to the init, or with --all to every process of the container. */
+import os from 'node:os';
+import { ERR, RuntimeError } from '../errors.js';
+import type { Context } from './context.js';
+import { signalAll } from './destroy.js';
+import { currentStatus, readState } from './state.js';
+
+/** Accepts 9, KILL or SIGKILL, as runc does. */
+export function parseSignal(sig: string | number | undefined): number {
+  if (sig === undefined || sig === '') return os.constants.signals.SIGTERM;
+  if (typeof sig === 'number') return sig;
+  if (/^\d+$/.test(sig)) {
+    const n = Number(sig);
+    if (n < 0 || n > 64) throw new RuntimeError('parse signal', `invalid signal number ${sig}`);
+    return n;
+  }
+  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  const n = (os.constants.signals as Record<string, number>)[name];
+  if (n === undefined) throw new RuntimeError('parse signal', `unknown signal "${sig}"`);
+  return n;
+}
+
+export function kill(ctx: Context, id: string, signal: string | number | undefined, opts: { all?: boolean } = {}): void {
+  const sig = parseSignal(signal);
+  const s = readState(ctx.root, id);
+  const status = currentStatus(ctx.root, s);
+  if (status === 'stopped' && !opts.all) throw new RuntimeError(id, ERR.notRunning);
+  if (opts.all) {
+    signalAll(s, sig);
+    return;
+  }
+  try {
+    process.kill(s.pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError(id, ERR.notRunning);
+    throw new RuntimeError('kill', `${s.pid}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Container state on disk: <root>/<id>/state.json, written atomically (temp
+ * file + rename). Status is derived, as runc derives it: a dead init (pid
+ * plus start time no longer match) is stopped, a live one with its exec fifo
+ * still present is created, otherwise running.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ERR, RuntimeError } from '../errors.js';
+import { OCI_VERSION } from '../spec/constants.js';
+
+export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+
+export interface SavedState {
+  ociVersion: string;
+  id: string;
+  /** How far create got: "creating" until init reported ready, then "created". */
+  phase: 'creating' | 'created';
+  pid: number;
+  /** Field 22 of /proc/PID/stat: identifies the init even if its pid is reused. */
+  pidStartTime: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+  cgroupPaths: Record<string, string>;
+}
+
+export const DEFAULT_ROOT = '/run/ocirun';
+const ID_PATTERN = /^[\w+\-.]+$/;
+
+export function checkId(id: string): void {
+  if (!id || !ID_PATTERN.test(id) || id === '.' || id === '..') throw new RuntimeError('container id', `${JSON.stringify(id)}: ${ERR.invalidId}`);
+}
+
+export const stateDir = (root: string, id: string) => path.join(root, id);
+export const stateFile = (root: string, id: string) => path.join(root, id, 'state.json');
+export const fifoPath = (root: string, id: string) => path.join(root, id, 'exec.fifo');
+
+export function readState(root: string, id: string): SavedState {
+  checkId(id);
+  let text: string;
+  try {
+    text = fs.readFileSync(stateFile(root, id), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(stateDir(root, id))) throw new RuntimeError(id, ERR.notExist);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      // The directory exists but create died before its first write: an empty, stopped container.
+      return emptyState(root, id);
+    }
+    throw new RuntimeError('read state', `${stateFile(root, id)}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as SavedState;
+  } catch {
+    throw new RuntimeError('read state', `${stateFile(root, id)}: not valid JSON`);
+  }
+}
+
+function emptyState(root: string, id: string): SavedState {
+  return { ociVersion: OCI_VERSION, id, phase: 'creating', pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: new Date(0).toISOString(), owner: '', annotations: {}, cgroupPaths: {} };
+}
+
+export function writeState(root: string, s: SavedState): void {
+  const file = stateFile(root, s.id);
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(s));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** Start time of a process (field 22 of /proc/PID/stat), or undefined if it is gone or a zombie. */
+export function processStartTime(pid: number): string | undefined {
+  if (!pid) return undefined;
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may contain spaces and parentheses: split after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
+}
+
+export function initAlive(s: SavedState): boolean {
+  return s.pid > 0 && processStartTime(s.pid) === s.pidStartTime;
+}
+
+export function currentStatus(root: string, s: SavedState): Status {
+  if (!initAlive(s)) return 'stopped';
+  if (s.phase === 'creating') return 'creating';
+  if (fs.existsSync(fifoPath(root, s.id))) return 'created';
+  for (const [name, dir] of Object.entries(s.cgroupPaths)) {
+    try {
+      if (name.split(',').includes('freezer') && fs.readFileSync(path.join(dir, 'freezer.state'), 'utf8').trim() === 'FROZEN') return 'paused';
+      if (name === 'unified' && /^frozen 1$/m.test(fs.readFileSync(path.join(dir, 'cgroup.events'), 'utf8'))) return 'paused';
+    } catch {
+      /* no freezer there */
+    }
+  }
+  return 'running';
+}
+
+/** The state as `ocirun state` prints it: runc's fields, in runc's order. */
+export function publicState(root: string, s: SavedState) {
+  const status = currentStatus(root, s);
+  return {
+    ociVersion: s.ociVersion,
+    id: s.id,
+    pid: status === 'stopped' ? 0 : s.pid,
+    status,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    created: s.created,
+    owner: s.owner,
+    ...(Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
+  };
+}
+
+export function listIds(root: string): string[] {
+  try {
+    return fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory() && ID_PATTERN.test(d.name)).map((d) => d.name).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}

@@ -1,0 +1,28 @@
+/** Finding the program to exec inside the container, as runc's exec.LookPath does. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { RuntimeError } from '../errors.js';
+
+function isExecutable(p: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    if (!st.isFile()) return false;
+    fs.accessSync(p, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function lookPath(file: string, env: string[], check = isExecutable): string {
+  if (file.includes('/')) {
+    if (check(file)) return file;
+    throw new RuntimeError('exec', `"${file}": no such file or directory, or not executable`);
+  }
+  const pathVar = env.filter((e) => e.startsWith('PATH=')).pop()?.slice(5) ?? '';
+  for (const dir of pathVar.split(':')) {
+    const candidate = path.join(dir === '' ? '.' : dir, file);
+    if (check(candidate)) return candidate;
+  }
+  throw new RuntimeError('exec', `"${file}": executable file not found in $PATH`);
+}

@@ -1,0 +1,162 @@
+/**
+ * The container's init, in Node, inside the namespaces the C stage made.
+ * It prepares the rootfs, switches root, applies the process settings, tells
+ * the parent it is ready, waits on the exec fifo for `start`, and finally
+ * execs the user's program through the sealed exec shim. The order follows
+ * runc's standard_init_linux.go; comments mark where it matters.
+ */
+import fs from 'node:fs';
+import { atStep, RuntimeError, step } from '../errors.js';
+import { applyBoundingSet, applyCapabilitySets, lastCap } from '../security/capabilities.js';
+import type { ContainerPlan } from '../spec/plan.js';
+import { CLONE, F_SEAL, FS_MAGIC, MFD, MS, O, PR } from '../sys/constants.js';
+import type { Sys } from '../sys/types.js';
+import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js';
+import { applyMounts, prepareRoot, type CgroupMountSource } from '../rootfs/mounts.js';
+import { applyPathRestrictions } from '../rootfs/paths.js';
+import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
+import { setupConsole } from '../tty/console.js';
+import type { Channel } from './channel.js';
+import { lookPath } from './exec-path.js';
+
+/** What the parent sends the init: the plan plus facts only the parent knows. */
+export interface InitPlan extends ContainerPlan {
+  cgroupMounts: CgroupMountSource[];
+  cgroupUnified: boolean;
+  preserveFds: number;
+  hostHasKcore: boolean;
+}
+
+export interface InitFds {
+  fifo: number;
+  console?: number;
+  /** Path of the exec shim on the host, copied into a sealed memfd before the root switch. */
+  shimPath: string;
+}
+
+/** Copies the exec shim into a sealed memfd (see native/exec-shim.c for why). */
+export function sealedShim(sys: Sys, shimPath: string): number {
+  const bytes = fs.readFileSync(shimPath);
+  const fd = sys.memfdCreate('ocirun-exec', MFD.CLOEXEC | MFD.ALLOW_SEALING);
+  fs.writeSync(fd, bytes);
+  sys.addSeals(fd, F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE);
+  return fd;
+}
+
+/** Writes a /proc file through an fd that is checked to be on procfs. */
+export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string): void {
+  const wfd = sys.openat2(rootFd, p.replace(/^\/+/, ''), O.WRONLY | O.CLOEXEC, 0x10 | 0x02);
+  try {
+    if (sys.fstatfs(wfd).type !== FS_MAGIC.PROC) throw new RuntimeError('write /proc', `${p} is not on procfs`);
+    fs.writeSync(wfd, value);
+  } finally {
+    sys.close(wfd);
+  }
+}
+
+export function setupRootfs(sys: Sys, plan: InitPlan, consoleFd: number | undefined): number {
+  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  step('prepare rootfs', () => prepareRoot(sys, plan.rootfs, plan.rootPropagation, mountinfo));
+  const rootFd = step('open rootfs', () => sys.open(plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
+  try {
+    applyMounts(sys, rootFd, plan.mounts, plan.cgroupMounts, plan.cgroupUnified);
+    if (plan.setupDev) {
+      const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
+      for (const d of plan.devices) createDevice(sys, rootFd, d, inUserNs);
+      createDevSymlinks(sys, rootFd, plan.hostHasKcore);
+      setupPtmx(sys, plan.rootfs, rootFd);
+    }
+  } finally {
+    sys.close(rootFd);
+  }
+  step('switch root', () => (plan.noPivot ? moveRoot(sys, plan.rootfs) : pivotRoot(sys, plan.rootfs)));
+  const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
+  // The console comes after the mounts (they may include devpts) and before
+  // the root is made read-only (runc: "before we finalize the rootfs").
+  if (plan.process.terminal) {
+    if (consoleFd === undefined) throw new RuntimeError('console', 'process.terminal is set but no console socket was given (--console-socket)');
+    step('console', () => setupConsole(sys, newRoot, consoleFd, plan.process.consoleSize));
+  }
+  if (plan.readonlyRoot) step('readonly root', () => sys.mount(null, '/', null, MS.BIND | MS.REMOUNT | MS.RDONLY, null));
+  return newRoot;
+}
+
+export function applyIdentityAndLimits(sys: Sys, plan: InitPlan, rootFd: number): void {
+  if (plan.hostname !== undefined) step('sethostname', () => sys.sethostname(plan.hostname!));
+  if (plan.domainname !== undefined) step('setdomainname', () => sys.setdomainname(plan.domainname!));
+  for (const [name, value] of Object.entries(plan.sysctl)) {
+    step(`sysctl ${name}`, () => writeProcFile(sys, rootFd, `/proc/sys/${name.replace(/\./g, '/')}`, value));
+  }
+  applyPathRestrictions(sys, rootFd, plan.readonlyPaths, plan.maskedPaths);
+  for (const r of plan.process.rlimits) step(`setrlimit ${r.name}`, () => sys.setrlimit(r.resource, BigInt(r.soft), BigInt(r.hard)));
+  if (plan.process.noNewPrivileges) step('no_new_privs', () => sys.prctl(PR.SET_NO_NEW_PRIVS, 1));
+}
+
+/** runc's finalizeNamespace: bounding set, user switch keeping caps, cwd, then the cap sets. */
+export function switchUserAndCaps(sys: Sys, plan: InitPlan): void {
+  const p = plan.process;
+  const last = lastCap();
+  step('drop bounding capabilities', () => applyBoundingSet(sys, p.capabilities, last));
+  step('keep capabilities', () => sys.prctl(PR.SET_KEEPCAPS, 1));
+  step('setgroups', () => sys.setgroups(p.additionalGids));
+  step('setresgid', () => sys.setresgid(p.gid, p.gid, p.gid));
+  step('setresuid', () => sys.setresuid(p.uid, p.uid, p.uid));
+  step('keep capabilities', () => sys.prctl(PR.SET_KEEPCAPS, 0));
+  step('chdir to process.cwd', () => {
+    try {
+      process.chdir(p.cwd);
+    } catch (err) {
+      throw new RuntimeError('chdir to process.cwd', `${p.cwd}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  });
+  step('set capabilities', () => applyCapabilitySets(sys, p.capabilities));
+  if (p.umask !== undefined) process.umask(p.umask);
+}
+
+/** Blocks until `start` opens the exec fifo, then execs the user's program. */
+export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string): never {
+  const fifo = step('open exec fifo', () => sys.open(`/proc/self/fd/${fds.fifo}`, O.WRONLY | O.CLOEXEC));
+  step('write exec fifo', () => fs.writeSync(fifo, '0'));
+  sys.close(fifo);
+  // Nothing but stdio and the preserved fds may reach the program (CVE-2024-21626).
+  const keep = 3 + plan.preserveFds;
+  sys.cloexecFrom(keep);
+  for (let fd = 0; fd < keep; fd++) {
+    try {
+      sys.setCloexec(fd, false);
+    } catch {
+      /* a preserved fd that is not open is simply absent */
+    }
+  }
+  sys.fexecve(shimFd, ['ocirun-exec', program, ...plan.process.args], plan.process.env);
+}
+
+/** The whole init sequence; errors go to the parent over the channel. */
+export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise<never> {
+  // Before anything else: no other process may ptrace us or open our
+  // /proc/PID/exe (the host's node binary) while we run in the container.
+  sys.prctl(PR.SET_DUMPABLE, 0);
+  const plan = (await channel.receive('plan')).plan as InitPlan;
+  // cgroupns: unshared only now, after the parent placed us in our cgroups,
+  // so that the namespace's root is the container's own cgroup.
+  if (plan.newCgroupNs) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
+  const shimFd = step('seal exec shim', () => sealedShim(sys, fds.shimPath));
+  if (plan.process.oomScoreAdj !== undefined) {
+    step('oom_score_adj', () => fs.writeFileSync('/proc/self/oom_score_adj', String(plan.process.oomScoreAdj)));
+  }
+  const rootFd = setupRootfs(sys, plan, fds.console);
+  applyIdentityAndLimits(sys, plan, rootFd);
+  sys.close(rootFd);
+  channel.send({ type: 'ready' });
+  await channel.receive('continue');
+  switchUserAndCaps(sys, plan);
+  const program = step('find program', () => lookPath(plan.process.args[0], plan.process.env));
+  channel.send({ type: 'created' });
+  await channel.close();
+  return waitForStartAndExec(sys, plan, fds, shimFd, program);
+}
+
+export function reportError(channel: Channel, err: unknown): void {
+  const e = atStep('init', err);
+  channel.send({ type: 'error', step: e.step, detail: e.detail });
+}

@@ -1,0 +1,91 @@
+/**
+ * The parent's side of starting an init: spawn the C stage with the fds the
+ * container needs, answer its requests (uid/gid maps), learn the init's pid,
+ * then hand the init its plan and follow it until it is ready.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RuntimeError } from '../errors.js';
+import type { ContainerPlan } from '../spec/plan.js';
+import { Channel, stageReply } from './channel.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.resolve(here, '..', '..');
+export const STAGE_BINARY = path.join(projectRoot, 'build', 'ocirun-stage');
+export const EXEC_SHIM = path.join(projectRoot, 'build', 'ocirun-exec-shim');
+const INIT_ENTRY = path.join(here, 'init-main.js');
+
+export interface SpawnOptions {
+  plan: ContainerPlan;
+  fifoFd: number;
+  consoleFd?: number;
+  preserveFds: number;
+  /** stdio for the container: fds of ours (default: our own 0, 1, 2). */
+  stdio?: [number, number, number];
+}
+
+export interface StartedInit {
+  pid: number;
+  channel: Channel;
+  stage: ChildProcess;
+}
+
+function writeIdMap(file: string, maps: { containerID: number; hostID: number; size: number }[]): void {
+  const text = maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n') + '\n';
+  try {
+    fs.writeFileSync(file, text);
+  } catch (err) {
+    throw new RuntimeError('write id map', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function stageHeader(plan: ContainerPlan): string {
+  const lines = plan.join.map((j) => `join ${j.flag.toString(16)} ${j.path}`);
+  lines.push(`unshare ${plan.unshareFlags.toString(16)}`);
+  if (plan.timeOffsets) lines.push(`timens ${plan.timeOffsets.monotonic.join(' ')} ${plan.timeOffsets.boottime.join(' ')}`);
+  lines.push('end');
+  return lines.join('\n');
+}
+
+export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
+  const { plan } = opts;
+  const [in0, out1, err2] = opts.stdio ?? [0, 1, 2];
+  const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+  const syncIndex = 3 + opts.preserveFds;
+  const stdio: (number | 'pipe')[] = [in0, out1, err2, ...preserved, 'pipe', opts.fifoFd];
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    _OCIRUN_SYNC_FD: String(syncIndex),
+    _OCIRUN_FIFO_FD: String(syncIndex + 1),
+    _OCIRUN_SHIM: EXEC_SHIM,
+  };
+  if (opts.consoleFd !== undefined) {
+    stdio.push(opts.consoleFd);
+    env._OCIRUN_CONSOLE_FD = String(syncIndex + 2);
+  }
+  if (!fs.existsSync(STAGE_BINARY)) throw new RuntimeError('spawn stage', `${STAGE_BINARY} is missing: run npm install (it builds native/)`);
+  const stage = spawn(STAGE_BINARY, ['create', String(syncIndex), process.execPath, INIT_ENTRY], { stdio, env });
+  const stageExit = new Promise<void>((resolve) => stage.once('exit', () => resolve()));
+  stage.once('error', () => {});
+  const channel = new Channel(stage.stdio[syncIndex] as net.Socket, 'init');
+  channel.send(stageHeader(plan));
+
+  let pid = 0;
+  while (!pid) {
+    const words = stageReply(await channel.line());
+    if (words[0] === 'userns') {
+      writeIdMap(`/proc/${stage.pid}/uid_map`, plan.uidMappings);
+      writeIdMap(`/proc/${stage.pid}/gid_map`, plan.gidMappings);
+      channel.send('maps-ok');
+    } else if (words[0] === 'pid') {
+      pid = Number(words[1]);
+    } else {
+      throw new RuntimeError('sync', `unexpected message from the stage: ${words.join(' ').slice(0, 200)}`);
+    }
+  }
+  await stageExit;
+  return { pid, channel, stage };
+}

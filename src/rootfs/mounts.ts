@@ -1,0 +1,115 @@
+/** Preparing the rootfs and applying `mounts`, all targets resolved inside the rootfs. */
+import fs from 'node:fs';
+import { atStep, RuntimeError } from '../errors.js';
+import type { MountPlan } from '../spec/plan.js';
+import { MS, O, RESOLVE } from '../sys/constants.js';
+import type { Sys } from '../sys/types.js';
+import { components, fdPath, mkdirAllInRoot, openInRoot } from './resolve.js';
+
+/** Flags that need a second, remounting pass on a bind mount. */
+const BIND_REMOUNT_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;
+
+/** A host cgroup directory to show inside the container at `/sys/fs/cgroup/<name>`. */
+export interface CgroupMountSource {
+  name: string;
+  hostPath: string;
+}
+
+/** Makes `/` a slave (or as configured) and the rootfs a mount point of its own. */
+export function prepareRoot(sys: Sys, rootfs: string, rootPropagation: number, mountinfo: string): void {
+  sys.mount(null, '/', null, rootPropagation, null);
+  makeParentMountPrivate(sys, rootfs, mountinfo);
+  sys.mount(rootfs, rootfs, 'bind', MS.BIND | MS.REC, null);
+}
+
+/** pivot_root refuses a new root whose parent mount is shared (runc: rootfsParentMountPrivate). */
+export function makeParentMountPrivate(sys: Sys, rootfs: string, mountinfo: string): void {
+  let best: { point: string; shared: boolean } | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 7) continue;
+    const point = f[4].replace(/\\040/g, ' ');
+    const inside = point === '/' || rootfs === point || rootfs.startsWith(point + '/');
+    if (!inside || rootfs === point) continue;
+    if (!best || point.length >= best.point.length) {
+      const sep = f.indexOf('-');
+      best = { point, shared: f.slice(6, sep).some((o) => o.startsWith('shared:')) };
+    }
+  }
+  if (best?.shared) sys.mount(null, best.point, null, MS.PRIVATE, null);
+}
+
+function isDirectorySource(source: string): boolean {
+  try {
+    return fs.statSync(source).isDirectory();
+  } catch (err) {
+    throw new RuntimeError('mount', `source ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory (ENOENT)' : (err as Error).message}`);
+  }
+}
+
+function withFd<T>(sys: Sys, fd: number, fn: (fd: number) => T): T {
+  try {
+    return fn(fd);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+function applyPropagation(sys: Sys, rootFd: number, dest: string, propagation: number[]): void {
+  for (const p of propagation) withFd(sys, openInRoot(sys, rootFd, dest), (fd) => sys.mount(null, fdPath(fd), null, p, null));
+}
+
+export function applyBindMount(sys: Sys, rootFd: number, m: MountPlan): void {
+  const dir = isDirectorySource(m.source);
+  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination, { file: !dir }), (fd) => {
+    sys.mount(m.source, fdPath(fd), null, MS.BIND | (m.flags & MS.REC), null);
+  });
+  const extra = m.flags & BIND_REMOUNT_FLAGS;
+  if (extra) {
+    // The first fd points under the new mount; the remount needs the mount itself.
+    withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, extra | MS.BIND | MS.REMOUNT, null));
+  }
+  applyPropagation(sys, rootFd, m.destination, m.propagation);
+}
+
+function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: CgroupMountSource[], unified: boolean): void {
+  const ro = m.flags & MS.RDONLY;
+  if (unified) {
+    withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount('cgroup2', fdPath(fd), 'cgroup2', m.flags, null));
+    return;
+  }
+  // cgroup v1: a tmpfs with the container's own directory of each hierarchy bound in, as runc does.
+  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount('tmpfs', fdPath(fd), 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'));
+  for (const c of cgroups) {
+    const sub = `${m.destination}/${c.name}`;
+    withFd(sys, mkdirAllInRoot(sys, rootFd, sub), (fd) => sys.mount(c.hostPath, fdPath(fd), null, MS.BIND | MS.REC, null));
+    withFd(sys, openInRoot(sys, rootFd, sub), (fd) => sys.mount(null, fdPath(fd), null, MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NODEV | MS.NOEXEC | ro, null));
+  }
+  if (ro) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'));
+}
+
+export function applyFilesystemMount(sys: Sys, rootFd: number, m: MountPlan): void {
+  if (m.type === 'proc' || m.type === 'sysfs') {
+    // proc and sysfs on a symlink would let masked paths miss them (CVE-2019-19921).
+    try {
+      sys.close(sys.openat2(rootFd, components(m.destination).join('/') || '.', O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ELOOP') throw new RuntimeError('mount', `${m.destination}: ${m.type} cannot be mounted on a symlink (ELOOP)`);
+    }
+  }
+  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount(m.source, fdPath(fd), m.type, m.flags, m.data || null));
+  applyPropagation(sys, rootFd, m.destination, m.propagation);
+}
+
+export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean): void {
+  for (const m of mounts) {
+    try {
+      if (m.bind) applyBindMount(sys, rootFd, m);
+      else if (m.type === 'cgroup') applyCgroupMount(sys, rootFd, m, cgroups, cgroupUnified);
+      else applyFilesystemMount(sys, rootFd, m);
+    } catch (err) {
+      const e = atStep('mount', err);
+      throw new RuntimeError('mount', `${m.type} ${m.source} on ${m.destination}: ${e.detail}`, { cause: err });
+    }
+  }
+}

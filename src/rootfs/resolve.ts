@@ -1,0 +1,72 @@
+/**
+ * Paths inside the container's rootfs are resolved by the kernel with
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): a symlink planted in the
+ * rootfs can never lead out of it (CVE-2021-30465), and /proc magic links
+ * cannot be used to reach host objects (CVE-2025-31133 and friends). Mounts
+ * then target the opened fd through /proc/self/fd/N, so the path is never
+ * resolved a second time.
+ */
+import { O, RESOLVE } from '../sys/constants.js';
+import type { Sys } from '../sys/types.js';
+import { SysError } from '../sys/types.js';
+
+const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
+
+export function components(p: string): string[] {
+  return p.split('/').filter((c) => c !== '' && c !== '.');
+}
+
+/** Opens `p` (interpreted inside the root at `rootFd`) as an O_PATH fd. */
+export function openInRoot(sys: Sys, rootFd: number, p: string, extra = 0): number {
+  const rel = components(p).join('/') || '.';
+  return sys.openat2(rootFd, rel, O.PATH | O.CLOEXEC | extra, IN_ROOT);
+}
+
+export function fdPath(fd: number): string {
+  return `/proc/self/fd/${fd}`;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof SysError && err.code === code;
+}
+
+/**
+ * Creates every missing directory of `p` inside the root, each one made with
+ * mkdirat() relative to its parent's fd, and returns an O_PATH fd of `p`.
+ * Each prefix is resolved from the root again, so that a symlink inside the
+ * rootfs means what it would mean to the container, never more.
+ * When `file` is set the last component is made as an empty file instead.
+ */
+export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, opts: { file?: boolean; mode?: number } = {}): number {
+  const parts = components(p);
+  let dirFd = sys.openat2(rootFd, '.', O.PATH | O.DIRECTORY | O.CLOEXEC, IN_ROOT);
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      const last = i === parts.length - 1;
+      const name = parts[i];
+      let next: number;
+      try {
+        next = sys.openat2(rootFd, parts.slice(0, i + 1).join('/'), O.PATH | O.CLOEXEC, IN_ROOT);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+        if (last && opts.file) {
+          const f = sys.openat2(dirFd, name, O.CREAT | O.RDONLY | O.CLOEXEC | O.NOFOLLOW, IN_ROOT, opts.mode ?? 0o755);
+          sys.close(f);
+        } else {
+          try {
+            sys.mkdirat(dirFd, name, opts.mode ?? 0o755);
+          } catch (e) {
+            if (!isErrno(e, 'EEXIST')) throw e;
+          }
+        }
+        next = sys.openat2(rootFd, parts.slice(0, i + 1).join('/'), O.PATH | O.CLOEXEC, IN_ROOT);
+      }
+      sys.close(dirFd);
+      dirFd = next;
+    }
+    return dirFd;
+  } catch (err) {
+    sys.close(dirFd);
+    throw err;
+  }
+}

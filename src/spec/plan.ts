@@ -1,0 +1,244 @@
+/**
+ * specconv: the one place where an OCI config becomes the runtime's plan.
+ * Everything after this (the parent, the C stage, the init) works on the
+ * plan, never on config.json. Fields this build does not apply are refused
+ * here with the field's path, so nothing in a config is silently ignored.
+ */
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { planCapabilities, type CapabilityPlan } from '../security/capabilities.js';
+import { CLONE, RLIMIT } from '../sys/constants.js';
+import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
+import type { NamespaceType } from './constants.js';
+import type { Config, DeviceConfig, IDMappingConfig } from './schema.js';
+
+export const NS_FLAG: Record<NamespaceType, number> = {
+  mount: CLONE.NEWNS,
+  pid: CLONE.NEWPID,
+  network: CLONE.NEWNET,
+  uts: CLONE.NEWUTS,
+  ipc: CLONE.NEWIPC,
+  user: CLONE.NEWUSER,
+  cgroup: CLONE.NEWCGROUP,
+  time: CLONE.NEWTIME,
+};
+
+/** Join order: user first (it grants the rights for the others), mount last. */
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+export interface MountPlan {
+  source: string;
+  destination: string;
+  type: string;
+  flags: number;
+  propagation: number[];
+  data: string;
+  bind: boolean;
+}
+
+export interface DevicePlan {
+  path: string;
+  type: 'c' | 'b' | 'u' | 'p';
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface ProcessPlan {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  umask?: number;
+  rlimits: { resource: number; soft: string; hard: string; name: string }[];
+  oomScoreAdj?: number;
+  noNewPrivileges: boolean;
+  capabilities: CapabilityPlan;
+  terminal: boolean;
+  consoleSize?: { height: number; width: number };
+}
+
+export interface ContainerPlan {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  readonlyRoot: boolean;
+  /** Namespaces to join, in join order, and flags of those to create. */
+  join: { type: NamespaceType; path: string; flag: number }[];
+  unshareFlags: number;
+  /** cgroupns is unshared by init once the parent has placed it in its cgroups. */
+  newCgroupNs: boolean;
+  newUserNs: boolean;
+  newMountNs: boolean;
+  uidMappings: IDMappingConfig[];
+  gidMappings: IDMappingConfig[];
+  timeOffsets?: { monotonic: [number, number]; boottime: [number, number] };
+  rootPropagation: number;
+  mounts: MountPlan[];
+  /** runc creates /dev nodes only when /dev is not bind-mounted from elsewhere. */
+  setupDev: boolean;
+  devices: DevicePlan[];
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  sysctl: Record<string, string>;
+  hostname?: string;
+  domainname?: string;
+  noPivot: boolean;
+  process: ProcessPlan;
+  cgroupsPath: string;
+  annotations: Record<string, string>;
+}
+
+export interface PlanOptions {
+  id: string;
+  bundle: string;
+  noPivot?: boolean;
+  warn?: (msg: string) => void;
+}
+
+/** runc's default devices, made in every container with its own /dev. */
+export const DEFAULT_DEVICES: DevicePlan[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3, mode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5, mode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7, mode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8, mode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9, mode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0, mode: 0o666, uid: 0, gid: 0 },
+];
+
+/** Fields of the spec this build does not apply yet. Refused, with the field named. */
+function refuseUnsupported(config: Config): void {
+  const p = config.process!;
+  const l = config.linux ?? {};
+  const unsupported: [string, unknown][] = [
+    ['process.apparmorProfile', p.apparmorProfile || undefined],
+    ['process.selinuxLabel', p.selinuxLabel || undefined],
+    ['process.scheduler', p.scheduler],
+    ['process.ioPriority', p.ioPriority],
+    ['process.execCPUAffinity', p.execCPUAffinity],
+    ['process.user.username', p.user?.username || undefined],
+    ['linux.seccomp', l.seccomp],
+    ['linux.resources', l.resources && Object.keys(l.resources).length ? l.resources : undefined],
+    ['linux.intelRdt', l.intelRdt],
+    ['linux.memoryPolicy', l.memoryPolicy],
+    ['linux.personality', l.personality],
+    ['linux.netDevices', l.netDevices && Object.keys(l.netDevices).length ? l.netDevices : undefined],
+    ['linux.mountLabel', l.mountLabel || undefined],
+  ];
+  for (const kind of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const) {
+    const hooks = config.hooks?.[kind];
+    if (hooks?.length) unsupported.push([`hooks.${kind}`, hooks]);
+  }
+  for (const [field, value] of unsupported) {
+    if (value !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
+  }
+}
+
+function bigintString(v: number): string {
+  // JSON numbers at or above 2^64-1 lose precision; they all mean "unlimited".
+  return v >= 18446744073709551615 ? '18446744073709551615' : BigInt(Math.trunc(v)).toString();
+}
+
+function devicePlan(d: DeviceConfig): DevicePlan {
+  return {
+    path: d.path,
+    type: d.type as DevicePlan['type'],
+    major: d.major ?? 0,
+    minor: d.minor ?? 0,
+    mode: d.fileMode ?? 0o666,
+    uid: d.uid ?? 0,
+    gid: d.gid ?? 0,
+  };
+}
+
+export function planContainer(config: Config, opts: PlanOptions): ContainerPlan {
+  const warn = opts.warn ?? (() => {});
+  refuseUnsupported(config);
+  const p = config.process!;
+  const linux = config.linux ?? {};
+  const namespaces = linux.namespaces ?? [];
+
+  const join: ContainerPlan['join'] = [];
+  let unshareFlags = 0;
+  for (const type of JOIN_ORDER) {
+    const ns = namespaces.find((n) => n.type === type);
+    if (!ns) continue;
+    if (ns.path) join.push({ type, path: ns.path, flag: NS_FLAG[type] });
+    else if (type !== 'cgroup') unshareFlags |= NS_FLAG[type];
+  }
+  const newCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
+  const newMountNs = namespaces.some((n) => n.type === 'mount' && !n.path);
+  if (!newMountNs) throw new ConfigError('linux.namespaces', 'a new mount namespace is required (runc refuses a container without one too)');
+
+  const mounts: MountPlan[] = [];
+  for (const [i, m] of (config.mounts ?? []).entries()) {
+    const o = parseMountOptions(m.options);
+    if (o.unsupported.length) throw new ConfigError(`mounts[${i}].options`, `option "${o.unsupported[0]}" is not supported by this version of ocirun`);
+    const bind = m.type === 'bind' || (o.flags & 4096) !== 0;
+    const source = bind && m.source && !m.source.startsWith('/') ? path.resolve(opts.bundle, m.source) : m.source ?? m.type ?? 'none';
+    mounts.push({
+      source,
+      destination: path.posix.normalize(path.posix.join('/', m.destination)),
+      type: m.type ?? (bind ? 'bind' : 'none'),
+      flags: bind ? o.flags | 4096 : o.flags,
+      propagation: o.propagation,
+      data: o.data,
+      bind,
+    });
+  }
+  const devBind = mounts.some((m) => m.destination === '/dev' && m.bind);
+
+  const timeOffsets = linux.timeOffsets
+    ? {
+        monotonic: [linux.timeOffsets.monotonic?.secs ?? 0, linux.timeOffsets.monotonic?.nanosecs ?? 0] as [number, number],
+        boottime: [linux.timeOffsets.boottime?.secs ?? 0, linux.timeOffsets.boottime?.nanosecs ?? 0] as [number, number],
+      }
+    : undefined;
+
+  const user = p.user ?? {};
+  return {
+    id: opts.id,
+    bundle: opts.bundle,
+    rootfs: path.resolve(opts.bundle, config.root!.path),
+    readonlyRoot: config.root!.readonly ?? false,
+    join,
+    unshareFlags,
+    newCgroupNs,
+    newUserNs: (unshareFlags & CLONE.NEWUSER) !== 0,
+    newMountNs,
+    uidMappings: linux.uidMappings ?? [],
+    gidMappings: linux.gidMappings ?? [],
+    timeOffsets,
+    rootPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : ROOTFS_PROPAGATION.slave,
+    mounts,
+    setupDev: !devBind,
+    devices: devBind ? [] : [...DEFAULT_DEVICES.filter((d) => !(linux.devices ?? []).some((c) => c.path === d.path)), ...(linux.devices ?? []).map(devicePlan)],
+    maskedPaths: linux.maskedPaths ?? [],
+    readonlyPaths: linux.readonlyPaths ?? [],
+    sysctl: linux.sysctl ?? {},
+    hostname: config.hostname,
+    domainname: config.domainname,
+    noPivot: opts.noPivot ?? false,
+    process: {
+      args: p.args!,
+      env: p.env ?? [],
+      cwd: p.cwd,
+      uid: user.uid ?? 0,
+      gid: user.gid ?? 0,
+      additionalGids: user.additionalGids ?? [],
+      umask: user.umask,
+      rlimits: (p.rlimits ?? []).map((r) => ({ resource: RLIMIT[r.type], soft: bigintString(r.soft), hard: bigintString(r.hard), name: r.type })),
+      oomScoreAdj: p.oomScoreAdj,
+      noNewPrivileges: p.noNewPrivileges ?? false,
+      capabilities: planCapabilities(p.capabilities, warn),
+      terminal: p.terminal ?? false,
+      consoleSize: p.consoleSize,
+    },
+    cgroupsPath: linux.cgroupsPath ?? '',
+    annotations: config.annotations ?? {},
+  };
+}

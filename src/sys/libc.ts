@@ -1,0 +1,281 @@
+/**
+ * The real system-call layer: glibc through koffi. This is the only module in
+ * ocirun that names libc functions. Loaded lazily (koffi costs ~20 ms), so
+ * commands that only read state never pay for it.
+ */
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { AT_FDCWD } from './constants.js';
+import { SysError, type CapSets, type Sys } from './types.js';
+
+const require = createRequire(import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const koffi: any = require('koffi');
+
+const SYS_openat2 = 437;
+const AT_EMPTY_PATH = 0x1000;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const F_ADD_SEALS = 1033;
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const CLOSE_RANGE_CLOEXEC = 4;
+
+const errnoNames = new Map<number, string>();
+for (const [name, num] of Object.entries(os.constants.errno)) errnoNames.set(num as number, name);
+
+export class LibcSys implements Sys {
+  private readonly lib = koffi.load('libc.so.6');
+  private readonly fns: Record<string, (...args: unknown[]) => number>;
+  private readonly strerrorFn: (n: number) => string;
+  private readonly syscallFn: (...args: unknown[]) => number;
+  private readonly prctlFn: (...args: unknown[]) => number;
+  private readonly waitpidFn: { async: (...args: unknown[]) => void };
+
+  constructor() {
+    const decl: Record<string, string> = {
+      mount: 'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
+      umount2: 'int umount2(const char *target, int flags)',
+      pivot_root: 'int pivot_root(const char *new_root, const char *put_old)',
+      chdir: 'int chdir(const char *path)',
+      fchdir: 'int fchdir(int fd)',
+      chroot: 'int chroot(const char *path)',
+      unshare: 'int unshare(int flags)',
+      sethostname: 'int sethostname(const char *name, size_t len)',
+      setdomainname: 'int setdomainname(const char *name, size_t len)',
+      open: 'int open(const char *path, int flags, uint32_t mode)',
+      mkdirat: 'int mkdirat(int dirfd, const char *path, uint32_t mode)',
+      mknodat: 'int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)',
+      symlinkat: 'int symlinkat(const char *target, int dirfd, const char *path)',
+      fchown: 'int fchown(int fd, uint32_t uid, uint32_t gid)',
+      fchmod: 'int fchmod(int fd, uint32_t mode)',
+      close: 'int close(int fd)',
+      fcntl: 'int fcntl(int fd, int cmd, long arg)',
+      fstatfs: 'int fstatfs(int fd, _Out_ uint8_t *buf)',
+      flock: 'int flock(int fd, int op)',
+      ioctl_int: 'int ioctl(int fd, unsigned long req, long arg)',
+      ioctl_buf: 'int ioctl(int fd, unsigned long req, _Inout_ uint8_t *buf)',
+      capget: 'int capget(_Inout_ uint8_t *hdr, _Out_ uint8_t *data)',
+      capset: 'int capset(_Inout_ uint8_t *hdr, const uint8_t *data)',
+      setresuid: 'int setresuid(uint32_t r, uint32_t e, uint32_t s)',
+      setresgid: 'int setresgid(uint32_t r, uint32_t e, uint32_t s)',
+      setgroups: 'int setgroups(size_t n, const uint32_t *gids)',
+      prlimit: 'int prlimit(int pid, int res, const uint8_t *newlim, uint8_t *oldlim)',
+      memfd_create: 'int memfd_create(const char *name, unsigned int flags)',
+      execveat: 'int execveat(int fd, const char *path, const char **argv, const char **envp, int flags)',
+      socket: 'int socket(int domain, int type, int proto)',
+      connect: 'int connect(int fd, const uint8_t *addr, uint32_t len)',
+      sendmsg: 'long sendmsg(int fd, const uint8_t *msg, int flags)',
+      dup2: 'int dup2(int oldfd, int newfd)',
+      close_range: 'int close_range(unsigned int first, unsigned int last, int flags)',
+    };
+    this.fns = {};
+    for (const [name, proto] of Object.entries(decl)) this.fns[name] = this.lib.func(proto);
+    this.strerrorFn = this.lib.func('const char *strerror(int errnum)');
+    this.syscallFn = this.lib.func('long syscall(long number, ...)');
+    this.prctlFn = this.lib.func('int prctl(int option, ...)');
+    this.waitpidFn = this.lib.func('int waitpid(int pid, _Out_ int *status, int options)');
+  }
+
+  private fail(call: string, target?: string, errno = koffi.errno() as number): never {
+    throw new SysError(call, target, errno, errnoNames.get(errno) ?? `errno ${errno}`, this.strerrorFn(errno));
+  }
+
+  private check(r: number, call: string, target?: string): number {
+    if (r < 0) this.fail(call, target);
+    return r;
+  }
+
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+    this.check(this.fns.mount(source, target, fstype, flags, data), 'mount', target);
+  }
+  umount2(target: string, flags: number): void {
+    this.check(this.fns.umount2(target, flags), 'umount2', target);
+  }
+  pivotRoot(newRoot: string, putOld: string): void {
+    this.check(this.fns.pivot_root(newRoot, putOld), 'pivot_root', newRoot);
+  }
+  chdir(path: string): void {
+    this.check(this.fns.chdir(path), 'chdir', path);
+  }
+  fchdir(fd: number): void {
+    this.check(this.fns.fchdir(fd), 'fchdir', `fd ${fd}`);
+  }
+  chroot(path: string): void {
+    this.check(this.fns.chroot(path), 'chroot', path);
+  }
+  unshare(flags: number): void {
+    this.check(this.fns.unshare(flags), 'unshare', `0x${flags.toString(16)}`);
+  }
+  sethostname(name: string): void {
+    this.check(this.fns.sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
+  }
+  setdomainname(name: string): void {
+    this.check(this.fns.setdomainname(name, Buffer.byteLength(name)), 'setdomainname', name);
+  }
+  open(path: string, flags: number, mode = 0): number {
+    return this.check(this.fns.open(path, flags, mode), 'open', path);
+  }
+  openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
+    const how = Buffer.alloc(24);
+    how.writeBigUInt64LE(BigInt(flags), 0);
+    how.writeBigUInt64LE(BigInt(mode), 8);
+    how.writeBigUInt64LE(BigInt(resolve), 16);
+    const r = Number(this.syscallFn(SYS_openat2, 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', 24));
+    return this.check(r, 'openat2', path);
+  }
+  mkdirat(dirfd: number, name: string, mode: number): void {
+    this.check(this.fns.mkdirat(dirfd, name, mode), 'mkdirat', name);
+  }
+  mknodat(dirfd: number, name: string, mode: number, dev: bigint): void {
+    this.check(this.fns.mknodat(dirfd, name, mode, dev), 'mknodat', name);
+  }
+  symlinkat(target: string, dirfd: number, name: string): void {
+    this.check(this.fns.symlinkat(target, dirfd, name), 'symlinkat', name);
+  }
+  fchown(fd: number, uid: number, gid: number): void {
+    this.check(this.fns.fchown(fd, uid, gid), 'fchown', `fd ${fd}`);
+  }
+  fchmod(fd: number, mode: number): void {
+    this.check(this.fns.fchmod(fd, mode), 'fchmod', `fd ${fd}`);
+  }
+  close(fd: number): void {
+    this.check(this.fns.close(fd), 'close', `fd ${fd}`);
+  }
+  setCloexec(fd: number, on: boolean): void {
+    const cur = this.check(this.fns.fcntl(fd, F_GETFD, 0), 'fcntl(F_GETFD)', `fd ${fd}`);
+    const next = on ? cur | FD_CLOEXEC : cur & ~FD_CLOEXEC;
+    if (next !== cur) this.check(this.fns.fcntl(fd, F_SETFD, next), 'fcntl(F_SETFD)', `fd ${fd}`);
+  }
+  fstatfs(fd: number): { type: number; flags: number } {
+    const buf = Buffer.alloc(120);
+    this.check(this.fns.fstatfs(fd, buf), 'fstatfs', `fd ${fd}`);
+    return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigInt64LE(80)) };
+  }
+  dup2(oldFd: number, newFd: number): void {
+    this.check(this.fns.dup2(oldFd, newFd), 'dup2', `fd ${oldFd}`);
+  }
+  cloexecFrom(first: number): void {
+    this.check(this.fns.close_range(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), 'close_range', `fd ${first}`);
+  }
+  flock(fd: number, op: number): void {
+    this.check(this.fns.flock(fd, op), 'flock', `fd ${fd}`);
+  }
+  ioctl(fd: number, request: number, arg: number | Buffer): number {
+    const r = typeof arg === 'number' ? this.fns.ioctl_int(fd, request, arg) : this.fns.ioctl_buf(fd, request, arg);
+    return this.check(r, 'ioctl', `fd ${fd} 0x${request.toString(16)}`);
+  }
+  prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+    const r = this.prctlFn(option, 'unsigned long', a2, 'unsigned long', a3, 'unsigned long', a4, 'unsigned long', a5);
+    return this.check(r, 'prctl', String(option));
+  }
+  capget(): CapSets {
+    const hdr = Buffer.alloc(8);
+    hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+    const data = Buffer.alloc(24);
+    this.check(this.fns.capget(hdr, data), 'capget');
+    const word = (off: number) => BigInt(data.readUInt32LE(off)) | (BigInt(data.readUInt32LE(off + 12)) << 32n);
+    return { effective: word(0), permitted: word(4), inheritable: word(8) };
+  }
+  capset(sets: CapSets): void {
+    const hdr = Buffer.alloc(8);
+    hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+    const data = Buffer.alloc(24);
+    const put = (v: bigint, off: number) => {
+      data.writeUInt32LE(Number(v & 0xffffffffn), off);
+      data.writeUInt32LE(Number((v >> 32n) & 0xffffffffn), off + 12);
+    };
+    put(sets.effective, 0);
+    put(sets.permitted, 4);
+    put(sets.inheritable, 8);
+    this.check(this.fns.capset(hdr, data), 'capset');
+  }
+  setresuid(r: number, e: number, s: number): void {
+    this.check(this.fns.setresuid(r, e, s), 'setresuid', String(e));
+  }
+  setresgid(r: number, e: number, s: number): void {
+    this.check(this.fns.setresgid(r, e, s), 'setresgid', String(e));
+  }
+  setgroups(gids: number[]): void {
+    this.check(this.fns.setgroups(gids.length, gids.length ? gids : null), 'setgroups', gids.join(','));
+  }
+  setrlimit(resource: number, soft: bigint, hard: bigint): void {
+    const lim = Buffer.alloc(16);
+    lim.writeBigUInt64LE(soft, 0);
+    lim.writeBigUInt64LE(hard, 8);
+    this.check(this.fns.prlimit(0, resource, lim, null), 'setrlimit', String(resource));
+  }
+  memfdCreate(name: string, flags: number): number {
+    return this.check(this.fns.memfd_create(name, flags), 'memfd_create', name);
+  }
+  addSeals(fd: number, seals: number): void {
+    this.check(this.fns.fcntl(fd, F_ADD_SEALS, seals), 'fcntl(F_ADD_SEALS)', `fd ${fd}`);
+  }
+  fexecve(fd: number, argv: string[], envp: string[]): never {
+    this.fns.execveat(fd, '', [...argv, null], [...envp, null], AT_EMPTY_PATH);
+    this.fail('execveat', argv[0]);
+  }
+  waitpid(pid: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const status = [0];
+      this.waitpidFn.async(pid, status, 0, (err: unknown, r: number) => {
+        if (err) reject(err);
+        else if (r < 0) reject(new SysError('waitpid', String(pid), 10, 'ECHILD', 'No child processes'));
+        else resolve(status[0]);
+      });
+    });
+  }
+  connectUnix(socketPath: string): number {
+    const sock = this.check(this.fns.socket(AF_UNIX, SOCK_STREAM | 0o2000000, 0), 'socket', socketPath);
+    const addr = Buffer.alloc(110);
+    addr.writeUInt16LE(AF_UNIX, 0);
+    if (Buffer.byteLength(socketPath) > 107) {
+      this.fns.close(sock);
+      this.fail('connect', socketPath, 36 /* ENAMETOOLONG */);
+    }
+    addr.write(socketPath, 2);
+    if (this.fns.connect(sock, addr, 110) < 0) {
+      const errno = koffi.errno();
+      this.fns.close(sock);
+      this.fail('connect', socketPath, errno);
+    }
+    return sock;
+  }
+  sendFd(sockFd: number, fd: number, name: string): void {
+    // struct msghdr with one iovec (the name) and one SCM_RIGHTS cmsg.
+    const payload = Buffer.from(name);
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(koffi.address(payload), 0);
+    iov.writeBigUInt64LE(BigInt(payload.length), 8);
+    const cmsg = Buffer.alloc(24);
+    cmsg.writeBigUInt64LE(20n, 0); // CMSG_LEN(sizeof(int))
+    cmsg.writeInt32LE(SOL_SOCKET, 8);
+    cmsg.writeInt32LE(SCM_RIGHTS, 12);
+    cmsg.writeInt32LE(fd, 16);
+    const msg = Buffer.alloc(56);
+    msg.writeBigUInt64LE(koffi.address(iov), 16);
+    msg.writeBigUInt64LE(1n, 24);
+    msg.writeBigUInt64LE(koffi.address(cmsg), 32);
+    msg.writeBigUInt64LE(24n, 40);
+    this.check(Number(this.fns.sendmsg(sockFd, msg, 0)), 'sendmsg', `fd ${sockFd}`);
+  }
+}
+
+export { AT_FDCWD };
+
+/** libseccomp's version ("2.5.4"), or undefined when libseccomp.so.2 is absent. */
+export function libseccompVersion(): string | undefined {
+  try {
+    const lib = koffi.load('libseccomp.so.2');
+    const Version = koffi.struct('scmp_version', { major: 'uint', minor: 'uint', micro: 'uint' });
+    const fn = lib.func('seccomp_version', koffi.pointer(Version), []);
+    const v = koffi.decode(fn(), Version) as { major: number; minor: number; micro: number };
+    return `${v.major}.${v.minor}.${v.micro}`;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A fake `Sys` for unit tests: it records every call in order and touches
+ * nothing. Tests assert on `calls`, and make chosen calls fail with `failOn`.
+ */
+import { SysError, type CapSets, type Sys } from './types.js';
+
+export interface RecordedCall {
+  call: string;
+  args: unknown[];
+}
+
+export class RecordingSys implements Sys {
+  readonly calls: RecordedCall[] = [];
+  caps: CapSets = { effective: (1n << 41n) - 1n, permitted: (1n << 41n) - 1n, inheritable: 0n };
+  private nextFd = 100;
+  private failures: { call: string; match?: (args: unknown[]) => boolean; errno: number; code: string }[] = [];
+
+  /** Makes the next matching call throw a SysError with this errno code. */
+  failOn(call: string, code: string, match?: (args: unknown[]) => boolean, errno = 2): this {
+    this.failures.push({ call, match, errno, code });
+    return this;
+  }
+
+  private rec(call: string, ...args: unknown[]): void {
+    this.calls.push({ call, args });
+    const i = this.failures.findIndex((f) => f.call === call && (!f.match || f.match(args)));
+    if (i >= 0) {
+      const f = this.failures.splice(i, 1)[0];
+      throw new SysError(call, typeof args[0] === 'string' ? args[0] : typeof args[1] === 'string' ? args[1] : undefined, f.errno, f.code, 'injected failure');
+    }
+  }
+
+  /** The recorded calls with one name. */
+  named(call: string): unknown[][] {
+    return this.calls.filter((c) => c.call === call).map((c) => c.args);
+  }
+
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null) { this.rec('mount', source, target, fstype, flags, data); }
+  umount2(target: string, flags: number) { this.rec('umount2', target, flags); }
+  pivotRoot(newRoot: string, putOld: string) { this.rec('pivotRoot', newRoot, putOld); }
+  chdir(path: string) { this.rec('chdir', path); }
+  fchdir(fd: number) { this.rec('fchdir', fd); }
+  chroot(path: string) { this.rec('chroot', path); }
+  unshare(flags: number) { this.rec('unshare', flags); }
+  sethostname(name: string) { this.rec('sethostname', name); }
+  setdomainname(name: string) { this.rec('setdomainname', name); }
+  open(path: string, flags: number, mode = 0) { this.rec('open', path, flags, mode); return this.nextFd++; }
+  openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0) { this.rec('openat2', dirfd, path, flags, resolve, mode); return this.nextFd++; }
+  mkdirat(dirfd: number, name: string, mode: number) { this.rec('mkdirat', dirfd, name, mode); }
+  mknodat(dirfd: number, name: string, mode: number, dev: bigint) { this.rec('mknodat', dirfd, name, mode, dev); }
+  symlinkat(target: string, dirfd: number, name: string) { this.rec('symlinkat', target, dirfd, name); }
+  fchown(fd: number, uid: number, gid: number) { this.rec('fchown', fd, uid, gid); }
+  fchmod(fd: number, mode: number) { this.rec('fchmod', fd, mode); }
+  close(fd: number) { this.rec('close', fd); }
+  setCloexec(fd: number, on: boolean) { this.rec('setCloexec', fd, on); }
+  fsType = 0x9fa0;
+  fstatfs(fd: number) { this.rec('fstatfs', fd); return { type: this.fsType, flags: 0 }; }
+  dup2(oldFd: number, newFd: number) { this.rec('dup2', oldFd, newFd); }
+  cloexecFrom(first: number) { this.rec('cloexecFrom', first); }
+  flock(fd: number, op: number) { this.rec('flock', fd, op); }
+  ioctl(fd: number, request: number, arg: number | Buffer) { this.rec('ioctl', fd, request, arg); return 0; }
+  prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0) { this.rec('prctl', option, a2, a3, a4, a5); return 0; }
+  capget() { this.rec('capget'); return { ...this.caps }; }
+  capset(sets: CapSets) { this.rec('capset', sets); this.caps = { ...sets }; }
+  setresuid(r: number, e: number, s: number) { this.rec('setresuid', r, e, s); }
+  setresgid(r: number, e: number, s: number) { this.rec('setresgid', r, e, s); }
+  setgroups(gids: number[]) { this.rec('setgroups', gids); }
+  setrlimit(resource: number, soft: bigint, hard: bigint) { this.rec('setrlimit', resource, soft, hard); }
+  memfdCreate(name: string, flags: number) { this.rec('memfdCreate', name, flags); return this.nextFd++; }
+  addSeals(fd: number, seals: number) { this.rec('addSeals', fd, seals); }
+  fexecve(fd: number, argv: string[], envp: string[]): never {
+    this.rec('fexecve', fd, argv, envp);
+    throw new Error('RecordingSys: fexecve reached (a real one would not return)');
+  }
+  waitpid(pid: number) { this.rec('waitpid', pid); return Promise.resolve(0); }
+  connectUnix(socketPath: string) { this.rec('connectUnix', socketPath); return this.nextFd++; }
+  sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
+}

@@ -1,0 +1,74 @@
+/**
+ * The seam between ocirun's logic and the kernel. Every system call the
+ * runtime makes goes through a `Sys`: `LibcSys` (koffi) in production,
+ * `RecordingSys` in unit tests. Nothing outside src/sys names a libc function.
+ */
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+export interface Sys {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  chdir(path: string): void;
+  fchdir(fd: number): void;
+  chroot(path: string): void;
+  unshare(flags: number): void;
+  sethostname(name: string): void;
+  setdomainname(name: string): void;
+
+  open(path: string, flags: number, mode?: number): number;
+  /** openat2(2) with RESOLVE_* flags: how paths are resolved inside the rootfs. */
+  openat2(dirfd: number, path: string, flags: number, resolve: number, mode?: number): number;
+  mkdirat(dirfd: number, name: string, mode: number): void;
+  mknodat(dirfd: number, name: string, mode: number, dev: bigint): void;
+  symlinkat(target: string, dirfd: number, name: string): void;
+  fchown(fd: number, uid: number, gid: number): void;
+  fchmod(fd: number, mode: number): void;
+  close(fd: number): void;
+  setCloexec(fd: number, on: boolean): void;
+  /** statfs of the filesystem an fd lives on: its magic and mount flags (ST_*). */
+  fstatfs(fd: number): { type: number; flags: number };
+  dup2(oldFd: number, newFd: number): void;
+  /** Marks every fd from `first` up close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
+  cloexecFrom(first: number): void;
+  flock(fd: number, op: number): void;
+  ioctl(fd: number, request: number, arg: number | Buffer): number;
+
+  prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number;
+  capget(): CapSets;
+  capset(sets: CapSets): void;
+  setresuid(r: number, e: number, s: number): void;
+  setresgid(r: number, e: number, s: number): void;
+  setgroups(gids: number[]): void;
+  setrlimit(resource: number, soft: bigint, hard: bigint): void;
+
+  memfdCreate(name: string, flags: number): number;
+  addSeals(fd: number, seals: number): void;
+  /** execveat(fd, "", ...) with AT_EMPTY_PATH; returns only on failure (throws). */
+  fexecve(fd: number, argv: string[], envp: string[]): never;
+
+  /** Waits for a child (on a worker thread) and resolves with the raw wait status. */
+  waitpid(pid: number): Promise<number>;
+  /** Connects a new unix stream socket to `socketPath`; returns its fd. */
+  connectUnix(socketPath: string): number;
+  /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
+  sendFd(sockFd: number, fd: number, name: string): void;
+}
+
+/** A failed system call: carries the call, the path or object it acted on and errno. */
+export class SysError extends Error {
+  constructor(
+    readonly call: string,
+    readonly target: string | undefined,
+    readonly errno: number,
+    readonly code: string,
+    description: string,
+  ) {
+    super(`${call}${target !== undefined ? ` ${target}` : ''}: ${description} (${code})`);
+    this.name = 'SysError';
+  }
+}
