@@ -10,7 +10,7 @@ export class RuntimeError extends Error {
     readonly detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`${step}: ${detail}`, options);
+    super(step ? `${step}: ${detail}` : detail, options);
     this.name = 'RuntimeError';
   }
 }
@@ -23,7 +23,7 @@ export class ConfigError extends RuntimeError {
   }
 }
 
-/** runc's error texts, which managers match on. */
+/** runc's error texts, which managers match on; raised with an empty step so they print as runc's do. */
 export const ERR = {
   exist: 'container with given ID already exists',
   notExist: 'container does not exist',

@@ -63,7 +63,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError(opts.id, ERR.exist);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
     throw atStep('create state dir', err);
   }
   const unlock = lockDir(sys, dir);

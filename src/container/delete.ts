@@ -14,7 +14,7 @@ export async function deleteContainer(sys: Sys, ctx: Context, id: string, opts: 
     const s = readState(ctx.root, id);
     const status = currentStatus(ctx.root, s);
     if ((status === 'running' || status === 'paused') && !opts.force) {
-      throw new RuntimeError(id, `cannot delete container ${id} that is not stopped: ${status}`);
+      throw new RuntimeError('', `cannot delete container ${id} that is not stopped: ${status}`);
     }
     // runc deletes a created container by killing its init.
     await destroy(ctx, s, { kill: status !== 'stopped' || s.phase === 'creating' });

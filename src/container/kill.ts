@@ -24,7 +24,7 @@ export function kill(ctx: Context, id: string, signal: string | number | undefin
   const sig = parseSignal(signal);
   const s = readState(ctx.root, id);
   const status = currentStatus(ctx.root, s);
-  if (status === 'stopped' && !opts.all) throw new RuntimeError(id, ERR.notRunning);
+  if (status === 'stopped' && !opts.all) throw new RuntimeError('', ERR.notRunning);
   if (opts.all) {
     signalAll(s, sig);
     return;
@@ -32,7 +32,7 @@ export function kill(ctx: Context, id: string, signal: string | number | undefin
   try {
     process.kill(s.pid, sig);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError(id, ERR.notRunning);
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError('', ERR.notRunning);
     throw new RuntimeError('kill', `${s.pid}: ${(err as Error).message}`);
   }
 }

@@ -23,6 +23,6 @@ export function list(ctx: Context) {
 export function pids(ctx: Context, id: string): number[] {
   const s = readState(ctx.root, id);
   if (currentStatus(ctx.root, s) === 'stopped' && cgroupPids(s.cgroupPaths).length === 0) return [];
-  if (Object.keys(s.cgroupPaths).length === 0) throw new RuntimeError(id, 'container has no cgroup');
+  if (Object.keys(s.cgroupPaths).length === 0) throw new RuntimeError('', 'container has no cgroup');
   return cgroupPids(s.cgroupPaths);
 }

@@ -7,23 +7,23 @@ import { currentStatus, fifoPath, initAlive, readState } from './state.js';
 export async function start(ctx: Context, id: string): Promise<void> {
   const s = readState(ctx.root, id);
   const status = currentStatus(ctx.root, s);
-  if (status === 'stopped') throw new RuntimeError(id, 'cannot start a container that has stopped');
-  if (status === 'running' || status === 'paused') throw new RuntimeError(id, 'cannot start an already running container');
-  if (status === 'creating') throw new RuntimeError(id, 'cannot start a container that is still being created');
+  if (status === 'stopped') throw new RuntimeError('', 'cannot start a container that has stopped');
+  if (status === 'running' || status === 'paused') throw new RuntimeError('', 'cannot start an already running container');
+  if (status === 'creating') throw new RuntimeError('', 'cannot start a container that is still being created');
   const fifo = fifoPath(ctx.root, id);
   // The open blocks until init opens its end; give up if init dies meanwhile.
   const opened = fs.promises.open(fifo, fs.constants.O_RDONLY);
   let timer: NodeJS.Timeout | undefined;
   const died = new Promise<never>((_, reject) => {
     timer = setInterval(() => {
-      if (!initAlive(s)) reject(new RuntimeError(id, 'cannot start a container that has stopped'));
+      if (!initAlive(s)) reject(new RuntimeError('', 'cannot start a container that has stopped'));
     }, 20);
   });
   try {
     const fh = await Promise.race([opened, died]);
     const data = await fh.readFile();
     await fh.close();
-    if (data.length === 0) throw new RuntimeError(id, 'cannot start a container that has stopped');
+    if (data.length === 0) throw new RuntimeError('', 'cannot start a container that has stopped');
   } finally {
     clearInterval(timer);
   }

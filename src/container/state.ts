@@ -44,7 +44,7 @@ export function readState(root: string, id: string): SavedState {
   try {
     text = fs.readFileSync(stateFile(root, id), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(stateDir(root, id))) throw new RuntimeError(id, ERR.notExist);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(stateDir(root, id))) throw new RuntimeError('', ERR.notExist);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       // The directory exists but create died before its first write: an empty, stopped container.
       return emptyState(root, id);

@@ -113,6 +113,27 @@ export function switchUserAndCaps(sys: Sys, plan: InitPlan): void {
   if (p.umask !== undefined) process.umask(p.umask);
 }
 
+/**
+ * runc sets HOME when the config does not: the user's home from the
+ * container's /etc/passwd, or "/" (read after the root switch).
+ */
+export function withHome(env: string[], uid: number, passwd: () => string): string[] {
+  if (env.some((e) => e.startsWith('HOME='))) return env;
+  let home = '/';
+  try {
+    for (const line of passwd().split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 6 && Number(f[2]) === uid && f[2] !== '') {
+        home = f[5] || '/';
+        break;
+      }
+    }
+  } catch {
+    /* no /etc/passwd: "/" */
+  }
+  return [...env, `HOME=${home}`];
+}
+
 /** Blocks until `start` opens the exec fifo, then execs the user's program. */
 export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string): never {
   const fifo = step('open exec fifo', () => sys.open(`/proc/self/fd/${fds.fifo}`, O.WRONLY | O.CLOEXEC));
@@ -147,6 +168,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   const rootFd = setupRootfs(sys, plan, fds.console);
   applyIdentityAndLimits(sys, plan, rootFd);
   sys.close(rootFd);
+  plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });
   await channel.receive('continue');
   switchUserAndCaps(sys, plan);

@@ -10,6 +10,17 @@ export const SeccompOperators = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'S
 export const SeccompFlags = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] as const;
 export const SeccompArchs = ['SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_SH', 'SCMP_ARCH_SHEB', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64'] as const;
 
-/** The runtime-spec versions this runtime reads. */
+/** The runtime-spec version this runtime implements. */
 export const OCI_VERSION = '1.3.0';
-export const SUPPORTED_OCI_VERSION = /^1\.(0|1|2|3)\.\d+(-[0-9A-Za-z.-]+)?$/;
+
+/**
+ * Versions this runtime reads: 1.0.0 through 1.3.x, and, as runc does (it
+ * checks no version at all), the pre-1.0 drafts whose fields are a subset.
+ * A newer spec may carry fields we would not understand: refused.
+ */
+export function supportedOciVersion(v: string): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$/.exec(v);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major === 0 || (major === 1 && minor <= 3);
+}

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { RLIMIT } from '../sys/constants.js';
-import { NamespaceTypes, SUPPORTED_OCI_VERSION } from './constants.js';
+import { NamespaceTypes, supportedOciVersion } from './constants.js';
 import type { Config } from './schema.js';
 
 export interface HostFacts {
@@ -50,8 +50,8 @@ function sysctlNamespace(name: string): 'ipc' | 'network' | 'uts' | undefined {
 }
 
 export function checkSemantics(config: Config, bundle: string, host: HostFacts = realHost): void {
-  if (!SUPPORTED_OCI_VERSION.test(config.ociVersion)) {
-    throw new ConfigError('ociVersion', `"${config.ociVersion}" is not a runtime-spec version this runtime reads (1.0.0 to 1.3.x)`);
+  if (!supportedOciVersion(config.ociVersion)) {
+    throw new ConfigError('ociVersion', `"${config.ociVersion}" is not a runtime-spec version this runtime reads (up to 1.3.x)`);
   }
   for (const other of ['solaris', 'windows', 'vm', 'zos', 'freebsd'] as const) {
     if (config[other] !== undefined) throw new ConfigError(other, 'is for another platform; this runtime runs Linux containers');

@@ -1,0 +1,394 @@
+#!/usr/bin/env node
+// Our own spec-conformance checks. Each area builds a busybox bundle, runs it
+// with the runtime binary given (ocirun, runc, ...) and checks what the
+// process sees from inside and what the host sees. With --compare RUNTIME the
+// same checks run against a second runtime, side by side.
+//
+//   node conformance/run.mjs --runtime bin/ocirun [--compare /usr/sbin/runc] [--only AREA]
+//
+// Exit status: 0 when every check passes for --runtime.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const project = path.resolve(here, '..');
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const runtime = path.resolve(opt('--runtime') ?? path.join(project, 'bin/ocirun'));
+const compare = opt('--compare') || undefined;
+const only = opt('--only');
+
+function makeBundle(cmd, mutate) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-conf-'));
+  fs.chmodSync(dir, 0o755); // a user-namespaced root must be able to reach its rootfs
+  const r = spawnSync(process.execPath, [path.join(project, 'scripts/make-bundle.mjs'), dir, '--', ...cmd], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`make-bundle: ${r.stderr}`);
+  const file = path.join(dir, 'config.json');
+  const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+  mutate?.(config);
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  return dir;
+}
+
+let seq = 0;
+function newId() {
+  return `conf-${process.pid}-${++seq}`;
+}
+
+/** Runs `cmd` in a container; returns {status, stdout, stderr}. */
+function runIn(rt, root, cmd, mutate) {
+  const bundle = makeBundle(cmd, mutate);
+  const id = newId();
+  try {
+    const r = spawnSync(rt, ['--root', root, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    spawnSync(rt, ['--root', root, 'delete', '--force', id], { encoding: 'utf8' });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
+}
+
+function rt(rtPath, root, ...a) {
+  return spawnSync(rtPath, ['--root', root, ...a], { encoding: 'utf8', timeout: 30_000 });
+}
+
+const hex = (caps) => {
+  const bits = { CAP_AUDIT_WRITE: 29, CAP_KILL: 5, CAP_NET_BIND_SERVICE: 10, CAP_CHOWN: 0, CAP_SYS_ADMIN: 21 };
+  let v = 0n;
+  for (const c of caps) v |= 1n << BigInt(bits[c]);
+  return v.toString(16).padStart(16, '0');
+};
+
+// Each area: a list of [name, check(rt, root) -> true | string (what was wrong)].
+const areas = {
+  process: [
+    ['args and stdout', (r, root) => {
+      const o = runIn(r, root, ['echo', 'hello', 'world']);
+      return o.stdout === 'hello world\n' || `stdout ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+    ['exit status', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'exit 7']);
+      return o.status === 7 || `status ${o.status}`;
+    }],
+    ['killed by a signal: 128+N', (r, root) => {
+      // pid 1 cannot be killed from inside its own namespace: kill it from the host.
+      const bundle = makeBundle(['sleep', '30']);
+      const id = newId();
+      try {
+        const o = spawnSync('sh', ['-c', `"$0" --root "$1" run --bundle "$2" "$3" & sleep 1; "$0" --root "$1" kill "$3" KILL; wait $!`, r, root, bundle, id], { encoding: 'utf8', timeout: 30_000 });
+        return o.status === 137 || `status ${o.status} ${o.stderr}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+    ['env as configured, HOME added from /etc/passwd as runc does', (r, root) => {
+      const o = runIn(r, root, ['env'], (c) => (c.process.env = ['PATH=/bin', 'FOO=bar baz']));
+      const lines = o.stdout.trim().split('\n').sort();
+      return JSON.stringify(lines) === JSON.stringify(['FOO=bar baz', 'HOME=/root', 'PATH=/bin']) || `env ${JSON.stringify(lines)}`;
+    }],
+    ['cwd', (r, root) => {
+      const o = runIn(r, root, ['pwd'], (c) => (c.process.cwd = '/tmp'));
+      return o.stdout === '/tmp\n' || `pwd ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+    ['missing program fails create', (r, root) => {
+      const o = runIn(r, root, ['/bin/nonexistent']);
+      return (o.status !== 0 && /nonexistent/.test(o.stderr)) || `status ${o.status} stderr ${o.stderr}`;
+    }],
+  ],
+  namespaces: [
+    ['pid 1 in a new pid namespace', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'echo $$']);
+      return o.stdout === '1\n' || `pid ${o.stdout}`;
+    }],
+    ['new namespaces differ from the host', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'for n in mnt uts ipc net pid cgroup; do readlink /proc/self/ns/$n; done']);
+      const host = ['mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup'].map((n) => fs.readlinkSync(`/proc/self/ns/${n}`));
+      const inside = o.stdout.trim().split('\n');
+      const same = inside.filter((l, i) => l === host[i]);
+      return (inside.length === 6 && same.length === 0) || `inside ${inside.join(',')} shares ${same.join(',')}`;
+    }],
+    ['joined namespace by path', (r, root) => {
+      const o = runIn(r, root, ['readlink', '/proc/self/ns/net'], (c) => {
+        c.linux.namespaces = c.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network', path: `/proc/${process.pid}/ns/net` } : n));
+      });
+      return o.stdout.trim() === fs.readlinkSync('/proc/self/ns/net') || `net ${o.stdout} ${o.stderr}`;
+    }],
+    ['hostname and domainname in a new uts namespace', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'hostname; cat /proc/sys/kernel/domainname'], (c) => {
+        c.hostname = 'conf-host';
+        c.domainname = 'conf.example';
+      });
+      return o.stdout === 'conf-host\nconf.example\n' || `got ${JSON.stringify(o.stdout)}`;
+    }],
+    ['user namespace with id maps', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u'], (c) => {
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.root.readonly = false;
+        // sysfs cannot be mounted in a user namespace that does not own the network namespace's...
+        c.mounts = c.mounts.filter((m) => m.type !== 'cgroup');
+      });
+      const words = o.stdout.trim().split(/\s+/);
+      return (words.join(' ') === '0 100000 65536 0 100000 65536 0') || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+  ],
+  rootfs: [
+    ['mounts from config', (r, root) => {
+      const o = runIn(r, root, ['cat', '/proc/self/mountinfo']);
+      const need = [[' / /proc ', 'proc'], [' / /dev ', 'tmpfs'], [' / /dev/pts ', 'devpts'], [' / /dev/shm ', 'tmpfs'], [' / /dev/mqueue ', 'mqueue'], [' / /sys ', 'sysfs']];
+      const miss = need.filter(([p, t]) => !o.stdout.split('\n').some((l) => l.includes(p) && l.includes(` - ${t} `)));
+      return miss.length === 0 || `missing ${miss.map((m) => m[0].trim()).join(', ')}`;
+    }],
+    ['root is read-only when root.readonly', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'touch /x 2>/dev/null && echo writable || echo readonly']);
+      return o.stdout === 'readonly\n' || `got ${o.stdout}`;
+    }],
+    ['sysfs mounted read-only', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'grep " /sys " /proc/self/mountinfo | cut -d" " -f6']);
+      return /^ro,/.test(o.stdout) || `sys options ${o.stdout}`;
+    }],
+    ['bind mount of a host directory, read-only', (r, root) => {
+      const src = fs.mkdtempSync(path.join(os.tmpdir(), 'conf-src-'));
+      fs.writeFileSync(path.join(src, 'file'), 'from host\n');
+      try {
+        const o = runIn(r, root, ['sh', '-c', 'cat /mnt/data/file; touch /mnt/data/new 2>/dev/null && echo writable || echo readonly'], (c) => {
+          c.mounts.push({ destination: '/mnt/data', type: 'bind', source: src, options: ['rbind', 'ro'] });
+        });
+        return o.stdout === 'from host\nreadonly\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+      } finally {
+        fs.rmSync(src, { recursive: true, force: true });
+      }
+    }],
+    ['symlink in the rootfs cannot redirect a mount out of it', (r, root) => {
+      const bundle = makeBundle(['sh', '-c', 'cat /proc/self/mountinfo']);
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'conf-escape-'));
+      const id = newId();
+      try {
+        fs.symlinkSync(outside, path.join(bundle, 'rootfs/evil'));
+        const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+        config.mounts.push({ destination: '/evil/x', type: 'tmpfs', source: 'tmpfs' });
+        fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+        rt(r, root, 'run', '--bundle', bundle, id);
+        // Whatever the runtime did, nothing may have been created or mounted at the host path.
+        const hostMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+        return (!fs.existsSync(path.join(outside, 'x')) && !hostMounts.includes(outside)) || `host directory ${outside} was touched`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+        fs.rmSync(outside, { recursive: true, force: true });
+      }
+    }],
+    ['--no-pivot', (r, root) => {
+      const bundle = makeBundle(['cat', '/etc/group']);
+      const id = newId();
+      try {
+        const o = rt(r, root, 'run', '--no-pivot', '--bundle', bundle, id);
+        return (o.status === 0 && o.stdout.startsWith('root:x:0:')) || `status ${o.status} ${o.stderr}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+  ],
+  dev: [
+    ['default devices', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'for d in null zero full random urandom tty; do stat -c "%n %F %t:%T %a" /dev/$d; done']);
+      const want = ['/dev/null character special file 1:3 666', '/dev/zero character special file 1:5 666', '/dev/full character special file 1:7 666', '/dev/random character special file 1:8 666', '/dev/urandom character special file 1:9 666', '/dev/tty character special file 5:0 666'];
+      return o.stdout.trim() === want.join('\n') || `got ${o.stdout}`;
+    }],
+    ['standard symlinks', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done']);
+      return o.stdout === '/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n' || `got ${JSON.stringify(o.stdout)}`;
+    }],
+    ['linux.devices', (r, root) => {
+      const o = runIn(r, root, ['stat', '-c', '%F %t:%T %a %u:%g', '/dev/fuse'], (c) => {
+        c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 5 }];
+      });
+      return o.stdout === 'character special file a:e5 600 0:5\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+  ],
+  paths: [
+    ['masked file reads empty', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'wc -c < /proc/timer_list; stat -c "%t:%T" /proc/timer_list']);
+      return o.stdout === '0\n1:3\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+    ['masked directory is empty', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'ls -A /sys/firmware | wc -l']);
+      return o.stdout.trim() === '0' || `got ${o.stdout}`;
+    }],
+    ['readonly path', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo writable || echo readonly']);
+      return o.stdout === 'readonly\n' || `got ${o.stdout}`;
+    }],
+    ['sysctl', (r, root) => {
+      const o = runIn(r, root, ['cat', '/proc/sys/net/ipv4/ip_forward'], (c) => {
+        c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+        c.linux.readonlyPaths = [];
+      });
+      return o.stdout === '1\n' || `got ${o.stdout} ${o.stderr}`;
+    }],
+  ],
+  identity: [
+    ['capabilities as configured', (r, root) => {
+      const o = runIn(r, root, ['grep', '^Cap', '/proc/self/status']);
+      const want = hex(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']);
+      const got = Object.fromEntries(o.stdout.trim().split('\n').map((l) => l.split(/:\s+/)));
+      return (got.CapEff === want && got.CapPrm === want && got.CapBnd === want && got.CapInh === '0000000000000000' && got.CapAmb === '0000000000000000') || `got ${JSON.stringify(got)}`;
+    }],
+    ['no_new_privs', (r, root) => {
+      const o = runIn(r, root, ['grep', 'NoNewPrivs', '/proc/self/status']);
+      return /NoNewPrivs:\s+1/.test(o.stdout) || `got ${o.stdout}`;
+    }],
+    ['user, group and additional groups', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'id -u; id -g; id -G'], (c) => (c.process.user = { uid: 1000, gid: 1001, additionalGids: [5, 1002] }));
+      return o.stdout === '1000\n1001\n1001 5 1002\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+    ['umask', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'umask'], (c) => (c.process.user.umask = 0o27));
+      return o.stdout === '0027\n' || `got ${o.stdout}`;
+    }],
+    ['rlimits', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -c'], (c) => {
+        c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 512, hard: 1000 }, { type: 'RLIMIT_CORE', soft: 0, hard: 0 }];
+      });
+      return o.stdout === '512\n1000\n0\n' || `got ${JSON.stringify(o.stdout)}`;
+    }],
+    ['oom_score_adj', (r, root) => {
+      const o = runIn(r, root, ['cat', '/proc/self/oom_score_adj'], (c) => (c.process.oomScoreAdj = 123));
+      return o.stdout === '123\n' || `got ${o.stdout}`;
+    }],
+  ],
+  fds: [
+    ['only stdio reaches the program', (r, root) => {
+      // ls opens the directory it lists: that one is fd 3.
+      const o = runIn(r, root, ['ls', '/proc/self/fd']);
+      return o.stdout.trim().split(/\s+/).join(' ') === '0 1 2 3' || `fds ${o.stdout}`;
+    }],
+    ['--preserve-fds passes fd 3', (r, root) => {
+      const bundle = makeBundle(['cat', '/proc/self/fd/3']);
+      const id = newId();
+      const file = path.join(os.tmpdir(), `conf-fd-${process.pid}`);
+      fs.writeFileSync(file, 'preserved\n');
+      try {
+        const fd = fs.openSync(file, 'r');
+        const o = spawnSync(r, ['--root', root, 'run', '--preserve-fds', '1', '--bundle', bundle, id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', fd] });
+        fs.closeSync(fd);
+        return o.stdout === 'preserved\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+        fs.rmSync(file, { force: true });
+      }
+    }],
+  ],
+  lifecycle: [
+    ['create, start, state, kill, delete', (r, root) => {
+      const bundle = makeBundle(['sleep', '30']);
+      const id = newId();
+      const pidFile = path.join(bundle, 'pid');
+      const steps = [];
+      try {
+        const c = rt(r, root, 'create', '--bundle', bundle, '--pid-file', pidFile, id);
+        if (c.status !== 0) return `create: ${c.stderr}`;
+        const s1 = JSON.parse(rt(r, root, 'state', id).stdout);
+        steps.push(s1.status, String(s1.pid) === fs.readFileSync(pidFile, 'utf8').trim() ? 'pidfile-ok' : 'pidfile-bad');
+        rt(r, root, 'start', id);
+        steps.push(JSON.parse(rt(r, root, 'state', id).stdout).status);
+        steps.push(rt(r, root, 'delete', id).status === 1 ? 'delete-refused' : 'delete-allowed');
+        rt(r, root, 'kill', id, 'KILL');
+        for (let i = 0; i < 100 && JSON.parse(rt(r, root, 'state', id).stdout).status !== 'stopped'; i++) spawnSync('sleep', ['0.05']);
+        steps.push(JSON.parse(rt(r, root, 'state', id).stdout).status);
+        steps.push(rt(r, root, 'kill', id, 'KILL').status === 1 ? 'kill-stopped-refused' : 'kill-stopped-allowed');
+        steps.push(rt(r, root, 'delete', id).status === 0 ? 'deleted' : 'delete-failed');
+        const gone = rt(r, root, 'state', id);
+        steps.push(gone.status === 1 && /does not exist/.test(gone.stderr) ? 'gone' : 'still-there');
+        const want = 'created pidfile-ok running delete-refused stopped kill-stopped-refused deleted gone';
+        return steps.join(' ') === want || `steps: ${steps.join(' ')}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+    ['delete of a created container kills its init', (r, root) => {
+      const bundle = makeBundle(['true']);
+      const id = newId();
+      try {
+        rt(r, root, 'create', '--bundle', bundle, id);
+        const pid = JSON.parse(rt(r, root, 'state', id).stdout).pid;
+        const d = rt(r, root, 'delete', id);
+        spawnSync('sleep', ['0.1']);
+        // Dead, or a zombie waiting for a reaper that is not ours.
+        let st = 'gone';
+        try {
+          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          st = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+        } catch {}
+        return (d.status === 0 && (st === 'gone' || st === 'Z')) || `delete ${d.status} ${d.stderr} init state: ${st}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+    ['duplicate id refused', (r, root) => {
+      const bundle = makeBundle(['sleep', '30']);
+      const id = newId();
+      try {
+        rt(r, root, 'create', '--bundle', bundle, id);
+        const again = rt(r, root, 'create', '--bundle', bundle, id);
+        return (again.status === 1 && /already exists/.test(again.stderr)) || `second create: ${again.status} ${again.stderr}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+  ],
+};
+
+function runAll(rtPath) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'conf-root-'));
+  const results = {};
+  try {
+    for (const [area, checks] of Object.entries(areas)) {
+      if (only && only !== area) continue;
+      results[area] = checks.map(([name, check]) => {
+        let r;
+        try {
+          r = check(rtPath, root);
+        } catch (err) {
+          r = `threw ${err.message}`;
+        }
+        return { name, ok: r === true, why: r === true ? '' : String(r).slice(0, 300) };
+      });
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  return results;
+}
+
+const mine = runAll(runtime);
+const theirs = compare ? runAll(compare) : undefined;
+let passed = 0;
+let failed = 0;
+console.log(`conformance: ${runtime}${compare ? ` (compared with ${compare})` : ''}`);
+for (const [area, list] of Object.entries(mine)) {
+  const ok = list.filter((c) => c.ok).length;
+  const cmp = theirs ? `   ${path.basename(compare)}: ${theirs[area].filter((c) => c.ok).length}/${list.length}` : '';
+  console.log(`  ${area.padEnd(11)} ${ok}/${list.length}${cmp}`);
+  list.forEach((c, i) => {
+    const other = theirs ? (theirs[area][i].ok ? ' [runc: pass]' : ` [runc: FAIL ${theirs[area][i].why}]`) : '';
+    if (!c.ok || (theirs && !theirs[area][i].ok)) console.log(`    ${c.ok ? 'pass' : 'FAIL'} ${c.name}${c.ok ? '' : `: ${c.why}`}${other}`);
+  });
+  passed += ok;
+  failed += list.length - ok;
+}
+console.log(`conformance: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what ocirun needs on Debian 12 (as root) and builds it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=(gcc libc6-dev libseccomp2 busybox-static runc util-linux iproute2 procps)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+npm ci --no-audit --no-fund

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { withHome } from '../../src/process/init.js';
+import { lookPath } from '../../src/process/exec-path.js';
+import { exitCodeOf } from '../../src/container/run.js';
+import { parseSignal } from '../../src/container/kill.js';
+
+describe('process environment', () => {
+  const passwd = () => 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n';
+  it('adds HOME from /etc/passwd when the config has none', () => {
+    expect(withHome(['PATH=/bin'], 1000, passwd)).toEqual(['PATH=/bin', 'HOME=/home/alice']);
+  });
+  it('defaults HOME to / for an unknown user', () => {
+    expect(withHome([], 4242, passwd)).toEqual(['HOME=/']);
+  });
+  it('keeps a configured HOME', () => {
+    expect(withHome(['HOME=/x'], 0, passwd)).toEqual(['HOME=/x']);
+  });
+});
+
+describe('program lookup', () => {
+  const exists = (p: string) => p === '/usr/bin/tool' || p === '/bin/sh';
+  it('searches PATH from the process env', () => {
+    expect(lookPath('tool', ['PATH=/bin:/usr/bin'], exists)).toBe('/usr/bin/tool');
+  });
+  it("fails with runc's message", () => {
+    expect(() => lookPath('nope', ['PATH=/bin'], exists)).toThrow('"nope": executable file not found in $PATH');
+  });
+  it('takes a path with a slash as is', () => {
+    expect(lookPath('/bin/sh', [], exists)).toBe('/bin/sh');
+  });
+});
+
+describe('exit status and signals', () => {
+  it('maps wait status to an exit code, 128+N for signal N', () => {
+    expect(exitCodeOf(3 << 8)).toBe(3);
+    expect(exitCodeOf(9)).toBe(137);
+  });
+  it('parses signals as runc does', () => {
+    expect(parseSignal('KILL')).toBe(9);
+    expect(parseSignal('SIGTERM')).toBe(15);
+    expect(parseSignal('15')).toBe(15);
+    expect(parseSignal(undefined)).toBe(15);
+    expect(() => parseSignal('BOGUS')).toThrow(/unknown signal/);
+  });
+});

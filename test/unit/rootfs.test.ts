@@ -1,0 +1,120 @@
+// Mount and namespace planning, run against the recording fake of the syscall layer.
+import { describe, expect, it } from 'vitest';
+import { applyBindMount, applyFilesystemMount, makeParentMountPrivate } from '../../src/rootfs/mounts.js';
+import { parseMountOptions } from '../../src/rootfs/options.js';
+import { applyPathRestrictions } from '../../src/rootfs/paths.js';
+import { pivotRoot } from '../../src/rootfs/pivot.js';
+import { mkdirAllInRoot } from '../../src/rootfs/resolve.js';
+import { defaultSpec } from '../../src/spec/default.js';
+import { planContainer } from '../../src/spec/plan.js';
+import { CLONE, MS, RESOLVE } from '../../src/sys/constants.js';
+import { RecordingSys } from '../../src/sys/recording.js';
+import { switchUserAndCaps, type InitPlan } from '../../src/process/init.js';
+
+const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
+
+describe('mount options', () => {
+  it('parses flags, clears, propagation and data like runc', () => {
+    const o = parseMountOptions(['ro', 'nosuid', 'nodev', 'rw', 'rprivate', 'mode=755', 'size=1m']);
+    expect(o.flags).toBe(MS.NOSUID | MS.NODEV);
+    expect(o.propagation).toEqual([MS.PRIVATE | MS.REC]);
+    expect(o.data).toBe('mode=755,size=1m');
+  });
+  it('rbind is bind plus recursive', () => {
+    expect(parseMountOptions(['rbind']).flags).toBe(MS.BIND | MS.REC);
+  });
+});
+
+describe('namespace planning', () => {
+  it('creates the listed namespaces and joins those with a path, user first', () => {
+    const c: any = defaultSpec();
+    c.linux.namespaces = [{ type: 'network', path: '/proc/1/ns/net' }, { type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }, { type: 'pid' }, { type: 'cgroup' }];
+    const plan = planContainer(c, { id: 'x', bundle: '/b' });
+    expect(plan.join.map((j) => j.type)).toEqual(['user', 'network']);
+    expect(plan.unshareFlags).toBe(CLONE.NEWNS | CLONE.NEWPID);
+    // cgroupns is left to init, after cgroup placement.
+    expect(plan.newCgroupNs).toBe(true);
+  });
+  it('keeps default devices and adds configured ones', () => {
+    const c: any = defaultSpec();
+    c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600 }];
+    const plan = planContainer(c, { id: 'x', bundle: '/b' });
+    expect(plan.devices.map((d) => d.path)).toEqual(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/fuse']);
+  });
+  it('does not create /dev nodes when /dev is bind-mounted', () => {
+    const c: any = defaultSpec();
+    c.mounts = [{ destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] }];
+    expect(planContainer(c, { id: 'x', bundle: '/b' }).setupDev).toBe(false);
+  });
+});
+
+describe('paths inside the rootfs', () => {
+  it('resolves every component from the root with RESOLVE_IN_ROOT and creates what is missing', () => {
+    const sys = new RecordingSys().failOn('openat2', 'ENOENT', (a) => a[1] === 'a/b');
+    mkdirAllInRoot(sys, 7, '/a/b/c');
+    const opens = sys.named('openat2');
+    expect(opens.every((a) => (a[3] as number) === IN_ROOT)).toBe(true);
+    expect(opens.map((a) => a[1])).toEqual(['.', 'a', 'a/b', 'a/b', 'a/b/c']);
+    expect(sys.named('mkdirat').map((a) => a[1])).toEqual(['b']);
+  });
+
+  it('mounts through /proc/self/fd/N, never through a path string', () => {
+    const sys = new RecordingSys();
+    applyFilesystemMount(sys, 7, { source: 'proc', destination: '/proc', type: 'proc', flags: 0, propagation: [], data: '', bind: false });
+    const [mount] = sys.named('mount');
+    expect(mount[1]).toMatch(/^\/proc\/self\/fd\/\d+$/);
+    expect(mount[2]).toBe('proc');
+  });
+
+  it('remounts a read-only bind mount in a second pass', () => {
+    const sys = new RecordingSys();
+    applyBindMount(sys, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.RDONLY | MS.NOSUID, propagation: [MS.SLAVE], data: '', bind: true });
+    const mounts = sys.named('mount');
+    expect(mounts[0][0]).toBe('/tmp');
+    expect(mounts[0][3]).toBe(MS.BIND);
+    expect(mounts[1][3]).toBe(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID);
+    expect(mounts[2][3]).toBe(MS.SLAVE);
+  });
+
+  it('makes the parent mount private only when it is shared', () => {
+    const info = '24 1 0:22 / / rw shared:1 - ext4 /dev/vda rw\n30 24 0:30 / /var rw shared:5 - tmpfs tmpfs rw\n';
+    const sys = new RecordingSys();
+    makeParentMountPrivate(sys, '/var/lib/c/rootfs', info);
+    expect(sys.named('mount')).toEqual([[null, '/var', null, MS.PRIVATE, null]]);
+    const quiet = new RecordingSys();
+    makeParentMountPrivate(quiet, '/var/lib/c/rootfs', info.replace(/shared:\d+ /g, ''));
+    expect(quiet.named('mount')).toEqual([]);
+  });
+
+  it('pivots with pivot_root(".", ".") and detaches the old root', () => {
+    const sys = new RecordingSys();
+    pivotRoot(sys, '/r');
+    expect(sys.calls.map((c) => c.call)).toEqual(['open', 'open', 'fchdir', 'pivotRoot', 'fchdir', 'mount', 'umount2', 'chdir', 'close', 'close']);
+    expect(sys.named('pivotRoot')[0]).toEqual(['.', '.']);
+  });
+
+  it('skips masked paths that do not exist', () => {
+    // /dev/null is verified with fstat, which the fake cannot answer: masking nothing must not need it.
+    const sys = new RecordingSys().failOn('openat2', 'ENOENT');
+    applyPathRestrictions(sys, 7, ['/proc/nothing'], []);
+    expect(sys.named('mount')).toEqual([]);
+  });
+});
+
+describe('user switch', () => {
+  it('drops the bounding set, keeps caps across setresuid, then sets the cap sets (runc order)', () => {
+    const c: any = defaultSpec();
+    c.process.user = { uid: 1000, gid: 1000, additionalGids: [5] };
+    c.process.cwd = '/';
+    const plan = planContainer(c, { id: 'x', bundle: '/b' }) as InitPlan;
+    const sys = new RecordingSys();
+    switchUserAndCaps(sys, plan);
+    const order = sys.calls.map((c) => (c.call === 'prctl' ? `prctl:${c.args[0]}` : c.call)).filter((c, i, a) => c !== a[i - 1]);
+    expect(order).toEqual(['prctl:24', 'prctl:8', 'setgroups', 'setresgid', 'setresuid', 'prctl:8', 'capset', 'prctl:47']);
+    expect(sys.named('setresuid')[0]).toEqual([1000, 1000, 1000]);
+    expect(sys.named('setgroups')[0]).toEqual([[5]]);
+    // Only CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE remain.
+    expect(sys.caps.permitted).toBe((1n << 29n) | (1n << 5n) | (1n << 10n));
+    expect(sys.caps.inheritable).toBe(0n);
+  });
+});

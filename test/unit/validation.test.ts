@@ -1,0 +1,79 @@
+// Bad input: each case fails with a ConfigError that names the JSON path.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, RuntimeError } from '../../src/errors.js';
+import { parseConfig } from '../../src/spec/load.js';
+import { planContainer } from '../../src/spec/plan.js';
+import { defaultSpec } from '../../src/spec/default.js';
+import { checkSemantics, type HostFacts } from '../../src/spec/semantic.js';
+
+const host: HostFacts = {
+  filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
+  sysctlExists: (n) => n === 'net.ipv4.ip_forward' || n === 'kernel.shmmax',
+  exists: (p) => p !== '/nonexistent/ns',
+  isDirectory: (p) => !p.endsWith('/missing'),
+};
+
+type Mutate = (c: any) => void;
+function check(mutate: Mutate, text?: string): void {
+  const c: any = defaultSpec();
+  mutate(c);
+  const config = parseConfig(text ?? JSON.stringify(c));
+  checkSemantics(config, '/bundle', host);
+  planContainer(config, { id: 'x', bundle: '/bundle' });
+}
+
+function expectField(mutate: Mutate, field: string | RegExp, problem?: RegExp): void {
+  let caught: unknown;
+  try {
+    check(mutate);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(ConfigError);
+  const e = caught as ConfigError;
+  if (typeof field === 'string') expect(e.field).toBe(field);
+  else expect(e.field).toMatch(field);
+  if (problem) expect(e.message).toMatch(problem);
+  // One line, naming the step.
+  expect(e.message.split('\n')).toHaveLength(1);
+  expect(e.message).toMatch(/^validate config: /);
+}
+
+describe('config validation', () => {
+  it('accepts the default spec', () => {
+    expect(() => check(() => {})).not.toThrow();
+  });
+  it('rejects text that is not JSON', () => {
+    expect(() => parseConfig('{]')).toThrow(/load config: config.json: not valid JSON/);
+    expect(() => parseConfig('{]')).toThrow(RuntimeError);
+  });
+  it('missing ociVersion', () => expectField((c) => delete c.ociVersion, 'ociVersion', /is required/));
+  it('unsupported ociVersion', () => expectField((c) => (c.ociVersion = '2.0.0'), 'ociVersion'));
+  it('unknown namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'bogus' }), 'linux.namespaces[6].type', /one of/));
+  it('duplicate namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'pid' }), 'linux.namespaces[6].type', /twice/));
+  it('namespace path that does not exist', () => expectField((c) => (c.linux.namespaces[1] = { type: 'network', path: '/nonexistent/ns' }), 'linux.namespaces[1].path'));
+  it('empty args', () => expectField((c) => (c.process.args = []), 'process.args', /empty/));
+  it('negative uid', () => expectField((c) => (c.process.user.uid = -1), 'process.user.uid', /must be >= 0/));
+  it('unknown rlimit', () => expectField((c) => c.process.rlimits.push({ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }), 'process.rlimits[1].type', /unknown rlimit/));
+  it('soft rlimit above hard', () => expectField((c) => (c.process.rlimits[0] = { type: 'RLIMIT_NOFILE', soft: 10, hard: 5 }), 'process.rlimits[0]'));
+  it('missing rootfs', () => expectField((c) => (c.root.path = 'missing'), 'root.path', /does not exist/));
+  it('unknown filesystem type', () => expectField((c) => c.mounts.push({ destination: '/x', type: 'nosuchfs', source: 'x' }), 'mounts[7].type', /unknown filesystem type/));
+  it('unknown sysctl', () => expectField((c) => (c.linux.sysctl = { 'net.bogus.entry': '1' }), 'linux.sysctl.net.bogus.entry', /unknown sysctl/));
+  it('sysctl that is not namespaced', () => expectField((c) => (c.linux.sysctl = { 'vm.swappiness': '1' }), 'linux.sysctl.vm.swappiness', /not in a separate kernel namespace/));
+  it('sysctl whose namespace is shared with the host', () => expectField((c) => {
+    c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
+    c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  }, 'linux.sysctl.net.ipv4.ip_forward', /network namespace/));
+  it('user namespace without mappings', () => expectField((c) => c.linux.namespaces.push({ type: 'user' }), 'linux.uidMappings', /needs uidMappings/));
+  it('relative hook path', () => expectField((c) => (c.hooks = { prestart: [{ path: 'bin/hook' }] }), 'hooks.prestart[0].path', /absolute/));
+  it('relative cwd', () => expectField((c) => (c.process.cwd = 'tmp'), 'process.cwd', /absolute/));
+  it('env entry without =', () => expectField((c) => c.process.env.push('JUSTAKEY'), 'process.env[2]'));
+  it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
+  it('fields not applied by this build are refused, not ignored', () => {
+    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), 'linux.seccomp', /not supported/);
+    expectField((c) => (c.linux.resources = { pids: { limit: 10 } }), 'linux.resources', /not supported/);
+    expectField((c) => (c.process.apparmorProfile = 'x'), 'process.apparmorProfile', /not supported/);
+    expectField((c) => (c.mounts[0].options = ['rro']), 'mounts[0].options', /rro/);
+  });
+  it('a container without a new mount namespace', () => expectField((c) => (c.linux.namespaces = [{ type: 'pid' }]), 'linux.namespaces', /mount namespace/));
+});
