@@ -1,0 +1,116 @@
+// Bad input through the real CLI: exit 1, one line naming the step or field,
+// and nothing left behind (state dir, cgroup dirs, mounts).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const project = path.resolve(__dirname, '../..');
+const ocirun = path.join(project, 'bin/ocirun');
+let root: string;
+let bundle: string;
+
+function makeBundle(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bad-'));
+  const r = spawnSync(process.execPath, [path.join(project, 'scripts/make-bundle.mjs'), dir, '--', 'true'], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return dir;
+}
+
+function leftovers(id: string): string[] {
+  const found: string[] = [];
+  if (fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
+  for (const c of fs.readdirSync('/sys/fs/cgroup')) {
+    const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(c) || (c === 'unified' && l.startsWith('0::')));
+    const base = path.join('/sys/fs/cgroup', c, own ? own.split(':')[2] : '/', id);
+    if (fs.existsSync(base)) found.push(`cgroup ${base}`);
+  }
+  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(bundle)) found.push('a mount under the bundle');
+  return found;
+}
+
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bad-root-'));
+  bundle = makeBundle();
+});
+afterAll(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(bundle, { recursive: true, force: true });
+});
+
+const cases: [string, (c: any) => void, RegExp][] = [
+  ['missing ociVersion', (c) => delete c.ociVersion, /ociVersion: is required/],
+  ['unknown namespace', (c) => c.linux.namespaces.push({ type: 'bogus' }), /linux\.namespaces\[6\]\.type/],
+  ['duplicate namespace', (c) => c.linux.namespaces.push({ type: 'uts' }), /linux\.namespaces\[6\]\.type: namespace "uts" is listed twice/],
+  ['empty args', (c) => (c.process.args = []), /process\.args/],
+  ['negative uid', (c) => (c.process.user.uid = -1), /process\.user\.uid/],
+  ['unknown rlimit', (c) => (c.process.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]), /unknown rlimit "RLIMIT_BOGUS"/],
+  ['missing rootfs', (c) => (c.root.path = 'nope'), /root\.path: .*nope does not exist/],
+  ['unknown filesystem type', (c) => c.mounts.push({ destination: '/x', type: 'nosuchfs', source: 'x' }), /mounts\[7\]\.type: unknown filesystem type "nosuchfs"/],
+  ['unknown sysctl', (c) => (c.linux.sysctl = { 'net.no.such.thing': '1' }), /linux\.sysctl\.net\.no\.such\.thing: unknown sysctl/],
+  ['user namespace without mappings', (c) => c.linux.namespaces.push({ type: 'user' }), /linux\.uidMappings/],
+  ['relative hook path', (c) => (c.hooks = { poststop: [{ path: 'rel/hook' }] }), /hooks\.poststop\[0\]\.path/],
+  ['relative cwd', (c) => (c.process.cwd = 'rel'), /process\.cwd: "rel" must be an absolute path/],
+  ['program not found', (c) => (c.process.args = ['no-such-program']), /"no-such-program": executable file not found in \$PATH/],
+  ['mount source missing', (c) => c.mounts.push({ destination: '/m', type: 'bind', source: '/no/such/source', options: ['bind'] }), /mount: bind \/no\/such\/source on \/m: .*ENOENT/],
+  ['namespace path missing', (c) => (c.linux.namespaces[1] = { type: 'network', path: '/proc/999999999/ns/net' }), /linux\.namespaces\[1\]\.path/],
+];
+
+describe('bad input', () => {
+  it('not JSON', () => {
+    const file = path.join(bundle, 'config.json');
+    const good = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, '{ not json');
+    try {
+      const r = spawnSync(ocirun, ['--root', root, 'create', '--bundle', bundle, 'notjson'], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/load config: .*config\.json: not valid JSON/);
+      expect(leftovers('notjson')).toEqual([]);
+    } finally {
+      fs.writeFileSync(file, good);
+    }
+  });
+
+  it('missing config.json', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-empty-'));
+    const r = spawnSync(ocirun, ['--root', root, 'create', '--bundle', empty, 'noconfig'], { encoding: 'utf8' });
+    fs.rmSync(empty, { recursive: true });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/load config: .*config\.json: no such file or directory \(ENOENT\)/);
+  });
+
+  for (const [name, mutate, message] of cases) {
+    it(name, () => {
+      const file = path.join(bundle, 'config.json');
+      const good = fs.readFileSync(file, 'utf8');
+      const config = JSON.parse(good);
+      mutate(config);
+      fs.writeFileSync(file, JSON.stringify(config));
+      const id = `bad-${name.replace(/\W+/g, '-')}`;
+      try {
+        const r = spawnSync(ocirun, ['--root', root, 'create', '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.status).toBe(1);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        // logrus text form, as runc's: time="..." level=error msg="..."
+        const m = /^time="[^"]+" level=error msg=(".*")$/.exec(lines[0]);
+        expect(m, lines[0]).not.toBeNull();
+        expect(JSON.parse(m![1])).toMatch(message);
+        expect(leftovers(id)).toEqual([]);
+      } finally {
+        fs.writeFileSync(file, good);
+      }
+    });
+  }
+
+  it('--log-format json carries the same error', () => {
+    const log = path.join(root, 'log.json');
+    const r = spawnSync(ocirun, ['--root', root, '--log', log, '--log-format', 'json', 'state', 'nonexistent'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('container does not exist');
+    const entry = JSON.parse(fs.readFileSync(log, 'utf8').trim().split('\n').pop()!);
+    expect(entry).toMatchObject({ level: 'error', msg: 'container does not exist' });
+    expect(typeof entry.time).toBe('string');
+  });
+});
