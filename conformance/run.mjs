@@ -289,6 +289,50 @@ const areas = {
       }
     }],
   ],
+  cgroups: [
+    ['limits written and seen from inside', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares'], (c) => {
+        c.linux.resources = { memory: { limit: 33554432 }, pids: { limit: 32 }, cpu: { shares: 256 } };
+      });
+      return o.stdout === '33554432\n32\n256\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+    ['pids limit stops forks', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; echo all-started'], (c) => {
+        c.linux.resources = { pids: { limit: 4 } };
+      });
+      return (!o.stdout.includes('all-started') && /can't fork/.test(o.stderr)) || `no fork failure: ${o.stdout} ${o.stderr}`;
+    }],
+    ['a 4 MiB memory limit still starts (setup is not charged)', (r, root) => {
+      const o = runIn(r, root, ['echo', 'fits'], (c) => {
+        c.linux.resources = { memory: { limit: 4194304 } };
+      });
+      return o.stdout === 'fits\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+    ['device rules: a denied device cannot be opened', (r, root) => {
+      const o = runIn(r, root, ['sh', '-c', 'head -c 1 /dev/fuse >/dev/null 2>&1 && echo opened || echo denied'], (c) => {
+        // The node exists (mknod) but the device cgroup refuses it.
+        c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 }];
+        c.linux.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }] };
+      });
+      return o.stdout !== '' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+    }],
+    ['cgroup removed on delete', (r, root) => {
+      const bundle = makeBundle(['true']);
+      const id = newId();
+      try {
+        rt(r, root, 'create', '--bundle', bundle, id);
+        const pid = JSON.parse(rt(r, root, 'state', id).stdout).pid;
+        const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:pids:/.test(l));
+        const dir = path.join('/sys/fs/cgroup/pids', line.split(':')[2]);
+        const existed = fs.existsSync(dir);
+        rt(r, root, 'delete', '--force', id);
+        return (existed && !fs.existsSync(dir)) || `existed ${existed}, after delete ${fs.existsSync(dir)} (${dir})`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+  ],
   lifecycle: [
     ['create, start, state, kill, delete', (r, root) => {
       const bundle = makeBundle(['sleep', '30']);

@@ -1,8 +1,7 @@
 /**
  * Placing a container in its cgroups: one directory per mounted v1
  * hierarchy, the unified one on v2, both on a hybrid host. Decided at run
- * time from /proc/self/mountinfo. Resource limits are not written by this
- * build (linux.resources is refused in specconv until they are).
+ * time from /proc/self/mountinfo. Limits are written by ./resources.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups } from '../cgroups/index.js';
+import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
 import type { InitPlan } from '../process/init.js';
 import { spawnInit } from '../process/spawn.js';
 import { OCI_VERSION } from '../spec/constants.js';
@@ -57,6 +58,18 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   checkSemantics(config, bundle);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
   const layout = step('detect cgroups', () => hostLayout());
+  // Computed before anything exists, so a bad value fails without leftovers.
+  // As runc: its default device rules, then the configured devices, follow the config's rules.
+  const deviceRules = [...DEFAULT_DEVICE_RULES, ...(config.linux?.devices ?? []).map((d) => deviceRule({ ...d, type: d.type === 'u' ? 'c' : d.type, access: 'rwm' }))];
+  const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
+  // The Node init must not count against the container's limits: a few MB
+  // of V8 heap would not fit `--memory 4m`, and its threads would not fit a
+  // small pids.max. On v1 charges stay where they were made, so init joins
+  // its cgroups only once its setup is done, and unshares the cgroup
+  // namespace after that (v1 cgroup mounts are bind mounts, so they do not
+  // depend on it). On v2 it joins at once: the cgroup2 mount made during
+  // setup needs the namespace, which needs the cgroup.
+  const joinLate = layout.mode !== 'v2';
 
   step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
   const dir = stateDir(ctx.root, opts.id);
@@ -91,22 +104,25 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
     if (opts.consoleSocket) consoleFd = step('connect console socket', () => sys.connectUnix(opts.consoleSocket!));
     step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
+    writeResources(state.cgroupPaths, writes);
 
     const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: opts.preserveFds ?? 0, stdio: opts.stdio });
     state.pid = init.pid;
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
-    joinCgroups(state.cgroupPaths, init.pid);
+    if (!joinLate) joinCgroups(state.cgroupPaths, init.pid);
 
     const initPlan: InitPlan = {
       ...plan,
       cgroupMounts: Object.entries(state.cgroupPaths).filter(([n]) => n !== 'unified' || layout.mode === 'v2').map(([name, hostPath]) => ({ name: name.replace(/^name=/, ''), hostPath })),
       cgroupUnified: layout.mode === 'v2',
+      cgroupNsLate: joinLate,
       preserveFds: opts.preserveFds ?? 0,
       hostHasKcore: fs.existsSync('/proc/kcore'),
     };
     init.channel.send({ type: 'plan', plan: initPlan });
     await init.channel.receive('ready');
+    if (joinLate) joinCgroups(state.cgroupPaths, init.pid);
     init.channel.send({ type: 'continue' });
     await init.channel.receive('created');
     sys.close(fifoFd);

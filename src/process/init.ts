@@ -23,6 +23,8 @@ import { lookPath } from './exec-path.js';
 export interface InitPlan extends ContainerPlan {
   cgroupMounts: CgroupMountSource[];
   cgroupUnified: boolean;
+  /** On v1 the cgroup namespace is unshared after the late memory join (see create.ts). */
+  cgroupNsLate: boolean;
   preserveFds: number;
   hostHasKcore: boolean;
 }
@@ -158,9 +160,9 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   // /proc/PID/exe (the host's node binary) while we run in the container.
   sys.prctl(PR.SET_DUMPABLE, 0);
   const plan = (await channel.receive('plan')).plan as InitPlan;
-  // cgroupns: unshared only now, after the parent placed us in our cgroups,
-  // so that the namespace's root is the container's own cgroup.
-  if (plan.newCgroupNs) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
+  // cgroupns: unshared only after the parent placed us in our cgroups, so
+  // that the namespace's root is the container's own cgroup.
+  if (plan.newCgroupNs && !plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
   const shimFd = step('seal exec shim', () => sealedShim(sys, fds.shimPath));
   if (plan.process.oomScoreAdj !== undefined) {
     step('oom_score_adj', () => fs.writeFileSync('/proc/self/oom_score_adj', String(plan.process.oomScoreAdj)));
@@ -171,6 +173,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });
   await channel.receive('continue');
+  if (plan.newCgroupNs && plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
   switchUserAndCaps(sys, plan);
   const program = step('find program', () => lookPath(plan.process.args[0], plan.process.env));
   channel.send({ type: 'created' });

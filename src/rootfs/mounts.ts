@@ -85,6 +85,13 @@ function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: Cgrou
     withFd(sys, mkdirAllInRoot(sys, rootFd, sub), (fd) => sys.mount(c.hostPath, fdPath(fd), null, MS.BIND | MS.REC, null));
     withFd(sys, openInRoot(sys, rootFd, sub), (fd) => sys.mount(null, fdPath(fd), null, MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NODEV | MS.NOEXEC | ro, null));
   }
+  // Co-mounted controllers ("cpu,cpuacct") are also reachable by each name, as runc links them.
+  withFd(sys, openInRoot(sys, rootFd, m.destination), (dirFd) => {
+    for (const c of cgroups) {
+      if (!c.name.includes(',')) continue;
+      for (const alias of c.name.split(',')) if (!cgroups.some((o) => o.name === alias)) sys.symlinkat(c.name, dirFd, alias);
+    }
+  });
   if (ro) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'));
 }
 

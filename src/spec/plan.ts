@@ -10,7 +10,7 @@ import { planCapabilities, type CapabilityPlan } from '../security/capabilities.
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
 import type { NamespaceType } from './constants.js';
-import type { Config, DeviceConfig, IDMappingConfig } from './schema.js';
+import type { Config, DeviceConfig, IDMappingConfig, ResourcesConfig } from './schema.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
   mount: CLONE.NEWNS,
@@ -90,6 +90,7 @@ export interface ContainerPlan {
   noPivot: boolean;
   process: ProcessPlan;
   cgroupsPath: string;
+  resources?: ResourcesConfig;
   annotations: Record<string, string>;
 }
 
@@ -122,7 +123,6 @@ function refuseUnsupported(config: Config): void {
     ['process.execCPUAffinity', p.execCPUAffinity],
     ['process.user.username', p.user?.username || undefined],
     ['linux.seccomp', l.seccomp],
-    ['linux.resources', l.resources && Object.keys(l.resources).length ? l.resources : undefined],
     ['linux.intelRdt', l.intelRdt],
     ['linux.memoryPolicy', l.memoryPolicy],
     ['linux.personality', l.personality],
@@ -239,6 +239,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       consoleSize: p.consoleSize,
     },
     cgroupsPath: linux.cgroupsPath ?? '',
+    resources: linux.resources,
     annotations: config.annotations ?? {},
   };
 }

@@ -71,7 +71,6 @@ describe('config validation', () => {
   it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
   it('fields not applied by this build are refused, not ignored', () => {
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), 'linux.seccomp', /not supported/);
-    expectField((c) => (c.linux.resources = { pids: { limit: 10 } }), 'linux.resources', /not supported/);
     expectField((c) => (c.process.apparmorProfile = 'x'), 'process.apparmorProfile', /not supported/);
     expectField((c) => (c.mounts[0].options = ['rro']), 'mounts[0].options', /rro/);
   });

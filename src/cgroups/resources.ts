@@ -1,0 +1,171 @@
+/**
+ * linux.resources as cgroup file writes. `resourceWrites` is pure (it turns
+ * the config into an ordered list of {controller, file, value}) so unit tests
+ * can check it against fake layouts; `writeResources` performs the list.
+ * v1 values go to v1 files; on v2 they are converted as runc converts them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, RuntimeError } from '../errors.js';
+import type { ResourcesConfig } from '../spec/schema.js';
+import type { CgroupLayout } from './index.js';
+
+export interface CgroupWrite {
+  /** Controller whose hierarchy holds the file ("memory", "cpu", ...; "unified" on v2). */
+  controller: string;
+  file: string;
+  value: string;
+}
+
+/** runc's default device rules, appended after the configured ones (specconv.AllowedDevices). */
+export const DEFAULT_DEVICE_RULES = [
+  'c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm', 'c 1:9 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm',
+];
+
+const num = (v: number) => String(Math.trunc(v));
+const limitOrMax = (v: number) => (v < 0 ? 'max' : num(v));
+
+export function deviceRule(d: { type?: string; major?: number; minor?: number; access?: string }): string {
+  const id = (n?: number) => (n === undefined || n < 0 ? '*' : num(n));
+  return `${d.type || 'a'} ${id(d.major)}:${id(d.minor)} ${d.access || 'rwm'}`;
+}
+
+/** cpu.shares (2..262144) to cpu.weight (1..10000), the formula runc and crun use. */
+export const sharesToWeight = (shares: number) => (shares === 0 ? 0 : 1 + Math.floor(((shares - 2) * 9999) / 262142));
+/** blkio.weight (10..1000) to io.weight (1..10000). */
+export const blkioToIoWeight = (w: number) => (w === 0 ? 0 : 1 + Math.floor(((w - 10) * 9999) / 990));
+
+function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) => void): CgroupWrite[] {
+  const w: CgroupWrite[] = [];
+  const put = (controller: string, file: string, value: string | undefined) => {
+    if (value !== undefined) w.push({ controller, file, value });
+  };
+  if (r.unified && Object.keys(r.unified).length) throw new ConfigError('linux.resources.unified', 'needs cgroup v2; this host runs cgroup v1');
+  for (const d of r.devices ?? []) put('devices', d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d));
+  for (const rule of extraDevices) put('devices', 'devices.allow', rule);
+  const m = r.memory;
+  if (m) {
+    put('memory', 'memory.limit_in_bytes', m.limit !== undefined ? num(m.limit) : undefined);
+    put('memory', 'memory.soft_limit_in_bytes', m.reservation !== undefined ? num(m.reservation) : undefined);
+    put('memory', 'memory.memsw.limit_in_bytes', m.swap !== undefined ? num(m.swap) : undefined);
+    if (m.kernel !== undefined) warn('linux.resources.memory.kernel is deprecated and ignored by the kernel; not written (as runc)');
+    put('memory', 'memory.kmem.tcp.limit_in_bytes', m.kernelTCP !== undefined ? num(m.kernelTCP) : undefined);
+    put('memory', 'memory.swappiness', m.swappiness !== undefined ? num(m.swappiness) : undefined);
+    put('memory', 'memory.oom_control', m.disableOOMKiller ? '1' : undefined);
+    put('memory', 'memory.use_hierarchy', m.useHierarchy !== undefined ? (m.useHierarchy ? '1' : '0') : undefined);
+  }
+  const c = r.cpu;
+  if (c) {
+    put('cpu', 'cpu.shares', c.shares !== undefined ? num(c.shares) : undefined);
+    // The period first: a quota is checked against the current period.
+    put('cpu', 'cpu.cfs_period_us', c.period !== undefined ? num(c.period) : undefined);
+    put('cpu', 'cpu.cfs_quota_us', c.quota !== undefined ? num(c.quota) : undefined);
+    put('cpu', 'cpu.cfs_burst_us', c.burst !== undefined ? num(c.burst) : undefined);
+    put('cpu', 'cpu.rt_period_us', c.realtimePeriod !== undefined ? num(c.realtimePeriod) : undefined);
+    put('cpu', 'cpu.rt_runtime_us', c.realtimeRuntime !== undefined ? num(c.realtimeRuntime) : undefined);
+    put('cpu', 'cpu.idle', c.idle !== undefined ? num(c.idle) : undefined);
+    put('cpuset', 'cpuset.cpus', c.cpus || undefined);
+    put('cpuset', 'cpuset.mems', c.mems || undefined);
+  }
+  if (r.pids) put('pids', 'pids.max', r.pids.limit > 0 ? num(r.pids.limit) : 'max');
+  const b = r.blockIO;
+  if (b) {
+    put('blkio', 'blkio.weight', b.weight !== undefined ? num(b.weight) : undefined);
+    put('blkio', 'blkio.leaf_weight', b.leafWeight !== undefined ? num(b.leafWeight) : undefined);
+    for (const d of b.weightDevice ?? []) {
+      if (d.weight !== undefined) put('blkio', 'blkio.weight_device', `${d.major}:${d.minor} ${d.weight}`);
+      if (d.leafWeight !== undefined) put('blkio', 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`);
+    }
+    const throttle: [keyof typeof b, string][] = [
+      ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
+      ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
+      ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
+      ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
+    ];
+    for (const [key, file] of throttle) for (const d of (b[key] as { major: number; minor: number; rate?: number }[] | undefined) ?? []) put('blkio', file, `${d.major}:${d.minor} ${d.rate ?? 0}`);
+  }
+  for (const h of r.hugepageLimits ?? []) put('hugetlb', `hugetlb.${h.pageSize}.limit_in_bytes`, num(h.limit));
+  if (r.network?.classID !== undefined) put('net_cls', 'net_cls.classid', num(r.network.classID));
+  for (const p of r.network?.priorities ?? []) put('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+  for (const [dev, lim] of Object.entries(r.rdma ?? {})) {
+    const parts = [dev];
+    if (lim.hcaHandles !== undefined) parts.push(`hca_handle=${lim.hcaHandles}`);
+    if (lim.hcaObjects !== undefined) parts.push(`hca_object=${lim.hcaObjects}`);
+    put('rdma', 'rdma.max', parts.join(' '));
+  }
+  return w;
+}
+
+function v2Writes(r: ResourcesConfig, warn: (m: string) => void): CgroupWrite[] {
+  const w: CgroupWrite[] = [];
+  const put = (file: string, value: string | undefined) => {
+    if (value !== undefined) w.push({ controller: 'unified', file, value });
+  };
+  // Device rules on v2 need an eBPF program; only the allow-everything-default case is free.
+  if ((r.devices ?? []).length) throw new ConfigError('linux.resources.devices', 'device rules on cgroup v2 (an eBPF program) are not supported by this version of ocirun');
+  const m = r.memory;
+  if (m) {
+    put('memory.max', m.limit !== undefined ? limitOrMax(m.limit) : undefined);
+    put('memory.low', m.reservation !== undefined ? limitOrMax(m.reservation) : undefined);
+    if (m.swap !== undefined) {
+      // v1's memsw is memory+swap; v2's swap.max is swap alone.
+      if (m.swap < 0) put('memory.swap.max', 'max');
+      else if (m.limit === undefined || m.limit < 0) throw new ConfigError('linux.resources.memory.swap', 'needs memory.limit to be converted for cgroup v2');
+      else put('memory.swap.max', num(m.swap - m.limit));
+    }
+    if (m.swappiness !== undefined) throw new ConfigError('linux.resources.memory.swappiness', 'has no cgroup v2 equivalent');
+    if (m.kernel !== undefined || m.kernelTCP !== undefined) warn('kernel memory limits have no cgroup v2 equivalent; not written (as runc)');
+    if (m.disableOOMKiller) throw new ConfigError('linux.resources.memory.disableOOMKiller', 'has no cgroup v2 equivalent');
+  }
+  const c = r.cpu;
+  if (c) {
+    if (c.shares) put('cpu.weight', num(sharesToWeight(c.shares)));
+    if (c.quota !== undefined || c.period !== undefined) put('cpu.max', `${c.quota === undefined || c.quota < 0 ? 'max' : num(c.quota)} ${num(c.period || 100000)}`);
+    if (c.burst !== undefined) put('cpu.max.burst', num(c.burst));
+    if (c.idle !== undefined) put('cpu.idle', num(c.idle));
+    if (c.realtimePeriod !== undefined || c.realtimeRuntime !== undefined) throw new ConfigError('linux.resources.cpu.realtimeRuntime', 'has no cgroup v2 equivalent');
+    put('cpuset.cpus', c.cpus || undefined);
+    put('cpuset.mems', c.mems || undefined);
+  }
+  if (r.pids) put('pids.max', r.pids.limit > 0 ? num(r.pids.limit) : 'max');
+  const b = r.blockIO;
+  if (b) {
+    if (b.weight) put('io.weight', num(blkioToIoWeight(b.weight)));
+    for (const d of b.weightDevice ?? []) if (d.weight !== undefined) put('io.weight', `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`);
+    const keys: [keyof typeof b, string][] = [['throttleReadBpsDevice', 'rbps'], ['throttleWriteBpsDevice', 'wbps'], ['throttleReadIOPSDevice', 'riops'], ['throttleWriteIOPSDevice', 'wiops']];
+    for (const [key, name] of keys) for (const d of (b[key] as { major: number; minor: number; rate?: number }[] | undefined) ?? []) put('io.max', `${d.major}:${d.minor} ${name}=${d.rate ?? 0}`);
+  }
+  for (const h of r.hugepageLimits ?? []) put(`hugetlb.${h.pageSize}.max`, num(h.limit));
+  if (r.network) throw new ConfigError('linux.resources.network', 'net_cls/net_prio have no cgroup v2 equivalent');
+  for (const [dev, lim] of Object.entries(r.rdma ?? {})) put('rdma.max', `${dev}${lim.hcaHandles !== undefined ? ` hca_handle=${lim.hcaHandles}` : ''}${lim.hcaObjects !== undefined ? ` hca_object=${lim.hcaObjects}` : ''}`);
+  for (const [file, value] of Object.entries(r.unified ?? {})) {
+    if (file.includes('/') || file.startsWith('.')) throw new ConfigError(`linux.resources.unified.${file}`, 'is not a cgroup file name');
+    put(file, value);
+  }
+  return w;
+}
+
+export function resourceWrites(layout: CgroupLayout, r: ResourcesConfig | undefined, extraDevices: string[], warn: (m: string) => void = () => {}): CgroupWrite[] {
+  if (layout.mode === 'v2') return v2Writes(r ?? {}, warn);
+  return v1Writes(r ?? {}, extraDevices, warn);
+}
+
+/** The directory of `controller` among the container's cgroup paths. */
+function dirFor(paths: Record<string, string>, controller: string): string | undefined {
+  if (paths.unified && controller === 'unified') return paths.unified;
+  const key = Object.keys(paths).find((k) => k.split(',').includes(controller));
+  return key ? paths[key] : undefined;
+}
+
+export function writeResources(paths: Record<string, string>, writes: CgroupWrite[]): void {
+  for (const w of writes) {
+    const dir = dirFor(paths, w.controller);
+    if (!dir) throw new RuntimeError('set cgroup resources', `the ${w.controller} controller is not mounted on this host (needed for ${w.file})`);
+    const file = path.join(dir, w.file);
+    try {
+      fs.writeFileSync(file, w.value);
+    } catch (err) {
+      throw new RuntimeError('set cgroup resources', `write ${JSON.stringify(w.value)} to ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// cgroup layout detection, placement and resource writes, against fake mount tables.
+import { describe, expect, it } from 'vitest';
+import { cgroupPaths, detectLayout } from '../../src/cgroups/index.js';
+import { DEFAULT_DEVICE_RULES, blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources.js';
+import { ConfigError } from '../../src/errors.js';
+
+const hybridMountinfo = [
+  '30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
+  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw',
+  '33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,cpu,cpuacct',
+  '34 30 0:30 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:13 - cgroup cgroup rw,memory',
+  '35 30 0:31 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,xattr,name=systemd',
+].join('\n');
+const hybridSelf = '3:memory:/user.slice\n2:cpu,cpuacct:/\n1:name=systemd:/init.scope\n0::/init.scope\n';
+const v2Mountinfo = '25 1 0:22 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n';
+
+describe('cgroup layout', () => {
+  it('detects a hybrid host and each hierarchy', () => {
+    const l = detectLayout(hybridMountinfo, hybridSelf);
+    expect(l.mode).toBe('hybrid');
+    expect(l.hierarchies.map((h) => h.name)).toEqual(['unified', 'cpu,cpuacct', 'memory', 'name=systemd']);
+  });
+  it('detects cgroup v2 only', () => {
+    expect(detectLayout(v2Mountinfo, '0::/\n').mode).toBe('v2');
+  });
+  it('places an absolute cgroupsPath at the root, a relative one (and the default id) under our own cgroup', () => {
+    const l = detectLayout(hybridMountinfo, hybridSelf);
+    expect(cgroupPaths(l, '/pods/c1', 'c1').memory).toBe('/sys/fs/cgroup/memory/pods/c1');
+    expect(cgroupPaths(l, 'pods/c1', 'c1').memory).toBe('/sys/fs/cgroup/memory/user.slice/pods/c1');
+    expect(cgroupPaths(l, '', 'c1')['cpu,cpuacct']).toBe('/sys/fs/cgroup/cpu,cpuacct/c1');
+    expect(cgroupPaths(l, '', 'c1').unified).toBe('/sys/fs/cgroup/unified/init.scope/c1');
+  });
+});
+
+describe('resource writes', () => {
+  const v1 = detectLayout(hybridMountinfo, hybridSelf);
+  const v2 = detectLayout(v2Mountinfo, '0::/\n');
+  const r = {
+    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }],
+    memory: { limit: 4194304, swap: 8388608 },
+    cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' },
+    pids: { limit: 64 },
+    blockIO: { weight: 500 },
+  };
+
+  it('writes v1 files, device rules in order, runc defaults after the config rules', () => {
+    const w = resourceWrites(v1, r, DEFAULT_DEVICE_RULES);
+    const devices = w.filter((x) => x.controller === 'devices');
+    expect(devices[0]).toEqual({ controller: 'devices', file: 'devices.deny', value: 'a *:* rwm' });
+    expect(devices[1]).toEqual({ controller: 'devices', file: 'devices.allow', value: 'c 1:3 rw' });
+    expect(devices.slice(2).map((d) => d.value)).toEqual(DEFAULT_DEVICE_RULES);
+    const files = Object.fromEntries(w.filter((x) => x.controller !== 'devices').map((x) => [x.file, x.value]));
+    expect(files).toEqual({
+      'memory.limit_in_bytes': '4194304',
+      'memory.memsw.limit_in_bytes': '8388608',
+      'cpu.shares': '512',
+      'cpu.cfs_period_us': '100000',
+      'cpu.cfs_quota_us': '50000',
+      'cpuset.cpus': '0',
+      'pids.max': '64',
+      'blkio.weight': '500',
+    });
+    // The period is written before the quota.
+    expect(w.findIndex((x) => x.file === 'cpu.cfs_period_us')).toBeLessThan(w.findIndex((x) => x.file === 'cpu.cfs_quota_us'));
+  });
+
+  it('converts to v2 as runc does', () => {
+    const { devices: _d, ...noDevices } = r;
+    const files = Object.fromEntries(resourceWrites(v2, noDevices, []).map((x) => [x.file, x.value]));
+    expect(files).toEqual({
+      'memory.max': '4194304',
+      'memory.swap.max': '4194304',
+      'cpu.weight': String(sharesToWeight(512)),
+      'cpu.max': '50000 100000',
+      'cpuset.cpus': '0',
+      'pids.max': '64',
+      'io.weight': String(blkioToIoWeight(500)),
+    });
+    expect(sharesToWeight(1024)).toBe(39);
+    expect(sharesToWeight(2)).toBe(1);
+    expect(sharesToWeight(262144)).toBe(10000);
+    expect(blkioToIoWeight(10)).toBe(1);
+    expect(blkioToIoWeight(1000)).toBe(10000);
+  });
+
+  it('refuses what it cannot apply, naming the field', () => {
+    expect(() => resourceWrites(v1, { unified: { 'memory.high': '1' } }, [])).toThrow(ConfigError);
+    expect(() => resourceWrites(v2, { devices: [{ allow: false }] }, [])).toThrow(/linux.resources.devices/);
+    expect(() => resourceWrites(v2, { memory: { swappiness: 10 } }, [])).toThrow(/swappiness/);
+  });
+
+  it('pids limit 0 or less means unlimited', () => {
+    expect(resourceWrites(v1, { pids: { limit: -1 } }, [])).toEqual([{ controller: 'pids', file: 'pids.max', value: 'max' }]);
+  });
+});
