@@ -107,6 +107,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     writeResources(state.cgroupPaths, writes);
 
     const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: opts.preserveFds ?? 0, stdio: opts.stdio });
+    init.channel.onWarning = ctx.warn;
     state.pid = init.pid;
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));

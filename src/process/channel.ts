@@ -14,6 +14,9 @@ export class Channel {
   private waiters: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
   private closed: Error | undefined;
 
+  /** Where {"type":"warning"} messages from the peer go. */
+  onWarning: (msg: string) => void = () => {};
+
   constructor(private readonly stream: Duplex, private readonly peer: string) {
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
@@ -46,7 +49,11 @@ export class Channel {
 
   /** The next JSON message; an error message from the peer becomes a RuntimeError. */
   async receive(expected?: string): Promise<Message> {
-    const line = await this.line();
+    let line = await this.line();
+    while (line.startsWith('{"type":"warning"')) {
+      this.onWarning(String((JSON.parse(line) as Message).message));
+      line = await this.line();
+    }
     if (line.startsWith('error ')) stageReply(line);
     let msg: Message;
     try {

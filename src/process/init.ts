@@ -18,6 +18,8 @@ import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
 import type { Channel } from './channel.js';
 import { lookPath } from './exec-path.js';
+import { compileSeccomp } from '../security/seccomp.js';
+import { LibSeccomp } from '../sys/libseccomp.js';
 
 /** What the parent sends the init: the plan plus facts only the parent knows. */
 export interface InitPlan extends ContainerPlan {
@@ -137,10 +139,12 @@ export function withHome(env: string[], uid: number, passwd: () => string): stri
 }
 
 /** Blocks until `start` opens the exec fifo, then execs the user's program. */
-export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string): never {
+export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string, loadFilter?: () => void): never {
   const fifo = step('open exec fifo', () => sys.open(`/proc/self/fd/${fds.fifo}`, O.WRONLY | O.CLOEXEC));
   step('write exec fifo', () => fs.writeSync(fifo, '0'));
   sys.close(fifo);
+  // With no_new_privs the filter goes last, so it constrains nothing of ours.
+  if (loadFilter) step('load seccomp filter', loadFilter);
   // Nothing but stdio and the preserved fds may reach the program (CVE-2024-21626).
   const keep = 3 + plan.preserveFds;
   sys.cloexecFrom(keep);
@@ -164,6 +168,13 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   // that the namespace's root is the container's own cgroup.
   if (plan.newCgroupNs && !plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
   const shimFd = step('seal exec shim', () => sealedShim(sys, fds.shimPath));
+  // Compiled now, while libseccomp (a host file) is still reachable; loaded later.
+  let loadFilter: (() => void) | undefined;
+  if (plan.seccomp) {
+    const lib = step('load libseccomp', () => new LibSeccomp());
+    const filter = step('compile seccomp profile', () => compileSeccomp(lib, plan.seccomp!, (m) => channel.send({ type: 'warning', message: m })));
+    loadFilter = () => lib.load(filter);
+  }
   if (plan.process.oomScoreAdj !== undefined) {
     step('oom_score_adj', () => fs.writeFileSync('/proc/self/oom_score_adj', String(plan.process.oomScoreAdj)));
   }
@@ -174,11 +185,17 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   channel.send({ type: 'ready' });
   await channel.receive('continue');
   if (plan.newCgroupNs && plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+  // before the capabilities are dropped, as runc does.
+  if (loadFilter && !plan.process.noNewPrivileges) {
+    step('load seccomp filter', loadFilter);
+    loadFilter = undefined;
+  }
   switchUserAndCaps(sys, plan);
   const program = step('find program', () => lookPath(plan.process.args[0], plan.process.env));
   channel.send({ type: 'created' });
   await channel.close();
-  return waitForStartAndExec(sys, plan, fds, shimFd, program);
+  return waitForStartAndExec(sys, plan, fds, shimFd, program, loadFilter);
 }
 
 export function reportError(channel: Channel, err: unknown): void {

@@ -10,7 +10,8 @@ import { planCapabilities, type CapabilityPlan } from '../security/capabilities.
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
 import type { NamespaceType } from './constants.js';
-import type { Config, DeviceConfig, IDMappingConfig, ResourcesConfig } from './schema.js';
+import { actionValue } from '../security/seccomp.js';
+import type { Config, DeviceConfig, IDMappingConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
   mount: CLONE.NEWNS,
@@ -91,6 +92,7 @@ export interface ContainerPlan {
   process: ProcessPlan;
   cgroupsPath: string;
   resources?: ResourcesConfig;
+  seccomp?: SeccompConfig;
   annotations: Record<string, string>;
 }
 
@@ -122,7 +124,6 @@ function refuseUnsupported(config: Config): void {
     ['process.ioPriority', p.ioPriority],
     ['process.execCPUAffinity', p.execCPUAffinity],
     ['process.user.username', p.user?.username || undefined],
-    ['linux.seccomp', l.seccomp],
     ['linux.intelRdt', l.intelRdt],
     ['linux.memoryPolicy', l.memoryPolicy],
     ['linux.personality', l.personality],
@@ -136,6 +137,16 @@ function refuseUnsupported(config: Config): void {
   for (const [field, value] of unsupported) {
     if (value !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
   }
+}
+
+/** What can be refused before anything exists; libseccomp checks the rest in init. */
+function checkSeccomp(s: SeccompConfig): SeccompConfig {
+  actionValue(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
+  for (const [i, r] of (s.syscalls ?? []).entries()) actionValue(r.action, r.errnoRet, `linux.seccomp.syscalls[${i}].action`);
+  if (s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'seccomp listeners are not supported by this version of ocirun');
+  const i = (s.flags ?? []).indexOf('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
+  if (i >= 0) throw new ConfigError(`linux.seccomp.flags[${i}]`, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs libseccomp 2.6; this runtime binds 2.5');
+  return s;
 }
 
 function bigintString(v: number): string {
@@ -240,6 +251,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     },
     cgroupsPath: linux.cgroupsPath ?? '',
     resources: linux.resources,
+    seccomp: linux.seccomp && checkSeccomp(linux.seccomp),
     annotations: config.annotations ?? {},
   };
 }

@@ -70,7 +70,7 @@ describe('config validation', () => {
   it('env entry without =', () => expectField((c) => c.process.env.push('JUSTAKEY'), 'process.env[2]'));
   it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
   it('fields not applied by this build are refused, not ignored', () => {
-    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), 'linux.seccomp', /not supported/);
+    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), 'linux.seccomp.defaultAction', /not supported/);
     expectField((c) => (c.process.apparmorProfile = 'x'), 'process.apparmorProfile', /not supported/);
     expectField((c) => (c.mounts[0].options = ['rro']), 'mounts[0].options', /rro/);
   });

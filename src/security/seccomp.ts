@@ -1,0 +1,99 @@
+/**
+ * linux.seccomp → a libseccomp filter, with runc's semantics: unknown
+ * syscall names are skipped, a rule whose action is the default one is
+ * dropped, conditions on distinct arguments are ANDed in one rule and
+ * several conditions on the same argument become separate rules (ORed),
+ * libseccomp's implicit no_new_privs is turned off (the config decides).
+ */
+import { ConfigError } from '../errors.js';
+import type { SeccompConfig } from '../spec/schema.js';
+import type { ArgCondition, SeccompLib } from '../sys/libseccomp.js';
+import type { SysError } from '../sys/types.js';
+
+const EPERM = 1;
+
+export function actionValue(action: string, errnoRet: number | undefined, field: string): number {
+  switch (action) {
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD':
+      return 0x00000000;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return 0x80000000;
+    case 'SCMP_ACT_TRAP':
+      return 0x00030000;
+    case 'SCMP_ACT_ERRNO':
+      return (0x00050000 | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_TRACE':
+      return (0x7ff00000 | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_LOG':
+      return 0x7ffc0000;
+    case 'SCMP_ACT_ALLOW':
+      return 0x7fff0000;
+    case 'SCMP_ACT_NOTIFY':
+      throw new ConfigError(field, 'SCMP_ACT_NOTIFY (a seccomp listener) is not supported by this version of ocirun');
+    default:
+      throw new ConfigError(field, `unknown seccomp action "${action}"`);
+  }
+}
+
+const OPS: Record<string, number> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7 };
+
+/** libseccomp filter attributes. */
+const ATTR = { NNP: 3, TSYNC: 4, LOG: 6, SSB: 7 } as const;
+
+const archName = (a: string) => a.replace(/^SCMP_ARCH_/, '').toLowerCase();
+
+export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, warn: (m: string) => void): bigint {
+  if (cfg.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'seccomp listeners are not supported by this version of ocirun');
+  const defaultAction = actionValue(cfg.defaultAction, cfg.defaultErrnoRet, 'linux.seccomp.defaultAction');
+  const ctx = lib.init(defaultAction);
+  try {
+    lib.attrSet(ctx, ATTR.NNP, 0);
+    for (const [i, flag] of (cfg.flags ?? []).entries()) {
+      const attr = { SECCOMP_FILTER_FLAG_LOG: ATTR.LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW: ATTR.SSB, SECCOMP_FILTER_FLAG_TSYNC: ATTR.TSYNC }[flag as string];
+      if (attr === undefined) throw new ConfigError(`linux.seccomp.flags[${i}]`, `${flag} is not supported with libseccomp ${lib.version}`);
+      lib.attrSet(ctx, attr, 1);
+    }
+    for (const arch of cfg.architectures ?? []) {
+      const token = lib.archResolve(archName(arch));
+      if (!token) {
+        warn(`seccomp: architecture ${arch} is unknown to libseccomp ${lib.version}; skipped`);
+        continue;
+      }
+      lib.archAdd(ctx, token);
+    }
+    for (const [i, rule] of (cfg.syscalls ?? []).entries()) {
+      const field = `linux.seccomp.syscalls[${i}]`;
+      const action = actionValue(rule.action, rule.errnoRet, `${field}.action`);
+      if (action === defaultAction) continue;
+      const conditions: ArgCondition[] = (rule.args ?? []).map((a, j) => {
+        const op = OPS[a.op];
+        if (op === undefined) throw new ConfigError(`${field}.args[${j}].op`, `unknown operator "${a.op}"`);
+        if (a.index > 5) throw new ConfigError(`${field}.args[${j}].index`, `syscalls have 6 arguments; index ${a.index} is out of range`);
+        return { index: a.index, op, valueA: BigInt(Math.trunc(a.value)), valueB: BigInt(Math.trunc(a.valueTwo ?? 0)) };
+      });
+      const sameArgTwice = new Set(conditions.map((c) => c.index)).size !== conditions.length;
+      for (const name of rule.names) {
+        const nr = lib.syscallResolve(name);
+        if (nr < 0) continue; // unknown here: skipped, as runc does
+        const add = (conds: ArgCondition[]) => {
+          try {
+            lib.ruleAdd(ctx, action, nr, conds);
+          } catch (err) {
+            // libseccomp 2.5 refuses (EEXIST) a rule that collides with an
+            // earlier one once rewritten for a secondary architecture (x86's
+            // socketcall multiplexing); runc's profile loads, so we skip it.
+            if ((err as SysError).errno !== 17) throw new ConfigError(`${field}`, `libseccomp refused the rule for ${name}: ${(err as Error).message}`);
+            warn(`seccomp: ${field} for ${name} collides with an earlier rule after libseccomp's per-architecture rewriting; skipped`);
+          }
+        };
+        if (sameArgTwice) for (const c of conditions) add([c]);
+        else add(conditions);
+      }
+    }
+    return ctx;
+  } catch (err) {
+    lib.release(ctx);
+    throw err;
+  }
+}
