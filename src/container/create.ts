@@ -20,6 +20,7 @@ import { checkSemantics } from '../spec/semantic.js';
 import { checkSchema } from '../spec/load.js';
 import { O, S_IFIFO, AT_FDCWD } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
+import { log } from '../log.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { lockDir } from './lock.js';
@@ -107,7 +108,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     writeResources(state.cgroupPaths, writes);
 
     const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: opts.preserveFds ?? 0, stdio: opts.stdio });
-    init.channel.onWarning = ctx.warn;
+    init.channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
     state.pid = init.pid;
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));

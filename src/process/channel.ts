@@ -14,8 +14,8 @@ export class Channel {
   private waiters: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
   private closed: Error | undefined;
 
-  /** Where {"type":"warning"} messages from the peer go. */
-  onWarning: (msg: string) => void = () => {};
+  /** Where {"type":"log"} messages from the peer go. */
+  onLog: (level: string, msg: string) => void = () => {};
 
   constructor(private readonly stream: Duplex, private readonly peer: string) {
     stream.setEncoding('utf8');
@@ -50,8 +50,9 @@ export class Channel {
   /** The next JSON message; an error message from the peer becomes a RuntimeError. */
   async receive(expected?: string): Promise<Message> {
     let line = await this.line();
-    while (line.startsWith('{"type":"warning"')) {
-      this.onWarning(String((JSON.parse(line) as Message).message));
+    while (line.startsWith('{"type":"log"')) {
+      const m = JSON.parse(line) as Message;
+      this.onLog(String(m.level), String(m.message));
       line = await this.line();
     }
     if (line.startsWith('error ')) stageReply(line);

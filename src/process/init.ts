@@ -172,7 +172,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   let loadFilter: (() => void) | undefined;
   if (plan.seccomp) {
     const lib = step('load libseccomp', () => new LibSeccomp());
-    const filter = step('compile seccomp profile', () => compileSeccomp(lib, plan.seccomp!, (m) => channel.send({ type: 'warning', message: m })));
+    const filter = step('compile seccomp profile', () => compileSeccomp(lib, plan.seccomp!, (m) => channel.send({ type: 'log', level: 'debug', message: m })));
     loadFilter = () => lib.load(filter);
   }
   if (plan.process.oomScoreAdj !== undefined) {

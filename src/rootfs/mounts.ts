@@ -95,7 +95,52 @@ function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: Cgrou
   if (ro) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'));
 }
 
+/** Copies a directory tree, keeping owners, modes and symlinks as they are (never following them). */
+export function copyTree(src: string, dst: string): void {
+  for (const e of fs.readdirSync(src, { withFileTypes: true })) {
+    const from = `${src}/${e.name}`;
+    const to = `${dst}/${e.name}`;
+    const st = fs.lstatSync(from);
+    if (e.isDirectory()) {
+      fs.mkdirSync(to);
+      copyTree(from, to);
+    } else if (e.isFile()) {
+      fs.copyFileSync(from, to);
+    } else if (e.isSymbolicLink()) {
+      fs.symlinkSync(fs.readlinkSync(from), to);
+    } else {
+      continue; // devices, fifos and sockets are not copied (runc skips them too)
+    }
+    fs.lchownSync(to, st.uid, st.gid);
+    if (!e.isSymbolicLink()) fs.chmodSync(to, st.mode & 0o7777);
+  }
+}
+
+/**
+ * tmpcopyup: the tmpfs is mounted on a staging directory, filled with a copy
+ * of what it will cover, then moved into place (runc's order).
+ */
+function applyCopyUpTmpfs(sys: Sys, rootFd: number, m: MountPlan): void {
+  const staging = fs.mkdtempSync('/tmp/.ocirun-copyup-');
+  try {
+    sys.mount(m.source, staging, 'tmpfs', m.flags & ~MS.RDONLY, m.data || null);
+    withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => {
+      // Only the contents are copied: the tmpfs root keeps its mode= option.
+      copyTree(fdPath(fd), staging);
+      sys.mount(staging, fdPath(fd), null, MS.MOVE, null);
+    });
+    if (m.flags & MS.RDONLY) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | m.flags, m.data || null));
+  } finally {
+    fs.rmdirSync(staging);
+  }
+}
+
 export function applyFilesystemMount(sys: Sys, rootFd: number, m: MountPlan): void {
+  if (m.copyUp) {
+    applyCopyUpTmpfs(sys, rootFd, m);
+    applyPropagation(sys, rootFd, m.destination, m.propagation);
+    return;
+  }
   if (m.type === 'proc' || m.type === 'sysfs') {
     // proc and sysfs on a symlink would let masked paths miss them (CVE-2019-19921).
     try {

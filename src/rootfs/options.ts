@@ -49,13 +49,15 @@ const PROPAGATION: Record<string, number> = {
 };
 
 /** Options that runc accepts and this runtime does not apply yet: refused, never ignored. */
-const UNSUPPORTED = new Set(['rro', 'rrw', 'ratime', 'rnoatime', 'rnosuid', 'rnodev', 'rnoexec', 'idmap', 'ridmap', 'tmpcopyup']);
+const UNSUPPORTED = new Set(['rro', 'rrw', 'ratime', 'rnoatime', 'rnosuid', 'rnodev', 'rnoexec', 'idmap', 'ridmap']);
 
 export interface ParsedOptions {
   flags: number;
   propagation: number[];
   data: string;
   unsupported: string[];
+  /** tmpcopyup (runc's extension): a tmpfs starts with a copy of what it covers. */
+  copyUp: boolean;
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedOptions {
@@ -63,9 +65,12 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
   const propagation: number[] = [];
   const data: string[] = [];
   const unsupported: string[] = [];
+  let copyUp = false;
   for (const o of options) {
     const f = FLAGS[o];
-    if (f) {
+    if (o === 'tmpcopyup') {
+      copyUp = true;
+    } else if (f) {
       flags = f.clear ? flags & ~f.flag : flags | f.flag;
     } else if (o in PROPAGATION) {
       propagation.push(PROPAGATION[o]);
@@ -75,7 +80,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
       data.push(o);
     }
   }
-  return { flags, propagation, data: data.join(','), unsupported };
+  return { flags, propagation, data: data.join(','), unsupported, copyUp };
 }
 
 export const ROOTFS_PROPAGATION: Record<string, number> = {

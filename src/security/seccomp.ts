@@ -43,7 +43,8 @@ const ATTR = { NNP: 3, TSYNC: 4, LOG: 6, SSB: 7 } as const;
 
 const archName = (a: string) => a.replace(/^SCMP_ARCH_/, '').toLowerCase();
 
-export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, warn: (m: string) => void): bigint {
+/** `note` receives what runc would log at debug level (skipped architectures and rules). */
+export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, note: (m: string) => void): bigint {
   if (cfg.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'seccomp listeners are not supported by this version of ocirun');
   const defaultAction = actionValue(cfg.defaultAction, cfg.defaultErrnoRet, 'linux.seccomp.defaultAction');
   const ctx = lib.init(defaultAction);
@@ -57,7 +58,7 @@ export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, warn: (m: st
     for (const arch of cfg.architectures ?? []) {
       const token = lib.archResolve(archName(arch));
       if (!token) {
-        warn(`seccomp: architecture ${arch} is unknown to libseccomp ${lib.version}; skipped`);
+        note(`seccomp: architecture ${arch} is unknown to libseccomp ${lib.version}; skipped`);
         continue;
       }
       lib.archAdd(ctx, token);
@@ -84,7 +85,7 @@ export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, warn: (m: st
             // earlier one once rewritten for a secondary architecture (x86's
             // socketcall multiplexing); runc's profile loads, so we skip it.
             if ((err as SysError).errno !== 17) throw new ConfigError(`${field}`, `libseccomp refused the rule for ${name}: ${(err as Error).message}`);
-            warn(`seccomp: ${field} for ${name} collides with an earlier rule after libseccomp's per-architecture rewriting; skipped`);
+            note(`seccomp: ${field} for ${name} collides with an earlier rule after libseccomp's per-architecture rewriting; skipped`);
           }
         };
         if (sameArgTwice) for (const c of conditions) add([c]);

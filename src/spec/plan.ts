@@ -35,6 +35,7 @@ export interface MountPlan {
   propagation: number[];
   data: string;
   bind: boolean;
+  copyUp?: boolean;
 }
 
 export interface DevicePlan {
@@ -199,7 +200,9 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       propagation: o.propagation,
       data: o.data,
       bind,
+      ...(o.copyUp ? { copyUp: true } : {}),
     });
+    if (o.copyUp && m.type !== 'tmpfs') throw new ConfigError(`mounts[${i}].options`, 'tmpcopyup applies to tmpfs mounts only');
   }
   const devBind = mounts.some((m) => m.destination === '/dev' && m.bind);
 
