@@ -355,6 +355,59 @@ const areas = {
       return /Seccomp:\s+2/.test(o.stdout) || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
     }],
   ],
+  security: [
+    ['CVE-2019-5736: a #!/proc/self/exe program never runs a host binary', (r, root) => {
+      // A runtime that execs the program from node would run this file as JavaScript.
+      const bundle = makeBundle(['/evil']);
+      const id = newId();
+      try {
+        fs.writeFileSync(path.join(bundle, 'rootfs/evil'), "#!/proc/self/exe\nrequire('fs').writeFileSync('/pwned', 'x');\n", { mode: 0o755 });
+        const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+        config.root.readonly = false;
+        fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+        const o = rt(r, root, 'run', '--bundle', bundle, id);
+        return (o.status !== 0 && !fs.existsSync(path.join(bundle, 'rootfs/pwned'))) || `status ${o.status}, pwned: ${fs.existsSync(path.join(bundle, 'rootfs/pwned'))}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+    ['CVE-2024-21626: process.cwd /proc/self/fd/N never reaches the host', (r, root) => {
+      const marker = path.join('/tmp', `ocirun-marker-${process.pid}`);
+      fs.writeFileSync(marker, 'HOST-SECRET\n');
+      try {
+        for (let n = 3; n < 12; n++) {
+          const o = runIn(r, root, ['sh', '-c', `cat ../../../../../../..${marker} 2>/dev/null; true`], (c) => (c.process.cwd = `/proc/self/fd/${n}`));
+          if (o.stdout.includes('HOST-SECRET')) return `cwd /proc/self/fd/${n} reached the host's ${marker}`;
+        }
+        return true;
+      } finally {
+        fs.rmSync(marker, { force: true });
+      }
+    }],
+    ['CVE-2025-31133: a /dev/null symlink cannot turn a masked path into a host file', (r, root) => {
+      const before = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
+      const bundle = makeBundle(['sh', '-c', 'echo "|/pwned" > /proc/timer_list 2>/dev/null; true']);
+      const id = newId();
+      try {
+        // No tmpfs on /dev: the rootfs' own /dev, where /dev/null is a link to core_pattern.
+        const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+        config.mounts = config.mounts.filter((m) => !m.destination.startsWith('/dev'));
+        config.linux.maskedPaths = ['/proc/timer_list'];
+        config.linux.readonlyPaths = [];
+        fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+        fs.symlinkSync('/proc/sys/kernel/core_pattern', path.join(bundle, 'rootfs/dev/null'));
+        rt(r, root, 'run', '--bundle', bundle, id);
+        const after = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
+        return after === before || `core_pattern changed to ${after}`;
+      } finally {
+        const now = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
+        if (now !== before) fs.writeFileSync('/proc/sys/kernel/core_pattern', before);
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+  ],
   lifecycle: [
     ['create, start, state, kill, delete', (r, root) => {
       const bundle = makeBundle(['sleep', '30']);

@@ -12,7 +12,9 @@
  * system call besides execve: the seccomp filter is already loaded when it
  * runs, and must not see anything the user's program would not.
  *
- * argv: [shim-name, path, argv0, argv1, ...]; envp is the process env.
+ * argv: ["ocirun-exec", path, argv0, argv1, ...]; envp is the process env.
+ * Run under any other argv[0] (say, as the interpreter of a container's
+ * "#!/proc/self/exe" script) it refuses, rather than exec the script again.
  */
 typedef unsigned long ulong;
 
@@ -59,8 +61,13 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
 	char **envp = argv + argc + 1;
-	long err = 22; /* EINVAL: called without a program */
-	if (argc >= 3)
+	static const char marker[] = "ocirun-exec";
+	long err = 22; /* EINVAL: called without a program, or not by ocirun */
+	int ours = argc >= 1;
+	for (ulong i = 0; ours && i < sizeof(marker); i++)
+		if (argv[0][i] != marker[i])
+			ours = 0;
+	if (ours && argc >= 3)
 		err = -sys3(SYS_execve, (long)argv[1], (long)(argv + 2), (long)envp);
 	say("ocirun: exec ");
 	say(argc >= 2 ? argv[1] : "(none)");
