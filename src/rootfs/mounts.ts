@@ -125,7 +125,10 @@ function applyCopyUpTmpfs(sys: Sys, rootFd: number, m: MountPlan): void {
   try {
     sys.mount(m.source, staging, 'tmpfs', m.flags & ~MS.RDONLY, m.data || null);
     withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => {
-      // Only the contents are copied: the tmpfs root keeps its mode= option.
+      // The tmpfs root takes the owner and mode of what it covers, as under runc.
+      const st = fs.statSync(fdPath(fd));
+      fs.chmodSync(staging, st.mode & 0o7777);
+      fs.chownSync(staging, st.uid, st.gid);
       copyTree(fdPath(fd), staging);
       sys.mount(staging, fdPath(fd), null, MS.MOVE, null);
     });

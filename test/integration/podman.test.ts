@@ -1,0 +1,86 @@
+// podman (Debian's 4.3) drives ocirun for real, and the same scenario under
+// Debian's runc must look the same. These VMs refuse raising hard rlimits,
+// hence the --ulimit flags (runc needs them too).
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ocirun = path.resolve(__dirname, '../../bin/ocirun');
+const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
+const image = 'localhost/ocirun-test-busybox:latest';
+const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
+
+function podman(runtime: string, args: string[], timeout = 60_000) {
+  return spawnSync('podman', ['--runtime', runtime, ...args], { encoding: 'utf8', timeout });
+}
+
+beforeAll(() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-image-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.mkdirSync(path.join(dir, 'tmp'));
+    fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
+    fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
+    fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
+    for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
+    execFileSync('tar', ['-C', dir, '-cf', `${dir}.tar`, '.']);
+    execFileSync('podman', ['import', '-q', `${dir}.tar`, image]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(`${dir}.tar`, { force: true });
+  }
+});
+
+describe('podman run --rm', () => {
+  const view = 'id; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; touch /x 2>&1; touch /tmp/y && echo tmp-writable; hostname';
+  // 16m: runc's own init is OOM-killed now and then at 4m on these machines.
+  const args = ['run', '--rm', ...ulimits, '--hostname', 'podtest', '--memory', '16m', '--pids-limit', '20', '--cap-drop', 'all', '--cap-add', 'CAP_KILL', '--read-only', '--user', '1000:1000', '--network', 'none', '--security-opt', 'no-new-privileges', image, 'sh', '-c', view];
+
+  it('shows the configured view inside, the same as under runc', () => {
+    const mine = podman(ocirun, args);
+    const theirs = podman(runc, args);
+    expect(mine.status, mine.stderr).toBe(0);
+    expect(theirs.status, theirs.stderr).toBe(0);
+    expect(mine.stdout).toBe(theirs.stdout);
+    expect(mine.stdout).toMatch(/^uid=1000\(1000\) gid=1000\(1000\)/);
+    expect(mine.stdout).toMatch(/CapEff:\s+0000000000000020/);
+    expect(mine.stdout).toMatch(/Seccomp:\s+2/);
+    expect(mine.stdout).toMatch(/\n16777216\n20\n.*Read-only file system\ntmp-writable\npodtest\n$/s);
+    expect(mine.stderr).toBe('');
+  });
+
+  it('starts with --memory 4m every time (the Node setup is not charged to the container)', () => {
+    for (let i = 0; i < 5; i++) {
+      const r = podman(ocirun, ['run', '--rm', ...ulimits, '--memory', '4m', image, 'cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe('4194304\n');
+    }
+  });
+
+  it('passes the exit status through', () => {
+    expect(podman(ocirun, ['run', '--rm', ...ulimits, image, 'sh', '-c', 'exit 3']).status).toBe(3);
+  });
+});
+
+describe('podman run -d, stop, rm', () => {
+  it('runs detached, is listed as running, stops and is removed without leftovers', () => {
+    const run = podman(ocirun, ['run', '-d', ...ulimits, image, 'sleep', '300']);
+    expect(run.status, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    try {
+      const inspect = JSON.parse(podman(ocirun, ['inspect', id]).stdout)[0];
+      expect(inspect.State.Status).toBe('running');
+      const pid = inspect.State.Pid;
+      expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe('sleep');
+      expect(podman(ocirun, ['stop', '-t', '1', id]).status).toBe(0);
+      expect(fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep')).toBe(false);
+    } finally {
+      podman(ocirun, ['rm', '-f', id]);
+    }
+    // podman's runtime state root for ocirun holds nothing of it any more.
+    const stateRoots = ['/run/ocirun'].filter((d) => fs.existsSync(d));
+    for (const d of stateRoots) expect(fs.readdirSync(d).filter((e) => e.startsWith(id.slice(0, 12)))).toEqual([]);
+  });
+});
