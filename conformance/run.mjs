@@ -348,6 +348,14 @@ const areas = {
       });
       return o.stdout === '0022\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
     }],
+    ['a profile that denies what the runtime itself uses, without no_new_privs', (r, root) => {
+      // Loaded before the capability drop, the filter also covers the runtime's last steps.
+      const o = runIn(r, root, ['echo', 'ran'], (c) => {
+        c.process.noNewPrivileges = false;
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['close_range', 'getdents64', 'fcntl'], action: 'SCMP_ACT_ERRNO' }] };
+      });
+      return o.stdout === 'ran\n' || `got ${JSON.stringify(o.stdout)} status ${o.status} ${o.stderr}`;
+    }],
     ["podman's default profile loads", (r, root) => {
       const captured = process.env.OCIRUN_MANAGER_CONFIGS ?? path.join(project, '../shared/manager-configs');
       const profile = JSON.parse(fs.readFileSync(path.join(captured, 'podman-4.3-run-rm.json'), 'utf8')).linux.seccomp;

@@ -73,7 +73,13 @@ export class Channel {
 
   /** Ends our side once everything sent so far is flushed. */
   close(): Promise<void> {
+    this.ended = true;
     return new Promise((resolve) => this.stream.end(() => resolve()));
+  }
+
+  private ended = false;
+  get isClosed(): boolean {
+    return this.ended || this.closed !== undefined;
   }
 }
 

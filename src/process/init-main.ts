@@ -20,7 +20,9 @@ try {
   await runInit(new LibcSys(), channel, fds);
 } catch (err) {
   try {
-    reportError(channel, err);
+    // After `create` returned nobody reads the channel: say it on stderr too.
+    if (channel.isClosed) process.stderr.write(`ocirun: ${(err as Error).message}\n`);
+    else reportError(channel, err);
   } finally {
     // Let the error line flush, then die: the parent cleans up.
     socket.end(() => process.exit(1));

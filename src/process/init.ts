@@ -138,15 +138,13 @@ export function withHome(env: string[], uid: number, passwd: () => string): stri
   return [...env, `HOME=${home}`];
 }
 
-/** Blocks until `start` opens the exec fifo, then execs the user's program. */
-export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string, loadFilter?: () => void): never {
-  const fifo = step('open exec fifo', () => sys.open(`/proc/self/fd/${fds.fifo}`, O.WRONLY | O.CLOEXEC));
-  step('write exec fifo', () => fs.writeSync(fifo, '0'));
-  sys.close(fifo);
-  // With no_new_privs the filter goes last, so it constrains nothing of ours.
-  if (loadFilter) step('load seccomp filter', loadFilter);
-  // Nothing but stdio and the preserved fds may reach the program (CVE-2024-21626).
-  const keep = 3 + plan.preserveFds;
+/**
+ * Nothing but stdio and the preserved fds may reach the program
+ * (CVE-2024-21626). Done before any seccomp filter is loaded: a profile may
+ * well deny close_range. Every fd opened after this is O_CLOEXEC.
+ */
+export function markFdsCloseOnExec(sys: Sys, preserveFds: number): void {
+  const keep = 3 + preserveFds;
   sys.cloexecFrom(keep);
   for (let fd = 0; fd < keep; fd++) {
     try {
@@ -155,6 +153,15 @@ export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shim
       /* a preserved fd that is not open is simply absent */
     }
   }
+}
+
+/** Blocks until `start` opens the exec fifo, then execs the user's program. */
+export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string, loadFilter?: () => void): never {
+  const fifo = step('open exec fifo', () => sys.open(`/proc/self/fd/${fds.fifo}`, O.WRONLY | O.CLOEXEC));
+  step('write exec fifo', () => fs.writeSync(fifo, '0'));
+  sys.close(fifo);
+  // With no_new_privs the filter goes last, so it constrains nothing of ours.
+  if (loadFilter) step('load seccomp filter', loadFilter);
   sys.fexecve(shimFd, ['ocirun-exec', program, ...plan.process.args], plan.process.env);
 }
 
@@ -184,6 +191,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });
   await channel.receive('continue');
+  step('close-on-exec fds', () => markFdsCloseOnExec(sys, plan.preserveFds));
   if (plan.newCgroupNs && plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // before the capabilities are dropped, as runc does.
