@@ -184,6 +184,11 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
   }
   const newCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
   const newMountNs = namespaces.some((n) => n.type === 'mount' && !n.path);
+  const mountIndex = namespaces.findIndex((n) => n.type === 'mount');
+  if (mountIndex >= 0 && namespaces[mountIndex].path) {
+    // The init is Node: it cannot start inside another container's filesystem.
+    throw new ConfigError(`linux.namespaces[${mountIndex}].path`, 'joining an existing mount namespace is not supported by ocirun');
+  }
   if (!newMountNs) throw new ConfigError('linux.namespaces', 'a new mount namespace is required (runc refuses a container without one too)');
 
   const mounts: MountPlan[] = [];
