@@ -266,6 +266,24 @@ const areas = {
       return o.stdout === '123\n' || `got ${o.stdout}`;
     }],
   ],
+  console: [
+    ['process.terminal: the pty goes to --console-socket, sized, as stdio and /dev/console', (r, root) => {
+      const bundle = makeBundle(['sh', '-c', 'tty; stty size; ls -l /dev/console | cut -c1; echo done'], (c) => {
+        c.process.terminal = true;
+        c.process.consoleSize = { height: 30, width: 100 };
+      });
+      const sock = path.join(bundle, 'console.sock');
+      const id = newId();
+      try {
+        const o = spawnSync('python3', [path.join(here, 'console-receiver.py'), sock, '--', r, '--root', root, 'create', '--console-socket', sock, '--bundle', bundle, id, '--', r, '--root', root, 'start', id], { encoding: 'utf8', timeout: 60_000 });
+        const want = '/dev/pts/0\n30 100\nc\ndone\ncreate=0 start=0\n';
+        return o.stdout === want || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+      } finally {
+        rt(r, root, 'delete', '--force', id);
+        fs.rmSync(bundle, { recursive: true, force: true });
+      }
+    }],
+  ],
   fds: [
     ['only stdio reaches the program', (r, root) => {
       // ls opens the directory it lists: that one is fd 3.

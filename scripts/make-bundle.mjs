@@ -23,7 +23,7 @@ for (const d of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) fs.
 fs.copyFileSync(busybox, path.join(rootfs, 'bin/busybox'));
 fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
 fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
-const applets = ['sh', 'ash', 'cat', 'echo', 'ls', 'id', 'hostname', 'ps', 'sleep', 'mount', 'true', 'false', 'env', 'grep', 'readlink', 'stat', 'touch', 'test', 'ulimit', 'wc', 'head', 'tail', 'sed', 'awk', 'pwd', 'kill', 'mkdir', 'rm', 'uname', 'date', 'dd', 'tr', 'cut', 'sort', 'find', 'printf', 'nproc', 'umask', 'xargs', 'basename', 'seq'];
+const applets = ['sh', 'ash', 'cat', 'echo', 'ls', 'id', 'hostname', 'ps', 'sleep', 'mount', 'true', 'false', 'env', 'grep', 'readlink', 'stat', 'touch', 'test', 'ulimit', 'wc', 'head', 'tail', 'sed', 'awk', 'pwd', 'kill', 'mkdir', 'rm', 'uname', 'date', 'dd', 'tr', 'cut', 'sort', 'find', 'printf', 'nproc', 'umask', 'xargs', 'basename', 'seq', 'tty', 'stty'];
 for (const a of applets) {
   const link = path.join(rootfs, 'bin', a);
   if (!fs.existsSync(link)) fs.symlinkSync('busybox', link);

@@ -29,6 +29,8 @@ import { checkId, fifoPath, processStartTime, stateDir, writeState, type SavedSt
 export interface CreateOptions {
   id: string;
   bundle: string;
+  /** Whether the caller returns once the container runs (create, run -d); default true. */
+  detach?: boolean;
   /** An in-memory config instead of <bundle>/config.json. */
   config?: Config;
   pidFile?: string;
@@ -37,6 +39,13 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
   preserveFds?: number;
   stdio?: [number, number, number];
+}
+
+/** runc's checkTerminal: which combinations of terminal, console socket and detach make sense. */
+export function checkTerminal(terminal: boolean, consoleSocket: string | undefined, detach: boolean): void {
+  if (detach && terminal && !consoleSocket) throw new RuntimeError('', 'cannot allocate tty if ocirun will detach without setting console socket');
+  if ((!detach || !terminal) && consoleSocket) throw new RuntimeError('', 'cannot use console socket if ocirun will not detach or allocate tty');
+  if (!detach && terminal) throw new RuntimeError('', 'process.terminal without --console-socket (a terminal proxy for foreground run) is not supported by this version of ocirun');
 }
 
 export interface Created {
@@ -58,6 +67,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.config) checkSchema(config);
   checkSemantics(config, bundle);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
+  checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   const layout = step('detect cgroups', () => hostLayout());
   // Computed before anything exists, so a bad value fails without leftovers.
   // As runc: its default device rules, then the configured devices, follow the config's rules.

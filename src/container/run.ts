@@ -19,7 +19,7 @@ export function exitCodeOf(status: number): number {
 }
 
 export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach?: boolean }): Promise<number> {
-  const { pid } = await create(sys, ctx, opts);
+  const { pid } = await create(sys, ctx, { ...opts, detach: opts.detach ?? false });
   if (opts.detach) {
     await start(ctx, opts.id);
     return 0;

@@ -43,3 +43,19 @@ describe('exit status and signals', () => {
     expect(() => parseSignal('BOGUS')).toThrow(/unknown signal/);
   });
 });
+
+import { checkTerminal } from '../../src/container/create.js';
+
+describe('terminal and console socket (runc checkTerminal)', () => {
+  it('needs a console socket to detach with a terminal', () => {
+    expect(() => checkTerminal(true, undefined, true)).toThrow('cannot allocate tty if ocirun will detach without setting console socket');
+  });
+  it('refuses a console socket without a terminal or in the foreground', () => {
+    expect(() => checkTerminal(false, '/s', true)).toThrow('cannot use console socket if ocirun will not detach or allocate tty');
+    expect(() => checkTerminal(true, '/s', false)).toThrow('cannot use console socket');
+  });
+  it('accepts the sane combinations', () => {
+    expect(() => checkTerminal(true, '/s', true)).not.toThrow();
+    expect(() => checkTerminal(false, undefined, false)).not.toThrow();
+  });
+});
