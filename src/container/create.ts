@@ -71,7 +71,9 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const layout = step('detect cgroups', () => hostLayout());
   // Computed before anything exists, so a bad value fails without leftovers.
   // As runc: its default device rules, then the configured devices, follow the config's rules.
-  const deviceRules = [...DEFAULT_DEVICE_RULES, ...(config.linux?.devices ?? []).map((d) => deviceRule({ ...d, type: d.type === 'u' ? 'c' : d.type, access: 'rwm' }))];
+  // Fifos need no rule: the device cgroup only knows block and character devices.
+  const configured = (config.linux?.devices ?? []).filter((d) => d.type !== 'p');
+  const deviceRules = [...DEFAULT_DEVICE_RULES, ...configured.map((d) => deviceRule({ ...d, type: d.type === 'u' ? 'c' : d.type, access: 'rwm' }))];
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
   // The Node init must not count against the container's limits: a few MB
   // of V8 heap would not fit `--memory 4m`, and its threads would not fit a

@@ -59,8 +59,7 @@ export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string
 }
 
 export function setupRootfs(sys: Sys, plan: InitPlan, consoleFd: number | undefined): number {
-  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  step('prepare rootfs', () => prepareRoot(sys, plan.rootfs, plan.rootPropagation, mountinfo));
+  step('prepare rootfs', () => prepareRoot(sys, plan.rootfs, plan.rootPropagation, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')));
   const rootFd = step('open rootfs', () => sys.open(plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
   try {
     applyMounts(sys, rootFd, plan.mounts, plan.cgroupMounts, plan.cgroupUnified);

@@ -15,10 +15,14 @@ export interface CgroupMountSource {
   hostPath: string;
 }
 
-/** Makes `/` a slave (or as configured) and the rootfs a mount point of its own. */
-export function prepareRoot(sys: Sys, rootfs: string, rootPropagation: number, mountinfo: string): void {
+/**
+ * Makes `/` a slave (or as configured) and the rootfs a mount point of its
+ * own. The mount table is read after the first step, which may have made
+ * the rootfs' parent shared (rootfsPropagation "shared").
+ */
+export function prepareRoot(sys: Sys, rootfs: string, rootPropagation: number, mountinfo: () => string): void {
   sys.mount(null, '/', null, rootPropagation, null);
-  makeParentMountPrivate(sys, rootfs, mountinfo);
+  makeParentMountPrivate(sys, rootfs, mountinfo());
   sys.mount(rootfs, rootfs, 'bind', MS.BIND | MS.REC, null);
 }
 
@@ -29,8 +33,9 @@ export function makeParentMountPrivate(sys: Sys, rootfs: string, mountinfo: stri
     const f = line.split(' ');
     if (f.length < 7) continue;
     const point = f[4].replace(/\\040/g, ' ');
+    // The mount that holds the rootfs (the rootfs itself if it is a mount point).
     const inside = point === '/' || rootfs === point || rootfs.startsWith(point + '/');
-    if (!inside || rootfs === point) continue;
+    if (!inside) continue;
     if (!best || point.length >= best.point.length) {
       const sep = f.indexOf('-');
       best = { point, shared: f.slice(6, sep).some((o) => o.startsWith('shared:')) };
