@@ -120,6 +120,16 @@ const areas = {
       });
       return o.stdout.trim() === fs.readlinkSync('/proc/self/ns/net') || `net ${o.stdout} ${o.stderr}`;
     }],
+    ['hostname without a uts namespace is refused, the host keeps its own', (r, root) => {
+      const before = fs.readFileSync('/proc/sys/kernel/hostname', 'utf8');
+      const o = runIn(r, root, ['true'], (c) => {
+        c.hostname = 'not-the-host';
+        c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'uts');
+      });
+      const after = fs.readFileSync('/proc/sys/kernel/hostname', 'utf8');
+      if (after !== before) fs.writeFileSync('/proc/sys/kernel/hostname', before);
+      return (o.status !== 0 && after === before) || `status ${o.status}, host hostname ${JSON.stringify(after)}`;
+    }],
     ['hostname and domainname in a new uts namespace', (r, root) => {
       const o = runIn(r, root, ['sh', '-c', 'hostname; cat /proc/sys/kernel/domainname'], (c) => {
         c.hostname = 'conf-host';

@@ -91,6 +91,10 @@ export function checkSemantics(config: Config, bundle: string, host: HostFacts =
   const hasMaps = (linux.uidMappings?.length ?? 0) > 0 && (linux.gidMappings?.length ?? 0) > 0;
   if (userNs && !userNs.path && !hasMaps) throw new ConfigError('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
   if (!userNs && (linux.uidMappings?.length || linux.gidMappings?.length)) throw new ConfigError('linux.uidMappings', 'id mappings need a user namespace in linux.namespaces');
+  // Never the host's: runc refuses these without a UTS namespace of the container's own.
+  const hasUts = linux.namespaces?.some((n) => n.type === 'uts');
+  if (config.hostname && !hasUts) throw new ConfigError('hostname', 'unable to set hostname without a private UTS namespace');
+  if (config.domainname && !hasUts) throw new ConfigError('domainname', 'unable to set domainname without a private UTS namespace');
   if (linux.timeOffsets && !linux.namespaces?.some((n) => n.type === 'time' && !n.path)) {
     throw new ConfigError('linux.timeOffsets', 'time offsets need a new time namespace in linux.namespaces');
   }

@@ -66,6 +66,7 @@ describe('config validation', () => {
   }, 'linux.sysctl.net.ipv4.ip_forward', /network namespace/));
   it('user namespace without mappings', () => expectField((c) => c.linux.namespaces.push({ type: 'user' }), 'linux.uidMappings', /needs uidMappings/));
   it('relative hook path', () => expectField((c) => (c.hooks = { prestart: [{ path: 'bin/hook' }] }), 'hooks.prestart[0].path', /absolute/));
+  it('hostname without a UTS namespace (it would be the host\'s)', () => expectField((c) => (c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'uts')), 'hostname', /private UTS namespace/));
   it('relative cwd', () => expectField((c) => (c.process.cwd = 'tmp'), 'process.cwd', /absolute/));
   it('env entry without =', () => expectField((c) => c.process.env.push('JUSTAKEY'), 'process.env[2]'));
   it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
@@ -74,5 +75,7 @@ describe('config validation', () => {
     expectField((c) => (c.process.apparmorProfile = 'x'), 'process.apparmorProfile', /not supported/);
     expectField((c) => (c.mounts[0].options = ['rro']), 'mounts[0].options', /rro/);
   });
-  it('a container without a new mount namespace', () => expectField((c) => (c.linux.namespaces = [{ type: 'pid' }]), 'linux.namespaces', /mount namespace/));
+  it('a container without a new mount namespace', () => expectField((c) => {
+    c.linux.namespaces = [{ type: 'pid' }, { type: 'uts' }];
+  }, 'linux.namespaces', /mount namespace/));
 });
