@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { create, type CreateOptions } from '../container/create.js';
+import type { CreateOptions } from '../container/create.js';
 import { ctxOf, loadSys, parseCount } from './common.js';
 
 /** The flags `create` and `run` share, as runc has them. */
@@ -29,6 +29,7 @@ export function createOptions(id: string, o: Record<string, unknown>): CreateOpt
 export function register(program: Command): void {
   withCreateFlags(program.command('create').description('create a container from a bundle; its process waits for `start`'))
     .action(async (id: string, o, cmd: Command) => {
+      const { create } = await import('../container/create.js');
       await create(await loadSys(), ctxOf(cmd), createOptions(id, o));
     });
 }

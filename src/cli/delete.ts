@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { deleteContainer } from '../container/delete.js';
 import { ctxOf, loadSys } from './common.js';
 
 export function register(program: Command): void {
@@ -8,5 +7,8 @@ export function register(program: Command): void {
     .description('delete a stopped or created container (and its cgroups and state)')
     .argument('<container-id>')
     .option('-f, --force', 'kill the container first if it is still running')
-    .action(async (id: string, o, cmd: Command) => deleteContainer(await loadSys(), ctxOf(cmd), id, { force: o.force }));
+    .action(async (id: string, o, cmd: Command) => {
+      const { deleteContainer } = await import('../container/delete.js');
+      return deleteContainer(await loadSys(), ctxOf(cmd), id, { force: o.force });
+    });
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { kill } from '../container/kill.js';
 import { ctxOf } from './common.js';
 
 export function register(program: Command): void {
@@ -9,5 +8,8 @@ export function register(program: Command): void {
     .argument('<container-id>')
     .argument('[signal]', 'signal name or number', 'SIGTERM')
     .option('-a, --all', 'send the signal to every process in the container')
-    .action((id: string, signal: string, o, cmd: Command) => kill(ctxOf(cmd), id, signal, { all: o.all }));
+    .action(async (id: string, signal: string, o, cmd: Command) => {
+      const { kill } = await import('../container/kill.js');
+      return kill(ctxOf(cmd), id, signal, { all: o.all });
+    });
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { list } from '../container/query.js';
 import { ctxOf } from './common.js';
 
 /** A left-aligned table with columns separated by at least two spaces, like Go's tabwriter. */
@@ -15,7 +14,8 @@ export function register(program: Command): void {
     .description('list the containers under --root')
     .option('-f, --format <format>', 'table or json', 'table')
     .option('-q, --quiet', 'print only the container ids')
-    .action((o, cmd: Command) => {
+    .action(async (o, cmd: Command) => {
+      const { list } = await import('../container/query.js');
       const all = list(ctxOf(cmd));
       if (o.quiet) return void process.stdout.write(all.map((s) => s.id + '\n').join(''));
       if (o.format === 'json') return void process.stdout.write(JSON.stringify(all) + '\n');

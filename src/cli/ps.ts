@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
-import { pids } from '../container/query.js';
 import { ctxOf } from './common.js';
 
 export function register(program: Command): void {
@@ -11,7 +10,8 @@ export function register(program: Command): void {
     .argument('[ps-options...]')
     .option('-f, --format <format>', 'table or json', 'table')
     .allowUnknownOption()
-    .action((id: string, psArgs: string[], o, cmd: Command) => {
+    .action(async (id: string, psArgs: string[], o, cmd: Command) => {
+      const { pids } = await import('../container/query.js');
       const list = pids(ctxOf(cmd), id);
       if (o.format === 'json') return void process.stdout.write(JSON.stringify(list) + '\n');
       if (o.format !== 'table') throw new Error(`invalid format option: ${o.format}`);

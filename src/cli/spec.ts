@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { defaultSpec } from '../spec/default.js';
 
 export function register(program: Command): void {
   program
@@ -9,7 +8,8 @@ export function register(program: Command): void {
     .description('write a default config.json to the bundle directory')
     .option('-b, --bundle <dir>', 'where to write config.json', '.')
     .option('--rootless', 'a config for a rootless container (not supported yet)')
-    .action((o) => {
+    .action(async (o) => {
+      const { defaultSpec } = await import('../spec/default.js');
       if (o.rootless) throw new Error('spec: --rootless is not supported by this version of ocirun');
       const file = path.join(o.bundle, 'config.json');
       if (fs.existsSync(file)) throw new Error(`spec: File ${file} exists. Remove it first`);

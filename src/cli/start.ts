@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { start } from '../container/start.js';
 import { ctxOf } from './common.js';
 
 export function register(program: Command): void {
@@ -7,5 +6,8 @@ export function register(program: Command): void {
     .command('start')
     .description('start the process of a created container')
     .argument('<container-id>')
-    .action(async (id: string, _o, cmd: Command) => start(ctxOf(cmd), id));
+    .action(async (id: string, _o, cmd: Command) => {
+      const { start } = await import('../container/start.js');
+      return start(ctxOf(cmd), id);
+    });
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { state } from '../container/query.js';
 import { ctxOf } from './common.js';
 
 export function register(program: Command): void {
@@ -7,7 +6,8 @@ export function register(program: Command): void {
     .command('state')
     .description('print the state of a container as JSON')
     .argument('<container-id>')
-    .action((id: string, _o, cmd: Command) => {
+    .action(async (id: string, _o, cmd: Command) => {
+      const { state } = await import('../container/query.js');
       process.stdout.write(JSON.stringify(state(ctxOf(cmd), id), null, 2) + '\n');
     });
 }
