@@ -41,17 +41,24 @@ function newId() {
   return `conf-${process.pid}-${++seq}`;
 }
 
-/** Runs `cmd` in a container; returns {status, stdout, stderr}. */
-function runIn(rt, root, cmd, mutate) {
+/** Gives `fn` a fresh bundle and container id; removes both afterwards, whatever happens. */
+function withBundle(rtPath, root, cmd, mutate, fn) {
   const bundle = makeBundle(cmd, mutate);
   const id = newId();
   try {
-    const r = spawnSync(rt, ['--root', root, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
-    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    return fn(bundle, id);
   } finally {
-    spawnSync(rt, ['--root', root, 'delete', '--force', id], { encoding: 'utf8' });
+    spawnSync(rtPath, ['--root', root, 'delete', '--force', id], { encoding: 'utf8' });
     fs.rmSync(bundle, { recursive: true, force: true });
   }
+}
+
+/** Runs `cmd` in a container; returns {status, stdout, stderr}. */
+function runIn(rt, root, cmd, mutate) {
+  return withBundle(rt, root, cmd, mutate, (bundle, id) => {
+    const r = spawnSync(rt, ['--root', root, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  });
 }
 
 function rt(rtPath, root, ...a) {
@@ -78,15 +85,10 @@ const areas = {
     }],
     ['killed by a signal: 128+N', (r, root) => {
       // pid 1 cannot be killed from inside its own namespace: kill it from the host.
-      const bundle = makeBundle(['sleep', '30']);
-      const id = newId();
-      try {
+      return withBundle(r, root, ['sleep', '30'], undefined, (bundle, id) => {
         const o = spawnSync('sh', ['-c', `"$0" --root "$1" run --bundle "$2" "$3" & sleep 1; "$0" --root "$1" kill "$3" KILL; wait $!`, r, root, bundle, id], { encoding: 'utf8', timeout: 30_000 });
         return o.status === 137 || `status ${o.status} ${o.stderr}`;
-      } finally {
-        rt(r, root, 'delete', '--force', id);
-        fs.rmSync(bundle, { recursive: true, force: true });
-      }
+      });
     }],
     ['env as configured, HOME added from /etc/passwd as runc does', (r, root) => {
       const o = runIn(r, root, ['env'], (c) => (c.process.env = ['PATH=/bin', 'FOO=bar baz']));
@@ -197,15 +199,10 @@ const areas = {
       }
     }],
     ['--no-pivot', (r, root) => {
-      const bundle = makeBundle(['cat', '/etc/group']);
-      const id = newId();
-      try {
+      return withBundle(r, root, ['cat', '/etc/group'], undefined, (bundle, id) => {
         const o = rt(r, root, 'run', '--no-pivot', '--bundle', bundle, id);
         return (o.status === 0 && o.stdout.startsWith('root:x:0:')) || `status ${o.status} ${o.stderr}`;
-      } finally {
-        rt(r, root, 'delete', '--force', id);
-        fs.rmSync(bundle, { recursive: true, force: true });
-      }
+      });
     }],
   ],
   dev: [
@@ -345,9 +342,7 @@ const areas = {
       return o.stdout !== '' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
     }],
     ['cgroup removed on delete', (r, root) => {
-      const bundle = makeBundle(['true']);
-      const id = newId();
-      try {
+      return withBundle(r, root, ['true'], undefined, (bundle, id) => {
         rt(r, root, 'create', '--bundle', bundle, id);
         const pid = JSON.parse(rt(r, root, 'state', id).stdout).pid;
         const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:pids:/.test(l));
@@ -355,10 +350,7 @@ const areas = {
         const existed = fs.existsSync(dir);
         rt(r, root, 'delete', '--force', id);
         return (existed && !fs.existsSync(dir)) || `existed ${existed}, after delete ${fs.existsSync(dir)} (${dir})`;
-      } finally {
-        rt(r, root, 'delete', '--force', id);
-        fs.rmSync(bundle, { recursive: true, force: true });
-      }
+      });
     }],
   ],
   seccomp: [
@@ -394,19 +386,14 @@ const areas = {
   security: [
     ['CVE-2019-5736: a #!/proc/self/exe program never runs a host binary', (r, root) => {
       // A runtime that execs the program from node would run this file as JavaScript.
-      const bundle = makeBundle(['/evil']);
-      const id = newId();
-      try {
+      return withBundle(r, root, ['/evil'], undefined, (bundle, id) => {
         fs.writeFileSync(path.join(bundle, 'rootfs/evil'), "#!/proc/self/exe\nrequire('fs').writeFileSync('/pwned', 'x');\n", { mode: 0o755 });
         const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
         config.root.readonly = false;
         fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
         const o = rt(r, root, 'run', '--bundle', bundle, id);
         return (o.status !== 0 && !fs.existsSync(path.join(bundle, 'rootfs/pwned'))) || `status ${o.status}, pwned: ${fs.existsSync(path.join(bundle, 'rootfs/pwned'))}`;
-      } finally {
-        rt(r, root, 'delete', '--force', id);
-        fs.rmSync(bundle, { recursive: true, force: true });
-      }
+      });
     }],
     ['CVE-2024-21626: process.cwd /proc/self/fd/N never reaches the host', (r, root) => {
       const marker = path.join('/tmp', `ocirun-marker-${process.pid}`);
@@ -473,9 +460,7 @@ const areas = {
       }
     }],
     ['delete of a created container kills its init', (r, root) => {
-      const bundle = makeBundle(['true']);
-      const id = newId();
-      try {
+      return withBundle(r, root, ['true'], undefined, (bundle, id) => {
         rt(r, root, 'create', '--bundle', bundle, id);
         const pid = JSON.parse(rt(r, root, 'state', id).stdout).pid;
         const d = rt(r, root, 'delete', id);
@@ -487,22 +472,14 @@ const areas = {
           st = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
         } catch {}
         return (d.status === 0 && (st === 'gone' || st === 'Z')) || `delete ${d.status} ${d.stderr} init state: ${st}`;
-      } finally {
-        rt(r, root, 'delete', '--force', id);
-        fs.rmSync(bundle, { recursive: true, force: true });
-      }
+      });
     }],
     ['duplicate id refused', (r, root) => {
-      const bundle = makeBundle(['sleep', '30']);
-      const id = newId();
-      try {
+      return withBundle(r, root, ['sleep', '30'], undefined, (bundle, id) => {
         rt(r, root, 'create', '--bundle', bundle, id);
         const again = rt(r, root, 'create', '--bundle', bundle, id);
         return (again.status === 1 && /already exists/.test(again.stderr)) || `second create: ${again.status} ${again.stderr}`;
-      } finally {
-        rt(r, root, 'delete', '--force', id);
-        fs.rmSync(bundle, { recursive: true, force: true });
-      }
+      });
     }],
   ],
 };
