@@ -21,6 +21,7 @@ import { checkSchema } from '../spec/load.js';
 import { O, S_IFIFO, AT_FDCWD } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
+import { runHooks, type HookState } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { lockDir } from './lock.js';
@@ -105,6 +106,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     owner: os.userInfo().username,
     annotations: plan.annotations,
     cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
+    hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
   let consoleFd: number | undefined;
   try {
@@ -135,9 +137,17 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       hostHasKcore: fs.existsSync('/proc/kcore'),
     };
     init.channel.send({ type: 'plan', plan: initPlan });
-    await init.channel.receive('ready');
+    const hookState = (status: string): HookState => ({ ociVersion: state.ociVersion, id: state.id, status, pid: init.pid, bundle, annotations: state.annotations });
+    let msg = await init.channel.receive();
+    if (msg.type === 'hooks') {
+      runHooks('prestart', plan.hooks.prestart, hookState('creating'), ctx.warn);
+      runHooks('createRuntime', plan.hooks.createRuntime, hookState('creating'), ctx.warn);
+      init.channel.send({ type: 'hooks-done', state: hookState('creating') });
+      msg = await init.channel.receive();
+    }
+    if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
     if (joinLate) joinCgroups(state.cgroupPaths, init.pid);
-    init.channel.send({ type: 'continue' });
+    init.channel.send({ type: 'continue', state: hookState('created') });
     await init.channel.receive('created');
     sys.close(fifoFd);
     if (consoleFd !== undefined) sys.close(consoleFd);

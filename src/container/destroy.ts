@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import { cgroupPids, removeCgroups } from '../cgroups/index.js';
 import type { Context } from './context.js';
-import { initAlive, stateDir, type SavedState } from './state.js';
+import { runHooks } from '../hooks/index.js';
+import { hookState, initAlive, stateDir, type SavedState } from './state.js';
 
 function killQuietly(pid: number, signal: NodeJS.Signals | number): void {
   try {
@@ -33,4 +34,6 @@ export async function destroy(ctx: Context, s: SavedState, opts: { kill: boolean
   }
   await removeCgroups(s.cgroupPaths);
   fs.rmSync(stateDir(ctx.root, s.id), { recursive: true, force: true });
+  // After the container is deleted, once: the state directory is gone now.
+  runHooks('poststop', s.hooks?.poststop, hookState(s, 'stopped'), ctx.warn);
 }

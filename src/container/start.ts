@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
-import { currentStatus, fifoPath, initAlive, readState } from './state.js';
+import { runHooks } from '../hooks/index.js';
+import { currentStatus, fifoPath, hookState, initAlive, readState } from './state.js';
 
 export async function start(ctx: Context, id: string): Promise<void> {
   const s = readState(ctx.root, id);
@@ -28,4 +29,5 @@ export async function start(ctx: Context, id: string): Promise<void> {
     clearInterval(timer);
   }
   fs.rmSync(fifo, { force: true });
+  runHooks('poststart', s.hooks?.poststart, hookState(s, 'running'), ctx.warn);
 }

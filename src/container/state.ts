@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ERR, RuntimeError } from '../errors.js';
 import { OCI_VERSION } from '../spec/constants.js';
+import type { HookConfig } from '../spec/schema.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
@@ -25,6 +26,8 @@ export interface SavedState {
   owner: string;
   annotations: Record<string, string>;
   cgroupPaths: Record<string, string>;
+  /** The hooks that run after create: on start, and on delete. */
+  hooks?: { poststart?: HookConfig[]; poststop?: HookConfig[] };
 }
 
 export const DEFAULT_ROOT = '/run/ocirun';
@@ -107,6 +110,11 @@ export function currentStatus(root: string, s: SavedState): Status {
     }
   }
   return 'running';
+}
+
+/** The state handed to hooks: the spec's state document. */
+export function hookState(s: SavedState, status: string) {
+  return { ociVersion: s.ociVersion, id: s.id, status, pid: s.pid, bundle: s.bundle, annotations: s.annotations };
 }
 
 /** The state as `ocirun state` prints it: runc's fields, in runc's order. */

@@ -18,6 +18,7 @@ import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
 import type { Channel } from './channel.js';
 import { lookPath } from './exec-path.js';
+import { runHooks, type HookState } from '../hooks/index.js';
 import { compileSeccomp } from '../security/seccomp.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 
@@ -58,7 +59,8 @@ export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string
   }
 }
 
-export function setupRootfs(sys: Sys, plan: InitPlan, consoleFd: number | undefined): number {
+/** Everything before the root switch: propagation, mounts, /dev. */
+export function mountRootfs(sys: Sys, plan: InitPlan): void {
   step('prepare rootfs', () => prepareRoot(sys, plan.rootfs, plan.rootPropagation, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')));
   const rootFd = step('open rootfs', () => sys.open(plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
   try {
@@ -72,6 +74,10 @@ export function setupRootfs(sys: Sys, plan: InitPlan, consoleFd: number | undefi
   } finally {
     sys.close(rootFd);
   }
+}
+
+/** The root switch and what must follow it before the root is final; returns an fd of the new root. */
+export function enterRootfs(sys: Sys, plan: InitPlan, consoleFd: number | undefined): number {
   step('switch root', () => (plan.noPivot ? moveRoot(sys, plan.rootfs) : pivotRoot(sys, plan.rootfs)));
   const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   // The console comes after the mounts (they may include devpts) and before
@@ -155,10 +161,12 @@ export function markFdsCloseOnExec(sys: Sys, preserveFds: number): void {
 }
 
 /** Blocks until `start` opens the exec fifo, then execs the user's program. */
-export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string, loadFilter?: () => void): never {
+export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shimFd: number, program: string, loadFilter?: () => void, state?: HookState): never {
   const fifo = step('open exec fifo', () => sys.open(`/proc/self/fd/${fds.fifo}`, O.WRONLY | O.CLOEXEC));
   step('write exec fifo', () => fs.writeSync(fifo, '0'));
   sys.close(fifo);
+  // startContainer: inside the container, path resolved there, after start.
+  if (state) runHooks('startContainer', plan.hooks.startContainer, { ...state, status: 'running' }, () => {});
   // With no_new_privs the filter goes last, so it constrains nothing of ours.
   if (loadFilter) step('load seccomp filter', loadFilter);
   sys.fexecve(shimFd, ['ocirun-exec', program, ...plan.process.args], plan.process.env);
@@ -184,12 +192,20 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   if (plan.process.oomScoreAdj !== undefined) {
     step('oom_score_adj', () => fs.writeFileSync('/proc/self/oom_score_adj', String(plan.process.oomScoreAdj)));
   }
-  const rootFd = setupRootfs(sys, plan, fds.console);
+  mountRootfs(sys, plan);
+  // prestart and createRuntime run in the runtime's namespaces (the parent),
+  // createContainer here in the container's, all before the root switch.
+  if (plan.hooks.prestart?.length || plan.hooks.createRuntime?.length || plan.hooks.createContainer?.length) {
+    channel.send({ type: 'hooks' });
+    const { state } = await channel.receive('hooks-done');
+    runHooks('createContainer', plan.hooks.createContainer, state as HookState, () => {});
+  }
+  const rootFd = enterRootfs(sys, plan, fds.console);
   applyIdentityAndLimits(sys, plan, rootFd);
   sys.close(rootFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });
-  await channel.receive('continue');
+  const { state } = await channel.receive('continue');
   step('close-on-exec fds', () => markFdsCloseOnExec(sys, plan.preserveFds));
   if (plan.newCgroupNs && plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
@@ -202,7 +218,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   const program = step('find program', () => lookPath(plan.process.args[0], plan.process.env));
   channel.send({ type: 'created' });
   await channel.close();
-  return waitForStartAndExec(sys, plan, fds, shimFd, program, loadFilter);
+  return waitForStartAndExec(sys, plan, fds, shimFd, program, loadFilter, state as HookState);
 }
 
 export function reportError(channel: Channel, err: unknown): void {

@@ -94,6 +94,7 @@ export interface ContainerPlan {
   cgroupsPath: string;
   resources?: ResourcesConfig;
   seccomp?: SeccompConfig;
+  hooks: NonNullable<Config['hooks']>;
   annotations: Record<string, string>;
 }
 
@@ -131,10 +132,6 @@ function refuseUnsupported(config: Config): void {
     ['linux.netDevices', l.netDevices && Object.keys(l.netDevices).length ? l.netDevices : undefined],
     ['linux.mountLabel', l.mountLabel || undefined],
   ];
-  for (const kind of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const) {
-    const hooks = config.hooks?.[kind];
-    if (hooks?.length) unsupported.push([`hooks.${kind}`, hooks]);
-  }
   for (const [field, value] of unsupported) {
     if (value !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
   }
@@ -260,6 +257,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     cgroupsPath: linux.cgroupsPath ?? '',
     resources: linux.resources,
     seccomp: linux.seccomp && checkSeccomp(linux.seccomp),
+    hooks: config.hooks ?? {},
     annotations: config.annotations ?? {},
   };
 }

@@ -1,0 +1,58 @@
+/**
+ * OCI hooks: each runs with its own args and env, the container state as
+ * JSON on stdin, and an optional timeout after which it is killed. Failing
+ * prestart/createRuntime/createContainer/startContainer hooks stop the
+ * operation; poststart and poststop failures are only warnings (spec).
+ */
+import { spawnSync } from 'node:child_process';
+import { RuntimeError } from '../errors.js';
+import type { HookConfig } from '../spec/schema.js';
+
+export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+export interface HookState {
+  ociVersion: string;
+  id: string;
+  status: string;
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+function envObject(env: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env ?? []) {
+    const i = e.indexOf('=');
+    if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
+}
+
+/** Runs one hook; returns undefined on success, else what went wrong. */
+export function runHook(hook: HookConfig, state: HookState): string | undefined {
+  const args = hook.args?.length ? hook.args : [hook.path];
+  const r = spawnSync(hook.path, args.slice(1), {
+    argv0: args[0],
+    env: envObject(hook.env),
+    input: JSON.stringify(state),
+    timeout: hook.timeout ? hook.timeout * 1000 : undefined,
+    killSignal: 'SIGKILL',
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return `timed out after ${hook.timeout}s`;
+  if (r.error) return r.error.message;
+  if (r.signal) return `killed by ${r.signal}`;
+  if (r.status !== 0) return `exit status ${r.status}`;
+  return undefined;
+}
+
+/** Runs the hooks of one kind in order; the first failure throws (or, for post* hooks, warns). */
+export function runHooks(kind: HookKind, hooks: HookConfig[] | undefined, state: HookState, warn: (m: string) => void): void {
+  for (const [i, hook] of (hooks ?? []).entries()) {
+    const problem = runHook(hook, state);
+    if (!problem) continue;
+    const msg = `hooks.${kind}[${i}] ${hook.path}: ${problem}`;
+    if (kind === 'poststart' || kind === 'poststop') warn(`${msg} (ignored: ${kind} hooks cannot fail the operation)`);
+    else throw new RuntimeError(`${kind} hook`, msg);
+  }
+}

@@ -1,0 +1,35 @@
+// Hooks run real programs (sh), without root: args, env, stdin state, timeout, failure semantics.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RuntimeError } from '../../src/errors.js';
+import { runHook, runHooks } from '../../src/hooks/index.js';
+
+const state = { ociVersion: '1.3.0', id: 'c1', status: 'creating', pid: 42, bundle: '/b' };
+
+describe('hooks', () => {
+  it('passes args (argv[0] included), exactly the env given, and the state on stdin', () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hook-')), 'out');
+    const problem = runHook({ path: '/bin/sh', args: ['my-hook', '-c', `echo "$0 $FOO \${HOME:-nohome}" > ${out}; cat >> ${out}`], env: ['FOO=bar'] }, state);
+    expect(problem).toBeUndefined();
+    const [first, stdin] = fs.readFileSync(out, 'utf8').split('\n');
+    expect(first).toBe('my-hook bar nohome');
+    expect(JSON.parse(stdin)).toEqual(state);
+  });
+
+  it('reports a failing hook with its exit status, and a hung one as timed out', () => {
+    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }, state)).toBe('exit status 3');
+    expect(runHook({ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }, state)).toBe('timed out after 1s');
+  });
+
+  it('fails the operation for create-time hooks, warns for poststart and poststop', () => {
+    const fail = [{ path: '/bin/false' }];
+    expect(() => runHooks('prestart', fail, state, () => {})).toThrow(RuntimeError);
+    expect(() => runHooks('createRuntime', fail, state, () => {})).toThrow(/hooks.createRuntime\[0\] \/bin\/false: exit status 1/);
+    const warnings: string[] = [];
+    runHooks('poststop', [...fail, { path: '/bin/true' }], state, (m) => warnings.push(m));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/hooks.poststop\[0\]/);
+  });
+});
