@@ -39,8 +39,10 @@ export function runHook(hook: HookConfig, state: HookState): string | undefined 
     killSignal: 'SIGKILL',
     stdio: ['pipe', 'inherit', 'inherit'],
   });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return `timed out after ${hook.timeout}s`;
-  if (r.error) return r.error.message;
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ETIMEDOUT') return `timed out after ${hook.timeout}s`;
+  // A hook need not read the state: one that exits first leaves us EPIPE, which is no failure.
+  if (r.error && code !== 'EPIPE') return r.error.message;
   if (r.signal) return `killed by ${r.signal}`;
   if (r.status !== 0) return `exit status ${r.status}`;
   return undefined;
