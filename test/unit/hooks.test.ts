@@ -23,6 +23,13 @@ describe('hooks', () => {
     expect(runHook({ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }, state)).toBe('timed out after 1s');
   });
 
+  it('does not count a hook that never reads its stdin as failed', () => {
+    // 1 MiB of annotations: more than a pipe holds, so the write meets a closed pipe.
+    const big = { ...state, annotations: { big: 'x'.repeat(1 << 20) } };
+    expect(runHook({ path: '/bin/true' }, big)).toBeUndefined();
+    expect(runHook({ path: '/bin/false' }, big)).toBe('exit status 1');
+  });
+
   it('fails the operation for create-time hooks, warns for poststart and poststop', () => {
     const fail = [{ path: '/bin/false' }];
     expect(() => runHooks('prestart', fail, state, () => {})).toThrow(RuntimeError);
