@@ -21,11 +21,11 @@ import { checkSchema } from '../spec/load.js';
 import { O, S_IFIFO, AT_FDCWD } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
-import { runHooks, type HookState } from '../hooks/index.js';
+import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { lockDir } from './lock.js';
-import { checkId, fifoPath, processStartTime, stateDir, writeState, type SavedState } from './state.js';
+import { checkId, fifoPath, hookState, processStartTime, stateDir, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -137,17 +137,16 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       hostHasKcore: fs.existsSync('/proc/kcore'),
     };
     init.channel.send({ type: 'plan', plan: initPlan });
-    const hookState = (status: string): HookState => ({ ociVersion: state.ociVersion, id: state.id, status, pid: init.pid, bundle, annotations: state.annotations });
     let msg = await init.channel.receive();
     if (msg.type === 'hooks') {
-      runHooks('prestart', plan.hooks.prestart, hookState('creating'), ctx.warn);
-      runHooks('createRuntime', plan.hooks.createRuntime, hookState('creating'), ctx.warn);
-      init.channel.send({ type: 'hooks-done', state: hookState('creating') });
+      runHooks('prestart', plan.hooks.prestart, hookState(state, 'creating'), ctx.warn);
+      runHooks('createRuntime', plan.hooks.createRuntime, hookState(state, 'creating'), ctx.warn);
+      init.channel.send({ type: 'hooks-done', state: hookState(state, 'creating') });
       msg = await init.channel.receive();
     }
     if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
     if (joinLate) joinCgroups(state.cgroupPaths, init.pid);
-    init.channel.send({ type: 'continue', state: hookState('created') });
+    init.channel.send({ type: 'continue', state: hookState(state, 'created') });
     await init.channel.receive('created');
     sys.close(fifoFd);
     if (consoleFd !== undefined) sys.close(consoleFd);
