@@ -16,7 +16,7 @@ import * as stateCmd from './state.js';
 const VERSION = '0.1.0';
 
 async function versionText(): Promise<string> {
-  const { libseccompVersion } = await import('../sys/libc.js');
+  const { libseccompVersion } = await import('../sys/libseccomp.js');
   return `ocirun version ${VERSION}\nspec: ${OCI_VERSION}\nlibseccomp: ${libseccompVersion() ?? 'not found'}\n`;
 }
 

@@ -5,7 +5,6 @@
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { AT_FDCWD } from './constants.js';
 import { SysError, type CapSets, type Sys } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -265,17 +264,3 @@ export class LibcSys implements Sys {
   }
 }
 
-export { AT_FDCWD };
-
-/** libseccomp's version ("2.5.4"), or undefined when libseccomp.so.2 is absent. */
-export function libseccompVersion(): string | undefined {
-  try {
-    const lib = koffi.load('libseccomp.so.2');
-    const Version = koffi.struct('scmp_version', { major: 'uint', minor: 'uint', micro: 'uint' });
-    const fn = lib.func('seccomp_version', koffi.pointer(Version), []);
-    const v = koffi.decode(fn(), Version) as { major: number; minor: number; micro: number };
-    return `${v.major}.${v.minor}.${v.micro}`;
-  } catch {
-    return undefined;
-  }
-}

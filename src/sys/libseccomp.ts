@@ -108,3 +108,12 @@ export class LibSeccomp implements SeccompLib {
     this.f.release(ctx);
   }
 }
+
+/** libseccomp's version ("2.5.4"), or undefined when libseccomp.so.2 is absent. */
+export function libseccompVersion(): string | undefined {
+  try {
+    return new LibSeccomp().version;
+  } catch {
+    return undefined;
+  }
+}
