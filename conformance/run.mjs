@@ -79,6 +79,13 @@ const areas = {
       const o = runIn(r, root, ['echo', 'hello', 'world']);
       return o.stdout === 'hello world\n' || `stdout ${JSON.stringify(o.stdout)} ${o.stderr}`;
     }],
+    ['a program that exits at once still starts cleanly (5 runs)', (r, root) => {
+      for (let i = 0; i < 5; i++) {
+        const o = runIn(r, root, ['true']);
+        if (o.status !== 0) return `run ${i}: status ${o.status} ${o.stderr}`;
+      }
+      return true;
+    }],
     ['exit status', (r, root) => {
       const o = runIn(r, root, ['sh', '-c', 'exit 7']);
       return o.status === 7 || `status ${o.status}`;

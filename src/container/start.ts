@@ -13,21 +13,23 @@ export async function start(ctx: Context, id: string): Promise<void> {
   if (status === 'creating') throw new RuntimeError('', 'cannot start a container that is still being created');
   const fifo = fifoPath(ctx.root, id);
   // The open blocks until init opens its end; give up if init dies meanwhile.
+  // (Only until the open completes: after that the program may exit at once.)
   const opened = fs.promises.open(fifo, fs.constants.O_RDONLY);
   let timer: NodeJS.Timeout | undefined;
-  const died = new Promise<never>((_, reject) => {
+  const died = new Promise<'died'>((resolve) => {
     timer = setInterval(() => {
-      if (!initAlive(s)) reject(new RuntimeError('', 'cannot start a container that has stopped'));
+      if (!initAlive(s)) resolve('died');
     }, 20);
   });
-  try {
-    const fh = await Promise.race([opened, died]);
-    const data = await fh.readFile();
-    await fh.close();
-    if (data.length === 0) throw new RuntimeError('', 'cannot start a container that has stopped');
-  } finally {
-    clearInterval(timer);
+  const first = await Promise.race([opened, died]);
+  clearInterval(timer);
+  if (first === 'died') {
+    opened.then((fh) => fh.close()).catch(() => {});
+    throw new RuntimeError('', 'cannot start a container that has stopped');
   }
+  const data = await first.readFile();
+  await first.close();
+  if (data.length === 0) throw new RuntimeError('', 'cannot start a container that has stopped');
   fs.rmSync(fifo, { force: true });
   runHooks('poststart', s.hooks?.poststart, hookState(s, 'running'), ctx.warn);
 }
