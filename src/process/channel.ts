@@ -13,6 +13,8 @@ export class Channel {
   private queue: string[] = [];
   private waiters: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
   private closed: Error | undefined;
+  /** Set once we ended our side ourselves. */
+  private ended = false;
 
   /** Where {"type":"log"} messages from the peer go. */
   onLog: (level: string, msg: string) => void = () => {};
@@ -77,7 +79,6 @@ export class Channel {
     return new Promise((resolve) => this.stream.end(() => resolve()));
   }
 
-  private ended = false;
   get isClosed(): boolean {
     return this.ended || this.closed !== undefined;
   }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
 import { applyBoundingSet, applyCapabilitySets, lastCap } from '../security/capabilities.js';
 import type { ContainerPlan } from '../spec/plan.js';
-import { CLONE, F_SEAL, FS_MAGIC, MFD, MS, O, PR } from '../sys/constants.js';
+import { CLONE, F_SEAL, FS_MAGIC, MFD, MS, O, PR, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js';
 import { applyMounts, prepareRoot, type CgroupMountSource } from '../rootfs/mounts.js';
@@ -26,7 +26,7 @@ import { LibSeccomp } from '../sys/libseccomp.js';
 export interface InitPlan extends ContainerPlan {
   cgroupMounts: CgroupMountSource[];
   cgroupUnified: boolean;
-  /** On v1 the cgroup namespace is unshared after the late memory join (see create.ts). */
+  /** On v1 init joins its cgroups late, so the cgroup namespace is unshared after that join (see create.ts). */
   cgroupNsLate: boolean;
   preserveFds: number;
   hostHasKcore: boolean;
@@ -50,7 +50,7 @@ export function sealedShim(sys: Sys, shimPath: string): number {
 
 /** Writes a /proc file through an fd that is checked to be on procfs. */
 export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string): void {
-  const wfd = sys.openat2(rootFd, p.replace(/^\/+/, ''), O.WRONLY | O.CLOEXEC, 0x10 | 0x02);
+  const wfd = sys.openat2(rootFd, p.replace(/^\/+/, ''), O.WRONLY | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
   try {
     if (sys.fstatfs(wfd).type !== FS_MAGIC.PROC) throw new RuntimeError('write /proc', `${p} is not on procfs`);
     fs.writeSync(wfd, value);

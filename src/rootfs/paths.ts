@@ -1,7 +1,7 @@
 /** maskedPaths and readonlyPaths, applied after the root switch. */
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
-import { MS, O } from '../sys/constants.js';
+import { MS, O, RESOLVE } from '../sys/constants.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { fdPath, openInRoot } from './resolve.js';
 
@@ -42,7 +42,7 @@ export function makeReadonly(sys: Sys, rootFd: number, p: string): void {
  * writable (CVE-2025-31133).
  */
 export function openVerifiedDevNull(sys: Sys, rootFd: number): number {
-  const fd = sys.openat2(rootFd, 'dev/null', O.PATH | O.CLOEXEC | O.NOFOLLOW, 0x10 | 0x02 | 0x04);
+  const fd = sys.openat2(rootFd, 'dev/null', O.PATH | O.CLOEXEC | O.NOFOLLOW, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_SYMLINKS);
   const st = fs.fstatSync(fd);
   if (!st.isCharacterDevice() || st.rdev !== 0x103) {
     sys.close(fd);
