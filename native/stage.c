@@ -28,6 +28,9 @@
  *   stage -> parent: "pid <host pid of init>"   then the stage exits 0
  *   stage -> parent: "error <step>: <strerror> (errno N)"  then exit 1
  * The init then runs argv[3..] (node and its entry script) with the same fds.
+ *
+ * `ocirun-stage exec SYNC_FD` starts a process in a running container
+ * instead: see stage-exec.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +48,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "stage.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -52,9 +57,9 @@
 #define MFD_EXEC 0x0010U
 #endif
 
-static int sync_fd = -1;
+int sync_fd = -1;
 
-static void reply(const char *fmt, ...)
+void reply(const char *fmt, ...)
 {
 	char buf[4096];
 	va_list ap;
@@ -79,7 +84,7 @@ static void reply(const char *fmt, ...)
 }
 
 /* Report the failed step with its errno to the parent, then exit 1. */
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
 	int saved = errno;
 	char step[3000];
@@ -96,7 +101,7 @@ static void fail(const char *fmt, ...)
 
 /* Reads one line, byte by byte, so that nothing after it is consumed: the
  * Node init reads the rest of the socket after us. */
-static int read_line(char *buf, size_t size)
+int read_line(char *buf, size_t size)
 {
 	size_t n = 0;
 	for (;;) {
@@ -162,7 +167,7 @@ static void reexec_sealed(char **argv)
 	fail("execveat sealed memfd");
 }
 
-static void write_file(const char *path, const char *data)
+void write_file(const char *path, const char *data)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -175,8 +180,10 @@ static void write_file(const char *path, const char *data)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || strcmp(argv[1], "create") != 0) {
+	int exec_mode = argc == 3 && strcmp(argv[1], "exec") == 0;
+	if (!exec_mode && (argc < 4 || strcmp(argv[1], "create") != 0)) {
 		fprintf(stderr, "usage: ocirun-stage create SYNC_FD PROGRAM [ARGS...]\n"
+				"       ocirun-stage exec SYNC_FD\n"
 				"(internal to ocirun; not meant to be run by hand)\n");
 		return 2;
 	}
@@ -187,6 +194,8 @@ int main(int argc, char **argv)
 	}
 	reexec_sealed(argv);
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[stage]", 0, 0, 0);
+	if (exec_mode)
+		exec_stage();
 
 	unsigned long unshare_flags = 0;
 	char timens[256] = "";

@@ -30,6 +30,6 @@ fs.writeFileSync(path.join(root, 'dist/spec/validators.js'), code);
 // 3. The native stage and the exec shim (see native/*.c for why each exists).
 fs.mkdirSync(path.join(root, 'build'), { recursive: true });
 const cc = process.env.CC || 'cc';
-run(cc, ['-O2', '-Wall', '-Wextra', '-o', 'build/ocirun-stage', 'native/stage.c']);
+run(cc, ['-O2', '-Wall', '-Wextra', '-o', 'build/ocirun-stage', 'native/stage.c', 'native/stage-exec.c']);
 run(cc, ['-O2', '-Wall', '-static', '-nostdlib', '-fno-stack-protector', '-fno-builtin', '-fno-pie', '-no-pie', '-o', 'build/ocirun-exec-shim', 'native/exec-shim.c']);
 console.log('ocirun: built dist/, schemas/, build/ocirun-stage, build/ocirun-exec-shim');

@@ -25,7 +25,7 @@ import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { lockDir } from './lock.js';
-import { checkId, fifoPath, hookState, processStartTime, stateDir, writeState, type SavedState } from './state.js';
+import { checkId, fifoPath, hookState, savedConfigFile, processStartTime, stateDir, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -111,6 +111,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   let consoleFd: number | undefined;
   try {
     step('write state', () => writeState(ctx.root, state));
+    step('save config', () => fs.writeFileSync(savedConfigFile(ctx.root, opts.id), JSON.stringify(config), { mode: 0o600 }));
     const fifo = fifoPath(ctx.root, opts.id);
     step('create exec fifo', () => {
       sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);

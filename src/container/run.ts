@@ -18,12 +18,8 @@ export function exitCodeOf(status: number): number {
   return 128 + sig;
 }
 
-export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach?: boolean }): Promise<number> {
-  const { pid } = await create(sys, ctx, { ...opts, detach: opts.detach ?? false });
-  if (opts.detach) {
-    await start(ctx, opts.id);
-    return 0;
-  }
+/** Forwards the signals a foreground caller gets to `pid`; returns the undo. */
+export function relaySignals(pid: number): () => void {
   const handlers = RELAYED.map((sig) => {
     const h = () => {
       try {
@@ -35,13 +31,25 @@ export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach
     process.on(sig, h);
     return [sig, h] as const;
   });
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
+}
+
+export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach?: boolean }): Promise<number> {
+  const { pid } = await create(sys, ctx, { ...opts, detach: opts.detach ?? false });
+  if (opts.detach) {
+    await start(ctx, opts.id);
+    return 0;
+  }
+  const stopRelay = relaySignals(pid);
   try {
     const waited = sys.waitpid(pid);
     await start(ctx, opts.id);
     const status = await waited;
     return exitCodeOf(status);
   } finally {
-    for (const [sig, h] of handlers) process.off(sig, h);
+    stopRelay();
     await deleteContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after run: ${(e as Error).message}`));
   }
 }

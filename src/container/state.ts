@@ -39,6 +39,8 @@ export function checkId(id: string): void {
 
 export const stateDir = (root: string, id: string) => path.join(root, id);
 export const stateFile = (root: string, id: string) => path.join(root, id, 'state.json');
+/** The config the container was created from (exec takes its defaults from it). */
+export const savedConfigFile = (root: string, id: string) => path.join(root, id, 'config.json');
 export const fifoPath = (root: string, id: string) => path.join(root, id, 'exec.fifo');
 
 export function readState(root: string, id: string): SavedState {

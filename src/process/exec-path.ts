@@ -1,4 +1,4 @@
-/** Finding the program to exec inside the container, as runc's exec.LookPath does. */
+/** Finding the program to exec inside the container, as runc's exec.LookPath does, and its HOME. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
@@ -25,4 +25,25 @@ export function lookPath(file: string, env: string[], check = isExecutable): str
     if (check(candidate)) return candidate;
   }
   throw new RuntimeError('exec', `"${file}": executable file not found in $PATH`);
+}
+
+/**
+ * runc sets HOME when the config does not: the user's home from the
+ * container's /etc/passwd, or "/" (read after the root switch).
+ */
+export function withHome(env: string[], uid: number, passwd: () => string): string[] {
+  if (env.some((e) => e.startsWith('HOME='))) return env;
+  let home = '/';
+  try {
+    for (const line of passwd().split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 6 && Number(f[2]) === uid && f[2] !== '') {
+        home = f[5] || '/';
+        break;
+      }
+    }
+  } catch {
+    /* no /etc/passwd: "/" */
+  }
+  return [...env, `HOME=${home}`];
 }

@@ -17,7 +17,7 @@ import { applyPathRestrictions } from '../rootfs/paths.js';
 import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
 import type { Channel } from './channel.js';
-import { lookPath } from './exec-path.js';
+import { lookPath, withHome } from './exec-path.js';
 import { runHooks, type HookState } from '../hooks/index.js';
 import { compileSeccomp } from '../security/seccomp.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
@@ -120,27 +120,6 @@ export function switchUserAndCaps(sys: Sys, plan: InitPlan): void {
   });
   step('set capabilities', () => applyCapabilitySets(sys, p.capabilities));
   if (p.umask !== undefined) process.umask(p.umask);
-}
-
-/**
- * runc sets HOME when the config does not: the user's home from the
- * container's /etc/passwd, or "/" (read after the root switch).
- */
-export function withHome(env: string[], uid: number, passwd: () => string): string[] {
-  if (env.some((e) => e.startsWith('HOME='))) return env;
-  let home = '/';
-  try {
-    for (const line of passwd().split('\n')) {
-      const f = line.split(':');
-      if (f.length >= 6 && Number(f[2]) === uid && f[2] !== '') {
-        home = f[5] || '/';
-        break;
-      }
-    }
-  } catch {
-    /* no /etc/passwd: "/" */
-  }
-  return [...env, `HOME=${home}`];
 }
 
 /**

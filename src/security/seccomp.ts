@@ -38,6 +38,15 @@ export function actionValue(action: string, errnoRet: number | undefined, field:
 
 const OPS: Record<string, number> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7 };
 
+/** The flags of seccomp(SECCOMP_SET_MODE_FILTER) for a filter loaded without libseccomp (exec). */
+export function kernelFilterFlags(cfg: SeccompConfig): number {
+  const bits: Record<string, number> = { SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4 };
+  return (cfg.flags ?? []).reduce((m, f, i) => {
+    if (bits[f as string] === undefined) throw new ConfigError(`linux.seccomp.flags[${i}]`, `${f} is not supported by this version of ocirun`);
+    return m | bits[f as string];
+  }, 0);
+}
+
 /** libseccomp filter attributes. */
 const ATTR = { NNP: 3, TSYNC: 4, LOG: 6, SSB: 7 } as const;
 

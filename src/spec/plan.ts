@@ -25,7 +25,7 @@ export const NS_FLAG: Record<NamespaceType, number> = {
 };
 
 /** Join order: user first (it grants the rights for the others), mount last. */
-const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+export const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
 
 export interface MountPlan {
   source: string;

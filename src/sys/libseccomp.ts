@@ -27,6 +27,8 @@ export interface SeccompLib {
   ruleAdd(ctx: bigint, action: number, syscall: number, conditions: ArgCondition[]): void;
   attrSet(ctx: bigint, attr: number, value: number): void;
   load(ctx: bigint): void;
+  /** Writes the filter as raw BPF (struct sock_filter[]) to fd. */
+  exportBpf(ctx: bigint, fd: number): void;
   release(ctx: bigint): void;
 }
 
@@ -50,6 +52,7 @@ export class LibSeccomp implements SeccompLib {
       ruleAddExact: 'int seccomp_rule_add_exact_array(uint64_t ctx, uint32_t action, int syscall, unsigned int n, const uint8_t *args)',
       attrSet: 'int seccomp_attr_set(uint64_t ctx, int attr, uint32_t value)',
       load: 'int seccomp_load(uint64_t ctx)',
+      exportBpf: 'int seccomp_export_bpf(uint64_t ctx, int fd)',
       release: 'void seccomp_release(uint64_t ctx)',
     };
     this.f = {};
@@ -103,6 +106,9 @@ export class LibSeccomp implements SeccompLib {
   }
   load(ctx: bigint): void {
     this.check(this.f.load(ctx), 'seccomp_load');
+  }
+  exportBpf(ctx: bigint, fd: number): void {
+    this.check(this.f.exportBpf(ctx, fd), 'seccomp_export_bpf');
   }
   release(ctx: bigint): void {
     this.f.release(ctx);

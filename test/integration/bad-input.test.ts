@@ -5,18 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeBundle, OCIRUN } from './helpers.js';
 
-const project = path.resolve(__dirname, '../..');
-const ocirun = path.join(project, 'bin/ocirun');
+const ocirun = OCIRUN;
 let root: string;
 let bundle: string;
-
-function makeBundle(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bad-'));
-  const r = spawnSync(process.execPath, [path.join(project, 'scripts/make-bundle.mjs'), dir, '--', 'true'], { encoding: 'utf8' });
-  expect(r.status, r.stderr).toBe(0);
-  return dir;
-}
 
 function leftovers(id: string): string[] {
   const found: string[] = [];
@@ -32,7 +25,7 @@ function leftovers(id: string): string[] {
 
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bad-root-'));
-  bundle = makeBundle();
+  bundle = makeBundle('ocirun-bad-', ['true']);
 });
 afterAll(() => {
   fs.rmSync(root, { recursive: true, force: true });

@@ -84,3 +84,31 @@ describe('podman run -d, stop, rm', () => {
     for (const d of stateRoots) expect(fs.readdirSync(d).filter((e) => e.startsWith(id.slice(0, 12)))).toEqual([]);
   });
 });
+
+describe('podman exec and top', () => {
+  // The same exec calls in a container of each runtime; the results must match.
+  function scenario(runtime: string) {
+    const run = podman(runtime, ['run', '-d', ...ulimits, image, 'sleep', '300']);
+    expect(run.status, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    try {
+      const view = podman(runtime, ['exec', '-u', '1000:1000', '-e', 'X=1', '-w', '/tmp', id, 'sh', '-c', 'id; echo $X; pwd; grep -E "^(CapEff|Seccomp):" /proc/self/status; cat /proc/1/cmdline; echo']);
+      const status = podman(runtime, ['exec', id, 'sh', '-c', 'exit 7']).status;
+      const missing = podman(runtime, ['exec', id, 'no-such-program']);
+      const top = podman(runtime, ['top', id, 'args']);
+      return { view: view.stdout + view.stderr, status, missingStatus: missing.status, top: top.stdout };
+    } finally {
+      podman(runtime, ['rm', '-f', '-t', '0', id]);
+    }
+  }
+
+  it('runs processes in the container as under runc', () => {
+    const mine = scenario(ocirun);
+    const theirs = scenario(runc);
+    expect(mine).toEqual(theirs);
+    expect(mine.view).toMatch(/^uid=1000 gid=1000\n1\n\/tmp\nCapEff:\s+0+\nSeccomp:\s+2\nsleep.300.\n$/);
+    expect(mine.status).toBe(7);
+    expect(mine.missingStatus).toBe(127);
+    expect(mine.top).toMatch(/COMMAND\nsleep 300 ?\n/);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withHome } from '../../src/process/init.js';
+import { withHome } from '../../src/process/exec-path.js';
 import { lookPath } from '../../src/process/exec-path.js';
 import { exitCodeOf } from '../../src/container/run.js';
 import { parseSignal } from '../../src/container/kill.js';

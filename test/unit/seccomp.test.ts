@@ -19,6 +19,7 @@ class RecordingSeccomp implements SeccompLib {
   }
   attrSet(_c: bigint, attr: number, v: number) { this.calls.push(['attr', attr, v]); }
   load() { this.calls.push(['load']); }
+  exportBpf() { this.calls.push(['export']); }
   release() { this.released = true; }
 }
 

@@ -1,0 +1,14 @@
+/* Shared between the two modes of ocirun-stage (create and exec). */
+#ifndef OCIRUN_STAGE_H
+#define OCIRUN_STAGE_H
+#include <stddef.h>
+
+extern int sync_fd;
+void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+int read_line(char *buf, size_t size);
+void write_file(const char *path, const char *data);
+
+/* exec mode: see stage-exec.c. Never returns. */
+void exec_stage(void) __attribute__((noreturn));
+#endif

@@ -1,0 +1,50 @@
+// What the integration tests share: a busybox bundle, the CLI, host-side views.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const project = path.resolve(__dirname, '../..');
+export const OCIRUN = path.join(project, 'bin/ocirun');
+
+/** A bundle from busybox-static running `args`; `edit` changes its config. */
+export function makeBundle(prefix: string, args: string[], edit?: (config: any) => void): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const r = spawnSync(process.execPath, [path.join(project, 'scripts/make-bundle.mjs'), dir, '--', ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`make-bundle: ${r.stderr}`);
+  if (edit) {
+    const file = path.join(dir, 'config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    edit(config);
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  }
+  return dir;
+}
+
+/**
+ * Runs a runtime command (ocirun unless `runtime` says otherwise) with a
+ * bounded time. `detached` is for commands that leave a process running
+ * (run -d, exec -d): it gets no pipes of ours to hold open, so only the
+ * error text is kept, through a file.
+ */
+export function cli(root: string, args: string[], opts: { runtime?: string; cwd?: string; input?: string; timeout?: number; detached?: boolean } = {}): SpawnSyncReturns<string> {
+  const argv = ['--root', root, ...args];
+  const base = { encoding: 'utf8' as const, cwd: opts.cwd, timeout: opts.timeout ?? 30_000 };
+  if (!opts.detached) return spawnSync(opts.runtime ?? OCIRUN, argv, { ...base, input: opts.input ?? '' });
+  const errFile = path.join(os.tmpdir(), `ocirun-cli-${process.pid}-${Date.now()}.err`);
+  const errFd = fs.openSync(errFile, 'w+');
+  try {
+    const r = spawnSync(opts.runtime ?? OCIRUN, argv, { ...base, stdio: ['ignore', 'ignore', errFd] });
+    return { ...r, stdout: '', stderr: fs.readFileSync(errFile, 'utf8') };
+  } finally {
+    fs.closeSync(errFd);
+    fs.rmSync(errFile, { force: true });
+  }
+}
+
+/** Fields of /proc/PID/status (or of its text printed from inside a container). */
+export function statusFields(text: string): Record<string, string> {
+  return Object.fromEntries(text.split('\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+}
+
+export const nsOf = (pid: number, ns: string) => fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
