@@ -1,5 +1,6 @@
 /** Tearing a container down: kill what runs, remove its cgroups and state. */
 import fs from 'node:fs';
+import { thaw } from '../cgroups/freezer.js';
 import { cgroupPids, removeCgroups } from '../cgroups/index.js';
 import type { Context } from './context.js';
 import { runHooks } from '../hooks/index.js';
@@ -30,6 +31,8 @@ export async function destroy(ctx: Context, s: SavedState, opts: { kill: boolean
   if (opts.kill) {
     if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
     signalAll(s, 'SIGKILL');
+    // Frozen tasks do not die until thawed.
+    await thaw(s.cgroupPaths).catch(() => {});
     await waitGone(s, 5000);
   }
   await removeCgroups(s.cgroupPaths);

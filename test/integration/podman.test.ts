@@ -112,3 +112,28 @@ describe('podman exec and top', () => {
     expect(mine.top).toMatch(/COMMAND\nsleep 300 ?\n/);
   });
 });
+
+describe('podman pause, unpause, stats', () => {
+  function scenario(runtime: string) {
+    const run = podman(runtime, ['run', '-d', ...ulimits, '--memory', '32m', image, 'sleep', '300']);
+    expect(run.status, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    const statusOf = () => JSON.parse(podman(runtime, ['inspect', id]).stdout)[0].State.Status;
+    try {
+      const pause = podman(runtime, ['pause', id]);
+      const paused = statusOf();
+      const unpause = podman(runtime, ['unpause', id]);
+      const resumed = statusOf();
+      const stats = podman(runtime, ['stats', '--no-stream', '--format', '{{.MemUsage}}', id]);
+      return { pause: pause.status, paused, unpause: unpause.status, resumed, statsStatus: stats.status, memLimit: stats.stdout.trim().split(' / ')[1] };
+    } finally {
+      podman(runtime, ['rm', '-f', '-t', '0', id]);
+    }
+  }
+
+  it('pauses and resumes as under runc, and stats sees the limit', () => {
+    const mine = scenario(ocirun);
+    expect(mine).toEqual(scenario(runc));
+    expect(mine).toEqual({ pause: 0, paused: 'paused', unpause: 0, resumed: 'running', statsStatus: 0, memLimit: '33.55MB' });
+  });
+});

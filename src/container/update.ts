@@ -1,0 +1,112 @@
+/**
+ * `update`: change a running container's resources, from runc's flags or a
+ * LinuxResources JSON (-r FILE, or - for stdin). The values go through the
+ * same conversion as at create (resources.ts), and the saved config is
+ * updated so that it keeps describing the container.
+ */
+import fs from 'node:fs';
+import { hostLayout } from '../cgroups/index.js';
+import { resourceWrites, writeResources, type CgroupWrite } from '../cgroups/resources.js';
+import { ERR, RuntimeError, step } from '../errors.js';
+import type { Config, ResourcesConfig } from '../spec/schema.js';
+import type { Context } from './context.js';
+import { lockDir } from './lock.js';
+import { currentStatus, readState, savedConfigFile, stateDir } from './state.js';
+import type { Sys } from '../sys/types.js';
+
+export interface UpdateFlags {
+  memory?: string;
+  memoryReservation?: string;
+  memorySwap?: string;
+  kernelMemory?: string;
+  kernelMemoryTcp?: string;
+  cpuShare?: string;
+  cpuQuota?: string;
+  cpuPeriod?: string;
+  cpuRtPeriod?: string;
+  cpuRtRuntime?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  pidsLimit?: string;
+  blkioWeight?: string;
+}
+
+/** docker's units.RAMInBytes, which runc uses: 512, 64k, 100m, 1g (binary); -1 is unlimited. */
+export function parseBytes(flag: string, text: string): number {
+  if (text === '-1') return -1;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(text.trim());
+  if (!m) throw new RuntimeError('', `invalid value for --${flag}: "${text}"`);
+  const scale = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 }[m[2].toLowerCase() as 'k'];
+  return Math.trunc(Number(m[1]) * scale);
+}
+
+function parseInteger(flag: string, text: string): number {
+  if (!/^-?\d+$/.test(text)) throw new RuntimeError('', `invalid value for --${flag}: "${text}"`);
+  return Number(text);
+}
+
+/** runc's update flags as a LinuxResources object (only what was given). */
+export function resourcesFromFlags(f: UpdateFlags): ResourcesConfig {
+  const r: ResourcesConfig = {};
+  const mem: NonNullable<ResourcesConfig['memory']> = {};
+  if (f.memory !== undefined) mem.limit = parseBytes('memory', f.memory);
+  if (f.memoryReservation !== undefined) mem.reservation = parseBytes('memory-reservation', f.memoryReservation);
+  if (f.memorySwap !== undefined) mem.swap = parseBytes('memory-swap', f.memorySwap);
+  if (f.kernelMemory !== undefined) mem.kernel = parseBytes('kernel-memory', f.kernelMemory);
+  if (f.kernelMemoryTcp !== undefined) mem.kernelTCP = parseBytes('kernel-memory-tcp', f.kernelMemoryTcp);
+  if (Object.keys(mem).length) r.memory = mem;
+  const cpu: NonNullable<ResourcesConfig['cpu']> = {};
+  if (f.cpuShare !== undefined) cpu.shares = parseInteger('cpu-share', f.cpuShare);
+  if (f.cpuQuota !== undefined) cpu.quota = parseInteger('cpu-quota', f.cpuQuota);
+  if (f.cpuPeriod !== undefined) cpu.period = parseInteger('cpu-period', f.cpuPeriod);
+  if (f.cpuRtPeriod !== undefined) cpu.realtimePeriod = parseInteger('cpu-rt-period', f.cpuRtPeriod);
+  if (f.cpuRtRuntime !== undefined) cpu.realtimeRuntime = parseInteger('cpu-rt-runtime', f.cpuRtRuntime);
+  if (f.cpusetCpus !== undefined) cpu.cpus = f.cpusetCpus;
+  if (f.cpusetMems !== undefined) cpu.mems = f.cpusetMems;
+  if (Object.keys(cpu).length) r.cpu = cpu;
+  if (f.pidsLimit !== undefined) r.pids = { limit: parseInteger('pids-limit', f.pidsLimit) };
+  if (f.blkioWeight !== undefined) r.blockIO = { weight: parseInteger('blkio-weight', f.blkioWeight) };
+  return r;
+}
+
+function merge(into: ResourcesConfig, r: ResourcesConfig): ResourcesConfig {
+  const out: Record<string, unknown> = { ...into };
+  for (const [k, v] of Object.entries(r)) {
+    const prev = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
+  }
+  return out as ResourcesConfig;
+}
+
+/**
+ * v1 refuses a memory limit above the memory+swap limit and a memsw limit
+ * below the memory one: which goes first depends on the direction of the
+ * change, so on a refusal the swap limit is written first (runc does the same).
+ */
+function writeInOrder(paths: Record<string, string>, writes: CgroupWrite[]): void {
+  try {
+    writeResources(paths, writes);
+  } catch (err) {
+    const swap = writes.findIndex((w) => w.file === 'memory.memsw.limit_in_bytes');
+    if (swap < 0) throw err;
+    writeResources(paths, [writes[swap], ...writes.filter((_, i) => i !== swap)]);
+  }
+}
+
+export function update(sys: Sys, ctx: Context, id: string, resources: ResourcesConfig): void {
+  const s = readState(ctx.root, id);
+  const unlock = lockDir(sys, stateDir(ctx.root, id));
+  try {
+    if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', ERR.notRunning);
+    if ((resources.devices ?? []).length) throw new RuntimeError('', 'updating device rules is not supported by this version of ocirun');
+    const writes = resourceWrites(step('detect cgroups', () => hostLayout()), resources, [], ctx.warn);
+    writeInOrder(s.cgroupPaths, writes);
+    const file = savedConfigFile(ctx.root, id);
+    const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
+    config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(config), { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
+  } finally {
+    unlock();
+  }
+}
