@@ -1,5 +1,5 @@
 // What the integration tests share: a busybox bundle, the CLI, host-side views.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,3 +48,23 @@ export function statusFields(text: string): Record<string, string> {
 }
 
 export const nsOf = (pid: number, ns: string) => fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
+
+export const TEST_IMAGE = 'localhost/ocirun-test-busybox:latest';
+
+/** A busybox-static image for the managers, imported into podman (no registry here). */
+export function ensureImage(image = TEST_IMAGE): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-image-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.mkdirSync(path.join(dir, 'tmp'));
+    fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
+    fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
+    fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
+    for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
+    execFileSync('tar', ['-C', dir, '-cf', `${dir}.tar`, '.']);
+    execFileSync('podman', ['import', '-q', `${dir}.tar`, image]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(`${dir}.tar`, { force: true });
+  }
+}

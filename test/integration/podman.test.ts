@@ -6,29 +6,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureImage, TEST_IMAGE } from './helpers.js';
 
 const ocirun = path.resolve(__dirname, '../../bin/ocirun');
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
-const image = 'localhost/ocirun-test-busybox:latest';
+const image = TEST_IMAGE;
 const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 
 function podman(runtime: string, args: string[], timeout = 60_000) {
   return spawnSync('podman', ['--runtime', runtime, ...args], { encoding: 'utf8', timeout });
 }
 
-beforeAll(() => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-image-'));
-  try {
-    fs.mkdirSync(path.join(dir, 'bin'));
-    fs.mkdirSync(path.join(dir, 'tmp'));
-    fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
-    fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
-    fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
-    for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
-    execFileSync('tar', ['-C', dir, '-cf', `${dir}.tar`, '.']);
-    execFileSync('podman', ['import', '-q', `${dir}.tar`, image]);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+beforeAll(() => ensureImage(image));
     fs.rmSync(`${dir}.tar`, { force: true });
   }
 });
