@@ -2,11 +2,14 @@
 import { Command } from 'commander';
 import { Logger, setLogger, type LogFormat } from '../log.js';
 import { OCI_VERSION } from '../spec/constants.js';
+import { VERSION } from '../version.js';
 import { fail, globals } from './common.js';
+import * as checkCmd from './check.js';
 import * as createCmd from './create.js';
 import * as deleteCmd from './delete.js';
 import * as eventsCmd from './events.js';
 import * as execCmd from './exec.js';
+import * as featuresCmd from './features.js';
 import * as killCmd from './kill.js';
 import * as listCmd from './list.js';
 import * as pauseCmd from './pause.js';
@@ -18,7 +21,6 @@ import * as startCmd from './start.js';
 import * as stateCmd from './state.js';
 import * as updateCmd from './update.js';
 
-const VERSION = '0.1.0';
 
 async function versionText(): Promise<string> {
   const { libseccompVersion } = await import('../sys/libseccomp.js');
@@ -46,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
       setLogger(new Logger({ file: g.log, format: g.logFormat as LogFormat, debug: g.debug }));
       if (g.systemdCgroup) throw new Error('--systemd-cgroup: the systemd cgroup driver is not supported by this version of ocirun');
     });
-  for (const m of [createCmd, startCmd, stateCmd, killCmd, deleteCmd, runCmd, execCmd, listCmd, psCmd, pauseCmd, resumeCmd, updateCmd, eventsCmd, specCmd]) m.register(program);
+  for (const m of [createCmd, startCmd, stateCmd, killCmd, deleteCmd, runCmd, execCmd, listCmd, psCmd, pauseCmd, resumeCmd, updateCmd, eventsCmd, featuresCmd, checkCmd, specCmd]) m.register(program);
 
   if (argv.includes('-v') || argv.includes('--version')) {
     const first = argv.findIndex((a) => !a.startsWith('-'));

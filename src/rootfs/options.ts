@@ -48,6 +48,9 @@ const PROPAGATION: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/** Every option this runtime applies (what `features` reports as mountOptions). */
+export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION), 'tmpcopyup'].sort();
+
 /** Options that runc accepts and this runtime does not apply yet: refused, never ignored. */
 const UNSUPPORTED = new Set(['rro', 'rrw', 'ratime', 'rnoatime', 'rnosuid', 'rnodev', 'rnoexec', 'idmap', 'ridmap']);
 

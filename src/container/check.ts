@@ -1,0 +1,97 @@
+/**
+ * `check`: can ocirun work on this host? One line per item, ok / missing /
+ * note, with what to do about it, like LXC's lxc-checkconfig. Required items
+ * make the exit status 1 when missing; optional ones only limit which
+ * configs run.
+ */
+import fs from 'node:fs';
+import { hostLayout } from '../cgroups/index.js';
+import { EXEC_SHIM, STAGE_BINARY } from '../process/spawn.js';
+import { O, RESOLVE } from '../sys/constants.js';
+import type { Sys } from '../sys/types.js';
+
+export interface CheckLine {
+  status: 'ok' | 'missing' | 'note';
+  item: string;
+  detail: string;
+  required: boolean;
+}
+
+const read = (f: string) => {
+  try {
+    return fs.readFileSync(f, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+/** The filesystem type of the mount holding `dir` (the longest matching mount point). */
+function fsTypeOf(dir: string): string | undefined {
+  let best: { point: string; type: string } | undefined;
+  for (const line of (read('/proc/self/mountinfo') ?? '').split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 0) continue;
+    const point = f[4];
+    if ((dir === point || dir.startsWith(point.endsWith('/') ? point : `${point}/`)) && (!best || point.length >= best.point.length)) best = { point, type: f[sep + 1] };
+  }
+  return best?.type;
+}
+
+export function check(sys: Sys, stateRoot: string, libseccompVersion: string | undefined): CheckLine[] {
+  const out: CheckLine[] = [];
+  const add = (ok: boolean, item: string, okDetail: string, fix: string, required: boolean) =>
+    out.push({ status: ok ? 'ok' : required ? 'missing' : 'note', item, detail: ok ? okDetail : fix, required });
+
+  const nsFiles: [string, string, boolean][] = [['mount', 'mnt', true], ['pid', 'pid', true], ['network', 'net', false], ['uts', 'uts', false], ['ipc', 'ipc', false], ['user', 'user', false], ['cgroup', 'cgroup', false], ['time', 'time', false]];
+  for (const [name, file, required] of nsFiles) {
+    add(fs.existsSync(`/proc/self/ns/${file}`), `namespace: ${name}`, 'supported', `the kernel lacks ${name} namespaces (CONFIG_${file.toUpperCase()}_NS); configs asking for one fail`, required);
+  }
+  const maxUserNs = Number(read('/proc/sys/user/max_user_namespaces') ?? 0);
+  add(maxUserNs > 0, 'user namespaces limit', `max_user_namespaces=${maxUserNs}`, 'sysctl user.max_user_namespaces=15000 to allow user namespaces', false);
+
+  try {
+    const layout = hostLayout();
+    const names = layout.hierarchies.map((h) => h.name);
+    const unified = layout.hierarchies.find((h) => h.name === 'unified');
+    const v2controllers = unified ? read(`${unified.mountPoint}/cgroup.controllers`) : undefined;
+    add(names.length > 0, 'cgroups', `${layout.mode}: ${names.filter((n) => n !== 'unified').join(' ') || ''}${unified ? ` unified(${v2controllers || 'no controllers'})` : ''}`.trim(), 'no cgroup filesystem is mounted under /sys/fs/cgroup', true);
+    const have = new Set([...names.flatMap((n) => n.split(',')), ...(v2controllers ?? '').split(' ')]);
+    for (const c of ['memory', 'pids', 'cpu', 'cpuset', 'freezer', 'devices', 'blkio', 'io']) {
+      if (layout.mode === 'v2' ? ['freezer', 'devices', 'blkio'].includes(c) : c === 'io') continue;
+      add(have.has(c), `cgroup controller: ${c}`, 'available', `not available: linux.resources for ${c} fail${c === 'freezer' ? ', and pause/resume' : ''}`, false);
+    }
+  } catch (err) {
+    add(false, 'cgroups', '', `cannot read the cgroup layout: ${(err as Error).message}`, true);
+  }
+
+  add(/^Seccomp:/m.test(read('/proc/self/status') ?? ''), 'seccomp (kernel)', 'supported', 'the kernel lacks seccomp (CONFIG_SECCOMP_FILTER); configs with linux.seccomp fail', false);
+  add(libseccompVersion !== undefined, 'libseccomp', `libseccomp.so.2 ${libseccompVersion}`, 'apt-get install libseccomp2; configs with linux.seccomp fail without it', false);
+  const apparmor = read('/sys/module/apparmor/parameters/enabled') === 'Y';
+  out.push({ status: 'note', item: 'AppArmor', detail: `${apparmor ? 'enabled on this host' : 'not enabled'}; ocirun does not apply profiles yet (configs naming one are refused)`, required: false });
+  out.push({ status: 'note', item: 'SELinux', detail: `${fs.existsSync('/sys/fs/selinux/enforce') ? 'enabled on this host' : 'not enabled'}; ocirun does not apply labels yet (configs naming one are refused)`, required: false });
+
+  let openat2 = false;
+  try {
+    sys.close(sys.openat2(-100, '/', O.PATH | O.CLOEXEC, RESOLVE.NO_MAGICLINKS));
+    openat2 = true;
+  } catch {
+    /* reported below */
+  }
+  add(openat2, 'openat2', 'supported (mount targets are resolved inside the rootfs)', 'needs Linux 5.6 or later: ocirun resolves every mount target with openat2', true);
+  const rootType = fsTypeOf('/');
+  add(rootType !== 'rootfs', 'pivot_root', `the host root is ${rootType}`, 'the host runs from an initramfs (rootfs), where pivot_root fails: use --no-pivot', false);
+  const stateType = fsTypeOf(stateRoot);
+  add(stateType !== undefined, `state dir ${stateRoot}`, `on ${stateType}`, 'cannot tell which filesystem holds it', false);
+  for (const [name, file] of [['C stage', STAGE_BINARY], ['exec shim', EXEC_SHIM]]) {
+    let ok = false;
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      ok = true;
+    } catch {
+      /* reported */
+    }
+    add(ok, name, file, `${file} is missing or not executable: run npm install (it builds native/)`, true);
+  }
+  return out;
+}

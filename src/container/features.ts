@@ -1,0 +1,62 @@
+/**
+ * `features`: what this build and this kernel support, as the runtime-spec's
+ * features document (features.md). Only what ocirun really applies is
+ * listed: fields it refuses (AppArmor, SELinux, Intel RDT, id-mapped mounts,
+ * seccomp listeners) are reported as not enabled.
+ */
+import fs from 'node:fs';
+import { MOUNT_OPTIONS } from '../rootfs/options.js';
+import { CAPABILITIES, lastCap } from '../security/capabilities.js';
+import { NamespaceTypes, OCI_VERSION, SeccompArchs, SeccompFlags, SeccompOperators, SeccompActions } from '../spec/constants.js';
+import type { SeccompLib } from '../sys/libseccomp.js';
+
+export { VERSION } from '../version.js';
+import { VERSION } from '../version.js';
+const NS_FILE: Record<string, string> = { mount: 'mnt', network: 'net' };
+const HOOKS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+
+export interface HostFeatures {
+  hasNamespace: (file: string) => boolean;
+  lastCap: number;
+  /** undefined when libseccomp cannot be loaded. */
+  seccomp?: SeccompLib;
+}
+
+export function hostFeatures(seccomp: SeccompLib | undefined): HostFeatures {
+  return { hasNamespace: (f) => fs.existsSync(`/proc/self/ns/${f}`), lastCap: lastCap(), seccomp };
+}
+
+export function features(host: HostFeatures) {
+  const lib = host.seccomp;
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: OCI_VERSION,
+    hooks: HOOKS,
+    mountOptions: MOUNT_OPTIONS,
+    linux: {
+      namespaces: NamespaceTypes.filter((t) => host.hasNamespace(NS_FILE[t] ?? t)),
+      capabilities: CAPABILITIES.slice(0, host.lastCap + 1),
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      seccomp: lib
+        ? {
+            enabled: true,
+            actions: SeccompActions.filter((a) => a !== 'SCMP_ACT_NOTIFY'),
+            operators: [...SeccompOperators],
+            archs: SeccompArchs.filter((a) => lib.archResolve(a.replace(/^SCMP_ARCH_/, '').toLowerCase()) !== 0),
+            knownFlags: [...SeccompFlags],
+            // WAIT_KILLABLE_RECV needs libseccomp 2.6 (refused in plan.ts).
+            supportedFlags: SeccompFlags.filter((f) => f !== 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'),
+          }
+        : { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+      netDevices: { enabled: false },
+    },
+    annotations: {
+      'org.ocirun.version': VERSION,
+      ...(lib ? { 'io.github.seccomp.libseccomp.version': lib.version } : {}),
+    },
+  };
+}
