@@ -126,7 +126,8 @@ export async function removeCgroups(paths: Record<string, string>): Promise<void
         break;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
+        // A path that cannot exist (too long, through a file) was never made.
+        if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') break;
         if (code !== 'EBUSY' || attempt >= 50) throw new RuntimeError('remove cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
         await new Promise((r) => setTimeout(r, 10 + attempt * 2));
       }

@@ -18,8 +18,9 @@ import { planContainer } from '../spec/plan.js';
 import type { Config } from '../spec/schema.js';
 import { checkSemantics } from '../spec/semantic.js';
 import { checkSchema } from '../spec/load.js';
-import { O, S_IFIFO, AT_FDCWD } from '../sys/constants.js';
+import { AT_FDCWD, CLONE, O, S_IFIFO } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
+import { faultPoint } from '../fault.js';
 import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
@@ -94,6 +95,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     throw atStep('create state dir', err);
   }
   const unlock = lockDir(sys, dir);
+  faultPoint('state-dir');
   const state: SavedState = {
     ociVersion: OCI_VERSION,
     id: opts.id,
@@ -106,27 +108,35 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     owner: os.userInfo().username,
     annotations: plan.annotations,
     cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
+    sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
   let consoleFd: number | undefined;
   try {
     step('write state', () => writeState(ctx.root, state));
+    faultPoint('state-written');
     step('save config', () => fs.writeFileSync(savedConfigFile(ctx.root, opts.id), JSON.stringify(config), { mode: 0o600 }));
+    faultPoint('config-saved');
     const fifo = fifoPath(ctx.root, opts.id);
     step('create exec fifo', () => {
       sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);
       fs.chmodSync(fifo, 0o622);
     });
     const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
+    faultPoint('fifo-made');
     if (opts.consoleSocket) consoleFd = step('connect console socket', () => sys.connectUnix(opts.consoleSocket!));
     step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
+    faultPoint('cgroups-made');
     writeResources(state.cgroupPaths, writes);
+    faultPoint('resources-written');
 
     const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: opts.preserveFds ?? 0, stdio: opts.stdio });
+    faultPoint('init-spawned');
     init.channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
     state.pid = init.pid;
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
+    faultPoint('pid-saved');
     if (!joinLate) joinCgroups(state.cgroupPaths, init.pid);
 
     const initPlan: InitPlan = {
@@ -138,6 +148,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       hostHasKcore: fs.existsSync('/proc/kcore'),
     };
     init.channel.send({ type: 'plan', plan: initPlan });
+    faultPoint('plan-sent');
     let msg = await init.channel.receive();
     if (msg.type === 'hooks') {
       runHooks('prestart', plan.hooks.prestart, hookState(state, 'creating'), ctx.warn);
@@ -146,14 +157,18 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       msg = await init.channel.receive();
     }
     if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
+    faultPoint('init-ready');
     if (joinLate) joinCgroups(state.cgroupPaths, init.pid);
+    faultPoint('cgroups-joined');
     init.channel.send({ type: 'continue', state: hookState(state, 'created') });
     await init.channel.receive('created');
+    faultPoint('init-created');
     sys.close(fifoFd);
     if (consoleFd !== undefined) sys.close(consoleFd);
 
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
+    faultPoint('created-saved');
     if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), init.pid));
     return { pid: init.pid, state };
   } catch (err) {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { thaw } from '../cgroups/freezer.js';
 import { cgroupPids, removeCgroups } from '../cgroups/index.js';
 import type { Context } from './context.js';
+import { faultPoint } from '../fault.js';
 import { runHooks } from '../hooks/index.js';
 import { hookState, initAlive, stateDir, type SavedState } from './state.js';
 
@@ -22,7 +23,7 @@ export function signalAll(s: SavedState, signal: NodeJS.Signals | number): void 
 async function waitGone(s: SavedState, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (!initAlive(s) && cgroupPids(s.cgroupPaths).length === 0) return;
+    if (!initAlive(s) && (!s.sharedPidNs || cgroupPids(s.cgroupPaths).length === 0)) return;
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -30,12 +31,16 @@ async function waitGone(s: SavedState, timeoutMs: number): Promise<void> {
 export async function destroy(ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
   if (opts.kill) {
     if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
-    signalAll(s, 'SIGKILL');
+    // With its own pid namespace, the init's death ends every process in it.
+    // Without, the rest must be found in the cgroup (runc's destroy does the same).
+    if (s.sharedPidNs) signalAll(s, 'SIGKILL');
     // Frozen tasks do not die until thawed.
     await thaw(s.cgroupPaths).catch(() => {});
     await waitGone(s, 5000);
+    faultPoint('processes-killed');
   }
   await removeCgroups(s.cgroupPaths);
+  faultPoint('cgroups-removed');
   fs.rmSync(stateDir(ctx.root, s.id), { recursive: true, force: true });
   // After the container is deleted, once: the state directory is gone now.
   runHooks('poststop', s.hooks?.poststop, hookState(s, 'stopped'), ctx.warn);

@@ -4,6 +4,7 @@
  * (128+N when killed by signal N). The init is our child (the C stage
  * clones it with CLONE_PARENT), so we can wait for it.
  */
+import { faultPoint } from '../fault.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
 import { create, type CreateOptions } from './create.js';
@@ -38,6 +39,7 @@ export function relaySignals(pid: number): () => void {
 
 export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach?: boolean }): Promise<number> {
   const { pid } = await create(sys, ctx, { ...opts, detach: opts.detach ?? false });
+  faultPoint('run-created');
   if (opts.detach) {
     await start(ctx, opts.id);
     return 0;
@@ -46,6 +48,7 @@ export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach
   try {
     const waited = sys.waitpid(pid);
     await start(ctx, opts.id);
+    faultPoint('run-started');
     const status = await waited;
     return exitCodeOf(status);
   } finally {

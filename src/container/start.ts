@@ -1,6 +1,7 @@
 /** `start`: open the exec fifo, which releases the init into the user's program. */
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
+import { faultPoint } from '../fault.js';
 import type { Context } from './context.js';
 import { runHooks } from '../hooks/index.js';
 import { currentStatus, fifoPath, hookState, initAlive, readState } from './state.js';
@@ -27,9 +28,11 @@ export async function start(ctx: Context, id: string): Promise<void> {
     opened.then((fh) => fh.close()).catch(() => {});
     throw new RuntimeError('', 'cannot start a container that has stopped');
   }
+  faultPoint('fifo-opened');
   const data = await first.readFile();
   await first.close();
   if (data.length === 0) throw new RuntimeError('', 'cannot start a container that has stopped');
   fs.rmSync(fifo, { force: true });
+  faultPoint('fifo-removed');
   runHooks('poststart', s.hooks?.poststart, hookState(s, 'running'), ctx.warn);
 }

@@ -26,6 +26,11 @@ export interface SavedState {
   owner: string;
   annotations: Record<string, string>;
   cgroupPaths: Record<string, string>;
+  /**
+   * No pid namespace of its own: killing the init does not end the other
+   * processes, so teardown signals every process in its cgroup (as runc).
+   */
+  sharedPidNs?: boolean;
   /** The hooks that run after create: on start, and on delete. */
   hooks?: { poststart?: HookConfig[]; poststop?: HookConfig[] };
 }

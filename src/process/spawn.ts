@@ -61,6 +61,9 @@ export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
     _OCIRUN_SYNC_FD: String(syncIndex),
     _OCIRUN_FIFO_FD: String(syncIndex + 1),
     _OCIRUN_SHIM: EXEC_SHIM,
+    // Names the container in `ps e` while the stage and the Node init run
+    // (the program gets process.env only); the crash tests look for it.
+    _OCIRUN_CONTAINER: plan.id,
   };
   if (opts.consoleFd !== undefined) {
     stdio.push(opts.consoleFd);

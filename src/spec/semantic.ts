@@ -98,7 +98,16 @@ export function checkSemantics(config: Config, bundle: string, host: HostFacts =
   if (linux.timeOffsets && !linux.namespaces?.some((n) => n.type === 'time' && !n.path)) {
     throw new ConfigError('linux.timeOffsets', 'time offsets need a new time namespace in linux.namespaces');
   }
-  if (linux.cgroupsPath !== undefined && linux.cgroupsPath.includes('\n')) throw new ConfigError('linux.cgroupsPath', 'must not contain a newline');
+  if (linux.cgroupsPath !== undefined) {
+    const cg = linux.cgroupsPath;
+    if (cg.includes('\n') || cg.includes('\0')) throw new ConfigError('linux.cgroupsPath', 'must not contain a newline or NUL');
+    // ".." could name a cgroup outside the runtime's reach, and the root (or
+    // an empty path after cleaning) is the host's own cgroup: a container
+    // there would take every host process with it on delete.
+    if (cg.split('/').includes('..')) throw new ConfigError('linux.cgroupsPath', `"${cg}" must not contain ".."`);
+    if (cg !== '' && cg.split('/').every((p) => p === '' || p === '.')) throw new ConfigError('linux.cgroupsPath', `"${cg}" names the root of the cgroup hierarchy`);
+    if (cg.length > 3000 || cg.split('/').some((p) => Buffer.byteLength(p) > 255)) throw new ConfigError('linux.cgroupsPath', 'is too long for a cgroup directory (255 bytes a component, 3000 in all)');
+  }
 
   const filesystems = host.filesystems();
   for (const [i, m] of (config.mounts ?? []).entries()) {
@@ -125,8 +134,9 @@ export function checkSemantics(config: Config, bundle: string, host: HostFacts =
     if (!host.sysctlExists(name)) throw new ConfigError(field, `unknown sysctl "${name}" (no /proc/sys entry)`);
   }
 
-  for (const [kind, hooks] of Object.entries(config.hooks ?? {})) {
-    for (const [i, h] of (hooks ?? []).entries()) {
+  // Only the spec's hook kinds: other keys are allowed in the object (and ignored), as in runc.
+  for (const kind of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const) {
+    for (const [i, h] of (config.hooks?.[kind] ?? []).entries()) {
       if (!h.path.startsWith('/')) throw new ConfigError(`hooks.${kind}[${i}].path`, `"${h.path}" must be an absolute path`);
     }
   }

@@ -5,23 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeBundle, OCIRUN } from './helpers.js';
+import { leftovers as leftoversOf, makeBundle, OCIRUN } from './helpers.js';
 
 const ocirun = OCIRUN;
 let root: string;
 let bundle: string;
 
-function leftovers(id: string): string[] {
-  const found: string[] = [];
-  if (fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
-  for (const c of fs.readdirSync('/sys/fs/cgroup')) {
-    const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(c) || (c === 'unified' && l.startsWith('0::')));
-    const base = path.join('/sys/fs/cgroup', c, own ? own.split(':')[2] : '/', id);
-    if (fs.existsSync(base)) found.push(`cgroup ${base}`);
-  }
-  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(bundle)) found.push('a mount under the bundle');
-  return found;
-}
+const leftovers = (id: string) => leftoversOf(root, id, bundle);
 
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bad-root-'));
@@ -44,6 +34,8 @@ const cases: [string, (c: any) => void, RegExp][] = [
   ['unknown sysctl', (c) => (c.linux.sysctl = { 'net.no.such.thing': '1' }), /linux\.sysctl\.net\.no\.such\.thing: unknown sysctl/],
   ['user namespace without mappings', (c) => c.linux.namespaces.push({ type: 'user' }), /linux\.uidMappings/],
   ['relative hook path', (c) => (c.hooks = { poststop: [{ path: 'rel/hook' }] }), /hooks\.poststop\[0\]\.path/],
+  ['cgroupsPath at the hierarchy root', (c) => (c.linux.cgroupsPath = '/'), /linux\.cgroupsPath: "\/" names the root of the cgroup hierarchy/],
+  ['cgroupsPath with ..', (c) => (c.linux.cgroupsPath = '/a/../../b'), /linux\.cgroupsPath: .* must not contain "\.\."/],
   ['relative cwd', (c) => (c.process.cwd = 'rel'), /process\.cwd: "rel" must be an absolute path/],
   ['program not found', (c) => (c.process.args = ['no-such-program']), /"no-such-program": executable file not found in \$PATH/],
   ['mount source missing', (c) => c.mounts.push({ destination: '/m', type: 'bind', source: '/no/such/source', options: ['bind'] }), /mount: bind \/no\/such\/source on \/m: .*ENOENT/],

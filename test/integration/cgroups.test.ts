@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeBundle, OCIRUN } from './helpers.js';
+import { OCIRUN, type RunningContainer, cli, startContainer } from './helpers.js';
 
 let root: string;
-let bundle: string;
-const id = `cg-${process.pid}`;
+let c: RunningContainer;
+let id: string;
 let initPid: number;
 
 const inside = (cmd: string) => cli(root, ['exec', id, 'sh', '-c', cmd]);
@@ -21,20 +21,13 @@ function hostDir(controller: string): string {
 }
 
 beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-cg-root-'));
-  bundle = makeBundle('ocirun-cg-', ['sleep', '1000'], (c) => {
-    c.linux.resources = { memory: { limit: 32 * 2 ** 20 }, pids: { limit: 12 }, cpu: { shares: 256 } };
+  c = startContainer('cg', ['sleep', '1000'], (config) => {
+    config.linux.resources = { memory: { limit: 32 * 2 ** 20 }, pids: { limit: 12 }, cpu: { shares: 256 } };
   });
-  const r = cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true });
-  expect(r.status, r.stderr).toBe(0);
-  initPid = JSON.parse(cli(root, ['state', id]).stdout).pid;
+  ({ root, id, initPid } = c);
 });
 
-afterAll(() => {
-  cli(root, ['delete', '--force', id]);
-  fs.rmSync(root, { recursive: true, force: true });
-  fs.rmSync(bundle, { recursive: true, force: true });
-});
+afterAll(() => c.remove());
 
 describe('cgroups v1', () => {
   it('writes the configured limits, which the container sees', () => {

@@ -2,36 +2,28 @@
 // and what the host sees of it (its namespaces and cgroups are the init's).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeBundle, nsOf, project, statusFields } from './helpers.js';
+import { type RunningContainer, cli, makeBundle, nsOf, project, startContainer, statusFields } from './helpers.js';
 
 let root: string;
-let bundle: string;
-const id = `exec-${process.pid}`;
+let c: RunningContainer;
+let id: string;
 let initPid: number;
 
 const exec = (args: string[], opts: { input?: string } = {}) => cli(root, ['exec', ...args], opts);
 
 beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-exec-root-'));
-  bundle = makeBundle('ocirun-exec-', ['sleep', '1000'], (c) => {
-    c.process.noNewPrivileges = false;
-    c.process.env.push('FROM_CONFIG=yes');
+  c = startContainer('exec', ['sleep', '1000'], (config) => {
+    config.process.noNewPrivileges = false;
+    config.process.env.push('FROM_CONFIG=yes');
     // A profile that denies mkdir: the exec'd process must carry it too.
-    c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
+    config.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
   });
-  const r = cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true });
-  expect(r.status, r.stderr).toBe(0);
-  initPid = JSON.parse(cli(root, ['state', id]).stdout).pid;
+  ({ root, id, initPid } = c);
 });
 
-afterAll(() => {
-  cli(root, ['delete', '--force', id]);
-  fs.rmSync(root, { recursive: true, force: true });
-  fs.rmSync(bundle, { recursive: true, force: true });
-});
+afterAll(() => c.remove());
 
 describe('exec', () => {
   it('joins every namespace and cgroup of the init (seen from the host)', () => {

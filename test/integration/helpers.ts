@@ -68,3 +68,60 @@ export function ensureImage(image = TEST_IMAGE): void {
     fs.rmSync(`${dir}.tar`, { force: true });
   }
 }
+
+/**
+ * What a container `id` left on the host: its state dir, a cgroup directory
+ * on any hierarchy, a mount under the bundle, a process of its (tagged by
+ * the stage's environment, or in one of its cgroups).
+ */
+export function leftovers(root: string, id: string, bundle: string): string[] {
+  const found: string[] = [];
+  if (fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
+  const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
+  for (const c of fs.readdirSync('/sys/fs/cgroup')) {
+    const line = own.find((l) => l.split(':')[1]?.split(',').includes(c) || (c === 'unified' && l.startsWith('0::')));
+    const dir = path.join('/sys/fs/cgroup', c, line ? line.split(':')[2] : '/', id);
+    if (fs.existsSync(dir)) found.push(`cgroup ${dir}`);
+  }
+  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(bundle)) found.push('a mount under the bundle');
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      const cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      if (env.includes(`_OCIRUN_CONTAINER=${id}`) || cg.split('\n').some((l) => l.endsWith(`/${id}`))) found.push(`process ${pid} (${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()})`);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
+}
+
+export interface RunningContainer {
+  root: string;
+  bundle: string;
+  id: string;
+  initPid: number;
+  /** Deletes the container (force) and its root and bundle. */
+  remove(): void;
+}
+
+/** A detached container from a fresh bundle and state root, for tests that look at a running one. */
+export function startContainer(name: string, args: string[], edit?: (config: any) => void): RunningContainer {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `ocirun-${name}-root-`));
+  const bundle = makeBundle(`ocirun-${name}-`, args, edit);
+  const id = `${name}-${process.pid}`;
+  const r = cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true });
+  if (r.status !== 0) throw new Error(`run -d ${id}: ${r.stderr}`);
+  const initPid = JSON.parse(cli(root, ['state', id]).stdout).pid as number;
+  return {
+    root,
+    bundle,
+    id,
+    initPid,
+    remove() {
+      cli(root, ['delete', '--force', id]);
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(bundle, { recursive: true, force: true });
+    },
+  };
+}

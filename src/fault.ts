@@ -1,0 +1,18 @@
+/**
+ * Fault injection, for tests only: with OCIRUN_FAULT_AFTER=<step> set, ocirun
+ * kills itself with SIGKILL right after that step, as a manager's timeout, a
+ * reboot or the OOM killer would. The crash-safety tests stop it after every
+ * step in turn and check that `delete -f` leaves nothing behind.
+ */
+export const FAULT_STEPS = {
+  create: ['state-dir', 'state-written', 'config-saved', 'fifo-made', 'cgroups-made', 'resources-written', 'init-spawned', 'pid-saved', 'plan-sent', 'init-ready', 'cgroups-joined', 'init-created', 'created-saved'],
+  start: ['fifo-opened', 'fifo-removed'],
+  delete: ['processes-killed', 'cgroups-removed'],
+  run: ['run-created', 'run-started'],
+} as const;
+
+export type FaultStep = (typeof FAULT_STEPS)[keyof typeof FAULT_STEPS][number];
+
+export function faultPoint(step: FaultStep): void {
+  if (process.env.OCIRUN_FAULT_AFTER === step) process.kill(process.pid, 'SIGKILL');
+}

@@ -1,0 +1,85 @@
+// A runtime killed (SIGKILL) right after any step of create, start, delete or
+// run leaves nothing that `delete -f` cannot clean: no state dir, cgroup
+// directory, mount or process. OCIRUN_FAULT_AFTER is the test-only hook.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAULT_STEPS } from '../../src/fault.js';
+import { cli, leftovers, makeBundle, OCIRUN } from './helpers.js';
+
+let root: string;
+let bundle: string;
+let injected = 0;
+
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-crash-root-'));
+  bundle = makeBundle('ocirun-crash-', ['sleep', '1000'], (c) => {
+    c.linux.resources = { memory: { limit: 64 * 2 ** 20 }, pids: { limit: 50 } };
+  });
+});
+
+afterAll(() => {
+  process.stdout.write(`crash safety: ${injected} faults injected, every one cleaned by delete -f\n`);
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(bundle, { recursive: true, force: true });
+});
+
+/** Runs an ocirun command that kills itself after `step`; no pipes, so nothing waits on the container. */
+function killedAfter(step: string, args: string[]): void {
+  const r = spawnSync(OCIRUN, ['--root', root, ...args], { stdio: 'ignore', timeout: 30_000, env: { ...process.env, OCIRUN_FAULT_AFTER: step } });
+  expect(r.signal, `${args.join(' ')} after ${step}`).toBe('SIGKILL');
+  injected++;
+}
+
+function cleanedByForceDelete(id: string): void {
+  const d = cli(root, ['delete', '--force', id]);
+  expect(d.status, d.stderr).toBe(0);
+  // Killed processes may take a moment to be reaped by their new parent.
+  let left = leftovers(root, id, bundle);
+  for (let i = 0; i < 40 && left.length; i++) {
+    spawnSync('sleep', ['0.05']);
+    left = leftovers(root, id, bundle);
+  }
+  expect(left).toEqual([]);
+}
+
+describe('a runtime killed after each step', () => {
+  for (const step of FAULT_STEPS.create) {
+    it(`create, killed after ${step}`, () => {
+      const id = `crash-create-${step}`;
+      killedAfter(step, ['create', '--bundle', bundle, id]);
+      // A half-made container is reported, as stopped (or still creating), never as running.
+      const s = cli(root, ['state', id]);
+      if (s.status === 0) expect(['stopped', 'creating', 'created']).toContain(JSON.parse(s.stdout).status);
+      cleanedByForceDelete(id);
+    });
+  }
+
+  for (const step of FAULT_STEPS.start) {
+    it(`start, killed after ${step}`, () => {
+      const id = `crash-start-${step}`;
+      expect(cli(root, ['create', '--bundle', bundle, id], { detached: true }).status).toBe(0);
+      killedAfter(step, ['start', id]);
+      cleanedByForceDelete(id);
+    });
+  }
+
+  for (const step of FAULT_STEPS.delete) {
+    it(`delete -f, killed after ${step}`, () => {
+      const id = `crash-delete-${step}`;
+      expect(cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true }).status).toBe(0);
+      killedAfter(step, ['delete', '--force', id]);
+      cleanedByForceDelete(id);
+    });
+  }
+
+  for (const step of FAULT_STEPS.run) {
+    it(`run, killed after ${step}`, () => {
+      const id = `crash-run-${step}`;
+      killedAfter(step, ['run', '--bundle', bundle, id]);
+      cleanedByForceDelete(id);
+    });
+  }
+});
