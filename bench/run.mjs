@@ -21,6 +21,7 @@ const ocirun = path.join(project, 'bin/ocirun');
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 const argv = process.argv.slice(2);
 const runs = Number(argv[argv.indexOf('--runs') + 1] || 20);
+// The image the podman tests import (test/integration/helpers.ts); run `npm test` once first.
 const image = 'localhost/ocirun-test-busybox:latest';
 const ulimits = '--ulimit nofile=1024:1024 --ulimit nproc=1024:1024';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bench-'));
@@ -45,17 +46,17 @@ const rt = { ocirun, runc };
 const rows = [];
 try {
   for (const name of ['ocirun', 'runc']) {
-    const r = spawnSync(rt[name], ['--root', roots[name], 'run', '-d', '--bundle', sleeper, 'bench-sleeper'], { stdio: 'ignore' });
+    const r = spawnSync(rt[name], ['--root', roots[name], 'run', '-d', '--bundle', sleeper, `bench-sleeper-${name}`], { stdio: 'ignore' });
     if (r.status !== 0) throw new Error(`${name} run -d failed`);
   }
   const [floor] = hyperfine([`${process.execPath} -e 0`]);
   rows.push(['`node -e 0` (floor)', floor, undefined]);
   const cases = [
-    ['`state`', (n) => `${rt[n]} --root ${roots[n]} state bench-sleeper`],
-    ['`run /bin/true`', (n) => `${rt[n]} --root ${roots[n]} run --bundle ${trueBundle} bench-run`],
-    ['`create` + `start` + `delete`', (n) => `sh -c "${rt[n]} --root ${roots[n]} create --bundle ${trueBundle} bench-csd >/dev/null && ${rt[n]} --root ${roots[n]} start bench-csd && ${rt[n]} --root ${roots[n]} delete --force bench-csd"`],
-    ['`exec true`', (n) => `${rt[n]} --root ${roots[n]} exec bench-sleeper true`],
-    ['`podman run --rm true`', (n) => `podman --runtime ${rt[n]} run --rm ${ulimits} ${image} true`],
+    ['`state`', (n) => `${rt[n]} --root ${roots[n]} state bench-sleeper-${n}`],
+    ['`run /bin/true`', (n) => `${rt[n]} --root ${roots[n]} run --bundle ${trueBundle} bench-run-${n}`],
+    ['`create` + `start` + `delete`', (n) => `sh -c "${rt[n]} --root ${roots[n]} create --bundle ${trueBundle} bench-csd-${n} >/dev/null && ${rt[n]} --root ${roots[n]} start bench-csd-${n} && ${rt[n]} --root ${roots[n]} delete --force bench-csd-${n}"`],
+    ['`exec true`', (n) => `${rt[n]} --root ${roots[n]} exec bench-sleeper-${n} true`],
+    ['`podman run --rm IMAGE sh -c true`', (n) => `podman --runtime ${rt[n]} run --rm ${ulimits} ${image} sh -c true`],
   ];
   for (const [label, cmd] of cases) {
     const [mine, theirs] = hyperfine([cmd('ocirun'), cmd('runc')], label.includes('podman') ? Math.min(runs, 10) : runs);
@@ -64,12 +65,12 @@ try {
 
   // Peak RSS: GNU time's %M covers the runtime and the processes it reaps (the init is its child).
   const rss = (n) => {
-    const r = spawnSync('/usr/bin/time', ['-f', '%M', rt[n], '--root', roots[n], 'run', '--bundle', trueBundle, 'bench-rss'], { encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', rt[n], '--root', roots[n], 'run', '--bundle', trueBundle, `bench-rss-${n}`], { encoding: 'utf8' });
     return Number(r.stderr.trim().split('\n').pop());
   };
   const smallestMemory = (n) => {
     for (const mb of [2, 3, 4, 5, 6, 8, 12, 16]) {
-      const ok = [0, 1, 2].every(() => spawnSync('sh', ['-c', `podman --runtime ${rt[n]} run --rm ${ulimits} --memory ${mb}m ${image} true`], { stdio: 'ignore', timeout: 60_000 }).status === 0);
+      const ok = [0, 1, 2].every(() => spawnSync('sh', ['-c', `podman --runtime ${rt[n]} run --rm ${ulimits} --memory ${mb}m ${image} sh -c true`], { stdio: 'ignore', timeout: 60_000 }).status === 0);
       if (ok) return `${mb}m`;
     }
     return '> 16m';
@@ -91,6 +92,6 @@ try {
     for (const n of ['ocirun', 'runc']) spawnSync(process.execPath, [path.join(here, 'soak.mjs'), '--runtime', rt[n]], { stdio: 'inherit' });
   }
 } finally {
-  for (const name of ['ocirun', 'runc']) spawnSync(rt[name], ['--root', roots[name], 'delete', '--force', 'bench-sleeper'], { stdio: 'ignore' });
+  for (const name of ['ocirun', 'runc']) spawnSync(rt[name], ['--root', roots[name], 'delete', '--force', `bench-sleeper-${name}`], { stdio: 'ignore' });
   fs.rmSync(work, { recursive: true, force: true });
 }
