@@ -3,7 +3,6 @@
 // hence the --ulimit flags (runc needs them too).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureImage, TEST_IMAGE } from './helpers.js';
@@ -18,9 +17,6 @@ function podman(runtime: string, args: string[], timeout = 60_000) {
 }
 
 beforeAll(() => ensureImage(image));
-    fs.rmSync(`${dir}.tar`, { force: true });
-  }
-});
 
 describe('podman run --rm', () => {
   const view = 'id; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; touch /x 2>&1; touch /tmp/y && echo tmp-writable; hostname';
