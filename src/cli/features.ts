@@ -6,13 +6,8 @@ export function register(program: Command): void {
     .description('print what this runtime and this host support (runtime-spec features JSON)')
     .action(async () => {
       const { features, hostFeatures } = await import('../container/features.js');
-      const { LibSeccomp } = await import('../sys/libseccomp.js');
-      let lib;
-      try {
-        lib = new LibSeccomp();
-      } catch {
-        lib = undefined; // reported as seccomp not enabled
-      }
-      process.stdout.write(JSON.stringify(features(hostFeatures(lib)), null, 4) + '\n');
+      const { tryLibSeccomp } = await import('../sys/libseccomp.js');
+      // Without libseccomp, seccomp is reported as not enabled.
+      process.stdout.write(JSON.stringify(features(hostFeatures(tryLibSeccomp())), null, 4) + '\n');
     });
 }

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { hostLayout } from '../cgroups/index.js';
 import { EXEC_SHIM, STAGE_BINARY } from '../process/spawn.js';
+import { NamespaceTypes, NS_PROC_FILE } from '../spec/constants.js';
 import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 
@@ -43,8 +44,10 @@ export function check(sys: Sys, stateRoot: string, libseccompVersion: string | u
   const add = (ok: boolean, item: string, okDetail: string, fix: string, required: boolean) =>
     out.push({ status: ok ? 'ok' : required ? 'missing' : 'note', item, detail: ok ? okDetail : fix, required });
 
-  const nsFiles: [string, string, boolean][] = [['mount', 'mnt', true], ['pid', 'pid', true], ['network', 'net', false], ['uts', 'uts', false], ['ipc', 'ipc', false], ['user', 'user', false], ['cgroup', 'cgroup', false], ['time', 'time', false]];
-  for (const [name, file, required] of nsFiles) {
+  for (const name of NamespaceTypes) {
+    const file = NS_PROC_FILE[name];
+    // Without mount and pid namespaces no container can run; the others only limit configs.
+    const required = name === 'mount' || name === 'pid';
     add(fs.existsSync(`/proc/self/ns/${file}`), `namespace: ${name}`, 'supported', `the kernel lacks ${name} namespaces (CONFIG_${file.toUpperCase()}_NS); configs asking for one fail`, required);
   }
   const maxUserNs = Number(read('/proc/sys/user/max_user_namespaces') ?? 0);

@@ -21,7 +21,7 @@ import { STAGE_BINARY } from '../process/spawn.js';
 import { withHome } from '../process/exec-path.js';
 import { lastCap } from '../security/capabilities.js';
 import { compileSeccomp, kernelFilterFlags } from '../security/seccomp.js';
-import type { NamespaceType } from '../spec/constants.js';
+import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
 import type { Config, ProcessConfig, SeccompConfig } from '../spec/schema.js';
 import { MFD, O, RESOLVE } from '../sys/constants.js';
 import type { SeccompLib } from '../sys/libseccomp.js';
@@ -85,11 +85,10 @@ function readSavedConfig(root: string, id: string): Config {
 
 /** Namespaces the container has apart from ours (joining our own user namespace is EINVAL). */
 function containerNamespaces(config: Config, initPid: number): NamespaceType[] {
-  const file: Record<string, string> = { mount: 'mnt', network: 'net' };
   return (config.linux?.namespaces ?? [])
     .map((n) => n.type as NamespaceType)
     .filter((type) => {
-      const name = file[type] ?? type;
+      const name = NS_PROC_FILE[type];
       try {
         const theirs = fs.statSync(`/proc/${initPid}/ns/${name}`);
         const ours = fs.statSync(`/proc/self/ns/${name}`);

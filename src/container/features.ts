@@ -7,13 +7,12 @@
 import fs from 'node:fs';
 import { MOUNT_OPTIONS } from '../rootfs/options.js';
 import { CAPABILITIES, lastCap } from '../security/capabilities.js';
-import { NamespaceTypes, OCI_VERSION, SeccompArchs, SeccompFlags, SeccompOperators, SeccompActions } from '../spec/constants.js';
+import { archName } from '../security/seccomp.js';
+import { HookKinds, NamespaceTypes, NS_PROC_FILE, OCI_VERSION, SeccompActions, SeccompArchs, SeccompFlags, SeccompOperators } from '../spec/constants.js';
 import type { SeccompLib } from '../sys/libseccomp.js';
 
 export { VERSION } from '../version.js';
 import { VERSION } from '../version.js';
-const NS_FILE: Record<string, string> = { mount: 'mnt', network: 'net' };
-const HOOKS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
 
 export interface HostFeatures {
   hasNamespace: (file: string) => boolean;
@@ -31,10 +30,10 @@ export function features(host: HostFeatures) {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
-    hooks: HOOKS,
+    hooks: [...HookKinds],
     mountOptions: MOUNT_OPTIONS,
     linux: {
-      namespaces: NamespaceTypes.filter((t) => host.hasNamespace(NS_FILE[t] ?? t)),
+      namespaces: NamespaceTypes.filter((t) => host.hasNamespace(NS_PROC_FILE[t])),
       capabilities: CAPABILITIES.slice(0, host.lastCap + 1),
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
       seccomp: lib
@@ -42,7 +41,7 @@ export function features(host: HostFeatures) {
             enabled: true,
             actions: SeccompActions.filter((a) => a !== 'SCMP_ACT_NOTIFY'),
             operators: [...SeccompOperators],
-            archs: SeccompArchs.filter((a) => lib.archResolve(a.replace(/^SCMP_ARCH_/, '').toLowerCase()) !== 0),
+            archs: SeccompArchs.filter((a) => lib.archResolve(archName(a)) !== 0),
             knownFlags: [...SeccompFlags],
             // WAIT_KILLABLE_RECV needs libseccomp 2.6 (refused in plan.ts).
             supportedFlags: SeccompFlags.filter((f) => f !== 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'),

@@ -6,9 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { RuntimeError } from '../errors.js';
+import type { HookKinds } from '../spec/constants.js';
 import type { HookConfig } from '../spec/schema.js';
 
-export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+export type HookKind = (typeof HookKinds)[number];
 
 export interface HookState {
   ociVersion: string;

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { CAPABILITIES, planCapabilities } from '../security/capabilities.js';
-import type { NamespaceType } from '../spec/constants.js';
+import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
 import { JOIN_ORDER, NS_FLAG } from '../spec/plan.js';
 import type { ProcessConfig } from '../spec/schema.js';
 import { RLIMIT } from '../sys/constants.js';
@@ -82,7 +82,6 @@ export function checkExecProcess(p: ProcessConfig): void {
   if (p.cwd.includes('\n')) throw new RuntimeError('', 'Cwd must not contain a newline');
 }
 
-const NS_FILE: Record<NamespaceType, string> = { mount: 'mnt', network: 'net', pid: 'pid', uts: 'uts', ipc: 'ipc', user: 'user', cgroup: 'cgroup', time: 'time' };
 
 export interface ExecStagePlan {
   cgroupProcs: string[];
@@ -99,7 +98,7 @@ export interface ExecStagePlan {
 }
 
 export function namespaceJoins(initPid: number, types: NamespaceType[]): { flag: number; path: string }[] {
-  return JOIN_ORDER.filter((t) => types.includes(t)).map((t) => ({ flag: NS_FLAG[t], path: `/proc/${initPid}/ns/${NS_FILE[t]}` }));
+  return JOIN_ORDER.filter((t) => types.includes(t)).map((t) => ({ flag: NS_FLAG[t], path: `/proc/${initPid}/ns/${NS_PROC_FILE[t]}` }));
 }
 
 const hex = (v: bigint | string) => BigInt(v).toString(16);

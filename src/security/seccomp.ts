@@ -50,7 +50,8 @@ export function kernelFilterFlags(cfg: SeccompConfig): number {
 /** libseccomp filter attributes. */
 const ATTR = { NNP: 3, TSYNC: 4, LOG: 6, SSB: 7 } as const;
 
-const archName = (a: string) => a.replace(/^SCMP_ARCH_/, '').toLowerCase();
+/** SCMP_ARCH_X86_64 → x86_64, the name libseccomp resolves. */
+export const archName = (a: string) => a.replace(/^SCMP_ARCH_/, '').toLowerCase();
 
 /** `note` receives what runc would log at debug level (skipped architectures and rules). */
 export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, note: (m: string) => void): bigint {

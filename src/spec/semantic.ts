@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { RLIMIT } from '../sys/constants.js';
-import { NamespaceTypes, supportedOciVersion } from './constants.js';
+import { HookKinds, NamespaceTypes, supportedOciVersion } from './constants.js';
 import type { Config } from './schema.js';
 
 export interface HostFacts {
@@ -135,7 +135,7 @@ export function checkSemantics(config: Config, bundle: string, host: HostFacts =
   }
 
   // Only the spec's hook kinds: other keys are allowed in the object (and ignored), as in runc.
-  for (const kind of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const) {
+  for (const kind of HookKinds) {
     for (const [i, h] of (config.hooks?.[kind] ?? []).entries()) {
       if (!h.path.startsWith('/')) throw new ConfigError(`hooks.${kind}[${i}].path`, `"${h.path}" must be an absolute path`);
     }

@@ -117,8 +117,13 @@ export class LibSeccomp implements SeccompLib {
 
 /** libseccomp's version ("2.5.4"), or undefined when libseccomp.so.2 is absent. */
 export function libseccompVersion(): string | undefined {
+  return tryLibSeccomp()?.version;
+}
+
+/** libseccomp, or undefined when libseccomp.so.2 cannot be loaded. */
+export function tryLibSeccomp(): LibSeccomp | undefined {
   try {
-    return new LibSeccomp().version;
+    return new LibSeccomp();
   } catch {
     return undefined;
   }
