@@ -166,15 +166,10 @@ static void read_plan(struct exec_plan *p)
 			p->has_oom = 1;
 			snprintf(p->oom, sizeof(p->oom), "%s", arg);
 		} else if (strcmp(line, "join") == 0) {
-			char *end;
 			if (p->njoins == MAX_LIST)
 				too_many("join");
-			p->join_flags[p->njoins] = strtoul(arg, &end, 16);
-			if (*end != ' ') {
-				errno = EINVAL;
-				fail("bad join line");
-			}
-			p->joins[p->njoins++] = strdup(end + 1);
+			p->joins[p->njoins] = strdup(parse_join(arg, &p->join_flags[p->njoins]));
+			p->njoins++;
 		} else if (strcmp(line, "rlimit") == 0) {
 			unsigned long long soft, hard;
 			int res;
@@ -423,22 +418,10 @@ void exec_stage(void)
 		write_file(p.cgroups[i], self);
 	if (p.has_oom)
 		write_file("/proc/self/oom_score_adj", p.oom);
-	for (int i = 0; i < p.njoins; i++) {
-		int fd = open(p.joins[i], O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fail("open namespace %s", p.joins[i]);
-		if (setns(fd, (int)p.join_flags[i]) < 0)
-			fail("setns %s", p.joins[i]);
-		close(fd);
-	}
+	for (int i = 0; i < p.njoins; i++)
+		join_namespace(p.join_flags[i], p.joins[i]);
 	/* The fork puts the process in the pid (and time) namespace joined above. */
-	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (pid < 0)
-		fail("clone");
-	if (pid > 0) {
-		reply("pid %d", pid);
-		_exit(0);
-	}
+	fork_for_parent("exec process");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[exec]", 0, 0, 0);
 	finish_in_container(&p);
 	_exit(1);

@@ -178,6 +178,41 @@ void write_file(const char *path, const char *data)
 	close(fd);
 }
 
+const char *parse_join(const char *arg, unsigned long *flag)
+{
+	char *end;
+	*flag = strtoul(arg, &end, 16);
+	if (*end != ' ') {
+		errno = EINVAL;
+		fail("bad join line");
+	}
+	return end + 1;
+}
+
+void join_namespace(unsigned long flag, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open namespace %s", path);
+	if (setns(fd, (int)flag) < 0)
+		fail("setns %s", path);
+	close(fd);
+}
+
+/* CLONE_PARENT: the child is the Node parent's, which can wait for it
+ * (ocirun run, a foreground exec) or exit and leave it to the caller's
+ * subreaper. The fork is also what enters a joined or new pid namespace. */
+void fork_for_parent(const char *what)
+{
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail("clone %s", what);
+	if (pid > 0) {
+		reply("pid %d", pid);
+		_exit(0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int exec_mode = argc == 3 && strcmp(argv[1], "exec") == 0;
@@ -205,19 +240,9 @@ int main(int argc, char **argv)
 		if (strcmp(line, "end") == 0)
 			break;
 		if (strncmp(line, "join ", 5) == 0) {
-			char *end;
-			unsigned long flag = strtoul(line + 5, &end, 16);
-			if (*end != ' ') {
-				errno = EINVAL;
-				fail("bad join line");
-			}
-			const char *path = end + 1;
-			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				fail("open namespace %s", path);
-			if (setns(fd, (int)flag) < 0)
-				fail("setns %s", path);
-			close(fd);
+			unsigned long flag;
+			const char *path = parse_join(line + 5, &flag);
+			join_namespace(flag, path);
 		} else if (strncmp(line, "unshare ", 8) == 0) {
 			unshare_flags = strtoul(line + 8, NULL, 16);
 		} else if (strncmp(line, "timens ", 7) == 0) {
@@ -254,15 +279,7 @@ int main(int argc, char **argv)
 	if ((rest & CLONE_NEWTIME) && timens[0])
 		write_file("/proc/self/timens_offsets", timens);
 
-	/* CLONE_PARENT: init becomes the child of the Node parent, which can wait
-	 * for it (ocirun run) or exit and let it go to the caller's subreaper. */
-	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (pid < 0)
-		fail("clone init");
-	if (pid > 0) {
-		reply("pid %d", pid);
-		_exit(0);
-	}
+	fork_for_parent("init");
 
 	/* init: a new session, like runc's stage-2, then Node inside. */
 	if (setsid() < 0)

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
 import { checkExecProcess, namespaceJoins, processFromFlags, stageInstructions, type ExecFlags } from '../process/exec-plan.js';
 import { Channel, stageReply } from '../process/channel.js';
-import { STAGE_BINARY } from '../process/spawn.js';
+import { checkStageBuilt, STAGE_BINARY, stageStdio } from '../process/spawn.js';
 import { withHome } from '../process/exec-path.js';
 import { lastCap } from '../security/capabilities.js';
 import { compileSeccomp, kernelFilterFlags } from '../security/seccomp.js';
@@ -153,9 +153,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     seccomp = compileToBpf(sys, lib, config.linux.seccomp, (m) => log.debug(m));
   }
 
-  const preserveFds = opts.preserveFds ?? 0;
-  const syncIndex = 3 + preserveFds;
   const consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : undefined;
+  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds ?? 0, consoleFd === undefined ? [] : [consoleFd]);
   const instructions = stageInstructions(
     {
       cgroupProcs: execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup)),
@@ -170,10 +169,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     ctx.warn,
   );
 
-  const [in0, out1, err2] = opts.stdio ?? [0, 1, 2];
-  const stdio: (number | 'pipe')[] = [in0, out1, err2, ...Array.from({ length: preserveFds }, (_, i) => 3 + i), 'pipe'];
-  if (consoleFd !== undefined) stdio.push(consoleFd);
-  if (!fs.existsSync(STAGE_BINARY)) throw new RuntimeError('spawn stage', `${STAGE_BINARY} is missing: run npm install (it builds native/)`);
+  checkStageBuilt();
   const stage = spawn(STAGE_BINARY, ['exec', String(syncIndex)], { stdio, env: {} });
   stage.once('error', () => {});
   if (consoleFd !== undefined) sys.close(consoleFd);

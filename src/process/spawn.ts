@@ -50,12 +50,23 @@ function stageHeader(plan: ContainerPlan): string {
   return lines.join('\n');
 }
 
+/**
+ * The stage's fds: the process's stdio, the preserved fds 3.., the sync
+ * socket right after them, then `extra` (the stage learns their numbers
+ * from its arguments or instructions).
+ */
+export function stageStdio(stdio: [number, number, number] | undefined, preserveFds: number, extra: number[]): { fds: (number | 'pipe')[]; syncIndex: number } {
+  const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+  return { fds: [...(stdio ?? [0, 1, 2]), ...preserved, 'pipe', ...extra], syncIndex: 3 + preserveFds };
+}
+
+export function checkStageBuilt(): void {
+  if (!fs.existsSync(STAGE_BINARY)) throw new RuntimeError('spawn stage', `${STAGE_BINARY} is missing: run npm install (it builds native/)`);
+}
+
 export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
   const { plan } = opts;
-  const [in0, out1, err2] = opts.stdio ?? [0, 1, 2];
-  const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
-  const syncIndex = 3 + opts.preserveFds;
-  const stdio: (number | 'pipe')[] = [in0, out1, err2, ...preserved, 'pipe', opts.fifoFd];
+  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds, opts.consoleFd === undefined ? [opts.fifoFd] : [opts.fifoFd, opts.consoleFd]);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     _OCIRUN_SYNC_FD: String(syncIndex),
@@ -65,11 +76,8 @@ export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
     // (the program gets process.env only); the crash tests look for it.
     _OCIRUN_CONTAINER: plan.id,
   };
-  if (opts.consoleFd !== undefined) {
-    stdio.push(opts.consoleFd);
-    env._OCIRUN_CONSOLE_FD = String(syncIndex + 2);
-  }
-  if (!fs.existsSync(STAGE_BINARY)) throw new RuntimeError('spawn stage', `${STAGE_BINARY} is missing: run npm install (it builds native/)`);
+  if (opts.consoleFd !== undefined) env._OCIRUN_CONSOLE_FD = String(syncIndex + 2);
+  checkStageBuilt();
   const stage = spawn(STAGE_BINARY, ['create', String(syncIndex), process.execPath, INIT_ENTRY], { stdio, env });
   const stageExit = new Promise<void>((resolve) => stage.once('exit', () => resolve()));
   stage.once('error', () => {});
