@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { controllerDir } from './index.js';
 
 interface FreezerFiles {
   write: string;
@@ -15,10 +16,10 @@ interface FreezerFiles {
   isThawed: () => boolean;
 }
 
-function freezerOf(paths: Record<string, string>): FreezerFiles {
-  const v1 = Object.entries(paths).find(([name]) => name.split(',').includes('freezer'));
+function freezerOf(paths: Record<string, string>): FreezerFiles | undefined {
+  const v1 = controllerDir(paths, 'freezer');
   if (v1) {
-    const file = path.join(v1[1], 'freezer.state');
+    const file = path.join(v1, 'freezer.state');
     const read = () => fs.readFileSync(file, 'utf8').trim();
     return { write: file, on: 'FROZEN', off: 'THAWED', isFrozen: () => read() === 'FROZEN', isThawed: () => read() === 'THAWED' };
   }
@@ -27,12 +28,27 @@ function freezerOf(paths: Record<string, string>): FreezerFiles {
     const frozen = () => /^frozen 1$/m.test(fs.readFileSync(events, 'utf8'));
     return { write: path.join(paths.unified, 'cgroup.freeze'), on: '1', off: '0', isFrozen: frozen, isThawed: () => !frozen() };
   }
-  throw new RuntimeError('freeze', 'no freezer: neither the v1 freezer controller nor cgroup v2 cgroup.freeze is available');
+  return undefined;
 }
 
-async function setFrozen(paths: Record<string, string>, frozen: boolean): Promise<void> {
+/** Whether the cgroup reads `state` (false without a freezer, or when its files cannot be read). */
+function reads(paths: Record<string, string>, state: 'frozen' | 'thawed'): boolean {
   const f = freezerOf(paths);
+  try {
+    return f !== undefined && (state === 'frozen' ? f.isFrozen() : f.isThawed());
+  } catch {
+    return false;
+  }
+}
+/** Every task frozen: the container is paused. */
+export const isFrozen = (paths: Record<string, string>) => reads(paths, 'frozen');
+/** Frozen or on its way (v1 FREEZING): tasks may not run, nor die, until thawed. */
+export const needsThaw = (paths: Record<string, string>) => freezerOf(paths) !== undefined && !reads(paths, 'thawed');
+
+async function setFrozen(paths: Record<string, string>, frozen: boolean): Promise<void> {
   const what = frozen ? 'freeze' : 'thaw';
+  const f = freezerOf(paths);
+  if (!f) throw new RuntimeError(what, 'no freezer: neither the v1 freezer controller nor cgroup v2 cgroup.freeze is available');
   const done = frozen ? f.isFrozen : f.isThawed;
   for (let attempt = 0; attempt < 1000; attempt++) {
     try {

@@ -83,6 +83,13 @@ function fillCpuset(dir: string, mountPoint: string): void {
   }
 }
 
+/** The container's directory for `controller` ("unified" for the v2 one), if that hierarchy is mounted. */
+export function controllerDir(paths: Record<string, string>, controller: string): string | undefined {
+  if (controller === 'unified') return paths.unified;
+  const key = Object.keys(paths).find((k) => k.split(',').includes(controller));
+  return key ? paths[key] : undefined;
+}
+
 export function createCgroups(layout: CgroupLayout, paths: Record<string, string>): void {
   for (const h of layout.hierarchies) {
     const dir = paths[h.name];

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, RuntimeError } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
-import type { CgroupLayout } from './index.js';
+import { controllerDir, type CgroupLayout } from './index.js';
 
 export interface CgroupWrite {
   /** Controller whose hierarchy holds the file ("memory", "cpu", ...; "unified" on v2). */
@@ -150,16 +150,9 @@ export function resourceWrites(layout: CgroupLayout, r: ResourcesConfig | undefi
   return v1Writes(r ?? {}, extraDevices, warn);
 }
 
-/** The directory of `controller` among the container's cgroup paths. */
-function dirFor(paths: Record<string, string>, controller: string): string | undefined {
-  if (paths.unified && controller === 'unified') return paths.unified;
-  const key = Object.keys(paths).find((k) => k.split(',').includes(controller));
-  return key ? paths[key] : undefined;
-}
-
 export function writeResources(paths: Record<string, string>, writes: CgroupWrite[]): void {
   for (const w of writes) {
-    const dir = dirFor(paths, w.controller);
+    const dir = controllerDir(paths, w.controller);
     if (!dir) throw new RuntimeError('set cgroup resources', `the ${w.controller} controller is not mounted on this host (needed for ${w.file})`);
     const file = path.join(dir, w.file);
     try {

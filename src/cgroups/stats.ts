@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { controllerDir } from './index.js';
 
 type Entry = { major: number; minor: number; op: string; value: number };
 
@@ -56,11 +57,6 @@ function readKeyed(dir: string | undefined, file: string): Record<string, number
   return out;
 }
 const numbers = (v: string | undefined) => (v ? v.split(/\s+/).filter(Boolean).map(Number) : undefined);
-
-function controllerDir(paths: Record<string, string>, controller: string): string | undefined {
-  const key = Object.keys(paths).find((k) => k.split(',').includes(controller));
-  return key ? paths[key] : undefined;
-}
 
 function hugepageSizes(): string[] {
   try {

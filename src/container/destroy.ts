@@ -1,6 +1,6 @@
 /** Tearing a container down: kill what runs, remove its cgroups and state. */
 import fs from 'node:fs';
-import { thaw } from '../cgroups/freezer.js';
+import { needsThaw, thaw } from '../cgroups/freezer.js';
 import { cgroupPids, removeCgroups } from '../cgroups/index.js';
 import type { Context } from './context.js';
 import { faultPoint } from '../fault.js';
@@ -35,7 +35,7 @@ export async function destroy(ctx: Context, s: SavedState, opts: { kill: boolean
     // Without, the rest must be found in the cgroup (runc's destroy does the same).
     if (s.sharedPidNs) signalAll(s, 'SIGKILL');
     // Frozen tasks do not die until thawed.
-    await thaw(s.cgroupPaths).catch(() => {});
+    if (needsThaw(s.cgroupPaths)) await thaw(s.cgroupPaths).catch(() => {});
     await waitGone(s, 5000);
     faultPoint('processes-killed');
   }

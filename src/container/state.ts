@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isFrozen } from '../cgroups/freezer.js';
 import { ERR, RuntimeError } from '../errors.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import type { HookConfig } from '../spec/schema.js';
@@ -108,15 +109,7 @@ export function currentStatus(root: string, s: SavedState): Status {
   if (!initAlive(s)) return 'stopped';
   if (s.phase === 'creating') return 'creating';
   if (fs.existsSync(fifoPath(root, s.id))) return 'created';
-  for (const [name, dir] of Object.entries(s.cgroupPaths)) {
-    try {
-      if (name.split(',').includes('freezer') && fs.readFileSync(path.join(dir, 'freezer.state'), 'utf8').trim() === 'FROZEN') return 'paused';
-      if (name === 'unified' && /^frozen 1$/m.test(fs.readFileSync(path.join(dir, 'cgroup.events'), 'utf8'))) return 'paused';
-    } catch {
-      /* no freezer there */
-    }
-  }
-  return 'running';
+  return isFrozen(s.cgroupPaths) ? 'paused' : 'running';
 }
 
 /** The state handed to hooks: the spec's state document. */
