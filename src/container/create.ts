@@ -26,7 +26,7 @@ import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { lockDir } from './lock.js';
-import { checkId, fifoPath, hookState, savedConfigFile, processStartTime, stateDir, writeState, type SavedState } from './state.js';
+import { checkId, fifoPath, hookState, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -115,7 +115,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   try {
     step('write state', () => writeState(ctx.root, state));
     faultPoint('state-written');
-    step('save config', () => fs.writeFileSync(savedConfigFile(ctx.root, opts.id), JSON.stringify(config), { mode: 0o600 }));
+    step('save config', () => writeSavedConfig(ctx.root, opts.id, config));
     faultPoint('config-saved');
     const fifo = fifoPath(ctx.root, opts.id);
     step('create exec fifo', () => {

@@ -30,7 +30,7 @@ import { log } from '../log.js';
 import type { Context } from './context.js';
 import { checkTerminal, writePidFile } from './create.js';
 import { exitCodeOf, relaySignals } from './run.js';
-import { currentStatus, readState, savedConfigFile, type SavedState } from './state.js';
+import { currentStatus, readSavedConfig, readState, type SavedState } from './state.js';
 
 export interface ExecOptions extends ExecFlags {
   id: string;
@@ -72,15 +72,6 @@ export function execCgroupProcs(paths: Record<string, string>, sub: Map<string, 
     const target = rel === undefined ? dir : path.join(dir, path.posix.normalize(path.posix.join('/', rel)));
     return path.join(target, 'cgroup.procs');
   });
-}
-
-function readSavedConfig(root: string, id: string): Config {
-  const file = savedConfigFile(root, id);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
-  } catch (err) {
-    throw new RuntimeError('read container config', `${file}: ${(err as Error).message}`);
-  }
 }
 
 /** Namespaces the container has apart from ours (joining our own user namespace is EINVAL). */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { isFrozen } from '../cgroups/freezer.js';
 import { ERR, RuntimeError } from '../errors.js';
 import { OCI_VERSION } from '../spec/constants.js';
-import type { HookConfig } from '../spec/schema.js';
+import type { Config, HookConfig } from '../spec/schema.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
@@ -73,17 +73,34 @@ function emptyState(root: string, id: string): SavedState {
   return { ociVersion: OCI_VERSION, id, phase: 'creating', pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: new Date(0).toISOString(), owner: '', annotations: {}, cgroupPaths: {} };
 }
 
-export function writeState(root: string, s: SavedState): void {
-  const file = stateFile(root, s.id);
+/** Temp file, fsync, rename: a reader sees the old content or the new, never part of it. */
+function writeJsonAtomically(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.writeSync(fd, JSON.stringify(s));
+    fs.writeSync(fd, JSON.stringify(value));
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
+}
+
+export function writeState(root: string, s: SavedState): void {
+  writeJsonAtomically(stateFile(root, s.id), s);
+}
+
+export function writeSavedConfig(root: string, id: string, config: Config): void {
+  writeJsonAtomically(savedConfigFile(root, id), config);
+}
+
+export function readSavedConfig(root: string, id: string): Config {
+  const file = savedConfigFile(root, id);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
+  } catch (err) {
+    throw new RuntimeError('read container config', `${file}: ${(err as Error).message}`);
+  }
 }
 
 /** Start time of a process (field 22 of /proc/PID/stat), or undefined if it is gone or a zombie. */

@@ -4,14 +4,13 @@
  * same conversion as at create (resources.ts), and the saved config is
  * updated so that it keeps describing the container.
  */
-import fs from 'node:fs';
 import { hostLayout } from '../cgroups/index.js';
 import { resourceWrites, writeResources, type CgroupWrite } from '../cgroups/resources.js';
 import { ERR, RuntimeError, step } from '../errors.js';
-import type { Config, ResourcesConfig } from '../spec/schema.js';
+import type { ResourcesConfig } from '../spec/schema.js';
 import type { Context } from './context.js';
 import { lockDir } from './lock.js';
-import { currentStatus, readState, savedConfigFile, stateDir } from './state.js';
+import { currentStatus, readSavedConfig, readState, stateDir, writeSavedConfig } from './state.js';
 import type { Sys } from '../sys/types.js';
 
 export interface UpdateFlags {
@@ -101,11 +100,9 @@ export function update(sys: Sys, ctx: Context, id: string, resources: ResourcesC
     if ((resources.devices ?? []).length) throw new RuntimeError('', 'updating device rules is not supported by this version of ocirun');
     const writes = resourceWrites(step('detect cgroups', () => hostLayout()), resources, [], ctx.warn);
     writeInOrder(s.cgroupPaths, writes);
-    const file = savedConfigFile(ctx.root, id);
-    const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
+    const config = readSavedConfig(ctx.root, id);
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(config), { mode: 0o600 });
-    fs.renameSync(`${file}.tmp`, file);
+    writeSavedConfig(ctx.root, id, config);
   } finally {
     unlock();
   }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { CAPABILITIES, planCapabilities } from '../security/capabilities.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
-import { JOIN_ORDER, NS_FLAG } from '../spec/plan.js';
+import { JOIN_ORDER, NS_FLAG, rlimitValue, unsupportedProcessField } from '../spec/plan.js';
 import type { ProcessConfig } from '../spec/schema.js';
 import { RLIMIT } from '../sys/constants.js';
 
@@ -69,13 +69,8 @@ export function checkExecProcess(p: ProcessConfig): void {
   if (!p.cwd) throw new RuntimeError('', 'Cwd property must not be empty');
   if (!path.isAbsolute(p.cwd)) throw new RuntimeError('', 'Cwd must be an absolute path');
   if (!p.args?.length) throw new RuntimeError('', 'args must not be empty');
-  for (const field of ['apparmorProfile', 'selinuxLabel'] as const) {
-    if (p[field]) throw new RuntimeError('', `process.${field} is not supported by this version of ocirun`);
-  }
-  for (const field of ['scheduler', 'ioPriority', 'execCPUAffinity'] as const) {
-    if (p[field] !== undefined) throw new RuntimeError('', `process.${field} is not supported by this version of ocirun`);
-  }
-  if (p.user?.username) throw new RuntimeError('', 'process.user.username is not supported by this version of ocirun');
+  const unsupported = unsupportedProcessField(p);
+  if (unsupported) throw new RuntimeError('', `${unsupported} is not supported by this version of ocirun`);
   for (const s of [p.cwd, ...(p.args ?? []), ...(p.env ?? [])]) {
     if (s.includes('\0')) throw new RuntimeError('', `a NUL byte in ${JSON.stringify(s.slice(0, 40))}`);
   }
@@ -114,8 +109,7 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
   for (const [i, r] of (p.rlimits ?? []).entries()) {
     const resource = RLIMIT[r.type];
     if (resource === undefined) throw new RuntimeError('', `process.rlimits[${i}].type: unknown rlimit "${r.type}"`);
-    const n = (v: number) => (v >= 18446744073709551615 ? '18446744073709551615' : BigInt(Math.trunc(v)).toString());
-    line(`rlimit ${resource} ${n(r.soft)} ${n(r.hard)}`);
+    line(`rlimit ${resource} ${rlimitValue(r.soft)} ${rlimitValue(r.hard)}`);
   }
   const u = p.user ?? { uid: 0, gid: 0 };
   line(`user ${u.uid} ${u.gid} ${(u.additionalGids ?? []).join(',')}`.trimEnd());

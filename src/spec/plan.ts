@@ -11,7 +11,7 @@ import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
 import type { NamespaceType } from './constants.js';
 import { actionValue } from '../security/seccomp.js';
-import type { Config, DeviceConfig, IDMappingConfig, ResourcesConfig, SeccompConfig } from './schema.js';
+import type { Config, DeviceConfig, IDMappingConfig, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
   mount: CLONE.NEWNS,
@@ -115,17 +115,25 @@ export const DEFAULT_DEVICES: DevicePlan[] = [
   { path: '/dev/tty', type: 'c', major: 5, minor: 0, mode: 0o666, uid: 0, gid: 0 },
 ];
 
-/** Fields of the spec this build does not apply yet. Refused, with the field named. */
-function refuseUnsupported(config: Config): void {
-  const p = config.process!;
-  const l = config.linux ?? {};
-  const unsupported: [string, unknown][] = [
+/** The first field of a process this build does not apply yet (create and exec refuse it), if any. */
+export function unsupportedProcessField(p: ProcessConfig): string | undefined {
+  const fields: [string, unknown][] = [
     ['process.apparmorProfile', p.apparmorProfile || undefined],
     ['process.selinuxLabel', p.selinuxLabel || undefined],
     ['process.scheduler', p.scheduler],
     ['process.ioPriority', p.ioPriority],
     ['process.execCPUAffinity', p.execCPUAffinity],
     ['process.user.username', p.user?.username || undefined],
+  ];
+  return fields.find(([, value]) => value !== undefined)?.[0];
+}
+
+/** Fields of the spec this build does not apply yet. Refused, with the field named. */
+function refuseUnsupported(config: Config): void {
+  const processField = unsupportedProcessField(config.process!);
+  if (processField) throw new ConfigError(processField, 'is not supported by this version of ocirun');
+  const l = config.linux ?? {};
+  const unsupported: [string, unknown][] = [
     ['linux.intelRdt', l.intelRdt],
     ['linux.memoryPolicy', l.memoryPolicy],
     ['linux.personality', l.personality],
@@ -147,7 +155,8 @@ function checkSeccomp(s: SeccompConfig): SeccompConfig {
   return s;
 }
 
-function bigintString(v: number): string {
+/** An rlimit as the decimal the kernel takes. */
+export function rlimitValue(v: number): string {
   // JSON numbers at or above 2^64-1 lose precision; they all mean "unlimited".
   return v >= 18446744073709551615 ? '18446744073709551615' : BigInt(Math.trunc(v)).toString();
 }
@@ -247,7 +256,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       gid: user.gid ?? 0,
       additionalGids: user.additionalGids ?? [],
       umask: user.umask,
-      rlimits: (p.rlimits ?? []).map((r) => ({ resource: RLIMIT[r.type], soft: bigintString(r.soft), hard: bigintString(r.hard), name: r.type })),
+      rlimits: (p.rlimits ?? []).map((r) => ({ resource: RLIMIT[r.type], soft: rlimitValue(r.soft), hard: rlimitValue(r.hard), name: r.type })),
       oomScoreAdj: p.oomScoreAdj,
       noNewPrivileges: p.noNewPrivileges ?? false,
       capabilities: planCapabilities(p.capabilities, warn),
