@@ -8,10 +8,15 @@ import { RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
 import { currentStatus, readState } from './state.js';
 
-export function statsEvent(ctx: Context, id: string) {
+/** The state of a container that runs (created, running or paused), or runc's error. */
+function runningState(ctx: Context, id: string) {
   const s = readState(ctx.root, id);
   if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', `container with id ${id} is not running`);
-  return { type: 'stats', id, data: cgroupStats(s.cgroupPaths) };
+  return s;
+}
+
+export function statsEvent(ctx: Context, id: string) {
+  return { type: 'stats', id, data: cgroupStats(runningState(ctx, id).cgroupPaths) };
 }
 
 /** Go's time.ParseDuration for the units people use: "5s", "500ms", "1m30s". */
@@ -29,8 +34,7 @@ export function parseDuration(text: string): number {
 }
 
 export async function streamEvents(ctx: Context, id: string, intervalMs: number, emit: (event: object) => void, stop?: AbortSignal): Promise<void> {
-  const s = readState(ctx.root, id);
-  if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', `container with id ${id} is not running`);
+  const s = runningState(ctx, id);
   let kills = oomKills(s.cgroupPaths);
   let nextStats = 0;
   // OOM counters are polled more often than stats are printed.
