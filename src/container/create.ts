@@ -37,17 +37,26 @@ export interface CreateOptions {
   config?: Config;
   pidFile?: string;
   consoleSocket?: string;
+  /**
+   * A connected unix socket that receives the pty master: the library form
+   * of --console-socket (run's terminal proxy passes its socket pair here).
+   * The caller keeps ownership of the fd.
+   */
+  consoleFd?: number;
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
   stdio?: [number, number, number];
 }
 
-/** runc's checkTerminal: which combinations of terminal, console socket and detach make sense. */
+/**
+ * runc's checkTerminal: which combinations of terminal, console socket and
+ * detach make sense. A foreground caller with a terminal and no socket gets
+ * the terminal proxy (src/tty/proxy.ts).
+ */
 export function checkTerminal(terminal: boolean, consoleSocket: string | undefined, detach: boolean): void {
   if (detach && terminal && !consoleSocket) throw new RuntimeError('', 'cannot allocate tty if ocirun will detach without setting console socket');
   if ((!detach || !terminal) && consoleSocket) throw new RuntimeError('', 'cannot use console socket if ocirun will not detach or allocate tty');
-  if (!detach && terminal) throw new RuntimeError('', 'process.terminal without --console-socket (a terminal proxy for foreground run) is not supported by this version of ocirun');
 }
 
 export interface Created {
@@ -69,7 +78,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.config) checkSchema(config);
   checkSemantics(config, bundle);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
-  checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
+  if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
+  else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
   const layout = step('detect cgroups', () => hostLayout());
   // Computed before anything exists, so a bad value fails without leftovers.
   // As runc: its default device rules, then the configured devices, follow the config's rules.
@@ -111,7 +121,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
-  let consoleFd: number | undefined;
+  let consoleFd = opts.consoleFd;
   try {
     step('write state', () => writeState(ctx.root, state));
     faultPoint('state-written');
@@ -164,7 +174,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     await init.channel.receive('created');
     faultPoint('init-created');
     sys.close(fifoFd);
-    if (consoleFd !== undefined) sys.close(consoleFd);
+    if (opts.consoleSocket) sys.close(consoleFd!);
 
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));

@@ -30,6 +30,7 @@ import { log } from '../log.js';
 import type { Context } from './context.js';
 import { checkTerminal, writePidFile } from './create.js';
 import { exitCodeOf, relaySignals } from './run.js';
+import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
 import { currentStatus, readSavedConfig, readState, type SavedState } from './state.js';
 
 export interface ExecOptions extends ExecFlags {
@@ -129,8 +130,11 @@ function checkStatus(ctx: Context, s: SavedState, ignorePaused: boolean): void {
   if (status === 'paused' && !ignorePaused) throw new RuntimeError('', 'cannot exec in a paused container (use --ignore-paused to override)');
 }
 
-/** Starts the process; resolves to its pid once it runs the program. */
-async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: ExecOptions): Promise<number> {
+/**
+ * Starts the process; resolves to its pid once it runs the program. A
+ * terminal for a foreground exec with no console socket goes down `pair`.
+ */
+async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: ExecOptions, wantPair: (terminal: boolean) => ConsolePair | undefined): Promise<{ pid: number; pair?: ConsolePair }> {
   const config = readSavedConfig(ctx.root, s.id);
   const proc = opts.process ? structuredClone(opts.process) : processFromFlags(config.process, opts);
   checkExecProcess(proc);
@@ -144,7 +148,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     seccomp = compileToBpf(sys, lib, config.linux.seccomp, (m) => log.debug(m));
   }
 
-  const consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : undefined;
+  const pair = wantPair(proc.terminal ?? false);
+  const consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
   const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds ?? 0, consoleFd === undefined ? [] : [consoleFd]);
   const instructions = stageInstructions(
     {
@@ -163,7 +168,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   checkStageBuilt();
   const stage = spawn(STAGE_BINARY, ['exec', String(syncIndex)], { stdio, env: {} });
   stage.once('error', () => {});
-  if (consoleFd !== undefined) sys.close(consoleFd);
+  if (opts.consoleSocket) sys.close(consoleFd!);
   const socket = stage.stdio[syncIndex] as net.Socket;
   const channel = new Channel(socket, 'exec stage');
   socket.write(instructions);
@@ -182,24 +187,33 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       const words = stageReply(line);
       if (words[0] === 'pid') pid = Number(words[1]);
     } catch (err) {
+      pair?.dispose();
       if (pid) await sys.waitpid(pid).catch(() => 0);
       throw err;
     }
   }
-  if (!pid) throw new RuntimeError('exec', 'the stage exited without starting the process');
-  return pid;
+  if (!pid) {
+    pair?.dispose();
+    throw new RuntimeError('exec', 'the stage exited without starting the process');
+  }
+  return { pid, pair };
 }
 
 export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<number> {
   const s = readState(ctx.root, opts.id);
   checkStatus(ctx, s, opts.ignorePaused ?? false);
-  const pid = await startInContainer(sys, ctx, s, opts);
+  const wantPair = (terminal: boolean) => (terminal && !opts.detach && !opts.consoleSocket ? consolePair(sys) : undefined);
+  const { pid, pair } = await startInContainer(sys, ctx, s, opts, wantPair);
   if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), pid));
   if (opts.detach) return 0;
   const stopRelay = relaySignals(pid);
+  let proxy: TerminalProxy | undefined;
   try {
-    return exitCodeOf(await sys.waitpid(pid));
+    const waited = sys.waitpid(pid);
+    proxy = pair?.attach();
+    return exitCodeOf(await waited);
   } finally {
     stopRelay();
+    await proxy?.close();
   }
 }

@@ -4,14 +4,20 @@
  * (128+N when killed by signal N). The init is our child (the C stage
  * clones it with CLONE_PARENT), so we can wait for it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { faultPoint } from '../fault.js';
+import type { Config } from '../spec/schema.js';
+import { consolePair, type TerminalProxy } from '../tty/proxy.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
 import { create, type CreateOptions } from './create.js';
 import { deleteContainer } from './delete.js';
 import { start } from './start.js';
 
-const RELAYED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+// As runc, SIGWINCH is not relayed: with a terminal proxy it resizes the pty
+// (which signals the container), and without one it is not the container's.
+const RELAYED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export function exitCodeOf(status: number): number {
   const sig = status & 0x7f;
@@ -37,22 +43,49 @@ export function relaySignals(pid: number): () => void {
   };
 }
 
+/** Whether a foreground run of this config needs the terminal proxy. */
+function wantsProxy(opts: CreateOptions & { detach?: boolean }): boolean {
+  if (opts.detach || opts.consoleSocket || opts.consoleFd !== undefined) return false;
+  const config = opts.config ?? readBundleConfig(opts.bundle);
+  return config?.process?.terminal === true;
+}
+
+/** The terminal flag only; create validates the config properly. */
+function readBundleConfig(bundle: string): Config | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Config;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach?: boolean }): Promise<number> {
-  const { pid } = await create(sys, ctx, { ...opts, detach: opts.detach ?? false });
+  const pair = wantsProxy(opts) ? consolePair(sys) : undefined;
+  let created;
+  try {
+    created = await create(sys, ctx, { ...opts, detach: opts.detach ?? false, consoleFd: pair?.theirs ?? opts.consoleFd });
+  } catch (err) {
+    pair?.dispose();
+    throw err;
+  }
+  const { pid } = created;
   faultPoint('run-created');
   if (opts.detach) {
     await start(ctx, opts.id);
     return 0;
   }
   const stopRelay = relaySignals(pid);
+  let proxy: TerminalProxy | undefined;
   try {
     const waited = sys.waitpid(pid);
+    proxy = pair?.attach();
     await start(ctx, opts.id);
     faultPoint('run-started');
     const status = await waited;
     return exitCodeOf(status);
   } finally {
     stopRelay();
+    await proxy?.close();
     await deleteContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after run: ${(e as Error).message}`));
   }
 }

@@ -1,18 +1,18 @@
 /**
- * The config `ocirun spec` writes: runc's default, with two differences
- * until the matching features land: process.terminal is false (runc's is
- * true, which needs a console socket or a terminal proxy) and there is no
- * linux.resources (cgroup limits are not written by this version).
+ * The config `ocirun spec` writes: runc's default (a shell on a terminal),
+ * with one difference: no `linux.resources.devices` deny-all rule. The
+ * device cgroup gets runc's default rules anyway, and on cgroup v2 device
+ * rules are refused until the eBPF device filter lands.
  */
 import { OCI_VERSION } from './constants.js';
 import type { Config } from './schema.js';
 
-export function defaultSpec(opts: { args?: string[]; rootless?: boolean } = {}): Config {
+export function defaultSpec(opts: { args?: string[]; terminal?: boolean; rootless?: boolean } = {}): Config {
   const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
   return {
     ociVersion: OCI_VERSION,
     process: {
-      terminal: false,
+      terminal: opts.terminal ?? true,
       user: { uid: 0, gid: 0 },
       args: opts.args ?? ['sh'],
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],

@@ -17,10 +17,12 @@ const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
 const F_ADD_SEALS = 1033;
+const F_DUPFD_CLOEXEC = 1030;
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
+const MSG_CMSG_CLOEXEC = 0x40000000;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 const CLOSE_RANGE_CLOEXEC = 4;
 
@@ -69,6 +71,8 @@ export class LibcSys implements Sys {
       socket: 'int socket(int domain, int type, int proto)',
       connect: 'int connect(int fd, const uint8_t *addr, uint32_t len)',
       sendmsg: 'long sendmsg(int fd, const uint8_t *msg, int flags)',
+      recvmsg: 'long recvmsg(int fd, _Inout_ uint8_t *msg, int flags)',
+      socketpair: 'int socketpair(int domain, int type, int proto, _Out_ uint8_t *sv)',
       dup2: 'int dup2(int oldfd, int newfd)',
       close_range: 'int close_range(unsigned int first, unsigned int last, int flags)',
     };
@@ -144,6 +148,9 @@ export class LibcSys implements Sys {
   }
   close(fd: number): void {
     this.check(this.fns.close(fd), 'close', `fd ${fd}`);
+  }
+  dup(fd: number): number {
+    return this.check(this.fns.fcntl(fd, F_DUPFD_CLOEXEC, 0), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`);
   }
   setCloexec(fd: number, on: boolean): void {
     const cur = this.check(this.fns.fcntl(fd, F_GETFD, 0), 'fcntl(F_GETFD)', `fd ${fd}`);
@@ -262,5 +269,30 @@ export class LibcSys implements Sys {
     msg.writeBigUInt64LE(24n, 40);
     this.check(Number(this.fns.sendmsg(sockFd, msg, 0)), 'sendmsg', `fd ${sockFd}`);
   }
+  socketPair(): [number, number] {
+    const sv = Buffer.alloc(8);
+    this.check(this.fns.socketpair(AF_UNIX, SOCK_STREAM | 0o2000000, 0, sv), 'socketpair');
+    return [sv.readInt32LE(0), sv.readInt32LE(4)];
+  }
+  recvFd(sockFd: number): number {
+    const payload = Buffer.alloc(4096);
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(koffi.address(payload), 0);
+    iov.writeBigUInt64LE(BigInt(payload.length), 8);
+    const cmsg = Buffer.alloc(24);
+    const msg = Buffer.alloc(56);
+    msg.writeBigUInt64LE(koffi.address(iov), 16);
+    msg.writeBigUInt64LE(1n, 24);
+    msg.writeBigUInt64LE(koffi.address(cmsg), 32);
+    msg.writeBigUInt64LE(24n, 40);
+    let n: number;
+    do n = Number(this.fns.recvmsg(sockFd, msg, MSG_CMSG_CLOEXEC));
+    while (n < 0 && koffi.errno() === 4 /* EINTR */);
+    this.check(n, 'recvmsg', `fd ${sockFd}`);
+    const controlLen = Number(msg.readBigUInt64LE(40));
+    if (controlLen < 20 || cmsg.readInt32LE(8) !== SOL_SOCKET || cmsg.readInt32LE(12) !== SCM_RIGHTS) {
+      this.fail('recvmsg', `fd ${sockFd} (no file descriptor received)`, n === 0 ? 104 /* ECONNRESET */ : 71 /* EPROTO */);
+    }
+    return cmsg.readInt32LE(16);
+  }
 }
-

@@ -53,6 +53,7 @@ export class RecordingSys implements Sys {
   fchmod(fd: number, mode: number) { this.rec('fchmod', fd, mode); }
   close(fd: number) { this.rec('close', fd); }
   setCloexec(fd: number, on: boolean) { this.rec('setCloexec', fd, on); }
+  dup(fd: number) { this.rec('dup', fd); return this.nextFd++; }
   fsType = 0x9fa0;
   fstatfs(fd: number) { this.rec('fstatfs', fd); return { type: this.fsType, flags: 0 }; }
   dup2(oldFd: number, newFd: number) { this.rec('dup2', oldFd, newFd); }
@@ -75,4 +76,6 @@ export class RecordingSys implements Sys {
   waitpid(pid: number) { this.rec('waitpid', pid); return Promise.resolve(0); }
   connectUnix(socketPath: string) { this.rec('connectUnix', socketPath); return this.nextFd++; }
   sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
+  socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }
+  recvFd(sockFd: number) { this.rec('recvFd', sockFd); return this.nextFd++; }
 }

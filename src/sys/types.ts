@@ -30,6 +30,8 @@ export interface Sys {
   fchmod(fd: number, mode: number): void;
   close(fd: number): void;
   setCloexec(fd: number, on: boolean): void;
+  /** A close-on-exec duplicate of `fd` (F_DUPFD_CLOEXEC). */
+  dup(fd: number): number;
   /** statfs of the filesystem an fd lives on: its magic and mount flags (ST_*). */
   fstatfs(fd: number): { type: number; flags: number };
   dup2(oldFd: number, newFd: number): void;
@@ -57,6 +59,10 @@ export interface Sys {
   connectUnix(socketPath: string): number;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
   sendFd(sockFd: number, fd: number, name: string): void;
+  /** A connected pair of unix stream sockets, both close-on-exec. */
+  socketPair(): [number, number];
+  /** Receives one fd sent with SCM_RIGHTS (blocking); it arrives close-on-exec. */
+  recvFd(sockFd: number): number;
 }
 
 /** A failed system call: carries the call, the path or object it acted on and errno. */

@@ -71,7 +71,7 @@ function setPath(obj: any, dotted: string, value: unknown): void {
 
 function hostileConfig(i: number): unknown {
   const rnd = prng(i + 1);
-  const config: any = defaultSpec({ args: ['true'] });
+  const config: any = defaultSpec({ args: ['true'], terminal: false });
   if (rnd() < 0.01) return hostileValue(rnd); // not even an object, sometimes
   const n = 1 + Math.floor(rnd() * 3);
   for (let k = 0; k < n; k++) setPath(config, FIELDS[Math.floor(rnd() * FIELDS.length)], hostileValue(rnd));

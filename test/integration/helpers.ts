@@ -60,7 +60,7 @@ export function ensureImage(image = TEST_IMAGE): void {
     fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
     fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
     fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
-    for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls', 'true']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
+    for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls', 'true', 'tty', 'stty']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
     execFileSync('tar', ['-C', dir, '-cf', `${dir}.tar`, '.']);
     execFileSync('podman', ['import', '-q', `${dir}.tar`, image]);
   } finally {

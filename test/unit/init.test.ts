@@ -57,5 +57,7 @@ describe('terminal and console socket (runc checkTerminal)', () => {
   it('accepts the sane combinations', () => {
     expect(() => checkTerminal(true, '/s', true)).not.toThrow();
     expect(() => checkTerminal(false, undefined, false)).not.toThrow();
+    // Foreground with a terminal and no socket: the terminal proxy.
+    expect(() => checkTerminal(true, undefined, false)).not.toThrow();
   });
 });
