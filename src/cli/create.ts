@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CreateOptions } from '../container/create.js';
+import { listenFdCount } from '../systemd/activation.js';
 import { ctxOf, loadSys, parseCount } from './common.js';
 
 /** The flags `create` and `run` share, as runc has them. */
@@ -23,6 +24,8 @@ export function createOptions(id: string, o: Record<string, unknown>): CreateOpt
     noPivot: o.pivot === false,
     noNewKeyring: o.newKeyring === false,
     preserveFds: parseCount(String(o.preserveFds), '--preserve-fds'),
+    listenFds: listenFdCount(),
+    notifySocket: process.env.NOTIFY_SOCKET || undefined,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ctxOf } from './common.js';
+import { ctxOf, loadSys } from './common.js';
 
 export function register(program: Command): void {
   program
@@ -8,6 +8,7 @@ export function register(program: Command): void {
     .argument('<container-id>')
     .action(async (id: string, _o, cmd: Command) => {
       const { start } = await import('../container/start.js');
-      return start(ctxOf(cmd), id);
+      const socket = process.env.NOTIFY_SOCKET;
+      return start(ctxOf(cmd), id, { notify: socket ? { sys: await loadSys(), socket } : undefined });
     });
 }

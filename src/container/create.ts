@@ -21,6 +21,8 @@ import { checkSchema } from '../spec/load.js';
 import { AT_FDCWD, CLONE, O, S_IFIFO } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
+import { withListenFds } from '../systemd/activation.js';
+import { makeNotifyDir, withNotifySocket } from '../systemd/notify.js';
 import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
@@ -46,6 +48,10 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
+  /** Socket-activation fds (from fd 3, ahead of the preserved ones): see src/systemd/activation.ts. */
+  listenFds?: number;
+  /** systemd's NOTIFY_SOCKET: the container gets a socket of its own (src/systemd/notify.ts). */
+  notifySocket?: string;
   stdio?: [number, number, number];
 }
 
@@ -74,9 +80,15 @@ export function writePidFile(file: string, pid: number): void {
 export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
-  const config = opts.config ?? loadConfig(bundle);
-  if (opts.config) checkSchema(config);
-  checkSemantics(config, bundle);
+  const userConfig = opts.config ?? loadConfig(bundle);
+  if (opts.config) checkSchema(userConfig);
+  checkSemantics(userConfig, bundle);
+  // What runc adds to the user's config, after it was checked. Only for the
+  // init: `exec` starts from the user's config, as runc's does.
+  let config = userConfig;
+  if (opts.notifySocket) config = withNotifySocket(config, path.resolve(ctx.root), opts.id);
+  if (opts.listenFds) config = withListenFds(config, opts.listenFds);
+  const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
@@ -125,8 +137,9 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   try {
     step('write state', () => writeState(ctx.root, state));
     faultPoint('state-written');
-    step('save config', () => writeSavedConfig(ctx.root, opts.id, config));
+    step('save config', () => writeSavedConfig(ctx.root, opts.id, userConfig));
     faultPoint('config-saved');
+    if (opts.notifySocket) makeNotifyDir(ctx.root, opts.id);
     const fifo = fifoPath(ctx.root, opts.id);
     step('create exec fifo', () => {
       sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);
@@ -140,7 +153,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     writeResources(state.cgroupPaths, writes);
     faultPoint('resources-written');
 
-    const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: opts.preserveFds ?? 0, stdio: opts.stdio });
+    const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: passedFds, stdio: opts.stdio });
     faultPoint('init-spawned');
     init.channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
     state.pid = init.pid;
@@ -154,7 +167,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       cgroupMounts: Object.entries(state.cgroupPaths).filter(([n]) => n !== 'unified' || layout.mode === 'v2').map(([name, hostPath]) => ({ name: name.replace(/^name=/, ''), hostPath })),
       cgroupUnified: layout.mode === 'v2',
       cgroupNsLate: joinLate,
-      preserveFds: opts.preserveFds ?? 0,
+      preserveFds: passedFds,
       hostHasKcore: fs.existsSync('/proc/kcore'),
     };
     init.channel.send({ type: 'plan', plan: initPlan });

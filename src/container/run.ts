@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { faultPoint } from '../fault.js';
 import type { Config } from '../spec/schema.js';
+import { NotifyRelay } from '../systemd/notify.js';
 import { consolePair, type TerminalProxy } from '../tty/proxy.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
@@ -70,18 +71,25 @@ export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach
   }
   const { pid } = created;
   faultPoint('run-created');
+  const notify = opts.notifySocket ? { sys, socket: opts.notifySocket } : undefined;
   if (opts.detach) {
-    await start(ctx, opts.id);
+    await start(ctx, opts.id, { notify });
     return 0;
   }
   const stopRelay = relaySignals(pid);
   let proxy: TerminalProxy | undefined;
   try {
     const waited = sys.waitpid(pid);
+    let exited = false;
+    void waited.finally(() => (exited = true)).catch(() => {});
     proxy = pair?.attach();
+    // In the foreground, systemd is to watch ocirun itself (runc's MAINPID too).
+    const relay = notify && new NotifyRelay(sys, ctx.root, opts.id, notify.socket, ctx.warn);
     await start(ctx, opts.id);
     faultPoint('run-started');
+    const relayed = relay?.relayReady(process.pid, () => !exited).catch((e) => ctx.warn(`notify: ${(e as Error).message}`));
     const status = await waited;
+    await relayed;
     return exitCodeOf(status);
   } finally {
     stopRelay();

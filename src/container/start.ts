@@ -4,14 +4,36 @@ import { RuntimeError } from '../errors.js';
 import { faultPoint } from '../fault.js';
 import type { Context } from './context.js';
 import { runHooks } from '../hooks/index.js';
-import { currentStatus, fifoPath, hookState, initAlive, readState } from './state.js';
+import { NotifyRelay } from '../systemd/notify.js';
+import type { Sys } from '../sys/types.js';
+import { currentStatus, fifoPath, hookState, initAlive, readState, type SavedState } from './state.js';
 
-export async function start(ctx: Context, id: string): Promise<void> {
+export interface StartOptions {
+  /**
+   * systemd's NOTIFY_SOCKET: bind the container's notify socket before the
+   * program runs, and return once its READY= went on to systemd (or it stopped).
+   */
+  notify?: { sys: Sys; socket: string };
+}
+
+export async function start(ctx: Context, id: string, opts: StartOptions = {}): Promise<void> {
   const s = readState(ctx.root, id);
   const status = currentStatus(ctx.root, s);
   if (status === 'stopped') throw new RuntimeError('', 'cannot start a container that has stopped');
   if (status === 'running' || status === 'paused') throw new RuntimeError('', 'cannot start an already running container');
   if (status === 'creating') throw new RuntimeError('', 'cannot start a container that is still being created');
+  const relay = opts.notify && new NotifyRelay(opts.notify.sys, ctx.root, id, opts.notify.socket, ctx.warn);
+  try {
+    await releaseInit(ctx, s);
+  } catch (err) {
+    relay?.close();
+    throw err;
+  }
+  await relay?.relayReady(s.pid, () => initAlive(s));
+}
+
+async function releaseInit(ctx: Context, s: SavedState): Promise<void> {
+  const id = s.id;
   const fifo = fifoPath(ctx.root, id);
   // The open blocks until init opens its end; give up if init dies meanwhile.
   // (Only until the open completes: after that the program may exit at once.)

@@ -20,6 +20,9 @@ const F_ADD_SEALS = 1033;
 const F_DUPFD_CLOEXEC = 1030;
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const POLLIN = 1;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const MSG_CMSG_CLOEXEC = 0x40000000;
@@ -36,6 +39,7 @@ export class LibcSys implements Sys {
   private readonly syscallFn: (...args: unknown[]) => number;
   private readonly prctlFn: (...args: unknown[]) => number;
   private readonly waitpidFn: { async: (...args: unknown[]) => void };
+  private readonly pollFn: { async: (...args: unknown[]) => void };
 
   constructor() {
     const decl: Record<string, string> = {
@@ -70,6 +74,8 @@ export class LibcSys implements Sys {
       execveat: 'int execveat(int fd, const char *path, const char **argv, const char **envp, int flags)',
       socket: 'int socket(int domain, int type, int proto)',
       connect: 'int connect(int fd, const uint8_t *addr, uint32_t len)',
+      bind: 'int bind(int fd, const uint8_t *addr, uint32_t len)',
+      pipe2: 'int pipe2(_Out_ uint8_t *fds, int flags)',
       sendmsg: 'long sendmsg(int fd, const uint8_t *msg, int flags)',
       recvmsg: 'long recvmsg(int fd, _Inout_ uint8_t *msg, int flags)',
       socketpair: 'int socketpair(int domain, int type, int proto, _Out_ uint8_t *sv)',
@@ -82,6 +88,7 @@ export class LibcSys implements Sys {
     this.syscallFn = this.lib.func('long syscall(long number, ...)');
     this.prctlFn = this.lib.func('int prctl(int option, ...)');
     this.waitpidFn = this.lib.func('int waitpid(int pid, _Out_ int *status, int options)');
+    this.pollFn = this.lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
   }
 
   private fail(call: string, target?: string, errno = koffi.errno() as number): never {
@@ -235,21 +242,53 @@ export class LibcSys implements Sys {
       });
     });
   }
-  connectUnix(socketPath: string): number {
-    const sock = this.check(this.fns.socket(AF_UNIX, SOCK_STREAM | 0o2000000, 0), 'socket', socketPath);
+  /** A sockaddr_un and its length; a leading '@' names an abstract socket, as in Go. */
+  private unixAddr(call: string, socketPath: string): [Buffer, number] {
+    const name = Buffer.from(socketPath);
+    if (name.length > 107) this.fail(call, socketPath, 36 /* ENAMETOOLONG */);
     const addr = Buffer.alloc(110);
     addr.writeUInt16LE(AF_UNIX, 0);
-    if (Buffer.byteLength(socketPath) > 107) {
-      this.fns.close(sock);
-      this.fail('connect', socketPath, 36 /* ENAMETOOLONG */);
+    name.copy(addr, 2);
+    if (socketPath.startsWith('@')) {
+      addr[2] = 0;
+      return [addr, 2 + name.length];
     }
-    addr.write(socketPath, 2);
-    if (this.fns.connect(sock, addr, 110) < 0) {
+    return [addr, 110];
+  }
+  /** A new unix socket, connected or bound to `socketPath`; closed again if that fails. */
+  private unixSocket(kind: 'stream' | 'dgram', call: 'connect' | 'bind', socketPath: string): number {
+    const [addr, len] = this.unixAddr(call, socketPath);
+    const sock = this.check(this.fns.socket(AF_UNIX, (kind === 'stream' ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0), 'socket', socketPath);
+    if (this.fns[call](sock, addr, len) < 0) {
       const errno = koffi.errno();
       this.fns.close(sock);
-      this.fail('connect', socketPath, errno);
+      this.fail(call, socketPath, errno);
     }
     return sock;
+  }
+  connectUnix(socketPath: string, kind: 'stream' | 'dgram' = 'stream'): number {
+    return this.unixSocket(kind, 'connect', socketPath);
+  }
+  bindUnixDgram(socketPath: string): number {
+    return this.unixSocket('dgram', 'bind', socketPath);
+  }
+  pipe(): [number, number] {
+    const fds = Buffer.alloc(8);
+    this.check(this.fns.pipe2(fds, SOCK_CLOEXEC /* = O_CLOEXEC */), 'pipe2');
+    return [fds.readInt32LE(0), fds.readInt32LE(4)];
+  }
+  waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
+    // struct pollfd { int fd; short events; short revents; }
+    const pfd = Buffer.alloc(8);
+    pfd.writeInt32LE(fd, 0);
+    pfd.writeInt16LE(POLLIN, 4);
+    return new Promise((resolve, reject) => {
+      this.pollFn.async(pfd, 1, timeoutMs, (err: unknown, r: number) => {
+        if (err) reject(err);
+        else if (r < 0) reject(new SysError('poll', `fd ${fd}`, 4, 'EINTR', 'Interrupted system call'));
+        else resolve(r > 0);
+      });
+    });
   }
   sendFd(sockFd: number, fd: number, name: string): void {
     // struct msghdr with one iovec (the name) and one SCM_RIGHTS cmsg.
@@ -271,7 +310,7 @@ export class LibcSys implements Sys {
   }
   socketPair(): [number, number] {
     const sv = Buffer.alloc(8);
-    this.check(this.fns.socketpair(AF_UNIX, SOCK_STREAM | 0o2000000, 0, sv), 'socketpair');
+    this.check(this.fns.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 'socketpair');
     return [sv.readInt32LE(0), sv.readInt32LE(4)];
   }
   recvFd(sockFd: number): number {

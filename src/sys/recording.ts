@@ -74,7 +74,10 @@ export class RecordingSys implements Sys {
     throw new Error('RecordingSys: fexecve reached (a real one would not return)');
   }
   waitpid(pid: number) { this.rec('waitpid', pid); return Promise.resolve(0); }
-  connectUnix(socketPath: string) { this.rec('connectUnix', socketPath); return this.nextFd++; }
+  connectUnix(socketPath: string, kind: 'stream' | 'dgram' = 'stream') { this.rec('connectUnix', socketPath, kind); return this.nextFd++; }
+  bindUnixDgram(socketPath: string) { this.rec('bindUnixDgram', socketPath); return this.nextFd++; }
+  pipe(): [number, number] { this.rec('pipe'); return [this.nextFd++, this.nextFd++]; }
+  waitReadable(fd: number, timeoutMs: number) { this.rec('waitReadable', fd, timeoutMs); return Promise.resolve(true); }
   sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
   socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }
   recvFd(sockFd: number) { this.rec('recvFd', sockFd); return this.nextFd++; }

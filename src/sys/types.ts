@@ -55,8 +55,14 @@ export interface Sys {
 
   /** Waits for a child (on a worker thread) and resolves with the raw wait status. */
   waitpid(pid: number): Promise<number>;
-  /** Connects a new unix stream socket to `socketPath`; returns its fd. */
-  connectUnix(socketPath: string): number;
+  /** Connects a new unix socket (stream unless said otherwise) to `socketPath`; returns its fd. */
+  connectUnix(socketPath: string, kind?: 'stream' | 'dgram'): number;
+  /** A unix datagram socket bound to `socketPath` (which must not exist). */
+  bindUnixDgram(socketPath: string): number;
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
+  /** Waits (on a worker thread) until `fd` is readable or has hung up; false on timeout. */
+  waitReadable(fd: number, timeoutMs: number): Promise<boolean>;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
   sendFd(sockFd: number, fd: number, name: string): void;
   /** A connected pair of unix stream sockets, both close-on-exec. */

@@ -27,9 +27,9 @@ export function makeBundle(prefix: string, args: string[], edit?: (config: any) 
  * (run -d, exec -d): it gets no pipes of ours to hold open, so only the
  * error text is kept, through a file.
  */
-export function cli(root: string, args: string[], opts: { runtime?: string; cwd?: string; input?: string; timeout?: number; detached?: boolean } = {}): SpawnSyncReturns<string> {
+export function cli(root: string, args: string[], opts: { runtime?: string; cwd?: string; input?: string; timeout?: number; detached?: boolean; env?: Record<string, string> } = {}): SpawnSyncReturns<string> {
   const argv = ['--root', root, ...args];
-  const base = { encoding: 'utf8' as const, cwd: opts.cwd, timeout: opts.timeout ?? 30_000 };
+  const base = { encoding: 'utf8' as const, cwd: opts.cwd, timeout: opts.timeout ?? 30_000, env: opts.env && { ...process.env, ...opts.env } };
   if (!opts.detached) return spawnSync(opts.runtime ?? OCIRUN, argv, { ...base, input: opts.input ?? '' });
   const errFile = path.join(os.tmpdir(), `ocirun-cli-${process.pid}-${Date.now()}.err`);
   const errFd = fs.openSync(errFile, 'w+');
