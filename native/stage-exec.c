@@ -20,6 +20,8 @@
  *   caps <last cap> <bounding> <effective> <permitted> <inheritable> <ambient>  (hex masks)
  *   nnp
  *   console <fd of the console socket> <rows> <cols>
+ *   label selinux <label>                 SELinux label for the program's exec
+ *   label apparmor exec <profile>         AppArmor profile for the program's exec
  *   cwd <path>
  *   keep <n>                              fds 0..n-1 reach the program
  *   seccomp <flags> <count>               then count * 8 bytes of BPF
@@ -49,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <grp.h>
 #include <termios.h>
 #include <unistd.h>
@@ -92,6 +95,8 @@ struct exec_plan {
 	int nnp;
 	int console_fd;
 	unsigned short rows, cols;
+	char *selinux_label;
+	char *apparmor_exec;
 	char *cwd;
 	int keep;
 	unsigned int seccomp_flags;
@@ -211,6 +216,15 @@ static void read_plan(struct exec_plan *p)
 			if (sscanf(arg, "%d %hu %hu", &p->console_fd, &p->rows, &p->cols) != 3) {
 				errno = EINVAL;
 				fail("bad console line");
+			}
+		} else if (strcmp(line, "label") == 0) {
+			if (strncmp(arg, "selinux ", 8) == 0) {
+				p->selinux_label = strdup(arg + 8);
+			} else if (strncmp(arg, "apparmor ", 9) == 0) {
+				p->apparmor_exec = strdup(arg + 9);
+			} else {
+				errno = EINVAL;
+				fail("bad label line");
 			}
 		} else if (strcmp(line, "cwd") == 0) {
 			p->cwd = strdup(arg);
@@ -353,6 +367,50 @@ static const char *look_path(struct exec_plan *p)
 }
 
 /* Everything above `keep` (the sync socket among them) closes on exec (CVE-2024-21626). */
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+/*
+ * Writes an LSM label to /proc/self/attr/... for the next execve, only if
+ * the file really is on procfs (a container's /proc could be anything).
+ * Returns -1 with errno ENOENT when the file does not exist.
+ */
+static int write_attr(const char *path, const char *value)
+{
+	struct statfs sfs;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		errno = EXDEV;
+		fail("%s is not on procfs", path);
+	}
+	size_t len = strlen(value);
+	if (write(fd, value, len) != (ssize_t)len)
+		fail("write %s", path);
+	close(fd);
+	return 0;
+}
+
+static void apply_selinux_label(struct exec_plan *p)
+{
+	if (p->selinux_label && write_attr("/proc/self/attr/exec", p->selinux_label) < 0)
+		fail("apply SELinux label: /proc/self/attr/exec");
+}
+
+/* Newer kernels have a per-LSM directory; the shared file is the old convention. */
+static void apply_apparmor_profile(struct exec_plan *p)
+{
+	if (!p->apparmor_exec)
+		return;
+	if (write_attr("/proc/self/attr/apparmor/exec", p->apparmor_exec) == 0)
+		return;
+	if (errno != ENOENT || write_attr("/proc/self/attr/exec", p->apparmor_exec) < 0)
+		fail("apply AppArmor profile");
+}
+
 static void cloexec_from(int keep)
 {
 	if (syscall(SYS_close_range, keep, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
@@ -373,6 +431,7 @@ static void finish_in_container(struct exec_plan *p)
 			fail("setrlimit %d", p->rlimits[i].resource);
 	if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail("no_new_privs");
+	apply_selinux_label(p);
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop. */
 	if (p->filter && !p->nnp)
 		load_seccomp(p);
@@ -397,6 +456,8 @@ static void finish_in_container(struct exec_plan *p)
 		apply_caps(p);
 	if (p->has_umask)
 		umask(p->umask);
+	/* runc's setns init: after finalizeNamespace, before the last seccomp. */
+	apply_apparmor_profile(p);
 	const char *program = look_path(p);
 	cloexec_from(p->keep);
 	if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0)

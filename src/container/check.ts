@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { hostLayout } from '../cgroups/index.js';
+import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
 import { EXEC_SHIM, STAGE_BINARY } from '../process/spawn.js';
 import { NamespaceTypes, NS_PROC_FILE } from '../spec/constants.js';
 import { O, RESOLVE } from '../sys/constants.js';
@@ -70,9 +71,9 @@ export function check(sys: Sys, stateRoot: string, libseccompVersion: string | u
 
   add(/^Seccomp:/m.test(read('/proc/self/status') ?? ''), 'seccomp (kernel)', 'supported', 'the kernel lacks seccomp (CONFIG_SECCOMP_FILTER); configs with linux.seccomp fail', false);
   add(libseccompVersion !== undefined, 'libseccomp', `libseccomp.so.2 ${libseccompVersion}`, 'apt-get install libseccomp2; configs with linux.seccomp fail without it', false);
-  const apparmor = read('/sys/module/apparmor/parameters/enabled') === 'Y';
-  out.push({ status: 'note', item: 'AppArmor', detail: `${apparmor ? 'enabled on this host' : 'not enabled'}; ocirun does not apply profiles yet (configs naming one are refused)`, required: false });
-  out.push({ status: 'note', item: 'SELinux', detail: `${fs.existsSync('/sys/fs/selinux/enforce') ? 'enabled on this host' : 'not enabled'}; ocirun does not apply labels yet (configs naming one are refused)`, required: false });
+  const apparmor = appArmorEnabled();
+  out.push({ status: 'note', item: 'AppArmor', detail: apparmor ? 'enabled on this host; process.apparmorProfile is applied' : 'not enabled; configs naming a profile are refused', required: false });
+  out.push({ status: 'note', item: 'SELinux', detail: selinuxEnabled() ? 'enabled on this host; process labels and linux.mountLabel are applied' : 'not enabled; configs naming a process label are refused, linux.mountLabel is ignored with a warning', required: false });
 
   let openat2 = false;
   try {

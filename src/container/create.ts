@@ -14,7 +14,8 @@ import type { InitPlan } from '../process/init.js';
 import { spawnInit } from '../process/spawn.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
-import { planContainer } from '../spec/plan.js';
+import { labelMounts, planContainer } from '../spec/plan.js';
+import { checkLsmAvailable, selinuxEnabled } from '../security/lsm.js';
 import type { Config } from '../spec/schema.js';
 import { checkSemantics } from '../spec/semantic.js';
 import { checkSchema } from '../spec/load.js';
@@ -90,6 +91,12 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
+  checkLsmAvailable(plan.process, { apparmor: 'process.apparmorProfile', selinux: 'process.selinuxLabel' });
+  if (plan.mountLabel) {
+    // runc ignores the mount label where SELinux is off; we say so.
+    if (selinuxEnabled()) plan.mounts = labelMounts(plan.mounts, plan.mountLabel);
+    else ctx.warn('linux.mountLabel is ignored: SELinux is not enabled on this host');
+  }
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
   const layout = step('detect cgroups', () => hostLayout());

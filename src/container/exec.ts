@@ -20,6 +20,7 @@ import { Channel, stageReply } from '../process/channel.js';
 import { checkStageBuilt, STAGE_BINARY, stageStdio } from '../process/spawn.js';
 import { withHome } from '../process/exec-path.js';
 import { lastCap } from '../security/capabilities.js';
+import { checkLsmAvailable } from '../security/lsm.js';
 import { compileSeccomp, kernelFilterFlags } from '../security/seccomp.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
 import type { Config, ProcessConfig, SeccompConfig } from '../spec/schema.js';
@@ -138,6 +139,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   const config = readSavedConfig(ctx.root, s.id);
   const proc = opts.process ? structuredClone(opts.process) : processFromFlags(config.process, opts);
   checkExecProcess(proc);
+  checkLsmAvailable({ apparmorProfile: proc.apparmorProfile, selinuxLabel: proc.selinuxLabel }, { apparmor: 'process.apparmorProfile', selinux: 'process.selinuxLabel' });
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   proc.env = withHome(proc.env ?? [], proc.user?.uid ?? 0, () => containerPasswd(sys, s.pid));
   let seccomp: { flags: number; bpf: Buffer } | undefined;

@@ -47,8 +47,9 @@ export function features(host: HostFeatures) {
             supportedFlags: SeccompFlags.filter((f) => f !== 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'),
           }
         : { enabled: false },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // "Enabled" in the features sense: this build applies them (the host may still lack the LSM).
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
       netDevices: { enabled: false },

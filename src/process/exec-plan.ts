@@ -5,6 +5,7 @@
  * functions: the I/O is in container/exec.ts.
  */
 import path from 'node:path';
+import { lsmExecWrites } from '../security/lsm.js';
 import { RuntimeError } from '../errors.js';
 import { CAPABILITIES, planCapabilities } from '../security/capabilities.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
@@ -119,6 +120,10 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
   line(`caps ${Math.min(plan.lastCap, CAPABILITIES.length - 1)} ${hex(caps.bounding)} ${hex(caps.effective)} ${hex(caps.permitted)} ${hex(caps.inheritable)} ${hex(ambient)}`);
   if (p.noNewPrivileges) line('nnp');
   if (plan.consoleFd !== undefined) line(`console ${plan.consoleFd} ${p.consoleSize?.height ?? 0} ${p.consoleSize?.width ?? 0}`);
+  for (const w of lsmExecWrites({ apparmorProfile: p.apparmorProfile, selinuxLabel: p.selinuxLabel })) {
+    if (w.value.includes('\n')) throw new RuntimeError('', `the ${w.lsm} label must not contain a newline`);
+    line(`label ${w.lsm} ${w.value}`);
+  }
   line(`cwd ${p.cwd}`);
   line(`keep ${plan.keep}`);
   if (plan.seccomp) {

@@ -16,6 +16,7 @@ import { applyMounts, prepareRoot, type CgroupMountSource } from '../rootfs/moun
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
+import { lsmExecWrites } from '../security/lsm.js';
 import type { Channel } from './channel.js';
 import { lookPath, withHome } from './exec-path.js';
 import { runHooks, type HookState } from '../hooks/index.js';
@@ -56,6 +57,21 @@ export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string
     fs.writeSync(wfd, value);
   } finally {
     sys.close(wfd);
+  }
+}
+
+/** The process's AppArmor profile and SELinux label, for the next exec (src/security/lsm.ts). */
+export function applyLsmLabels(sys: Sys, plan: InitPlan, rootFd: number): void {
+  for (const w of lsmExecWrites(plan.process)) {
+    step(`apply ${w.lsm === 'apparmor' ? 'AppArmor profile' : 'SELinux label'}`, () => {
+      const [file, fallback] = w.files;
+      try {
+        writeProcFile(sys, rootFd, file, w.value);
+      } catch (err) {
+        if (!fallback || (err as { code?: string }).code !== 'ENOENT') throw err;
+        writeProcFile(sys, rootFd, fallback, w.value);
+      }
+    });
   }
 }
 
@@ -181,6 +197,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   }
   const rootFd = enterRootfs(sys, plan, fds.console);
   applyIdentityAndLimits(sys, plan, rootFd);
+  applyLsmLabels(sys, plan, rootFd);
   sys.close(rootFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });

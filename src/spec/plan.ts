@@ -62,6 +62,9 @@ export interface ProcessPlan {
   capabilities: CapabilityPlan;
   terminal: boolean;
   consoleSize?: { height: number; width: number };
+  /** Applied at the program's exec (src/security/lsm.ts). */
+  apparmorProfile?: string;
+  selinuxLabel?: string;
 }
 
 export interface ContainerPlan {
@@ -90,6 +93,8 @@ export interface ContainerPlan {
   hostname?: string;
   domainname?: string;
   noPivot: boolean;
+  /** SELinux context for the container's own mounts (linux.mountLabel). */
+  mountLabel?: string;
   process: ProcessPlan;
   cgroupsPath: string;
   resources?: ResourcesConfig;
@@ -118,8 +123,6 @@ export const DEFAULT_DEVICES: DevicePlan[] = [
 /** The first field of a process this build does not apply yet (create and exec refuse it), if any. */
 export function unsupportedProcessField(p: ProcessConfig): string | undefined {
   const fields: [string, unknown][] = [
-    ['process.apparmorProfile', p.apparmorProfile || undefined],
-    ['process.selinuxLabel', p.selinuxLabel || undefined],
     ['process.scheduler', p.scheduler],
     ['process.ioPriority', p.ioPriority],
     ['process.execCPUAffinity', p.execCPUAffinity],
@@ -138,7 +141,6 @@ function refuseUnsupported(config: Config): void {
     ['linux.memoryPolicy', l.memoryPolicy],
     ['linux.personality', l.personality],
     ['linux.netDevices', l.netDevices && Object.keys(l.netDevices).length ? l.netDevices : undefined],
-    ['linux.mountLabel', l.mountLabel || undefined],
   ];
   for (const [field, value] of unsupported) {
     if (value !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
@@ -262,11 +264,24 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       capabilities: planCapabilities(p.capabilities, warn),
       terminal: p.terminal ?? false,
       consoleSize: p.consoleSize,
+      apparmorProfile: p.apparmorProfile || undefined,
+      selinuxLabel: p.selinuxLabel || undefined,
     },
+    mountLabel: linux.mountLabel || undefined,
     cgroupsPath: linux.cgroupsPath ?? '',
     resources: linux.resources,
     seccomp: linux.seccomp && checkSeccomp(linux.seccomp),
     hooks: config.hooks ?? {},
     annotations: config.annotations ?? {},
   };
+}
+
+/**
+ * go-selinux's FormatMountLabel over the container's mounts: a context= for
+ * the filesystems it makes, none for bind mounts (they keep their source's)
+ * nor for proc, sysfs and cgroup, which runc mounts without one.
+ */
+export function labelMounts(mounts: MountPlan[], label: string): MountPlan[] {
+  const unlabelled = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2']);
+  return mounts.map((m) => (m.bind || unlabelled.has(m.type) ? m : { ...m, data: [m.data, `context="${label}"`].filter(Boolean).join(',') }));
 }

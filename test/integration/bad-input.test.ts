@@ -39,6 +39,9 @@ const cases: [string, (c: any) => void, RegExp][] = [
   ['relative cwd', (c) => (c.process.cwd = 'rel'), /process\.cwd: "rel" must be an absolute path/],
   ['program not found', (c) => (c.process.args = ['no-such-program']), /"no-such-program": executable file not found in \$PATH/],
   ['mount source missing', (c) => c.mounts.push({ destination: '/m', type: 'bind', source: '/no/such/source', options: ['bind'] }), /mount: bind \/no\/such\/source on \/m: .*ENOENT/],
+  // Where the LSM is missing (these machines have neither), asking for it is an error, as with runc.
+  ...(fs.existsSync('/sys/kernel/security/apparmor') ? [] : [['AppArmor profile without AppArmor', (c: any) => (c.process.apparmorProfile = 'docker-default'), /process\.apparmorProfile: an AppArmor profile is set but AppArmor is not enabled on this host/] as [string, (c: any) => void, RegExp]]),
+  ...(fs.existsSync('/sys/fs/selinux/enforce') ? [] : [['SELinux label without SELinux', (c: any) => (c.process.selinuxLabel = 'system_u:system_r:container_t:s0'), /process\.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported/] as [string, (c: any) => void, RegExp]]),
   ['namespace path missing', (c) => (c.linux.namespaces[1] = { type: 'network', path: '/proc/999999999/ns/net' }), /linux\.namespaces\[1\]\.path/],
 ];
 

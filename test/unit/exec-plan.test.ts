@@ -34,7 +34,14 @@ describe('exec plan', () => {
     expect(() => processFromFlags(base, { args: ['x'], user: 'root' })).toThrow(/bad uid/);
     expect(() => processFromFlags(base, { args: ['x'], additionalGids: [-1] })).toThrow('additional-gids must be a positive number -1');
     expect(() => checkExecProcess({ ...base, cwd: 'rel' })).toThrow('Cwd must be an absolute path');
-    expect(() => checkExecProcess({ ...base, apparmorProfile: 'x' })).toThrow(/apparmorProfile is not supported/);
+    expect(() => checkExecProcess({ ...base, ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 } } as never)).toThrow(/ioPriority is not supported/);
+  });
+
+  it('passes the LSM labels for the exec, SELinux first (runc setns init order)', () => {
+    const out = stageInstructions({ cgroupProcs: [], joins: [], process: { ...base, apparmorProfile: 'docker-default', selinuxLabel: 'system_u:system_r:container_t:s0' }, keep: 3, lastCap: 40 }, () => {});
+    const lines = out.toString('latin1').split('\n').filter((l) => l.startsWith('label '));
+    expect(lines).toEqual(['label selinux system_u:system_r:container_t:s0', 'label apparmor exec docker-default']);
+    expect(() => stageInstructions({ cgroupProcs: [], joins: [], process: { ...base, apparmorProfile: 'a\nkeep 99' }, keep: 3, lastCap: 40 }, () => {})).toThrow(/newline/);
   });
 
   it('parses --cgroup as runc does and points at the sub-cgroups', () => {

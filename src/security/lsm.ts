@@ -1,0 +1,56 @@
+/**
+ * AppArmor profiles and SELinux labels, applied as runc applies them: the
+ * process's label is written to the calling task's /proc/self/attr "exec"
+ * file, and the kernel switches to it at the next execve. Whether the host
+ * has the LSM at all is checked first, so a config that asks for one where
+ * it is missing fails at create (or exec) with the field named.
+ *
+ * The Node init's next execve is the sealed exec shim (CVE-2019-5736), so
+ * under AppArmor the shim already runs confined and the profile must let it
+ * execute the program (`ix`, as `file,` in the usual container profiles
+ * does); exec'd processes switch at the program itself, as with runc.
+ */
+import fs from 'node:fs';
+import { ConfigError } from '../errors.js';
+
+/** runc's apparmor.IsEnabled. */
+export function appArmorEnabled(): boolean {
+  if (!fs.existsSync('/sys/kernel/security/apparmor')) return false;
+  try {
+    return fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y');
+  } catch {
+    return false;
+  }
+}
+
+/** go-selinux's GetEnabled: selinuxfs is mounted and this process has a context other than "kernel". */
+export function selinuxEnabled(): boolean {
+  if (!fs.existsSync('/sys/fs/selinux/enforce')) return false;
+  try {
+    const current = fs.readFileSync('/proc/self/attr/current', 'utf8').replace(/\0/g, '').trim();
+    return current !== '' && current !== 'kernel';
+  } catch {
+    return false;
+  }
+}
+
+export interface LsmLabels {
+  apparmorProfile?: string;
+  selinuxLabel?: string;
+}
+
+/** Refuses labels the host cannot apply, with runc's reasons. */
+export function checkLsmAvailable(labels: LsmLabels, field: { apparmor: string; selinux: string }): void {
+  if (labels.apparmorProfile && !appArmorEnabled()) throw new ConfigError(field.apparmor, 'an AppArmor profile is set but AppArmor is not enabled on this host');
+  // runc's validator words it so.
+  if (labels.selinuxLabel && !selinuxEnabled()) throw new ConfigError(field.selinux, 'selinux label is specified in config, but selinux is disabled or not supported');
+}
+
+/** The attr files to write, in runc's order, each with the value for it. */
+export function lsmExecWrites(labels: LsmLabels): { lsm: 'selinux' | 'apparmor'; files: string[]; value: string }[] {
+  const writes: { lsm: 'selinux' | 'apparmor'; files: string[]; value: string }[] = [];
+  if (labels.selinuxLabel) writes.push({ lsm: 'selinux', files: ['/proc/self/attr/exec'], value: labels.selinuxLabel });
+  // Newer kernels have a per-LSM directory; the shared file is the old convention.
+  if (labels.apparmorProfile) writes.push({ lsm: 'apparmor', files: ['/proc/self/attr/apparmor/exec', '/proc/self/attr/exec'], value: `exec ${labels.apparmorProfile}` });
+  return writes;
+}
