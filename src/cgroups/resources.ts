@@ -24,6 +24,14 @@ export const DEFAULT_DEVICE_RULES = [
 
 const num = (v: number) => String(Math.trunc(v));
 const limitOrMax = (v: number) => (v < 0 ? 'max' : num(v));
+/**
+ * runc's rule for most numeric resources: 0 means "not set" (Docker sends
+ * zeros for every limit it was not given), so nothing is written.
+ */
+const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
+const nz = (v: number | undefined) => (set(v) ? num(v) : undefined);
+/** memory.swappiness: -1 (Docker's "unset") is left alone, as runc leaves it. */
+const swappinessSet = (v: number | undefined): v is number => v !== undefined && v !== -1 && v !== 18446744073709552000;
 
 export function deviceRule(d: { type?: string; major?: number; minor?: number; access?: string }): string {
   const id = (n?: number) => (n === undefined || n < 0 ? '*' : num(n));
@@ -45,33 +53,36 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
   for (const rule of extraDevices) put('devices', 'devices.allow', rule);
   const m = r.memory;
   if (m) {
-    put('memory', 'memory.limit_in_bytes', m.limit !== undefined ? num(m.limit) : undefined);
-    put('memory', 'memory.soft_limit_in_bytes', m.reservation !== undefined ? num(m.reservation) : undefined);
-    put('memory', 'memory.memsw.limit_in_bytes', m.swap !== undefined ? num(m.swap) : undefined);
+    put('memory', 'memory.limit_in_bytes', nz(m.limit));
+    put('memory', 'memory.soft_limit_in_bytes', nz(m.reservation));
+    put('memory', 'memory.memsw.limit_in_bytes', nz(m.swap));
     if (m.kernel !== undefined) warn('linux.resources.memory.kernel is deprecated and ignored by the kernel; not written (as runc)');
-    put('memory', 'memory.kmem.tcp.limit_in_bytes', m.kernelTCP !== undefined ? num(m.kernelTCP) : undefined);
-    put('memory', 'memory.swappiness', m.swappiness !== undefined ? num(m.swappiness) : undefined);
+    put('memory', 'memory.kmem.tcp.limit_in_bytes', nz(m.kernelTCP));
+    if (swappinessSet(m.swappiness)) {
+      if (m.swappiness < 0 || m.swappiness > 100) throw new ConfigError('linux.resources.memory.swappiness', `invalid value ${m.swappiness}: the range is 0-100`);
+      put('memory', 'memory.swappiness', num(m.swappiness));
+    }
     put('memory', 'memory.oom_control', m.disableOOMKiller ? '1' : undefined);
     put('memory', 'memory.use_hierarchy', m.useHierarchy !== undefined ? (m.useHierarchy ? '1' : '0') : undefined);
   }
   const c = r.cpu;
   if (c) {
-    put('cpu', 'cpu.shares', c.shares !== undefined ? num(c.shares) : undefined);
+    put('cpu', 'cpu.shares', nz(c.shares));
     // The period first: a quota is checked against the current period.
-    put('cpu', 'cpu.cfs_period_us', c.period !== undefined ? num(c.period) : undefined);
-    put('cpu', 'cpu.cfs_quota_us', c.quota !== undefined ? num(c.quota) : undefined);
+    put('cpu', 'cpu.cfs_period_us', nz(c.period));
+    put('cpu', 'cpu.cfs_quota_us', nz(c.quota));
     put('cpu', 'cpu.cfs_burst_us', c.burst !== undefined ? num(c.burst) : undefined);
-    put('cpu', 'cpu.rt_period_us', c.realtimePeriod !== undefined ? num(c.realtimePeriod) : undefined);
-    put('cpu', 'cpu.rt_runtime_us', c.realtimeRuntime !== undefined ? num(c.realtimeRuntime) : undefined);
+    put('cpu', 'cpu.rt_period_us', nz(c.realtimePeriod));
+    put('cpu', 'cpu.rt_runtime_us', nz(c.realtimeRuntime));
     put('cpu', 'cpu.idle', c.idle !== undefined ? num(c.idle) : undefined);
     put('cpuset', 'cpuset.cpus', c.cpus || undefined);
     put('cpuset', 'cpuset.mems', c.mems || undefined);
   }
-  if (r.pids) put('pids', 'pids.max', r.pids.limit > 0 ? num(r.pids.limit) : 'max');
+  if (r.pids && r.pids.limit !== 0) put('pids', 'pids.max', r.pids.limit > 0 ? num(r.pids.limit) : 'max');
   const b = r.blockIO;
   if (b) {
-    put('blkio', 'blkio.weight', b.weight !== undefined ? num(b.weight) : undefined);
-    put('blkio', 'blkio.leaf_weight', b.leafWeight !== undefined ? num(b.leafWeight) : undefined);
+    put('blkio', 'blkio.weight', nz(b.weight));
+    put('blkio', 'blkio.leaf_weight', nz(b.leafWeight));
     for (const d of b.weightDevice ?? []) {
       if (d.weight !== undefined) put('blkio', 'blkio.weight_device', `${d.major}:${d.minor} ${d.weight}`);
       if (d.leafWeight !== undefined) put('blkio', 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`);
@@ -105,29 +116,29 @@ function v2Writes(r: ResourcesConfig, warn: (m: string) => void): CgroupWrite[] 
   if ((r.devices ?? []).length) throw new ConfigError('linux.resources.devices', 'device rules on cgroup v2 (an eBPF program) are not supported by this version of ocirun');
   const m = r.memory;
   if (m) {
-    put('memory.max', m.limit !== undefined ? limitOrMax(m.limit) : undefined);
-    put('memory.low', m.reservation !== undefined ? limitOrMax(m.reservation) : undefined);
-    if (m.swap !== undefined) {
+    put('memory.max', set(m.limit) ? limitOrMax(m.limit) : undefined);
+    put('memory.low', set(m.reservation) ? limitOrMax(m.reservation) : undefined);
+    if (set(m.swap)) {
       // v1's memsw is memory+swap; v2's swap.max is swap alone.
       if (m.swap < 0) put('memory.swap.max', 'max');
-      else if (m.limit === undefined || m.limit < 0) throw new ConfigError('linux.resources.memory.swap', 'needs memory.limit to be converted for cgroup v2');
+      else if (!set(m.limit) || m.limit < 0) throw new ConfigError('linux.resources.memory.swap', 'needs memory.limit to be converted for cgroup v2');
       else put('memory.swap.max', num(m.swap - m.limit));
     }
-    if (m.swappiness !== undefined) throw new ConfigError('linux.resources.memory.swappiness', 'has no cgroup v2 equivalent');
+    if (swappinessSet(m.swappiness)) throw new ConfigError('linux.resources.memory.swappiness', 'has no cgroup v2 equivalent');
     if (m.kernel !== undefined || m.kernelTCP !== undefined) warn('kernel memory limits have no cgroup v2 equivalent; not written (as runc)');
     if (m.disableOOMKiller) throw new ConfigError('linux.resources.memory.disableOOMKiller', 'has no cgroup v2 equivalent');
   }
   const c = r.cpu;
   if (c) {
     if (c.shares) put('cpu.weight', num(sharesToWeight(c.shares)));
-    if (c.quota !== undefined || c.period !== undefined) put('cpu.max', `${c.quota === undefined || c.quota < 0 ? 'max' : num(c.quota)} ${num(c.period || 100000)}`);
+    if (set(c.quota) || set(c.period)) put('cpu.max', `${c.quota === undefined || c.quota < 0 ? 'max' : num(c.quota)} ${num(c.period || 100000)}`);
     if (c.burst !== undefined) put('cpu.max.burst', num(c.burst));
     if (c.idle !== undefined) put('cpu.idle', num(c.idle));
-    if (c.realtimePeriod !== undefined || c.realtimeRuntime !== undefined) throw new ConfigError('linux.resources.cpu.realtimeRuntime', 'has no cgroup v2 equivalent');
+    if (set(c.realtimePeriod) || set(c.realtimeRuntime)) throw new ConfigError('linux.resources.cpu.realtimeRuntime', 'has no cgroup v2 equivalent');
     put('cpuset.cpus', c.cpus || undefined);
     put('cpuset.mems', c.mems || undefined);
   }
-  if (r.pids) put('pids.max', r.pids.limit > 0 ? num(r.pids.limit) : 'max');
+  if (r.pids && r.pids.limit !== 0) put('pids.max', r.pids.limit > 0 ? num(r.pids.limit) : 'max');
   const b = r.blockIO;
   if (b) {
     if (b.weight) put('io.weight', num(blkioToIoWeight(b.weight)));

@@ -51,8 +51,8 @@ export const nsOf = (pid: number, ns: string) => fs.readlinkSync(`/proc/${pid}/n
 
 export const TEST_IMAGE = 'localhost/ocirun-test-busybox:latest';
 
-/** A busybox-static image for the managers, imported into podman (no registry here). */
-export function ensureImage(image = TEST_IMAGE): void {
+/** A tar of a minimal busybox-static rootfs, the managers' test image. */
+export function busyboxRootfsTar(tarFile: string): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-image-'));
   try {
     fs.mkdirSync(path.join(dir, 'bin'));
@@ -61,11 +61,20 @@ export function ensureImage(image = TEST_IMAGE): void {
     fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
     fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
     for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls', 'true', 'tty', 'stty']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
-    execFileSync('tar', ['-C', dir, '-cf', `${dir}.tar`, '.']);
-    execFileSync('podman', ['import', '-q', `${dir}.tar`, image]);
+    execFileSync('tar', ['-C', dir, '-cf', tarFile, '.']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(`${dir}.tar`, { force: true });
+  }
+}
+
+/** A busybox-static image for the managers, imported into podman (no registry here). */
+export function ensureImage(image = TEST_IMAGE): void {
+  const tar = path.join(os.tmpdir(), `ocirun-image-${process.pid}.tar`);
+  try {
+    busyboxRootfsTar(tar);
+    execFileSync('podman', ['import', '-q', tar, image]);
+  } finally {
+    fs.rmSync(tar, { force: true });
   }
 }
 

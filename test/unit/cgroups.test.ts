@@ -89,7 +89,15 @@ describe('resource writes', () => {
     expect(() => resourceWrites(v2, { memory: { swappiness: 10 } }, [])).toThrow(/swappiness/);
   });
 
-  it('pids limit 0 or less means unlimited', () => {
+  it('pids limit below 0 means unlimited; 0 means not set (runc)', () => {
     expect(resourceWrites(v1, { pids: { limit: -1 } }, [])).toEqual([{ controller: 'pids', file: 'pids.max', value: 'max' }]);
+    expect(resourceWrites(v1, { pids: { limit: 0 } }, [])).toEqual([]);
+  });
+
+  it('writes nothing for the zeros and -1 swappiness Docker sends for limits it was not given (runc)', () => {
+    const docker = { memory: { limit: 0, reservation: 0, swap: 0, kernelTCP: 0, swappiness: -1 }, cpu: { shares: 0, quota: 0, period: 0, realtimePeriod: 0, realtimeRuntime: 0 }, blockIO: { weight: 0, leafWeight: 0 }, pids: { limit: 0 } };
+    expect(resourceWrites(v1, docker, [])).toEqual([]);
+    expect(resourceWrites(v2, docker, [])).toEqual([]);
+    expect(() => resourceWrites(v1, { memory: { swappiness: 101 } }, [])).toThrow(/swappiness: invalid value 101/);
   });
 });
