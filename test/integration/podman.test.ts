@@ -3,6 +3,7 @@
 // hence the --ulimit flags (runc needs them too).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureImage, TEST_IMAGE } from './helpers.js';
@@ -120,5 +121,31 @@ describe('podman pause, unpause, stats', () => {
     const mine = scenario(ocirun);
     expect(mine).toEqual(scenario(runc));
     expect(mine).toEqual({ pause: 0, paused: 'paused', unpause: 0, resumed: 'running', statsStatus: 0, memLimit: '33.55MB' });
+  });
+});
+
+describe('podman --uidmap/--gidmap and --security-opt seccomp=FILE', () => {
+  it('runs in a user namespace with the given maps, as under runc', () => {
+    const args = ['run', '--rm', ...ulimits, '--uidmap', '0:200000:65536', '--gidmap', '0:200000:65536', image, 'sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /bin/busybox'];
+    const mine = podman(ocirun, args);
+    const theirs = podman(runc, args);
+    expect(mine.status, mine.stderr).toBe(0);
+    expect(mine.stdout).toBe(theirs.stdout);
+    // Root inside, 200000 outside; the image's files are owned by the mapped root.
+    expect(mine.stdout).toMatch(/^uid=0 gid=0\n\s+0\s+200000\s+65536\n\s+0\s+200000\s+65536\n-rwxr-xr-x\s+1 0\s+0 /);
+  });
+
+  it('loads a seccomp profile from a file, as under runc', () => {
+    const profile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-seccomp-')), 'profile.json');
+    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }));
+    try {
+      const args = ['run', '--rm', ...ulimits, '--security-opt', `seccomp=${profile}`, image, 'sh', '-c', 'mkdir /tmp/x 2>&1; echo "mkdir=$?"; touch /tmp/y && echo touch-ok; grep Seccomp: /proc/self/status'];
+      const mine = podman(ocirun, args);
+      expect(mine.status, mine.stderr).toBe(0);
+      expect(mine.stdout).toBe(podman(runc, args).stdout);
+      expect(mine.stdout).toMatch(/Operation not permitted\nmkdir=1\ntouch-ok\nSeccomp:\s+2\n$/);
+    } finally {
+      fs.rmSync(path.dirname(profile), { recursive: true, force: true });
+    }
   });
 });
