@@ -104,10 +104,10 @@ mount -t tmpfs tmpfs $r/run
 mount -t tmpfs tmpfs $r/var/tmp 2>/dev/null || true
 mount -t 9p -o "$opts,rw" checkout "$r$checkout" || echo "guest: cannot mount the checkout at $checkout"
 cp /command $r/tmp/.ocirun-vm-command
-chroot $r /bin/sh -c "cd '$checkout' && export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin && . /tmp/.ocirun-vm-command"
-echo "OCIRUN_VM_STATUS=$?"
-sync
-poweroff -f
+# switch_root, not chroot: the host root must be the mount namespace's own
+# root, as on a real host, or a process that joins a container's mount
+# namespace by setns() would land in the initramfs.
+exec switch_root $r /bin/sh -c "cd '$checkout' && export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin && (. /tmp/.ocirun-vm-command); echo OCIRUN_VM_STATUS=\$?; sync; /bin/busybox poweroff -f"
 GUEST
 chmod 755 "$initrd_dir/init"
 (cd "$initrd_dir" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$initrd_dir.gz"
@@ -118,7 +118,7 @@ timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4096 -nogr
   -append "console=ttyS0 quiet loglevel=3 panic=-1 cgroup_no_v1=all" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$checkout,mount_tag=checkout,security_model=none,multidevs=remap" \
-  < /dev/null 2>&1 | tee "$log" | sed -u -e 's/\x1b[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | grep -av -e '^OCIRUN_VM_STATUS=' -e 'SeaBIOS' -e 'Booting from ROM' -e 'reboot: Power down' -e '^\s*$'
+  < /dev/null 2>&1 | tee "$log" | sed -u -e 's/\x1b[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | grep -av --line-buffered -e '^OCIRUN_VM_STATUS=' -e 'SeaBIOS' -e 'Booting from ROM' -e 'reboot: Power down' -e '^\s*$'
 set -e
 status=$(grep -ao 'OCIRUN_VM_STATUS=[0-9]*' "$log" | tail -1 | cut -d= -f2)
 [ -n "$status" ] || { echo "$0: the guest ended without a status (timeout after ${timeout_s}s, or a crash)" >&2; exit 124; }

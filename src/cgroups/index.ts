@@ -90,11 +90,44 @@ export function controllerDir(paths: Record<string, string>, controller: string)
   return key ? paths[key] : undefined;
 }
 
+/**
+ * On v2 a cgroup has a controller's files only if its parent enables it in
+ * cgroup.subtree_control. As runc (fs2.CreateCgroupPath): every controller
+ * the root offers is enabled at each level from the root down to the
+ * container's parent; where that fails (a level with processes of its own
+ * cannot delegate), one at a time, and what stays off shows up as a clear
+ * error when a limit needs it.
+ */
+export function enableControllers(mountPoint: string, dir: string): void {
+  const offered = fs.readFileSync(path.join(mountPoint, 'cgroup.controllers'), 'utf8').split(/\s+/).filter(Boolean);
+  if (!offered.length) return;
+  const chain: string[] = [];
+  for (let d = path.dirname(dir); d.startsWith(mountPoint); d = path.dirname(d)) {
+    chain.unshift(d);
+    if (d === mountPoint) break;
+  }
+  for (const d of chain) {
+    const file = path.join(d, 'cgroup.subtree_control');
+    try {
+      fs.writeFileSync(file, offered.map((c) => `+${c}`).join(' '));
+    } catch {
+      for (const c of offered) {
+        try {
+          fs.writeFileSync(file, `+${c}`);
+        } catch {
+          /* left off, as runc leaves it */
+        }
+      }
+    }
+  }
+}
+
 export function createCgroups(layout: CgroupLayout, paths: Record<string, string>): void {
   for (const h of layout.hierarchies) {
     const dir = paths[h.name];
     try {
       fs.mkdirSync(dir, { recursive: true });
+      if (layout.mode === 'v2') enableControllers(h.mountPoint, dir);
       if (h.name.split(',').includes('cpuset')) fillCpuset(dir, h.mountPoint);
     } catch (err) {
       throw new RuntimeError('create cgroup', `${dir}: ${(err as Error).message}`, { cause: err });

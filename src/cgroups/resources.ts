@@ -112,8 +112,7 @@ function v2Writes(r: ResourcesConfig, warn: (m: string) => void): CgroupWrite[] 
   const put = (file: string, value: string | undefined) => {
     if (value !== undefined) w.push({ controller: 'unified', file, value });
   };
-  // Device rules on v2 need an eBPF program; only the allow-everything-default case is free.
-  if ((r.devices ?? []).length) throw new ConfigError('linux.resources.devices', 'device rules on cgroup v2 (an eBPF program) are not supported by this version of ocirun');
+  // Device rules on v2 are a BPF program (./devices/), not files.
   const m = r.memory;
   if (m) {
     put('memory.max', set(m.limit) ? limitOrMax(m.limit) : undefined);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups } from '../cgroups/index.js';
+import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
 import type { InitPlan } from '../process/init.js';
 import { spawnInit } from '../process/spawn.js';
@@ -106,14 +107,15 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const configured = (config.linux?.devices ?? []).filter((d) => d.type !== 'p');
   const deviceRules = [...DEFAULT_DEVICE_RULES, ...configured.map((d) => deviceRule({ ...d, type: d.type === 'u' ? 'c' : d.type, access: 'rwm' }))];
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
+  // On v2 the same rules become a BPF program (v1 gets them as devices.allow/deny writes).
+  const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;
   // The Node init must not count against the container's limits: a few MB
   // of V8 heap would not fit `--memory 4m`, and its threads would not fit a
-  // small pids.max. On v1 charges stay where they were made, so init joins
-  // its cgroups only once its setup is done, and unshares the cgroup
-  // namespace after that (v1 cgroup mounts are bind mounts, so they do not
-  // depend on it). On v2 it joins at once: the cgroup2 mount made during
-  // setup needs the namespace, which needs the cgroup.
-  const joinLate = layout.mode !== 'v2';
+  // small pids.max. Memory stays charged to the cgroup it was allocated in
+  // (v1 and v2 alike), so init joins its cgroups only once its setup is
+  // done, just before it execs; it unshares the cgroup namespace after that
+  // join, and on v2 mounts cgroup2 after that (v1 cgroup mounts are bind
+  // mounts of known paths, made during setup).
 
   step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
   const dir = stateDir(ctx.root, opts.id);
@@ -158,6 +160,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
     faultPoint('cgroups-made');
     writeResources(state.cgroupPaths, writes);
+    if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
     faultPoint('resources-written');
 
     const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: passedFds, stdio: opts.stdio });
@@ -167,13 +170,11 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('pid-saved');
-    if (!joinLate) joinCgroups(state.cgroupPaths, init.pid);
 
     const initPlan: InitPlan = {
       ...plan,
       cgroupMounts: Object.entries(state.cgroupPaths).filter(([n]) => n !== 'unified' || layout.mode === 'v2').map(([name, hostPath]) => ({ name: name.replace(/^name=/, ''), hostPath })),
       cgroupUnified: layout.mode === 'v2',
-      cgroupNsLate: joinLate,
       preserveFds: passedFds,
       hostHasKcore: fs.existsSync('/proc/kcore'),
     };
@@ -188,7 +189,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     }
     if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
     faultPoint('init-ready');
-    if (joinLate) joinCgroups(state.cgroupPaths, init.pid);
+    joinCgroups(state.cgroupPaths, init.pid);
     faultPoint('cgroups-joined');
     init.channel.send({ type: 'continue', state: hookState(state, 'created') });
     await init.channel.receive('created');

@@ -12,7 +12,7 @@ import type { ContainerPlan } from '../spec/plan.js';
 import { CLONE, F_SEAL, FS_MAGIC, MFD, MS, O, PR, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js';
-import { applyMounts, prepareRoot, type CgroupMountSource } from '../rootfs/mounts.js';
+import { applyMounts, mountCgroup2, prepareRoot, type CgroupMountSource } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
@@ -27,8 +27,6 @@ import { LibSeccomp } from '../sys/libseccomp.js';
 export interface InitPlan extends ContainerPlan {
   cgroupMounts: CgroupMountSource[];
   cgroupUnified: boolean;
-  /** On v1 init joins its cgroups late, so the cgroup namespace is unshared after that join (see create.ts). */
-  cgroupNsLate: boolean;
   preserveFds: number;
   hostHasKcore: boolean;
 }
@@ -173,9 +171,6 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   // /proc/PID/exe (the host's node binary) while we run in the container.
   sys.prctl(PR.SET_DUMPABLE, 0);
   const plan = (await channel.receive('plan')).plan as InitPlan;
-  // cgroupns: unshared only after the parent placed us in our cgroups, so
-  // that the namespace's root is the container's own cgroup.
-  if (plan.newCgroupNs && !plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
   const shimFd = step('seal exec shim', () => sealedShim(sys, fds.shimPath));
   // Compiled now, while libseccomp (a host file) is still reachable; loaded later.
   let loadFilter: (() => void) | undefined;
@@ -203,7 +198,19 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   channel.send({ type: 'ready' });
   const { state } = await channel.receive('continue');
   step('close-on-exec fds', () => markFdsCloseOnExec(sys, plan.preserveFds));
-  if (plan.newCgroupNs && plan.cgroupNsLate) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
+  // The parent has now placed us in the container's cgroups (only now, so
+  // that our setup is not charged to them: see create.ts). The cgroup
+  // namespace comes after that, so that its root is the container's cgroup,
+  // and the cgroup2 mount after the namespace.
+  if (plan.newCgroupNs) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
+  if (plan.cgroupUnified) {
+    const rootFd = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
+    try {
+      mountCgroup2(sys, rootFd, plan.mounts);
+    } finally {
+      sys.close(rootFd);
+    }
+  }
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // before the capabilities are dropped, as runc does.
   if (loadFilter && !plan.process.noNewPrivileges) {

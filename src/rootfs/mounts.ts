@@ -1,6 +1,6 @@
 /** Preparing the rootfs and applying `mounts`, all targets resolved inside the rootfs. */
 import fs from 'node:fs';
-import { atStep, RuntimeError } from '../errors.js';
+import { atStep, RuntimeError, step } from '../errors.js';
 import type { MountPlan } from '../spec/plan.js';
 import { MS, O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
@@ -80,7 +80,10 @@ export function applyBindMount(sys: Sys, rootFd: number, m: MountPlan): void {
 function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: CgroupMountSource[], unified: boolean): void {
   const ro = m.flags & MS.RDONLY;
   if (unified) {
-    withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount('cgroup2', fdPath(fd), 'cgroup2', m.flags, null));
+    // Only the mount point now: cgroup2 shows the hierarchy from the
+    // mounter's cgroup namespace, which the init enters only once it is in
+    // the container's cgroup, after its setup (mountCgroup2, from init).
+    sys.close(mkdirAllInRoot(sys, rootFd, m.destination));
     return;
   }
   // cgroup v1: a tmpfs with the container's own directory of each hierarchy bound in, as runc does.
@@ -98,6 +101,13 @@ function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: Cgrou
     }
   });
   if (ro) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'));
+}
+
+/** The cgroup v2 mounts the setup left for later (see applyCgroupMount), made in the final root. */
+export function mountCgroup2(sys: Sys, rootFd: number, mounts: MountPlan[]): void {
+  for (const m of mounts.filter((x) => !x.bind && x.type === 'cgroup')) {
+    step(`mount cgroup2 on ${m.destination}`, () => withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount('cgroup2', fdPath(fd), 'cgroup2', m.flags, null)));
+  }
 }
 
 /** Copies a directory tree, keeping owners, modes and symlinks as they are (never following them). */

@@ -1,8 +1,7 @@
 /**
- * The config `ocirun spec` writes: runc's default (a shell on a terminal),
- * with one difference: no `linux.resources.devices` deny-all rule. The
- * device cgroup gets runc's default rules anyway, and on cgroup v2 device
- * rules are refused until the eBPF device filter lands.
+ * The config `ocirun spec` writes: runc's default. A shell on a terminal,
+ * and every device denied but the ones runc always allows (/dev/null, ptys
+ * and the like, appended by create).
  */
 import { OCI_VERSION } from './constants.js';
 import type { Config } from './schema.js';
@@ -33,6 +32,7 @@ export function defaultSpec(opts: { args?: string[]; terminal?: boolean; rootles
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
     ],
     linux: {
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',

@@ -23,6 +23,8 @@ const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const POLLIN = 1;
+const SYS_BPF = 321;
+const BPF_CMD_NAMES: Record<number, string> = { 5: 'BPF_PROG_LOAD', 8: 'BPF_PROG_ATTACH', 9: 'BPF_PROG_DETACH', 13: 'BPF_PROG_GET_FD_BY_ID', 16: 'BPF_PROG_QUERY' };
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const MSG_CMSG_CLOEXEC = 0x40000000;
@@ -276,6 +278,13 @@ export class LibcSys implements Sys {
     const fds = Buffer.alloc(8);
     this.check(this.fns.pipe2(fds, SOCK_CLOEXEC /* = O_CLOEXEC */), 'pipe2');
     return [fds.readInt32LE(0), fds.readInt32LE(4)];
+  }
+  address(buf: Buffer | Uint32Array): bigint {
+    return BigInt(koffi.address(buf));
+  }
+  bpf(cmd: number, attr: Buffer): number {
+    const r = Number(this.syscallFn(SYS_BPF, 'int', cmd, 'uint8_t *', attr, 'unsigned int', attr.length));
+    return this.check(r, 'bpf', BPF_CMD_NAMES[cmd] ?? `cmd ${cmd}`);
   }
   waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
     // struct pollfd { int fd; short events; short revents; }

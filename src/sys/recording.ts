@@ -77,6 +77,8 @@ export class RecordingSys implements Sys {
   connectUnix(socketPath: string, kind: 'stream' | 'dgram' = 'stream') { this.rec('connectUnix', socketPath, kind); return this.nextFd++; }
   bindUnixDgram(socketPath: string) { this.rec('bindUnixDgram', socketPath); return this.nextFd++; }
   pipe(): [number, number] { this.rec('pipe'); return [this.nextFd++, this.nextFd++]; }
+  address(_buf: Buffer | Uint32Array) { return 0x1000n; }
+  bpf(cmd: number, attr: Buffer) { this.rec('bpf', cmd, Buffer.from(attr)); return cmd === 5 || cmd === 13 ? this.nextFd++ : 0; }
   waitReadable(fd: number, timeoutMs: number) { this.rec('waitReadable', fd, timeoutMs); return Promise.resolve(true); }
   sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
   socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }

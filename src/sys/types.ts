@@ -61,6 +61,10 @@ export interface Sys {
   bindUnixDgram(socketPath: string): number;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** The address of a buffer's memory, for structures that point at other buffers (bpf_attr). */
+  address(buf: Buffer | Uint32Array): bigint;
+  /** The bpf(2) system call with a bpf_attr the caller laid out; returns its result (an fd or 0). */
+  bpf(cmd: number, attr: Buffer): number;
   /** Waits (on a worker thread) until `fd` is readable or has hung up; false on timeout. */
   waitReadable(fd: number, timeoutMs: number): Promise<boolean>;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */

@@ -1,0 +1,90 @@
+// cgroups on a cgroup-v2-only host: the README's test command runs this
+// file inside a qemu guest (scripts/cgroup2-vm.sh), since these machines
+// run v1 hybrid. Limits written, converted and enforced, the eBPF device
+// filter allowing and denying for real, update, pause/resume, events, ps,
+// removal on delete.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningContainer, cli, startContainer } from './helpers.js';
+
+const v2Host = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+let c: RunningContainer;
+const inside = (cmd: string) => cli(c.root, ['exec', c.id, 'sh', '-c', cmd], { timeout: 60_000 });
+/** The container's cgroup directory, from the host's view of its init. */
+const hostDir = () => path.join('/sys/fs/cgroup', fs.readFileSync(`/proc/${c.initPid}/cgroup`, 'utf8').trim().replace(/^0::/, ''));
+
+beforeAll(() => {
+  if (!v2Host) return;
+  // A shell as pid 1 reaps the sleeps a failed fork loop orphans (a bare
+  // `sleep` would keep them as zombies, which count against pids.max).
+  c = startContainer('cg2', ['sh', '-c', 'while true; do sleep 1; done'], (config) => {
+    // Small enough that the Node setup (tens of MB, a dozen threads) could not run inside them.
+    config.linux.resources = { devices: [{ allow: false, access: 'rwm' }], memory: { limit: 4 * 2 ** 20 }, pids: { limit: 8 }, cpu: { shares: 1024, quota: 50000, period: 100000 } };
+    for (const set of ['bounding', 'effective', 'permitted']) config.process.capabilities[set].push('CAP_MKNOD');
+  });
+}, 120_000);
+afterAll(() => c?.remove());
+
+describe.runIf(v2Host)('cgroups v2', () => {
+  it('starts under limits the setup could not live in, and the container sees them in its own cgroup2 mount', () => {
+    const r = inside('cat /proc/self/cgroup; grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f4,5,9; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cpu.max');
+    expect(r.status, r.stderr).toBe(0);
+    // cgroup namespace rooted at the container's cgroup; runc's shares-to-weight conversion (1024 -> 39).
+    expect(r.stdout).toBe(`0::/\n/ /sys/fs/cgroup cgroup2\n${4 * 2 ** 20}\n8\n39\n50000 100000\n`);
+    expect(fs.readFileSync(path.join(hostDir(), 'memory.max'), 'utf8')).toBe(`${4 * 2 ** 20}\n`);
+  });
+
+  it('enforces the pids limit: forks beyond it fail', () => {
+    const r = inside('for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait');
+    expect(r.stderr).toMatch(/can't fork: Resource temporarily unavailable/);
+    spawnSync('sleep', ['2']); // the sleeps that did start, gone and reaped
+  });
+
+  it('the device filter denies what the rules do not allow, and allows what they do', () => {
+    const r = inside('mknod /dev/ok c 1 3; mknod /dev/disk b 8 0; echo hi > /dev/ok && echo ok-writable; head -c1 /dev/disk; echo "disk=$?"');
+    expect(r.stdout, `${r.status} ${r.stderr}`).toBe('ok-writable\ndisk=1\n');
+    expect(r.stderr).toMatch(/head: \/dev\/disk: Operation not permitted/);
+  });
+
+  it('update changes the limits (flags and -r), read back inside', () => {
+    expect(cli(c.root, ['update', '--memory', '48m', '--pids-limit', '30', c.id]).status).toBe(0);
+    const file = path.join(c.root, 'res.json');
+    fs.writeFileSync(file, JSON.stringify({ cpu: { shares: 2048 } }));
+    expect(cli(c.root, ['update', '-r', file, c.id]).status).toBe(0);
+    expect(inside('cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.weight').stdout).toBe(`${48 * 2 ** 20}\n30\n79\n`);
+  });
+
+  it('pause freezes through cgroup.freeze, resume thaws', () => {
+    expect(cli(c.root, ['pause', c.id]).status).toBe(0);
+    try {
+      expect(JSON.parse(cli(c.root, ['state', c.id]).stdout).status).toBe('paused');
+      expect(fs.readFileSync(path.join(hostDir(), 'cgroup.events'), 'utf8')).toMatch(/^frozen 1$/m);
+    } finally {
+      expect(cli(c.root, ['resume', c.id]).status).toBe(0);
+    }
+    expect(JSON.parse(cli(c.root, ['state', c.id]).stdout).status).toBe('running');
+    expect(fs.readFileSync(path.join(hostDir(), 'cgroup.events'), 'utf8')).toMatch(/^frozen 0$/m);
+  });
+
+  it("events --stats reports usage in runc's shape from the v2 files", () => {
+    const r = cli(c.root, ['events', '--stats', c.id]);
+    expect(r.status, r.stderr).toBe(0);
+    const e = JSON.parse(r.stdout);
+    expect(e.type).toBe('stats');
+    expect(e.data.pids.current).toBeGreaterThanOrEqual(1);
+    expect(e.data.pids.limit).toBe(30);
+    expect(e.data.memory.usage.limit).toBe(48 * 2 ** 20);
+    expect(e.data.memory.usage.usage).toBeGreaterThan(0);
+    expect(e.data.cpu.usage.total).toBeGreaterThan(0);
+  });
+
+  it("ps lists the cgroup's pids; delete removes the cgroup directory", () => {
+    expect(JSON.parse(cli(c.root, ['ps', '--format', 'json', c.id]).stdout)).toContain(c.initPid);
+    const dir = hostDir();
+    expect(fs.existsSync(dir)).toBe(true);
+    expect(cli(c.root, ['delete', '--force', c.id]).status).toBe(0);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+});
