@@ -61,15 +61,26 @@ export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string
 /** The process's AppArmor profile and SELinux label, for the next exec (src/security/lsm.ts). */
 export function applyLsmLabels(sys: Sys, plan: InitPlan, rootFd: number): void {
   for (const w of lsmExecWrites(plan.process)) {
-    step(`apply ${w.lsm === 'apparmor' ? 'AppArmor profile' : 'SELinux label'}`, () => {
-      const [file, fallback] = w.files;
+    const name = `apply ${w.lsm === 'apparmor' ? 'AppArmor profile' : 'SELinux label'}`;
+    step(name, () => {
+      // The first attr file that exists; a write error (an unknown profile is ENOENT) is the answer.
+      const file = w.files.find((f, i) => i === w.files.length - 1 || procFileExists(sys, rootFd, f))!;
       try {
         writeProcFile(sys, rootFd, file, w.value);
       } catch (err) {
-        if (!fallback || (err as { code?: string }).code !== 'ENOENT') throw err;
-        writeProcFile(sys, rootFd, fallback, w.value);
+        throw new RuntimeError(name, `write ${JSON.stringify(w.value)} to ${file}: ${(err as Error).message}`, { cause: err });
       }
     });
+  }
+}
+
+function procFileExists(sys: Sys, rootFd: number, p: string): boolean {
+  try {
+    sys.close(sys.openat2(rootFd, p.replace(/^\/+/, ''), O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS));
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return false;
+    throw err;
   }
 }
 

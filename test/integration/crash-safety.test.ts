@@ -53,6 +53,10 @@ describe('a runtime killed after each step', () => {
       // A half-made container is reported, as stopped (or still creating), never as running.
       const s = cli(root, ['state', id]);
       if (s.status === 0) expect(['stopped', 'creating', 'created']).toContain(JSON.parse(s.stdout).status);
+      // The check below can see a leak: from this step on, the cgroup exists until delete -f.
+      if (FAULT_STEPS.create.indexOf(step) >= FAULT_STEPS.create.indexOf('cgroups-made')) {
+        expect(leftovers(root, id, bundle).filter((l) => l.startsWith('cgroup ')).length).toBeGreaterThan(0);
+      }
       cleanedByForceDelete(id);
     });
   }

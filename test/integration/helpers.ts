@@ -87,10 +87,16 @@ export function leftovers(root: string, id: string, bundle: string): string[] {
   const found: string[] = [];
   if (fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
   const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
-  for (const c of fs.readdirSync('/sys/fs/cgroup')) {
-    const line = own.find((l) => l.split(':')[1]?.split(',').includes(c) || (c === 'unified' && l.startsWith('0::')));
-    const dir = path.join('/sys/fs/cgroup', c, line ? line.split(':')[2] : '/', id);
+  if (fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+    // cgroup v2 only: one hierarchy, mounted at /sys/fs/cgroup.
+    const dir = path.join('/sys/fs/cgroup', own.find((l) => l.startsWith('0::'))!.slice(3), id);
     if (fs.existsSync(dir)) found.push(`cgroup ${dir}`);
+  } else {
+    for (const c of fs.readdirSync('/sys/fs/cgroup')) {
+      const line = own.find((l) => l.split(':')[1]?.split(',').includes(c) || (c === 'unified' && l.startsWith('0::')));
+      const dir = path.join('/sys/fs/cgroup', c, line ? line.split(':')[2] : '/', id);
+      if (fs.existsSync(dir)) found.push(`cgroup ${dir}`);
+    }
   }
   if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(bundle)) found.push('a mount under the bundle');
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
