@@ -15,6 +15,7 @@
  *   oom <score>                           while /proc/self is the host's
  *   join <hexflag> <path>                 in order, user first, mount last
  *   rlimit <resource> <soft> <hard>       decimal; 18446744073709551615 = unlimited
+ *   keyring <name>                        the container's session keyring, joined in its user namespace
  *   user <uid> <gid> [gid,gid,...]
  *   umask <octal>
  *   caps <last cap> <bounding> <effective> <permitted> <inheritable> <ambient>  (hex masks)
@@ -95,6 +96,7 @@ struct exec_plan {
 	int nnp;
 	int console_fd;
 	unsigned short rows, cols;
+	char *keyring;
 	char *selinux_label;
 	char *apparmor_exec;
 	char *cwd;
@@ -217,6 +219,8 @@ static void read_plan(struct exec_plan *p)
 				errno = EINVAL;
 				fail("bad console line");
 			}
+		} else if (strcmp(line, "keyring") == 0) {
+			p->keyring = strdup(arg);
 		} else if (strcmp(line, "label") == 0) {
 			if (strncmp(arg, "selinux ", 8) == 0) {
 				p->selinux_label = strdup(arg + 8);
@@ -431,6 +435,9 @@ static void finish_in_container(struct exec_plan *p)
 			fail("setrlimit %d", p->rlimits[i].resource);
 	if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail("no_new_privs");
+	/* runc's setns init: the container's keyring, not the caller's (ENOSYS: no keyrings here). */
+	if (p->keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, p->keyring) < 0 && errno != ENOSYS)
+		fail("join session keyring %s", p->keyring);
 	apply_selinux_label(p);
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop. */
 	if (p->filter && !p->nnp)

@@ -140,6 +140,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     annotations: plan.annotations,
     cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
+    noNewKeyring: opts.noNewKeyring || undefined,
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
   let consoleFd = opts.consoleFd;
@@ -177,6 +178,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       cgroupUnified: layout.mode === 'v2',
       preserveFds: passedFds,
       hostHasKcore: fs.existsSync('/proc/kcore'),
+      newKeyring: !opts.noNewKeyring,
     };
     init.channel.send({ type: 'plan', plan: initPlan });
     faultPoint('plan-sent');

@@ -21,6 +21,7 @@ import { checkStageBuilt, STAGE_BINARY, stageStdio } from '../process/spawn.js';
 import { withHome } from '../process/exec-path.js';
 import { lastCap } from '../security/capabilities.js';
 import { checkLsmAvailable } from '../security/lsm.js';
+import { sessionKeyringName } from '../security/keyring.js';
 import { compileSeccomp, kernelFilterFlags } from '../security/seccomp.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
 import type { Config, ProcessConfig, SeccompConfig } from '../spec/schema.js';
@@ -163,6 +164,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       consoleFd: consoleFd === undefined ? undefined : syncIndex + 1,
       seccomp,
       lastCap: lastCap(),
+      keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
     },
     ctx.warn,
   );

@@ -32,6 +32,8 @@ export interface SavedState {
    * processes, so teardown signals every process in its cgroup (as runc).
    */
   sharedPidNs?: boolean;
+  /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
+  noNewKeyring?: boolean;
   /** The hooks that run after create: on start, and on delete. */
   hooks?: { poststart?: HookConfig[]; poststop?: HookConfig[] };
 }

@@ -91,6 +91,8 @@ export interface ExecStagePlan {
   consoleFd?: number;
   seccomp?: { flags: number; bpf: Buffer };
   lastCap: number;
+  /** The container's session keyring to join ("_ses.<id>"), unless it was made without one. */
+  keyring?: string;
 }
 
 export function namespaceJoins(initPid: number, types: NamespaceType[]): { flag: number; path: string }[] {
@@ -112,6 +114,7 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
     if (resource === undefined) throw new RuntimeError('', `process.rlimits[${i}].type: unknown rlimit "${r.type}"`);
     line(`rlimit ${resource} ${rlimitValue(r.soft)} ${rlimitValue(r.hard)}`);
   }
+  if (plan.keyring) line(`keyring ${plan.keyring}`);
   const u = p.user ?? { uid: 0, gid: 0 };
   line(`user ${u.uid} ${u.gid} ${(u.additionalGids ?? []).join(',')}`.trimEnd());
   if (u.umask !== undefined) line(`umask ${u.umask.toString(8)}`);

@@ -17,6 +17,7 @@ import { applyPathRestrictions } from '../rootfs/paths.js';
 import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
 import { lsmExecWrites } from '../security/lsm.js';
+import { joinContainerKeyring } from '../security/keyring.js';
 import type { Channel } from './channel.js';
 import { lookPath, withHome } from './exec-path.js';
 import { runHooks, type HookState } from '../hooks/index.js';
@@ -29,6 +30,8 @@ export interface InitPlan extends ContainerPlan {
   cgroupUnified: boolean;
   preserveFds: number;
   hostHasKcore: boolean;
+  /** A session keyring of its own (false with --no-new-keyring). */
+  newKeyring: boolean;
 }
 
 export interface InitFds {
@@ -205,6 +208,10 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   applyIdentityAndLimits(sys, plan, rootFd);
   applyLsmLabels(sys, plan, rootFd);
   sys.close(rootFd);
+  if (plan.newKeyring) {
+    const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
+    step('join session keyring', () => joinContainerKeyring(sys, plan.id, inUserNs));
+  }
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });
   const { state } = await channel.receive('continue');

@@ -24,6 +24,10 @@ const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const POLLIN = 1;
 const SYS_BPF = 321;
+const SYS_KEYCTL = 250;
+const KEYCTL_JOIN_SESSION_KEYRING = 1;
+const KEYCTL_SETPERM = 5;
+const KEYCTL_DESCRIBE = 6;
 const BPF_CMD_NAMES: Record<number, string> = { 5: 'BPF_PROG_LOAD', 8: 'BPF_PROG_ATTACH', 9: 'BPF_PROG_DETACH', 13: 'BPF_PROG_GET_FD_BY_ID', 16: 'BPF_PROG_QUERY' };
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
@@ -278,6 +282,22 @@ export class LibcSys implements Sys {
     const fds = Buffer.alloc(8);
     this.check(this.fns.pipe2(fds, SOCK_CLOEXEC /* = O_CLOEXEC */), 'pipe2');
     return [fds.readInt32LE(0), fds.readInt32LE(4)];
+  }
+  joinSessionKeyring(name: string): number {
+    const r = Number(this.syscallFn(SYS_KEYCTL, 'int', KEYCTL_JOIN_SESSION_KEYRING, 'const char *', name));
+    return this.check(r, 'keyctl(KEYCTL_JOIN_SESSION_KEYRING)', name);
+  }
+  keyPermissions(serial: number): number {
+    const buf = Buffer.alloc(512);
+    const n = Number(this.syscallFn(SYS_KEYCTL, 'int', KEYCTL_DESCRIBE, 'int', serial, 'uint8_t *', buf, 'size_t', buf.length));
+    this.check(n, 'keyctl(KEYCTL_DESCRIBE)', String(serial));
+    // "type;uid;gid;perm;description"
+    const perm = buf.toString('utf8', 0, Math.min(n, buf.length)).replace(/\0.*$/s, '').split(';')[3];
+    if (perm === undefined) this.fail('keyctl(KEYCTL_DESCRIBE)', String(serial), 71 /* EPROTO */);
+    return parseInt(perm, 16) >>> 0;
+  }
+  setKeyPermissions(serial: number, perm: number): void {
+    this.check(Number(this.syscallFn(SYS_KEYCTL, 'int', KEYCTL_SETPERM, 'int', serial, 'uint32_t', perm >>> 0)), 'keyctl(KEYCTL_SETPERM)', String(serial));
   }
   address(buf: Buffer | Uint32Array): bigint {
     return BigInt(koffi.address(buf));

@@ -77,6 +77,9 @@ export class RecordingSys implements Sys {
   connectUnix(socketPath: string, kind: 'stream' | 'dgram' = 'stream') { this.rec('connectUnix', socketPath, kind); return this.nextFd++; }
   bindUnixDgram(socketPath: string) { this.rec('bindUnixDgram', socketPath); return this.nextFd++; }
   pipe(): [number, number] { this.rec('pipe'); return [this.nextFd++, this.nextFd++]; }
+  joinSessionKeyring(name: string) { this.rec('joinSessionKeyring', name); return 1234; }
+  keyPermissions(serial: number) { this.rec('keyPermissions', serial); return 0x3f010000; }
+  setKeyPermissions(serial: number, perm: number) { this.rec('setKeyPermissions', serial, perm); }
   address(_buf: Buffer | Uint32Array) { return 0x1000n; }
   bpf(cmd: number, attr: Buffer) { this.rec('bpf', cmd, Buffer.from(attr)); return cmd === 5 || cmd === 13 ? this.nextFd++ : 0; }
   waitReadable(fd: number, timeoutMs: number) { this.rec('waitReadable', fd, timeoutMs); return Promise.resolve(true); }

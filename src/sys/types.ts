@@ -61,6 +61,12 @@ export interface Sys {
   bindUnixDgram(socketPath: string): number;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** keyctl(KEYCTL_JOIN_SESSION_KEYRING): joins (or makes) the named session keyring; returns its serial. */
+  joinSessionKeyring(name: string): number;
+  /** A key's permission mask, from keyctl(KEYCTL_DESCRIBE). */
+  keyPermissions(serial: number): number;
+  /** keyctl(KEYCTL_SETPERM). */
+  setKeyPermissions(serial: number, perm: number): void;
   /** The address of a buffer's memory, for structures that point at other buffers (bpf_attr). */
   address(buf: Buffer | Uint32Array): bigint;
   /** The bpf(2) system call with a bpf_attr the caller laid out; returns its result (an fd or 0). */
