@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureImage, OCIRUN, TEST_IMAGE } from './helpers.js';
+import { ensureImage, OCIRUN, TEST_IMAGE, stopDaemon } from './helpers.js';
 
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 let dir: string;
@@ -47,10 +47,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (daemon?.pid) {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r)));
-  }
+  await stopDaemon(daemon);
   // Mounts of containerd's snapshots go with it; what it made is under dir.
   spawnSync('umount', ['-R', '-l', path.join(dir, 'root')]);
   fs.rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfsTar, OCIRUN } from './helpers.js';
+import { busyboxRootfsTar, OCIRUN, stopDaemon } from './helpers.js';
 
 const IMAGE = 'ocirun-test-busybox:latest';
 const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
@@ -40,10 +40,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (daemon?.pid) {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r)));
-  }
+  await stopDaemon(daemon);
   spawnSync('umount', ['-R', '-l', path.join(dir, 'data')]);
   spawnSync('umount', ['-R', '-l', path.join(dir, 'exec')]);
   fs.rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // What the integration tests share: a busybox bundle, the CLI, host-side views.
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -139,4 +139,11 @@ export function startContainer(name: string, args: string[], edit?: (config: any
       fs.rmSync(bundle, { recursive: true, force: true });
     },
   };
+}
+
+/** Stops a daemon a test started (SIGTERM, by its pid) and waits for it to exit. */
+export async function stopDaemon(daemon: ChildProcess | undefined): Promise<void> {
+  if (!daemon?.pid) return;
+  daemon.kill('SIGTERM');
+  await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r)));
 }
