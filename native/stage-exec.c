@@ -15,6 +15,7 @@
  *   oom <score>                           while /proc/self is the host's
  *   join <hexflag> <path>                 in order, user first, mount last
  *   rlimit <resource> <soft> <hard>       decimal; 18446744073709551615 = unlimited
+ *   personality <hex>                     personality(2) for the program
  *   keyring <name>                        the container's session keyring, joined in its user namespace
  *   user <uid> <gid> [gid,gid,...]
  *   umask <octal>
@@ -46,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -97,6 +99,8 @@ struct exec_plan {
 	int console_fd;
 	unsigned short rows, cols;
 	char *keyring;
+	int has_personality;
+	unsigned long persona;
 	char *selinux_label;
 	char *apparmor_exec;
 	char *cwd;
@@ -219,6 +223,9 @@ static void read_plan(struct exec_plan *p)
 				errno = EINVAL;
 				fail("bad console line");
 			}
+		} else if (strcmp(line, "personality") == 0) {
+			p->has_personality = 1;
+			p->persona = strtoul(arg, NULL, 16);
 		} else if (strcmp(line, "keyring") == 0) {
 			p->keyring = strdup(arg);
 		} else if (strcmp(line, "label") == 0) {
@@ -438,6 +445,8 @@ static void finish_in_container(struct exec_plan *p)
 	/* runc's setns init: the container's keyring, not the caller's (ENOSYS: no keyrings here). */
 	if (p->keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, p->keyring) < 0 && errno != ENOSYS)
 		fail("join session keyring %s", p->keyring);
+	if (p->has_personality && personality(p->persona) < 0)
+		fail("personality 0x%lx", p->persona);
 	apply_selinux_label(p);
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop. */
 	if (p->filter && !p->nnp)

@@ -22,6 +22,7 @@ import { withHome } from '../process/exec-path.js';
 import { lastCap } from '../security/capabilities.js';
 import { checkLsmAvailable } from '../security/lsm.js';
 import { sessionKeyringName } from '../security/keyring.js';
+import { personalityValue } from '../spec/plan.js';
 import { compileSeccomp, kernelFilterFlags } from '../security/seccomp.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
 import type { Config, ProcessConfig, SeccompConfig } from '../spec/schema.js';
@@ -165,6 +166,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       seccomp,
       lastCap: lastCap(),
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
+      personality: personalityValue(config.linux?.personality),
     },
     ctx.warn,
   );

@@ -91,6 +91,8 @@ export interface ExecStagePlan {
   consoleFd?: number;
   seccomp?: { flags: number; bpf: Buffer };
   lastCap: number;
+  /** personality(2) from the container's linux.personality. */
+  personality?: number;
   /** The container's session keyring to join ("_ses.<id>"), unless it was made without one. */
   keyring?: string;
 }
@@ -115,6 +117,7 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
     line(`rlimit ${resource} ${rlimitValue(r.soft)} ${rlimitValue(r.hard)}`);
   }
   if (plan.keyring) line(`keyring ${plan.keyring}`);
+  if (plan.personality !== undefined) line(`personality ${plan.personality.toString(16)}`);
   const u = p.user ?? { uid: 0, gid: 0 };
   line(`user ${u.uid} ${u.gid} ${(u.additionalGids ?? []).join(',')}`.trimEnd());
   if (u.umask !== undefined) line(`umask ${u.umask.toString(8)}`);

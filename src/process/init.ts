@@ -208,6 +208,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   applyIdentityAndLimits(sys, plan, rootFd);
   applyLsmLabels(sys, plan, rootFd);
   sys.close(rootFd);
+  if (plan.personality !== undefined) step('personality', () => sys.personality(plan.personality!));
   if (plan.newKeyring) {
     const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
     step('join session keyring', () => joinContainerKeyring(sys, plan.id, inUserNs));

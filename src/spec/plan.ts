@@ -93,6 +93,8 @@ export interface ContainerPlan {
   hostname?: string;
   domainname?: string;
   noPivot: boolean;
+  /** personality(2) for the program (linux.personality). */
+  personality?: number;
   /** SELinux context for the container's own mounts (linux.mountLabel). */
   mountLabel?: string;
   process: ProcessPlan;
@@ -139,7 +141,6 @@ function refuseUnsupported(config: Config): void {
   const unsupported: [string, unknown][] = [
     ['linux.intelRdt', l.intelRdt],
     ['linux.memoryPolicy', l.memoryPolicy],
-    ['linux.personality', l.personality],
     ['linux.netDevices', l.netDevices && Object.keys(l.netDevices).length ? l.netDevices : undefined],
   ];
   for (const [field, value] of unsupported) {
@@ -268,6 +269,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       selinuxLabel: p.selinuxLabel || undefined,
     },
     mountLabel: linux.mountLabel || undefined,
+    personality: personalityValue(linux.personality),
     cgroupsPath: linux.cgroupsPath ?? '',
     resources: linux.resources,
     seccomp: linux.seccomp && checkSeccomp(linux.seccomp),
@@ -284,4 +286,18 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
 export function labelMounts(mounts: MountPlan[], label: string): MountPlan[] {
   const unlabelled = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2']);
   return mounts.map((m) => (m.bind || unlabelled.has(m.type) ? m : { ...m, data: [m.data, `context="${label}"`].filter(Boolean).join(',') }));
+}
+
+const PERSONALITY_DOMAINS: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+
+/**
+ * linux.personality as personality(2)'s argument. runc ignores the flags
+ * with a warning; since none is applied here either, they are refused.
+ */
+export function personalityValue(p: { domain?: string; flags?: string[] } | undefined): number | undefined {
+  if (!p) return undefined;
+  if (p.flags?.length) throw new ConfigError('linux.personality.flags', 'personality flags are not supported (runc ignores them)');
+  const value = PERSONALITY_DOMAINS[p.domain ?? ''];
+  if (value === undefined) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(p.domain ?? '')}`);
+  return value;
 }

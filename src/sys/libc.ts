@@ -87,6 +87,7 @@ export class LibcSys implements Sys {
       socketpair: 'int socketpair(int domain, int type, int proto, _Out_ uint8_t *sv)',
       dup2: 'int dup2(int oldfd, int newfd)',
       close_range: 'int close_range(unsigned int first, unsigned int last, int flags)',
+      personality: 'int personality(unsigned long persona)',
     };
     this.fns = {};
     for (const [name, proto] of Object.entries(decl)) this.fns[name] = this.lib.func(proto);
@@ -282,6 +283,9 @@ export class LibcSys implements Sys {
     const fds = Buffer.alloc(8);
     this.check(this.fns.pipe2(fds, SOCK_CLOEXEC /* = O_CLOEXEC */), 'pipe2');
     return [fds.readInt32LE(0), fds.readInt32LE(4)];
+  }
+  personality(persona: number): void {
+    this.check(this.fns.personality(persona), 'personality', `0x${persona.toString(16)}`);
   }
   joinSessionKeyring(name: string): number {
     const r = Number(this.syscallFn(SYS_KEYCTL, 'int', KEYCTL_JOIN_SESSION_KEYRING, 'const char *', name));
