@@ -16,6 +16,7 @@
  *   join <hexflag> <path>                 in order, user first, mount last
  *   rlimit <resource> <soft> <hard>       decimal; 18446744073709551615 = unlimited
  *   personality <hex>                     personality(2) for the program
+ *   ioprio <value>                        ioprio_set(2): class << 13 | level
  *   keyring <name>                        the container's session keyring, joined in its user namespace
  *   user <uid> <gid> [gid,gid,...]
  *   umask <octal>
@@ -99,6 +100,8 @@ struct exec_plan {
 	int console_fd;
 	unsigned short rows, cols;
 	char *keyring;
+	int has_ioprio;
+	int ioprio;
 	int has_personality;
 	unsigned long persona;
 	char *selinux_label;
@@ -223,6 +226,9 @@ static void read_plan(struct exec_plan *p)
 				errno = EINVAL;
 				fail("bad console line");
 			}
+		} else if (strcmp(line, "ioprio") == 0) {
+			p->has_ioprio = 1;
+			p->ioprio = atoi(arg);
 		} else if (strcmp(line, "personality") == 0) {
 			p->has_personality = 1;
 			p->persona = strtoul(arg, NULL, 16);
@@ -445,6 +451,8 @@ static void finish_in_container(struct exec_plan *p)
 	/* runc's setns init: the container's keyring, not the caller's (ENOSYS: no keyrings here). */
 	if (p->keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, p->keyring) < 0 && errno != ENOSYS)
 		fail("join session keyring %s", p->keyring);
+	if (p->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->ioprio) < 0)
+		fail("ioprio_set %d", p->ioprio);
 	if (p->has_personality && personality(p->persona) < 0)
 		fail("personality 0x%lx", p->persona);
 	apply_selinux_label(p);

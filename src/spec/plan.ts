@@ -62,6 +62,8 @@ export interface ProcessPlan {
   capabilities: CapabilityPlan;
   terminal: boolean;
   consoleSize?: { height: number; width: number };
+  /** ioprio_set(2) value: class << 13 | priority (process.ioPriority). */
+  ioPriority?: number;
   /** Applied at the program's exec (src/security/lsm.ts). */
   apparmorProfile?: string;
   selinuxLabel?: string;
@@ -126,7 +128,6 @@ export const DEFAULT_DEVICES: DevicePlan[] = [
 export function unsupportedProcessField(p: ProcessConfig): string | undefined {
   const fields: [string, unknown][] = [
     ['process.scheduler', p.scheduler],
-    ['process.ioPriority', p.ioPriority],
     ['process.execCPUAffinity', p.execCPUAffinity],
     ['process.user.username', p.user?.username || undefined],
   ];
@@ -265,6 +266,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       capabilities: planCapabilities(p.capabilities, warn),
       terminal: p.terminal ?? false,
       consoleSize: p.consoleSize,
+      ioPriority: ioPriorityValue(p.ioPriority),
       apparmorProfile: p.apparmorProfile || undefined,
       selinuxLabel: p.selinuxLabel || undefined,
     },
@@ -300,4 +302,15 @@ export function personalityValue(p: { domain?: string; flags?: string[] } | unde
   const value = PERSONALITY_DOMAINS[p.domain ?? ''];
   if (value === undefined) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(p.domain ?? '')}`);
   return value;
+}
+
+const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
+
+/** process.ioPriority as ioprio_set(2)'s value; levels are 0 (highest) to 7, as the kernel takes them. */
+export function ioPriorityValue(p: { class: string; priority?: number } | undefined): number | undefined {
+  if (!p) return undefined;
+  const cls = IOPRIO_CLASSES[p.class];
+  const level = p.priority ?? 0;
+  if (!Number.isInteger(level) || level < 0 || level > 7) throw new ConfigError('process.ioPriority.priority', `must be 0 to 7, not ${level}`);
+  return (cls << 13) | level;
 }

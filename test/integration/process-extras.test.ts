@@ -1,5 +1,7 @@
-// linux.personality: the execution domain the program (and an exec'd
-// process) runs in. LINUX32 on x86_64 makes uname report i686.
+// Process attributes newer runc applies, each seen from inside or from the
+// host: linux.personality (LINUX32 on x86_64 makes uname report i686) and
+// process.ioPriority (ioprio_get from the host).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,5 +36,30 @@ describe.runIf(os.arch() === 'x64')('personality', () => {
     const r = cli(root, ['run', '--bundle', b, `persona-bad-${process.pid}`]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/linux\.personality\.flags: personality flags are not supported/);
+  });
+});
+
+/** ioprio_get(IOPRIO_WHO_PROCESS, pid) from the host. */
+const ioprioOf = (pid: number) =>
+  Number(execFileSync('python3', ['-c', 'import ctypes,sys; l=ctypes.CDLL(None); print(l.syscall(252, 1, int(sys.argv[1])))', String(pid)], { encoding: 'utf8' }).trim());
+
+describe('process.ioPriority', () => {
+  it('the program and an exec\'d process run with the configured class and level', () => {
+    const b = makeBundle('ocirun-ioprio-', ['sleep', '100'], (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 }));
+    bundles.push(b);
+    const id = `ioprio-${process.pid}`;
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', b, id], { detached: true }).status).toBe(0);
+      const pid = JSON.parse(cli(root, ['state', id]).stdout).pid;
+      expect(ioprioOf(pid)).toBe((3 << 13) | 0); // IOPRIO_CLASS_IDLE
+      const pidFile = path.join(root, 'exec.pid');
+      const e = cli(root, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '100'], { detached: true });
+      expect(e.status, e.stderr).toBe(0);
+      expect(ioprioOf(Number(fs.readFileSync(pidFile, 'utf8')))).toBe(3 << 13);
+      // Without it, the kernel's default: no class set.
+      expect(ioprioOf(process.pid)).toBe(0);
+    } finally {
+      cli(root, ['delete', '-f', id]);
+    }
   });
 });
