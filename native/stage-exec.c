@@ -17,6 +17,7 @@
  *   rlimit <resource> <soft> <hard>       decimal; 18446744073709551615 = unlimited
  *   personality <hex>                     personality(2) for the program
  *   ioprio <value>                        ioprio_set(2): class << 13 | level
+ *   sched <96 hex digits>                 struct sched_attr for sched_setattr(2)
  *   keyring <name>                        the container's session keyring, joined in its user namespace
  *   user <uid> <gid> [gid,gid,...]
  *   umask <octal>
@@ -100,6 +101,8 @@ struct exec_plan {
 	int console_fd;
 	unsigned short rows, cols;
 	char *keyring;
+	int has_sched;
+	unsigned char sched_attr[48];
 	int has_ioprio;
 	int ioprio;
 	int has_personality;
@@ -226,6 +229,14 @@ static void read_plan(struct exec_plan *p)
 				errno = EINVAL;
 				fail("bad console line");
 			}
+		} else if (strcmp(line, "sched") == 0) {
+			if (strlen(arg) != 96) {
+				errno = EINVAL;
+				fail("bad sched line");
+			}
+			for (int i = 0; i < 48; i++)
+				sscanf(arg + 2 * i, "%2hhx", &p->sched_attr[i]);
+			p->has_sched = 1;
 		} else if (strcmp(line, "ioprio") == 0) {
 			p->has_ioprio = 1;
 			p->ioprio = atoi(arg);
@@ -451,6 +462,8 @@ static void finish_in_container(struct exec_plan *p)
 	/* runc's setns init: the container's keyring, not the caller's (ENOSYS: no keyrings here). */
 	if (p->keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, p->keyring) < 0 && errno != ENOSYS)
 		fail("join session keyring %s", p->keyring);
+	if (p->has_sched && syscall(SYS_sched_setattr, 0, p->sched_attr, 0) < 0)
+		fail("sched_setattr");
 	if (p->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->ioprio) < 0)
 		fail("ioprio_set %d", p->ioprio);
 	if (p->has_personality && personality(p->persona) < 0)

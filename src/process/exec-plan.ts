@@ -9,7 +9,7 @@ import { lsmExecWrites } from '../security/lsm.js';
 import { RuntimeError } from '../errors.js';
 import { CAPABILITIES, planCapabilities } from '../security/capabilities.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
-import { ioPriorityValue, JOIN_ORDER, NS_FLAG, rlimitValue, unsupportedProcessField } from '../spec/plan.js';
+import { ioPriorityValue, JOIN_ORDER, schedAttrHex, NS_FLAG, rlimitValue, unsupportedProcessField } from '../spec/plan.js';
 import type { ProcessConfig } from '../spec/schema.js';
 import { RLIMIT } from '../sys/constants.js';
 
@@ -120,6 +120,8 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
   if (plan.personality !== undefined) line(`personality ${plan.personality.toString(16)}`);
   const ioprio = ioPriorityValue(p.ioPriority);
   if (ioprio !== undefined) line(`ioprio ${ioprio}`);
+  const sched = schedAttrHex(p.scheduler);
+  if (sched) line(`sched ${sched}`);
   const u = p.user ?? { uid: 0, gid: 0 };
   line(`user ${u.uid} ${u.gid} ${(u.additionalGids ?? []).join(',')}`.trimEnd());
   if (u.umask !== undefined) line(`umask ${u.umask.toString(8)}`);

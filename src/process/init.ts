@@ -210,6 +210,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   sys.close(rootFd);
   if (plan.personality !== undefined) step('personality', () => sys.personality(plan.personality!));
   if (plan.process.ioPriority !== undefined) step('ioprio_set', () => sys.setIoPriority(plan.process.ioPriority!));
+  if (plan.process.schedAttr) step('sched_setattr', () => sys.schedSetattr(Buffer.from(plan.process.schedAttr!, 'hex')));
   if (plan.newKeyring) {
     const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
     step('join session keyring', () => joinContainerKeyring(sys, plan.id, inUserNs));

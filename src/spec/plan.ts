@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { planCapabilities, type CapabilityPlan } from '../security/capabilities.js';
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
-import type { NamespaceType } from './constants.js';
+import { SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
 import { actionValue } from '../security/seccomp.js';
 import type { Config, DeviceConfig, IDMappingConfig, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 
@@ -62,6 +62,8 @@ export interface ProcessPlan {
   capabilities: CapabilityPlan;
   terminal: boolean;
   consoleSize?: { height: number; width: number };
+  /** struct sched_attr for sched_setattr(2), hex (process.scheduler). */
+  schedAttr?: string;
   /** ioprio_set(2) value: class << 13 | priority (process.ioPriority). */
   ioPriority?: number;
   /** Applied at the program's exec (src/security/lsm.ts). */
@@ -127,7 +129,6 @@ export const DEFAULT_DEVICES: DevicePlan[] = [
 /** The first field of a process this build does not apply yet (create and exec refuse it), if any. */
 export function unsupportedProcessField(p: ProcessConfig): string | undefined {
   const fields: [string, unknown][] = [
-    ['process.scheduler', p.scheduler],
     ['process.execCPUAffinity', p.execCPUAffinity],
     ['process.user.username', p.user?.username || undefined],
   ];
@@ -267,6 +268,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       terminal: p.terminal ?? false,
       consoleSize: p.consoleSize,
       ioPriority: ioPriorityValue(p.ioPriority),
+      schedAttr: schedAttrHex(p.scheduler),
       apparmorProfile: p.apparmorProfile || undefined,
       selinuxLabel: p.selinuxLabel || undefined,
     },
@@ -313,4 +315,24 @@ export function ioPriorityValue(p: { class: string; priority?: number } | undefi
   const level = p.priority ?? 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new ConfigError('process.ioPriority.priority', `must be 0 to 7, not ${level}`);
   return (cls << 13) | level;
+}
+
+/**
+ * process.scheduler as struct sched_attr (48 bytes: size, policy, flags,
+ * nice, priority, runtime, deadline, period), hex for the init and the exec
+ * stage. The kernel checks the values against the policy (EINVAL, EPERM).
+ */
+export function schedAttrHex(s: ProcessConfig['scheduler']): string | undefined {
+  if (!s) return undefined;
+  if (s.nice !== undefined && (s.nice < -20 || s.nice > 19)) throw new ConfigError('process.scheduler.nice', `must be -20 to 19, not ${s.nice}`);
+  const attr = Buffer.alloc(48);
+  attr.writeUInt32LE(48, 0);
+  attr.writeUInt32LE(SchedulerPolicies.indexOf(s.policy), 4);
+  attr.writeBigUInt64LE(BigInt((s.flags ?? []).reduce((m, f) => m | (1 << SchedulerFlags.indexOf(f)), 0)), 8);
+  attr.writeInt32LE(s.nice ?? 0, 16);
+  attr.writeUInt32LE(s.priority ?? 0, 20);
+  attr.writeBigUInt64LE(BigInt(s.runtime ?? 0), 24);
+  attr.writeBigUInt64LE(BigInt(s.deadline ?? 0), 32);
+  attr.writeBigUInt64LE(BigInt(s.period ?? 0), 40);
+  return attr.toString('hex');
 }

@@ -26,6 +26,7 @@ const POLLIN = 1;
 const SYS_BPF = 321;
 const SYS_KEYCTL = 250;
 const SYS_IOPRIO_SET = 251;
+const SYS_SCHED_SETATTR = 314;
 const KEYCTL_JOIN_SESSION_KEYRING = 1;
 const KEYCTL_SETPERM = 5;
 const KEYCTL_DESCRIBE = 6;
@@ -284,6 +285,9 @@ export class LibcSys implements Sys {
     const fds = Buffer.alloc(8);
     this.check(this.fns.pipe2(fds, SOCK_CLOEXEC /* = O_CLOEXEC */), 'pipe2');
     return [fds.readInt32LE(0), fds.readInt32LE(4)];
+  }
+  schedSetattr(attr: Buffer): void {
+    this.check(Number(this.syscallFn(SYS_SCHED_SETATTR, 'int', 0, 'uint8_t *', attr, 'unsigned int', 0)), 'sched_setattr');
   }
   setIoPriority(value: number): void {
     this.check(Number(this.syscallFn(SYS_IOPRIO_SET, 'int', 1 /* IOPRIO_WHO_PROCESS */, 'int', 0, 'int', value)), 'ioprio_set', String(value));

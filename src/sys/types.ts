@@ -61,6 +61,8 @@ export interface Sys {
   bindUnixDgram(socketPath: string): number;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** sched_setattr(0, attr, 0): the calling thread's scheduling, kept across exec. */
+  schedSetattr(attr: Buffer): void;
   /** ioprio_set(IOPRIO_WHO_PROCESS, 0, value): the calling thread's I/O priority, kept across exec. */
   setIoPriority(value: number): void;
   /** personality(2): the execution domain for the next exec. */

@@ -63,3 +63,28 @@ describe('process.ioPriority', () => {
     }
   });
 });
+
+/** The policy (from chrt) and nice value (from /proc/PID/stat) of a process, from the host. */
+function schedulingOf(pid: number): { policy: string; nice: number } {
+  const policy = /policy: (\S+)/.exec(execFileSync('chrt', ['-p', String(pid)], { encoding: 'utf8' }))![1];
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return { policy, nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
+}
+
+describe('process.scheduler', () => {
+  it('the program and an exec\'d process run with the configured policy and nice value', () => {
+    const b = makeBundle('ocirun-sched-', ['sleep', '100'], (c) => (c.process.scheduler = { policy: 'SCHED_BATCH', nice: 7 }));
+    bundles.push(b);
+    const id = `sched-${process.pid}`;
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', b, id], { detached: true }).status).toBe(0);
+      expect(schedulingOf(JSON.parse(cli(root, ['state', id]).stdout).pid)).toEqual({ policy: 'SCHED_BATCH', nice: 7 });
+      const pidFile = path.join(root, 'sched-exec.pid');
+      expect(cli(root, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '100'], { detached: true }).status).toBe(0);
+      expect(schedulingOf(Number(fs.readFileSync(pidFile, 'utf8')))).toEqual({ policy: 'SCHED_BATCH', nice: 7 });
+      expect(schedulingOf(process.pid).policy).toBe('SCHED_OTHER');
+    } finally {
+      cli(root, ['delete', '-f', id]);
+    }
+  });
+});

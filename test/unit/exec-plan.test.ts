@@ -34,7 +34,7 @@ describe('exec plan', () => {
     expect(() => processFromFlags(base, { args: ['x'], user: 'root' })).toThrow(/bad uid/);
     expect(() => processFromFlags(base, { args: ['x'], additionalGids: [-1] })).toThrow('additional-gids must be a positive number -1');
     expect(() => checkExecProcess({ ...base, cwd: 'rel' })).toThrow('Cwd must be an absolute path');
-    expect(() => checkExecProcess({ ...base, scheduler: { policy: 'SCHED_IDLE' } } as never)).toThrow(/scheduler is not supported/);
+    expect(() => checkExecProcess({ ...base, execCPUAffinity: { final: '0' } } as never)).toThrow(/execCPUAffinity is not supported/);
   });
 
   it('passes the LSM labels for the exec, SELinux first (runc setns init order)', () => {
