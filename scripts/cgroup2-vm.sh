@@ -102,6 +102,8 @@ mount -t mqueue mqueue $r/dev/mqueue
 mount -t tmpfs tmpfs $r/tmp
 mount -t tmpfs tmpfs $r/run
 mount -t tmpfs tmpfs $r/var/tmp 2>/dev/null || true
+# The checkout may live under a directory just replaced by a tmpfs (/tmp).
+mkdir -p "$r$checkout" 2>/dev/null
 mount -t 9p -o "$opts,rw" checkout "$r$checkout" || echo "guest: cannot mount the checkout at $checkout"
 cp /command $r/tmp/.ocirun-vm-command
 # switch_root, not chroot: the host root must be the mount namespace's own
