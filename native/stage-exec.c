@@ -11,6 +11,7 @@
  * policy of its own.
  *
  * Protocol on the sync socket, parent -> stage, one instruction per line:
+ *   affinity <initial|final> <cpu,...>    sched_setaffinity before / after the cgroup join
  *   cgroup <path of a cgroup.procs file>  joined first, while host paths resolve
  *   oom <score>                           while /proc/self is the host's
  *   join <hexflag> <path>                 in order, user first, mount last
@@ -101,6 +102,8 @@ struct exec_plan {
 	int console_fd;
 	unsigned short rows, cols;
 	char *keyring;
+	int has_initial_cpus, has_final_cpus;
+	cpu_set_t initial_cpus, final_cpus;
 	int has_sched;
 	unsigned char sched_attr[48];
 	int has_ioprio;
@@ -229,6 +232,29 @@ static void read_plan(struct exec_plan *p)
 				errno = EINVAL;
 				fail("bad console line");
 			}
+		} else if (strcmp(line, "affinity") == 0) {
+			/* "initial 0,2,3" or "final 1": CPU numbers, expanded by the parent. */
+			int final = strncmp(arg, "final ", 6) == 0;
+			if (!final && strncmp(arg, "initial ", 8) != 0) {
+				errno = EINVAL;
+				fail("bad affinity line");
+			}
+			cpu_set_t *set = final ? &p->final_cpus : &p->initial_cpus;
+			CPU_ZERO(set);
+			for (char *c = arg + (final ? 6 : 8); *c;) {
+				char *end;
+				unsigned long cpu = strtoul(c, &end, 10);
+				if (end == c || cpu >= CPU_SETSIZE) {
+					errno = EINVAL;
+					fail("bad affinity line");
+				}
+				CPU_SET(cpu, set);
+				c = *end == ',' ? end + 1 : end;
+			}
+			if (final)
+				p->has_final_cpus = 1;
+			else
+				p->has_initial_cpus = 1;
 		} else if (strcmp(line, "sched") == 0) {
 			if (strlen(arg) != 96) {
 				errno = EINVAL;
@@ -512,8 +538,13 @@ void exec_stage(void)
 	read_plan(&p);
 	char self[32];
 	snprintf(self, sizeof(self), "%d", getpid());
+	/* process.execCPUAffinity: initial before the cgroup join, final after it. */
+	if (p.has_initial_cpus && sched_setaffinity(0, sizeof(p.initial_cpus), &p.initial_cpus) < 0)
+		fail("set initial CPU affinity");
 	for (int i = 0; i < p.ncgroups; i++)
 		write_file(p.cgroups[i], self);
+	if (p.has_final_cpus && sched_setaffinity(0, sizeof(p.final_cpus), &p.final_cpus) < 0)
+		fail("set final CPU affinity");
 	if (p.has_oom)
 		write_file("/proc/self/oom_score_adj", p.oom);
 	for (int i = 0; i < p.njoins; i++)

@@ -93,6 +93,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
   checkLsmAvailable(plan.process, { apparmor: 'process.apparmorProfile', selinux: 'process.selinuxLabel' });
+  // The spec: "not applicable to the container's init process"; exec applies it.
+  if (config.process?.execCPUAffinity) ctx.warn("process.execCPUAffinity applies to exec'd processes only, not to the container's init (runtime-spec)");
   if (plan.mountLabel) {
     // runc ignores the mount label where SELinux is off; we say so.
     if (selinuxEnabled()) plan.mounts = labelMounts(plan.mounts, plan.mountLabel);

@@ -9,7 +9,7 @@ import { lsmExecWrites } from '../security/lsm.js';
 import { RuntimeError } from '../errors.js';
 import { CAPABILITIES, planCapabilities } from '../security/capabilities.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
-import { ioPriorityValue, JOIN_ORDER, schedAttrHex, NS_FLAG, rlimitValue, unsupportedProcessField } from '../spec/plan.js';
+import { cpuList, ioPriorityValue, JOIN_ORDER, schedAttrHex, NS_FLAG, rlimitValue, unsupportedProcessField } from '../spec/plan.js';
 import type { ProcessConfig } from '../spec/schema.js';
 import { RLIMIT } from '../sys/constants.js';
 
@@ -108,6 +108,11 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
   const parts: Buffer[] = [];
   const line = (s: string) => parts.push(Buffer.from(s + '\n'));
   const p = plan.process;
+  // process.execCPUAffinity: the stage sets "initial" before it joins the cgroups, "final" after.
+  for (const when of ['initial', 'final'] as const) {
+    const list = p.execCPUAffinity?.[when];
+    if (list !== undefined) line(`affinity ${when} ${cpuList(list, `process.execCPUAffinity.${when}`).join(',')}`);
+  }
   for (const procs of plan.cgroupProcs) line(`cgroup ${procs}`);
   if (plan.oomScoreAdj !== undefined) line(`oom ${plan.oomScoreAdj}`);
   for (const j of plan.joins) line(`join ${j.flag.toString(16)} ${j.path}`);

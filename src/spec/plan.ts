@@ -129,7 +129,6 @@ export const DEFAULT_DEVICES: DevicePlan[] = [
 /** The first field of a process this build does not apply yet (create and exec refuse it), if any. */
 export function unsupportedProcessField(p: ProcessConfig): string | undefined {
   const fields: [string, unknown][] = [
-    ['process.execCPUAffinity', p.execCPUAffinity],
     ['process.user.username', p.user?.username || undefined],
   ];
   return fields.find(([, value]) => value !== undefined)?.[0];
@@ -335,4 +334,18 @@ export function schedAttrHex(s: ProcessConfig['scheduler']): string | undefined 
   attr.writeBigUInt64LE(BigInt(s.deadline ?? 0), 32);
   attr.writeBigUInt64LE(BigInt(s.period ?? 0), 40);
   return attr.toString('hex');
+}
+
+/** A cpu list ("0-3,7") as CPU numbers, or an error naming the field. */
+export function cpuList(text: string, field: string): number[] {
+  const cpus: number[] = [];
+  for (const part of text.replace(/\s+/g, '').split(',').filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (!m || hi < lo || hi >= 1024) throw new ConfigError(field, `${JSON.stringify(text)} is not a CPU list (such as "0-3,7") of CPUs below 1024`);
+    for (let c = lo; c <= hi; c++) cpus.push(c);
+  }
+  if (!cpus.length) throw new ConfigError(field, 'is an empty CPU list');
+  return cpus;
 }

@@ -88,3 +88,26 @@ describe('process.scheduler', () => {
     }
   });
 });
+
+describe.runIf(os.cpus().length >= 2)('process.execCPUAffinity', () => {
+  it('exec runs on the final CPUs, or keeps the initial ones when the cgroup allows them', () => {
+    const b = makeBundle('ocirun-affinity-', ['sleep', '100']);
+    bundles.push(b);
+    const id = `affinity-${process.pid}`;
+    const processFile = (affinity: object) => {
+      const f = path.join(root, `process-${Object.keys(affinity).join('-')}.json`);
+      fs.writeFileSync(f, JSON.stringify({ args: ['grep', 'Cpus_allowed_list', '/proc/self/status'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 }, execCPUAffinity: affinity }));
+      return f;
+    };
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', b, id], { detached: true }).status).toBe(0);
+      const last = os.cpus().length - 1;
+      expect(cli(root, ['exec', '--process', processFile({ initial: '0', final: String(last) }), id]).stdout).toMatch(new RegExp(`:\\s+${last}\\n$`));
+      expect(cli(root, ['exec', '--process', processFile({ initial: '0' }), id]).stdout).toMatch(/:\s+0\n$/);
+      // Without it, every CPU.
+      expect(cli(root, ['exec', id, 'grep', 'Cpus_allowed_list', '/proc/self/status']).stdout).toMatch(new RegExp(`:\\s+0-${last}\\n$`));
+    } finally {
+      cli(root, ['delete', '-f', id]);
+    }
+  });
+});

@@ -34,7 +34,13 @@ describe('exec plan', () => {
     expect(() => processFromFlags(base, { args: ['x'], user: 'root' })).toThrow(/bad uid/);
     expect(() => processFromFlags(base, { args: ['x'], additionalGids: [-1] })).toThrow('additional-gids must be a positive number -1');
     expect(() => checkExecProcess({ ...base, cwd: 'rel' })).toThrow('Cwd must be an absolute path');
-    expect(() => checkExecProcess({ ...base, execCPUAffinity: { final: '0' } } as never)).toThrow(/execCPUAffinity is not supported/);
+    expect(() => checkExecProcess({ ...base, user: { uid: 0, gid: 0, username: 'root' } } as never)).toThrow(/username is not supported/);
+  });
+
+  it('expands execCPUAffinity lists for the stage, and refuses bad ones', () => {
+    const out = stageInstructions({ cgroupProcs: ['/cg/cgroup.procs'], joins: [], process: { ...base, execCPUAffinity: { initial: '0-2, 5', final: '1' } }, keep: 3, lastCap: 40 }, () => {});
+    expect(out.toString('latin1').split('\n').slice(0, 3)).toEqual(['affinity initial 0,1,2,5', 'affinity final 1', 'cgroup /cg/cgroup.procs']);
+    expect(() => stageInstructions({ cgroupProcs: [], joins: [], process: { ...base, execCPUAffinity: { final: '3-1' } }, keep: 3, lastCap: 40 }, () => {})).toThrow(/process.execCPUAffinity.final: "3-1" is not a CPU list/);
   });
 
   it('passes the LSM labels for the exec, SELinux first (runc setns init order)', () => {

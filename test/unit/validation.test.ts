@@ -72,7 +72,7 @@ describe('config validation', () => {
   it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
   it('fields not applied by this build are refused, not ignored', () => {
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), 'linux.seccomp.defaultAction', /not supported/);
-    expectField((c) => (c.process.execCPUAffinity = { final: '0' }), 'process.execCPUAffinity', /not supported/);
+    expectField((c) => (c.process.user.username = 'root'), 'process.user.username', /not supported/);
     expectField((c) => (c.mounts[0].options = ['rro']), 'mounts[0].options', /rro/);
   });
   it('a container without a new mount namespace', () => expectField((c) => {
