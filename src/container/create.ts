@@ -17,6 +17,7 @@ import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { labelMounts, planContainer } from '../spec/plan.js';
 import { checkLsmAvailable, selinuxEnabled } from '../security/lsm.js';
+import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../spec/schema.js';
 import { checkSemantics } from '../spec/semantic.js';
 import { checkSchema } from '../spec/load.js';
@@ -146,6 +147,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
   let consoleFd = opts.consoleFd;
+  let listenerFd: number | undefined;
   try {
     step('write state', () => writeState(ctx.root, state));
     faultPoint('state-written');
@@ -160,13 +162,17 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
     faultPoint('fifo-made');
     if (opts.consoleSocket) consoleFd = step('connect console socket', () => sys.connectUnix(opts.consoleSocket!));
+    // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
+    const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
+    if (seccompListener) listenerFd = step('connect seccomp listener', () => sys.connectUnix(seccompListener));
     step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
     faultPoint('cgroups-made');
     writeResources(state.cgroupPaths, writes);
     if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
     faultPoint('resources-written');
 
-    const init = await spawnInit({ plan, fifoFd, consoleFd, preserveFds: passedFds, stdio: opts.stdio });
+    const init = await spawnInit({ plan, fifoFd, consoleFd, listenerFd, preserveFds: passedFds, stdio: opts.stdio });
+    if (listenerFd !== undefined) sys.close(listenerFd);
     faultPoint('init-spawned');
     init.channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
     state.pid = init.pid;

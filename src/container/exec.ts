@@ -23,7 +23,7 @@ import { lastCap } from '../security/capabilities.js';
 import { checkLsmAvailable } from '../security/lsm.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { personalityValue } from '../spec/plan.js';
-import { compileSeccomp, kernelFilterFlags } from '../security/seccomp.js';
+import { compileSeccomp, kernelFilterFlags, usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
 import type { Config, ProcessConfig, SeccompConfig } from '../spec/schema.js';
 import { MFD, O, RESOLVE } from '../sys/constants.js';
@@ -145,6 +145,10 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   proc.env = withHome(proc.env ?? [], proc.user?.uid ?? 0, () => containerPasswd(sys, s.pid));
   let seccomp: { flags: number; bpf: Buffer } | undefined;
+  if (config.linux?.seccomp && usesNotify(config.linux.seccomp)) {
+    // The stage loads raw BPF; handing an exec'd process's listener fd to the agent is not built yet.
+    throw new RuntimeError('exec', 'the container\'s seccomp profile uses SCMP_ACT_NOTIFY, which exec does not support in this version of ocirun');
+  }
   if (config.linux?.seccomp) {
     // Loaded only when needed: a container without seccomp needs no libseccomp.
     const { LibSeccomp } = await import('../sys/libseccomp.js');

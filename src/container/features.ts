@@ -1,8 +1,8 @@
 /**
  * `features`: what this build and this kernel support, as the runtime-spec's
  * features document (features.md). Only what ocirun really applies is
- * listed: fields it refuses (AppArmor, SELinux, Intel RDT, id-mapped mounts,
- * seccomp listeners) are reported as not enabled.
+ * listed: what it refuses (Intel RDT, id-mapped mounts, rro mount options)
+ * is reported as not enabled.
  */
 import fs from 'node:fs';
 import { MOUNT_OPTIONS } from '../rootfs/options.js';
@@ -39,7 +39,7 @@ export function features(host: HostFeatures) {
       seccomp: lib
         ? {
             enabled: true,
-            actions: SeccompActions.filter((a) => a !== 'SCMP_ACT_NOTIFY'),
+            actions: [...SeccompActions],
             operators: [...SeccompOperators],
             archs: SeccompArchs.filter((a) => lib.archResolve(archName(a)) !== 0),
             knownFlags: [...SeccompFlags],

@@ -14,6 +14,7 @@ const channel = new Channel(socket, 'parent');
 const fds = {
   fifo: Number(env._OCIRUN_FIFO_FD),
   console: env._OCIRUN_CONSOLE_FD ? Number(env._OCIRUN_CONSOLE_FD) : undefined,
+  listener: env._OCIRUN_LISTENER_FD ? Number(env._OCIRUN_LISTENER_FD) : undefined,
   shimPath: String(env._OCIRUN_SHIM),
 };
 try {

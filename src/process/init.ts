@@ -37,6 +37,8 @@ export interface InitPlan extends ContainerPlan {
 export interface InitFds {
   fifo: number;
   console?: number;
+  /** A socket connected to linux.seccomp.listenerPath (by the parent, on the host). */
+  listener?: number;
   /** Path of the exec shim on the host, copied into a sealed memfd before the root switch. */
   shimPath: string;
 }
@@ -179,6 +181,20 @@ export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shim
   sys.fexecve(shimFd, ['ocirun-exec', program, ...plan.process.args], plan.process.env);
 }
 
+/**
+ * The seccomp agent gets the notify fd with the container process state
+ * (runtime-spec's ContainerProcessState), status "creating" as runc sends it.
+ */
+function sendToListener(sys: Sys, socketFd: number, notifyFd: number, metadata: string | undefined, state: HookState): void {
+  const processState = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state: { ...state, status: 'creating' } };
+  try {
+    sys.sendFd(socketFd, notifyFd, JSON.stringify(processState));
+  } finally {
+    sys.close(notifyFd);
+    sys.close(socketFd);
+  }
+}
+
 /** The whole init sequence; errors go to the parent over the channel. */
 export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise<never> {
   // Before anything else: no other process may ptrace us or open our
@@ -188,10 +204,14 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   const shimFd = step('seal exec shim', () => sealedShim(sys, fds.shimPath));
   // Compiled now, while libseccomp (a host file) is still reachable; loaded later.
   let loadFilter: (() => void) | undefined;
+  let stateForListener: HookState | undefined;
   if (plan.seccomp) {
     const lib = step('load libseccomp', () => new LibSeccomp());
     const filter = step('compile seccomp profile', () => compileSeccomp(lib, plan.seccomp!, (m) => channel.send({ type: 'log', level: 'debug', message: m })));
-    loadFilter = () => lib.load(filter);
+    loadFilter = () => {
+      lib.load(filter);
+      if (fds.listener !== undefined) step('send seccomp notify fd', () => sendToListener(sys, fds.listener!, lib.notifyFd(filter), plan.seccomp!.listenerMetadata, stateForListener!));
+    };
   }
   if (plan.process.oomScoreAdj !== undefined) {
     step('oom_score_adj', () => fs.writeFileSync('/proc/self/oom_score_adj', String(plan.process.oomScoreAdj)));
@@ -218,6 +238,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });
   const { state } = await channel.receive('continue');
+  stateForListener = state as HookState;
   step('close-on-exec fds', () => markFdsCloseOnExec(sys, plan.preserveFds));
   // The parent has now placed us in the container's cgroups (only now, so
   // that our setup is not charged to them: see create.ts). The cgroup

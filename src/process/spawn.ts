@@ -22,6 +22,8 @@ export interface SpawnOptions {
   plan: ContainerPlan;
   fifoFd: number;
   consoleFd?: number;
+  /** A socket connected to linux.seccomp.listenerPath, for the notify fd. */
+  listenerFd?: number;
   preserveFds: number;
   /** stdio for the container: fds of ours (default: our own 0, 1, 2). */
   stdio?: [number, number, number];
@@ -66,7 +68,9 @@ export function checkStageBuilt(): void {
 
 export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
   const { plan } = opts;
-  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds, opts.consoleFd === undefined ? [opts.fifoFd] : [opts.fifoFd, opts.consoleFd]);
+  // After the sync socket: the fifo, then the console and listener sockets when there are any.
+  const extra = [opts.fifoFd, ...(opts.consoleFd === undefined ? [] : [opts.consoleFd]), ...(opts.listenerFd === undefined ? [] : [opts.listenerFd])];
+  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds, extra);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     _OCIRUN_SYNC_FD: String(syncIndex),
@@ -76,7 +80,8 @@ export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
     // (the program gets process.env only); the crash tests look for it.
     _OCIRUN_CONTAINER: plan.id,
   };
-  if (opts.consoleFd !== undefined) env._OCIRUN_CONSOLE_FD = String(syncIndex + 2);
+  if (opts.consoleFd !== undefined) env._OCIRUN_CONSOLE_FD = String(syncIndex + 1 + extra.indexOf(opts.consoleFd));
+  if (opts.listenerFd !== undefined) env._OCIRUN_LISTENER_FD = String(syncIndex + 1 + extra.indexOf(opts.listenerFd));
   checkStageBuilt();
   const stage = spawn(STAGE_BINARY, ['create', String(syncIndex), process.execPath, INIT_ENTRY], { stdio, env });
   const stageExit = new Promise<void>((resolve) => stage.once('exit', () => resolve()));

@@ -30,7 +30,7 @@ export function actionValue(action: string, errnoRet: number | undefined, field:
     case 'SCMP_ACT_ALLOW':
       return 0x7fff0000;
     case 'SCMP_ACT_NOTIFY':
-      throw new ConfigError(field, 'SCMP_ACT_NOTIFY (a seccomp listener) is not supported by this version of ocirun');
+      return 0x7fc00000;
     default:
       throw new ConfigError(field, `unknown seccomp action "${action}"`);
   }
@@ -47,6 +47,11 @@ export function kernelFilterFlags(cfg: SeccompConfig): number {
   }, 0);
 }
 
+/** Whether the profile hands syscalls to a listener (SCMP_ACT_NOTIFY). */
+export function usesNotify(cfg: SeccompConfig): boolean {
+  return cfg.defaultAction === 'SCMP_ACT_NOTIFY' || (cfg.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY');
+}
+
 /** libseccomp filter attributes. */
 const ATTR = { NNP: 3, TSYNC: 4, LOG: 6, SSB: 7 } as const;
 
@@ -55,7 +60,6 @@ export const archName = (a: string) => a.replace(/^SCMP_ARCH_/, '').toLowerCase(
 
 /** `note` receives what runc would log at debug level (skipped architectures and rules). */
 export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, note: (m: string) => void): bigint {
-  if (cfg.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'seccomp listeners are not supported by this version of ocirun');
   const defaultAction = actionValue(cfg.defaultAction, cfg.defaultErrnoRet, 'linux.seccomp.defaultAction');
   const ctx = lib.init(defaultAction);
   try {

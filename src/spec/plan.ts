@@ -10,7 +10,7 @@ import { planCapabilities, type CapabilityPlan } from '../security/capabilities.
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
 import { SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
-import { actionValue } from '../security/seccomp.js';
+import { actionValue, usesNotify } from '../security/seccomp.js';
 import type { Config, DeviceConfig, IDMappingConfig, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -153,7 +153,16 @@ function refuseUnsupported(config: Config): void {
 function checkSeccomp(s: SeccompConfig): SeccompConfig {
   actionValue(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
   for (const [i, r] of (s.syscalls ?? []).entries()) actionValue(r.action, r.errnoRet, `linux.seccomp.syscalls[${i}].action`);
-  if (s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'seccomp listeners are not supported by this version of ocirun');
+  // runc's rules for listeners: a path to send the notify fd to; never the
+  // default action, nor for write(2), which the runtime itself still needs
+  // once the filter is loaded.
+  if (usesNotify(s)) {
+    if (!s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
+    if (s.defaultAction === 'SCMP_ACT_NOTIFY') throw new ConfigError('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
+    const w = (s.syscalls ?? []).findIndex((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.includes('write'));
+    if (w >= 0) throw new ConfigError(`linux.seccomp.syscalls[${w}]`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
+  }
+  if (s.listenerPath && !path.isAbsolute(s.listenerPath)) throw new ConfigError('linux.seccomp.listenerPath', 'must be an absolute path');
   const i = (s.flags ?? []).indexOf('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
   if (i >= 0) throw new ConfigError(`linux.seccomp.flags[${i}]`, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs libseccomp 2.6; this runtime binds 2.5');
   return s;

@@ -71,7 +71,9 @@ describe('config validation', () => {
   it('env entry without =', () => expectField((c) => c.process.env.push('JUSTAKEY'), 'process.env[2]'));
   it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
   it('fields not applied by this build are refused, not ignored', () => {
-    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), 'linux.seccomp.defaultAction', /not supported/);
+    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.listenerPath', /required when an action is SCMP_ACT_NOTIFY/);
+    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' }), 'linux.seccomp.defaultAction', /cannot be the default action/);
+    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.syscalls[0]', /write syscall/);
     expectField((c) => (c.process.user.username = 'root'), 'process.user.username', /not supported/);
     expectField((c) => (c.mounts[0].options = ['rro']), 'mounts[0].options', /rro/);
   });

@@ -1,0 +1,58 @@
+// SCMP_ACT_NOTIFY: the notify fd goes to linux.seccomp.listenerPath with the
+// container process state, and the agent (test/fixtures/seccomp-agent.py)
+// decides the notified syscalls: here, mkdir fails with its EACCES.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, leftovers, makeBundle, project } from './helpers.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-notify-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function agent(timeoutSec: number): Promise<{ socket: string; lines: () => string[]; done: Promise<void> }> {
+  const socket = path.join(tmp, `agent-${Date.now()}.sock`);
+  const outFile = `${socket}.out`;
+  const out = fs.openSync(outFile, 'w');
+  const child = spawn('python3', [path.join(project, 'test/fixtures/seccomp-agent.py'), socket, String(timeoutSec)], { stdio: ['ignore', out, 'inherit'] });
+  fs.closeSync(out);
+  const done = new Promise<void>((r) => child.on('exit', () => r()));
+  const lines = () => fs.readFileSync(outFile, 'utf8').split('\n').filter(Boolean);
+  while (!lines().includes('listening')) await new Promise((r) => setTimeout(r, 20));
+  return { socket, lines, done };
+}
+
+describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
+  for (const nnp of [true, false]) {
+    it(`hands the notify fd and the process state to the agent, which decides mkdir (noNewPrivileges ${nnp})`, async () => {
+      const a = await agent(20);
+      const id = `notify-${nnp}-${process.pid}`;
+      const bundle = makeBundle('ocirun-notify-', ['sh', '-c', 'mkdir /dev/shm/x 2>&1; echo "mkdir=$?"; touch /dev/shm/y && echo touched'], (c) => {
+        c.process.noNewPrivileges = nnp;
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: a.socket, listenerMetadata: 'meta-1', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+      });
+      const root = path.join(tmp, `root-${nnp}`);
+      const r = cli(root, ['run', '--bundle', bundle, id]);
+      expect(r.stdout).toBe("mkdir: can't create directory '/dev/shm/x': Permission denied\nmkdir=1\ntouched\n");
+      expect(r.status, r.stderr).toBe(0);
+      await a.done;
+      const [, stateLine, ...rest] = a.lines();
+      const s = JSON.parse(stateLine);
+      expect(s).toMatchObject({ fds: ['seccompFd'], metadata: 'meta-1', state: { id, status: 'creating', bundle } });
+      expect(s.pid).toBe(s.state.pid);
+      expect(s.pid).toBeGreaterThan(1);
+      expect(rest[0]).toMatch(/^notified (83|258)$/); // mkdir or mkdirat on x86_64
+      expect(leftovers(root, id, bundle)).toEqual([]);
+    });
+  }
+
+  it('refuses NOTIFY without a listener, as the default action, or for write', () => {
+    const bundle = makeBundle('ocirun-notify-', ['true'], (c) => {
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    });
+    const r = cli(path.join(tmp, 'root-bad'), ['run', '--bundle', bundle, `notify-bad-${process.pid}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/linux\.seccomp\.listenerPath: is required when an action is SCMP_ACT_NOTIFY/);
+  });
+});
