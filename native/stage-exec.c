@@ -30,6 +30,7 @@
  *   cwd <path>
  *   keep <n>                              fds 0..n-1 reach the program
  *   seccomp <flags> <count>               then count * 8 bytes of BPF
+ *   notify <fd>                           where the listener fd of the filter goes (SCMP_ACT_NOTIFY)
  *   argv <bytes>                          then that many bytes of NUL-ended strings
  *   env <bytes>                           same
  *   end
@@ -100,6 +101,7 @@ struct exec_plan {
 	uint64_t bounding, effective, permitted, inheritable, ambient;
 	int nnp;
 	int console_fd;
+	int notify_fd;
 	unsigned short rows, cols;
 	char *keyring;
 	int has_initial_cpus, has_final_cpus;
@@ -169,6 +171,7 @@ static void read_plan(struct exec_plan *p)
 	char line[8192];
 	memset(p, 0, sizeof(*p));
 	p->console_fd = -1;
+	p->notify_fd = -1;
 	for (;;) {
 		read_line(line, sizeof(line));
 		char *arg = strchr(line, ' ');
@@ -280,6 +283,8 @@ static void read_plan(struct exec_plan *p)
 				errno = EINVAL;
 				fail("bad label line");
 			}
+		} else if (strcmp(line, "notify") == 0) {
+			p->notify_fd = atoi(arg);
 		} else if (strcmp(line, "cwd") == 0) {
 			p->cwd = strdup(arg);
 		} else if (strcmp(line, "keep") == 0) {
@@ -310,6 +315,22 @@ static void read_plan(struct exec_plan *p)
 	}
 }
 
+/* Sends `fd` with SCM_RIGHTS over a connected unix socket, `payload` as the data. */
+static void send_fd(int sock, int fd, const char *payload, const char *what)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = { .iov_base = (void *)payload, .iov_len = strlen(payload) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sock, &msg, 0) < 0)
+		fail("%s", what);
+}
+
 /* A pty from the container's devpts; the master goes to the console socket. */
 static void setup_console(struct exec_plan *p)
 {
@@ -333,17 +354,7 @@ static void setup_console(struct exec_plan *p)
 
 	char name[64];
 	snprintf(name, sizeof(name), "/dev/pts/%u", n);
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof(cbuf));
-	struct iovec iov = { .iov_base = name, .iov_len = strlen(name) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (sendmsg(p->console_fd, &msg, 0) < 0)
-		fail("console: send pty master to the console socket");
+	send_fd(p->console_fd, master, name, "console: send pty master to the console socket");
 	close(master);
 	close(p->console_fd);
 	for (int fd = 0; fd < 3; fd++)
@@ -375,8 +386,15 @@ static void apply_caps(struct exec_plan *p)
 static void load_seccomp(struct exec_plan *p)
 {
 	struct sock_fprog prog = { .len = p->filter_len, .filter = p->filter };
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
+	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog);
+	if (r < 0)
 		fail("load seccomp filter");
+	/* SCMP_ACT_NOTIFY: the filter was loaded with NEW_LISTENER; the parent hands its fd to the agent. */
+	if (p->notify_fd >= 0) {
+		send_fd(p->notify_fd, (int)r, "seccompFd", "send seccomp notify fd");
+		close((int)r);
+		close(p->notify_fd);
+	}
 }
 
 static int is_executable(const char *path)

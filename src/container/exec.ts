@@ -21,9 +21,11 @@ import { checkStageBuilt, STAGE_BINARY, stageStdio } from '../process/spawn.js';
 import { withHome } from '../process/exec-path.js';
 import { lastCap } from '../security/capabilities.js';
 import { checkLsmAvailable } from '../security/lsm.js';
+import { ExecListener } from '../security/seccomp-listener.js';
+import { OCI_VERSION } from '../spec/constants.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { personalityValue } from '../spec/plan.js';
-import { compileSeccomp, kernelFilterFlags, usesNotify } from '../security/seccomp.js';
+import { compileSeccomp, kernelFilterFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER, usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
 import type { Config, ProcessConfig, SeccompConfig } from '../spec/schema.js';
 import { MFD, O, RESOLVE } from '../sys/constants.js';
@@ -145,10 +147,6 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   proc.env = withHome(proc.env ?? [], proc.user?.uid ?? 0, () => containerPasswd(sys, s.pid));
   let seccomp: { flags: number; bpf: Buffer } | undefined;
-  if (config.linux?.seccomp && usesNotify(config.linux.seccomp)) {
-    // The stage loads raw BPF; handing an exec'd process's listener fd to the agent is not built yet.
-    throw new RuntimeError('exec', 'the container\'s seccomp profile uses SCMP_ACT_NOTIFY, which exec does not support in this version of ocirun');
-  }
   if (config.linux?.seccomp) {
     // Loaded only when needed: a container without seccomp needs no libseccomp.
     const { LibSeccomp } = await import('../sys/libseccomp.js');
@@ -158,7 +156,12 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
 
   const pair = wantPair(proc.terminal ?? false);
   const consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
-  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds ?? 0, consoleFd === undefined ? [] : [consoleFd]);
+  const seccompConfig = config.linux?.seccomp;
+  const listener = seccomp && seccompConfig && usesNotify(seccompConfig) ? new ExecListener(sys, seccompConfig.listenerPath!) : undefined;
+  if (listener) seccomp!.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  const extra = [...(consoleFd === undefined ? [] : [consoleFd]), ...(listener ? [listener.theirs] : [])];
+  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds ?? 0, extra);
+  const stageFd = (fd: number | undefined) => (fd === undefined ? undefined : syncIndex + 1 + extra.indexOf(fd));
   const instructions = stageInstructions(
     {
       cgroupProcs: execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup)),
@@ -166,7 +169,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       joins: namespaceJoins(s.pid, containerNamespaces(config, s.pid)),
       process: proc,
       keep: syncIndex,
-      consoleFd: consoleFd === undefined ? undefined : syncIndex + 1,
+      consoleFd: stageFd(consoleFd),
+      notifyFd: stageFd(listener?.theirs),
       seccomp,
       lastCap: lastCap(),
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
@@ -179,6 +183,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   const stage = spawn(STAGE_BINARY, ['exec', String(syncIndex)], { stdio, env: {} });
   stage.once('error', () => {});
   if (opts.consoleSocket) sys.close(consoleFd!);
+  listener?.spawned();
   const socket = stage.stdio[syncIndex] as net.Socket;
   const channel = new Channel(socket, 'exec stage');
   socket.write(instructions);
@@ -206,6 +211,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     pair?.dispose();
     throw new RuntimeError('exec', 'the stage exited without starting the process');
   }
+  // runc's setns process: the state as "running", the exec'd process as pid.
+  listener?.deliver({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, pid, seccompConfig!.listenerMetadata);
   return { pid, pair };
 }
 

@@ -89,6 +89,8 @@ export interface ExecStagePlan {
   keep: number;
   /** The console socket's fd in the stage, when the process gets a pty. */
   consoleFd?: number;
+  /** Where the stage sends the filter's listener fd (SCMP_ACT_NOTIFY). */
+  notifyFd?: number;
   seccomp?: { flags: number; bpf: Buffer };
   lastCap: number;
   /** personality(2) from the container's linux.personality. */
@@ -141,6 +143,7 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
   }
   line(`cwd ${p.cwd}`);
   line(`keep ${plan.keep}`);
+  if (plan.notifyFd !== undefined) line(`notify ${plan.notifyFd}`);
   if (plan.seccomp) {
     line(`seccomp ${plan.seccomp.flags} ${plan.seccomp.bpf.length / 8}`);
     parts.push(plan.seccomp.bpf);

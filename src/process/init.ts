@@ -18,6 +18,7 @@ import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
 import { lsmExecWrites } from '../security/lsm.js';
 import { joinContainerKeyring } from '../security/keyring.js';
+import { containerProcessState, sendToAgent } from '../security/seccomp-listener.js';
 import type { Channel } from './channel.js';
 import { lookPath, withHome } from './exec-path.js';
 import { runHooks, type HookState } from '../hooks/index.js';
@@ -181,20 +182,6 @@ export function waitForStartAndExec(sys: Sys, plan: InitPlan, fds: InitFds, shim
   sys.fexecve(shimFd, ['ocirun-exec', program, ...plan.process.args], plan.process.env);
 }
 
-/**
- * The seccomp agent gets the notify fd with the container process state
- * (runtime-spec's ContainerProcessState), status "creating" as runc sends it.
- */
-function sendToListener(sys: Sys, socketFd: number, notifyFd: number, metadata: string | undefined, state: HookState): void {
-  const processState = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state: { ...state, status: 'creating' } };
-  try {
-    sys.sendFd(socketFd, notifyFd, JSON.stringify(processState));
-  } finally {
-    sys.close(notifyFd);
-    sys.close(socketFd);
-  }
-}
-
 /** The whole init sequence; errors go to the parent over the channel. */
 export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise<never> {
   // Before anything else: no other process may ptrace us or open our
@@ -210,7 +197,9 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
     const filter = step('compile seccomp profile', () => compileSeccomp(lib, plan.seccomp!, (m) => channel.send({ type: 'log', level: 'debug', message: m })));
     loadFilter = () => {
       lib.load(filter);
-      if (fds.listener !== undefined) step('send seccomp notify fd', () => sendToListener(sys, fds.listener!, lib.notifyFd(filter), plan.seccomp!.listenerMetadata, stateForListener!));
+      // runc sends the state as it stands during create: "creating".
+      const processState = () => containerProcessState(stateForListener!, 'creating', stateForListener!.pid ?? 0, plan.seccomp!.listenerMetadata);
+      if (fds.listener !== undefined) step('send seccomp notify fd', () => sendToAgent(sys, fds.listener!, lib.notifyFd(filter), processState()));
     };
   }
   if (plan.process.oomScoreAdj !== undefined) {

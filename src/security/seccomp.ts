@@ -47,6 +47,9 @@ export function kernelFilterFlags(cfg: SeccompConfig): number {
   }, 0);
 }
 
+/** seccomp(2) flag that returns the filter's notify fd (SCMP_ACT_NOTIFY, exec stage). */
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+
 /** Whether the profile hands syscalls to a listener (SCMP_ACT_NOTIFY). */
 export function usesNotify(cfg: SeccompConfig): boolean {
   return cfg.defaultAction === 'SCMP_ACT_NOTIFY' || (cfg.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY');

@@ -11,11 +11,11 @@ import { cli, leftovers, makeBundle, project } from './helpers.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-notify-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function agent(timeoutSec: number): Promise<{ socket: string; lines: () => string[]; done: Promise<void> }> {
+async function agent(connections: number, timeoutSec: number): Promise<{ socket: string; lines: () => string[]; done: Promise<void> }> {
   const socket = path.join(tmp, `agent-${Date.now()}.sock`);
   const outFile = `${socket}.out`;
   const out = fs.openSync(outFile, 'w');
-  const child = spawn('python3', [path.join(project, 'test/fixtures/seccomp-agent.py'), socket, String(timeoutSec)], { stdio: ['ignore', out, 'inherit'] });
+  const child = spawn('python3', [path.join(project, 'test/fixtures/seccomp-agent.py'), socket, String(connections), String(timeoutSec)], { stdio: ['ignore', out, 'inherit'] });
   fs.closeSync(out);
   const done = new Promise<void>((r) => child.on('exit', () => r()));
   const lines = () => fs.readFileSync(outFile, 'utf8').split('\n').filter(Boolean);
@@ -26,7 +26,7 @@ async function agent(timeoutSec: number): Promise<{ socket: string; lines: () =>
 describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
   for (const nnp of [true, false]) {
     it(`hands the notify fd and the process state to the agent, which decides mkdir (noNewPrivileges ${nnp})`, async () => {
-      const a = await agent(20);
+      const a = await agent(1, 20);
       const id = `notify-${nnp}-${process.pid}`;
       const bundle = makeBundle('ocirun-notify-', ['sh', '-c', 'mkdir /dev/shm/x 2>&1; echo "mkdir=$?"; touch /dev/shm/y && echo touched'], (c) => {
         c.process.noNewPrivileges = nnp;
@@ -46,6 +46,28 @@ describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
       expect(leftovers(root, id, bundle)).toEqual([]);
     });
   }
+
+  it('exec: the exec\'d process\'s own notify fd goes to the agent, with the state "running"', async () => {
+    const a = await agent(2, 20);
+    const id = `notify-exec-${process.pid}`;
+    const bundle = makeBundle('ocirun-notify-', ['sleep', '100'], (c) => {
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: a.socket, listenerMetadata: 'meta-2', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+    });
+    const root = path.join(tmp, 'root-exec');
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true }).status).toBe(0);
+      const initPid = JSON.parse(cli(root, ['state', id]).stdout).pid;
+      const pidFile = path.join(tmp, 'exec.pid');
+      const e = cli(root, ['exec', '--pid-file', pidFile, id, 'sh', '-c', 'mkdir /dev/shm/z 2>&1; echo "mkdir=$?"']);
+      expect(e.stdout).toBe("mkdir: can't create directory '/dev/shm/z': Permission denied\nmkdir=1\n");
+      const execState = JSON.parse(a.lines()[2]);
+      expect(execState).toMatchObject({ fds: ['seccompFd'], metadata: 'meta-2', pid: Number(fs.readFileSync(pidFile, 'utf8')), state: { id, status: 'running', pid: initPid } });
+      expect(a.lines()[3]).toMatch(/^notified (83|258)$/);
+    } finally {
+      cli(root, ['delete', '-f', id]);
+    }
+    await a.done;
+  });
 
   it('refuses NOTIFY without a listener, as the default action, or for write', () => {
     const bundle = makeBundle('ocirun-notify-', ['true'], (c) => {
