@@ -25,11 +25,10 @@ import { ExecListener } from '../security/seccomp-listener.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { personalityValue } from '../spec/plan.js';
-import { compileSeccomp, kernelFilterFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER, usesNotify } from '../security/seccomp.js';
+import { compileToBpf, usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
-import type { Config, ProcessConfig, SeccompConfig } from '../spec/schema.js';
-import { MFD, O, RESOLVE } from '../sys/constants.js';
-import type { SeccompLib } from '../sys/libseccomp.js';
+import type { Config, ProcessConfig } from '../spec/schema.js';
+import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
@@ -111,24 +110,6 @@ function containerPasswd(sys: Sys, initPid: number): string {
   }
 }
 
-/** libseccomp compiles the container's profile to BPF here; the stage loads it. */
-function compileToBpf(sys: Sys, lib: SeccompLib, cfg: SeccompConfig, note: (m: string) => void): { flags: number; bpf: Buffer } {
-  return step('compile seccomp profile', () => {
-    const ctx = compileSeccomp(lib, cfg, note);
-    const fd = sys.memfdCreate('ocirun-bpf', MFD.CLOEXEC);
-    try {
-      lib.exportBpf(ctx, fd);
-      const size = fs.fstatSync(fd).size;
-      const bpf = Buffer.alloc(size);
-      fs.readSync(fd, bpf, 0, size, 0);
-      return { flags: kernelFilterFlags(cfg), bpf };
-    } finally {
-      sys.close(fd);
-      lib.release(ctx);
-    }
-  });
-}
-
 function checkStatus(ctx: Context, s: SavedState, ignorePaused: boolean): void {
   const status = currentStatus(ctx.root, s);
   if (status === 'stopped' || status === 'creating') throw new RuntimeError('', 'cannot exec in a stopped container');
@@ -151,14 +132,14 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     // Loaded only when needed: a container without seccomp needs no libseccomp.
     const { LibSeccomp } = await import('../sys/libseccomp.js');
     const lib = step('load libseccomp', () => new LibSeccomp());
-    seccomp = compileToBpf(sys, lib, config.linux.seccomp, (m) => log.debug(m));
+    const profile = config.linux.seccomp;
+    seccomp = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, (m) => log.debug(m)));
   }
 
   const pair = wantPair(proc.terminal ?? false);
   const consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
   const seccompConfig = config.linux?.seccomp;
   const listener = seccomp && seccompConfig && usesNotify(seccompConfig) ? new ExecListener(sys, seccompConfig.listenerPath!) : undefined;
-  if (listener) seccomp!.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
   const extra = [...(consoleFd === undefined ? [] : [consoleFd]), ...(listener ? [listener.theirs] : [])];
   const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds ?? 0, extra);
   const stageFd = (fd: number | undefined) => (fd === undefined ? undefined : syncIndex + 1 + extra.indexOf(fd));

@@ -43,8 +43,7 @@ export function features(host: HostFeatures) {
             operators: [...SeccompOperators],
             archs: SeccompArchs.filter((a) => lib.archResolve(archName(a)) !== 0),
             knownFlags: [...SeccompFlags],
-            // WAIT_KILLABLE_RECV needs libseccomp 2.6 (refused in plan.ts).
-            supportedFlags: SeccompFlags.filter((f) => f !== 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'),
+            supportedFlags: [...SeccompFlags],
           }
         : { enabled: false },
       // "Enabled" in the features sense: this build applies them (the host may still lack the LSM).

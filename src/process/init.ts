@@ -22,7 +22,7 @@ import { containerProcessState, sendToAgent } from '../security/seccomp-listener
 import type { Channel } from './channel.js';
 import { lookPath, withHome } from './exec-path.js';
 import { runHooks, type HookState } from '../hooks/index.js';
-import { compileSeccomp } from '../security/seccomp.js';
+import { compileToBpf } from '../security/seccomp.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 
 /** What the parent sends the init: the plan plus facts only the parent knows. */
@@ -194,12 +194,13 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   let stateForListener: HookState | undefined;
   if (plan.seccomp) {
     const lib = step('load libseccomp', () => new LibSeccomp());
-    const filter = step('compile seccomp profile', () => compileSeccomp(lib, plan.seccomp!, (m) => channel.send({ type: 'log', level: 'debug', message: m })));
+    const profile = plan.seccomp;
+    const compiled = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, (m) => channel.send({ type: 'log', level: 'debug', message: m })));
     loadFilter = () => {
-      lib.load(filter);
+      const listenerFd = sys.seccompLoad(compiled.flags, compiled.bpf);
       // runc sends the state as it stands during create: "creating".
-      const processState = () => containerProcessState(stateForListener!, 'creating', stateForListener!.pid ?? 0, plan.seccomp!.listenerMetadata);
-      if (fds.listener !== undefined) step('send seccomp notify fd', () => sendToAgent(sys, fds.listener!, lib.notifyFd(filter), processState()));
+      const processState = () => containerProcessState(stateForListener!, 'creating', stateForListener!.pid ?? 0, profile.listenerMetadata);
+      if (fds.listener !== undefined) step('send seccomp notify fd', () => sendToAgent(sys, fds.listener!, listenerFd, processState()));
     };
   }
   if (plan.process.oomScoreAdj !== undefined) {

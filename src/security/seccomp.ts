@@ -5,10 +5,12 @@
  * several conditions on the same argument become separate rules (ORed),
  * libseccomp's implicit no_new_privs is turned off (the config decides).
  */
+import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import type { SeccompConfig } from '../spec/schema.js';
+import { MFD } from '../sys/constants.js';
 import type { ArgCondition, SeccompLib } from '../sys/libseccomp.js';
-import type { SysError } from '../sys/types.js';
+import type { Sys, SysError } from '../sys/types.js';
 
 const EPERM = 1;
 
@@ -38,13 +40,35 @@ export function actionValue(action: string, errnoRet: number | undefined, field:
 
 const OPS: Record<string, number> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7 };
 
-/** The flags of seccomp(SECCOMP_SET_MODE_FILTER) for a filter loaded without libseccomp (exec). */
+/**
+ * The flags of seccomp(SECCOMP_SET_MODE_FILTER): the filter is exported as
+ * BPF by libseccomp and loaded with the system call (by the init and the
+ * exec stage alike), so flags libseccomp 2.5 has no attribute for, such as
+ * WAIT_KILLABLE_RECV, work too. NEW_LISTENER comes with SCMP_ACT_NOTIFY.
+ */
 export function kernelFilterFlags(cfg: SeccompConfig): number {
-  const bits: Record<string, number> = { SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4 };
-  return (cfg.flags ?? []).reduce((m, f, i) => {
+  const bits: Record<string, number> = { SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32 };
+  const flags = (cfg.flags ?? []).reduce((m, f, i) => {
     if (bits[f as string] === undefined) throw new ConfigError(`linux.seccomp.flags[${i}]`, `${f} is not supported by this version of ocirun`);
     return m | bits[f as string];
   }, 0);
+  return usesNotify(cfg) ? flags | SECCOMP_FILTER_FLAG_NEW_LISTENER : flags;
+}
+
+/** The profile compiled by libseccomp and exported as BPF, with the flags to load it with. */
+export function compileToBpf(sys: Sys, lib: SeccompLib, cfg: SeccompConfig, note: (m: string) => void): { flags: number; bpf: Buffer } {
+  const ctx = compileSeccomp(lib, cfg, note);
+  const fd = sys.memfdCreate('ocirun-bpf', MFD.CLOEXEC);
+  try {
+    lib.exportBpf(ctx, fd);
+    const size = fs.fstatSync(fd).size;
+    const bpf = Buffer.alloc(size);
+    fs.readSync(fd, bpf, 0, size, 0);
+    return { flags: kernelFilterFlags(cfg), bpf };
+  } finally {
+    sys.close(fd);
+    lib.release(ctx);
+  }
 }
 
 /** seccomp(2) flag that returns the filter's notify fd (SCMP_ACT_NOTIFY, exec stage). */
@@ -67,10 +91,12 @@ export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, note: (m: st
   const ctx = lib.init(defaultAction);
   try {
     lib.attrSet(ctx, ATTR.NNP, 0);
-    for (const [i, flag] of (cfg.flags ?? []).entries()) {
+    // Flags with a libseccomp attribute are set, so that a filter loaded by
+    // libseccomp itself (bench/seccomp.mjs) behaves the same; the rest only
+    // matter to the seccomp(2) call (kernelFilterFlags).
+    for (const flag of cfg.flags ?? []) {
       const attr = { SECCOMP_FILTER_FLAG_LOG: ATTR.LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW: ATTR.SSB, SECCOMP_FILTER_FLAG_TSYNC: ATTR.TSYNC }[flag as string];
-      if (attr === undefined) throw new ConfigError(`linux.seccomp.flags[${i}]`, `${flag} is not supported with libseccomp ${lib.version}`);
-      lib.attrSet(ctx, attr, 1);
+      if (attr !== undefined) lib.attrSet(ctx, attr, 1);
     }
     for (const arch of cfg.architectures ?? []) {
       const token = lib.archResolve(archName(arch));

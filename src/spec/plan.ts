@@ -163,8 +163,9 @@ function checkSeccomp(s: SeccompConfig): SeccompConfig {
     if (w >= 0) throw new ConfigError(`linux.seccomp.syscalls[${w}]`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
   }
   if (s.listenerPath && !path.isAbsolute(s.listenerPath)) throw new ConfigError('linux.seccomp.listenerPath', 'must be an absolute path');
+  // The kernel takes WAIT_KILLABLE_RECV only with a listener (EINVAL otherwise): say so up front.
   const i = (s.flags ?? []).indexOf('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
-  if (i >= 0) throw new ConfigError(`linux.seccomp.flags[${i}]`, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs libseccomp 2.6; this runtime binds 2.5');
+  if (i >= 0 && !usesNotify(s)) throw new ConfigError(`linux.seccomp.flags[${i}]`, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule (a listener)');
   return s;
 }
 

@@ -27,6 +27,7 @@ const SYS_BPF = 321;
 const SYS_KEYCTL = 250;
 const SYS_IOPRIO_SET = 251;
 const SYS_SCHED_SETATTR = 314;
+const SYS_SECCOMP = 317;
 const KEYCTL_JOIN_SESSION_KEYRING = 1;
 const KEYCTL_SETPERM = 5;
 const KEYCTL_DESCRIBE = 6;
@@ -285,6 +286,14 @@ export class LibcSys implements Sys {
     const fds = Buffer.alloc(8);
     this.check(this.fns.pipe2(fds, SOCK_CLOEXEC /* = O_CLOEXEC */), 'pipe2');
     return [fds.readInt32LE(0), fds.readInt32LE(4)];
+  }
+  seccompLoad(flags: number, bpf: Buffer): number {
+    // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+    const prog = Buffer.alloc(16);
+    prog.writeUInt16LE(bpf.length / 8, 0);
+    prog.writeBigUInt64LE(BigInt(koffi.address(bpf)), 8);
+    const r = Number(this.syscallFn(SYS_SECCOMP, 'int', 1 /* SECCOMP_SET_MODE_FILTER */, 'unsigned int', flags, 'uint8_t *', prog));
+    return this.check(r, 'seccomp(SECCOMP_SET_MODE_FILTER)', `flags 0x${flags.toString(16)}`);
   }
   schedSetattr(attr: Buffer): void {
     this.check(Number(this.syscallFn(SYS_SCHED_SETATTR, 'int', 0, 'uint8_t *', attr, 'unsigned int', 0)), 'sched_setattr');

@@ -29,8 +29,6 @@ export interface SeccompLib {
   load(ctx: bigint): void;
   /** Writes the filter as raw BPF (struct sock_filter[]) to fd. */
   exportBpf(ctx: bigint, fd: number): void;
-  /** The listener fd of a loaded filter with SCMP_ACT_NOTIFY rules. */
-  notifyFd(ctx: bigint): number;
   release(ctx: bigint): void;
 }
 
@@ -56,7 +54,6 @@ export class LibSeccomp implements SeccompLib {
       load: 'int seccomp_load(uint64_t ctx)',
       exportBpf: 'int seccomp_export_bpf(uint64_t ctx, int fd)',
       release: 'void seccomp_release(uint64_t ctx)',
-      notifyFd: 'int seccomp_notify_fd(uint64_t ctx)',
     };
     this.f = {};
     for (const [k, p] of Object.entries(protos)) this.f[k] = lib.func(p);
@@ -112,11 +109,6 @@ export class LibSeccomp implements SeccompLib {
   }
   exportBpf(ctx: bigint, fd: number): void {
     this.check(this.f.exportBpf(ctx, fd), 'seccomp_export_bpf');
-  }
-  notifyFd(ctx: bigint): number {
-    const fd = Number(this.f.notifyFd(ctx));
-    this.check(fd, 'seccomp_notify_fd');
-    return fd;
   }
   release(ctx: bigint): void {
     this.f.release(ctx);

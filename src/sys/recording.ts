@@ -77,6 +77,7 @@ export class RecordingSys implements Sys {
   connectUnix(socketPath: string, kind: 'stream' | 'dgram' = 'stream') { this.rec('connectUnix', socketPath, kind); return this.nextFd++; }
   bindUnixDgram(socketPath: string) { this.rec('bindUnixDgram', socketPath); return this.nextFd++; }
   pipe(): [number, number] { this.rec('pipe'); return [this.nextFd++, this.nextFd++]; }
+  seccompLoad(flags: number, bpf: Buffer) { this.rec('seccompLoad', flags, bpf.length / 8); return flags & 8 ? this.nextFd++ : 0; }
   schedSetattr(attr: Buffer) { this.rec('schedSetattr', attr.toString('hex')); }
   setIoPriority(value: number) { this.rec('setIoPriority', value); }
   personality(persona: number) { this.rec('personality', persona); }

@@ -61,6 +61,8 @@ export interface Sys {
   bindUnixDgram(socketPath: string): number;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** seccomp(SECCOMP_SET_MODE_FILTER, flags, bpf): loads a filter; returns the listener fd with NEW_LISTENER, else 0. */
+  seccompLoad(flags: number, bpf: Buffer): number;
   /** sched_setattr(0, attr, 0): the calling thread's scheduling, kept across exec. */
   schedSetattr(attr: Buffer): void;
   /** ioprio_set(IOPRIO_WHO_PROCESS, 0, value): the calling thread's I/O priority, kept across exec. */

@@ -30,7 +30,9 @@ describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
       const id = `notify-${nnp}-${process.pid}`;
       const bundle = makeBundle('ocirun-notify-', ['sh', '-c', 'mkdir /dev/shm/x 2>&1; echo "mkdir=$?"; touch /dev/shm/y && echo touched'], (c) => {
         c.process.noNewPrivileges = nnp;
-        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: a.socket, listenerMetadata: 'meta-1', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+        // With no_new_privs also the flag libseccomp 2.5 has no attribute for (the filter is loaded with seccomp(2)).
+        const flags = nnp ? ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] : [];
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', flags, listenerPath: a.socket, listenerMetadata: 'meta-1', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
       });
       const root = path.join(tmp, `root-${nnp}`);
       const r = cli(root, ['run', '--bundle', bundle, id]);

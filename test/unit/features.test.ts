@@ -28,7 +28,7 @@ describe('features', () => {
     const s = f.linux.seccomp as { archs: string[]; actions: string[]; supportedFlags: string[] };
     expect(s.archs).toEqual(['SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32']);
     expect(s.actions).toContain('SCMP_ACT_NOTIFY');
-    expect(s.supportedFlags).not.toContain('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
+    expect(s.supportedFlags).toContain('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
     expect(f.mountOptions).toContain('tmpcopyup');
     expect(f.mountOptions).not.toContain('rro'); // refused by this build
     expect(f.linux.apparmor.enabled).toBe(true); // applied by this build; the host may lack it
