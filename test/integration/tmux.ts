@@ -1,6 +1,8 @@
 // A terminal a test can type into and read: a tmux session on a private
 // server socket, so the tests never touch a user's tmux.
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 export class Terminal {
   private readonly socket: string;
@@ -47,5 +49,7 @@ export class Terminal {
 
   close(): void {
     spawnSync('tmux', ['-L', this.socket, 'kill-server'], { timeout: 10_000 });
+    // A killed server leaves its socket file behind.
+    fs.rmSync(path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, this.socket), { force: true });
   }
 }
