@@ -43,24 +43,34 @@ describe.runIf(os.arch() === 'x64')('personality', () => {
 const ioprioOf = (pid: number) =>
   Number(execFileSync('python3', ['-c', 'import ctypes,sys; l=ctypes.CDLL(None); print(l.syscall(252, 1, int(sys.argv[1])))', String(pid)], { encoding: 'utf8' }).trim());
 
+/**
+ * Runs `sleep` detached with `edit` applied, execs a second `sleep` in it,
+ * and gives `check` both pids, as the host sees them.
+ */
+function withProgramAndExec(name: string, edit: (c: any) => void, check: (programPid: number, execPid: number) => void): void {
+  const b = makeBundle(`ocirun-${name}-`, ['sleep', '100'], edit);
+  bundles.push(b);
+  const id = `${name}-${process.pid}`;
+  try {
+    const r = cli(root, ['run', '-d', '--bundle', b, id], { detached: true });
+    expect(r.status, r.stderr).toBe(0);
+    const pidFile = path.join(root, `${name}-exec.pid`);
+    const e = cli(root, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '100'], { detached: true });
+    expect(e.status, e.stderr).toBe(0);
+    check(JSON.parse(cli(root, ['state', id]).stdout).pid, Number(fs.readFileSync(pidFile, 'utf8')));
+  } finally {
+    cli(root, ['delete', '-f', id]);
+  }
+}
+
 describe('process.ioPriority', () => {
   it('the program and an exec\'d process run with the configured class and level', () => {
-    const b = makeBundle('ocirun-ioprio-', ['sleep', '100'], (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 }));
-    bundles.push(b);
-    const id = `ioprio-${process.pid}`;
-    try {
-      expect(cli(root, ['run', '-d', '--bundle', b, id], { detached: true }).status).toBe(0);
-      const pid = JSON.parse(cli(root, ['state', id]).stdout).pid;
-      expect(ioprioOf(pid)).toBe((3 << 13) | 0); // IOPRIO_CLASS_IDLE
-      const pidFile = path.join(root, 'exec.pid');
-      const e = cli(root, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '100'], { detached: true });
-      expect(e.status, e.stderr).toBe(0);
-      expect(ioprioOf(Number(fs.readFileSync(pidFile, 'utf8')))).toBe(3 << 13);
+    withProgramAndExec('ioprio', (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 }), (program, exec) => {
+      expect(ioprioOf(program)).toBe((3 << 13) | 0); // IOPRIO_CLASS_IDLE
+      expect(ioprioOf(exec)).toBe(3 << 13);
       // Without it, the kernel's default: no class set.
       expect(ioprioOf(process.pid)).toBe(0);
-    } finally {
-      cli(root, ['delete', '-f', id]);
-    }
+    });
   });
 });
 
@@ -73,19 +83,11 @@ function schedulingOf(pid: number): { policy: string; nice: number } {
 
 describe('process.scheduler', () => {
   it('the program and an exec\'d process run with the configured policy and nice value', () => {
-    const b = makeBundle('ocirun-sched-', ['sleep', '100'], (c) => (c.process.scheduler = { policy: 'SCHED_BATCH', nice: 7 }));
-    bundles.push(b);
-    const id = `sched-${process.pid}`;
-    try {
-      expect(cli(root, ['run', '-d', '--bundle', b, id], { detached: true }).status).toBe(0);
-      expect(schedulingOf(JSON.parse(cli(root, ['state', id]).stdout).pid)).toEqual({ policy: 'SCHED_BATCH', nice: 7 });
-      const pidFile = path.join(root, 'sched-exec.pid');
-      expect(cli(root, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '100'], { detached: true }).status).toBe(0);
-      expect(schedulingOf(Number(fs.readFileSync(pidFile, 'utf8')))).toEqual({ policy: 'SCHED_BATCH', nice: 7 });
+    withProgramAndExec('sched', (c) => (c.process.scheduler = { policy: 'SCHED_BATCH', nice: 7 }), (program, exec) => {
+      expect(schedulingOf(program)).toEqual({ policy: 'SCHED_BATCH', nice: 7 });
+      expect(schedulingOf(exec)).toEqual({ policy: 'SCHED_BATCH', nice: 7 });
       expect(schedulingOf(process.pid).policy).toBe('SCHED_OTHER');
-    } finally {
-      cli(root, ['delete', '-f', id]);
-    }
+    });
   });
 });
 
