@@ -7,7 +7,7 @@
 //   node conformance/run.mjs --runtime bin/ocirun [--compare /usr/sbin/runc] [--only AREA]
 //
 // Exit status: 0 when every check passes for --runtime.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -128,6 +128,27 @@ const areas = {
         c.linux.namespaces = c.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network', path: `/proc/${process.pid}/ns/net` } : n));
       });
       return o.stdout.trim() === fs.readlinkSync('/proc/self/ns/net') || `net ${o.stdout} ${o.stderr}`;
+    }],
+    ['mount namespace joined by path (made by unshare --mount)', (r, root) => {
+      const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', '30'], { stdio: 'ignore' });
+      try {
+        const host = fs.readlinkSync('/proc/self/ns/mnt');
+        let ns = host;
+        for (let i = 0; i < 100 && ns === host; i++) {
+          spawnSync('sleep', ['0.02']);
+          try {
+            ns = fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`);
+          } catch {
+            /* not there yet */
+          }
+        }
+        const o = runIn(r, root, ['readlink', '/proc/self/ns/mnt'], (c) => {
+          c.linux.namespaces = c.linux.namespaces.map((n) => (n.type === 'mount' ? { type: 'mount', path: `/proc/${holder.pid}/ns/mnt` } : n));
+        });
+        return (o.status === 0 && o.stdout.trim() === ns && ns !== host) || `mnt ${o.stdout} (holder ${ns}) ${o.stderr}`;
+      } finally {
+        holder.kill('SIGKILL');
+      }
     }],
     ['hostname without a uts namespace is refused, the host keeps its own', (r, root) => {
       const before = fs.readFileSync('/proc/sys/kernel/hostname', 'utf8');

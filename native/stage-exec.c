@@ -14,6 +14,8 @@
  *   affinity <initial|final> <cpu,...>    sched_setaffinity before / after the cgroup join
  *   cgroup <path of a cgroup.procs file>  joined first, while host paths resolve
  *   oom <score>                           while /proc/self is the host's
+ *   root <path>                           opened now; after the joins, the process's root
+ *                                         (a container without a mount namespace of its own)
  *   join <hexflag> <path>                 in order, user first, mount last
  *   rlimit <resource> <soft> <hard>       decimal; 18446744073709551615 = unlimited
  *   personality <hex>                     personality(2) for the program
@@ -83,6 +85,7 @@ struct exec_plan {
 	char *joins[MAX_LIST];
 	unsigned long join_flags[MAX_LIST];
 	int njoins;
+	int root_fd;
 	int has_oom;
 	char oom[32];
 	struct {
@@ -172,6 +175,7 @@ static void read_plan(struct exec_plan *p)
 	memset(p, 0, sizeof(*p));
 	p->console_fd = -1;
 	p->notify_fd = -1;
+	p->root_fd = -1;
 	for (;;) {
 		read_line(line, sizeof(line));
 		char *arg = strchr(line, ' ');
@@ -188,6 +192,10 @@ static void read_plan(struct exec_plan *p)
 		} else if (strcmp(line, "oom") == 0) {
 			p->has_oom = 1;
 			snprintf(p->oom, sizeof(p->oom), "%s", arg);
+		} else if (strcmp(line, "root") == 0) {
+			p->root_fd = open(arg, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (p->root_fd < 0)
+				fail("open container root %s", arg);
 		} else if (strcmp(line, "join") == 0) {
 			if (p->njoins == MAX_LIST)
 				too_many("join");
@@ -567,6 +575,13 @@ void exec_stage(void)
 		write_file("/proc/self/oom_score_adj", p.oom);
 	for (int i = 0; i < p.njoins; i++)
 		join_namespace(p.join_flags[i], p.joins[i]);
+	/* No mount namespace to join: the init was chrooted into the rootfs, and
+	 * so is this process (runc's exec would leave it at the host's /). */
+	if (p.root_fd >= 0) {
+		if (fchdir(p.root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			fail("enter the container's root");
+		close(p.root_fd);
+	}
 	/* The fork puts the process in the pid (and time) namespace joined above. */
 	fork_for_parent("exec process");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[exec]", 0, 0, 0);

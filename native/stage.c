@@ -19,7 +19,8 @@
  * the container never leads back to a writable host file.
  *
  * Protocol on the sync socket (fd given as argv[2]), lines of text:
- *   parent -> stage: "join <hexflag> <path>" ...  (in order: user first)
+ *   parent -> stage: "join <hexflag> <path>" ...  (in order: user first, mount last;
+ *                                                  applied after "end")
  *                    "unshare <hexflags>"
  *                    "timens <mono-s> <mono-ns> <boot-s> <boot-ns>"
  *                    "end"
@@ -53,6 +54,17 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#define MAX_JOINS 16
+
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
@@ -199,6 +211,45 @@ void join_namespace(unsigned long flag, const char *path)
 	close(fd);
 }
 
+/*
+ * Joining a mount namespace by path. The init is the host's node, and the
+ * joined namespace (another container's, say) need not hold node or its
+ * libraries. So the stage takes a detached copy of the host's mount tree
+ * (open_tree OPEN_TREE_CLONE) before it joins anything, keeps an fd of the
+ * joined namespace's root, and execs the init with its root in the copy.
+ * The init loads what it needs from the host, then chroots into the fd
+ * ($_OCIRUN_JOINED_ROOT_FD) before its first mount: mount(2) and
+ * pivot_root(2) then act on the joined namespace, the one it is in.
+ */
+static int clone_host_tree(void)
+{
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC);
+	if (fd < 0)
+		fail("open_tree / (a copy of the host's mounts for the init)");
+	return fd;
+}
+
+/* Called right after the joins: the root of the joined mount namespace. */
+static int keep_joined_root(void)
+{
+	int fd = open("/", O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		fail("open / of the joined mount namespace");
+	char num[16];
+	snprintf(num, sizeof(num), "%d", fd);
+	if (setenv("_OCIRUN_JOINED_ROOT_FD", num, 1) < 0)
+		fail("setenv");
+	return fd;
+}
+
+/* The joined root's fd stays open, without close-on-exec, for the init. */
+static void root_in_host_tree(int tree)
+{
+	if (fchdir(tree) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail("enter the copy of the host's mounts");
+	close(tree);
+}
+
 /* CLONE_PARENT: the child is the Node parent's, which can wait for it
  * (ocirun run, a foreground exec) or exit and leave it to the caller's
  * subreaper. The fork is also what enters a joined or new pid namespace. */
@@ -233,6 +284,10 @@ int main(int argc, char **argv)
 		exec_stage();
 
 	unsigned long unshare_flags = 0;
+	unsigned long join_flags[MAX_JOINS];
+	char *join_paths[MAX_JOINS];
+	int njoins = 0;
+	int joined_mount = 0;
 	char timens[256] = "";
 	char line[8192];
 	for (;;) {
@@ -242,7 +297,13 @@ int main(int argc, char **argv)
 		if (strncmp(line, "join ", 5) == 0) {
 			unsigned long flag;
 			const char *path = parse_join(line + 5, &flag);
-			join_namespace(flag, path);
+			if (njoins == MAX_JOINS) {
+				errno = E2BIG;
+				fail("too many join instructions");
+			}
+			join_flags[njoins] = flag;
+			join_paths[njoins++] = strdup(path);
+			joined_mount |= (flag & CLONE_NEWNS) != 0;
 		} else if (strncmp(line, "unshare ", 8) == 0) {
 			unshare_flags = strtoul(line + 8, NULL, 16);
 		} else if (strncmp(line, "timens ", 7) == 0) {
@@ -257,6 +318,13 @@ int main(int argc, char **argv)
 			fail("unknown instruction '%.64s'", line);
 		}
 	}
+
+	/* Before any join: cloning the host's mounts needs the host's privileges. */
+	int host_tree = joined_mount ? clone_host_tree() : -1;
+	for (int i = 0; i < njoins; i++)
+		join_namespace(join_flags[i], join_paths[i]);
+	if (host_tree >= 0)
+		keep_joined_root();
 
 	if (unshare_flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
@@ -285,6 +353,9 @@ int main(int argc, char **argv)
 	if (setsid() < 0)
 		fail("setsid");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[init]", 0, 0, 0);
+	/* Last: a chrooted process may not unshare a user namespace. */
+	if (host_tree >= 0)
+		root_in_host_tree(host_tree);
 	extern char **environ;
 	execve(argv[3], argv + 3, environ);
 	fail("exec %s", argv[3]);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { atStep, ERR, RuntimeError, step } from '../errors.js';
+import { atStep, ConfigError, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups } from '../cgroups/index.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
@@ -31,7 +31,7 @@ import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { lockDir } from './lock.js';
-import { checkId, fifoPath, hookState, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
+import { checkId, fifoPath, hookState, initAlive, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -80,6 +80,21 @@ export function writePidFile(file: string, pid: number): void {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * Joining the runtime's own mount namespace by path would make the init's
+ * pivot_root change the root of every process on the host (runc does not
+ * check). Leaving the mount namespace out is the way to share it.
+ */
+function refuseOwnMountNs(config: Config): void {
+  const namespaces = config.linux?.namespaces ?? [];
+  const i = namespaces.findIndex((n) => n.type === 'mount');
+  const theirs = step('stat mount namespace', () => fs.statSync(namespaces[i].path!));
+  const ours = fs.statSync('/proc/self/ns/mnt');
+  if (theirs.ino === ours.ino && theirs.dev === ours.dev) {
+    throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");
+  }
+}
+
 export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
@@ -103,6 +118,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
+  const hostMountsUnder = plan.mountNs === 'none' ? step('resolve rootfs', () => fs.realpathSync(plan.rootfs)) : undefined;
+  if (plan.mountNs === 'joined') refuseOwnMountNs(config);
   const layout = step('detect cgroups', () => hostLayout());
   // Computed before anything exists, so a bad value fails without leftovers.
   // As runc: its default device rules, then the configured devices, follow the config's rules.
@@ -143,6 +160,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     annotations: plan.annotations,
     cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
+    hostMountsUnder: plan.mountNs === 'none' ? hostMountsUnder : undefined,
     noNewKeyring: opts.noNewKeyring || undefined,
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
@@ -213,7 +231,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), init.pid));
     return { pid: init.pid, state };
   } catch (err) {
-    await destroy(ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
+    await destroy(sys, ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
+    // The init is our child (the stage forks it with CLONE_PARENT): reap it,
+    // or its zombie would outlive us in whatever pid namespace it joined.
+    if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
     throw err;
   } finally {
     unlock();

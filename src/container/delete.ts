@@ -17,7 +17,7 @@ export async function deleteContainer(sys: Sys, ctx: Context, id: string, opts: 
       throw new RuntimeError('', `cannot delete container ${id} that is not stopped: ${status}`);
     }
     // runc deletes a created container by killing its init.
-    await destroy(ctx, s, { kill: status !== 'stopped' || s.phase === 'creating' });
+    await destroy(sys, ctx, s, { kill: status !== 'stopped' || s.phase === 'creating' });
   } finally {
     unlock();
   }

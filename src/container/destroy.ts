@@ -5,6 +5,8 @@ import { cgroupPids, removeCgroups } from '../cgroups/index.js';
 import type { Context } from './context.js';
 import { faultPoint } from '../fault.js';
 import { runHooks } from '../hooks/index.js';
+import { detachMountsBelow } from '../rootfs/host-mounts.js';
+import type { Sys } from '../sys/types.js';
 import { hookState, initAlive, stateDir, type SavedState } from './state.js';
 
 function killQuietly(pid: number, signal: NodeJS.Signals | number): void {
@@ -28,7 +30,7 @@ async function waitGone(s: SavedState, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function destroy(ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
+export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
   if (opts.kill) {
     if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
     // With its own pid namespace, the init's death ends every process in it.
@@ -39,6 +41,7 @@ export async function destroy(ctx: Context, s: SavedState, opts: { kill: boolean
     await waitGone(s, 5000);
     faultPoint('processes-killed');
   }
+  if (s.hostMountsUnder) detachMountsBelow(sys, s.hostMountsUnder, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'));
   await removeCgroups(s.cgroupPaths);
   faultPoint('cgroups-removed');
   fs.rmSync(stateDir(ctx.root, s.id), { recursive: true, force: true });

@@ -148,6 +148,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       cgroupProcs: execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup)),
       oomScoreAdj: config.process?.oomScoreAdj,
       joins: namespaceJoins(s.pid, containerNamespaces(config, s.pid)),
+      root: config.linux?.namespaces?.some((n) => n.type === 'mount') ? undefined : `/proc/${s.pid}/root`,
       process: proc,
       keep: syncIndex,
       consoleFd: stageFd(consoleFd),

@@ -32,6 +32,11 @@ export interface SavedState {
    * processes, so teardown signals every process in its cgroup (as runc).
    */
   sharedPidNs?: boolean;
+  /**
+   * No mount namespace of its own: the real path of the rootfs, below which
+   * its mounts sit in the host's mount namespace until teardown detaches them.
+   */
+  hostMountsUnder?: string;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
   noNewKeyring?: boolean;
   /** The hooks that run after create: on start, and on delete. */

@@ -84,6 +84,8 @@ export interface ExecStagePlan {
   oomScoreAdj?: number;
   /** The container's namespaces, as /proc/<init>/ns/* paths, in join order. */
   joins: { flag: number; path: string }[];
+  /** The init's root (/proc/<init>/root) when there is no mount namespace to join. */
+  root?: string;
   process: ProcessConfig;
   /** 3 + --preserve-fds: the fds the program gets. */
   keep: number;
@@ -117,6 +119,7 @@ export function stageInstructions(plan: ExecStagePlan, warn: (m: string) => void
   }
   for (const procs of plan.cgroupProcs) line(`cgroup ${procs}`);
   if (plan.oomScoreAdj !== undefined) line(`oom ${plan.oomScoreAdj}`);
+  if (plan.root) line(`root ${plan.root}`);
   for (const j of plan.joins) line(`join ${j.flag.toString(16)} ${j.path}`);
   for (const [i, r] of (p.rlimits ?? []).entries()) {
     const resource = RLIMIT[r.type];

@@ -16,6 +16,7 @@ const fds = {
   console: env._OCIRUN_CONSOLE_FD ? Number(env._OCIRUN_CONSOLE_FD) : undefined,
   listener: env._OCIRUN_LISTENER_FD ? Number(env._OCIRUN_LISTENER_FD) : undefined,
   shimPath: String(env._OCIRUN_SHIM),
+  joinedRoot: env._OCIRUN_JOINED_ROOT_FD ? Number(env._OCIRUN_JOINED_ROOT_FD) : undefined,
 };
 try {
   await runInit(new LibcSys(), channel, fds);

@@ -14,7 +14,7 @@ import type { Sys } from '../sys/types.js';
 import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js';
 import { applyMounts, mountCgroup2, prepareRoot, type CgroupMountSource } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
-import { moveRoot, pivotRoot } from '../rootfs/pivot.js';
+import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { setupConsole } from '../tty/console.js';
 import { lsmExecWrites } from '../security/lsm.js';
 import { joinContainerKeyring } from '../security/keyring.js';
@@ -42,6 +42,11 @@ export interface InitFds {
   listener?: number;
   /** Path of the exec shim on the host, copied into a sealed memfd before the root switch. */
   shimPath: string;
+  /**
+   * A joined mount namespace's root. The stage started us rooted in a copy
+   * of the host's mounts, so that node could load (native/stage.c).
+   */
+  joinedRoot?: number;
 }
 
 /** Copies the exec shim into a sealed memfd (see native/exec-shim.c for why). */
@@ -92,7 +97,11 @@ function procFileExists(sys: Sys, rootFd: number, p: string): boolean {
 
 /** Everything before the root switch: propagation, mounts, /dev. */
 export function mountRootfs(sys: Sys, plan: InitPlan): void {
-  step('prepare rootfs', () => prepareRoot(sys, plan.rootfs, plan.rootPropagation, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')));
+  // In the host's mount namespace ("none") neither the propagation of `/`
+  // nor the rootfs may change: nothing there is ours.
+  if (plan.mountNs !== 'none') {
+    step('prepare rootfs', () => prepareRoot(sys, plan.rootfs, plan.rootPropagation, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')));
+  }
   const rootFd = step('open rootfs', () => sys.open(plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
   try {
     applyMounts(sys, rootFd, plan.mounts, plan.cgroupMounts, plan.cgroupUnified);
@@ -109,7 +118,8 @@ export function mountRootfs(sys: Sys, plan: InitPlan): void {
 
 /** The root switch and what must follow it before the root is final; returns an fd of the new root. */
 export function enterRootfs(sys: Sys, plan: InitPlan, consoleFd: number | undefined): number {
-  step('switch root', () => (plan.noPivot ? moveRoot(sys, plan.rootfs) : pivotRoot(sys, plan.rootfs)));
+  const switchRoot = plan.mountNs === 'none' ? chrootRoot : plan.noPivot ? moveRoot : pivotRoot;
+  step('switch root', () => switchRoot(sys, plan.rootfs));
   const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   // The console comes after the mounts (they may include devpts) and before
   // the root is made read-only (runc: "before we finalize the rootfs").
@@ -206,6 +216,9 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   if (plan.process.oomScoreAdj !== undefined) {
     step('oom_score_adj', () => fs.writeFileSync('/proc/self/oom_score_adj', String(plan.process.oomScoreAdj)));
   }
+  // Everything from the host is loaded by now: move into the joined
+  // namespace's root, where mount(2) and pivot_root(2) act.
+  if (fds.joinedRoot !== undefined) step('enter the joined mount namespace', () => chrootToFd(sys, fds.joinedRoot!));
   mountRootfs(sys, plan);
   // prestart and createRuntime run in the runtime's namespaces (the parent),
   // createContainer here in the container's, all before the root switch.

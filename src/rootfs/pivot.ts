@@ -1,4 +1,4 @@
-/** Switching the root: pivot_root (the default) or a move mount plus chroot (--no-pivot). */
+/** Switching the root: pivot_root (the default), a move mount plus chroot (--no-pivot), or chroot alone. */
 import { MNT_DETACH, MS, O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 
@@ -26,4 +26,23 @@ export function moveRoot(sys: Sys, rootfs: string): void {
   sys.mount(rootfs, '/', null, MS.MOVE, null);
   sys.chroot('.');
   sys.chdir('/');
+}
+
+/**
+ * No mount namespace of the container's own: pivot_root would change the
+ * root of every process on the host, so only this process's root moves
+ * (runc's chroot() in the same case).
+ */
+export function chrootRoot(sys: Sys, rootfs: string): void {
+  sys.chdir(rootfs);
+  sys.chroot('.');
+  sys.chdir('/');
+}
+
+/** chroot to a directory given as an fd, which may be in another mount namespace; closes the fd. */
+export function chrootToFd(sys: Sys, fd: number): void {
+  sys.fchdir(fd);
+  sys.chroot('.');
+  sys.chdir('/');
+  sys.close(fd);
 }

@@ -82,7 +82,14 @@ export interface ContainerPlan {
   /** cgroupns is unshared by init once the parent has placed it in its cgroups. */
   newCgroupNs: boolean;
   newUserNs: boolean;
-  newMountNs: boolean;
+  /**
+   * "new": unshared by the stage, the usual case. "joined": the stage joins
+   * it by path before the init starts, so the init (Node) must be reachable
+   * in it, as it is in a namespace made with `unshare --mount`. "none": the
+   * container shares the runtime's; its mounts land in the host's mount
+   * namespace under the rootfs, and `delete` detaches them (runc leaves them).
+   */
+  mountNs: 'new' | 'joined' | 'none';
   uidMappings: IDMappingConfig[];
   gidMappings: IDMappingConfig[];
   timeOffsets?: { monotonic: [number, number]; boottime: [number, number] };
@@ -187,6 +194,27 @@ function devicePlan(d: DeviceConfig): DevicePlan {
   };
 }
 
+/**
+ * Without a mount namespace of its own, runc still makes the host's `/`
+ * rslave (or as rootfsPropagation says), moves the rootfs over the host's
+ * `/` with --no-pivot, and ignores root.readonly. Each of those would change
+ * the host, or silently not happen, so here they are refused; masked and
+ * read-only paths are refused with runc's own words.
+ */
+function refuseWithoutMountNs(config: Config, opts: PlanOptions): void {
+  const linux = config.linux ?? {};
+  const why = 'without a private mount namespace';
+  if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
+    throw new ConfigError(linux.maskedPaths?.length ? 'linux.maskedPaths' : 'linux.readonlyPaths', `unable to restrict sys entries ${why}`);
+  }
+  if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
+  if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
+  if (opts.noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
+  if ((config.mounts?.length ?? 0) > 0 && path.resolve(opts.bundle, config.root?.path ?? '') === '/') {
+    throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
+  }
+}
+
 export function planContainer(config: Config, opts: PlanOptions): ContainerPlan {
   const warn = opts.warn ?? (() => {});
   refuseUnsupported(config);
@@ -203,13 +231,9 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     else if (type !== 'cgroup') unshareFlags |= NS_FLAG[type];
   }
   const newCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
-  const newMountNs = namespaces.some((n) => n.type === 'mount' && !n.path);
-  const mountIndex = namespaces.findIndex((n) => n.type === 'mount');
-  if (mountIndex >= 0 && namespaces[mountIndex].path) {
-    // The init is Node: it cannot start inside another container's filesystem.
-    throw new ConfigError(`linux.namespaces[${mountIndex}].path`, 'joining an existing mount namespace is not supported by ocirun');
-  }
-  if (!newMountNs) throw new ConfigError('linux.namespaces', 'a new mount namespace is required (runc refuses a container without one too)');
+  const mountEntry = namespaces.find((n) => n.type === 'mount');
+  const mountNs: ContainerPlan['mountNs'] = !mountEntry ? 'none' : mountEntry.path ? 'joined' : 'new';
+  if (mountNs === 'none') refuseWithoutMountNs(config, opts);
 
   const mounts: MountPlan[] = [];
   for (const [i, m] of (config.mounts ?? []).entries()) {
@@ -248,7 +272,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     unshareFlags,
     newCgroupNs,
     newUserNs: (unshareFlags & CLONE.NEWUSER) !== 0,
-    newMountNs,
+    mountNs,
     uidMappings: linux.uidMappings ?? [],
     gidMappings: linux.gidMappings ?? [],
     timeOffsets,

@@ -33,14 +33,14 @@ function killedAfter(step: string, args: string[]): void {
   injected++;
 }
 
-function cleanedByForceDelete(id: string): void {
+function cleanedByForceDelete(id: string, of = bundle): void {
   const d = cli(root, ['delete', '--force', id]);
   expect(d.status, d.stderr).toBe(0);
   // Killed processes may take a moment to be reaped by their new parent.
-  let left = leftovers(root, id, bundle);
+  let left = leftovers(root, id, of);
   for (let i = 0; i < 40 && left.length; i++) {
     spawnSync('sleep', ['0.05']);
-    left = leftovers(root, id, bundle);
+    left = leftovers(root, id, of);
   }
   expect(left).toEqual([]);
 }
@@ -76,6 +76,27 @@ describe('a runtime killed after each step', () => {
       expect(cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true }).status).toBe(0);
       killedAfter(step, ['delete', '--force', id]);
       cleanedByForceDelete(id);
+    });
+  }
+
+  // Without a mount namespace of its own, the init mounts in the host's,
+  // under the rootfs: from the plan on, those mounts are on the host.
+  for (const step of ['plan-sent', 'init-ready', 'created-saved'] as const) {
+    it(`create without a mount namespace, killed after ${step}: delete -f takes its mounts off the host`, () => {
+      const shared = makeBundle('ocirun-crash-shared-', ['sleep', '1000'], (c) => {
+        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'mount');
+        c.linux.maskedPaths = [];
+        c.linux.readonlyPaths = [];
+        c.root.readonly = false;
+      });
+      try {
+        const id = `crash-shared-${step}`;
+        killedAfter(step, ['create', '--bundle', shared, id]);
+        if (step !== 'plan-sent') expect(leftovers(root, id, shared)).toContain('a mount under the bundle');
+        cleanedByForceDelete(id, shared);
+      } finally {
+        fs.rmSync(shared, { recursive: true, force: true });
+      }
     });
   }
 

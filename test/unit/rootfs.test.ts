@@ -9,7 +9,8 @@ import { defaultSpec } from '../../src/spec/default.js';
 import { planContainer } from '../../src/spec/plan.js';
 import { CLONE, MS, RESOLVE } from '../../src/sys/constants.js';
 import { RecordingSys } from '../../src/sys/recording.js';
-import { switchUserAndCaps, type InitPlan } from '../../src/process/init.js';
+import { enterRootfs, mountRootfs, switchUserAndCaps, type InitPlan } from '../../src/process/init.js';
+import { detachMountsBelow, mountPointsBelow } from '../../src/rootfs/host-mounts.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
 
@@ -116,5 +117,56 @@ describe('user switch', () => {
     // Only CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE remain.
     expect(sys.caps.permitted).toBe((1n << 29n) | (1n << 5n) | (1n << 10n));
     expect(sys.caps.inheritable).toBe(0n);
+  });
+});
+
+describe('a container that shares the host mount namespace', () => {
+  const initPlan = (c: any): InitPlan => {
+    c.process.terminal = false;
+    return { ...planContainer(c, { id: 'x', bundle: '/b' }), cgroupMounts: [], cgroupUnified: false, preserveFds: 0, hostHasKcore: true, newKeyring: false };
+  };
+  const sharing = (): InitPlan => {
+    const c: any = defaultSpec();
+    c.linux.namespaces = [{ type: 'pid' }];
+    c.linux.maskedPaths = [];
+    c.linux.readonlyPaths = [];
+    c.root.readonly = false;
+    c.mounts = [];
+    return initPlan(c);
+  };
+  it('leaves the propagation of / alone and chroots instead of pivot_root', () => {
+    const sys = new RecordingSys();
+    const plan = { ...sharing(), setupDev: false };
+    mountRootfs(sys, plan);
+    expect(sys.named('mount')).toEqual([]);
+    enterRootfs(sys, plan, undefined);
+    expect(sys.named('pivotRoot')).toEqual([]);
+    expect(sys.named('chdir')).toEqual([['/b/rootfs'], ['/']]);
+    expect(sys.named('chroot')).toEqual([['.']]);
+  });
+  it('pivots as usual with a mount namespace of its own', () => {
+    const sys = new RecordingSys();
+    const plan = initPlan(defaultSpec());
+    enterRootfs(sys, plan, undefined);
+    expect(sys.named('pivotRoot')).toEqual([['.', '.']]);
+    expect(sys.named('chroot')).toEqual([]);
+  });
+  const mountinfo = [
+    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+    '40 22 0:50 / /b/rootfs rw shared:2 - overlay overlay rw',
+    '41 40 0:51 / /b/rootfs/proc rw - proc proc rw',
+    '42 40 0:52 / /b/rootfs/dev rw - tmpfs tmpfs rw',
+    '43 42 0:53 / /b/rootfs/dev/pts rw - devpts devpts rw',
+    '44 22 0:54 / /b/rootfs2/proc rw - proc proc rw',
+    '45 40 0:55 / /b/rootfs/with\\040space rw - tmpfs tmpfs rw',
+  ].join('\n');
+  it('finds its mounts below the rootfs, innermost and latest first, not the rootfs itself nor a sibling', () => {
+    expect(mountPointsBelow(mountinfo, '/b/rootfs')).toEqual(['/b/rootfs/with space', '/b/rootfs/dev/pts', '/b/rootfs/dev', '/b/rootfs/proc']);
+  });
+  it('detaches them at teardown, and tolerates one already gone', () => {
+    const sys = new RecordingSys().failOn('umount2', 'EINVAL', (a) => a[0] === '/b/rootfs/dev/pts');
+    detachMountsBelow(sys, '/b/rootfs', () => mountinfo);
+    expect(sys.named('umount2').map((a) => a[0])).toEqual(['/b/rootfs/with space', '/b/rootfs/dev/pts', '/b/rootfs/dev', '/b/rootfs/proc']);
+    expect(() => detachMountsBelow(sys, '/', () => mountinfo)).toThrow(/refusing/);
   });
 });

@@ -77,7 +77,45 @@ describe('config validation', () => {
     expectField((c) => (c.process.user.username = 'root'), 'process.user.username', /not supported/);
     expectField((c) => (c.mounts[0].options = ['rro']), 'mounts[0].options', /rro/);
   });
-  it('a container without a new mount namespace', () => expectField((c) => {
-    c.linux.namespaces = [{ type: 'pid' }, { type: 'uts' }];
-  }, 'linux.namespaces', /mount namespace/));
+  describe('without a mount namespace of its own', () => {
+    const shareMounts: Mutate = (c) => {
+      c.linux.namespaces = [{ type: 'pid' }, { type: 'uts' }];
+      c.linux.maskedPaths = [];
+      c.linux.readonlyPaths = [];
+      c.root.readonly = false;
+    };
+    it('masked paths, in runc words', () => expectField((c) => {
+      shareMounts(c);
+      c.linux.maskedPaths = ['/proc/kcore'];
+    }, 'linux.maskedPaths', /unable to restrict sys entries without a private mount namespace/));
+    it('read-only paths', () => expectField((c) => {
+      shareMounts(c);
+      c.linux.readonlyPaths = ['/proc/sys'];
+    }, 'linux.readonlyPaths', /unable to restrict sys entries/));
+    it('a read-only root, which runc silently leaves writable', () => expectField((c) => {
+      shareMounts(c);
+      c.root.readonly = true;
+    }, 'root.readonly', /read-only without a private mount namespace/));
+    it('rootfsPropagation, which would change the host', () => expectField((c) => {
+      shareMounts(c);
+      c.linux.rootfsPropagation = 'shared';
+    }, 'linux.rootfsPropagation', /host's own mount propagation/));
+    it('mounts over the host\'s own / as rootfs', () => expectField((c) => {
+      shareMounts(c);
+      c.root.path = '/';
+    }, 'root.path', /host's own directories/));
+    it('--no-pivot, which would move the rootfs over the host\'s /', () => {
+      const c: any = defaultSpec();
+      shareMounts(c);
+      expect(() => planContainer(parseConfig(JSON.stringify(c)), { id: 'x', bundle: '/bundle', noPivot: true })).toThrow(/--no-pivot cannot be used/);
+    });
+    it('otherwise plans "none", and a path plans "joined"', () => {
+      const c: any = defaultSpec();
+      shareMounts(c);
+      expect(planContainer(parseConfig(JSON.stringify(c)), { id: 'x', bundle: '/bundle' }).mountNs).toBe('none');
+      c.linux.namespaces.push({ type: 'mount', path: '/proc/1/ns/mnt' });
+      expect(planContainer(parseConfig(JSON.stringify(c)), { id: 'x', bundle: '/bundle' }).mountNs).toBe('joined');
+      expect(planContainer(parseConfig(JSON.stringify(defaultSpec())), { id: 'x', bundle: '/bundle' }).mountNs).toBe('new');
+    });
+  });
 });
