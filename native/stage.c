@@ -230,7 +230,7 @@ static int clone_host_tree(void)
 }
 
 /* Called right after the joins: the root of the joined mount namespace. */
-static int keep_joined_root(void)
+static void keep_joined_root(void)
 {
 	int fd = open("/", O_PATH | O_DIRECTORY);
 	if (fd < 0)
@@ -239,7 +239,6 @@ static int keep_joined_root(void)
 	snprintf(num, sizeof(num), "%d", fd);
 	if (setenv("_OCIRUN_JOINED_ROOT_FD", num, 1) < 0)
 		fail("setenv");
-	return fd;
 }
 
 /* The joined root's fd stays open, without close-on-exec, for the init. */

@@ -160,7 +160,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     annotations: plan.annotations,
     cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
-    hostMountsUnder: plan.mountNs === 'none' ? hostMountsUnder : undefined,
+    hostMountsUnder,
     noNewKeyring: opts.noNewKeyring || undefined,
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
