@@ -84,10 +84,11 @@ export interface ContainerPlan {
   newUserNs: boolean;
   /**
    * "new": unshared by the stage, the usual case. "joined": the stage joins
-   * it by path before the init starts, so the init (Node) must be reachable
-   * in it, as it is in a namespace made with `unshare --mount`. "none": the
-   * container shares the runtime's; its mounts land in the host's mount
-   * namespace under the rootfs, and `delete` detaches them (runc leaves them).
+   * it by path and starts the init rooted in a copy of the host's mounts,
+   * which moves into the joined root before its first mount (native/stage.c).
+   * "none": the container shares the runtime's; its mounts land in the
+   * host's mount namespace under the rootfs, and `delete` detaches them
+   * (runc leaves them).
    */
   mountNs: 'new' | 'joined' | 'none';
   uidMappings: IDMappingConfig[];
