@@ -577,11 +577,8 @@ void exec_stage(void)
 		join_namespace(p.join_flags[i], p.joins[i]);
 	/* No mount namespace to join: the init was chrooted into the rootfs, and
 	 * so is this process (runc's exec would leave it at the host's /). */
-	if (p.root_fd >= 0) {
-		if (fchdir(p.root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
-			fail("enter the container's root");
-		close(p.root_fd);
-	}
+	if (p.root_fd >= 0)
+		chroot_to_fd(p.root_fd, "enter the container's root");
 	/* The fork puts the process in the pid (and time) namespace joined above. */
 	fork_for_parent("exec process");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[exec]", 0, 0, 0);

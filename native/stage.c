@@ -241,12 +241,11 @@ static void keep_joined_root(void)
 		fail("setenv");
 }
 
-/* The joined root's fd stays open, without close-on-exec, for the init. */
-static void root_in_host_tree(int tree)
+void chroot_to_fd(int fd, const char *what)
 {
-	if (fchdir(tree) < 0 || chroot(".") < 0 || chdir("/") < 0)
-		fail("enter the copy of the host's mounts");
-	close(tree);
+	if (fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail("%s", what);
+	close(fd);
 }
 
 /* CLONE_PARENT: the child is the Node parent's, which can wait for it
@@ -352,9 +351,10 @@ int main(int argc, char **argv)
 	if (setsid() < 0)
 		fail("setsid");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[init]", 0, 0, 0);
-	/* Last: a chrooted process may not unshare a user namespace. */
+	/* Last: a chrooted process may not unshare a user namespace. The joined
+	 * root's fd stays open, without close-on-exec, for the init. */
 	if (host_tree >= 0)
-		root_in_host_tree(host_tree);
+		chroot_to_fd(host_tree, "enter the copy of the host's mounts");
 	extern char **environ;
 	execve(argv[3], argv + 3, environ);
 	fail("exec %s", argv[3]);

@@ -11,6 +11,8 @@ void write_file(const char *path, const char *data);
 /* "<hexflag> <path>" of a join instruction: returns the path, sets *flag. */
 const char *parse_join(const char *arg, unsigned long *flag);
 void join_namespace(unsigned long flag, const char *path);
+/* Makes the directory `fd` (possibly in another mount namespace) the root and cwd, then closes it. */
+void chroot_to_fd(int fd, const char *what);
 /* clone(CLONE_PARENT): the parent reports "pid N" and exits; returns in the child. */
 void fork_for_parent(const char *what);
 

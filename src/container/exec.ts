@@ -141,8 +141,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   const seccompConfig = config.linux?.seccomp;
   const listener = seccomp && seccompConfig && usesNotify(seccompConfig) ? new ExecListener(sys, seccompConfig.listenerPath!) : undefined;
   const extra = [...(consoleFd === undefined ? [] : [consoleFd]), ...(listener ? [listener.theirs] : [])];
-  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds ?? 0, extra);
-  const stageFd = (fd: number | undefined) => (fd === undefined ? undefined : syncIndex + 1 + extra.indexOf(fd));
+  const { fds: stdio, syncIndex, stageFd } = stageStdio(opts.stdio, opts.preserveFds ?? 0, extra);
   const instructions = stageInstructions(
     {
       cgroupProcs: execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup)),

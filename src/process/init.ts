@@ -95,6 +95,11 @@ function procFileExists(sys: Sys, rootFd: number, p: string): boolean {
   }
 }
 
+/** Whether the container has a user namespace, made or joined. */
+function inUserNamespace(plan: InitPlan): boolean {
+  return plan.newUserNs || plan.join.some((j) => j.type === 'user');
+}
+
 /** Everything before the root switch: propagation, mounts, /dev. */
 export function mountRootfs(sys: Sys, plan: InitPlan): void {
   // In the host's mount namespace ("none") neither the propagation of `/`
@@ -106,8 +111,7 @@ export function mountRootfs(sys: Sys, plan: InitPlan): void {
   try {
     applyMounts(sys, rootFd, plan.mounts, plan.cgroupMounts, plan.cgroupUnified);
     if (plan.setupDev) {
-      const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
-      for (const d of plan.devices) createDevice(sys, rootFd, d, inUserNs);
+      for (const d of plan.devices) createDevice(sys, rootFd, d, inUserNamespace(plan));
       createDevSymlinks(sys, rootFd, plan.hostHasKcore);
       setupPtmx(sys, plan.rootfs, rootFd);
     }
@@ -234,10 +238,7 @@ export async function runInit(sys: Sys, channel: Channel, fds: InitFds): Promise
   if (plan.personality !== undefined) step('personality', () => sys.personality(plan.personality!));
   if (plan.process.ioPriority !== undefined) step('ioprio_set', () => sys.setIoPriority(plan.process.ioPriority!));
   if (plan.process.schedAttr) step('sched_setattr', () => sys.schedSetattr(Buffer.from(plan.process.schedAttr!, 'hex')));
-  if (plan.newKeyring) {
-    const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
-    step('join session keyring', () => joinContainerKeyring(sys, plan.id, inUserNs));
-  }
+  if (plan.newKeyring) step('join session keyring', () => joinContainerKeyring(sys, plan.id, inUserNamespace(plan)));
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   channel.send({ type: 'ready' });
   const { state } = await channel.receive('continue');

@@ -57,9 +57,16 @@ function stageHeader(plan: ContainerPlan): string {
  * socket right after them, then `extra` (the stage learns their numbers
  * from its arguments or instructions).
  */
-export function stageStdio(stdio: [number, number, number] | undefined, preserveFds: number, extra: number[]): { fds: (number | 'pipe')[]; syncIndex: number } {
+export function stageStdio(
+  stdio: [number, number, number] | undefined,
+  preserveFds: number,
+  extra: number[],
+): { fds: (number | 'pipe')[]; syncIndex: number; stageFd: (fd: number | undefined) => number | undefined } {
   const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
-  return { fds: [...(stdio ?? [0, 1, 2]), ...preserved, 'pipe', ...extra], syncIndex: 3 + preserveFds };
+  const syncIndex = 3 + preserveFds;
+  // The number an fd of `extra` has in the stage (undefined stays undefined).
+  const stageFd = (fd: number | undefined) => (fd === undefined ? undefined : syncIndex + 1 + extra.indexOf(fd));
+  return { fds: [...(stdio ?? [0, 1, 2]), ...preserved, 'pipe', ...extra], syncIndex, stageFd };
 }
 
 export function checkStageBuilt(): void {
@@ -70,7 +77,7 @@ export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
   const { plan } = opts;
   // After the sync socket: the fifo, then the console and listener sockets when there are any.
   const extra = [opts.fifoFd, ...(opts.consoleFd === undefined ? [] : [opts.consoleFd]), ...(opts.listenerFd === undefined ? [] : [opts.listenerFd])];
-  const { fds: stdio, syncIndex } = stageStdio(opts.stdio, opts.preserveFds, extra);
+  const { fds: stdio, syncIndex, stageFd } = stageStdio(opts.stdio, opts.preserveFds, extra);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     _OCIRUN_SYNC_FD: String(syncIndex),
@@ -80,8 +87,8 @@ export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
     // (the program gets process.env only); the crash tests look for it.
     _OCIRUN_CONTAINER: plan.id,
   };
-  if (opts.consoleFd !== undefined) env._OCIRUN_CONSOLE_FD = String(syncIndex + 1 + extra.indexOf(opts.consoleFd));
-  if (opts.listenerFd !== undefined) env._OCIRUN_LISTENER_FD = String(syncIndex + 1 + extra.indexOf(opts.listenerFd));
+  if (opts.consoleFd !== undefined) env._OCIRUN_CONSOLE_FD = String(stageFd(opts.consoleFd));
+  if (opts.listenerFd !== undefined) env._OCIRUN_LISTENER_FD = String(stageFd(opts.listenerFd));
   checkStageBuilt();
   const stage = spawn(STAGE_BINARY, ['create', String(syncIndex), process.execPath, INIT_ENTRY], { stdio, env });
   const stageExit = new Promise<void>((resolve) => stage.once('exit', () => resolve()));
