@@ -1,41 +1,41 @@
 /*
- * ocirun-stage: the only part of ocirun that is not JavaScript.
+ * ocirun-stage: the only part of ocirun that is not TypeScript.
  *
- * A multi-threaded process (Node always is) cannot unshare(CLONE_NEWUSER),
- * cannot setns() into a user or mount namespace, and a JS heap does not
- * survive fork(). So the Node parent spawns this small single-threaded
- * program, which joins and creates the container's namespaces, forks the
- * container's init (the fork is what places it in a new pid namespace), and
- * execs Node again inside them. It holds no policy: what to join, what to
- * unshare and what to exec all arrive from the parent over the sync socket.
- *
- * It is a standalone executable rather than an LD_PRELOAD constructor (runc's
- * nsexec trick) because Node's own start-up is what we need to avoid: the
- * stage must run before any thread exists, and a separate tiny program makes
- * that obvious and keeps Node's loader out of it.
+ * A multi-threaded process (every JavaScript engine is one) cannot
+ * unshare(CLONE_NEWUSER), cannot setns() into a user or mount namespace,
+ * and a JS heap does not survive fork(). So the parent spawns this small
+ * single-threaded program, which joins and creates the namespaces, forks
+ * the process that lives in them (the fork is what enters a new or joined
+ * pid namespace), and execs the engine again there: the container's init
+ * for `create`, or the init of an exec'd process, which then sets the
+ * process up exactly as the container's init does (src/process/). It holds
+ * no policy: what to join, what to unshare and what to exec all arrive from
+ * the parent.
  *
  * CVE-2019-5736: before touching any namespace the stage re-executes itself
- * from a sealed memfd copy, so that /proc/PID/exe of a process living inside
- * the container never leads back to a writable host file.
+ * from a sealed memfd copy (unless it already runs from one), so that
+ * /proc/PID/exe of a process living inside the container never leads back
+ * to a writable host file, and it makes itself non-dumpable.
  *
- * Protocol on the sync socket (fd given as argv[2]), lines of text:
- *   parent -> stage: "join <hexflag> <path>" ...  (in order: user first, mount last;
- *                                                  applied after "end")
+ * Protocol on the sync socket (fd given as argv[1]), one message a line
+ * (src/process/messages.ts is the other side):
+ *   parent -> stage: "root <path>"               opened now: the process's root after the joins
+ *                    "join <hexflag> <path>" ... in order: user first, mount last
  *                    "unshare <hexflags>"
  *                    "timens <mono-s> <mono-ns> <boot-s> <boot-ns>"
  *                    "end"
- *   stage -> parent: "userns"          (new user ns made: write the maps)
+ *   stage -> parent: "userns"          (a new user ns exists: write the maps)
  *   parent -> stage: "maps-ok"
- *   stage -> parent: "pid <host pid of init>"   then the stage exits 0
+ *   stage -> parent: "pid <host pid>"  then the stage exits 0
  *   stage -> parent: "error <step>: <strerror> (errno N)"  then exit 1
- * The init then runs argv[3..] (node and its entry script) with the same fds.
- *
- * `ocirun-stage exec SYNC_FD` starts a process in a running container
- * instead: see stage-exec.c.
+ * The forked process then runs argv[2..] (the engine and its init entry)
+ * with the same fds, in a new session.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,8 +49,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "stage.h"
-
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -63,17 +61,31 @@
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
 #endif
-#define MAX_JOINS 16
-
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+struct mount_attr {
+	unsigned long long attr_set;
+	unsigned long long attr_clr;
+	unsigned long long propagation;
+	unsigned long long userns_fd;
+};
+#endif
 
-int sync_fd = -1;
+#define MAX_JOINS 16
+#define LINE_MAX_LEN 4096
 
-void reply(const char *fmt, ...)
+static int sync_fd = -1;
+
+static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...)
 {
-	char buf[4096];
+	char buf[LINE_MAX_LEN];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
@@ -96,10 +108,11 @@ void reply(const char *fmt, ...)
 }
 
 /* Report the failed step with its errno to the parent, then exit 1. */
-void fail(const char *fmt, ...)
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
 {
 	int saved = errno;
-	char step[3000];
+	char step[LINE_MAX_LEN / 2];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(step, sizeof(step), fmt, ap);
@@ -111,9 +124,16 @@ void fail(const char *fmt, ...)
 	_exit(1);
 }
 
+static void fail_with(int err, const char *what) __attribute__((noreturn));
+static void fail_with(int err, const char *what)
+{
+	errno = err;
+	fail("%s", what);
+}
+
 /* Reads one line, byte by byte, so that nothing after it is consumed: the
- * Node init reads the rest of the socket after us. */
-int read_line(char *buf, size_t size)
+ * init reads the rest of the socket after us. */
+static void read_line(char *buf, size_t size)
 {
 	size_t n = 0;
 	for (;;) {
@@ -123,20 +143,41 @@ int read_line(char *buf, size_t size)
 			continue;
 		if (r < 0)
 			fail("read sync socket");
-		if (r == 0) {
-			errno = EPIPE;
-			fail("read sync socket: parent closed it");
-		}
+		if (r == 0)
+			fail_with(EPIPE, "read sync socket: parent closed it");
 		if (c == '\n')
 			break;
-		if (n + 1 >= size) {
-			errno = E2BIG;
-			fail("read sync socket: line too long");
-		}
+		if (c == 0 || n + 1 >= size)
+			fail_with(E2BIG, "read sync socket: line too long or not text");
 		buf[n++] = c;
 	}
 	buf[n] = 0;
-	return (int)n;
+}
+
+/*
+ * A whole number in `base` that fits `max`, ending at a space or the end
+ * of the string; *end is left after it. Anything else fails the stage.
+ */
+static unsigned long long parse_number(const char *s, int base, unsigned long long max, const char **end, const char *what)
+{
+	char *e;
+	errno = 0;
+	/* strtoull would take leading blanks and a sign ("-1" wraps to the maximum). */
+	if (!(base == 16 ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
+		fail_with(EINVAL, what);
+	unsigned long long v = strtoull(s, &e, base);
+	if (errno || e == s || v > max || (*e != 0 && *e != ' '))
+		fail_with(EINVAL, what);
+	*end = e;
+	return v;
+}
+
+/* A signed number for the time namespace offsets: int64 seconds, nanoseconds below 1e9. */
+static long long parse_signed(const char *s, const char **end, const char *what)
+{
+	int neg = *s == '-';
+	unsigned long long v = parse_number(s + neg, 10, neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX, end, what);
+	return neg ? (long long)(0 - v) : (long long)v;
 }
 
 static int is_sealed_self(void)
@@ -179,7 +220,7 @@ static void reexec_sealed(char **argv)
 	fail("execveat sealed memfd");
 }
 
-void write_file(const char *path, const char *data)
+static void write_file(const char *path, const char *data)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -190,18 +231,7 @@ void write_file(const char *path, const char *data)
 	close(fd);
 }
 
-const char *parse_join(const char *arg, unsigned long *flag)
-{
-	char *end;
-	*flag = strtoul(arg, &end, 16);
-	if (*end != ' ') {
-		errno = EINVAL;
-		fail("bad join line");
-	}
-	return end + 1;
-}
-
-void join_namespace(unsigned long flag, const char *path)
+static void join_namespace(unsigned long flag, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -211,127 +241,146 @@ void join_namespace(unsigned long flag, const char *path)
 	close(fd);
 }
 
+/* An fd number as the environment variable `name`, for the engine after the exec. */
+static void export_fd(const char *name, int fd)
+{
+	char num[16];
+	snprintf(num, sizeof(num), "%d", fd);
+	if (setenv(name, num, 1) < 0)
+		fail("setenv %s", name);
+}
+
 /*
- * Joining a mount namespace by path. The init is the host's node, and the
- * joined namespace (another container's, say) need not hold node or its
- * libraries. So the stage takes a detached copy of the host's mount tree
- * (open_tree OPEN_TREE_CLONE) before it joins anything, keeps an fd of the
- * joined namespace's root, and execs the init with its root in the copy.
- * The init loads what it needs from the host, then chroots into the fd
- * ($_OCIRUN_JOINED_ROOT_FD) before its first mount: mount(2) and
- * pivot_root(2) then act on the joined namespace, the one it is in.
+ * Where the engine starts. The engine is the host's, and a joined mount
+ * namespace (another container's, or the container's own for an exec)
+ * need not hold it or its libraries; and while it starts, before its first
+ * line can make it non-dumpable, a process of the container that sees it
+ * (a shared pid namespace, an exec) could open /proc/PID/exe and later
+ * write the host's engine binary through it (CVE-2019-5736). So the stage
+ * takes a detached copy of the host's mount tree (open_tree
+ * OPEN_TREE_CLONE) before it joins anything, makes the copy read-only
+ * (mount_setattr MOUNT_ATTR_RDONLY, recursively: a write through any path
+ * into it is EROFS, and nothing in the container can reach the detached
+ * mounts to change that), keeps an fd of the root the process is to have
+ * ($_OCIRUN_ROOT_FD), and execs the engine with its root in the copy. The
+ * init loads what it needs from the host, then chroots into that fd: from
+ * there on, paths, mount(2) and pivot_root(2) act in its own namespace.
  */
 static int clone_host_tree(void)
 {
 	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC);
 	if (fd < 0)
-		fail("open_tree / (a copy of the host's mounts for the init)");
+		fail("open_tree / (a copy of the host's mounts for the engine)");
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		fail("mount_setattr MOUNT_ATTR_RDONLY (the engine's copy of the host's mounts)");
 	return fd;
 }
 
-/* Called right after the joins: the root of the joined mount namespace. */
-static void keep_joined_root(void)
-{
-	int fd = open("/", O_PATH | O_DIRECTORY);
-	if (fd < 0)
-		fail("open / of the joined mount namespace");
-	char num[16];
-	snprintf(num, sizeof(num), "%d", fd);
-	if (setenv("_OCIRUN_JOINED_ROOT_FD", num, 1) < 0)
-		fail("setenv");
-}
-
-void chroot_to_fd(int fd, const char *what)
+static void chroot_to_fd(int fd, const char *what)
 {
 	if (fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
 		fail("%s", what);
 	close(fd);
 }
 
-/* CLONE_PARENT: the child is the Node parent's, which can wait for it
- * (ocirun run, a foreground exec) or exit and leave it to the caller's
- * subreaper. The fork is also what enters a joined or new pid namespace. */
-void fork_for_parent(const char *what)
-{
-	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (pid < 0)
-		fail("clone %s", what);
-	if (pid > 0) {
-		reply("pid %d", pid);
-		_exit(0);
-	}
-}
-
-int main(int argc, char **argv)
-{
-	int exec_mode = argc == 3 && strcmp(argv[1], "exec") == 0;
-	if (!exec_mode && (argc < 4 || strcmp(argv[1], "create") != 0)) {
-		fprintf(stderr, "usage: ocirun-stage create SYNC_FD PROGRAM [ARGS...]\n"
-				"       ocirun-stage exec SYNC_FD\n"
-				"(internal to ocirun; not meant to be run by hand)\n");
-		return 2;
-	}
-	sync_fd = atoi(argv[2]);
-	if (fcntl(sync_fd, F_GETFD) < 0) {
-		sync_fd = -1;
-		fail("sync fd %s", argv[2]);
-	}
-	reexec_sealed(argv);
-	prctl(PR_SET_NAME, (unsigned long)"ocirun:[stage]", 0, 0, 0);
-	if (exec_mode)
-		exec_stage();
-
-	unsigned long unshare_flags = 0;
+struct instructions {
+	int root_fd;
 	unsigned long join_flags[MAX_JOINS];
 	char *join_paths[MAX_JOINS];
-	int njoins = 0;
-	int joined_mount = 0;
-	char timens[256] = "";
-	char line[8192];
+	int njoins;
+	unsigned long unshare_flags;
+	char timens[160];
+};
+
+static void read_instructions(struct instructions *in)
+{
+	char line[LINE_MAX_LEN];
+	const char *end;
+	memset(in, 0, sizeof(*in));
+	in->root_fd = -1;
 	for (;;) {
 		read_line(line, sizeof(line));
 		if (strcmp(line, "end") == 0)
-			break;
-		if (strncmp(line, "join ", 5) == 0) {
-			unsigned long flag;
-			const char *path = parse_join(line + 5, &flag);
-			if (njoins == MAX_JOINS) {
-				errno = E2BIG;
-				fail("too many join instructions");
-			}
-			join_flags[njoins] = flag;
-			join_paths[njoins++] = strdup(path);
-			joined_mount |= (flag & CLONE_NEWNS) != 0;
+			return;
+		if (strncmp(line, "root ", 5) == 0 && line[5] == '/') {
+			if (in->root_fd >= 0)
+				fail_with(EINVAL, "bad root line: given twice");
+			/* Opened now, before the joins change what a path means. */
+			in->root_fd = open(line + 5, O_PATH | O_DIRECTORY);
+			if (in->root_fd < 0)
+				fail("open the container's root %s", line + 5);
+		} else if (strncmp(line, "join ", 5) == 0) {
+			if (in->njoins == MAX_JOINS)
+				fail_with(E2BIG, "too many join instructions");
+			unsigned long flag = parse_number(line + 5, 16, ULONG_MAX, &end, "bad join line");
+			if (*end != ' ' || end[1] != '/')
+				fail_with(EINVAL, "bad join line");
+			in->join_flags[in->njoins] = flag;
+			in->join_paths[in->njoins] = strdup(end + 1);
+			if (!in->join_paths[in->njoins])
+				fail("strdup");
+			in->njoins++;
 		} else if (strncmp(line, "unshare ", 8) == 0) {
-			unshare_flags = strtoul(line + 8, NULL, 16);
+			in->unshare_flags = parse_number(line + 8, 16, ULONG_MAX, &end, "bad unshare line");
+			if (*end)
+				fail_with(EINVAL, "bad unshare line");
 		} else if (strncmp(line, "timens ", 7) == 0) {
-			long long ms, mn, bs, bn;
-			if (sscanf(line + 7, "%lld %lld %lld %lld", &ms, &mn, &bs, &bn) != 4) {
-				errno = EINVAL;
-				fail("bad timens line");
+			long long v[4];
+			const char *p = line + 7;
+			for (int i = 0; i < 4; i++) {
+				v[i] = parse_signed(p, &end, "bad timens line");
+				if ((i % 2 == 1 && (v[i] < 0 || v[i] >= 1000000000)) || (i < 3 && *end != ' ') || (i == 3 && *end))
+					fail_with(EINVAL, "bad timens line");
+				p = end + 1;
 			}
-			snprintf(timens, sizeof(timens), "monotonic %lld %lld\nboottime %lld %lld\n", ms, mn, bs, bn);
+			snprintf(in->timens, sizeof(in->timens), "monotonic %lld %lld\nboottime %lld %lld\n", v[0], v[1], v[2], v[3]);
 		} else {
 			errno = EINVAL;
 			fail("unknown instruction '%.64s'", line);
 		}
 	}
+}
 
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: ocirun-stage SYNC_FD PROGRAM [ARGS...]\n"
+				"(internal to ocirun; not meant to be run by hand)\n");
+		return 2;
+	}
+	char *e;
+	errno = 0;
+	long fd = strtol(argv[1], &e, 10);
+	if (errno || *e || e == argv[1] || fd < 3 || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0) {
+		fprintf(stderr, "ocirun-stage: bad sync fd %s\n", argv[1]);
+		return 2;
+	}
+	sync_fd = (int)fd;
+	reexec_sealed(argv);
+	/* No other process of the container may ptrace us or open our memory
+	 * before we are in it (runc's nsexec does the same). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
+	prctl(PR_SET_NAME, (unsigned long)"ocirun:[stage]", 0, 0, 0);
+
+	struct instructions in;
+	read_instructions(&in);
 	/* Before any join: cloning the host's mounts needs the host's privileges. */
-	int host_tree = joined_mount ? clone_host_tree() : -1;
-	for (int i = 0; i < njoins; i++)
-		join_namespace(join_flags[i], join_paths[i]);
-	if (host_tree >= 0)
-		keep_joined_root();
+	int host_tree = clone_host_tree();
 
-	if (unshare_flags & CLONE_NEWUSER) {
+	for (int i = 0; i < in.njoins; i++)
+		join_namespace(in.join_flags[i], in.join_paths[i]);
+
+	if (in.unshare_flags & CLONE_NEWUSER) {
+		char line[64];
 		if (unshare(CLONE_NEWUSER) < 0)
 			fail("unshare user namespace");
 		reply("userns");
 		read_line(line, sizeof(line));
 		if (strcmp(line, "maps-ok") != 0) {
 			errno = EPROTO;
-			fail("waiting for the uid/gid maps: got '%.64s'", line);
+			fail("waiting for the uid/gid maps: got '%.32s'", line);
 		}
 		/* Become root of the new namespace, as runc does. */
 		if (setresgid(0, 0, 0) < 0)
@@ -339,24 +388,40 @@ int main(int argc, char **argv)
 		if (setresuid(0, 0, 0) < 0)
 			fail("setresuid 0 in user namespace");
 	}
-	unsigned long rest = unshare_flags & ~(unsigned long)CLONE_NEWUSER;
+	unsigned long rest = in.unshare_flags & ~(unsigned long)CLONE_NEWUSER;
 	if (rest && unshare((int)rest) < 0)
 		fail("unshare namespaces %#lx", rest);
-	if ((rest & CLONE_NEWTIME) && timens[0])
-		write_file("/proc/self/timens_offsets", timens);
+	if ((rest & CLONE_NEWTIME) && in.timens[0])
+		write_file("/proc/self/timens_offsets", in.timens);
+	/* The process's root: "/" of the mount namespace it is now in (a joined
+	 * one puts us at its root; a new one is a copy), unless given. */
+	if (in.root_fd < 0) {
+		in.root_fd = open("/", O_PATH | O_DIRECTORY);
+		if (in.root_fd < 0)
+			fail("open / of the mount namespace");
+	}
 
-	fork_for_parent("init");
+	/* CLONE_PARENT: the process is the parent's child, which can wait for
+	 * it (run, a foreground exec) or exit and leave it to the caller's
+	 * subreaper. The fork is also what enters a joined or new pid namespace. */
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail("clone");
+	if (pid > 0) {
+		reply("pid %d", pid);
+		_exit(0);
+	}
 
-	/* init: a new session, like runc's stage-2, then Node inside. */
+	/* A new session, like runc's init and setns process. */
 	if (setsid() < 0)
 		fail("setsid");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[init]", 0, 0, 0);
-	/* Last: a chrooted process may not unshare a user namespace. The joined
-	 * root's fd stays open, without close-on-exec, for the init. */
-	if (host_tree >= 0)
-		chroot_to_fd(host_tree, "enter the copy of the host's mounts");
+	export_fd("_OCIRUN_ROOT_FD", in.root_fd);
+	/* Last: a chrooted process may not unshare a user namespace. The root's
+	 * fd stays open, without close-on-exec, for the engine. */
+	chroot_to_fd(host_tree, "enter the copy of the host's mounts");
 	extern char **environ;
-	execve(argv[3], argv + 3, environ);
-	fail("exec %s", argv[3]);
+	execve(argv[2], argv + 2, environ);
+	fail("exec %s", argv[2]);
 	return 1;
 }

@@ -27,29 +27,27 @@ ajv.addSchema(State, 'state');
 const code = standalone(ajv, { validateConfig: 'config', validateState: 'state' });
 fs.writeFileSync(path.join(root, 'dist/spec/validators.js'), code);
 
-// 3. One file per entry point (the CLI and the container's init), so that
-// a command start loads one module instead of dozens: Node 20 spends more
-// on resolving and linking many small ES modules than on parsing one. koffi
-// stays outside (it is a native addon). bin/ocirun falls back to dist/cli
-// when the bundle is missing.
+// 3. One file per entry point (the CLI and the init), so that a command
+// start loads one module instead of dozens: both engines spend more on
+// resolving and linking many small ES modules than on parsing one. koffi
+// stays outside (it is a native addon). bin/ocirun runs these.
 fs.rmSync(path.join(root, 'dist/bundle'), { recursive: true, force: true });
-try {
-  const { build } = await import('rolldown');
-  await build({
-    input: { ocirun: path.join(root, 'dist/cli/main.js'), 'init-main': path.join(root, 'dist/process/init-main.js') },
-    platform: 'node',
-    external: ['koffi'],
-    output: { dir: path.join(root, 'dist/bundle'), format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
-    logLevel: 'warn',
-  });
-} catch (err) {
-  fs.rmSync(path.join(root, 'dist/bundle'), { recursive: true, force: true });
-  console.warn(`ocirun: not bundled (${err.message}); bin/ocirun uses dist/cli`);
-}
+const { build } = await import('rolldown');
+await build({
+  input: { ocirun: path.join(root, 'dist/cli/bin.js'), 'init-main': path.join(root, 'dist/process/init-main.js') },
+  platform: 'node',
+  external: ['koffi'],
+  output: { dir: path.join(root, 'dist/bundle'), format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
+  logLevel: 'warn',
+});
 
 // 4. The native stage and the exec shim (see native/*.c for why each exists).
 fs.mkdirSync(path.join(root, 'build'), { recursive: true });
 const cc = process.env.CC || 'cc';
-run(cc, ['-O2', '-Wall', '-Wextra', '-o', 'build/ocirun-stage', 'native/stage.c', 'native/stage-exec.c']);
+const hardening = ['-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-Wl,-z,relro,-z,now'];
+run(cc, ['-O2', ...hardening, '-o', 'build/ocirun-stage', 'native/stage.c']);
+// The launcher is bin/ocirun itself (see native/launcher.c).
+fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+run(cc, ['-O2', ...hardening, '-o', 'bin/ocirun', 'native/launcher.c']);
 run(cc, ['-O2', '-Wall', '-static', '-nostdlib', '-fno-stack-protector', '-fno-builtin', '-fno-pie', '-no-pie', '-o', 'build/ocirun-exec-shim', 'native/exec-shim.c']);
-console.log('ocirun: built dist/, schemas/, build/ocirun-stage, build/ocirun-exec-shim');
+console.log('ocirun: built dist/, schemas/, bin/ocirun, build/ocirun-stage, build/ocirun-exec-shim');

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { hostLayout } from '../cgroups/index.js';
 import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
-import { EXEC_SHIM, STAGE_BINARY } from '../process/spawn.js';
+import { EXEC_SHIM, STAGE_BINARY } from '../engine.js';
 import { NamespaceTypes, NS_PROC_FILE } from '../spec/constants.js';
 import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';

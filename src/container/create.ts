@@ -5,14 +5,17 @@
  * create killed at any step leaves something `delete -f` can find and undo.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { atStep, ConfigError, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups } from '../cgroups/index.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
-import type { InitPlan } from '../process/init.js';
-import { spawnInit } from '../process/spawn.js';
+import type { InitPlan } from '../process/init-plan.js';
+import { launch } from '../process/spawn.js';
+import { callerIgnoredSignals, EXEC_SHIM } from '../engine.js';
+import { containerProcessState } from '../security/seccomp-listener.js';
+import { sessionKeyringName } from '../security/keyring.js';
+import { containerInstructions } from '../process/spawn.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { labelMounts, planContainer } from '../spec/plan.js';
@@ -156,7 +159,6 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     bundle,
     rootfs: plan.rootfs,
     created: new Date().toISOString(),
-    owner: os.userInfo().username,
     annotations: plan.annotations,
     cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
@@ -189,7 +191,15 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
     faultPoint('resources-written');
 
-    const init = await spawnInit({ plan, fifoFd, consoleFd, listenerFd, preserveFds: passedFds, stdio: opts.stdio });
+    const init = await launch(sys, {
+      instructions: containerInstructions(plan),
+      idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
+      stdio: opts.stdio,
+      preserveFds: passedFds,
+      extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd])],
+      containerId: opts.id,
+      oomScoreAdj: plan.process.oomScoreAdj,
+    });
     if (listenerFd !== undefined) sys.close(listenerFd);
     faultPoint('init-spawned');
     init.channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
@@ -198,13 +208,26 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     step('write state', () => writeState(ctx.root, state));
     faultPoint('pid-saved');
 
+    const { process: processPlan, seccomp, personality, ...container } = plan;
     const initPlan: InitPlan = {
-      ...plan,
-      cgroupMounts: Object.entries(state.cgroupPaths).filter(([n]) => n !== 'unified' || layout.mode === 'v2').map(([name, hostPath]) => ({ name: name.replace(/^name=/, ''), hostPath })),
-      cgroupUnified: layout.mode === 'v2',
-      preserveFds: passedFds,
-      hostHasKcore: fs.existsSync('/proc/kcore'),
-      newKeyring: !opts.noNewKeyring,
+      container: {
+        ...container,
+        cgroupMounts: Object.entries(state.cgroupPaths).filter(([n]) => n !== 'unified' || layout.mode === 'v2').map(([name, hostPath]) => ({ name: name.replace(/^name=/, ''), hostPath })),
+        cgroupUnified: layout.mode === 'v2',
+        hostHasKcore: fs.existsSync('/proc/kcore'),
+        fifoFd: init.fdInProcess(fifoFd),
+      },
+      process: processPlan,
+      keepFds: init.keepFds,
+      consoleFd: consoleFd === undefined ? undefined : init.fdInProcess(consoleFd),
+      shimPath: EXEC_SHIM,
+      seccomp,
+      // runc sends the agent the state as it stands during create: "creating".
+      seccompAgent: listenerFd === undefined ? undefined : { fd: init.fdInProcess(listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
+      personality,
+      keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
+      inUserNs: plan.newUserNs || plan.join.some((j) => j.type === 'user'),
+      ignoredSignals: callerIgnoredSignals(),
     };
     init.channel.send({ type: 'plan', plan: initPlan });
     faultPoint('plan-sent');
@@ -221,6 +244,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     faultPoint('cgroups-joined');
     init.channel.send({ type: 'continue', state: hookState(state, 'created') });
     await init.channel.receive('created');
+    init.channel.close();
     faultPoint('init-created');
     sys.close(fifoFd);
     if (opts.consoleSocket) sys.close(consoleFd!);

@@ -1,34 +1,31 @@
 /**
- * `exec`: a new process in a running (or created) container. Everything is
- * worked out here, in Node, on the host; the C stage then joins the
- * container's cgroups and namespaces and applies it (native/stage-exec.c).
- * The process is our child (CLONE_PARENT), so a foreground exec waits for it
- * and returns its status; a detached one leaves it to the caller's
- * subreaper, as runc does.
+ * `exec`: a new process in a running (or created) container. The C stage
+ * joins the container's namespaces (src/process/spawn.ts) and starts the
+ * init there, which becomes the process with the same code as the
+ * container's own init (src/process/finalize.ts); we put it in the
+ * container's cgroups once it is ready. The process is our child
+ * (CLONE_PARENT), so a foreground exec waits for it and returns its status;
+ * a detached one leaves it to the caller's subreaper, as runc does.
  *
  * runc takes the process defaults from the bundle's config.json as it is at
  * exec time; we take them from the copy saved at create, which is what the
  * container was made from (they differ only if the bundle was edited).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import type net from 'node:net';
 import path from 'node:path';
+import { callerIgnoredSignals, EXEC_SHIM } from '../engine.js';
 import { RuntimeError, step } from '../errors.js';
-import { checkExecProcess, namespaceJoins, processFromFlags, stageInstructions, type ExecFlags } from '../process/exec-plan.js';
-import { Channel, stageReply } from '../process/channel.js';
-import { checkStageBuilt, STAGE_BINARY, stageStdio } from '../process/spawn.js';
-import { withHome } from '../process/exec-path.js';
-import { lastCap } from '../security/capabilities.js';
-import { checkLsmAvailable } from '../security/lsm.js';
-import { ExecListener } from '../security/seccomp-listener.js';
-import { OCI_VERSION } from '../spec/constants.js';
+import { checkExecProcess, namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
+import type { InitPlan } from '../process/init-plan.js';
+import type { StageInstruction } from '../process/messages.js';
+import { launch } from '../process/spawn.js';
 import { sessionKeyringName } from '../security/keyring.js';
-import { personalityValue } from '../spec/plan.js';
-import { compileToBpf, usesNotify } from '../security/seccomp.js';
-import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
+import { checkLsmAvailable } from '../security/lsm.js';
+import { containerProcessState } from '../security/seccomp-listener.js';
+import { usesNotify } from '../security/seccomp.js';
+import { NS_PROC_FILE, OCI_VERSION, type NamespaceType } from '../spec/constants.js';
+import { personalityValue, planProcess } from '../spec/plan.js';
 import type { Config, ProcessConfig } from '../spec/schema.js';
-import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
@@ -95,25 +92,21 @@ function containerNamespaces(config: Config, initPid: number): NamespaceType[] {
     });
 }
 
-/** The container's /etc/passwd, read inside its root (a symlink there cannot lead out). */
-function containerPasswd(sys: Sys, initPid: number): string {
-  const root = sys.open(`/proc/${initPid}/root`, O.PATH | O.DIRECTORY | O.CLOEXEC);
-  try {
-    const fd = sys.openat2(root, 'etc/passwd', O.RDONLY | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
-    try {
-      return fs.readFileSync(fd, 'utf8');
-    } finally {
-      sys.close(fd);
-    }
-  } finally {
-    sys.close(root);
-  }
-}
-
 function checkStatus(ctx: Context, s: SavedState, ignorePaused: boolean): void {
   const status = currentStatus(ctx.root, s);
   if (status === 'stopped' || status === 'creating') throw new RuntimeError('', 'cannot exec in a stopped container');
   if (status === 'paused' && !ignorePaused) throw new RuntimeError('', 'cannot exec in a paused container (use --ignore-paused to override)');
+}
+
+/** Puts the process in the container's cgroups (or the sub-cgroups asked for). */
+function joinExecCgroups(procsFiles: string[], pid: number): void {
+  for (const file of procsFiles) {
+    try {
+      fs.writeFileSync(file, String(pid));
+    } catch (err) {
+      throw new RuntimeError('join cgroup', `${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 /**
@@ -126,75 +119,66 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   checkExecProcess(proc);
   checkLsmAvailable({ apparmorProfile: proc.apparmorProfile, selinuxLabel: proc.selinuxLabel }, { apparmor: 'process.apparmorProfile', selinux: 'process.selinuxLabel' });
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
-  proc.env = withHome(proc.env ?? [], proc.user?.uid ?? 0, () => containerPasswd(sys, s.pid));
-  let seccomp: { flags: number; bpf: Buffer } | undefined;
-  if (config.linux?.seccomp) {
-    // Loaded only when needed: a container without seccomp needs no libseccomp.
-    const { LibSeccomp } = await import('../sys/libseccomp.js');
-    const lib = step('load libseccomp', () => new LibSeccomp());
-    const profile = config.linux.seccomp;
-    seccomp = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, (m) => log.debug(m)));
-  }
+  const processPlan = planProcess(proc, ctx.warn);
+  const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
+  const personality = personalityValue(config.linux?.personality);
+  const namespaces = containerNamespaces(config, s.pid);
+  // With a mount namespace, the process's root is the root of the joined
+  // namespace; without one, the init's (runc would leave it at the host's /).
+  const hasMountNs = config.linux?.namespaces?.some((n) => n.type === 'mount') ?? false;
+  const instructions: StageInstruction[] = [
+    ...(hasMountNs ? [] : [{ type: 'root' as const, path: `/proc/${s.pid}/root` }]),
+    ...namespaceJoins(s.pid, namespaces).map((j) => ({ type: 'join' as const, ...j })),
+  ];
 
   const pair = wantPair(proc.terminal ?? false);
-  const consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
-  const seccompConfig = config.linux?.seccomp;
-  const listener = seccomp && seccompConfig && usesNotify(seccompConfig) ? new ExecListener(sys, seccompConfig.listenerPath!) : undefined;
-  const extra = [...(consoleFd === undefined ? [] : [consoleFd]), ...(listener ? [listener.theirs] : [])];
-  const { fds: stdio, syncIndex, stageFd } = stageStdio(opts.stdio, opts.preserveFds ?? 0, extra);
-  const instructions = stageInstructions(
-    {
-      cgroupProcs: execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup)),
-      oomScoreAdj: config.process?.oomScoreAdj,
-      joins: namespaceJoins(s.pid, containerNamespaces(config, s.pid)),
-      root: config.linux?.namespaces?.some((n) => n.type === 'mount') ? undefined : `/proc/${s.pid}/root`,
-      process: proc,
-      keep: syncIndex,
-      consoleFd: stageFd(consoleFd),
-      notifyFd: stageFd(listener?.theirs),
+  let consoleFd: number | undefined;
+  let agentFd: number | undefined;
+  let launched: Awaited<ReturnType<typeof launch>> | undefined;
+  try {
+    consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
+    const seccomp = config.linux?.seccomp;
+    if (seccomp && usesNotify(seccomp)) agentFd = step('connect seccomp listener', () => sys.connectUnix(seccomp.listenerPath!));
+    const extraFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
+    launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
+    const { pid, channel } = launched;
+    channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
+    const plan: InitPlan = {
+      process: processPlan,
+      keepFds: launched.keepFds,
+      consoleFd: consoleFd === undefined ? undefined : launched.fdInProcess(consoleFd),
+      shimPath: EXEC_SHIM,
       seccomp,
-      lastCap: lastCap(),
+      // runc's setns process: the state as "running", the exec'd process as pid.
+      seccompAgent: agentFd === undefined ? undefined : { fd: launched.fdInProcess(agentFd), processState: containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', pid, seccomp?.listenerMetadata) },
+      personality,
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
-      personality: personalityValue(config.linux?.personality),
-    },
-    ctx.warn,
-  );
-
-  checkStageBuilt();
-  const stage = spawn(STAGE_BINARY, ['exec', String(syncIndex)], { stdio, env: {} });
-  stage.once('error', () => {});
-  if (opts.consoleSocket) sys.close(consoleFd!);
-  listener?.spawned();
-  const socket = stage.stdio[syncIndex] as net.Socket;
-  const channel = new Channel(socket, 'exec stage');
-  socket.write(instructions);
-
-  // "pid N" comes from the stage, then EOF once the program runs (the socket
-  // is close-on-exec), or an error from whichever of the two failed.
-  let pid = 0;
-  for (;;) {
-    let line: string;
-    try {
-      line = await channel.line();
-    } catch {
-      break;
-    }
-    try {
-      const words = stageReply(line);
-      if (words[0] === 'pid') pid = Number(words[1]);
-    } catch (err) {
-      pair?.dispose();
-      if (pid) await sys.waitpid(pid).catch(() => 0);
-      throw err;
-    }
-  }
-  if (!pid) {
+      inUserNs: namespaces.includes('user'),
+      ignoredSignals: callerIgnoredSignals(),
+    };
+    channel.send({ type: 'plan', plan });
+    await channel.receive('ready');
+    joinExecCgroups(cgroupProcs, pid);
+    channel.send({ type: 'continue', state: { ociVersion: OCI_VERSION, id: s.id, status: 'running', pid: s.pid, bundle: s.bundle, annotations: s.annotations } });
+    // The sync socket closes on exec: EOF means the program runs; an error is why it does not.
+    await channel.execed();
+    return { pid, pair };
+  } catch (err) {
     pair?.dispose();
-    throw new RuntimeError('exec', 'the stage exited without starting the process');
+    if (launched) {
+      try {
+        process.kill(launched.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await sys.waitpid(launched.pid).catch(() => 0);
+    }
+    throw err;
+  } finally {
+    launched?.channel.close();
+    if (opts.consoleSocket && consoleFd !== undefined) sys.close(consoleFd);
+    if (agentFd !== undefined) sys.close(agentFd);
   }
-  // runc's setns process: the state as "running", the exec'd process as pid.
-  listener?.deliver({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, pid, seccompConfig!.listenerMetadata);
-  return { pid, pair };
 }
 
 export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<number> {

@@ -2,7 +2,7 @@
 import { cgroupPids } from '../cgroups/index.js';
 import { RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
-import { currentStatus, listIds, publicState, readState } from './state.js';
+import { currentStatus, listIds, publicState, readState, stateOwner } from './state.js';
 
 export function state(ctx: Context, id: string) {
   return publicState(ctx.root, readState(ctx.root, id));
@@ -12,7 +12,7 @@ export function list(ctx: Context) {
   const out = [];
   for (const id of listIds(ctx.root)) {
     try {
-      out.push(state(ctx, id));
+      out.push(publicState(ctx.root, readState(ctx.root, id), stateOwner(ctx.root, id)));
     } catch {
       /* removed while we listed */
     }

@@ -24,7 +24,6 @@ export interface SavedState {
   bundle: string;
   rootfs: string;
   created: string;
-  owner: string;
   annotations: Record<string, string>;
   cgroupPaths: Record<string, string>;
   /**
@@ -77,7 +76,7 @@ export function readState(root: string, id: string): SavedState {
 }
 
 function emptyState(root: string, id: string): SavedState {
-  return { ociVersion: OCI_VERSION, id, phase: 'creating', pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: new Date(0).toISOString(), owner: '', annotations: {}, cgroupPaths: {} };
+  return { ociVersion: OCI_VERSION, id, phase: 'creating', pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: new Date(0).toISOString(), annotations: {}, cgroupPaths: {} };
 }
 
 /** Temp file, fsync, rename: a reader sees the old content or the new, never part of it. */
@@ -141,8 +140,30 @@ export function hookState(s: SavedState, status: string) {
   return { ociVersion: s.ociVersion, id: s.id, status, pid: s.pid, bundle: s.bundle, annotations: s.annotations };
 }
 
-/** The state as `ocirun state` prints it: runc's fields, in runc's order. */
-export function publicState(root: string, s: SavedState) {
+/**
+ * The owner of a container, as runc's `list` shows it: the user that owns
+ * its state directory, by name from /etc/passwd, or "#uid".
+ */
+export function stateOwner(root: string, id: string): string {
+  let uid: number;
+  try {
+    uid = fs.statSync(stateDir(root, id)).uid;
+  } catch {
+    return '';
+  }
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 3 && f[2] === String(uid)) return f[0];
+    }
+  } catch {
+    /* no /etc/passwd */
+  }
+  return `#${uid}`;
+}
+
+/** The state as `ocirun state` prints it: runc's fields, in runc's order (`owner` is empty there, as in runc; `list` fills it). */
+export function publicState(root: string, s: SavedState, owner = '') {
   const status = currentStatus(root, s);
   return {
     ociVersion: s.ociVersion,
@@ -152,7 +173,7 @@ export function publicState(root: string, s: SavedState) {
     bundle: s.bundle,
     rootfs: s.rootfs,
     created: s.created,
-    owner: s.owner,
+    owner,
     ...(Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
   };
 }

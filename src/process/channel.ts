@@ -1,95 +1,100 @@
 /**
- * The sync socket between the parent and the stage/init: newline-delimited
- * messages. The C stage speaks plain text lines ("pid 123"); the Node init
- * speaks JSON lines. An {"type":"error"} message fails the create.
+ * The sync socket, seen from the parent or from the init: messages of
+ * ./messages.ts over a file descriptor, read and written with read(2) and
+ * write(2) through `Sys`. Waiting is poll(2) on a worker thread, so neither
+ * engine's stream layer is involved (Bun cannot wrap an inherited socket in
+ * a net.Socket; see src/engine.ts) and the parent's event loop keeps running.
  */
-import type { Duplex } from 'node:stream';
 import { RuntimeError } from '../errors.js';
-
-export type Message = { type: string; [k: string]: unknown };
+import { SysError, type Sys } from '../sys/types.js';
+import { decodeMessage, encodeMessage, type Message, type MessageOf, type MessageType } from './messages.js';
 
 export class Channel {
   private buf = '';
-  private queue: string[] = [];
-  private waiters: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
-  private closed: Error | undefined;
-  /** Set once we ended our side ourselves. */
-  private ended = false;
+  private eof = false;
+  private closed = false;
 
-  /** Where {"type":"log"} messages from the peer go. */
+  /** Where "log" messages from the peer go. */
   onLog: (level: string, msg: string) => void = () => {};
 
-  constructor(private readonly stream: Duplex, private readonly peer: string) {
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      this.buf += chunk;
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
+  constructor(private readonly sys: Sys, readonly fd: number, private readonly peer: string) {}
+
+  /** The next line, without its newline; a RuntimeError once the peer has closed. */
+  async line(): Promise<string> {
+    const chunk = Buffer.alloc(65536);
+    for (;;) {
+      const i = this.buf.indexOf('\n');
+      if (i >= 0) {
         const line = this.buf.slice(0, i);
         this.buf = this.buf.slice(i + 1);
-        const w = this.waiters.shift();
-        if (w) w.resolve(line);
-        else this.queue.push(line);
+        return line;
       }
-    });
-    const end = (err?: Error) => {
-      this.closed = err ?? new RuntimeError('sync', `${this.peer} closed the sync socket unexpectedly`);
-      for (const w of this.waiters.splice(0)) w.reject(this.closed);
-    };
-    stream.on('end', () => end());
-    stream.on('close', () => end());
-    stream.on('error', (e) => end(new RuntimeError('sync', `${this.peer}: ${e.message}`)));
-  }
-
-  /** The next line, raw. */
-  line(): Promise<string> {
-    const l = this.queue.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    if (this.closed) return Promise.reject(this.closed);
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-
-  /** The next JSON message; an error message from the peer becomes a RuntimeError. */
-  async receive(expected?: string): Promise<Message> {
-    let line = await this.line();
-    while (line.startsWith('{"type":"log"')) {
-      const m = JSON.parse(line) as Message;
-      this.onLog(String(m.level), String(m.message));
-      line = await this.line();
+      if (this.eof) throw new RuntimeError('sync', `${this.peer} closed the sync socket unexpectedly`);
+      await this.sys.waitReadable(this.fd, -1);
+      const n = this.sys.read(this.fd, chunk);
+      if (n === 0) this.eof = true;
+      else this.buf += chunk.toString('utf8', 0, n);
     }
-    if (line.startsWith('error ')) stageReply(line);
-    let msg: Message;
+  }
+
+  /**
+   * The next message other than "log" (those go to onLog). An "error" from
+   * the peer becomes a RuntimeError with its step; with `expected`, any
+   * other type is a protocol error.
+   */
+  async receive<T extends MessageType>(expected?: T): Promise<T extends MessageType ? MessageOf<T> : Message> {
+    for (;;) {
+      const msg = decodeMessage(await this.line(), this.peer);
+      if (msg.type === 'log') {
+        this.onLog(msg.level, msg.message);
+        continue;
+      }
+      if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
+      if (expected && msg.type !== expected) throw new RuntimeError('sync', `expected "${expected}" from ${this.peer}, got "${msg.type}"`);
+      return msg as never;
+    }
+  }
+
+  /**
+   * Waits for the peer's exec: the socket is close-on-exec in the program,
+   * so end of file means it runs; an "error" before that says why not.
+   */
+  async execed(): Promise<void> {
+    for (;;) {
+      let line: string;
+      try {
+        line = await this.line();
+      } catch {
+        return;
+      }
+      const msg = decodeMessage(line, this.peer);
+      if (msg.type === 'log') this.onLog(msg.level, msg.message);
+      else if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
+      else throw new RuntimeError('sync', `unexpected "${msg.type}" from ${this.peer} before its exec`);
+    }
+  }
+
+  /**
+   * Sends a message. A peer that is gone is not an error here: it said why
+   * before it went (or died), and the next receive() reports that.
+   */
+  send(msg: Message): void {
+    const data = Buffer.from(encodeMessage(msg));
     try {
-      msg = JSON.parse(line) as Message;
-    } catch {
-      throw new RuntimeError('sync', `unexpected message from ${this.peer}: ${line.slice(0, 200)}`);
+      for (let off = 0; off < data.length; ) off += this.sys.send(this.fd, data.subarray(off));
+    } catch (err) {
+      if (!(err instanceof SysError && (err.code === 'EPIPE' || err.code === 'ECONNRESET'))) throw err;
     }
-    if (msg.type === 'error') throw new RuntimeError(String(msg.step ?? 'init'), String(msg.detail ?? msg.message));
-    if (expected && msg.type !== expected) throw new RuntimeError('sync', `expected "${expected}" from ${this.peer}, got "${msg.type}"`);
-    return msg;
   }
 
-  send(msg: Message | string): void {
-    this.stream.write((typeof msg === 'string' ? msg : JSON.stringify(msg)) + '\n');
-  }
-
-  /** Ends our side once everything sent so far is flushed. */
-  close(): Promise<void> {
-    this.ended = true;
-    return new Promise((resolve) => this.stream.end(() => resolve()));
+  /** Closes our end. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sys.close(this.fd);
   }
 
   get isClosed(): boolean {
-    return this.ended || this.closed !== undefined;
+    return this.closed;
   }
-}
-
-/** Parses the C stage's text replies: "error <step>: <detail>" becomes a RuntimeError. */
-export function stageReply(line: string): string[] {
-  if (line.startsWith('error ')) {
-    const body = line.slice(6);
-    const colon = body.indexOf(': ');
-    throw new RuntimeError(colon > 0 ? body.slice(0, colon) : 'stage', colon > 0 ? body.slice(colon + 2) : body);
-  }
-  return line.split(' ');
 }

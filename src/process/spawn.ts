@@ -1,41 +1,62 @@
 /**
- * The parent's side of starting an init: spawn the C stage with the fds the
- * container needs, answer its requests (uid/gid maps), learn the init's pid,
- * then hand the init its plan and follow it until it is ready.
+ * The parent's side of starting a process in namespaces, for `create` (the
+ * container's init) and `exec` alike: spawn the C stage with the fds the
+ * process needs, tell it what to join and unshare, write the id maps of a
+ * new user namespace, and learn the pid. The process then runs the init
+ * (./init.ts) on the same engine as ours, which reads its plan from the
+ * channel this returns.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import type net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RuntimeError } from '../errors.js';
+import { initCommand, STAGE_BINARY } from '../engine.js';
+import type { Sys } from '../sys/types.js';
+import { Channel } from './channel.js';
+import type { StageInstruction } from './messages.js';
 import type { ContainerPlan } from '../spec/plan.js';
-import { Channel, stageReply } from './channel.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const projectRoot = path.resolve(here, '..', '..');
-export const STAGE_BINARY = path.join(projectRoot, 'build', 'ocirun-stage');
-export const EXEC_SHIM = path.join(projectRoot, 'build', 'ocirun-exec-shim');
-const INIT_ENTRY = path.join(here, 'init-main.js');
-
-export interface SpawnOptions {
-  plan: ContainerPlan;
-  fifoFd: number;
-  consoleFd?: number;
-  /** A socket connected to linux.seccomp.listenerPath, for the notify fd. */
-  listenerFd?: number;
-  preserveFds: number;
-  /** stdio for the container: fds of ours (default: our own 0, 1, 2). */
+export interface StageLaunch {
+  /** What the stage does, in order (without the final "end"). */
+  instructions: StageInstruction[];
+  /** The id maps of a new user namespace ("unshare" with CLONE_NEWUSER). */
+  idMaps?: { uid: IdMap[]; gid: IdMap[] };
+  /** The process's stdio: fds of ours (default: our own 0, 1, 2). */
   stdio?: [number, number, number];
+  /** Our fds 3.. that the process gets as its 3.. (LISTEN_FDS and --preserve-fds). */
+  preserveFds: number;
+  /** More fds of ours for the init, placed after the sync socket. */
+  extraFds: number[];
+  /** Names the container in `ps e` while the stage and the init run (the crash tests look for it). */
+  containerId: string;
+  /** process.oomScoreAdj, written by us from the host: in a user namespace the process could not lower it. */
+  oomScoreAdj?: number;
 }
 
-export interface StartedInit {
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface LaunchedProcess {
+  /** Host pid of the process (our child: the stage forks it with CLONE_PARENT). */
   pid: number;
   channel: Channel;
-  stage: ChildProcess;
+  /** The number an fd of `extraFds` has in the process. */
+  fdInProcess(fd: number): number;
+  /** 3 + preserveFds: the fds below it reach the program. */
+  keepFds: number;
 }
 
-function writeIdMap(file: string, maps: { containerID: number; hostID: number; size: number }[]): void {
+/** create: join what the config names, unshare the rest (user first, mount last). */
+export function containerInstructions(plan: ContainerPlan): StageInstruction[] {
+  const out: StageInstruction[] = [];
+  for (const j of plan.join) out.push({ type: 'join', flag: j.flag, path: j.path });
+  out.push({ type: 'unshare', flags: plan.unshareFlags });
+  if (plan.timeOffsets) out.push({ type: 'timens', ...plan.timeOffsets });
+  return out;
+}
+
+function writeIdMap(file: string, maps: IdMap[]): void {
   const text = maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n') + '\n';
   try {
     fs.writeFileSync(file, text);
@@ -44,71 +65,74 @@ function writeIdMap(file: string, maps: { containerID: number; hostID: number; s
   }
 }
 
-function stageHeader(plan: ContainerPlan): string {
-  const lines = plan.join.map((j) => `join ${j.flag.toString(16)} ${j.path}`);
-  lines.push(`unshare ${plan.unshareFlags.toString(16)}`);
-  if (plan.timeOffsets) lines.push(`timens ${plan.timeOffsets.monotonic.join(' ')} ${plan.timeOffsets.boottime.join(' ')}`);
-  lines.push('end');
-  return lines.join('\n');
-}
-
-/**
- * The stage's fds: the process's stdio, the preserved fds 3.., the sync
- * socket right after them, then `extra` (the stage learns their numbers
- * from its arguments or instructions).
- */
-export function stageStdio(
-  stdio: [number, number, number] | undefined,
-  preserveFds: number,
-  extra: number[],
-): { fds: (number | 'pipe')[]; syncIndex: number; stageFd: (fd: number | undefined) => number | undefined } {
-  const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
-  const syncIndex = 3 + preserveFds;
-  // The number an fd of `extra` has in the stage (undefined stays undefined).
-  const stageFd = (fd: number | undefined) => (fd === undefined ? undefined : syncIndex + 1 + extra.indexOf(fd));
-  return { fds: [...(stdio ?? [0, 1, 2]), ...preserved, 'pipe', ...extra], syncIndex, stageFd };
-}
-
 export function checkStageBuilt(): void {
   if (!fs.existsSync(STAGE_BINARY)) throw new RuntimeError('spawn stage', `${STAGE_BINARY} is missing: run npm install (it builds native/)`);
 }
 
-export async function spawnInit(opts: SpawnOptions): Promise<StartedInit> {
-  const { plan } = opts;
-  // After the sync socket: the fifo, then the console and listener sockets when there are any.
-  const extra = [opts.fifoFd, ...(opts.consoleFd === undefined ? [] : [opts.consoleFd]), ...(opts.listenerFd === undefined ? [] : [opts.listenerFd])];
-  const { fds: stdio, syncIndex, stageFd } = stageStdio(opts.stdio, opts.preserveFds, extra);
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    _OCIRUN_SYNC_FD: String(syncIndex),
-    _OCIRUN_FIFO_FD: String(syncIndex + 1),
-    _OCIRUN_SHIM: EXEC_SHIM,
-    // Names the container in `ps e` while the stage and the Node init run
-    // (the program gets process.env only); the crash tests look for it.
-    _OCIRUN_CONTAINER: plan.id,
-  };
-  if (opts.consoleFd !== undefined) env._OCIRUN_CONSOLE_FD = String(stageFd(opts.consoleFd));
-  if (opts.listenerFd !== undefined) env._OCIRUN_LISTENER_FD = String(stageFd(opts.listenerFd));
+/**
+ * The process's fds: stdio, the preserved fds 3.., the sync socket right
+ * after them, then the extra ones; the environment names the sync socket.
+ */
+export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProcess> {
   checkStageBuilt();
-  const stage = spawn(STAGE_BINARY, ['create', String(syncIndex), process.execPath, INIT_ENTRY], { stdio, env });
-  const stageExit = new Promise<void>((resolve) => stage.once('exit', () => resolve()));
-  stage.once('error', () => {});
-  const channel = new Channel(stage.stdio[syncIndex] as net.Socket, 'init');
-  channel.send(stageHeader(plan));
-
-  let pid = 0;
-  while (!pid) {
-    const words = stageReply(await channel.line());
-    if (words[0] === 'userns') {
-      writeIdMap(`/proc/${stage.pid}/uid_map`, plan.uidMappings);
-      writeIdMap(`/proc/${stage.pid}/gid_map`, plan.gidMappings);
-      channel.send('maps-ok');
-    } else if (words[0] === 'pid') {
-      pid = Number(words[1]);
-    } else {
-      throw new RuntimeError('sync', `unexpected message from the stage: ${words.join(' ').slice(0, 200)}`);
-    }
+  const keepFds = 3 + opts.preserveFds;
+  const [ours, theirs] = sys.socketPair();
+  const fds = [...(opts.stdio ?? [0, 1, 2]), ...Array.from({ length: opts.preserveFds }, (_, i) => 3 + i), theirs, ...opts.extraFds];
+  const engine = initCommand();
+  const env = [
+    `PATH=${process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}`,
+    `_OCIRUN_SYNC_FD=${keepFds}`,
+    `_OCIRUN_CONTAINER=${opts.containerId}`,
+    ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
+  ];
+  let stagePid: number;
+  try {
+    stagePid = sys.spawn(STAGE_BINARY, ['ocirun-stage', String(keepFds), ...engine.argv], env, fds);
+  } catch (err) {
+    sys.close(ours);
+    throw new RuntimeError('spawn stage', (err as Error).message, { cause: err });
+  } finally {
+    sys.close(theirs);
   }
-  await stageExit;
-  return { pid, channel, stage };
+  const stageExit = sys.waitpid(stagePid);
+  const channel = new Channel(sys, ours, 'stage');
+  let pid = 0;
+  try {
+    for (const i of [...opts.instructions, { type: 'end' } as const]) channel.send(i);
+    while (!pid) {
+      const msg = await channel.receive();
+      if (msg.type === 'userns' && opts.idMaps) {
+        writeIdMap(`/proc/${stagePid}/uid_map`, opts.idMaps.uid);
+        writeIdMap(`/proc/${stagePid}/gid_map`, opts.idMaps.gid);
+        channel.send({ type: 'maps-ok' });
+      } else if (msg.type === 'pid') {
+        pid = msg.pid;
+      } else {
+        throw new RuntimeError('sync', `unexpected "${msg.type}" from the stage`);
+      }
+    }
+    await stageExit;
+    if (opts.oomScoreAdj !== undefined) {
+      const file = `/proc/${pid}/oom_score_adj`;
+      try {
+        fs.writeFileSync(file, String(opts.oomScoreAdj));
+      } catch (err) {
+        throw new RuntimeError('oom_score_adj', `write ${opts.oomScoreAdj} to ${file}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const first = keepFds + 1;
+    return { pid, channel, keepFds, fdInProcess: (fd) => first + opts.extraFds.indexOf(fd) };
+  } catch (err) {
+    channel.close();
+    await stageExit.catch(() => 0);
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await sys.waitpid(pid).catch(() => 0);
+    }
+    throw err;
+  }
 }

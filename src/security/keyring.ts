@@ -12,11 +12,11 @@ export const sessionKeyringName = (id: string) => `_ses.${id}`;
 const SEARCH_BY_UID = 0x80000; // KEY_USR_SEARCH
 const SEARCH_BY_OTHER = 0x8; // KEY_OTH_SEARCH
 
-/** Joins the keyring; ENOSYS (no keyring support) is tolerated, as runc tolerates it. */
-export function joinContainerKeyring(sys: Sys, id: string, inUserNs: boolean): void {
+/** Joins (or makes) the keyring `name`; ENOSYS (no keyring support) is tolerated, as runc tolerates it. */
+export function joinContainerKeyring(sys: Sys, name: string, inUserNs: boolean): void {
   let serial: number;
   try {
-    serial = sys.joinSessionKeyring(sessionKeyringName(id));
+    serial = sys.joinSessionKeyring(name);
   } catch (err) {
     if (err instanceof SysError && err.code === 'ENOSYS') return;
     throw err;

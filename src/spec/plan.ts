@@ -69,6 +69,8 @@ export interface ProcessPlan {
   /** Applied at the program's exec (src/security/lsm.ts). */
   apparmorProfile?: string;
   selinuxLabel?: string;
+  /** process.execCPUAffinity as CPU numbers: set before and after an exec'd process joins the cgroups. */
+  execCPUAffinity?: { initial?: number[]; final?: number[] };
 }
 
 export interface ContainerPlan {
@@ -263,7 +265,6 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       }
     : undefined;
 
-  const user = p.user ?? {};
   return {
     id: opts.id,
     bundle: opts.bundle,
@@ -287,25 +288,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     hostname: config.hostname,
     domainname: config.domainname,
     noPivot: opts.noPivot ?? false,
-    process: {
-      args: p.args!,
-      env: p.env ?? [],
-      cwd: p.cwd,
-      uid: user.uid ?? 0,
-      gid: user.gid ?? 0,
-      additionalGids: user.additionalGids ?? [],
-      umask: user.umask,
-      rlimits: (p.rlimits ?? []).map((r) => ({ resource: RLIMIT[r.type], soft: rlimitValue(r.soft), hard: rlimitValue(r.hard), name: r.type })),
-      oomScoreAdj: p.oomScoreAdj,
-      noNewPrivileges: p.noNewPrivileges ?? false,
-      capabilities: planCapabilities(p.capabilities, warn),
-      terminal: p.terminal ?? false,
-      consoleSize: p.consoleSize,
-      ioPriority: ioPriorityValue(p.ioPriority),
-      schedAttr: schedAttrHex(p.scheduler),
-      apparmorProfile: p.apparmorProfile || undefined,
-      selinuxLabel: p.selinuxLabel || undefined,
-    },
+    process: planProcess(p, warn),
     mountLabel: linux.mountLabel || undefined,
     personality: personalityValue(linux.personality),
     cgroupsPath: linux.cgroupsPath ?? '',
@@ -313,6 +296,34 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     seccomp: linux.seccomp && checkSeccomp(linux.seccomp),
     hooks: config.hooks ?? {},
     annotations: config.annotations ?? {},
+  };
+}
+
+/** A process config as the init applies it: create's process, or an exec'd one. */
+export function planProcess(p: ProcessConfig, warn: (msg: string) => void): ProcessPlan {
+  const user = p.user ?? {};
+  return {
+    args: p.args!,
+    env: p.env ?? [],
+    cwd: p.cwd,
+    uid: user.uid ?? 0,
+    gid: user.gid ?? 0,
+    additionalGids: user.additionalGids ?? [],
+    umask: user.umask,
+    rlimits: (p.rlimits ?? []).map((r) => ({ resource: RLIMIT[r.type], soft: rlimitValue(r.soft), hard: rlimitValue(r.hard), name: r.type })),
+    oomScoreAdj: p.oomScoreAdj,
+    noNewPrivileges: p.noNewPrivileges ?? false,
+    capabilities: planCapabilities(p.capabilities, warn),
+    terminal: p.terminal ?? false,
+    consoleSize: p.consoleSize,
+    ioPriority: ioPriorityValue(p.ioPriority),
+    schedAttr: schedAttrHex(p.scheduler),
+    apparmorProfile: p.apparmorProfile || undefined,
+    selinuxLabel: p.selinuxLabel || undefined,
+    execCPUAffinity: p.execCPUAffinity && {
+      initial: p.execCPUAffinity.initial !== undefined ? cpuList(p.execCPUAffinity.initial, 'process.execCPUAffinity.initial') : undefined,
+      final: p.execCPUAffinity.final !== undefined ? cpuList(p.execCPUAffinity.final, 'process.execCPUAffinity.final') : undefined,
+    },
   };
 }
 

@@ -94,6 +94,7 @@ export const TIOCGPTN = 0x80045430;
 export const TIOCSPTLCK = 0x40045431;
 export const TIOCSWINSZ = 0x5414;
 export const TIOCGWINSZ = 0x5413;
+export const TIOCGPTPEER = 0x5441;
 
 /** statfs magic numbers of the filesystems the runtime checks for. */
 export const FS_MAGIC = {

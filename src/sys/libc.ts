@@ -37,6 +37,16 @@ const SCM_RIGHTS = 1;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 const CLOSE_RANGE_CLOEXEC = 4;
+const EINTR = 4;
+const MSG_NOSIGNAL = 0x4000;
+const SYS_RT_SIGACTION = 13;
+const SYS_GETCWD = 79;
+const SYS_RT_SIGPROCMASK = 14;
+const SIG_SETMASK = 2;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+/** Above any fd a caller maps: where spawn() parks the sources before the dup2s. */
+const SPAWN_PARK_FD = 1000;
 
 const errnoNames = new Map<number, string>();
 for (const [name, num] of Object.entries(os.constants.errno)) errnoNames.set(num as number, name);
@@ -91,6 +101,21 @@ export class LibcSys implements Sys {
       dup2: 'int dup2(int oldfd, int newfd)',
       close_range: 'int close_range(unsigned int first, unsigned int last, int flags)',
       personality: 'int personality(unsigned long persona)',
+      read: 'long read(int fd, _Out_ uint8_t *buf, size_t n)',
+      send: 'long send(int fd, const uint8_t *buf, size_t n, int flags)',
+      write: 'long write(int fd, const uint8_t *buf, size_t n)',
+      sched_setaffinity: 'int sched_setaffinity(int pid, size_t size, const uint8_t *mask)',
+      posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, const uint8_t *actions, const uint8_t *attr, const char **argv, const char **envp)',
+      posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(_Inout_ uint8_t *actions)',
+      posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(_Inout_ uint8_t *actions, int fd, int newfd)',
+      posix_spawn_file_actions_addclosefrom_np: 'int posix_spawn_file_actions_addclosefrom_np(_Inout_ uint8_t *actions, int from)',
+      posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(_Inout_ uint8_t *actions)',
+      posix_spawnattr_init: 'int posix_spawnattr_init(_Inout_ uint8_t *attr)',
+      posix_spawnattr_setflags: 'int posix_spawnattr_setflags(_Inout_ uint8_t *attr, short flags)',
+      posix_spawnattr_setsigdefault: 'int posix_spawnattr_setsigdefault(_Inout_ uint8_t *attr, const uint8_t *set)',
+      posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(_Inout_ uint8_t *attr, const uint8_t *set)',
+      posix_spawnattr_destroy: 'int posix_spawnattr_destroy(_Inout_ uint8_t *attr)',
+      sigfillset: 'int sigfillset(_Inout_ uint8_t *set)',
     };
     this.fns = {};
     for (const [name, proto] of Object.entries(decl)) this.fns[name] = this.lib.func(proto);
@@ -339,6 +364,83 @@ export class LibcSys implements Sys {
         else resolve(r > 0);
       });
     });
+  }
+  read(fd: number, buf: Buffer): number {
+    for (;;) {
+      const n = Number(this.fns.read(fd, buf, buf.length));
+      if (n >= 0) return n;
+      if (koffi.errno() !== EINTR) this.fail('read', `fd ${fd}`);
+    }
+  }
+  write(fd: number, buf: Buffer): number {
+    for (;;) {
+      const n = Number(this.fns.write(fd, buf, buf.length));
+      if (n >= 0) return n;
+      if (koffi.errno() !== EINTR) this.fail('write', `fd ${fd}`);
+    }
+  }
+  send(fd: number, buf: Buffer): number {
+    for (;;) {
+      const n = Number(this.fns.send(fd, buf, buf.length, MSG_NOSIGNAL));
+      if (n >= 0) return n;
+      if (koffi.errno() !== EINTR) this.fail('send', `fd ${fd}`);
+    }
+  }
+  spawn(file: string, argv: string[], envp: string[], fds: number[]): number {
+    // The sources are parked above every target first, so that mapping fd
+    // 4 to 3 and 3 to 4 cannot clobber one with the other; dup2 clears
+    // close-on-exec on each target, and everything above the map is closed.
+    const parked = fds.map((fd) => this.check(this.fns.fcntl(fd, F_DUPFD_CLOEXEC, SPAWN_PARK_FD), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`));
+    const actions = Buffer.alloc(256);
+    const attr = Buffer.alloc(512);
+    const all = Buffer.alloc(128);
+    const none = Buffer.alloc(128);
+    try {
+      this.fns.posix_spawn_file_actions_init(actions);
+      this.fns.posix_spawnattr_init(attr);
+      parked.forEach((src, target) => this.fns.posix_spawn_file_actions_adddup2(actions, src, target));
+      this.fns.posix_spawn_file_actions_addclosefrom_np(actions, fds.length);
+      // The engines ignore SIGPIPE and friends and may block signals: the
+      // child starts with every disposition at its default and nothing blocked.
+      this.fns.sigfillset(all);
+      this.fns.posix_spawnattr_setsigdefault(attr, all);
+      this.fns.posix_spawnattr_setsigmask(attr, none);
+      this.fns.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+      const pid = [0];
+      const err = this.fns.posix_spawn(pid, file, actions, attr, [...argv, null], [...envp, null]);
+      if (err !== 0) this.fail('posix_spawn', file, err);
+      return pid[0];
+    } finally {
+      this.fns.posix_spawn_file_actions_destroy(actions);
+      this.fns.posix_spawnattr_destroy(attr);
+      for (const fd of parked) this.fns.close(fd);
+    }
+  }
+  getcwd(): string {
+    const buf = Buffer.alloc(4097);
+    const n = Number(this.syscallFn(SYS_GETCWD, 'uint8_t *', buf, 'size_t', buf.length));
+    this.check(n, 'getcwd');
+    return buf.toString('utf8', 0, buf.indexOf(0) >= 0 ? buf.indexOf(0) : n);
+  }
+  schedSetaffinity(cpus: number[]): void {
+    const mask = Buffer.alloc(128);
+    for (const c of cpus) mask[c >> 3] |= 1 << (c & 7);
+    this.check(this.fns.sched_setaffinity(0, mask.length, mask), 'sched_setaffinity', cpus.join(','));
+  }
+  resetSignals(ignored: bigint): void {
+    const act = Buffer.alloc(32);
+    const old = Buffer.alloc(32);
+    for (let sig = 1; sig <= 64; sig++) {
+      if (sig === 9 || sig === 19) continue; // SIGKILL and SIGSTOP cannot change
+      if (Number(this.syscallFn(SYS_RT_SIGACTION, 'int', sig, 'uint8_t *', null, 'uint8_t *', old, 'size_t', 8)) < 0) continue;
+      const handler = old.readBigUInt64LE(0); // 0 SIG_DFL, 1 SIG_IGN, else a handler
+      const wantIgnored = ((ignored >> BigInt(sig - 1)) & 1n) === 1n;
+      // A handled signal goes back to its default at exec by itself; SIG_IGN is inherited.
+      if (wantIgnored ? handler === 1n : handler !== 1n) continue;
+      act.writeBigUInt64LE(wantIgnored ? 1n : 0n, 0);
+      this.check(Number(this.syscallFn(SYS_RT_SIGACTION, 'int', sig, 'uint8_t *', act, 'uint8_t *', null, 'size_t', 8)), 'rt_sigaction', String(sig));
+    }
+    this.check(Number(this.syscallFn(SYS_RT_SIGPROCMASK, 'int', SIG_SETMASK, 'uint8_t *', Buffer.alloc(8), 'uint8_t *', null, 'size_t', 8)), 'rt_sigprocmask');
   }
   sendFd(sockFd: number, fd: number, name: string): void {
     // struct msghdr with one iovec (the name) and one SCM_RIGHTS cmsg.

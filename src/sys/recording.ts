@@ -90,4 +90,26 @@ export class RecordingSys implements Sys {
   sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
   socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }
   recvFd(sockFd: number) { this.rec('recvFd', sockFd); return this.nextFd++; }
+  /** What read() returns, in order; empty means end of file. */
+  readData: Buffer[] = [];
+  read(fd: number, buf: Buffer) {
+    this.rec('read', fd);
+    const next = this.readData.shift();
+    if (!next) return 0;
+    next.copy(buf);
+    return Math.min(next.length, buf.length);
+  }
+  /** Everything written, per fd. */
+  written = new Map<number, Buffer[]>();
+  write(fd: number, buf: Buffer) {
+    this.rec('write', fd, buf.toString('utf8'));
+    this.written.set(fd, [...(this.written.get(fd) ?? []), Buffer.from(buf)]);
+    return buf.length;
+  }
+  send(fd: number, buf: Buffer) { return this.write(fd, buf); }
+  spawn(file: string, argv: string[], envp: string[], fds: number[]) { this.rec('spawn', file, argv, envp, fds); return 4242; }
+  cwd = '/';
+  getcwd() { this.rec('getcwd'); return this.cwd; }
+  schedSetaffinity(cpus: number[]) { this.rec('schedSetaffinity', cpus); }
+  resetSignals(ignored: bigint) { this.rec('resetSignals', ignored); }
 }

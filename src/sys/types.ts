@@ -87,6 +87,27 @@ export interface Sys {
   socketPair(): [number, number];
   /** Receives one fd sent with SCM_RIGHTS (blocking); it arrives close-on-exec. */
   recvFd(sockFd: number): number;
+  /** read(2), retried on EINTR; 0 at end of file. */
+  read(fd: number, buf: Buffer): number;
+  /** write(2), retried on EINTR; returns the bytes written. */
+  write(fd: number, buf: Buffer): number;
+  /** send(2) on a socket with MSG_NOSIGNAL (a closed peer is EPIPE, never SIGPIPE). */
+  send(fd: number, buf: Buffer): number;
+  /**
+   * posix_spawn: runs `file` with fd i of the child being `fds[i]` of ours
+   * (nothing else open), every signal at its default and none blocked.
+   * Returns the pid; the child is ours to wait for with waitpid.
+   */
+  spawn(file: string, argv: string[], envp: string[], fds: number[]): number;
+  /** The getcwd(2) system call's answer, as is: "(unreachable)..." for a cwd outside the root. */
+  getcwd(): string;
+  /** sched_setaffinity(0): the calling thread's CPUs, kept across exec. */
+  schedSetaffinity(cpus: number[]): void;
+  /**
+   * Before the program's exec: the signals in `ignored` (bit N-1 for
+   * signal N) are ignored, every other one at its default, none blocked.
+   */
+  resetSignals(ignored: bigint): void;
 }
 
 /** A failed system call: carries the call, the path or object it acted on and errno. */

@@ -1,13 +1,14 @@
 /**
- * The container's console (process.terminal with --console-socket): a pty
- * from the container's own devpts, its slave as the process's stdio and
- * /dev/console, its master sent to the console socket (runc's setupConsole).
+ * The process's console (process.terminal): a pty from the container's own
+ * devpts, its slave as the process's stdio (and, for the container's init,
+ * bound on /dev/console), its master sent to the console socket (runc's
+ * setupConsole, for the standard and the setns init alike).
  */
-import { MS, O, TIOCGPTN, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } from '../sys/constants.js';
+import { MS, O, TIOCGPTN, TIOCGPTPEER, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { fdPath, mkdirAllInRoot } from '../rootfs/resolve.js';
 
-export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size?: { height: number; width: number }): void {
+export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: { height: number; width: number } | undefined, opts: { devConsole: boolean }): void {
   const master = sys.open('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
   try {
     sys.ioctl(master, TIOCSPTLCK, Buffer.alloc(4));
@@ -20,14 +21,17 @@ export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size?: 
       ws.writeUInt16LE(size.width, 2);
       sys.ioctl(master, TIOCSWINSZ, ws);
     }
-    const consoleFd = mkdirAllInRoot(sys, rootFd, '/dev/console', { file: true, mode: 0o666 });
-    try {
-      sys.mount(slavePath, fdPath(consoleFd), null, MS.BIND, null);
-    } finally {
-      sys.close(consoleFd);
+    // TIOCGPTPEER: the slave of this very master, not whatever /dev/pts/N names.
+    const slave = sys.ioctl(master, TIOCGPTPEER, O.RDWR | O.NOCTTY | O.CLOEXEC);
+    if (opts.devConsole) {
+      const consoleFd = mkdirAllInRoot(sys, rootFd, '/dev/console', { file: true, mode: 0o666 });
+      try {
+        sys.mount(fdPath(slave), fdPath(consoleFd), null, MS.BIND, null);
+      } finally {
+        sys.close(consoleFd);
+      }
     }
     sys.sendFd(socketFd, master, slavePath);
-    const slave = sys.open(slavePath, O.RDWR | O.NOCTTY);
     for (const fd of [0, 1, 2]) sys.dup2(slave, fd);
     sys.close(slave);
     sys.ioctl(0, TIOCSCTTY, 0);

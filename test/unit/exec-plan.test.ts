@@ -1,7 +1,12 @@
 // The plan of an exec: runc's flag semantics and the stage's instructions.
 import { describe, expect, it } from 'vitest';
 import { execCgroupProcs, parseSubCgroups } from '../../src/container/exec.js';
-import { checkExecProcess, namespaceJoins, processFromFlags, stageInstructions } from '../../src/process/exec-plan.js';
+import { checkExecProcess, namespaceJoins, processFromFlags } from '../../src/process/exec-plan.js';
+import { prepareProcess } from '../../src/process/finalize.js';
+import type { InitPlan } from '../../src/process/init-plan.js';
+import { decodeMessage, encodeMessage, type Message } from '../../src/process/messages.js';
+import { planProcess } from '../../src/spec/plan.js';
+import { RecordingSys } from '../../src/sys/recording.js';
 
 const base = {
   args: ['sh'],
@@ -37,17 +42,25 @@ describe('exec plan', () => {
     expect(() => checkExecProcess({ ...base, user: { uid: 0, gid: 0, username: 'root' } } as never)).toThrow(/username is not supported/);
   });
 
-  it('expands execCPUAffinity lists for the stage, and refuses bad ones', () => {
-    const out = stageInstructions({ cgroupProcs: ['/cg/cgroup.procs'], joins: [], process: { ...base, execCPUAffinity: { initial: '0-2, 5', final: '1' } }, keep: 3, lastCap: 40 }, () => {});
-    expect(out.toString('latin1').split('\n').slice(0, 3)).toEqual(['affinity initial 0,1,2,5', 'affinity final 1', 'cgroup /cg/cgroup.procs']);
-    expect(() => stageInstructions({ cgroupProcs: [], joins: [], process: { ...base, execCPUAffinity: { final: '3-1' } }, keep: 3, lastCap: 40 }, () => {})).toThrow(/process.execCPUAffinity.final: "3-1" is not a CPU list/);
+  it('expands execCPUAffinity lists for the init, and refuses bad ones', () => {
+    const p = planProcess({ ...base, execCPUAffinity: { initial: '0-2, 5', final: '1' } }, () => {});
+    expect(p.execCPUAffinity).toEqual({ initial: [0, 1, 2, 5], final: [1] });
+    expect(() => planProcess({ ...base, execCPUAffinity: { final: '3-1' } }, () => {})).toThrow(/process.execCPUAffinity.final: "3-1" is not a CPU list/);
   });
 
-  it('passes the LSM labels for the exec, SELinux first (runc setns init order)', () => {
-    const out = stageInstructions({ cgroupProcs: [], joins: [], process: { ...base, apparmorProfile: 'docker-default', selinuxLabel: 'system_u:system_r:container_t:s0' }, keep: 3, lastCap: 40 }, () => {});
-    const lines = out.toString('latin1').split('\n').filter((l) => l.startsWith('label '));
-    expect(lines).toEqual(['label selinux system_u:system_r:container_t:s0', 'label apparmor exec docker-default']);
-    expect(() => stageInstructions({ cgroupProcs: [], joins: [], process: { ...base, apparmorProfile: 'a\nkeep 99' }, keep: 3, lastCap: 40 }, () => {})).toThrow(/newline/);
+  it('writes the LSM labels for the exec, SELinux first (runc setns init order), through procfs-checked fds', () => {
+    const sys = new RecordingSys();
+    const process = planProcess({ ...base, apparmorProfile: 'docker-default', selinuxLabel: 'system_u:system_r:container_t:s0', rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] }, () => {});
+    // fs.writeSync on the recording fake's fds would fail: only the order of the opens is looked at.
+    try {
+      prepareProcess(sys, { process, keyring: '_ses.c', inUserNs: false } as InitPlan, 7);
+    } catch {
+      /* the first attr write */
+    }
+    const calls = sys.calls.map((c) => c.call);
+    expect(calls.slice(0, 4)).toEqual(['setrlimit', 'prctl', 'joinSessionKeyring', 'keyPermissions']);
+    expect(sys.named('setrlimit')[0]).toEqual([7, 10n, 20n]);
+    expect(sys.named('openat2')[0][1]).toBe('proc/self/attr/exec');
   });
 
   it('parses --cgroup as runc does and points at the sub-cgroups', () => {
@@ -61,17 +74,25 @@ describe('exec plan', () => {
     expect(execCgroupProcs({ unified: '/sys/fs/cgroup/c' }, parseSubCgroups(['../../x']))).toEqual(['/sys/fs/cgroup/c/x/cgroup.procs']);
   });
 
-  it('writes the instructions in the order the stage applies them, user namespace first', () => {
+  it('joins user first and mount last, in the words the C stage reads', () => {
     const joins = namespaceJoins(42, ['mount', 'pid', 'user', 'network']);
     expect(joins.map((j) => j.path)).toEqual(['/proc/42/ns/user', '/proc/42/ns/net', '/proc/42/ns/pid', '/proc/42/ns/mnt']);
-    const bpf = Buffer.alloc(16, 1);
-    const out = stageInstructions({ cgroupProcs: ['/cg/cgroup.procs'], oomScoreAdj: -5, joins, process: { ...base, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] }, keep: 4, seccomp: { flags: 2, bpf }, lastCap: 40 }, () => {});
-    const text = out.toString('latin1');
-    const lines = text.split('\n');
-    expect(lines.slice(0, 6)).toEqual(['cgroup /cg/cgroup.procs', 'oom -5', 'join 10000000 /proc/42/ns/user', 'join 40000000 /proc/42/ns/net', 'join 20000000 /proc/42/ns/pid', 'join 20000 /proc/42/ns/mnt']);
-    expect(lines).toContain('rlimit 7 10 20');
-    expect(lines).toContain('caps 40 20 20 20 0 0'); // CAP_KILL is bit 5
-    expect(lines).toContain('nnp');
-    expect(text).toContain(`seccomp 2 2\n${'\x01'.repeat(16)}argv 3\nsh\0env 10\nPATH=/bin\0end\n`);
+    const lines = [{ type: 'hosttree' }, ...joins.map((j) => ({ type: 'join', ...j })), { type: 'unshare', flags: 0x20000 }, { type: 'timens', monotonic: [5, 0], boottime: [-7, 999] }, { type: 'end' }].map((m) => encodeMessage(m as Message));
+    expect(lines.join('')).toBe('hosttree\njoin 10000000 /proc/42/ns/user\njoin 40000000 /proc/42/ns/net\njoin 20000000 /proc/42/ns/pid\njoin 20000 /proc/42/ns/mnt\nunshare 20000\ntimens 5 0 -7 999\nend\n');
+  });
+
+  it('reads back every message it writes, and refuses a line that is none', () => {
+    const msgs: Message[] = [
+      { type: 'join', flag: 0x10000000, path: '/proc/1/ns/user' },
+      { type: 'pid', pid: 1234 },
+      { type: 'error', step: 'setns /proc/1/ns/mnt', detail: 'Invalid argument (errno 22)' },
+      { type: 'continue', state: { ociVersion: '1.3.0', id: 'c', status: 'created', pid: 5, bundle: '/b' } },
+      { type: 'ready' },
+    ];
+    for (const m of msgs) expect(decodeMessage(encodeMessage(m).slice(0, -1), 'peer')).toEqual(m);
+    // A newline in a text field cannot end the line early.
+    expect(encodeMessage({ type: 'root', path: '/a\nend' })).toBe('root /a end\n');
+    expect(() => decodeMessage('bogus 1 2', 'the stage')).toThrow('unexpected message from the stage: bogus 1 2');
+    expect(() => decodeMessage('plan {not json', 'parent')).toThrow(/unexpected message from parent/);
   });
 });

@@ -9,7 +9,9 @@ import { defaultSpec } from '../../src/spec/default.js';
 import { planContainer } from '../../src/spec/plan.js';
 import { CLONE, MS, RESOLVE } from '../../src/sys/constants.js';
 import { RecordingSys } from '../../src/sys/recording.js';
-import { enterRootfs, mountRootfs, switchUserAndCaps, type InitPlan } from '../../src/process/init.js';
+import { enterRootfs, mountRootfs } from '../../src/process/init.js';
+import { switchUserAndCaps } from '../../src/process/finalize.js';
+import type { ContainerSetup, InitPlan } from '../../src/process/init-plan.js';
 import { detachMountsBelow, mountPointsBelow } from '../../src/rootfs/host-mounts.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
@@ -107,11 +109,12 @@ describe('user switch', () => {
     const c: any = defaultSpec();
     c.process.user = { uid: 1000, gid: 1000, additionalGids: [5] };
     c.process.cwd = '/';
-    const plan = planContainer(c, { id: 'x', bundle: '/b' }) as InitPlan;
+    const plan = { process: planContainer(c, { id: 'x', bundle: '/b' }).process } as InitPlan;
     const sys = new RecordingSys();
     switchUserAndCaps(sys, plan);
-    const order = sys.calls.map((c) => (c.call === 'prctl' ? `prctl:${c.args[0]}` : c.call)).filter((c, i, a) => c !== a[i - 1]);
-    expect(order).toEqual(['prctl:24', 'prctl:8', 'setgroups', 'setresgid', 'setresuid', 'prctl:8', 'capset', 'prctl:47']);
+    // (fchown: stdio becomes the user's, when it is not /dev/null already.)
+    const order = sys.calls.filter((c) => c.call !== 'fchown').map((c) => (c.call === 'prctl' ? `prctl:${c.args[0]}` : c.call)).filter((c, i, a) => c !== a[i - 1]);
+    expect(order).toEqual(['chdir', 'prctl:24', 'prctl:8', 'setgroups', 'setresgid', 'setresuid', 'prctl:8', 'getcwd', 'capset', 'prctl:47']);
     expect(sys.named('setresuid')[0]).toEqual([1000, 1000, 1000]);
     expect(sys.named('setgroups')[0]).toEqual([[5]]);
     // Only CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE remain.
@@ -121,11 +124,12 @@ describe('user switch', () => {
 });
 
 describe('a container that shares the host mount namespace', () => {
-  const initPlan = (c: any): InitPlan => {
+  const initPlan = (c: any): InitPlan & { container: ContainerSetup } => {
     c.process.terminal = false;
-    return { ...planContainer(c, { id: 'x', bundle: '/b' }), cgroupMounts: [], cgroupUnified: false, preserveFds: 0, hostHasKcore: true, newKeyring: false };
+    const { process, seccomp, personality, ...container } = planContainer(c, { id: 'x', bundle: '/b' });
+    return { container: { ...container, cgroupMounts: [], cgroupUnified: false, hostHasKcore: true, fifoFd: 9 }, process, keepFds: 3, shimPath: '/shim', inUserNs: false, ignoredSignals: '0' };
   };
-  const sharing = (): InitPlan => {
+  const sharing = () => {
     const c: any = defaultSpec();
     c.linux.namespaces = [{ type: 'pid' }];
     c.linux.maskedPaths = [];
@@ -136,10 +140,11 @@ describe('a container that shares the host mount namespace', () => {
   };
   it('leaves the propagation of / alone and chroots instead of pivot_root', () => {
     const sys = new RecordingSys();
-    const plan = { ...sharing(), setupDev: false };
-    mountRootfs(sys, plan);
+    const plan = sharing();
+    plan.container.setupDev = false;
+    mountRootfs(sys, plan.container, false);
     expect(sys.named('mount')).toEqual([]);
-    enterRootfs(sys, plan, undefined);
+    enterRootfs(sys, plan, plan.container);
     expect(sys.named('pivotRoot')).toEqual([]);
     expect(sys.named('chdir')).toEqual([['/b/rootfs'], ['/']]);
     expect(sys.named('chroot')).toEqual([['.']]);
@@ -147,7 +152,7 @@ describe('a container that shares the host mount namespace', () => {
   it('pivots as usual with a mount namespace of its own', () => {
     const sys = new RecordingSys();
     const plan = initPlan(defaultSpec());
-    enterRootfs(sys, plan, undefined);
+    enterRootfs(sys, plan, plan.container);
     expect(sys.named('pivotRoot')).toEqual([['.', '.']]);
     expect(sys.named('chroot')).toEqual([]);
   });

@@ -1,0 +1,207 @@
+/**
+ * Becoming the container's process: everything after the rootfs is ready,
+ * written once for the container's init and for an exec'd process (runc's
+ * standard and setns inits share the same steps; the order within each
+ * group follows them). The caller runs the groups in this order:
+ *
+ *   prepareProcess   rlimits, no_new_privs, keyring, personality, I/O and
+ *                    CPU scheduling, LSM labels for the exec
+ *   (the parent moves the process into its cgroups)
+ *   becomeProcess    close-on-exec, seccomp (without no_new_privs), the
+ *                    bounding set, the user, the cwd, the capabilities
+ *   execProgram      the caller's ignored signals, seccomp (with
+ *                    no_new_privs), execveat of the sealed shim
+ */
+import fs from 'node:fs';
+import { RuntimeError, step } from '../errors.js';
+import { applyBoundingSet, applyCapabilitySets, lastCap } from '../security/capabilities.js';
+import { joinContainerKeyring } from '../security/keyring.js';
+import { lsmExecWrites } from '../security/lsm.js';
+import { compileToBpf } from '../security/seccomp.js';
+import { sendToAgent } from '../security/seccomp-listener.js';
+import { F_SEAL, FS_MAGIC, MFD, O, PR, RESOLVE } from '../sys/constants.js';
+import { LibSeccomp } from '../sys/libseccomp.js';
+import { SysError, type Sys } from '../sys/types.js';
+import { lookPath } from './exec-path.js';
+import type { InitPlan } from './init-plan.js';
+
+/** Copies the exec shim into a sealed memfd (see native/exec-shim.c for why). */
+export function sealedShim(sys: Sys, shimPath: string): number {
+  const bytes = fs.readFileSync(shimPath);
+  // MFD_EXEC: under vm.memfd_noexec=1 a memfd made without it cannot be executed.
+  let fd: number;
+  try {
+    fd = sys.memfdCreate('ocirun-exec', MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD.EXEC);
+  } catch (err) {
+    // Kernels before 6.3 do not know MFD_EXEC; theirs are all executable.
+    if (!(err instanceof SysError && err.code === 'EINVAL')) throw err;
+    fd = sys.memfdCreate('ocirun-exec', MFD.CLOEXEC | MFD.ALLOW_SEALING);
+  }
+  fs.writeSync(fd, bytes);
+  sys.addSeals(fd, F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE);
+  return fd;
+}
+
+/** Writes a /proc file through an fd that is checked to be on procfs. */
+export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string): void {
+  const wfd = sys.openat2(rootFd, p.replace(/^\/+/, ''), O.WRONLY | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
+  try {
+    if (sys.fstatfs(wfd).type !== FS_MAGIC.PROC) throw new RuntimeError('write /proc', `${p} is not on procfs`);
+    fs.writeSync(wfd, value);
+  } finally {
+    sys.close(wfd);
+  }
+}
+
+function procFileExists(sys: Sys, rootFd: number, p: string): boolean {
+  try {
+    sys.close(sys.openat2(rootFd, p.replace(/^\/+/, ''), O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS));
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** The process's AppArmor profile and SELinux label, for the next exec (src/security/lsm.ts). */
+export function applyLsmLabels(sys: Sys, plan: InitPlan, rootFd: number): void {
+  for (const w of lsmExecWrites(plan.process)) {
+    const name = `apply ${w.lsm === 'apparmor' ? 'AppArmor profile' : 'SELinux label'}`;
+    step(name, () => {
+      // The first attr file that exists; a write error (an unknown profile is ENOENT) is the answer.
+      const file = w.files.find((f, i) => i === w.files.length - 1 || procFileExists(sys, rootFd, f))!;
+      try {
+        writeProcFile(sys, rootFd, file, w.value);
+      } catch (err) {
+        throw new RuntimeError(name, `write ${JSON.stringify(w.value)} to ${file}: ${(err as Error).message}`, { cause: err });
+      }
+    });
+  }
+}
+
+/**
+ * The filter, compiled now while the host's libseccomp is reachable (the
+ * init still sees the host's files); the returned function loads it and
+ * hands its notify fd to the agent when there is one.
+ */
+export function compileFilter(sys: Sys, plan: InitPlan, note: (m: string) => void): (() => void) | undefined {
+  const profile = plan.seccomp;
+  if (!profile) return undefined;
+  const lib = step('load libseccomp', () => new LibSeccomp());
+  const compiled = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, note));
+  return () => {
+    const notifyFd = sys.seccompLoad(compiled.flags, compiled.bpf);
+    const agent = plan.seccompAgent;
+    if (agent) step('send seccomp notify fd', () => sendToAgent(sys, agent.fd, notifyFd, agent.processState));
+  };
+}
+
+/** The attributes that do not depend on who the process is: set before the cgroup join. */
+export function prepareProcess(sys: Sys, plan: InitPlan, rootFd: number): void {
+  const p = plan.process;
+  for (const r of p.rlimits) step(`setrlimit ${r.name}`, () => sys.setrlimit(r.resource, BigInt(r.soft), BigInt(r.hard)));
+  if (p.noNewPrivileges) step('no_new_privs', () => sys.prctl(PR.SET_NO_NEW_PRIVS, 1));
+  if (plan.keyring) step('join session keyring', () => joinContainerKeyring(sys, plan.keyring!, plan.inUserNs));
+  if (plan.personality !== undefined) step('personality', () => sys.personality(plan.personality!));
+  if (p.ioPriority !== undefined) step('ioprio_set', () => sys.setIoPriority(p.ioPriority!));
+  if (p.schedAttr) step('sched_setattr', () => sys.schedSetattr(Buffer.from(p.schedAttr!, 'hex')));
+  applyLsmLabels(sys, plan, rootFd);
+}
+
+/**
+ * Nothing but stdio and the preserved fds may reach the program
+ * (CVE-2024-21626). Done before any seccomp filter is loaded: a profile may
+ * well deny close_range. Every fd opened after this is O_CLOEXEC.
+ */
+export function markFdsCloseOnExec(sys: Sys, keepFds: number): void {
+  sys.cloexecFrom(keepFds);
+  for (let fd = 0; fd < keepFds; fd++) {
+    try {
+      sys.setCloexec(fd, false);
+    } catch {
+      /* a preserved fd that is not open is simply absent */
+    }
+  }
+}
+
+/**
+ * runc's verifyCwd: a cwd outside the container's root (a host directory
+ * leaked in through an fd or a racing mount) reads as "(unreachable)..."
+ * from getcwd(2); the program must never start there.
+ */
+export function verifyCwd(sys: Sys): void {
+  const wd = sys.getcwd();
+  if (!wd.startsWith('/')) throw new RuntimeError('verify cwd', `current working directory is outside of container mount namespace root -- possible container breakout detected: cwd is ${JSON.stringify(wd)}`);
+}
+
+/**
+ * runc's fixStdioPermissions: stdio made outside the container (a pty, a
+ * pipe) becomes the process's user's, so that a non-root process can use
+ * its own terminal. Only the owner changes (the devpts mount's gid=, the tty
+ * group, stays), /dev/null is left alone, and an fd whose owner or group
+ * is not mapped in the user namespace (EINVAL, EPERM) is skipped.
+ */
+export function fixStdioPermissions(sys: Sys, uid: number): void {
+  const nullRdev = fs.statSync('/dev/null').rdev;
+  for (const fd of [0, 1, 2]) {
+    let st: fs.Stats;
+    try {
+      st = fs.fstatSync(fd);
+    } catch {
+      continue; // not open
+    }
+    if (st.uid === uid || (st.isCharacterDevice() && st.rdev === nullRdev)) continue;
+    try {
+      sys.fchown(fd, uid, st.gid);
+    } catch (err) {
+      if (!(err instanceof SysError && (err.code === 'EINVAL' || err.code === 'EPERM'))) throw err;
+    }
+  }
+}
+
+/** runc's finalizeNamespace: bounding set, user switch keeping caps, cwd, then the cap sets. */
+export function switchUserAndCaps(sys: Sys, plan: InitPlan): void {
+  const p = plan.process;
+  // runc tries the cwd before the user switch and, where only the new user
+  // may enter it (EACCES, EPERM), once more after.
+  const chdirStep = `chdir to cwd (${JSON.stringify(p.cwd)}) set in config.json`;
+  let cwdLater = false;
+  step(chdirStep, () => {
+    try {
+      sys.chdir(p.cwd);
+    } catch (err) {
+      if (!(err instanceof SysError && (err.code === 'EACCES' || err.code === 'EPERM'))) throw err;
+      cwdLater = true;
+    }
+  });
+  step('drop bounding capabilities', () => applyBoundingSet(sys, p.capabilities, lastCap()));
+  step('keep capabilities', () => sys.prctl(PR.SET_KEEPCAPS, 1));
+  step('fix stdio permissions', () => fixStdioPermissions(sys, p.uid));
+  step('setgroups', () => sys.setgroups(p.additionalGids));
+  step('setresgid', () => sys.setresgid(p.gid, p.gid, p.gid));
+  step('setresuid', () => sys.setresuid(p.uid, p.uid, p.uid));
+  step('keep capabilities', () => sys.prctl(PR.SET_KEEPCAPS, 0));
+  if (cwdLater) step(chdirStep, () => sys.chdir(p.cwd));
+  verifyCwd(sys);
+  step('set capabilities', () => applyCapabilitySets(sys, p.capabilities));
+  if (p.umask !== undefined) process.umask(p.umask);
+}
+
+/** The user, the capabilities and the filter, then the program's path (runc's order). */
+export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void) | undefined): { program: string; loadFilterLast?: () => void } {
+  step('close-on-exec fds', () => markFdsCloseOnExec(sys, plan.keepFds));
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+  // before the capabilities are dropped, as runc does.
+  if (loadFilter && !plan.process.noNewPrivileges) step('load seccomp filter', loadFilter);
+  switchUserAndCaps(sys, plan);
+  const program = step('find program', () => lookPath(plan.process.args[0], plan.process.env));
+  return { program, loadFilterLast: plan.process.noNewPrivileges ? loadFilter : undefined };
+}
+
+/** The last steps: signals as the caller had them, the filter under no_new_privs, the exec. */
+export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void): never {
+  step('reset signals', () => sys.resetSignals(BigInt(`0x${plan.ignoredSignals || '0'}`)));
+  // With no_new_privs the filter goes last, so it constrains nothing of ours.
+  if (loadFilterLast) step('load seccomp filter', loadFilterLast);
+  sys.fexecve(shimFd, ['ocirun-exec', program, ...plan.process.args], plan.process.env);
+}

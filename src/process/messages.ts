@@ -1,0 +1,107 @@
+/**
+ * The one protocol between the parent (ocirun), the C stage and the
+ * container's init, on the sync socket: one message a line, a type word
+ * first. Messages the C stage reads or writes carry plain text fields after
+ * the type (see native/stage.c); those between the parent and the init carry
+ * JSON. Every message of every party is a member of `Message`, and this is
+ * the only module that turns one into bytes or back.
+ */
+import { RuntimeError } from '../errors.js';
+import type { HookState } from '../hooks/index.js';
+import type { InitPlan } from './init-plan.js';
+
+/** Parent → stage, in this order, ended by "end". */
+export type StageInstruction =
+  /** Opened before the joins; after them, the container's root (a container without a mount namespace). */
+  | { type: 'root'; path: string }
+  | { type: 'join'; flag: number; path: string }
+  | { type: 'unshare'; flags: number }
+  | { type: 'timens'; monotonic: [number, number]; boottime: [number, number] }
+  | { type: 'end' };
+
+export type Message =
+  | StageInstruction
+  /** Stage → parent: a new user namespace exists; write its id maps. */
+  | { type: 'userns' }
+  /** Parent → stage: the maps are written. */
+  | { type: 'maps-ok' }
+  /** Stage → parent: the host pid of the process it forked (the init); the stage then exits. */
+  | { type: 'pid'; pid: number }
+  /** Parent → init: what to do. */
+  | { type: 'plan'; plan: InitPlan }
+  /** Init → parent: run the prestart and createRuntime hooks now (the mounts are made). */
+  | { type: 'hooks' }
+  /** Parent → init: they ran; the state for createContainer. */
+  | { type: 'hooks-done'; state: HookState }
+  /** Init → parent: set up; put me in the cgroups. */
+  | { type: 'ready' }
+  /** Parent → init: you are in the cgroups; the state as it now stands. */
+  | { type: 'continue'; state: HookState }
+  /** Init → parent (create): everything but the exec is done; waiting for `start`. */
+  | { type: 'created' }
+  /** Init → parent: a line for ocirun's log. */
+  | { type: 'log'; level: 'debug' | 'warning'; message: string }
+  /** Any party: the step that failed and why; the sender then exits. */
+  | { type: 'error'; step: string; detail: string };
+
+export type MessageType = Message['type'];
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+
+/** The messages with text fields (the C stage's), and how their fields are written and read. */
+const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode: (fields: string) => Omit<MessageOf<T>, 'type'> } } = {
+  root: { encode: (m) => m.path, decode: (f) => ({ path: f }) },
+  join: {
+    encode: (m) => `${m.flag.toString(16)} ${m.path}`,
+    decode: (f) => ({ flag: parseInt(f.slice(0, f.indexOf(' ')), 16), path: f.slice(f.indexOf(' ') + 1) }),
+  },
+  unshare: { encode: (m) => m.flags.toString(16), decode: (f) => ({ flags: parseInt(f, 16) }) },
+  timens: {
+    encode: (m) => [...m.monotonic, ...m.boottime].map((n) => Math.trunc(n)).join(' '),
+    decode: (f) => {
+      const n = f.split(' ').map(Number);
+      return { monotonic: [n[0], n[1]], boottime: [n[2], n[3]] };
+    },
+  },
+  end: { encode: () => '', decode: () => ({}) },
+  userns: { encode: () => '', decode: () => ({}) },
+  'maps-ok': { encode: () => '', decode: () => ({}) },
+  pid: { encode: (m) => String(m.pid), decode: (f) => ({ pid: Number(f) }) },
+  // "error <step>: <detail>", as the stage writes it.
+  error: {
+    encode: (m) => `${m.step}: ${m.detail}`,
+    decode: (f) => {
+      const colon = f.indexOf(': ');
+      return colon > 0 ? { step: f.slice(0, colon), detail: f.slice(colon + 2) } : { step: 'stage', detail: f };
+    },
+  },
+};
+
+const JSON_TYPES = new Set<MessageType>(['plan', 'hooks', 'hooks-done', 'ready', 'continue', 'created', 'log']);
+
+/** One message as its line, newline included. Text fields may not hold a newline. */
+export function encodeMessage(m: Message): string {
+  const text = TEXT[m.type] as ((typeof TEXT)[MessageType] & { encode: (m: Message) => string }) | undefined;
+  if (text) {
+    const fields = text.encode(m).replace(/\n/g, ' ');
+    return fields ? `${m.type} ${fields}\n` : `${m.type}\n`;
+  }
+  const { type, ...rest } = m;
+  return Object.keys(rest).length ? `${type} ${JSON.stringify(rest)}\n` : `${type}\n`;
+}
+
+/** A line (without its newline) as a message; anything else is a protocol error naming the peer. */
+export function decodeMessage(line: string, peer: string): Message {
+  const space = line.indexOf(' ');
+  const type = (space < 0 ? line : line.slice(0, space)) as MessageType;
+  const fields = space < 0 ? '' : line.slice(space + 1);
+  const text = TEXT[type];
+  if (text) return { type, ...text.decode(fields) } as Message;
+  if (JSON_TYPES.has(type)) {
+    try {
+      return { type, ...(fields ? JSON.parse(fields) : {}) } as Message;
+    } catch {
+      /* fall through */
+    }
+  }
+  throw new RuntimeError('sync', `unexpected message from ${peer}: ${line.slice(0, 200)}`);
+}
