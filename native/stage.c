@@ -366,8 +366,15 @@ int main(int argc, char **argv)
 
 	struct instructions in;
 	read_instructions(&in);
-	/* Before any join: cloning the host's mounts needs the host's privileges. */
+	/* Before any join: cloning the host's mounts needs the host's privileges,
+	 * and so may reaching the engine (a user namespace's root need not be
+	 * able to search the directories it is in); it is exec'd by fd. */
 	int host_tree = clone_host_tree();
+	if (argv[2][0] != '/')
+		fail_with(EINVAL, "the engine's path must be absolute");
+	int engine = openat(host_tree, argv[2] + 1, O_PATH | O_CLOEXEC);
+	if (engine < 0)
+		fail("open %s in the copy of the host's mounts", argv[2]);
 
 	for (int i = 0; i < in.njoins; i++)
 		join_namespace(in.join_flags[i], in.join_paths[i]);
@@ -421,7 +428,7 @@ int main(int argc, char **argv)
 	 * fd stays open, without close-on-exec, for the engine. */
 	chroot_to_fd(host_tree, "enter the copy of the host's mounts");
 	extern char **environ;
-	execve(argv[2], argv + 2, environ);
+	syscall(SYS_execveat, engine, "", argv + 2, environ, AT_EMPTY_PATH);
 	fail("exec %s", argv[2]);
 	return 1;
 }

@@ -18,6 +18,9 @@
  * - Node parses $NODE_EXTRA_CA_CERTS at start-up (~30 ms); ocirun makes no
  *   TLS connection, so the launcher (native/launcher.c) drops it for Node.
  */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,11 +30,15 @@ export const engineName: EngineName = (process.versions as Record<string, string
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** Set by the single-file build's entry (build/ocirun): its files are embedded, not beside it. */
+/**
+ * Set by the single-file build's entry (build/ocirun, scripts/build.mjs):
+ * its files are embedded in the executable, not beside it.
+ */
 export interface EmbeddedAssets {
-  /** The C stage and the exec shim, as bytes. */
-  stage: Uint8Array;
-  shim: Uint8Array;
+  /** Paths of the embedded C stage, exec shim and koffi addon (readable by this executable only). */
+  stagePath: string;
+  shimPath: string;
+  koffiPath: string;
 }
 let embedded: EmbeddedAssets | undefined;
 export function useEmbeddedAssets(assets: EmbeddedAssets): void {
@@ -39,14 +46,96 @@ export function useEmbeddedAssets(assets: EmbeddedAssets): void {
 }
 export const embeddedAssets = (): EmbeddedAssets | undefined => embedded;
 
+/** Environment variable that gives the init the parent's copy of the embedded koffi addon (an fd). */
+export const KOFFI_FD_ENV = '_OCIRUN_KOFFI_FD';
+const O_TMPFILE = 0o20200000;
+
+/**
+ * Loads a native addon from `fd` (dlopen through /proc/self/fd, so the
+ * file need not have a name); undefined when the kernel refuses to map it
+ * executable (a noexec mount).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function dlopenFd(fd: number): any {
+  const mod = { exports: {} };
+  try {
+    process.dlopen(mod, `/proc/self/fd/${fd}`);
+  } catch (err) {
+    if (/Permission denied|Operation not permitted/.test((err as Error).message)) return undefined;
+    throw err;
+  }
+  return mod.exports;
+}
+
+/**
+ * The embedded addon in an unnamed file (O_TMPFILE: no other process can
+ * find, open or replace it) on the first of `dirs` that lets it be mapped
+ * executable; returns the module and a read-only fd of the file.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function loadFromUnnamedCopy(bytes: Uint8Array, dirs: string[]): { mod: any; fd: number } {
+  const problems: string[] = [];
+  for (const dir of dirs) {
+    let fd: number;
+    try {
+      fd = fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR, 0o555);
+    } catch (err) {
+      problems.push(`${dir}: ${(err as NodeJS.ErrnoException).code}`);
+      continue;
+    }
+    fs.writeSync(fd, bytes);
+    const ro = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY);
+    fs.closeSync(fd);
+    const mod = dlopenFd(ro);
+    if (mod) return { mod, fd: ro };
+    problems.push(`${dir}: mounted noexec`);
+    fs.closeSync(ro);
+  }
+  throw new Error(`cannot load koffi's addon from an unnamed file (${problems.join('; ')})`);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let koffiModule: any;
+let koffiFd: number | undefined;
+
+/**
+ * koffi: the package, or in the single file the embedded addon (the same
+ * API; koffi's JS wrapper only adds deprecation shims). Bun would extract
+ * an embedded addon to a file of a guessable name in /tmp (and cannot in
+ * the init, whose root is read-only); instead it is loaded from an unnamed
+ * file of ours, which the init gets from its parent as an fd.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function loadKoffi(): any {
+  if (koffiModule) return koffiModule;
+  if (!embedded) return (koffiModule = createRequire(import.meta.url)('koffi'));
+  const inherited = process.env[KOFFI_FD_ENV];
+  if (inherited) {
+    koffiFd = Number(inherited);
+    koffiModule = dlopenFd(koffiFd);
+    if (!koffiModule) throw new Error(`cannot load koffi's addon from fd ${koffiFd}: permission denied`);
+    return koffiModule;
+  }
+  const dirs = [...new Set(['/dev/shm', os.tmpdir(), process.env.XDG_RUNTIME_DIR ?? '/run', '/run', '/var/tmp'])];
+  const loaded = loadFromUnnamedCopy(fs.readFileSync(embedded.koffiPath), dirs);
+  koffiFd = loaded.fd;
+  return (koffiModule = loaded.mod);
+}
+
+/** The fd of the embedded koffi addon that the init should inherit (single file only). */
+export function koffiFdForInit(): number | undefined {
+  if (embedded) loadKoffi();
+  return koffiFd;
+}
+
 // dist/engine.js, or dist/bundle/ocirun.js when bundled.
 /** The package's root directory. */
 export const projectRoot = path.resolve(here, path.basename(here) === 'bundle' ? '../..' : '..');
 /** The launcher (native/launcher.c): starts an engine on the CLI's or the init's bundle. */
 export const LAUNCHER = path.join(projectRoot, 'bin', 'ocirun');
-/** The C stage and the exec shim, built from native/ (npm run build). */
-export const STAGE_BINARY = path.join(projectRoot, 'build', 'ocirun-stage');
-export const EXEC_SHIM = path.join(projectRoot, 'build', 'ocirun-exec-shim');
+/** The C stage and the exec shim, built from native/ (npm run build), or embedded. */
+export const stageBinary = (): string => embedded?.stagePath ?? path.join(projectRoot, 'build', 'ocirun-stage');
+export const execShim = (): string => embedded?.shimPath ?? path.join(projectRoot, 'build', 'ocirun-exec-shim');
 
 /** Environment variable that tells the single-file build to run as the init. */
 export const INIT_ROLE_ENV = '_OCIRUN_ROLE';

@@ -10,12 +10,13 @@ import { create as createOp, type CreateOptions, type Created } from './containe
 import { deleteContainer } from './container/delete.js';
 import { kill as killOp } from './container/kill.js';
 import { list as listOp, pids as pidsOp, state as stateOp } from './container/query.js';
-import { run as runOp } from './container/run.js';
+import { run as runOp, type RunOptions } from './container/run.js';
 import { start as startOp } from './container/start.js';
 import type { Sys } from './sys/types.js';
 
 export type { Config, OciState } from './spec/schema.js';
 export type { CreateOptions, Created } from './container/create.js';
+export type { RunOptions } from './container/run.js';
 export { defaultSpec } from './spec/default.js';
 export { RuntimeError, ConfigError } from './errors.js';
 
@@ -49,7 +50,7 @@ export async function remove(id: string, opts: { force?: boolean } = {}, o?: Run
 }
 export { remove as delete };
 /** Creates, starts and (unless detach) waits; resolves with the exit status. */
-export async function run(opts: CreateOptions & { detach?: boolean }, o?: RuntimeOptions): Promise<number> {
+export async function run(opts: RunOptions, o?: RuntimeOptions): Promise<number> {
   return runOp(await sys(), ctx(o), opts);
 }
 export function list(o?: RuntimeOptions) {

@@ -5,6 +5,7 @@
  * Without --log they go to stderr in logrus' text form, as runc's do.
  */
 import fs from 'node:fs';
+import { stderr } from './output.js';
 
 export type LogFormat = 'text' | 'json';
 type Level = 'debug' | 'info' | 'warning' | 'error';
@@ -30,10 +31,10 @@ export class Logger {
       try {
         fs.appendFileSync(this.opts.file, this.line(level, msg));
       } catch {
-        process.stderr.write(this.line(level, msg));
+        stderr(this.line(level, msg));
       }
     } else {
-      process.stderr.write(this.line(level, msg));
+      stderr(this.line(level, msg));
     }
   }
 
@@ -44,7 +45,7 @@ export class Logger {
   /** The one error line of a failed command. */
   error(msg: string): void {
     this.emit('error', msg);
-    if (this.opts.file) process.stderr.write(msg + '\n');
+    if (this.opts.file) stderr(msg + '\n');
   }
 }
 

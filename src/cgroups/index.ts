@@ -145,6 +145,25 @@ export function joinCgroups(paths: Record<string, string>, pid: number): void {
   }
 }
 
+/**
+ * Moving a process between cgroups takes a lock whose first writer after
+ * a quiet spell waits for an RCU grace period (10-30 ms here, runc pays it
+ * too); writers within the next grace period do not. So while the init
+ * starts, the parent "moves" it into the cgroup it is already in (the
+ * parent's own, on the first hierarchy): nothing changes, the wait happens
+ * now, and the real join once the init is ready is quick. Best effort: a
+ * hierarchy we cannot write is simply not primed.
+ */
+export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
+  const h = layout.hierarchies[0];
+  if (!h) return;
+  try {
+    fs.writeFileSync(path.join(h.mountPoint, h.ownPath, 'cgroup.procs'), String(pid));
+  } catch {
+    /* not ours to write: the join pays the wait instead */
+  }
+}
+
 /** Pids in the container's cgroup (the first hierarchy that lists them). */
 export function cgroupPids(paths: Record<string, string>): number[] {
   for (const dir of Object.values(paths)) {

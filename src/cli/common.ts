@@ -1,23 +1,13 @@
-/** Shared CLI plumbing: global options, the lazily loaded syscall layer, error exit. */
-import type { Command } from 'commander';
+/** Shared CLI plumbing: the global flags as a context, the lazily loaded syscall layer, error exit. */
 import { context, type Context } from '../container/context.js';
 import { log } from '../log.js';
+import { stderr } from '../output.js';
 import type { Sys } from '../sys/types.js';
+import { str, type FlagValues, type Invocation } from './args.js';
 
-export interface GlobalOptions {
-  root?: string;
-  log?: string;
-  logFormat?: 'text' | 'json';
-  debug?: boolean;
-  systemdCgroup?: boolean;
-}
-
-export function globals(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals() as GlobalOptions;
-}
-
-export function ctxOf(cmd: Command): Context {
-  return context({ root: globals(cmd).root });
+export function ctxOf(inv: Invocation | FlagValues): Context {
+  const global = 'global' in inv ? (inv as Invocation).global : (inv as FlagValues);
+  return context({ root: str(global.root) });
 }
 
 /** koffi is loaded only by the commands that make system calls. */
@@ -26,14 +16,9 @@ export async function loadSys(): Promise<Sys> {
   return new LibcSys();
 }
 
-export function fail(err: unknown): never {
+export function fail(err: unknown, status = 1): never {
   const msg = err instanceof Error ? err.message : String(err);
   log.error(msg);
-  if (process.env.OCIRUN_DEBUG_STACK && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  process.exit(1);
-}
-
-export function parseCount(value: string, name: string): number {
-  if (!/^\d+$/.test(value)) throw new Error(`${name}: "${value}" is not a non-negative integer`);
-  return Number(value);
+  if (process.env.OCIRUN_DEBUG_STACK && err instanceof Error) stderr(`${err.stack}\n`);
+  process.exit(status);
 }

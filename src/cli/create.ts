@@ -1,38 +1,41 @@
-import type { Command } from 'commander';
 import type { CreateOptions } from '../container/create.js';
 import { listenFdCount } from '../systemd/activation.js';
-import { ctxOf, loadSys, parseCount } from './common.js';
+import { bool, countFlag, str, type CommandDef, type Flag, type Invocation } from './args.js';
+import { ctxOf, loadSys } from './common.js';
 
 /** The flags `create` and `run` share, as runc has them. */
-export function withCreateFlags(cmd: Command): Command {
-  return cmd
-    .argument('<container-id>')
-    .option('-b, --bundle <dir>', 'path to the bundle (default: the current directory)', '.')
-    .option('--pid-file <file>', 'write the init pid to this file')
-    .option('--console-socket <path>', 'unix socket that receives the pty master when process.terminal is set')
-    .option('--no-pivot', 'do not use pivot_root (move the rootfs and chroot instead)')
-    .option('--no-new-keyring', 'do not create a new session keyring')
-    .option('--preserve-fds <n>', 'pass N extra fds (3..3+N-1) to the container', '0');
-}
+export const CREATE_FLAGS: Flag[] = [
+  { name: 'bundle', short: 'b', value: true, help: 'path to the root of the bundle directory, defaults to the current directory' },
+  { name: 'console-socket', value: true, help: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" },
+  { name: 'pid-file', value: true, help: 'specify the file to write the process id to' },
+  { name: 'no-pivot', help: 'do not use pivot root to jail process inside rootfs (move the rootfs and chroot instead)' },
+  { name: 'no-new-keyring', help: 'do not create a new session keyring for the container' },
+  { name: 'preserve-fds', value: true, default: '0', help: 'pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)' },
+];
 
-export function createOptions(id: string, o: Record<string, unknown>): CreateOptions {
+export function createOptions(inv: Invocation): CreateOptions {
+  const f = inv.flags;
   return {
-    id,
-    bundle: String(o.bundle),
-    pidFile: o.pidFile as string | undefined,
-    consoleSocket: o.consoleSocket as string | undefined,
-    noPivot: o.pivot === false,
-    noNewKeyring: o.newKeyring === false,
-    preserveFds: parseCount(String(o.preserveFds), '--preserve-fds'),
+    id: inv.args[0],
+    bundle: str(f.bundle) ?? '.',
+    pidFile: str(f['pid-file']),
+    consoleSocket: str(f['console-socket']),
+    noPivot: bool(f['no-pivot']),
+    noNewKeyring: bool(f['no-new-keyring']),
+    preserveFds: countFlag(f['preserve-fds'], 'preserve-fds'),
     listenFds: listenFdCount(),
     notifySocket: process.env.NOTIFY_SOCKET || undefined,
   };
 }
 
-export function register(program: Command): void {
-  withCreateFlags(program.command('create').description('create a container from a bundle; its process waits for `start`'))
-    .action(async (id: string, o, cmd: Command) => {
-      const { create } = await import('../container/create.js');
-      await create(await loadSys(), ctxOf(cmd), createOptions(id, o));
-    });
-}
+export const command: CommandDef = {
+  name: 'create',
+  summary: 'create a container',
+  usage: '<container-id>',
+  flags: CREATE_FLAGS,
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const { create } = await import('../container/create.js');
+    await create(await loadSys(), ctxOf(inv), createOptions(inv));
+  },
+};

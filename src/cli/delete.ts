@@ -1,14 +1,14 @@
-import type { Command } from 'commander';
+import { bool, type CommandDef } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
-export function register(program: Command): void {
-  program
-    .command('delete')
-    .description('delete a stopped or created container (and its cgroups and state)')
-    .argument('<container-id>')
-    .option('-f, --force', 'kill the container first if it is still running')
-    .action(async (id: string, o, cmd: Command) => {
-      const { deleteContainer } = await import('../container/delete.js');
-      return deleteContainer(await loadSys(), ctxOf(cmd), id, { force: o.force });
-    });
-}
+export const command: CommandDef = {
+  name: 'delete',
+  summary: 'delete any resources held by the container often used with detached container',
+  usage: '<container-id>',
+  flags: [{ name: 'force', short: 'f', help: 'forcibly deletes the container if it is still running (uses SIGKILL)' }],
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const { deleteContainer } = await import('../container/delete.js');
+    await deleteContainer(await loadSys(), ctxOf(inv), inv.args[0], { force: bool(inv.flags.force) });
+  },
+};

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
-import type { Command } from 'commander';
 import { RuntimeError } from '../errors.js';
 import { log } from '../log.js';
 import type { ProcessConfig } from '../spec/schema.js';
-import { ctxOf, loadSys, parseCount } from './common.js';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+import { bool, countFlag, list, str, type CommandDef } from './args.js';
+import { ctxOf, loadSys } from './common.js';
 
 function readProcessFile(file: string): ProcessConfig {
   try {
@@ -15,58 +13,59 @@ function readProcessFile(file: string): ProcessConfig {
   }
 }
 
-export function register(program: Command): void {
-  program
-    .command('exec')
-    .description('run a new process inside a container')
-    .argument('<container-id>')
-    .argument('[command...]', 'the command and its arguments (unless --process)')
-    .option('-p, --process <file>', 'path to a process.json (replaces the command and the flags below)')
-    .option('-t, --tty', 'allocate a pseudo-TTY')
-    .option('--console-socket <path>', 'unix socket that receives the pty master')
-    .option('-d, --detach', 'return once the process runs')
-    .option('--pid-file <file>', 'write the process id to this file')
-    .option('-e, --env <var>', 'set an environment variable (repeatable)', collect)
-    .option('--cwd <dir>', 'working directory in the container')
-    .option('-u, --user <uid[:gid]>', 'user id, optionally with group id')
-    .option('-g, --additional-gids <gid>', 'additional group id (repeatable)', collect)
-    .option('-c, --cap <cap>', 'add a capability (repeatable)', collect)
-    .option('--no-new-privs', 'set no_new_privs for the process')
-    .option('--apparmor <profile>', 'AppArmor profile for the process')
-    .option('--process-label <label>', 'SELinux label for the process')
-    .option('--preserve-fds <n>', 'pass N extra fds (3..3+N-1) to the process', '0')
-    .option('--cgroup <[controller:]path>', 'run in a sub-cgroup of the container (repeatable)', collect)
-    .option('--ignore-paused', 'allow exec in a paused container')
-    .passThroughOptions()
-    .action(async (id: string, command: string[], o, cmd: Command) => {
-      // As runc: a failed exec exits 255 ("exec failed: ..."), so that a
-      // caller can tell it from the process's own exit status 1.
-      try {
-        const { exec } = await import('../container/exec.js');
-        const noNewPrivs = cmd.getOptionValueSource('newPrivs') === 'cli' ? true : undefined;
-        process.exitCode = await exec(await loadSys(), ctxOf(cmd), {
-          id,
-          process: o.process ? readProcessFile(o.process) : undefined,
-          args: command,
-          env: o.env,
-          cwd: o.cwd,
-          tty: o.tty ?? false,
-          user: o.user,
-          additionalGids: (o.additionalGids as string[] | undefined)?.map((g) => (/^-?\d+$/.test(g) ? Number(g) : NaN)),
-          caps: o.cap,
-          noNewPrivs,
-          apparmor: o.apparmor,
-          processLabel: o.processLabel,
-          consoleSocket: o.consoleSocket,
-          detach: o.detach ?? false,
-          pidFile: o.pidFile,
-          preserveFds: parseCount(String(o.preserveFds), '--preserve-fds'),
-          cgroup: o.cgroup,
-          ignorePaused: o.ignorePaused ?? false,
-        });
-      } catch (err) {
-        log.error(`exec failed: ${(err as Error).message}`);
-        process.exit(255);
-      }
-    });
-}
+export const command: CommandDef = {
+  name: 'exec',
+  summary: 'execute new process inside the container',
+  usage: '<container-id> <command> [command options]  || -p process.json <container-id>',
+  flags: [
+    { name: 'console-socket', value: true, help: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" },
+    { name: 'cwd', value: true, help: 'current working directory in the container' },
+    { name: 'env', short: 'e', value: true, repeat: true, help: 'set environment variables' },
+    { name: 'tty', short: 't', help: 'allocate a pseudo-TTY' },
+    { name: 'user', short: 'u', value: true, help: 'UID (format: <uid>[:<gid>])' },
+    { name: 'additional-gids', short: 'g', value: true, repeat: true, help: 'additional gids' },
+    { name: 'process', short: 'p', value: true, help: 'path to the process.json' },
+    { name: 'detach', short: 'd', help: "detach from the container's process" },
+    { name: 'pid-file', value: true, help: 'specify the file to write the process id to' },
+    { name: 'process-label', value: true, help: 'set the asm process label for the process commonly used with selinux' },
+    { name: 'apparmor', value: true, help: 'set the apparmor profile for the process' },
+    { name: 'no-new-privs', help: 'set the no new privileges value for the process' },
+    { name: 'cap', short: 'c', value: true, repeat: true, help: 'add a capability to the bounding set for the process' },
+    { name: 'preserve-fds', value: true, default: '0', help: 'pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)' },
+    { name: 'cgroup', value: true, repeat: true, help: 'run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.' },
+    { name: 'ignore-paused', help: 'allow exec in a paused container' },
+  ],
+  args: { min: 1, max: Infinity },
+  async run(inv) {
+    // As runc: a failed exec exits 255 ("exec failed: ..."), so that a
+    // caller can tell it from the process's own exit status 1.
+    try {
+      const f = inv.flags;
+      const [id, ...args] = inv.args;
+      const { exec } = await import('../container/exec.js');
+      process.exitCode = await exec(await loadSys(), ctxOf(inv), {
+        id,
+        process: str(f.process) ? readProcessFile(str(f.process)!) : undefined,
+        args,
+        env: list(f.env),
+        cwd: str(f.cwd),
+        tty: bool(f.tty),
+        user: str(f.user),
+        additionalGids: list(f['additional-gids'])?.map((g) => (/^-?\d+$/.test(g) ? Number(g) : NaN)),
+        caps: list(f.cap),
+        noNewPrivs: f['no-new-privs'] === true ? true : undefined,
+        apparmor: str(f.apparmor),
+        processLabel: str(f['process-label']),
+        consoleSocket: str(f['console-socket']),
+        detach: bool(f.detach),
+        pidFile: str(f['pid-file']),
+        preserveFds: countFlag(f['preserve-fds'], 'preserve-fds'),
+        cgroup: list(f.cgroup),
+        ignorePaused: bool(f['ignore-paused']),
+      });
+    } catch (err) {
+      log.error(`exec failed: ${(err as Error).message}`);
+      process.exit(255);
+    }
+  },
+};

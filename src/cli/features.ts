@@ -1,13 +1,16 @@
-import type { Command } from 'commander';
+import { stdout } from '../output.js';
+import type { CommandDef } from './args.js';
 
-export function register(program: Command): void {
-  program
-    .command('features')
-    .description('print what this runtime and this host support (runtime-spec features JSON)')
-    .action(async () => {
-      const { features, hostFeatures } = await import('../container/features.js');
-      const { tryLibSeccomp } = await import('../sys/libseccomp.js');
-      // Without libseccomp, seccomp is reported as not enabled.
-      process.stdout.write(JSON.stringify(features(hostFeatures(tryLibSeccomp())), null, 4) + '\n');
-    });
-}
+export const command: CommandDef = {
+  name: 'features',
+  summary: 'show the enabled features',
+  usage: '',
+  flags: [],
+  args: { min: 0, max: 0 },
+  async run() {
+    const { features, hostFeatures } = await import('../container/features.js');
+    const { tryLibSeccomp } = await import('../sys/libseccomp.js');
+    // Without libseccomp, seccomp is reported as not enabled.
+    stdout(JSON.stringify(features(hostFeatures(tryLibSeccomp())), null, 4) + '\n');
+  },
+};

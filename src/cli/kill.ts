@@ -1,15 +1,14 @@
-import type { Command } from 'commander';
+import { bool, type CommandDef } from './args.js';
 import { ctxOf } from './common.js';
 
-export function register(program: Command): void {
-  program
-    .command('kill')
-    .description('send a signal (default SIGTERM) to the container init, or with --all to all its processes')
-    .argument('<container-id>')
-    .argument('[signal]', 'signal name or number', 'SIGTERM')
-    .option('-a, --all', 'send the signal to every process in the container')
-    .action(async (id: string, signal: string, o, cmd: Command) => {
-      const { kill } = await import('../container/kill.js');
-      return kill(ctxOf(cmd), id, signal, { all: o.all });
-    });
-}
+export const command: CommandDef = {
+  name: 'kill',
+  summary: "kill sends the specified signal (default: SIGTERM) to the container's init process",
+  usage: '<container-id> [signal]',
+  flags: [{ name: 'all', short: 'a', help: 'send the specified signal to all processes inside the container' }],
+  args: { min: 1, max: 2 },
+  async run(inv) {
+    const { kill } = await import('../container/kill.js');
+    kill(ctxOf(inv), inv.args[0], inv.args[1] ?? 'SIGTERM', { all: bool(inv.flags.all) });
+  },
+};

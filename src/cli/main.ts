@@ -1,26 +1,37 @@
 /** ocirun's command line: runc's commands, flags, exit codes and messages. */
-import { Command } from 'commander';
 import { Logger, setLogger, type LogFormat } from '../log.js';
+import { stdout } from '../output.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { VERSION } from '../version.js';
-import { fail, globals } from './common.js';
-import * as checkCmd from './check.js';
-import * as createCmd from './create.js';
-import * as deleteCmd from './delete.js';
-import * as eventsCmd from './events.js';
-import * as execCmd from './exec.js';
-import * as featuresCmd from './features.js';
-import * as killCmd from './kill.js';
-import * as listCmd from './list.js';
-import * as pauseCmd from './pause.js';
-import * as psCmd from './ps.js';
-import * as resumeCmd from './resume.js';
-import * as runCmd from './run.js';
-import * as specCmd from './spec.js';
-import * as startCmd from './start.js';
-import * as stateCmd from './state.js';
-import * as updateCmd from './update.js';
+import { parseCommandLine, str, UsageError, type CommandDef, type Flag } from './args.js';
+import { fail } from './common.js';
+import { command as check } from './check.js';
+import { command as create } from './create.js';
+import { command as del } from './delete.js';
+import { command as events } from './events.js';
+import { command as exec } from './exec.js';
+import { command as features } from './features.js';
+import { command as kill } from './kill.js';
+import { command as list } from './list.js';
+import { command as pause } from './pause.js';
+import { command as ps } from './ps.js';
+import { command as resume } from './resume.js';
+import { command as run } from './run.js';
+import { command as spec } from './spec.js';
+import { command as start } from './start.js';
+import { command as state } from './state.js';
+import { command as update } from './update.js';
 
+// In the order help lists them.
+const COMMANDS: CommandDef[] = [check, create, del, events, exec, features, kill, list, pause, ps, resume, run, spec, start, state, update];
+
+export const GLOBAL_FLAGS: Flag[] = [
+  { name: 'debug', help: 'enable debug logging' },
+  { name: 'log', value: true, help: "set the log file to write ocirun logs to (default is '/dev/stderr')" },
+  { name: 'log-format', value: true, default: 'text', help: "set the log format ('text' (default), or 'json')" },
+  { name: 'root', value: true, default: '/run/ocirun', help: 'root directory for storage of container state (this should be located in tmpfs)' },
+  { name: 'systemd-cgroup', help: 'enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" (not supported yet)' },
+];
 
 async function versionText(): Promise<string> {
   const { libseccompVersion } = await import('../sys/libseccomp.js');
@@ -28,37 +39,16 @@ async function versionText(): Promise<string> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command('ocirun')
-    .description('an OCI container runtime, command-line compatible with runc')
-    .option('--root <dir>', 'root directory for container state', '/run/ocirun')
-    .option('--log <file>', 'write warnings and errors to this file')
-    .option('--log-format <format>', 'text or json', 'text')
-    .option('--debug', 'log debug messages')
-    .option('--systemd-cgroup', 'use the systemd cgroup driver (not supported yet)')
-    .option('-v, --version', 'print the version')
-    .enablePositionalOptions()
-    .showHelpAfterError()
-    .exitOverride((err) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
-      process.exit(1);
-    })
-    .hook('preAction', (_thisCmd, actionCmd) => {
-      const g = globals(actionCmd);
-      if (g.logFormat !== 'text' && g.logFormat !== 'json') throw new Error(`invalid log format: ${g.logFormat}`);
-      setLogger(new Logger({ file: g.log, format: g.logFormat as LogFormat, debug: g.debug }));
-      if (g.systemdCgroup) throw new Error('--systemd-cgroup: the systemd cgroup driver is not supported by this version of ocirun');
-    });
-  for (const m of [createCmd, startCmd, stateCmd, killCmd, deleteCmd, runCmd, execCmd, listCmd, psCmd, pauseCmd, resumeCmd, updateCmd, eventsCmd, featuresCmd, checkCmd, specCmd]) m.register(program);
-
-  if (argv.includes('-v') || argv.includes('--version')) {
-    const first = argv.findIndex((a) => !a.startsWith('-'));
-    if (first < 0 || argv.indexOf('--version') < first || argv.indexOf('-v') < first) {
-      process.stdout.write(await versionText());
-      return;
-    }
-  }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    const parsed = parseCommandLine(argv, GLOBAL_FLAGS, COMMANDS);
+    if (parsed.kind === 'version') return stdout(await versionText());
+    if (parsed.kind === 'help') return stdout(parsed.text);
+    const g = parsed.inv.global;
+    const format = str(g['log-format']);
+    if (format !== 'text' && format !== 'json') throw new UsageError(`invalid log-format: ${format}`);
+    setLogger(new Logger({ file: str(g.log), format: format as LogFormat, debug: g.debug === true }));
+    if (g['systemd-cgroup'] === true) throw new UsageError('--systemd-cgroup: the systemd cgroup driver is not supported by this version of ocirun');
+    await parsed.command.run(parsed.inv);
   } catch (err) {
     fail(err);
   }

@@ -1,13 +1,14 @@
-import type { Command } from 'commander';
+import type { CommandDef } from './args.js';
 import { ctxOf } from './common.js';
 
-export function register(program: Command): void {
-  program
-    .command('pause')
-    .description('suspend every process in the container (cgroup freezer)')
-    .argument('<container-id>')
-    .action(async (id: string, _o, cmd: Command) => {
-      const { pause } = await import('../container/pause.js');
-      await pause(ctxOf(cmd), id);
-    });
-}
+export const command: CommandDef = {
+  name: 'pause',
+  summary: 'pause suspends all processes inside the container',
+  usage: '<container-id>',
+  flags: [],
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const { pause } = await import('../container/pause.js');
+    await pause(ctxOf(inv), inv.args[0]);
+  },
+};

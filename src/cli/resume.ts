@@ -1,13 +1,14 @@
-import type { Command } from 'commander';
+import type { CommandDef } from './args.js';
 import { ctxOf } from './common.js';
 
-export function register(program: Command): void {
-  program
-    .command('resume')
-    .description('resume every process of a paused container')
-    .argument('<container-id>')
-    .action(async (id: string, _o, cmd: Command) => {
-      const { resume } = await import('../container/pause.js');
-      await resume(ctxOf(cmd), id);
-    });
-}
+export const command: CommandDef = {
+  name: 'resume',
+  summary: 'resumes all processes that have been previously paused',
+  usage: '<container-id>',
+  flags: [],
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const { resume } = await import('../container/pause.js');
+    await resume(ctxOf(inv), inv.args[0]);
+  },
+};

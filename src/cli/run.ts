@@ -1,12 +1,20 @@
-import type { Command } from 'commander';
+import { bool, type CommandDef } from './args.js';
 import { ctxOf, loadSys } from './common.js';
-import { createOptions, withCreateFlags } from './create.js';
+import { CREATE_FLAGS, createOptions } from './create.js';
 
-export function register(program: Command): void {
-  withCreateFlags(program.command('run').description('create and start a container, wait for it and exit with its status'))
-    .option('-d, --detach', 'start the container and return at once')
-    .action(async (id: string, o, cmd: Command) => {
-      const { run } = await import('../container/run.js');
-      process.exitCode = await run(await loadSys(), ctxOf(cmd), { ...createOptions(id, o), detach: o.detach });
-    });
-}
+export const command: CommandDef = {
+  name: 'run',
+  summary: 'create and run a container',
+  usage: '<container-id>',
+  flags: [
+    ...CREATE_FLAGS,
+    { name: 'detach', short: 'd', help: "detach from the container's process" },
+    { name: 'keep', help: 'do not delete the container after it exits' },
+    { name: 'no-subreaper', help: 'disable the use of the subreaper used to reap reparented processes' },
+  ],
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const { run } = await import('../container/run.js');
+    process.exitCode = await run(await loadSys(), ctxOf(inv), { ...createOptions(inv), detach: bool(inv.flags.detach), keep: bool(inv.flags.keep) });
+  },
+};

@@ -1,18 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { RuntimeError } from '../errors.js';
+import { bool, str, type CommandDef } from './args.js';
 
-export function register(program: Command): void {
-  program
-    .command('spec')
-    .description('write a default config.json to the bundle directory')
-    .option('-b, --bundle <dir>', 'where to write config.json', '.')
-    .option('--rootless', 'a config for a rootless container (not supported yet)')
-    .action(async (o) => {
-      const { defaultSpec } = await import('../spec/default.js');
-      if (o.rootless) throw new Error('spec: --rootless is not supported by this version of ocirun');
-      const file = path.join(o.bundle, 'config.json');
-      if (fs.existsSync(file)) throw new Error(`spec: File ${file} exists. Remove it first`);
-      fs.writeFileSync(file, JSON.stringify(defaultSpec(), null, '\t') + '\n', { mode: 0o666 });
-    });
-}
+export const command: CommandDef = {
+  name: 'spec',
+  summary: 'create a new specification file',
+  usage: '',
+  flags: [
+    { name: 'bundle', short: 'b', value: true, help: 'path to the root of the bundle directory' },
+    { name: 'rootless', help: 'generate a configuration for a rootless container' },
+  ],
+  args: { min: 0, max: 0 },
+  async run(inv) {
+    const { defaultSpec } = await import('../spec/default.js');
+    if (bool(inv.flags.rootless)) throw new RuntimeError('spec', '--rootless is not supported by this version of ocirun');
+    const file = path.join(str(inv.flags.bundle) ?? '.', 'config.json');
+    if (fs.existsSync(file)) throw new RuntimeError('spec', `File ${file} exists. Remove it first`);
+    fs.writeFileSync(file, JSON.stringify(defaultSpec(), null, '\t') + '\n', { mode: 0o666 });
+  },
+};

@@ -1,14 +1,15 @@
-import type { Command } from 'commander';
+import type { CommandDef } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
-export function register(program: Command): void {
-  program
-    .command('start')
-    .description('start the process of a created container')
-    .argument('<container-id>')
-    .action(async (id: string, _o, cmd: Command) => {
-      const { start } = await import('../container/start.js');
-      const socket = process.env.NOTIFY_SOCKET;
-      return start(ctxOf(cmd), id, { notify: socket ? { sys: await loadSys(), socket } : undefined });
-    });
-}
+export const command: CommandDef = {
+  name: 'start',
+  summary: 'executes the user defined process in a created container',
+  usage: '<container-id>',
+  flags: [],
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const { start } = await import('../container/start.js');
+    const socket = process.env.NOTIFY_SOCKET;
+    await start(ctxOf(inv), inv.args[0], { notify: socket ? { sys: await loadSys(), socket } : undefined });
+  },
+};

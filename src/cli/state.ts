@@ -1,13 +1,15 @@
-import type { Command } from 'commander';
+import { stdout } from '../output.js';
+import type { CommandDef } from './args.js';
 import { ctxOf } from './common.js';
 
-export function register(program: Command): void {
-  program
-    .command('state')
-    .description('print the state of a container as JSON')
-    .argument('<container-id>')
-    .action(async (id: string, _o, cmd: Command) => {
-      const { state } = await import('../container/query.js');
-      process.stdout.write(JSON.stringify(state(ctxOf(cmd), id), null, 2) + '\n');
-    });
-}
+export const command: CommandDef = {
+  name: 'state',
+  summary: 'output the state of a container',
+  usage: '<container-id>',
+  flags: [],
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const { state } = await import('../container/query.js');
+    stdout(JSON.stringify(state(ctxOf(inv), inv.args[0]), null, 2) + '\n');
+  },
+};

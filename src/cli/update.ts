@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import type { Command } from 'commander';
 import { RuntimeError } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
+import { str, type CommandDef, type Flag } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
 function readResources(file: string): ResourcesConfig {
@@ -14,33 +14,56 @@ function readResources(file: string): ResourcesConfig {
   }
 }
 
-export function register(program: Command): void {
-  program
-    .command('update')
-    .description('update the resource limits of a container')
-    .argument('<container-id>')
-    .option('-r, --resources <file>', 'a LinuxResources JSON file, or - for stdin (the flags below are then ignored, as in runc)')
-    .option('--memory <bytes>', 'memory limit (e.g. 64m); -1 for none')
-    .option('--memory-reservation <bytes>', 'memory soft limit')
-    .option('--memory-swap <bytes>', 'memory plus swap limit; -1 for none')
-    .option('--kernel-memory <bytes>', 'kernel memory limit (deprecated)')
-    .option('--kernel-memory-tcp <bytes>', 'kernel TCP buffer limit')
-    .option('--cpu-share <n>', 'CPU shares (relative weight)')
-    .option('--cpu-shares <n>', 'same as --cpu-share')
-    .option('--cpu-quota <us>', 'CPU CFS quota, in microseconds per period')
-    .option('--cpu-period <us>', 'CPU CFS period, in microseconds')
-    .option('--cpu-rt-period <us>', 'CPU realtime period')
-    .option('--cpu-rt-runtime <us>', 'CPU realtime runtime')
-    .option('--cpuset-cpus <list>', 'CPUs to allow (0-3, 0,1)')
-    .option('--cpuset-mems <list>', 'memory nodes to allow')
-    .option('--pids-limit <n>', 'maximum number of tasks; -1 for none')
-    .option('--blkio-weight <n>', 'block IO weight (10-1000)')
-    .option('--l3-cache-schema <schema>', 'Intel RDT L3 schema (not supported)')
-    .option('--mem-bw-schema <schema>', 'Intel RDT memory bandwidth schema (not supported)')
-    .action(async (id: string, o, cmd: Command) => {
-      const { resourcesFromFlags, update } = await import('../container/update.js');
-      if (o.l3CacheSchema || o.memBwSchema) throw new RuntimeError('', 'Intel RDT is not supported by this version of ocirun');
-      const resources = o.resources ? readResources(o.resources) : resourcesFromFlags({ ...o, cpuShare: o.cpuShare ?? o.cpuShares });
-      update(await loadSys(), ctxOf(cmd), id, resources);
-    });
-}
+const value = (name: string, help: string): Flag => ({ name, value: true, help });
+
+export const command: CommandDef = {
+  name: 'update',
+  summary: 'update container resource constraints',
+  usage: '<container-id>',
+  flags: [
+    { name: 'resources', short: 'r', value: true, help: 'path to a LinuxResources JSON file, or - for stdin (the other flags are then ignored, as in runc)' },
+    value('memory', 'memory limit (in bytes; 64m and such are taken); -1 for none'),
+    value('memory-reservation', 'memory reservation or soft_limit (in bytes)'),
+    value('memory-swap', 'total memory usage (memory + swap); -1 for none'),
+    value('kernel-memory', 'kernel memory limit (deprecated)'),
+    value('kernel-memory-tcp', 'kernel memory limit for tcp buffer'),
+    value('cpu-share', 'CPU shares (relative weight vs. other containers)'),
+    value('cpu-shares', 'same as --cpu-share'),
+    value('cpu-quota', 'CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period'),
+    value('cpu-period', 'CPU CFS period to be used for hardcapping (in usecs)'),
+    value('cpu-rt-period', 'CPU realtime period to be used for hardcapping (in usecs)'),
+    value('cpu-rt-runtime', 'CPU realtime hardcap limit (in usecs)'),
+    value('cpuset-cpus', 'CPU(s) to use'),
+    value('cpuset-mems', 'memory node(s) to use'),
+    value('pids-limit', 'maximum number of pids allowed in the container'),
+    value('blkio-weight', 'specifies per cgroup weight, range is from 10 to 1000'),
+    value('l3-cache-schema', 'the string of Intel RDT/CAT L3 cache schema'),
+    value('mem-bw-schema', 'the string of Intel RDT/MBA memory bandwidth schema'),
+  ],
+  args: { min: 1, max: 1 },
+  async run(inv) {
+    const f = inv.flags;
+    const { resourcesFromFlags, update } = await import('../container/update.js');
+    if (str(f['l3-cache-schema']) || str(f['mem-bw-schema'])) throw new RuntimeError('', 'Intel RDT is not supported by this version of ocirun');
+    const file = str(f.resources);
+    const resources = file
+      ? readResources(file)
+      : resourcesFromFlags({
+          memory: str(f.memory),
+          memoryReservation: str(f['memory-reservation']),
+          memorySwap: str(f['memory-swap']),
+          kernelMemory: str(f['kernel-memory']),
+          kernelMemoryTcp: str(f['kernel-memory-tcp']),
+          cpuShare: str(f['cpu-share']) ?? str(f['cpu-shares']),
+          cpuQuota: str(f['cpu-quota']),
+          cpuPeriod: str(f['cpu-period']),
+          cpuRtPeriod: str(f['cpu-rt-period']),
+          cpuRtRuntime: str(f['cpu-rt-runtime']),
+          cpusetCpus: str(f['cpuset-cpus']),
+          cpusetMems: str(f['cpuset-mems']),
+          pidsLimit: str(f['pids-limit']),
+          blkioWeight: str(f['blkio-weight']),
+        });
+    update(await loadSys(), ctxOf(inv), inv.args[0], resources);
+  },
+};

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { hostLayout } from '../cgroups/index.js';
 import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
-import { EXEC_SHIM, STAGE_BINARY } from '../engine.js';
+import { embeddedAssets, execShim, stageBinary } from '../engine.js';
 import { NamespaceTypes, NS_PROC_FILE } from '../spec/constants.js';
 import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
@@ -87,7 +87,11 @@ export function check(sys: Sys, stateRoot: string, libseccompVersion: string | u
   add(rootType !== 'rootfs', 'pivot_root', `the host root is ${rootType}`, 'the host runs from an initramfs (rootfs), where pivot_root fails: use --no-pivot', false);
   const stateType = fsTypeOf(stateRoot);
   add(stateType !== undefined, `state dir ${stateRoot}`, `on ${stateType}`, 'cannot tell which filesystem holds it', false);
-  for (const [name, file] of [['C stage', STAGE_BINARY], ['exec shim', EXEC_SHIM]]) {
+  for (const [name, file] of [['C stage', stageBinary()], ['exec shim', execShim()]]) {
+    if (embeddedAssets()) {
+      add(true, name, `embedded in ${process.execPath}`, '', true);
+      continue;
+    }
     let ok = false;
     try {
       fs.accessSync(file, fs.constants.X_OK);

@@ -7,12 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atStep, ConfigError, ERR, RuntimeError, step } from '../errors.js';
-import { cgroupPaths, createCgroups, hostLayout, joinCgroups } from '../cgroups/index.js';
+import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration } from '../cgroups/index.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
 import type { InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
-import { callerIgnoredSignals, EXEC_SHIM } from '../engine.js';
+import { callerIgnoredSignals, execShim } from '../engine.js';
 import { containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
@@ -220,7 +220,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       process: processPlan,
       keepFds: init.keepFds,
       consoleFd: consoleFd === undefined ? undefined : init.fdInProcess(consoleFd),
-      shimPath: EXEC_SHIM,
+      shimPath: execShim(),
       seccomp,
       // runc sends the agent the state as it stands during create: "creating".
       seccompAgent: listenerFd === undefined ? undefined : { fd: init.fdInProcess(listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
@@ -230,6 +230,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       ignoredSignals: callerIgnoredSignals(),
     };
     init.channel.send({ type: 'plan', plan: initPlan });
+    primeCgroupMigration(layout, init.pid);
     faultPoint('plan-sent');
     let msg = await init.channel.receive();
     if (msg.type === 'hooks') {

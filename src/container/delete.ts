@@ -1,5 +1,5 @@
 /** `delete`: remove a stopped (or created) container; --force kills a running one first. */
-import { RuntimeError } from '../errors.js';
+import { ERR, RuntimeError } from '../errors.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
@@ -7,7 +7,13 @@ import { lockDir } from './lock.js';
 import { currentStatus, readState, stateDir } from './state.js';
 
 export async function deleteContainer(sys: Sys, ctx: Context, id: string, opts: { force?: boolean } = {}): Promise<void> {
-  readState(ctx.root, id);
+  try {
+    readState(ctx.root, id);
+  } catch (err) {
+    // runc: deleting what does not exist is no error with --force.
+    if (opts.force && err instanceof RuntimeError && err.detail === ERR.notExist) return;
+    throw err;
+  }
   const unlock = lockDir(sys, stateDir(ctx.root, id));
   try {
     // Read again under the lock: a create may have finished meanwhile.

@@ -13,7 +13,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { callerIgnoredSignals, EXEC_SHIM } from '../engine.js';
+import { callerIgnoredSignals, execShim } from '../engine.js';
+import { hostLayout, primeCgroupMigration } from '../cgroups/index.js';
 import { RuntimeError, step } from '../errors.js';
 import { checkExecProcess, namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
 import type { InitPlan } from '../process/init-plan.js';
@@ -147,7 +148,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       process: processPlan,
       keepFds: launched.keepFds,
       consoleFd: consoleFd === undefined ? undefined : launched.fdInProcess(consoleFd),
-      shimPath: EXEC_SHIM,
+      shimPath: execShim(),
       seccomp,
       // runc's setns process: the state as "running", the exec'd process as pid.
       seccompAgent: agentFd === undefined ? undefined : { fd: launched.fdInProcess(agentFd), processState: containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', pid, seccomp?.listenerMetadata) },
@@ -157,6 +158,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       ignoredSignals: callerIgnoredSignals(),
     };
     channel.send({ type: 'plan', plan });
+    primeCgroupMigration(hostLayout(), pid);
     await channel.receive('ready');
     joinExecCgroups(cgroupProcs, pid);
     channel.send({ type: 'continue', state: { ociVersion: OCI_VERSION, id: s.id, status: 'running', pid: s.pid, bundle: s.bundle, annotations: s.annotations } });

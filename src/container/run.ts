@@ -60,7 +60,13 @@ function readBundleConfig(bundle: string): Config | undefined {
   }
 }
 
-export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach?: boolean }): Promise<number> {
+export interface RunOptions extends CreateOptions {
+  detach?: boolean;
+  /** runc's --keep: the stopped container stays (state, cgroups) until `delete`. */
+  keep?: boolean;
+}
+
+export async function run(sys: Sys, ctx: Context, opts: RunOptions): Promise<number> {
   const pair = wantsProxy(opts) ? consolePair(sys) : undefined;
   let created;
   try {
@@ -94,7 +100,7 @@ export async function run(sys: Sys, ctx: Context, opts: CreateOptions & { detach
   } finally {
     stopRelay();
     await proxy?.close();
-    await deleteContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after run: ${(e as Error).message}`));
+    if (!opts.keep) await deleteContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after run: ${(e as Error).message}`));
   }
 }
 

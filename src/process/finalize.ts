@@ -19,7 +19,8 @@ import { joinContainerKeyring } from '../security/keyring.js';
 import { lsmExecWrites } from '../security/lsm.js';
 import { compileToBpf } from '../security/seccomp.js';
 import { sendToAgent } from '../security/seccomp-listener.js';
-import { F_SEAL, FS_MAGIC, MFD, O, PR, RESOLVE } from '../sys/constants.js';
+import { sealedMemfd } from '../security/sealed.js';
+import { FS_MAGIC, O, PR, RESOLVE } from '../sys/constants.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { lookPath } from './exec-path.js';
@@ -27,19 +28,7 @@ import type { InitPlan } from './init-plan.js';
 
 /** Copies the exec shim into a sealed memfd (see native/exec-shim.c for why). */
 export function sealedShim(sys: Sys, shimPath: string): number {
-  const bytes = fs.readFileSync(shimPath);
-  // MFD_EXEC: under vm.memfd_noexec=1 a memfd made without it cannot be executed.
-  let fd: number;
-  try {
-    fd = sys.memfdCreate('ocirun-exec', MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD.EXEC);
-  } catch (err) {
-    // Kernels before 6.3 do not know MFD_EXEC; theirs are all executable.
-    if (!(err instanceof SysError && err.code === 'EINVAL')) throw err;
-    fd = sys.memfdCreate('ocirun-exec', MFD.CLOEXEC | MFD.ALLOW_SEALING);
-  }
-  fs.writeSync(fd, bytes);
-  sys.addSeals(fd, F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE);
-  return fd;
+  return sealedMemfd(sys, 'ocirun-exec', fs.readFileSync(shimPath));
 }
 
 /** Writes a /proc file through an fd that is checked to be on procfs. */

@@ -16,7 +16,8 @@ import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js'
 import { CLONE, MS, O, PR } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { setupConsole } from '../tty/console.js';
-import type { Channel } from './channel.js';
+import { LibcSys } from '../sys/libc.js';
+import { Channel } from './channel.js';
 import { withHome } from './exec-path.js';
 import { becomeProcess, compileFilter, execProgram, prepareProcess, sealedShim, writeProcFile } from './finalize.js';
 import type { ContainerSetup, InitPlan } from './init-plan.js';
@@ -164,4 +165,21 @@ export function reportError(channel: Channel, err: unknown): void {
   const e = atStep('init', err);
   if (channel.isClosed) process.stderr.write(`ocirun: ${e.message}\n`);
   else channel.send({ type: 'error', step: e.step, detail: e.detail });
+}
+
+/** The init's entry: what the C stage execs runs this (./init-main.ts, or the single file as the init). */
+export async function initMain(): Promise<never> {
+  const env = process.env;
+  const sys = new LibcSys();
+  const channel = new Channel(sys, Number(env._OCIRUN_SYNC_FD), 'parent');
+  try {
+    return await runInit(sys, channel, { rootFd: Number(env._OCIRUN_ROOT_FD) });
+  } catch (err) {
+    try {
+      reportError(channel, err);
+    } finally {
+      // The parent cleans up.
+      process.exit(1);
+    }
+  }
 }

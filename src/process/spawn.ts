@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
-import { initCommand, STAGE_BINARY } from '../engine.js';
+import { embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, stageBinary } from '../engine.js';
+import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
 import type { StageInstruction } from './messages.js';
@@ -65,8 +66,20 @@ function writeIdMap(file: string, maps: IdMap[]): void {
   }
 }
 
-export function checkStageBuilt(): void {
-  if (!fs.existsSync(STAGE_BINARY)) throw new RuntimeError('spawn stage', `${STAGE_BINARY} is missing: run npm install (it builds native/)`);
+/**
+ * The stage to run: the built file, or, in the single-file build, a sealed
+ * memfd of the embedded copy (made once; the stage then need not copy itself).
+ */
+let embeddedStageFd: number | undefined;
+function stageExecutable(sys: Sys): { path: string } | { fd: number } {
+  const embedded = embeddedAssets();
+  if (embedded) {
+    embeddedStageFd ??= sealedMemfd(sys, 'ocirun-stage', fs.readFileSync(embedded.stagePath));
+    return { fd: embeddedStageFd };
+  }
+  const file = stageBinary();
+  if (!fs.existsSync(file)) throw new RuntimeError('spawn stage', `${file} is missing: run npm install (it builds native/)`);
+  return { path: file };
 }
 
 /**
@@ -74,7 +87,7 @@ export function checkStageBuilt(): void {
  * after them, then the extra ones; the environment names the sync socket.
  */
 export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProcess> {
-  checkStageBuilt();
+  const stage = stageExecutable(sys);
   const keepFds = 3 + opts.preserveFds;
   const [ours, theirs] = sys.socketPair();
   const fds = [...(opts.stdio ?? [0, 1, 2]), ...Array.from({ length: opts.preserveFds }, (_, i) => 3 + i), theirs, ...opts.extraFds];
@@ -85,9 +98,18 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     `_OCIRUN_CONTAINER=${opts.containerId}`,
     ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
   ];
+  // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
+  const koffi = koffiFdForInit();
+  if (koffi !== undefined) {
+    fds.push(koffi);
+    env.push(`${KOFFI_FD_ENV}=${fds.length - 1}`);
+  }
+  // An embedded stage runs from its memfd, placed last (close-on-exec in the init's program too).
+  if ('fd' in stage) fds.push(stage.fd);
+  const stagePath = 'fd' in stage ? `/proc/self/fd/${fds.length - 1}` : stage.path;
   let stagePid: number;
   try {
-    stagePid = sys.spawn(STAGE_BINARY, ['ocirun-stage', String(keepFds), ...engine.argv], env, fds);
+    stagePid = sys.spawn(stagePath, ['ocirun-stage', String(keepFds), ...engine.argv], env, fds);
   } catch (err) {
     sys.close(ours);
     throw new RuntimeError('spawn stage', (err as Error).message, { cause: err });

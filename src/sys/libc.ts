@@ -3,13 +3,12 @@
  * ocirun that names libc functions. Loaded lazily (koffi costs ~20 ms), so
  * commands that only read state never pay for it.
  */
-import { createRequire } from 'node:module';
+import { loadKoffi } from '../engine.js';
 import os from 'node:os';
 import { SysError, type CapSets, type Sys } from './types.js';
 
-const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const koffi: any = require('koffi');
+const koffi: any = loadKoffi();
 
 const SYS_openat2 = 437;
 const AT_EMPTY_PATH = 0x1000;

@@ -3,12 +3,11 @@
  * libseccomp itself, never by a BPF compiler of ours. Bound before the root
  * switch (the library is a host file) and loaded later by the init.
  */
-import { createRequire } from 'node:module';
+import { loadKoffi } from '../engine.js';
 import { SysError } from './types.js';
 
-const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const koffi: any = require('koffi');
+const koffi: any = loadKoffi();
 
 export interface ArgCondition {
   index: number;

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningContainer, cli, makeBundle, nsOf, project, startContainer, statusFields } from './helpers.js';
+import { type RunningContainer, cli, makeBundle, nsOf, OCIRUN, project, startContainer, statusFields } from './helpers.js';
 
 let root: string;
 let c: RunningContainer;
@@ -90,7 +90,7 @@ describe('exec', () => {
   it('passes --preserve-fds and nothing else (CVE-2024-21626)', () => {
     const extra = fs.openSync(path.join(project, 'package.json'), 'r');
     try {
-      const r = spawnSync(path.join(project, 'bin/ocirun'), ['--root', root, 'exec', '--preserve-fds', '1', id, 'sh', '-c', 'ls /proc/self/fd; head -c 1 <&3'], {
+      const r = spawnSync(OCIRUN, ['--root', root, 'exec', '--preserve-fds', '1', id, 'sh', '-c', 'ls /proc/self/fd; head -c 1 <&3'], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe', extra],
         timeout: 30_000,
@@ -105,7 +105,7 @@ describe('exec', () => {
 
   it('gives the process a pty through --console-socket', () => {
     const sock = path.join(root, 'console.sock');
-    const o = spawnSync('python3', [path.join(project, 'conformance/console-receiver.py'), sock, '--', path.join(project, 'bin/ocirun'), '--root', root, 'exec', '-t', '-d', '--console-socket', sock, id, 'sh', '-c', 'tty; [ -t 0 ] && echo stdin-is-tty', '--', 'true'], { encoding: 'utf8', timeout: 60_000 });
+    const o = spawnSync('python3', [path.join(project, 'conformance/console-receiver.py'), sock, '--', OCIRUN, '--root', root, 'exec', '-t', '-d', '--console-socket', sock, id, 'sh', '-c', 'tty; [ -t 0 ] && echo stdin-is-tty', '--', 'true'], { encoding: 'utf8', timeout: 60_000 });
     expect(o.stdout).toBe('/dev/pts/0\nstdin-is-tty\ncreate=0 start=0\n');
   });
 

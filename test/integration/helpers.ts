@@ -5,7 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const project = path.resolve(__dirname, '../..');
-export const OCIRUN = path.join(project, 'bin/ocirun');
+/**
+ * The runtime under test: bin/ocirun, or what $OCIRUN_TEST_BINARY names
+ * (the Node engine's wrapper, or the single file copied out of the
+ * checkout; see test/run-all.sh).
+ */
+export const OCIRUN = process.env.OCIRUN_TEST_BINARY ?? path.join(project, 'bin/ocirun');
 
 /** A bundle from busybox-static running `args`; `edit` changes its config. */
 export function makeBundle(prefix: string, args: string[], edit?: (config: any) => void): string {

@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureImage, TEST_IMAGE } from './helpers.js';
+import { ensureImage, OCIRUN, TEST_IMAGE } from './helpers.js';
 
-const ocirun = path.resolve(__dirname, '../../bin/ocirun');
+const ocirun = OCIRUN;
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 const image = TEST_IMAGE;
 const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];

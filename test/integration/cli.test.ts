@@ -1,0 +1,93 @@
+// The command line as runc's users and tools meet it: the same argv given
+// to ocirun and to runc in the same run, and the same outcome.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, leftovers, makeBundle, OCIRUN } from './helpers.js';
+
+const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
+const roots: Record<string, string> = {};
+let bundle: string;
+
+beforeAll(() => {
+  expect(RUNC, 'runc is needed to compare with').not.toBe('');
+  for (const [name] of runtimes) roots[name] = fs.mkdtempSync(path.join(os.tmpdir(), `ocirun-cli-${name}-`));
+  bundle = makeBundle('ocirun-cli-', ['sh', '-c', 'exit 3']);
+});
+afterAll(() => {
+  for (const root of Object.values(roots)) fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(bundle, { recursive: true, force: true });
+});
+
+/** The last error line of a runtime, logrus text form: its msg. */
+const errorMsg = (stderr: string) => {
+  const line = stderr.trim().split('\n').filter((l) => l.includes('level=error')).pop() ?? '';
+  const m = /msg=("(?:[^"\\]|\\.)*")/.exec(line);
+  return m ? (JSON.parse(m[1]) as string).trim() : '';
+};
+
+describe('the command line, as runc has it', () => {
+  const cases: { argv: string[]; status: number | 'nonzero'; msg?: RegExp; stdout?: string }[] = [
+    // runc exits 3 for an unknown command; ocirun 1 (bad input is 1 here).
+    { argv: ['foo'], status: 'nonzero', msg: /No help topic for 'foo'/ },
+    { argv: ['foo', '-h'], status: 'nonzero', msg: /No help topic for 'foo'/ },
+    { argv: ['--bogus', 'list'], status: 1, msg: /flag provided but not defined: -bogus/ },
+    { argv: ['list', '--bogus'], status: 1, msg: /flag provided but not defined: -bogus/ },
+    { argv: ['delete'], status: 1, msg: /"delete" requires exactly 1 argument\(s\)/ },
+    { argv: ['delete', 'a', 'b'], status: 1, msg: /"delete" requires exactly 1 argument\(s\)/ },
+    { argv: ['kill'], status: 1, msg: /"kill" requires a minimum of 1 argument\(s\)/ },
+    { argv: ['state'], status: 1, msg: /"state" requires exactly 1 argument\(s\)/ },
+    { argv: ['--log-format', 'bogus', 'list'], status: 1, msg: /invalid log-format: bogus/ },
+    { argv: ['delete', 'no-such-container'], status: 1, msg: /container does not exist/ },
+    { argv: ['state', 'no-such-container'], status: 1, msg: /container does not exist/ },
+    { argv: ['delete', '--force', 'no-such-container'], status: 0 },
+    { argv: ['list', '-f', 'json'], status: 0, stdout: 'null\n' },
+    { argv: ['list', '--format=json'], status: 0, stdout: 'null\n' },
+  ];
+  for (const c of cases) {
+    it(c.argv.join(' '), () => {
+      for (const [name, bin] of runtimes) {
+        // The root flag with one dash, as Go's flag package takes it.
+        const r = spawnSync(bin, ['-root', roots[name], ...c.argv], { encoding: 'utf8', timeout: 30_000 });
+        if (c.status === 'nonzero') expect(r.status, name).not.toBe(0);
+        else expect(r.status, `${name}: ${r.stderr}`).toBe(c.status);
+        if (c.msg) expect(errorMsg(r.stderr), name).toMatch(c.msg);
+        if (c.stdout !== undefined) expect(r.stdout, name).toBe(c.stdout);
+      }
+      // Bad input is exit 1 and one line for ocirun, even where runc says 3.
+      const mine = spawnSync(OCIRUN, ['--root', roots.ocirun, ...c.argv], { encoding: 'utf8' });
+      if (mine.status !== 0) {
+        expect(mine.status).toBe(1);
+        expect(mine.stderr.trim().split('\n')).toHaveLength(1);
+      }
+      expect(fs.readdirSync(roots.ocirun)).toEqual([]);
+    });
+  }
+
+  it('run --keep leaves the stopped container for state and delete', () => {
+    for (const [name, bin] of runtimes) {
+      const id = `keep-${name}-${process.pid}`;
+      const r = cli(roots[name], ['run', '--keep', '--bundle', bundle, id], { runtime: bin });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(3);
+      const s = cli(roots[name], ['state', id], { runtime: bin });
+      expect(s.status, name).toBe(0);
+      expect(JSON.parse(s.stdout), name).toMatchObject({ id, status: 'stopped' });
+      expect(cli(roots[name], ['delete', id], { runtime: bin }).status, name).toBe(0);
+      expect(cli(roots[name], ['state', id], { runtime: bin }).status, name).toBe(1);
+      if (name === 'ocirun') expect(leftovers(roots[name], id, bundle)).toEqual([]);
+    }
+  });
+
+  it('--help and --version answer with status 0', () => {
+    for (const [name, bin] of runtimes) {
+      for (const argv of [['--help'], ['--version'], ['delete', '--help']]) {
+        const r = spawnSync(bin, argv, { encoding: 'utf8' });
+        expect(r.status, `${name} ${argv.join(' ')}`).toBe(0);
+        expect(r.stdout.length).toBeGreaterThan(0);
+      }
+    }
+  });
+});
