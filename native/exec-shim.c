@@ -15,6 +15,14 @@
  * argv: ["ocirun-exec", path, argv0, argv1, ...]; envp is the process env.
  * Run under any other argv[0] (say, as the interpreter of a container's
  * "#!/proc/self/exe" script) it refuses, rather than exec the script again.
+ *
+ * argv[0] "ocirun-exec-wait:N" (an exec'd process): before the program, it
+ * writes "shim\n" to fd N (the sync socket), waits for "go\n" and closes
+ * N. Meanwhile ocirun moves it into the container's cgroups: only this
+ * single-threaded program joins them, never the engine that set the
+ * process up, whose threads and memory would count against the
+ * container's pids.max and memory limit. These are the only system calls
+ * it makes besides execve.
  */
 typedef unsigned long ulong;
 
@@ -25,7 +33,9 @@ static long sys3(long n, long a, long b, long c)
 	return ret;
 }
 
+#define SYS_read 0
 #define SYS_write 1
+#define SYS_close 3
 #define SYS_execve 59
 #define SYS_exit_group 231
 
@@ -56,17 +66,52 @@ static void digits(long v)
 	say(buf + i);
 }
 
+/* "shim\n" to fd, then read until "go\n"; 0 when that went as it should. */
+static int handshake(long fd)
+{
+	static const char hello[] = "shim\n";
+	if (sys3(SYS_write, fd, (long)hello, sizeof(hello) - 1) != (long)sizeof(hello) - 1)
+		return 32; /* EPIPE */
+	char buf[3];
+	ulong got = 0;
+	while (got < sizeof(buf)) {
+		long n = sys3(SYS_read, fd, (long)(buf + got), (long)(sizeof(buf) - got));
+		if (n == -4) /* EINTR */
+			continue;
+		if (n <= 0)
+			return 32;
+		got += (ulong)n;
+	}
+	sys3(SYS_close, fd, 0, 0);
+	return buf[0] == 'g' && buf[1] == 'o' && buf[2] == '\n' ? 0 : 71; /* EPROTO */
+}
+
 __attribute__((noreturn, used)) void shim_main(long *sp)
 {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
 	char **envp = argv + argc + 1;
 	static const char marker[] = "ocirun-exec";
+	static const char wait_marker[] = "ocirun-exec-wait:";
 	long err = 22; /* EINVAL: called without a program, or not by ocirun */
-	int ours = argc >= 1;
+	int ours = argc >= 1, waits = argc >= 1;
 	for (ulong i = 0; ours && i < sizeof(marker); i++)
 		if (argv[0][i] != marker[i])
 			ours = 0;
+	for (ulong i = 0; waits && i < sizeof(wait_marker) - 1; i++)
+		if (argv[0][i] != wait_marker[i])
+			waits = 0;
+	if (waits) {
+		long fd = 0;
+		const char *p = argv[0] + sizeof(wait_marker) - 1;
+		for (; *p >= '0' && *p <= '9' && fd < 100000; p++)
+			fd = fd * 10 + (*p - '0');
+		if (*p == 0 && p != argv[0] + sizeof(wait_marker) - 1)
+			err = handshake(fd);
+		ours = err == 0;
+		if (!ours)
+			argc = 0; /* say why below, without a program name */
+	}
 	if (ours && argc >= 3)
 		err = -sys3(SYS_execve, (long)argv[1], (long)(argv + 2), (long)envp);
 	say("ocirun: exec ");

@@ -30,7 +30,7 @@ function bunBinary() {
 run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
 
 // 2. Schemas and standalone validators (no ajv compile at run time).
-const { Config, State } = await import(path.join(root, 'dist/spec/schema.js'));
+const { Config, State, Process, Resources } = await import(path.join(root, 'dist/spec/schema.js'));
 const { default: Ajv } = await import('ajv');
 const { default: standalone } = await import('ajv/dist/standalone/index.js');
 fs.mkdirSync(path.join(root, 'schemas'), { recursive: true });
@@ -40,7 +40,10 @@ for (const [name, schema] of [['config', Config], ['state', State]]) {
 const ajv = new Ajv({ allErrors: false, strict: false, code: { source: true, esm: true } });
 ajv.addSchema(Config, 'config');
 ajv.addSchema(State, 'state');
-const code = standalone(ajv, { validateConfig: 'config', validateState: 'state' });
+// An exec'd process and update's resources get the same schema as the config's parts.
+ajv.addSchema({ ...Process, $id: 'https://ocirun.dev/schemas/process.schema.json' }, 'process');
+ajv.addSchema({ ...Resources, $id: 'https://ocirun.dev/schemas/resources.schema.json' }, 'resources');
+const code = standalone(ajv, { validateConfig: 'config', validateState: 'state', validateProcess: 'process', validateResources: 'resources' });
 fs.writeFileSync(path.join(root, 'dist/spec/validators.js'), code);
 
 // 3. One file per entry point (the CLI and the init), so that a command

@@ -151,12 +151,29 @@ export function initCommand(): { argv: string[]; env: Record<string, string> } {
 }
 
 /**
- * The signals the caller of ocirun had ignored, which the program inherits
- * as under runc. Both engines ignore SIGPIPE (and Node SIGXFSZ) themselves,
- * so the launcher records the caller's set before the engine starts
+ * A full garbage collection, now. The init calls it just before the parent
+ * moves it into the container's cgroups: a collection after that would
+ * charge its memory to a container that may have only a few MB, and start
+ * helper threads under a pids.max that may be full (Bun aborts when it
+ * cannot start a thread). Node collects only when asked to, with
+ * --expose-gc; its init has no such flag, and allocates little after this.
+ */
+export function collectGarbage(): void {
+  (globalThis as { Bun?: { gc(sync: boolean): void } }).Bun?.gc(true);
+}
+
+/**
+ * The signals the program starts with ignored: as under runc, all at their
+ * default except SIGQUIT and signal 34 when the caller had them ignored
+ * (runc's Go runtime handles every other signal itself, so a caller's
+ * SIG_IGN, nohup's SIGHUP among them, does not reach the container; those
+ * two it leaves alone). Both engines ignore SIGPIPE themselves, so the
+ * launcher records the caller's set before the engine starts
  * ($_OCIRUN_SIGIGN, hex); without it (the library API), none.
  */
+const INHERITED_IGNORES = (1n << 2n) | (1n << 33n); // SIGQUIT, 34 (SIGRTMIN in glibc's numbering)
 export function callerIgnoredSignals(): string {
   const v = process.env._OCIRUN_SIGIGN ?? '';
-  return /^[0-9a-f]{1,16}$/.test(v) ? v : '0';
+  const caller = /^[0-9a-f]{1,16}$/.test(v) ? BigInt(`0x${v}`) : 0n;
+  return (caller & INHERITED_IGNORES).toString(16);
 }

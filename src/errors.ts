@@ -15,11 +15,19 @@ export class RuntimeError extends Error {
   }
 }
 
-/** A config.json problem, with the JSON path of the offending field. */
+/** A config.json (or process, or resources) problem, with the JSON path of the offending field. */
 export class ConfigError extends RuntimeError {
-  constructor(readonly field: string, problem: string) {
-    super('validate config', `${field}: ${problem}`);
+  constructor(readonly field: string, problem: string, step = 'validate config') {
+    super(step, `${field}: ${problem}`);
     this.name = 'ConfigError';
+  }
+}
+
+/** A bad command line (a flag, an argument): the message is the one line the user gets. */
+export class UsageError extends RuntimeError {
+  constructor(message: string) {
+    super('', message);
+    this.name = 'UsageError';
   }
 }
 

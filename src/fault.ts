@@ -2,8 +2,12 @@
  * Fault injection, for tests only: with OCIRUN_FAULT_AFTER=<step> set, ocirun
  * kills itself with SIGKILL right after that step, as a manager's timeout, a
  * reboot or the OOM killer would. The crash-safety tests stop it after every
- * step in turn and check that `delete -f` leaves nothing behind.
+ * step in turn and check that `delete -f` leaves nothing behind. With
+ * OCIRUN_FAULT_FAIL=<step>, the step fails instead, as a system call might:
+ * the command must then undo everything itself.
  */
+import { RuntimeError } from './errors.js';
+
 export const FAULT_STEPS = {
   create: ['state-dir', 'state-written', 'config-saved', 'fifo-made', 'cgroups-made', 'resources-written', 'init-spawned', 'pid-saved', 'plan-sent', 'init-ready', 'cgroups-joined', 'init-created', 'created-saved'],
   start: ['fifo-opened', 'fifo-removed'],
@@ -15,4 +19,5 @@ export type FaultStep = (typeof FAULT_STEPS)[keyof typeof FAULT_STEPS][number];
 
 export function faultPoint(step: FaultStep): void {
   if (process.env.OCIRUN_FAULT_AFTER === step) process.kill(process.pid, 'SIGKILL');
+  if (process.env.OCIRUN_FAULT_FAIL === step) throw new RuntimeError(step, 'injected failure (OCIRUN_FAULT_FAIL)');
 }

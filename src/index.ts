@@ -36,14 +36,14 @@ const ctx = (o?: RuntimeOptions): Context => context(o);
 export async function create(opts: CreateOptions, o?: RuntimeOptions): Promise<Created> {
   return createOp(await sys(), ctx(o), opts);
 }
-export function start(id: string, o?: RuntimeOptions): Promise<void> {
-  return startOp(ctx(o), id);
+export async function start(id: string, o?: RuntimeOptions): Promise<void> {
+  return startOp(await sys(), ctx(o), id);
 }
 export function state(id: string, o?: RuntimeOptions) {
   return stateOp(ctx(o), id);
 }
-export function kill(id: string, signal?: string | number, opts: { all?: boolean } = {}, o?: RuntimeOptions): void {
-  killOp(ctx(o), id, signal, opts);
+export function kill(id: string, signal?: string | number, opts: { all?: boolean } = {}, o?: RuntimeOptions): Promise<void> {
+  return sys().then((s) => killOp(s, ctx(o), id, signal, opts));
 }
 export async function remove(id: string, opts: { force?: boolean } = {}, o?: RuntimeOptions): Promise<void> {
   return deleteContainer(await sys(), ctx(o), id, opts);

@@ -34,7 +34,7 @@ if [ "$(id -u)" = 0 ]; then
   step "crash soak"
   node bench/soak.mjs --runtime "$PWD/bin/ocirun" --workers 8 --lifecycles "${OCIRUN_SOAK_LIFECYCLES:-100}" || status=1
   step "cgroup v2 (qemu guest)"
-  scripts/cgroup2-vm.sh -- CI=true npx vitest run --project integration test/integration/cgroups-v2.test.ts test/integration/lsm.test.ts test/integration/crash-safety.test.ts test/integration/mount-namespace.test.ts || status=1
+  scripts/cgroup2-vm.sh -- CI=true npx vitest run --project guest --project integration test/integration/cgroups-v2.test.ts test/integration/lsm.test.ts test/integration/crash-safety.test.ts test/integration/mount-namespace.test.ts test/integration/hardening.test.ts || status=1
 else
   echo "not root: integration tests and conformance checks need root; skipped" >&2
   status=1

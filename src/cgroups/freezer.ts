@@ -31,6 +31,9 @@ function freezerOf(paths: Record<string, string>): FreezerFiles | undefined {
   return undefined;
 }
 
+/** Whether the container's cgroups can be frozen at all (v1 freezer, or v2 cgroup.freeze). */
+export const hasFreezer = (paths: Record<string, string>) => freezerOf(paths) !== undefined;
+
 /** Whether the cgroup reads `state` (false without a freezer, or when its files cannot be read). */
 function reads(paths: Record<string, string>, state: 'frozen' | 'thawed'): boolean {
   const f = freezerOf(paths);

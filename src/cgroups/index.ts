@@ -164,31 +164,57 @@ export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
   }
 }
 
-/** Pids in the container's cgroup (the first hierarchy that lists them). */
+/**
+ * A cgroup and every cgroup below it, children before their parent (the
+ * order rmdir needs). A manager or a nested runtime inside the container
+ * may have made sub-cgroups; they are the container's too.
+ */
+export function subtree(dir: string): string[] {
+  const out: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  for (const e of entries) if (e.isDirectory()) out.push(...subtree(path.join(dir, e.name)));
+  out.push(dir);
+  return out;
+}
+
+/** Pids in the container's cgroup and its sub-cgroups (the first hierarchy that lists them), as runc's GetAllPids. */
 export function cgroupPids(paths: Record<string, string>): number[] {
   for (const dir of Object.values(paths)) {
-    try {
-      return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-    } catch {
-      /* try the next hierarchy */
+    const dirs = subtree(dir);
+    if (!dirs.length) continue;
+    const pids = new Set<number>();
+    for (const d of dirs) {
+      try {
+        for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
+      } catch {
+        /* removed meanwhile */
+      }
     }
+    return [...pids];
   }
   return [];
 }
 
-/** Removes the container's directories, retrying while exiting tasks leave. */
+/** Removes the container's cgroups, sub-cgroups first, retrying while exiting tasks leave. */
 export async function removeCgroups(paths: Record<string, string>): Promise<void> {
-  for (const dir of Object.values(paths)) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        fs.rmdirSync(dir);
-        break;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // A path that cannot exist (too long, through a file) was never made.
-        if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') break;
-        if (code !== 'EBUSY' || attempt >= 50) throw new RuntimeError('remove cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
-        await new Promise((r) => setTimeout(r, 10 + attempt * 2));
+  for (const top of Object.values(paths)) {
+    for (const dir of subtree(top)) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          fs.rmdirSync(dir);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          // A path that cannot exist (too long, through a file) was never made.
+          if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') break;
+          if (code !== 'EBUSY' || attempt >= 50) throw new RuntimeError('remove cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
+          await new Promise((r) => setTimeout(r, 10 + attempt * 2));
+        }
       }
     }
   }

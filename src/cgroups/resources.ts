@@ -3,10 +3,12 @@
  * the config into an ordered list of {controller, file, value}) so unit tests
  * can check it against fake layouts; `writeResources` performs the list.
  * v1 values go to v1 files; on v2 they are converted as runc converts them.
+ * What cannot be converted was refused by src/spec/validate.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, RuntimeError } from '../errors.js';
+import { RuntimeError } from '../errors.js';
+import { swappinessSet } from '../spec/validate.js';
 import type { ResourcesConfig } from '../spec/schema.js';
 import { controllerDir, type CgroupLayout } from './index.js';
 
@@ -30,8 +32,6 @@ const limitOrMax = (v: number) => (v < 0 ? 'max' : num(v));
  */
 const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
 const nz = (v: number | undefined) => (set(v) ? num(v) : undefined);
-/** memory.swappiness: -1 (Docker's "unset") is left alone, as runc leaves it. */
-const swappinessSet = (v: number | undefined): v is number => v !== undefined && v !== -1 && v !== 18446744073709552000;
 
 export function deviceRule(d: { type?: string; major?: number; minor?: number; access?: string }): string {
   const id = (n?: number) => (n === undefined || n < 0 ? '*' : num(n));
@@ -48,7 +48,6 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
   const put = (controller: string, file: string, value: string | undefined) => {
     if (value !== undefined) w.push({ controller, file, value });
   };
-  if (r.unified && Object.keys(r.unified).length) throw new ConfigError('linux.resources.unified', 'needs cgroup v2; this host runs cgroup v1');
   for (const d of r.devices ?? []) put('devices', d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d));
   for (const rule of extraDevices) put('devices', 'devices.allow', rule);
   const m = r.memory;
@@ -58,10 +57,8 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
     put('memory', 'memory.memsw.limit_in_bytes', nz(m.swap));
     if (m.kernel !== undefined) warn('linux.resources.memory.kernel is deprecated and ignored by the kernel; not written (as runc)');
     put('memory', 'memory.kmem.tcp.limit_in_bytes', nz(m.kernelTCP));
-    if (swappinessSet(m.swappiness)) {
-      if (m.swappiness < 0 || m.swappiness > 100) throw new ConfigError('linux.resources.memory.swappiness', `invalid value ${m.swappiness}: the range is 0-100`);
-      put('memory', 'memory.swappiness', num(m.swappiness));
-    }
+    // -1 (Docker's "unset") is left alone, as runc leaves it.
+    if (swappinessSet(m.swappiness)) put('memory', 'memory.swappiness', num(m.swappiness));
     put('memory', 'memory.oom_control', m.disableOOMKiller ? '1' : undefined);
     put('memory', 'memory.use_hierarchy', m.useHierarchy !== undefined ? (m.useHierarchy ? '1' : '0') : undefined);
   }
@@ -117,15 +114,9 @@ function v2Writes(r: ResourcesConfig, warn: (m: string) => void): CgroupWrite[] 
   if (m) {
     put('memory.max', set(m.limit) ? limitOrMax(m.limit) : undefined);
     put('memory.low', set(m.reservation) ? limitOrMax(m.reservation) : undefined);
-    if (set(m.swap)) {
-      // v1's memsw is memory+swap; v2's swap.max is swap alone.
-      if (m.swap < 0) put('memory.swap.max', 'max');
-      else if (!set(m.limit) || m.limit < 0) throw new ConfigError('linux.resources.memory.swap', 'needs memory.limit to be converted for cgroup v2');
-      else put('memory.swap.max', num(m.swap - m.limit));
-    }
-    if (swappinessSet(m.swappiness)) throw new ConfigError('linux.resources.memory.swappiness', 'has no cgroup v2 equivalent');
+    // v1's memsw is memory+swap; v2's swap.max is swap alone.
+    if (set(m.swap)) put('memory.swap.max', m.swap < 0 ? 'max' : num(m.swap - (m.limit ?? 0)));
     if (m.kernel !== undefined || m.kernelTCP !== undefined) warn('kernel memory limits have no cgroup v2 equivalent; not written (as runc)');
-    if (m.disableOOMKiller) throw new ConfigError('linux.resources.memory.disableOOMKiller', 'has no cgroup v2 equivalent');
   }
   const c = r.cpu;
   if (c) {
@@ -133,7 +124,6 @@ function v2Writes(r: ResourcesConfig, warn: (m: string) => void): CgroupWrite[] 
     if (set(c.quota) || set(c.period)) put('cpu.max', `${c.quota === undefined || c.quota < 0 ? 'max' : num(c.quota)} ${num(c.period || 100000)}`);
     if (c.burst !== undefined) put('cpu.max.burst', num(c.burst));
     if (c.idle !== undefined) put('cpu.idle', num(c.idle));
-    if (set(c.realtimePeriod) || set(c.realtimeRuntime)) throw new ConfigError('linux.resources.cpu.realtimeRuntime', 'has no cgroup v2 equivalent');
     put('cpuset.cpus', c.cpus || undefined);
     put('cpuset.mems', c.mems || undefined);
   }
@@ -146,12 +136,8 @@ function v2Writes(r: ResourcesConfig, warn: (m: string) => void): CgroupWrite[] 
     for (const [key, name] of keys) for (const d of (b[key] as { major: number; minor: number; rate?: number }[] | undefined) ?? []) put('io.max', `${d.major}:${d.minor} ${name}=${d.rate ?? 0}`);
   }
   for (const h of r.hugepageLimits ?? []) put(`hugetlb.${h.pageSize}.max`, num(h.limit));
-  if (r.network) throw new ConfigError('linux.resources.network', 'net_cls/net_prio have no cgroup v2 equivalent');
   for (const [dev, lim] of Object.entries(r.rdma ?? {})) put('rdma.max', `${dev}${lim.hcaHandles !== undefined ? ` hca_handle=${lim.hcaHandles}` : ''}${lim.hcaObjects !== undefined ? ` hca_object=${lim.hcaObjects}` : ''}`);
-  for (const [file, value] of Object.entries(r.unified ?? {})) {
-    if (file.includes('/') || file.startsWith('.')) throw new ConfigError(`linux.resources.unified.${file}`, 'is not a cgroup file name');
-    put(file, value);
-  }
+  for (const [file, value] of Object.entries(r.unified ?? {})) put(file, value);
   return w;
 }
 

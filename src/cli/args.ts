@@ -8,7 +8,7 @@
  * table of flags plus a function, so that help, checks and the errors for a
  * bad flag come from one place.
  */
-import { RuntimeError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 export interface Flag {
   /** Name without dashes, as runc spells it ("pid-file"). */
@@ -44,13 +44,7 @@ export interface CommandDef {
   run(inv: Invocation): Promise<void>;
 }
 
-/** A bad command line: the message is the one line the user gets. */
-export class UsageError extends RuntimeError {
-  constructor(message: string) {
-    super('', message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);

@@ -1,16 +1,19 @@
 import fs from 'node:fs';
-import { RuntimeError } from '../errors.js';
+import { ConfigError, RuntimeError } from '../errors.js';
 import { log } from '../log.js';
-import type { ProcessConfig } from '../spec/schema.js';
-import { bool, countFlag, list, str, type CommandDef } from './args.js';
+import { parseJson } from '../spec/load.js';
+import { bool, countFlag, list, str, UsageError, type CommandDef } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
-function readProcessFile(file: string): ProcessConfig {
+/** The --process file, parsed; src/spec/validate.ts checks it. */
+function readProcessFile(file: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as ProcessConfig;
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new RuntimeError('read process file', `${file}: ${(err as Error).message}`);
   }
+  return parseJson(text, file, 'read process file');
 }
 
 export const command: CommandDef = {
@@ -38,7 +41,9 @@ export const command: CommandDef = {
   args: { min: 1, max: Infinity },
   async run(inv) {
     // As runc: a failed exec exits 255 ("exec failed: ..."), so that a
-    // caller can tell it from the process's own exit status 1.
+    // caller can tell it from the process's own exit status 1. Bad input
+    // (a flag, the process file) is 1, as everywhere in ocirun; runc says
+    // 255 there too.
     try {
       const f = inv.flags;
       const [id, ...args] = inv.args;
@@ -65,7 +70,7 @@ export const command: CommandDef = {
       });
     } catch (err) {
       log.error(`exec failed: ${(err as Error).message}`);
-      process.exit(255);
+      process.exit(err instanceof ConfigError || err instanceof UsageError ? 1 : 255);
     }
   },
 };

@@ -1,5 +1,5 @@
 import { bool, type CommandDef } from './args.js';
-import { ctxOf } from './common.js';
+import { ctxOf, loadSys } from './common.js';
 
 export const command: CommandDef = {
   name: 'kill',
@@ -9,6 +9,6 @@ export const command: CommandDef = {
   args: { min: 1, max: 2 },
   async run(inv) {
     const { kill } = await import('../container/kill.js');
-    kill(ctxOf(inv), inv.args[0], inv.args[1] ?? 'SIGTERM', { all: bool(inv.flags.all) });
+    await kill(await loadSys(), ctxOf(inv), inv.args[0], inv.args[1] ?? 'SIGTERM', { all: bool(inv.flags.all) });
   },
 };

@@ -1,5 +1,5 @@
 import type { CommandDef } from './args.js';
-import { ctxOf } from './common.js';
+import { ctxOf, loadSys } from './common.js';
 
 export const command: CommandDef = {
   name: 'pause',
@@ -9,6 +9,6 @@ export const command: CommandDef = {
   args: { min: 1, max: 1 },
   async run(inv) {
     const { pause } = await import('../container/pause.js');
-    await pause(ctxOf(inv), inv.args[0]);
+    await pause(await loadSys(), ctxOf(inv), inv.args[0]);
   },
 };

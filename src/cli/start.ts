@@ -9,7 +9,6 @@ export const command: CommandDef = {
   args: { min: 1, max: 1 },
   async run(inv) {
     const { start } = await import('../container/start.js');
-    const socket = process.env.NOTIFY_SOCKET;
-    await start(ctxOf(inv), inv.args[0], { notify: socket ? { sys: await loadSys(), socket } : undefined });
+    await start(await loadSys(), ctxOf(inv), inv.args[0], { notifySocket: process.env.NOTIFY_SOCKET || undefined });
   },
 };

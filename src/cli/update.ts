@@ -1,17 +1,19 @@
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
-import type { ResourcesConfig } from '../spec/schema.js';
+import { parseJson } from '../spec/load.js';
 import { str, type CommandDef, type Flag } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
-function readResources(file: string): ResourcesConfig {
+/** The -r file (or stdin), parsed; src/spec/validate.ts checks it. */
+function readResources(file: string): unknown {
+  const source = file === '-' ? 'stdin' : file;
+  let text: string;
   try {
-    const parsed = JSON.parse(fs.readFileSync(file === '-' ? 0 : file, 'utf8'));
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
-    return parsed as ResourcesConfig;
+    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
-    throw new RuntimeError('read resources', `${file === '-' ? 'stdin' : file}: ${(err as Error).message}`);
+    throw new RuntimeError('read resources', `${source}: ${(err as Error).message}`);
   }
+  return parseJson(text, source, 'read resources');
 }
 
 const value = (name: string, help: string): Flag => ({ name, value: true, help });

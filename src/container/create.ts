@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { atStep, ConfigError, ERR, RuntimeError, step } from '../errors.js';
+import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration } from '../cgroups/index.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
@@ -18,12 +18,11 @@ import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
+import { validateConfig } from '../spec/validate.js';
 import { labelMounts, planContainer } from '../spec/plan.js';
-import { checkLsmAvailable, selinuxEnabled } from '../security/lsm.js';
+import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../spec/schema.js';
-import { checkSemantics } from '../spec/semantic.js';
-import { checkSchema } from '../spec/load.js';
 import { AT_FDCWD, CLONE, O, S_IFIFO } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
@@ -83,27 +82,12 @@ export function writePidFile(file: string, pid: number): void {
   fs.renameSync(tmp, file);
 }
 
-/**
- * Joining the runtime's own mount namespace by path would make the init's
- * pivot_root change the root of every process on the host (runc does not
- * check). Leaving the mount namespace out is the way to share it.
- */
-function refuseOwnMountNs(config: Config): void {
-  const namespaces = config.linux?.namespaces ?? [];
-  const i = namespaces.findIndex((n) => n.type === 'mount');
-  const theirs = step('stat mount namespace', () => fs.statSync(namespaces[i].path!));
-  const ours = fs.statSync('/proc/self/ns/mnt');
-  if (theirs.ino === ours.ino && theirs.dev === ours.dev) {
-    throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");
-  }
-}
-
 export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
   const userConfig = opts.config ?? loadConfig(bundle);
-  if (opts.config) checkSchema(userConfig);
-  checkSemantics(userConfig, bundle);
+  const layout = step('detect cgroups', () => hostLayout());
+  validateConfig(userConfig, { bundle, noPivot: opts.noPivot, layout });
   // What runc adds to the user's config, after it was checked. Only for the
   // init: `exec` starts from the user's config, as runc's does.
   let config = userConfig;
@@ -111,7 +95,6 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
-  checkLsmAvailable(plan.process, { apparmor: 'process.apparmorProfile', selinux: 'process.selinuxLabel' });
   // The spec: "not applicable to the container's init process"; exec applies it.
   if (config.process?.execCPUAffinity) ctx.warn("process.execCPUAffinity applies to exec'd processes only, not to the container's init (runtime-spec)");
   if (plan.mountLabel) {
@@ -122,8 +105,6 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
   const hostMountsUnder = plan.mountNs === 'none' ? step('resolve rootfs', () => fs.realpathSync(plan.rootfs)) : undefined;
-  if (plan.mountNs === 'joined') refuseOwnMountNs(config);
-  const layout = step('detect cgroups', () => hostLayout());
   // Computed before anything exists, so a bad value fails without leftovers.
   // As runc: its default device rules, then the configured devices, follow the config's rules.
   // Fifos need no rule: the device cgroup only knows block and character devices.
@@ -140,16 +121,6 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   // join, and on v2 mounts cgroup2 after that (v1 cgroup mounts are bind
   // mounts of known paths, made during setup).
 
-  step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
-  const dir = stateDir(ctx.root, opts.id);
-  try {
-    fs.mkdirSync(dir, { mode: 0o711 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
-    throw atStep('create state dir', err);
-  }
-  const unlock = lockDir(sys, dir);
-  faultPoint('state-dir');
   const state: SavedState = {
     ociVersion: OCI_VERSION,
     id: opts.id,
@@ -166,9 +137,26 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     noNewKeyring: opts.noNewKeyring || undefined,
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
+  step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
+  const dir = stateDir(ctx.root, opts.id);
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
+    throw atStep('create state dir', err);
+  }
+  let unlock: () => void;
+  try {
+    unlock = lockDir(sys, dir);
+  } catch (err) {
+    // Nothing else exists yet: the directory must not outlive the failure.
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   let consoleFd = opts.consoleFd;
   let listenerFd: number | undefined;
   try {
+    faultPoint('state-dir');
     step('write state', () => writeState(ctx.root, state));
     faultPoint('state-written');
     step('save config', () => writeSavedConfig(ctx.root, opts.id, userConfig));

@@ -3,8 +3,8 @@ import { ERR, RuntimeError } from '../errors.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
-import { lockDir } from './lock.js';
-import { currentStatus, readState, stateDir } from './state.js';
+import { withContainer } from './lock.js';
+import { currentStatus, readState } from './state.js';
 
 export async function deleteContainer(sys: Sys, ctx: Context, id: string, opts: { force?: boolean } = {}): Promise<void> {
   try {
@@ -14,17 +14,12 @@ export async function deleteContainer(sys: Sys, ctx: Context, id: string, opts: 
     if (opts.force && err instanceof RuntimeError && err.detail === ERR.notExist) return;
     throw err;
   }
-  const unlock = lockDir(sys, stateDir(ctx.root, id));
-  try {
-    // Read again under the lock: a create may have finished meanwhile.
-    const s = readState(ctx.root, id);
+  await withContainer(sys, ctx, id, async (s) => {
     const status = currentStatus(ctx.root, s);
     if ((status === 'running' || status === 'paused') && !opts.force) {
       throw new RuntimeError('', `cannot delete container ${id} that is not stopped: ${status}`);
     }
     // runc deletes a created container by killing its init.
     await destroy(sys, ctx, s, { kill: status !== 'stopped' || s.phase === 'creating' });
-  } finally {
-    unlock();
-  }
+  });
 }

@@ -1,6 +1,7 @@
 /** Tearing a container down: kill what runs, remove its cgroups and state. */
 import fs from 'node:fs';
-import { needsThaw, thaw } from '../cgroups/freezer.js';
+import path from 'node:path';
+import { freeze, hasFreezer, isFrozen, needsThaw, thaw } from '../cgroups/freezer.js';
 import { cgroupPids, removeCgroups } from '../cgroups/index.js';
 import type { Context } from './context.js';
 import { faultPoint } from '../fault.js';
@@ -17,9 +18,26 @@ function killQuietly(pid: number, signal: NodeJS.Signals | number): void {
   }
 }
 
-/** Sends `signal` to every process in the container's cgroup (runc's kill --all). */
-export function signalAll(s: SavedState, signal: NodeJS.Signals | number): void {
-  for (const pid of cgroupPids(s.cgroupPaths)) killQuietly(pid, signal);
+/**
+ * Sends `signal` to every process in the container's cgroups, sub-cgroups
+ * included (runc's signalAllProcesses, for kill --all and teardown). On
+ * cgroup v2, SIGKILL is cgroup.kill: the kernel kills the whole subtree,
+ * forks in flight included. Otherwise the cgroup is frozen while its pids
+ * are listed and signalled, so that none forks away meanwhile, then thawed.
+ */
+export async function signalAll(s: SavedState, signal: NodeJS.Signals | number): Promise<void> {
+  const paths = s.cgroupPaths;
+  const killFile = paths.unified && !Object.keys(paths).some((k) => k !== 'unified') ? path.join(paths.unified, 'cgroup.kill') : undefined;
+  if ((signal === 'SIGKILL' || signal === 9) && killFile && fs.existsSync(killFile)) {
+    fs.writeFileSync(killFile, '1');
+    return;
+  }
+  const frozen = hasFreezer(paths) && !isFrozen(paths) ? await freeze(paths).then(() => true, () => false) : false;
+  try {
+    for (const pid of cgroupPids(paths)) killQuietly(pid, signal);
+  } finally {
+    if (frozen) await thaw(paths);
+  }
 }
 
 async function waitGone(s: SavedState, timeoutMs: number): Promise<void> {
@@ -35,7 +53,7 @@ export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kil
     if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
     // With its own pid namespace, the init's death ends every process in it.
     // Without, the rest must be found in the cgroup (runc's destroy does the same).
-    if (s.sharedPidNs) signalAll(s, 'SIGKILL');
+    if (s.sharedPidNs) await signalAll(s, 'SIGKILL');
     // Frozen tasks do not die until thawed.
     if (needsThaw(s.cgroupPaths)) await thaw(s.cgroupPaths).catch(() => {});
     await waitGone(s, 5000);

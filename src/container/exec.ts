@@ -16,29 +16,30 @@ import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { hostLayout, primeCgroupMigration } from '../cgroups/index.js';
 import { RuntimeError, step } from '../errors.js';
-import { checkExecProcess, namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
+import { namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
+import { validateProcess } from '../spec/validate.js';
 import type { InitPlan } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
 import { launch } from '../process/spawn.js';
 import { sessionKeyringName } from '../security/keyring.js';
-import { checkLsmAvailable } from '../security/lsm.js';
 import { containerProcessState } from '../security/seccomp-listener.js';
 import { usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, OCI_VERSION, type NamespaceType } from '../spec/constants.js';
 import { personalityValue, planProcess } from '../spec/plan.js';
-import type { Config, ProcessConfig } from '../spec/schema.js';
+import type { Config } from '../spec/schema.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
 import { checkTerminal, writePidFile } from './create.js';
 import { exitCodeOf, relaySignals } from './run.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
-import { currentStatus, readSavedConfig, readState, type SavedState } from './state.js';
+import { withContainer } from './lock.js';
+import { currentStatus, readSavedConfig, type SavedState } from './state.js';
 
 export interface ExecOptions extends ExecFlags {
   id: string;
-  /** A process.json's content: replaces the container's process and the flags above. */
-  process?: ProcessConfig;
+  /** A process.json's content (checked here): replaces the container's process and the flags above. */
+  process?: unknown;
   consoleSocket?: string;
   detach?: boolean;
   pidFile?: string;
@@ -116,9 +117,8 @@ function joinExecCgroups(procsFiles: string[], pid: number): void {
  */
 async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: ExecOptions, wantPair: (terminal: boolean) => ConsolePair | undefined): Promise<{ pid: number; pair?: ConsolePair }> {
   const config = readSavedConfig(ctx.root, s.id);
-  const proc = opts.process ? structuredClone(opts.process) : processFromFlags(config.process, opts);
-  checkExecProcess(proc);
-  checkLsmAvailable({ apparmorProfile: proc.apparmorProfile, selinuxLabel: proc.selinuxLabel }, { apparmor: 'process.apparmorProfile', selinux: 'process.selinuxLabel' });
+  const proc: unknown = opts.process !== undefined ? structuredClone(opts.process) : processFromFlags(config.process, opts);
+  validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   const processPlan = planProcess(proc, ctx.warn);
   const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
@@ -159,10 +159,15 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     };
     channel.send({ type: 'plan', plan });
     primeCgroupMigration(hostLayout(), pid);
-    await channel.receive('ready');
+    // The init sets the process up and execs the shim, which says so and
+    // waits: only then does the process join the container's cgroups.
+    await channel.receive('shim');
     joinExecCgroups(cgroupProcs, pid);
-    channel.send({ type: 'continue', state: { ociVersion: OCI_VERSION, id: s.id, status: 'running', pid: s.pid, bundle: s.bundle, annotations: s.annotations } });
-    // The sync socket closes on exec: EOF means the program runs; an error is why it does not.
+    // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
+    const final = processPlan.execCPUAffinity?.final;
+    if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
+    channel.send({ type: 'go' });
+    // The shim closes the socket and execs: EOF.
     await channel.execed();
     return { pid, pair };
   } catch (err) {
@@ -184,10 +189,12 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
 }
 
 export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<number> {
-  const s = readState(ctx.root, opts.id);
-  checkStatus(ctx, s, opts.ignorePaused ?? false);
   const wantPair = (terminal: boolean) => (terminal && !opts.detach && !opts.consoleSocket ? consolePair(sys) : undefined);
-  const { pid, pair } = await startInContainer(sys, ctx, s, opts, wantPair);
+  // Under the container's lock until the process runs (not while it runs).
+  const { pid, pair } = await withContainer(sys, ctx, opts.id, (s) => {
+    checkStatus(ctx, s, opts.ignorePaused ?? false);
+    return startInContainer(sys, ctx, s, opts, wantPair);
+  });
   if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), pid));
   if (opts.detach) return 0;
   const stopRelay = relaySignals(pid);

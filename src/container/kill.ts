@@ -3,7 +3,9 @@ import os from 'node:os';
 import { ERR, RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
 import { signalAll } from './destroy.js';
-import { currentStatus, readState } from './state.js';
+import type { Sys } from '../sys/types.js';
+import { withContainer } from './lock.js';
+import { currentStatus } from './state.js';
 
 /** Accepts 9, KILL or SIGKILL, as runc does. */
 export function parseSignal(sig: string | number | undefined): number {
@@ -20,19 +22,22 @@ export function parseSignal(sig: string | number | undefined): number {
   return n;
 }
 
-export function kill(ctx: Context, id: string, signal: string | number | undefined, opts: { all?: boolean } = {}): void {
+/**
+ * Under the container's lock, so that a delete cannot remove it between the
+ * check that its init lives (pid and start time) and the signal: the pid
+ * could be another process's by then.
+ */
+export async function kill(sys: Sys, ctx: Context, id: string, signal: string | number | undefined, opts: { all?: boolean } = {}): Promise<void> {
   const sig = parseSignal(signal);
-  const s = readState(ctx.root, id);
-  const status = currentStatus(ctx.root, s);
-  if (status === 'stopped' && !opts.all) throw new RuntimeError('', ERR.notRunning);
-  if (opts.all) {
-    signalAll(s, sig);
-    return;
-  }
-  try {
-    process.kill(s.pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError('', ERR.notRunning);
-    throw new RuntimeError('kill', `${s.pid}: ${(err as Error).message}`);
-  }
+  await withContainer(sys, ctx, id, async (s) => {
+    const status = currentStatus(ctx.root, s);
+    if (status === 'stopped' && !opts.all) throw new RuntimeError('', ERR.notRunning);
+    if (opts.all) return signalAll(s, sig);
+    try {
+      process.kill(s.pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError('', ERR.notRunning);
+      throw new RuntimeError('kill', `${s.pid}: ${(err as Error).message}`);
+    }
+  });
 }

@@ -1,20 +1,30 @@
 /**
  * Serializing commands on one container: an exclusive flock on its state
- * directory, held until the command exits. Commands on other ids never wait.
+ * directory, held while a command reads and acts on the container's state.
+ * Commands on other ids never wait; `state` and `list` read atomically
+ * written files and need no lock.
  */
 import fs from 'node:fs';
-import { RuntimeError } from '../errors.js';
+import { ERR, RuntimeError } from '../errors.js';
 import { LOCK } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
+import type { Context } from './context.js';
+import { readState, stateDir, type SavedState } from './state.js';
 
 export function lockDir(sys: Sys, dir: string): () => void {
   let fd: number;
   try {
     fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RuntimeError('', ERR.notExist);
     throw new RuntimeError('lock state', `${dir}: ${(err as Error).message}`, { cause: err });
   }
-  sys.flock(fd, LOCK.EX);
+  try {
+    sys.flock(fd, LOCK.EX);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw new RuntimeError('lock state', `${dir}: ${(err as Error).message}`, { cause: err });
+  }
   return () => {
     try {
       fs.closeSync(fd);
@@ -22,4 +32,18 @@ export function lockDir(sys: Sys, dir: string): () => void {
       /* already closed */
     }
   };
+}
+
+/**
+ * Runs `fn` on the container's state with its lock held. The state is read
+ * under the lock: whoever held it before may have changed or deleted it.
+ */
+export async function withContainer<T>(sys: Sys, ctx: Context, id: string, fn: (s: SavedState) => T | Promise<T>): Promise<T> {
+  readState(ctx.root, id);
+  const unlock = lockDir(sys, stateDir(ctx.root, id));
+  try {
+    return await fn(readState(ctx.root, id));
+  } finally {
+    unlock();
+  }
 }

@@ -77,9 +77,8 @@ export async function run(sys: Sys, ctx: Context, opts: RunOptions): Promise<num
   }
   const { pid } = created;
   faultPoint('run-created');
-  const notify = opts.notifySocket ? { sys, socket: opts.notifySocket } : undefined;
   if (opts.detach) {
-    await start(ctx, opts.id, { notify });
+    await start(sys, ctx, opts.id, { notifySocket: opts.notifySocket });
     return 0;
   }
   const stopRelay = relaySignals(pid);
@@ -90,8 +89,8 @@ export async function run(sys: Sys, ctx: Context, opts: RunOptions): Promise<num
     void waited.finally(() => (exited = true)).catch(() => {});
     proxy = pair?.attach();
     // In the foreground, systemd is to watch ocirun itself (runc's MAINPID too).
-    const relay = notify && new NotifyRelay(sys, ctx.root, opts.id, notify.socket, ctx.warn);
-    await start(ctx, opts.id);
+    const relay = opts.notifySocket ? new NotifyRelay(sys, ctx.root, opts.id, opts.notifySocket, ctx.warn) : undefined;
+    await start(sys, ctx, opts.id);
     faultPoint('run-started');
     const relayed = relay?.relayReady(process.pid, () => !exited).catch((e) => ctx.warn(`notify: ${(e as Error).message}`));
     const status = await waited;

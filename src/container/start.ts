@@ -6,29 +6,33 @@ import type { Context } from './context.js';
 import { runHooks } from '../hooks/index.js';
 import { NotifyRelay } from '../systemd/notify.js';
 import type { Sys } from '../sys/types.js';
-import { currentStatus, fifoPath, hookState, initAlive, readState, type SavedState } from './state.js';
+import { withContainer } from './lock.js';
+import { currentStatus, fifoPath, hookState, initAlive, type SavedState } from './state.js';
 
 export interface StartOptions {
   /**
    * systemd's NOTIFY_SOCKET: bind the container's notify socket before the
    * program runs, and return once its READY= went on to systemd (or it stopped).
    */
-  notify?: { sys: Sys; socket: string };
+  notifySocket?: string;
 }
 
-export async function start(ctx: Context, id: string, opts: StartOptions = {}): Promise<void> {
-  const s = readState(ctx.root, id);
-  const status = currentStatus(ctx.root, s);
-  if (status === 'stopped') throw new RuntimeError('', 'cannot start a container that has stopped');
-  if (status === 'running' || status === 'paused') throw new RuntimeError('', 'cannot start an already running container');
-  if (status === 'creating') throw new RuntimeError('', 'cannot start a container that is still being created');
-  const relay = opts.notify && new NotifyRelay(opts.notify.sys, ctx.root, id, opts.notify.socket, ctx.warn);
-  try {
-    await releaseInit(ctx, s);
-  } catch (err) {
-    relay?.close();
-    throw err;
-  }
+export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptions = {}): Promise<void> {
+  const { s, relay } = await withContainer(sys, ctx, id, async (s) => {
+    const status = currentStatus(ctx.root, s);
+    if (status === 'stopped') throw new RuntimeError('', 'cannot start a container that has stopped');
+    if (status === 'running' || status === 'paused') throw new RuntimeError('', 'cannot start an already running container');
+    if (status === 'creating') throw new RuntimeError('', 'cannot start a container that is still being created');
+    const relay = opts.notifySocket ? new NotifyRelay(sys, ctx.root, id, opts.notifySocket, ctx.warn) : undefined;
+    try {
+      await releaseInit(ctx, s);
+    } catch (err) {
+      relay?.close();
+      throw err;
+    }
+    return { s, relay };
+  });
+  // Waiting for READY= holds no lock: a delete may go on meanwhile.
   await relay?.relayReady(s.pid, () => initAlive(s));
 }
 

@@ -8,6 +8,7 @@ import { hostLayout } from '../cgroups/index.js';
 import { resourceWrites, writeResources, type CgroupWrite } from '../cgroups/resources.js';
 import { ERR, RuntimeError, step } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
+import { validateResources } from '../spec/validate.js';
 import type { Context } from './context.js';
 import { lockDir } from './lock.js';
 import { currentStatus, readSavedConfig, readState, stateDir, writeSavedConfig } from './state.js';
@@ -92,13 +93,15 @@ function writeInOrder(paths: Record<string, string>, writes: CgroupWrite[]): voi
   }
 }
 
-export function update(sys: Sys, ctx: Context, id: string, resources: ResourcesConfig): void {
+export function update(sys: Sys, ctx: Context, id: string, resources: unknown): void {
   const s = readState(ctx.root, id);
+  const layout = step('detect cgroups', () => hostLayout());
+  validateResources(resources, layout);
   const unlock = lockDir(sys, stateDir(ctx.root, id));
   try {
     if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', ERR.notRunning);
     if ((resources.devices ?? []).length) throw new RuntimeError('', 'updating device rules is not supported by this version of ocirun');
-    const writes = resourceWrites(step('detect cgroups', () => hostLayout()), resources, [], ctx.warn);
+    const writes = resourceWrites(layout, resources, [], ctx.warn);
     writeInOrder(s.cgroupPaths, writes);
     const config = readSavedConfig(ctx.root, id);
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };

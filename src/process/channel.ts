@@ -19,22 +19,61 @@ export class Channel {
 
   constructor(private readonly sys: Sys, readonly fd: number, private readonly peer: string) {}
 
+  /** A whole line from what was read so far, if there is one. */
+  private takeLine(): string | undefined {
+    const i = this.buf.indexOf('\n');
+    if (i < 0) {
+      if (this.eof) throw new RuntimeError('sync', `${this.peer} closed the sync socket unexpectedly`);
+      return undefined;
+    }
+    const line = this.buf.slice(0, i);
+    this.buf = this.buf.slice(i + 1);
+    return line;
+  }
+
+  private readMore(): void {
+    const chunk = Buffer.alloc(65536);
+    const n = this.sys.read(this.fd, chunk);
+    if (n === 0) this.eof = true;
+    else this.buf += chunk.toString('utf8', 0, n);
+  }
+
   /** The next line, without its newline; a RuntimeError once the peer has closed. */
   async line(): Promise<string> {
-    const chunk = Buffer.alloc(65536);
     for (;;) {
-      const i = this.buf.indexOf('\n');
-      if (i >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        return line;
-      }
-      if (this.eof) throw new RuntimeError('sync', `${this.peer} closed the sync socket unexpectedly`);
+      const line = this.takeLine();
+      if (line !== undefined) return line;
       await this.sys.waitReadable(this.fd, -1);
-      const n = this.sys.read(this.fd, chunk);
-      if (n === 0) this.eof = true;
-      else this.buf += chunk.toString('utf8', 0, n);
+      this.readMore();
     }
+  }
+
+  /**
+   * receive() without the event loop: read(2) blocks this thread. For the
+   * init once it is in the container's cgroups, where a new thread (the
+   * worker poll(2) would wait on) may not fit under pids.max.
+   */
+  receiveSync<T extends MessageType>(expected: T): MessageOf<T> {
+    for (;;) {
+      let line = this.takeLine();
+      while (line === undefined) {
+        this.readMore();
+        line = this.takeLine();
+      }
+      const msg = this.checked(decodeMessage(line, this.peer), expected);
+      if (msg) return msg as MessageOf<T>;
+    }
+  }
+
+  /** An "error" from the peer becomes a RuntimeError; "log" goes to onLog (undefined); else the message. */
+  private checked(msg: Message, expected?: MessageType): Message | undefined {
+    if (msg.type === 'log') {
+      this.onLog(msg.level, msg.message);
+      return undefined;
+    }
+    if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
+    if (expected && msg.type !== expected) throw new RuntimeError('sync', `expected "${expected}" from ${this.peer}, got "${msg.type}"`);
+    return msg;
   }
 
   /**
@@ -44,14 +83,8 @@ export class Channel {
    */
   async receive<T extends MessageType>(expected?: T): Promise<T extends MessageType ? MessageOf<T> : Message> {
     for (;;) {
-      const msg = decodeMessage(await this.line(), this.peer);
-      if (msg.type === 'log') {
-        this.onLog(msg.level, msg.message);
-        continue;
-      }
-      if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
-      if (expected && msg.type !== expected) throw new RuntimeError('sync', `expected "${expected}" from ${this.peer}, got "${msg.type}"`);
-      return msg as never;
+      const msg = this.checked(decodeMessage(await this.line(), this.peer), expected);
+      if (msg) return msg as never;
     }
   }
 

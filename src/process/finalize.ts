@@ -187,10 +187,17 @@ export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void)
   return { program, loadFilterLast: plan.process.noNewPrivileges ? loadFilter : undefined };
 }
 
-/** The last steps: signals as the caller had them, the filter under no_new_privs, the exec. */
-export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void): never {
+/**
+ * The last steps: signals as the caller had them, the filter under
+ * no_new_privs, the exec through the sealed shim. With `handshakeFd`, the
+ * shim first waits there until the parent has moved it into the
+ * container's cgroups (native/exec-shim.c).
+ */
+export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void, handshakeFd?: number): never {
   step('reset signals', () => sys.resetSignals(BigInt(`0x${plan.ignoredSignals || '0'}`)));
+  if (handshakeFd !== undefined) step('keep the sync socket for the shim', () => sys.setCloexec(handshakeFd, false));
   // With no_new_privs the filter goes last, so it constrains nothing of ours.
   if (loadFilterLast) step('load seccomp filter', loadFilterLast);
-  sys.fexecve(shimFd, ['ocirun-exec', program, ...plan.process.args], plan.process.env);
+  const argv0 = handshakeFd === undefined ? 'ocirun-exec' : `ocirun-exec-wait:${handshakeFd}`;
+  sys.fexecve(shimFd, [argv0, program, ...plan.process.args], plan.process.env);
 }

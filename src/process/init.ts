@@ -16,6 +16,7 @@ import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js'
 import { CLONE, MS, O, PR } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { setupConsole } from '../tty/console.js';
+import { collectGarbage } from '../engine.js';
 import { LibcSys } from '../sys/libc.js';
 import { Channel } from './channel.js';
 import { withHome } from './exec-path.js';
@@ -102,8 +103,9 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   prepareProcess(sys, plan, rootFd);
   sys.close(rootFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
+  collectGarbage();
   channel.send({ type: 'ready' });
-  const { state } = await channel.receive('continue');
+  const { state } = channel.receiveSync('continue');
   // The parent has now placed us in the container's cgroups (only now, so
   // that our setup is not charged to them: see create.ts). The cgroup
   // namespace comes after that, so that its root is the container's cgroup,
@@ -126,20 +128,20 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   return execProgram(sys, plan, shimFd, program, loadFilterLast);
 }
 
-/** exec: a new process in the running container (runc's setns init). */
+/**
+ * exec: a new process in the running container (runc's setns init). It
+ * joins the container's cgroups only as the exec shim, after all of this
+ * (the parent moves it, see native/exec-shim.c), so that nothing of the
+ * engine is charged to the container.
+ */
 async function initExec(sys: Sys, channel: Channel, plan: InitPlan, shimFd: number, loadFilter: (() => void) | undefined): Promise<never> {
   const rootFd = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false }));
   prepareProcess(sys, plan, rootFd);
   sys.close(rootFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
-  channel.send({ type: 'ready' });
-  await channel.receive('continue');
-  // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
-  const final = plan.process.execCPUAffinity?.final;
-  if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final));
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
-  return execProgram(sys, plan, shimFd, program, loadFilterLast);
+  return execProgram(sys, plan, shimFd, program, loadFilterLast, channel.fd);
 }
 
 /** The whole init; errors go to the parent over the channel. */

@@ -39,6 +39,10 @@ export type Message =
   | { type: 'continue'; state: HookState }
   /** Init → parent (create): everything but the exec is done; waiting for `start`. */
   | { type: 'created' }
+  /** The exec shim of an exec'd process → parent: the engine is gone; put me in the cgroups (native/exec-shim.c). */
+  | { type: 'shim' }
+  /** Parent → exec shim: done; exec the program. */
+  | { type: 'go' }
   /** Init → parent: a line for ocirun's log. */
   | { type: 'log'; level: 'debug' | 'warning'; message: string }
   /** Any party: the step that failed and why; the sender then exits. */
@@ -66,6 +70,8 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
   userns: { encode: () => '', decode: () => ({}) },
   'maps-ok': { encode: () => '', decode: () => ({}) },
   pid: { encode: (m) => String(m.pid), decode: (f) => ({ pid: Number(f) }) },
+  shim: { encode: () => '', decode: () => ({}) },
+  go: { encode: () => '', decode: () => ({}) },
   // "error <step>: <detail>", as the stage writes it.
   error: {
     encode: (m) => `${m.step}: ${m.detail}`,

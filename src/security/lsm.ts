@@ -3,7 +3,8 @@
  * process's label is written to the calling task's /proc/self/attr "exec"
  * file, and the kernel switches to it at the next execve. Whether the host
  * has the LSM at all is checked first, so a config that asks for one where
- * it is missing fails at create (or exec) with the field named.
+ * it is missing fails at create (or exec) with the field named
+ * (src/spec/validate.ts).
  *
  * The Node init's next execve is the sealed exec shim (CVE-2019-5736), so
  * under AppArmor the shim already runs confined and the profile must let it
@@ -11,7 +12,6 @@
  * does); exec'd processes switch at the program itself, as with runc.
  */
 import fs from 'node:fs';
-import { ConfigError } from '../errors.js';
 
 /** runc's apparmor.IsEnabled. */
 export function appArmorEnabled(): boolean {
@@ -37,13 +37,6 @@ export function selinuxEnabled(): boolean {
 export interface LsmLabels {
   apparmorProfile?: string;
   selinuxLabel?: string;
-}
-
-/** Refuses labels the host cannot apply, with runc's reasons. */
-export function checkLsmAvailable(labels: LsmLabels, field: { apparmor: string; selinux: string }): void {
-  if (labels.apparmorProfile && !appArmorEnabled()) throw new ConfigError(field.apparmor, 'an AppArmor profile is set but AppArmor is not enabled on this host');
-  // runc's validator words it so.
-  if (labels.selinuxLabel && !selinuxEnabled()) throw new ConfigError(field.selinux, 'selinux label is specified in config, but selinux is disabled or not supported');
 }
 
 /** The attr files to write, in runc's order, each with the value for it. */

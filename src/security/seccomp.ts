@@ -113,7 +113,6 @@ export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, note: (m: st
       const conditions: ArgCondition[] = (rule.args ?? []).map((a, j) => {
         const op = OPS[a.op];
         if (op === undefined) throw new ConfigError(`${field}.args[${j}].op`, `unknown operator "${a.op}"`);
-        if (a.index > 5) throw new ConfigError(`${field}.args[${j}].index`, `syscalls have 6 arguments; index ${a.index} is out of range`);
         return { index: a.index, op, valueA: BigInt(Math.trunc(a.value)), valueB: BigInt(Math.trunc(a.valueTwo ?? 0)) };
       });
       const sameArgTwice = new Set(conditions.map((c) => c.index)).size !== conditions.length;

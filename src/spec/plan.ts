@@ -1,16 +1,16 @@
 /**
  * specconv: the one place where an OCI config becomes the runtime's plan.
  * Everything after this (the parent, the C stage, the init) works on the
- * plan, never on config.json. Fields this build does not apply are refused
- * here with the field's path, so nothing in a config is silently ignored.
+ * plan, never on config.json. It converts only: whatever it is given was
+ * checked by ./validate.ts, which refuses the fields this build does not
+ * apply, so nothing in a config is silently ignored.
  */
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { cpuList } from './validate.js';
 import { planCapabilities, type CapabilityPlan } from '../security/capabilities.js';
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
 import { SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
-import { actionValue, usesNotify } from '../security/seccomp.js';
 import type { Config, DeviceConfig, IDMappingConfig, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -136,49 +136,6 @@ export const DEFAULT_DEVICES: DevicePlan[] = [
   { path: '/dev/tty', type: 'c', major: 5, minor: 0, mode: 0o666, uid: 0, gid: 0 },
 ];
 
-/** The first field of a process this build does not apply yet (create and exec refuse it), if any. */
-export function unsupportedProcessField(p: ProcessConfig): string | undefined {
-  const fields: [string, unknown][] = [
-    ['process.user.username', p.user?.username || undefined],
-  ];
-  return fields.find(([, value]) => value !== undefined)?.[0];
-}
-
-/** Fields of the spec this build does not apply yet. Refused, with the field named. */
-function refuseUnsupported(config: Config): void {
-  const processField = unsupportedProcessField(config.process!);
-  if (processField) throw new ConfigError(processField, 'is not supported by this version of ocirun');
-  const l = config.linux ?? {};
-  const unsupported: [string, unknown][] = [
-    ['linux.intelRdt', l.intelRdt],
-    ['linux.memoryPolicy', l.memoryPolicy],
-    ['linux.netDevices', l.netDevices && Object.keys(l.netDevices).length ? l.netDevices : undefined],
-  ];
-  for (const [field, value] of unsupported) {
-    if (value !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
-  }
-}
-
-/** What can be refused before anything exists; libseccomp checks the rest in init. */
-function checkSeccomp(s: SeccompConfig): SeccompConfig {
-  actionValue(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
-  for (const [i, r] of (s.syscalls ?? []).entries()) actionValue(r.action, r.errnoRet, `linux.seccomp.syscalls[${i}].action`);
-  // runc's rules for listeners: a path to send the notify fd to; never the
-  // default action, nor for write(2), which the runtime itself still needs
-  // once the filter is loaded.
-  if (usesNotify(s)) {
-    if (!s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
-    if (s.defaultAction === 'SCMP_ACT_NOTIFY') throw new ConfigError('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
-    const w = (s.syscalls ?? []).findIndex((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.includes('write'));
-    if (w >= 0) throw new ConfigError(`linux.seccomp.syscalls[${w}]`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
-  }
-  if (s.listenerPath && !path.isAbsolute(s.listenerPath)) throw new ConfigError('linux.seccomp.listenerPath', 'must be an absolute path');
-  // The kernel takes WAIT_KILLABLE_RECV only with a listener (EINVAL otherwise): say so up front.
-  const i = (s.flags ?? []).indexOf('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
-  if (i >= 0 && !usesNotify(s)) throw new ConfigError(`linux.seccomp.flags[${i}]`, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule (a listener)');
-  return s;
-}
-
 /** An rlimit as the decimal the kernel takes. */
 export function rlimitValue(v: number): string {
   // JSON numbers at or above 2^64-1 lose precision; they all mean "unlimited".
@@ -197,30 +154,8 @@ function devicePlan(d: DeviceConfig): DevicePlan {
   };
 }
 
-/**
- * Without a mount namespace of its own, runc still makes the host's `/`
- * rslave (or as rootfsPropagation says), moves the rootfs over the host's
- * `/` with --no-pivot, and ignores root.readonly. Each of those would change
- * the host, or silently not happen, so here they are refused; masked and
- * read-only paths are refused with runc's own words.
- */
-function refuseWithoutMountNs(config: Config, opts: PlanOptions): void {
-  const linux = config.linux ?? {};
-  const why = 'without a private mount namespace';
-  if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
-    throw new ConfigError(linux.maskedPaths?.length ? 'linux.maskedPaths' : 'linux.readonlyPaths', `unable to restrict sys entries ${why}`);
-  }
-  if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
-  if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
-  if (opts.noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
-  if ((config.mounts?.length ?? 0) > 0 && path.resolve(opts.bundle, config.root?.path ?? '') === '/') {
-    throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
-  }
-}
-
 export function planContainer(config: Config, opts: PlanOptions): ContainerPlan {
   const warn = opts.warn ?? (() => {});
-  refuseUnsupported(config);
   const p = config.process!;
   const linux = config.linux ?? {};
   const namespaces = linux.namespaces ?? [];
@@ -236,12 +171,10 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
   const newCgroupNs = namespaces.some((n) => n.type === 'cgroup' && !n.path);
   const mountEntry = namespaces.find((n) => n.type === 'mount');
   const mountNs: ContainerPlan['mountNs'] = !mountEntry ? 'none' : mountEntry.path ? 'joined' : 'new';
-  if (mountNs === 'none') refuseWithoutMountNs(config, opts);
 
   const mounts: MountPlan[] = [];
-  for (const [i, m] of (config.mounts ?? []).entries()) {
+  for (const m of config.mounts ?? []) {
     const o = parseMountOptions(m.options);
-    if (o.unsupported.length) throw new ConfigError(`mounts[${i}].options`, `option "${o.unsupported[0]}" is not supported by this version of ocirun`);
     const bind = m.type === 'bind' || (o.flags & 4096) !== 0;
     const source = bind && m.source && !m.source.startsWith('/') ? path.resolve(opts.bundle, m.source) : m.source ?? m.type ?? 'none';
     mounts.push({
@@ -254,7 +187,6 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       bind,
       ...(o.copyUp ? { copyUp: true } : {}),
     });
-    if (o.copyUp && m.type !== 'tmpfs') throw new ConfigError(`mounts[${i}].options`, 'tmpcopyup applies to tmpfs mounts only');
   }
   const devBind = mounts.some((m) => m.destination === '/dev' && m.bind);
 
@@ -293,7 +225,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     personality: personalityValue(linux.personality),
     cgroupsPath: linux.cgroupsPath ?? '',
     resources: linux.resources,
-    seccomp: linux.seccomp && checkSeccomp(linux.seccomp),
+    seccomp: linux.seccomp,
     hooks: config.hooks ?? {},
     annotations: config.annotations ?? {},
   };
@@ -339,27 +271,16 @@ export function labelMounts(mounts: MountPlan[], label: string): MountPlan[] {
 
 const PERSONALITY_DOMAINS: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
 
-/**
- * linux.personality as personality(2)'s argument. runc ignores the flags
- * with a warning; since none is applied here either, they are refused.
- */
+/** linux.personality as personality(2)'s argument. */
 export function personalityValue(p: { domain?: string; flags?: string[] } | undefined): number | undefined {
-  if (!p) return undefined;
-  if (p.flags?.length) throw new ConfigError('linux.personality.flags', 'personality flags are not supported (runc ignores them)');
-  const value = PERSONALITY_DOMAINS[p.domain ?? ''];
-  if (value === undefined) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(p.domain ?? '')}`);
-  return value;
+  return p ? PERSONALITY_DOMAINS[p.domain ?? ''] : undefined;
 }
 
 const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
 
 /** process.ioPriority as ioprio_set(2)'s value; levels are 0 (highest) to 7, as the kernel takes them. */
 export function ioPriorityValue(p: { class: string; priority?: number } | undefined): number | undefined {
-  if (!p) return undefined;
-  const cls = IOPRIO_CLASSES[p.class];
-  const level = p.priority ?? 0;
-  if (!Number.isInteger(level) || level < 0 || level > 7) throw new ConfigError('process.ioPriority.priority', `must be 0 to 7, not ${level}`);
-  return (cls << 13) | level;
+  return p ? (IOPRIO_CLASSES[p.class] << 13) | (p.priority ?? 0) : undefined;
 }
 
 /**
@@ -369,7 +290,6 @@ export function ioPriorityValue(p: { class: string; priority?: number } | undefi
  */
 export function schedAttrHex(s: ProcessConfig['scheduler']): string | undefined {
   if (!s) return undefined;
-  if (s.nice !== undefined && (s.nice < -20 || s.nice > 19)) throw new ConfigError('process.scheduler.nice', `must be -20 to 19, not ${s.nice}`);
   const attr = Buffer.alloc(48);
   attr.writeUInt32LE(48, 0);
   attr.writeUInt32LE(SchedulerPolicies.indexOf(s.policy), 4);
@@ -380,18 +300,4 @@ export function schedAttrHex(s: ProcessConfig['scheduler']): string | undefined 
   attr.writeBigUInt64LE(BigInt(s.deadline ?? 0), 32);
   attr.writeBigUInt64LE(BigInt(s.period ?? 0), 40);
   return attr.toString('hex');
-}
-
-/** A cpu list ("0-3,7") as CPU numbers, or an error naming the field. */
-export function cpuList(text: string, field: string): number[] {
-  const cpus: number[] = [];
-  for (const part of text.replace(/\s+/g, '').split(',').filter(Boolean)) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    const lo = m ? Number(m[1]) : NaN;
-    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-    if (!m || hi < lo || hi >= 1024) throw new ConfigError(field, `${JSON.stringify(text)} is not a CPU list (such as "0-3,7") of CPUs below 1024`);
-    for (let c = lo; c <= hi; c++) cpus.push(c);
-  }
-  if (!cpus.length) throw new ConfigError(field, 'is an empty CPU list');
-  return cpus;
 }

@@ -105,7 +105,8 @@ export const Device = Type.Object({
   path: Type.String(),
   major: Opt(Major),
   minor: Opt(Minor),
-  fileMode: Opt(Int(0, 511)),
+  // uint32, as the spec has it: podman puts the file-type bits in (8630 = S_IFCHR | 0666); the permission bits count.
+  fileMode: Opt(uint32),
   uid: Opt(uint32),
   gid: Opt(uint32),
 });

@@ -6,3 +6,5 @@ interface Validator {
 }
 export const validateConfig: Validator;
 export const validateState: Validator;
+export const validateProcess: Validator;
+export const validateResources: Validator;

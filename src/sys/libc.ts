@@ -421,10 +421,10 @@ export class LibcSys implements Sys {
     this.check(n, 'getcwd');
     return buf.toString('utf8', 0, buf.indexOf(0) >= 0 ? buf.indexOf(0) : n);
   }
-  schedSetaffinity(cpus: number[]): void {
+  schedSetaffinity(cpus: number[], pid = 0): void {
     const mask = Buffer.alloc(128);
     for (const c of cpus) mask[c >> 3] |= 1 << (c & 7);
-    this.check(this.fns.sched_setaffinity(0, mask.length, mask), 'sched_setaffinity', cpus.join(','));
+    this.check(this.fns.sched_setaffinity(pid, mask.length, mask), 'sched_setaffinity', cpus.join(','));
   }
   resetSignals(ignored: bigint): void {
     const act = Buffer.alloc(32);

@@ -110,6 +110,6 @@ export class RecordingSys implements Sys {
   spawn(file: string, argv: string[], envp: string[], fds: number[]) { this.rec('spawn', file, argv, envp, fds); return 4242; }
   cwd = '/';
   getcwd() { this.rec('getcwd'); return this.cwd; }
-  schedSetaffinity(cpus: number[]) { this.rec('schedSetaffinity', cpus); }
+  schedSetaffinity(cpus: number[], pid = 0) { this.rec('schedSetaffinity', cpus, pid); }
   resetSignals(ignored: bigint) { this.rec('resetSignals', ignored); }
 }

@@ -101,8 +101,8 @@ export interface Sys {
   spawn(file: string, argv: string[], envp: string[], fds: number[]): number;
   /** The getcwd(2) system call's answer, as is: "(unreachable)..." for a cwd outside the root. */
   getcwd(): string;
-  /** sched_setaffinity(0): the calling thread's CPUs, kept across exec. */
-  schedSetaffinity(cpus: number[]): void;
+  /** sched_setaffinity: the CPUs of `pid` (0: the calling thread), kept across exec. */
+  schedSetaffinity(cpus: number[], pid?: number): void;
   /**
    * Before the program's exec: the signals in `ignored` (bit N-1 for
    * signal N) are ignored, every other one at its default, none blocked.

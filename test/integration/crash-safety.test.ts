@@ -45,6 +45,27 @@ function cleanedByForceDelete(id: string, of = bundle): void {
   expect(left).toEqual([]);
 }
 
+describe('a step of create that fails', () => {
+  // OCIRUN_FAULT_FAIL makes the step fail as a system call would: create
+  // itself must undo everything, with no delete afterwards.
+  for (const step of FAULT_STEPS.create) {
+    it(`create, failing at ${step}: exit 1, one line, nothing left`, () => {
+      const id = `fail-create-${step}`;
+      const r = spawnSync(OCIRUN, ['--root', root, 'create', '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, OCIRUN_FAULT_FAIL: step } });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`${step}: injected failure`);
+      let left = leftovers(root, id, bundle);
+      for (let i = 0; i < 40 && left.length; i++) {
+        spawnSync('sleep', ['0.05']);
+        left = leftovers(root, id, bundle);
+      }
+      expect(left).toEqual([]);
+      injected++;
+    });
+  }
+});
+
 describe('a runtime killed after each step', () => {
   for (const step of FAULT_STEPS.create) {
     it(`create, killed after ${step}`, () => {
@@ -52,7 +73,8 @@ describe('a runtime killed after each step', () => {
       killedAfter(step, ['create', '--bundle', bundle, id]);
       // A half-made container is reported, as stopped (or still creating), never as running.
       const s = cli(root, ['state', id]);
-      if (s.status === 0) expect(['stopped', 'creating', 'created']).toContain(JSON.parse(s.stdout).status);
+      expect(s.status, s.stderr).toBe(0);
+      expect(['stopped', 'creating', 'created']).toContain(JSON.parse(s.stdout).status);
       // The check below can see a leak: from this step on, the cgroup exists until delete -f.
       if (FAULT_STEPS.create.indexOf(step) >= FAULT_STEPS.create.indexOf('cgroups-made')) {
         expect(leftovers(root, id, bundle).filter((l) => l.startsWith('cgroup ')).length).toBeGreaterThan(0);

@@ -1,5 +1,6 @@
 // cgroup layout detection, placement and resource writes, against fake mount tables.
 import { describe, expect, it } from 'vitest';
+import { validateResources } from '../../src/spec/validate.js';
 import { cgroupPaths, detectLayout } from '../../src/cgroups/index.js';
 import { DEFAULT_DEVICE_RULES, blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources.js';
 import { ConfigError } from '../../src/errors.js';
@@ -84,10 +85,13 @@ describe('resource writes', () => {
   });
 
   it('refuses what it cannot apply, naming the field', () => {
-    expect(() => resourceWrites(v1, { unified: { 'memory.high': '1' } }, [])).toThrow(ConfigError);
+    expect(() => validateResources({ unified: { 'memory.high': '1' } }, v1)).toThrow(ConfigError);
+    expect(() => validateResources({ unified: { 'memory.high': '1' } }, v1)).toThrow('validate resources: resources.unified: invalid configuration');
     // v2 device rules are a BPF program (test/unit/device-filter.test.ts), not file writes.
     expect(resourceWrites(v2, { devices: [{ allow: false }] }, [])).toEqual([]);
-    expect(() => resourceWrites(v2, { memory: { swappiness: 10 } }, [])).toThrow(/swappiness/);
+    expect(() => validateResources({ memory: { swappiness: 10 } }, v2)).toThrow(/resources.memory.swappiness: has no cgroup v2 equivalent/);
+    expect(() => validateResources({ memory: { limit: '1m' } }, v1)).toThrow('validate resources: resources.memory.limit: must be integer');
+    expect(() => validateResources({ pids: {} }, v1)).toThrow('validate resources: resources.pids.limit: is required');
   });
 
   it('pids limit below 0 means unlimited; 0 means not set (runc)', () => {
@@ -99,6 +103,11 @@ describe('resource writes', () => {
     const docker = { memory: { limit: 0, reservation: 0, swap: 0, kernelTCP: 0, swappiness: -1 }, cpu: { shares: 0, quota: 0, period: 0, realtimePeriod: 0, realtimeRuntime: 0 }, blockIO: { weight: 0, leafWeight: 0 }, pids: { limit: 0 } };
     expect(resourceWrites(v1, docker, [])).toEqual([]);
     expect(resourceWrites(v2, docker, [])).toEqual([]);
-    expect(() => resourceWrites(v1, { memory: { swappiness: 101 } }, [])).toThrow(/swappiness: invalid value 101/);
+    // As JSON, Docker's -1 arrives as 2^64-1 (Go's uint64).
+    const sent = { ...docker, memory: { ...docker.memory, swappiness: 18446744073709551615 } };
+    expect(resourceWrites(v2, sent, [])).toEqual([]);
+    expect(() => validateResources(sent, v1)).not.toThrow();
+    expect(() => validateResources(sent, v2)).not.toThrow();
+    expect(() => validateResources({ memory: { swappiness: 101 } }, v1)).toThrow(/swappiness: invalid value 101/);
   });
 });

@@ -1,7 +1,8 @@
 // The plan of an exec: runc's flag semantics and the stage's instructions.
 import { describe, expect, it } from 'vitest';
 import { execCgroupProcs, parseSubCgroups } from '../../src/container/exec.js';
-import { checkExecProcess, namespaceJoins, processFromFlags } from '../../src/process/exec-plan.js';
+import { namespaceJoins, processFromFlags } from '../../src/process/exec-plan.js';
+import { validateProcess, type HostFacts } from '../../src/spec/validate.js';
 import { prepareProcess } from '../../src/process/finalize.js';
 import type { InitPlan } from '../../src/process/init-plan.js';
 import { decodeMessage, encodeMessage, type Message } from '../../src/process/messages.js';
@@ -38,8 +39,20 @@ describe('exec plan', () => {
     expect(() => processFromFlags(base, { args: [] })).toThrow('exec args cannot be empty');
     expect(() => processFromFlags(base, { args: ['x'], user: 'root' })).toThrow(/bad uid/);
     expect(() => processFromFlags(base, { args: ['x'], additionalGids: [-1] })).toThrow('additional-gids must be a positive number -1');
-    expect(() => checkExecProcess({ ...base, cwd: 'rel' })).toThrow('Cwd must be an absolute path');
-    expect(() => checkExecProcess({ ...base, user: { uid: 0, gid: 0, username: 'root' } } as never)).toThrow(/username is not supported/);
+  });
+
+  it('checks a process file as strictly as config.json, naming the field', () => {
+    const host = { appArmor: () => false, selinux: () => false } as HostFacts;
+    expect(() => validateProcess(base, host)).not.toThrow();
+    expect(() => validateProcess({ ...base, cwd: 'rel' }, host)).toThrow('validate process: process.cwd: "rel" must be an absolute path');
+    expect(() => validateProcess({ ...base, user: { uid: 0, gid: 0, username: 'root' } }, host)).toThrow(/process.user.username: is not supported/);
+    // runc refuses both; a -1 uid would otherwise leave the process root.
+    expect(() => validateProcess({ ...base, user: { uid: -1, gid: -1 } }, host)).toThrow('validate process: process.user.uid: must be >= 0');
+    expect(() => validateProcess({ ...base, user: { uid: '1000', gid: 0 } }, host)).toThrow('validate process: process.user.uid: must be integer');
+    expect(() => validateProcess({ ...base, args: [] }, host)).toThrow(/process.args: must name a program/);
+    expect(() => validateProcess({ args: ['sh'] }, host)).toThrow('validate process: process.cwd: is required');
+    expect(() => validateProcess({ ...base, apparmorProfile: 'x' }, host)).toThrow(/process.apparmorProfile: an AppArmor profile is set but AppArmor is not enabled/);
+    expect(() => validateProcess('not an object', host)).toThrow(/validate process: process: must be object/);
   });
 
   it('expands execCPUAffinity lists for the init, and refuses bad ones', () => {

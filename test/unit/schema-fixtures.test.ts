@@ -3,32 +3,40 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, RuntimeError } from '../../src/errors.js';
-import { parseConfig } from '../../src/spec/load.js';
-import { checkSemantics, type HostFacts } from '../../src/spec/semantic.js';
+import { parseJson } from '../../src/spec/load.js';
+import { validateConfig, type HostFacts } from '../../src/spec/validate.js';
 
+// The upstream fixtures live outside this repository (OCI_SPEC_FIXTURES, or
+// ../shared beside the checkout). Where they are not, these tests are
+// skipped with a note, unless CI=true, where that is a failure.
 const fixtures = process.env.OCI_SPEC_FIXTURES ?? path.resolve(__dirname, '../../../shared/oci-runtime-spec-v1.3.0/test/config');
+const present = fs.existsSync(fixtures);
+if (!present) process.stderr.write(`note: runtime-spec fixtures not found at ${fixtures} (set OCI_SPEC_FIXTURES): their tests are skipped\n`);
 
 const anyHost: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
   sysctlExists: () => true,
   exists: () => true,
   isDirectory: () => true,
+  appArmor: () => true,
+  selinux: () => true,
+  isOwnMountNamespace: () => false,
 };
 
 const read = (kind: string) => fs.readdirSync(path.join(fixtures, kind)).filter((f) => f.endsWith('.json')).map((f) => [f, fs.readFileSync(path.join(fixtures, kind, f), 'utf8')] as const);
 
 describe('runtime-spec v1.3.0 config fixtures', () => {
-  it('finds the fixtures', () => {
+  it.skipIf(!present && process.env.CI !== 'true')('finds the fixtures', () => {
     expect(read('good').length).toBeGreaterThan(3);
     expect(read('bad').length).toBeGreaterThan(3);
   });
 
   for (const [name, text] of fs.existsSync(fixtures) ? read('good').filter(([n]) => !/^(freebsd|zos|solaris|windows|vm)-/.test(n)) : []) {
     it(`accepts good/${name}`, () => {
-      const config = parseConfig(text);
-      // The platform check of the semantic pass must accept it too.
+      const config = parseJson(text, name);
+      // The platform checks must accept it too.
       try {
-        checkSemantics(config, '/bundle', anyHost);
+        validateConfig(config, { bundle: '/bundle', host: anyHost });
       } catch (err) {
         // Fixtures without a process are valid configs; they just cannot be created.
         expect((err as ConfigError).field).toMatch(/^process/);
@@ -38,10 +46,7 @@ describe('runtime-spec v1.3.0 config fixtures', () => {
 
   for (const [name, text] of fs.existsSync(fixtures) ? read('bad') : []) {
     it(`rejects bad/${name}`, () => {
-      expect(() => {
-        const config = parseConfig(text);
-        checkSemantics(config, '/bundle', anyHost);
-      }).toThrow(RuntimeError);
+      expect(() => validateConfig(parseJson(text, name), { bundle: '/bundle', host: anyHost })).toThrow(RuntimeError);
     });
   }
 });

@@ -1,24 +1,27 @@
 // Bad input: each case fails with a ConfigError that names the JSON path.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, RuntimeError } from '../../src/errors.js';
-import { parseConfig } from '../../src/spec/load.js';
+import { parseJson } from '../../src/spec/load.js';
 import { planContainer } from '../../src/spec/plan.js';
 import { defaultSpec } from '../../src/spec/default.js';
-import { checkSemantics, type HostFacts } from '../../src/spec/semantic.js';
+import { validateConfig, type HostFacts } from '../../src/spec/validate.js';
 
 const host: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
   sysctlExists: (n) => n === 'net.ipv4.ip_forward' || n === 'kernel.shmmax',
   exists: (p) => p !== '/nonexistent/ns',
   isDirectory: (p) => !p.endsWith('/missing'),
+  appArmor: () => false,
+  selinux: () => false,
+  isOwnMountNamespace: (p) => p === '/proc/self/ns/mnt',
 };
 
 type Mutate = (c: any) => void;
-function check(mutate: Mutate, text?: string): void {
+function check(mutate: Mutate, opts: { noPivot?: boolean } = {}): void {
   const c: any = defaultSpec();
   mutate(c);
-  const config = parseConfig(text ?? JSON.stringify(c));
-  checkSemantics(config, '/bundle', host);
+  const config = parseJson(JSON.stringify(c), 'config.json');
+  validateConfig(config, { bundle: '/bundle', host, noPivot: opts.noPivot });
   planContainer(config, { id: 'x', bundle: '/bundle' });
 }
 
@@ -44,8 +47,8 @@ describe('config validation', () => {
     expect(() => check(() => {})).not.toThrow();
   });
   it('rejects text that is not JSON', () => {
-    expect(() => parseConfig('{]')).toThrow(/load config: config.json: not valid JSON/);
-    expect(() => parseConfig('{]')).toThrow(RuntimeError);
+    expect(() => parseJson('{]', 'config.json')).toThrow(/load config: config.json: not valid JSON/);
+    expect(() => parseJson('{]', 'config.json')).toThrow(RuntimeError);
   });
   it('missing ociVersion', () => expectField((c) => delete c.ociVersion, 'ociVersion', /is required/));
   it('unsupported ociVersion', () => expectField((c) => (c.ociVersion = '2.0.0'), 'ociVersion'));
@@ -70,6 +73,11 @@ describe('config validation', () => {
   it('relative cwd', () => expectField((c) => (c.process.cwd = 'tmp'), 'process.cwd', /absolute/));
   it('env entry without =', () => expectField((c) => c.process.env.push('JUSTAKEY'), 'process.env[2]'));
   it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
+  it("podman's fileMode with the file-type bits (8630 = S_IFCHR | 0666) is a uint32, as in the spec", () => {
+    expect(() => check((c) => (c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 8630, uid: 0, gid: 0 }]))).not.toThrow();
+    expect(planContainer({ ...(defaultSpec() as any), linux: { ...(defaultSpec() as any).linux, devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 8630 }] } }, { id: 'x', bundle: '/b' }).devices.find((d) => d.path === '/dev/fuse')?.mode).toBe(8630);
+    expectField((c) => (c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 1, fileMode: -1 }]), 'linux.devices[0].fileMode', /must be >= 0/);
+  });
   it('fields not applied by this build are refused, not ignored', () => {
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.listenerPath', /required when an action is SCMP_ACT_NOTIFY/);
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' }), 'linux.seccomp.defaultAction', /cannot be the default action/);
@@ -107,15 +115,18 @@ describe('config validation', () => {
     it('--no-pivot, which would move the rootfs over the host\'s /', () => {
       const c: any = defaultSpec();
       shareMounts(c);
-      expect(() => planContainer(parseConfig(JSON.stringify(c)), { id: 'x', bundle: '/bundle', noPivot: true })).toThrow(/--no-pivot cannot be used/);
+      expect(() => check(shareMounts, { noPivot: true })).toThrow(/--no-pivot cannot be used/);
     });
     it('otherwise plans "none", and a path plans "joined"', () => {
       const c: any = defaultSpec();
       shareMounts(c);
-      expect(planContainer(parseConfig(JSON.stringify(c)), { id: 'x', bundle: '/bundle' }).mountNs).toBe('none');
+      expect(planContainer(c, { id: 'x', bundle: '/bundle' }).mountNs).toBe('none');
       c.linux.namespaces.push({ type: 'mount', path: '/proc/1/ns/mnt' });
-      expect(planContainer(parseConfig(JSON.stringify(c)), { id: 'x', bundle: '/bundle' }).mountNs).toBe('joined');
-      expect(planContainer(parseConfig(JSON.stringify(defaultSpec())), { id: 'x', bundle: '/bundle' }).mountNs).toBe('new');
+      expect(planContainer(c, { id: 'x', bundle: '/bundle' }).mountNs).toBe('joined');
+      expect(planContainer(defaultSpec() as any, { id: 'x', bundle: '/bundle' }).mountNs).toBe('new');
+    });
+    it("the runtime's own mount namespace, where pivot_root would move the host's root", () => {
+      expectField((c) => (c.linux.namespaces[c.linux.namespaces.findIndex((n: any) => n.type === 'mount')] = { type: 'mount', path: '/proc/self/ns/mnt' }), /linux\.namespaces\[\d\]\.path/, /runtime's own mount namespace/);
     });
   });
 });

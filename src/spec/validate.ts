@@ -1,0 +1,376 @@
+/**
+ * The one validator (runc's libcontainer/configs/validate): everything that
+ * is checked about a config.json, an exec'd process (exec --process, or the
+ * flags laid over the config's process) and the resources of `update` is
+ * here. First the JSON Schema (generated from ./schema.ts), then what a
+ * schema cannot say, then what this build or this host cannot do, refused
+ * rather than silently ignored. Every failure is a ConfigError naming the
+ * JSON path of the field. Afterwards ./plan.ts converts without checking.
+ *
+ * Host facts (filesystems, sysctls, paths, LSMs, the cgroup layout) come
+ * through `HostFacts` so that unit tests can supply their own.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ErrorObject } from 'ajv';
+import type { CgroupLayout } from '../cgroups/index.js';
+import { ConfigError } from '../errors.js';
+import { parseMountOptions } from '../rootfs/options.js';
+import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
+import { actionValue, kernelFilterFlags, usesNotify } from '../security/seccomp.js';
+import { RLIMIT } from '../sys/constants.js';
+import { HookKinds, NamespaceTypes, supportedOciVersion } from './constants.js';
+import type { Config, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
+import { validateConfig as configSchema, validateProcess as processSchema, validateResources as resourcesSchema } from './validators.js';
+
+export interface HostFacts {
+  filesystems(): Set<string>;
+  sysctlExists(name: string): boolean;
+  exists(p: string): boolean;
+  isDirectory(p: string): boolean;
+  appArmor(): boolean;
+  selinux(): boolean;
+  /** Whether `nsPath` is the mount namespace this process is in. */
+  isOwnMountNamespace(nsPath: string): boolean;
+}
+
+export const realHost: HostFacts = {
+  filesystems() {
+    const set = new Set<string>();
+    for (const line of fs.readFileSync('/proc/filesystems', 'utf8').split('\n')) {
+      const name = line.split('\t').pop()?.trim();
+      if (name) set.add(name);
+    }
+    return set;
+  },
+  sysctlExists: (name) => fs.existsSync(path.join('/proc/sys', name.replace(/\./g, '/'))),
+  exists: (p) => fs.existsSync(p),
+  isDirectory: (p) => {
+    try {
+      return fs.statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  },
+  appArmor: appArmorEnabled,
+  selinux: selinuxEnabled,
+  isOwnMountNamespace(nsPath) {
+    try {
+      const theirs = fs.statSync(nsPath);
+      const ours = fs.statSync('/proc/self/ns/mnt');
+      return theirs.ino === ours.ino && theirs.dev === ours.dev;
+    } catch {
+      return false;
+    }
+  },
+};
+
+// ---------------------------------------------------------------- schema
+
+interface SchemaValidator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+/** The JSON path of an ajv error, under `prefix`: `process.user.uid`, `linux.namespaces[1]`. */
+export function jsonPath(e: ErrorObject, prefix = ''): string {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'required') parts.push(String((e.params as { missingProperty: string }).missingProperty));
+  let out = prefix;
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  return out || '(root)';
+}
+
+function describe(e: ErrorObject): string {
+  if (e.keyword === 'required') return 'is required';
+  if (e.keyword === 'enum') return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  return e.message ?? e.keyword;
+}
+
+function checkAgainst(validator: SchemaValidator, value: unknown, prefix: string, step: string): void {
+  if (validator(value)) return;
+  // The deepest error is the most specific one.
+  const e = [...(validator.errors ?? [])].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
+  if (!e) throw new ConfigError(prefix || '(root)', 'does not match the schema', step);
+  throw new ConfigError(jsonPath(e, prefix), describe(e), step);
+}
+
+// ---------------------------------------------------------------- process
+
+/** A cpu list ("0-3,7") as CPU numbers, or an error naming the field. */
+export function cpuList(text: string, field: string, step = 'validate config'): number[] {
+  const cpus: number[] = [];
+  for (const part of text.replace(/\s+/g, '').split(',').filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (!m || hi < lo || hi >= 1024) throw new ConfigError(field, `${JSON.stringify(text)} is not a CPU list (such as "0-3,7") of CPUs below 1024`, step);
+    for (let c = lo; c <= hi; c++) cpus.push(c);
+  }
+  if (!cpus.length) throw new ConfigError(field, 'is an empty CPU list', step);
+  return cpus;
+}
+
+/** What a schema cannot say about a process, the same for create and exec. */
+function checkProcess(p: ProcessConfig, field: string, step: string, host: HostFacts): void {
+  const bad = (f: string, problem: string) => new ConfigError(`${field}.${f}`, problem, step);
+  if (!p.args || p.args.length === 0 || p.args[0] === '') throw bad('args', 'must name a program (it is empty)');
+  if (!p.cwd.startsWith('/')) throw bad('cwd', `"${p.cwd}" must be an absolute path`);
+  for (const [i, s] of [p.cwd, ...p.args, ...(p.env ?? [])].entries()) {
+    if (s.includes('\0')) throw new ConfigError(field, `a NUL byte in ${JSON.stringify(s.slice(0, 40))} (${i === 0 ? 'cwd' : 'args or env'})`, step);
+  }
+  for (const [i, e] of (p.env ?? []).entries()) {
+    if (!e.includes('=') || e.startsWith('=')) throw bad(`env[${i}]`, `"${e}" is not of the form KEY=value`);
+  }
+  const seen = new Set<string>();
+  for (const [i, r] of (p.rlimits ?? []).entries()) {
+    if (!(r.type in RLIMIT)) throw bad(`rlimits[${i}].type`, `unknown rlimit "${r.type}"`);
+    if (seen.has(r.type)) throw bad(`rlimits[${i}].type`, `duplicate rlimit "${r.type}"`);
+    seen.add(r.type);
+    if (r.soft > r.hard) throw bad(`rlimits[${i}]`, `soft limit ${r.soft} is above the hard limit ${r.hard}`);
+  }
+  if (p.consoleSize && !p.terminal) throw bad('consoleSize', 'is only meaningful with process.terminal');
+  if (p.user?.username) throw bad('user.username', 'is not supported by this version of ocirun');
+  const level = p.ioPriority?.priority ?? 0;
+  if (p.ioPriority && (!Number.isInteger(level) || level < 0 || level > 7)) throw bad('ioPriority.priority', `must be 0 to 7, not ${level}`);
+  const nice = p.scheduler?.nice;
+  if (nice !== undefined && (nice < -20 || nice > 19)) throw bad('scheduler.nice', `must be -20 to 19, not ${nice}`);
+  for (const when of ['initial', 'final'] as const) {
+    const list = p.execCPUAffinity?.[when];
+    if (list !== undefined) cpuList(list, `${field}.execCPUAffinity.${when}`, step);
+  }
+  if (p.apparmorProfile && !host.appArmor()) throw bad('apparmorProfile', 'an AppArmor profile is set but AppArmor is not enabled on this host');
+  // runc's validator words it so.
+  if (p.selinuxLabel && !host.selinux()) throw bad('selinuxLabel', 'selinux label is specified in config, but selinux is disabled or not supported');
+}
+
+/**
+ * An exec'd process (exec --process FILE, or the config's process with the
+ * flags over it): the schema and the same checks as config.json's process.
+ */
+export function validateProcess(value: unknown, host: HostFacts = realHost): asserts value is ProcessConfig {
+  const step = 'validate process';
+  checkAgainst(processSchema, value, 'process', step);
+  checkProcess(value as ProcessConfig, 'process', step, host);
+}
+
+// ---------------------------------------------------------------- resources
+
+/** Docker's "unset" for swappiness: -1, which reaches JSON as 2^64-1 through a uint64. */
+export const swappinessSet = (v: number | undefined): v is number => v !== undefined && v !== -1 && v !== 18446744073709552000;
+const nonZero = (v: number | undefined): v is number => v !== undefined && v !== 0;
+
+/**
+ * What linux.resources can be on this host's cgroups: v1 takes the v1
+ * values as they are, v2 the ones runc can convert. runc's words where it
+ * has them ("invalid configuration").
+ */
+function checkResources(r: ResourcesConfig, layout: CgroupLayout, field: string, step: string): void {
+  const bad = (f: string, problem: string) => new ConfigError(`${field}.${f}`, problem, step);
+  const m = r.memory;
+  if (layout.mode !== 'v2') {
+    if (r.unified && Object.keys(r.unified).length) throw bad('unified', 'invalid configuration: cgroup v2 (unified) resources need cgroup v2, and this host runs cgroup v1');
+    if (m && swappinessSet(m.swappiness) && (m.swappiness < 0 || m.swappiness > 100)) throw bad('memory.swappiness', `invalid value ${m.swappiness}: the range is 0-100`);
+    return;
+  }
+  if (m) {
+    if (nonZero(m.swap) && m.swap > 0 && (!nonZero(m.limit) || m.limit < 0)) throw bad('memory.swap', 'needs memory.limit to be converted for cgroup v2');
+    if (swappinessSet(m.swappiness)) throw bad('memory.swappiness', 'has no cgroup v2 equivalent');
+    if (m.disableOOMKiller) throw bad('memory.disableOOMKiller', 'has no cgroup v2 equivalent');
+  }
+  if (r.cpu && (nonZero(r.cpu.realtimePeriod) || nonZero(r.cpu.realtimeRuntime))) throw bad('cpu.realtimeRuntime', 'has no cgroup v2 equivalent');
+  if (r.network) throw bad('network', 'net_cls/net_prio have no cgroup v2 equivalent');
+  for (const file of Object.keys(r.unified ?? {})) {
+    if (file.includes('/') || file.startsWith('.')) throw bad(`unified.${file}`, 'is not a cgroup file name');
+  }
+}
+
+/** `update`'s resources (-r FILE or the flags): the schema and the same checks as at create. */
+export function validateResources(value: unknown, layout: CgroupLayout): asserts value is ResourcesConfig {
+  const step = 'validate resources';
+  checkAgainst(resourcesSchema, value, 'resources', step);
+  checkResources(value as ResourcesConfig, layout, 'resources', step);
+}
+
+// ---------------------------------------------------------------- config
+
+// Mount types that are not filesystems of their own.
+const BIND_TYPES = new Set(['bind', 'rbind', 'none', '']);
+
+/** sysctls that are namespaced, and which namespace each needs (runc's list). */
+function sysctlNamespace(name: string): 'ipc' | 'network' | 'uts' | undefined {
+  if (['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'].includes(name)) return 'ipc';
+  if (name.startsWith('fs.mqueue.')) return 'ipc';
+  if (name.startsWith('net.')) return 'network';
+  if (name === 'kernel.hostname' || name === 'kernel.domainname') return 'uts';
+  return undefined;
+}
+
+/** What can be refused before anything exists; libseccomp checks the rest in the init. */
+function checkSeccomp(s: SeccompConfig): void {
+  actionValue(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
+  for (const [i, r] of (s.syscalls ?? []).entries()) actionValue(r.action, r.errnoRet, `linux.seccomp.syscalls[${i}].action`);
+  // runc's rules for listeners: a path to send the notify fd to; never the
+  // default action, nor for write(2), which the runtime itself still needs
+  // once the filter is loaded.
+  if (usesNotify(s)) {
+    if (!s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
+    if (s.defaultAction === 'SCMP_ACT_NOTIFY') throw new ConfigError('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
+    const w = (s.syscalls ?? []).findIndex((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.includes('write'));
+    if (w >= 0) throw new ConfigError(`linux.seccomp.syscalls[${w}]`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
+  }
+  if (s.listenerPath && !path.isAbsolute(s.listenerPath)) throw new ConfigError('linux.seccomp.listenerPath', 'must be an absolute path');
+  // The kernel takes WAIT_KILLABLE_RECV only with a listener (EINVAL otherwise): say so up front.
+  const i = (s.flags ?? []).indexOf('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
+  if (i >= 0 && !usesNotify(s)) throw new ConfigError(`linux.seccomp.flags[${i}]`, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule (a listener)');
+  kernelFilterFlags(s);
+  for (const [i, rule] of (s.syscalls ?? []).entries()) {
+    for (const [j, a] of (rule.args ?? []).entries()) {
+      if (a.index > 5) throw new ConfigError(`linux.seccomp.syscalls[${i}].args[${j}].index`, `syscalls have 6 arguments; index ${a.index} is out of range`);
+    }
+  }
+}
+
+/**
+ * Without a mount namespace of its own, runc still makes the host's `/`
+ * rslave (or as rootfsPropagation says), moves the rootfs over the host's
+ * `/` with --no-pivot, and ignores root.readonly. Each of those would change
+ * the host, or silently not happen, so here they are refused; masked and
+ * read-only paths are refused with runc's own words.
+ */
+function checkWithoutMountNs(config: Config, bundle: string, noPivot: boolean): void {
+  const linux = config.linux ?? {};
+  const why = 'without a private mount namespace';
+  if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
+    throw new ConfigError(linux.maskedPaths?.length ? 'linux.maskedPaths' : 'linux.readonlyPaths', `unable to restrict sys entries ${why}`);
+  }
+  if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
+  if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
+  if (noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
+  if ((config.mounts?.length ?? 0) > 0 && path.resolve(bundle, config.root?.path ?? '') === '/') {
+    throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
+  }
+}
+
+const PERSONALITY_DOMAINS = ['LINUX', 'LINUX32'];
+
+export interface ConfigCheckOptions {
+  bundle: string;
+  host?: HostFacts;
+  /** --no-pivot */
+  noPivot?: boolean;
+  /** The host's cgroups, for linux.resources; without it the resources are checked against the schema only. */
+  layout?: CgroupLayout;
+}
+
+/** config.json as create takes it; throws a ConfigError naming the first bad field. */
+export function validateConfig(value: unknown, opts: ConfigCheckOptions): asserts value is Config {
+  checkAgainst(configSchema, value, '', 'validate config');
+  const config = value as Config;
+  const host = opts.host ?? realHost;
+  if (!supportedOciVersion(config.ociVersion)) {
+    throw new ConfigError('ociVersion', `"${config.ociVersion}" is not a runtime-spec version this runtime reads (up to 1.3.x)`);
+  }
+  for (const other of ['solaris', 'windows', 'vm', 'zos', 'freebsd'] as const) {
+    if (config[other] !== undefined) throw new ConfigError(other, 'is for another platform; this runtime runs Linux containers');
+  }
+  if (!config.root) throw new ConfigError('root', 'is required on Linux');
+  const rootfs = path.resolve(opts.bundle, config.root.path);
+  if (!host.isDirectory(rootfs)) throw new ConfigError('root.path', `${rootfs} does not exist or is not a directory`);
+  if (!config.process) throw new ConfigError('process', 'is required to create a container');
+  checkProcess(config.process, 'process', 'validate config', host);
+
+  const linux = config.linux ?? {};
+  const namespaces = linux.namespaces ?? [];
+  const seen = new Set<string>();
+  for (const [i, ns] of namespaces.entries()) {
+    if (!(NamespaceTypes as readonly string[]).includes(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `unknown namespace "${ns.type}"`);
+    if (seen.has(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `namespace "${ns.type}" is listed twice`);
+    seen.add(ns.type);
+    if (ns.path !== undefined) {
+      if (!ns.path.startsWith('/')) throw new ConfigError(`linux.namespaces[${i}].path`, `"${ns.path}" must be an absolute path`);
+      if (!host.exists(ns.path)) throw new ConfigError(`linux.namespaces[${i}].path`, `${ns.path} does not exist`);
+      // pivot_root in the runtime's own mount namespace would move the host's root (runc does not check).
+      if (ns.type === 'mount' && host.isOwnMountNamespace(ns.path)) {
+        throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");
+      }
+    }
+  }
+  const has = (type: string) => namespaces.some((n) => n.type === type);
+  const userNs = namespaces.find((n) => n.type === 'user');
+  const hasMaps = (linux.uidMappings?.length ?? 0) > 0 && (linux.gidMappings?.length ?? 0) > 0;
+  if (userNs && !userNs.path && !hasMaps) throw new ConfigError('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
+  if (!userNs && (linux.uidMappings?.length || linux.gidMappings?.length)) throw new ConfigError('linux.uidMappings', 'id mappings need a user namespace in linux.namespaces');
+  // Never the host's: runc refuses these without a UTS namespace of the container's own.
+  if (config.hostname && !has('uts')) throw new ConfigError('hostname', 'unable to set hostname without a private UTS namespace');
+  if (config.domainname && !has('uts')) throw new ConfigError('domainname', 'unable to set domainname without a private UTS namespace');
+  if (linux.timeOffsets && !namespaces.some((n) => n.type === 'time' && !n.path)) {
+    throw new ConfigError('linux.timeOffsets', 'time offsets need a new time namespace in linux.namespaces');
+  }
+  if (!has('mount')) checkWithoutMountNs(config, opts.bundle, opts.noPivot ?? false);
+  if (linux.cgroupsPath !== undefined) {
+    const cg = linux.cgroupsPath;
+    if (cg.includes('\n') || cg.includes('\0')) throw new ConfigError('linux.cgroupsPath', 'must not contain a newline or NUL');
+    // ".." could name a cgroup outside the runtime's reach, and the root (or
+    // an empty path after cleaning) is the host's own cgroup: a container
+    // there would take every host process with it on delete.
+    if (cg.split('/').includes('..')) throw new ConfigError('linux.cgroupsPath', `"${cg}" must not contain ".."`);
+    if (cg !== '' && cg.split('/').every((p) => p === '' || p === '.')) throw new ConfigError('linux.cgroupsPath', `"${cg}" names the root of the cgroup hierarchy`);
+    if (cg.length > 3000 || cg.split('/').some((p) => Buffer.byteLength(p) > 255)) throw new ConfigError('linux.cgroupsPath', 'is too long for a cgroup directory (255 bytes a component, 3000 in all)');
+  }
+  if (linux.resources && opts.layout) checkResources(linux.resources, opts.layout, 'linux.resources', 'validate config');
+
+  const filesystems = host.filesystems();
+  for (const [i, m] of (config.mounts ?? []).entries()) {
+    if (!m.destination.startsWith('/') && !config.ociVersion.startsWith('1.0.')) {
+      throw new ConfigError(`mounts[${i}].destination`, `"${m.destination}" must be an absolute path`);
+    }
+    const o = parseMountOptions(m.options);
+    if (o.unsupported.length) throw new ConfigError(`mounts[${i}].options`, `option "${o.unsupported[0]}" is not supported by this version of ocirun`);
+    const isBind = (m.options ?? []).some((x) => x === 'bind' || x === 'rbind') || m.type === 'bind';
+    const type = m.type ?? '';
+    if (o.copyUp && type !== 'tmpfs') throw new ConfigError(`mounts[${i}].options`, 'tmpcopyup applies to tmpfs mounts only');
+    if (!isBind && !BIND_TYPES.has(type)) {
+      const base = type.split('.')[0];
+      if (!filesystems.has(type) && !filesystems.has(base)) throw new ConfigError(`mounts[${i}].type`, `unknown filesystem type "${type}" (not in /proc/filesystems)`);
+    }
+    if (!isBind && BIND_TYPES.has(type) && type !== 'bind') throw new ConfigError(`mounts[${i}].type`, `"${type || '(none)'}" mounts need the bind or rbind option`);
+    if (isBind && !m.source) throw new ConfigError(`mounts[${i}].source`, 'a bind mount needs a source');
+    if (m.uidMappings || m.gidMappings) throw new ConfigError(`mounts[${i}].uidMappings`, 'id-mapped mounts are not supported by this version of ocirun');
+  }
+
+  for (const name of Object.keys(linux.sysctl ?? {})) {
+    const field = `linux.sysctl.${name}`;
+    const needs = sysctlNamespace(name);
+    if (!needs) throw new ConfigError(field, `sysctl "${name}" is not in a separate kernel namespace, or is unknown`);
+    if (!has(needs)) throw new ConfigError(field, `sysctl "${name}" needs a ${needs} namespace, and the container shares the host's`);
+    if (!host.sysctlExists(name)) throw new ConfigError(field, `unknown sysctl "${name}" (no /proc/sys entry)`);
+  }
+
+  // Only the spec's hook kinds: other keys are allowed in the object (and ignored), as in runc.
+  for (const kind of HookKinds) {
+    for (const [i, h] of (config.hooks?.[kind] ?? []).entries()) {
+      if (!h.path.startsWith('/')) throw new ConfigError(`hooks.${kind}[${i}].path`, `"${h.path}" must be an absolute path`);
+    }
+  }
+  for (const [i, d] of (linux.devices ?? []).entries()) {
+    if (!d.path.startsWith('/dev/') && d.path !== '/dev') throw new ConfigError(`linux.devices[${i}].path`, `"${d.path}" must be under /dev`);
+    if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) throw new ConfigError(`linux.devices[${i}]`, 'a block or character device needs major and minor');
+  }
+  for (const [field, list] of [['linux.maskedPaths', linux.maskedPaths], ['linux.readonlyPaths', linux.readonlyPaths]] as const) {
+    for (const [i, p] of (list ?? []).entries()) if (!p.startsWith('/')) throw new ConfigError(`${field}[${i}]`, `"${p}" must be an absolute path`);
+  }
+  if (linux.seccomp) checkSeccomp(linux.seccomp);
+  if (linux.personality) {
+    // runc ignores the flags with a warning; since none is applied here either, they are refused.
+    if (linux.personality.flags?.length) throw new ConfigError('linux.personality.flags', 'personality flags are not supported (runc ignores them)');
+    if (!PERSONALITY_DOMAINS.includes(linux.personality.domain ?? '')) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(linux.personality.domain ?? '')}`);
+  }
+  // Fields of the spec this build does not apply yet: refused, with the field named.
+  const unsupported: [string, unknown][] = [
+    ['linux.intelRdt', linux.intelRdt],
+    ['linux.memoryPolicy', linux.memoryPolicy],
+    ['linux.netDevices', linux.netDevices && Object.keys(linux.netDevices).length ? linux.netDevices : undefined],
+  ];
+  for (const [field, v] of unsupported) if (v !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
+}
