@@ -2,17 +2,18 @@
 // How long the seccomp profiles the managers send take to compile (with
 // libseccomp) and to load, each measured in a fresh child process (loading
 // a filter confines the process that loads it). The profiles are the ones
-// podman, containerd and Docker passed to the runtime on these machines,
-// kept as test data in ../shared/manager-configs.
+// podman and Docker passed to the runtime on this machine, as the manager
+// matrix test captured them (.corpus/, or $OCIRUN_CORPUS_DIR).
 //
-//   node bench/seccomp.mjs [--runs 20]     (root; after npm install)
+//   node bench/seccomp.mjs [--runs 20]     (root; after the integration tests)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const project = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const configs = path.resolve(project, '../shared/manager-configs');
+const configs = process.env.OCIRUN_CORPUS_DIR ?? path.join(project, '.corpus');
+if (!fs.existsSync(configs)) throw new Error(`no captured configs in ${configs}: run test/integration/manager-matrix.test.ts first`);
 const argv = process.argv.slice(2);
 const runs = Number(argv[argv.indexOf('--runs') + 1] || 20);
 
@@ -34,7 +35,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`seccomp profiles from the managers: median of ${runs} fresh processes each\n`);
 console.log('| profile | rules (names) | compile | load | total |');
 console.log('|---|---|---|---|---|');
-for (const file of fs.readdirSync(configs).filter((f) => f.endsWith('.json') && !f.includes('exec-process'))) {
+// The default profile of each manager (the configs of the plain run).
+for (const file of fs.readdirSync(configs).filter((f) => /^(podman|docker)-plain\.json$/.test(f))) {
   const profile = JSON.parse(fs.readFileSync(path.join(configs, file), 'utf8')).linux?.seccomp;
   if (!profile) continue;
   const names = profile.syscalls.reduce((n, r) => n + r.names.length, 0);

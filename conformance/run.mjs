@@ -93,7 +93,8 @@ const areas = {
     ['killed by a signal: 128+N', (r, root) => {
       // pid 1 cannot be killed from inside its own namespace: kill it from the host.
       return withBundle(r, root, ['sleep', '30'], undefined, (bundle, id) => {
-        const o = spawnSync('sh', ['-c', `"$0" --root "$1" run --bundle "$2" "$3" & sleep 1; "$0" --root "$1" kill "$3" KILL; wait $!`, r, root, bundle, id], { encoding: 'utf8', timeout: 30_000 });
+        // KILL once the container runs (its state says so), then the status of run.
+        const o = spawnSync('sh', ['-c', `"$0" --root "$1" run --bundle "$2" "$3" & for i in $(seq 200); do "$0" --root "$1" state "$3" 2>/dev/null | grep -q '"running"' && break; sleep 0.05; done; "$0" --root "$1" kill "$3" KILL; wait $!`, r, root, bundle, id], { encoding: 'utf8', timeout: 30_000 });
         return o.status === 137 || `status ${o.status} ${o.stderr}`;
       });
     }],
@@ -405,8 +406,13 @@ const areas = {
       return o.stdout === 'ran\n' || `got ${JSON.stringify(o.stdout)} status ${o.status} ${o.stderr}`;
     }],
     ["podman's default profile loads", (r, root) => {
-      const captured = process.env.OCIRUN_MANAGER_CONFIGS ?? path.join(project, '../shared/manager-configs');
-      const profile = JSON.parse(fs.readFileSync(path.join(captured, 'podman-4.3-run-rm.json'), 'utf8')).linux.seccomp;
+      // The config podman sent on this machine: captured by the manager
+      // matrix test (test/integration/manager-matrix.test.ts) into the
+      // corpus, or, without that run, the copy kept beside the checkout.
+      const candidates = [path.join(process.env.OCIRUN_CORPUS_DIR ?? path.join(project, '.corpus'), 'podman-plain.json'), path.join(project, '../shared/manager-configs/podman-4.3-run-rm.json')];
+      const file = candidates.find((f) => fs.existsSync(f));
+      if (!file) return `no podman config captured: run test/integration/manager-matrix.test.ts first (looked in ${candidates.join(', ')})`;
+      const profile = JSON.parse(fs.readFileSync(file, 'utf8')).linux.seccomp;
       const o = runIn(r, root, ['grep', '^Seccomp:', '/proc/self/status'], (c) => (c.linux.seccomp = profile));
       return /Seccomp:\s+2/.test(o.stdout) || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
     }],
@@ -531,13 +537,20 @@ const areas = {
         rt(r, root, 'create', '--bundle', bundle, id);
         const pid = JSON.parse(rt(r, root, 'state', id).stdout).pid;
         const d = rt(r, root, 'delete', id);
-        spawnSync('sleep', ['0.1']);
-        // Dead, or a zombie waiting for a reaper that is not ours.
-        let st = 'gone';
-        try {
-          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-          st = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-        } catch {}
+        // Dead, or a zombie waiting for a reaper that is not ours (polled, bounded).
+        const stateOf = () => {
+          try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+            return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+          } catch {
+            return 'gone';
+          }
+        };
+        let st = stateOf();
+        for (let i = 0; i < 100 && st !== 'gone' && st !== 'Z'; i++) {
+          spawnSync('sleep', ['0.02']);
+          st = stateOf();
+        }
         return (d.status === 0 && (st === 'gone' || st === 'Z')) || `delete ${d.status} ${d.stderr} init state: ${st}`;
       });
     }],

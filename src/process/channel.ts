@@ -43,8 +43,8 @@ export class Channel {
     for (;;) {
       const line = this.takeLine();
       if (line !== undefined) return line;
-      await this.sys.waitReadable(this.fd, -1);
-      this.readMore();
+      // false: interrupted before anything came; ask again.
+      if (await this.sys.waitReadable(this.fd, -1)) this.readMore();
     }
   }
 

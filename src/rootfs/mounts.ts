@@ -100,7 +100,7 @@ function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: Cgrou
       for (const alias of c.name.split(',')) if (!cgroups.some((o) => o.name === alias)) sys.symlinkat(c.name, dirFd, alias);
     }
   });
-  if (ro) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'));
+  // As runc: "ro" makes the hierarchies read-only; the tmpfs holding them stays writable.
 }
 
 /** The cgroup v2 mounts the setup left for later (see applyCgroupMount), made in the final root. */

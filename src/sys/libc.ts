@@ -4,6 +4,7 @@
  * commands that only read state never pay for it.
  */
 import { loadKoffi } from '../engine.js';
+import fs from 'node:fs';
 import os from 'node:os';
 import { SysError, type CapSets, type Sys } from './types.js';
 
@@ -47,6 +48,16 @@ const POSIX_SPAWN_SETSIGMASK = 0x08;
 /** Above any fd a caller maps: where spawn() parks the sources before the dup2s. */
 const SPAWN_PARK_FD = 1000;
 
+/** Whether `pid` exists and its parent is `parent` (from /proc/PID/stat). */
+function isChildOf(pid: number, parent: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+  } catch {
+    return false;
+  }
+}
+
 const errnoNames = new Map<number, string>();
 for (const [name, num] of Object.entries(os.constants.errno)) errnoNames.set(num as number, name);
 
@@ -60,6 +71,8 @@ export class LibcSys implements Sys {
   private readonly pollFn: { async: (...args: unknown[]) => void };
 
   constructor() {
+    // The system call numbers here and the exec shim (native/exec-shim.c) are x86-64's.
+    if (process.arch !== 'x64') throw new SysError('start', `architecture ${process.arch}`, 95, 'EOPNOTSUPP', 'ocirun runs on x86-64 only (its system call numbers and exec shim are x86-64\'s)');
     const decl: Record<string, string> = {
       mount: 'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
       umount2: 'int umount2(const char *target, int flags)',
@@ -134,6 +147,19 @@ export class LibcSys implements Sys {
     return r;
   }
 
+  /**
+   * A call that may block (opening a fifo, flock), repeated when a signal
+   * interrupts it: the engines' own signals (JavaScriptCore suspends
+   * threads with one for its collector) must not fail it with EINTR.
+   */
+  private blocking(call: () => number, name: string, target?: string): number {
+    for (;;) {
+      const r = call();
+      if (r >= 0) return r;
+      if (koffi.errno() !== EINTR) this.fail(name, target);
+    }
+  }
+
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
     this.check(this.fns.mount(source, target, fstype, flags, data), 'mount', target);
   }
@@ -162,7 +188,7 @@ export class LibcSys implements Sys {
     this.check(this.fns.setdomainname(name, Buffer.byteLength(name)), 'setdomainname', name);
   }
   open(path: string, flags: number, mode = 0): number {
-    return this.check(this.fns.open(path, flags, mode), 'open', path);
+    return this.blocking(() => this.fns.open(path, flags, mode), 'open', path);
   }
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
     const how = Buffer.alloc(24);
@@ -210,7 +236,7 @@ export class LibcSys implements Sys {
     this.check(this.fns.close_range(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), 'close_range', `fd ${first}`);
   }
   flock(fd: number, op: number): void {
-    this.check(this.fns.flock(fd, op), 'flock', `fd ${fd}`);
+    this.blocking(() => this.fns.flock(fd, op), 'flock', `fd ${fd}`);
   }
   ioctl(fd: number, request: number, arg: number | Buffer): number {
     const r = typeof arg === 'number' ? this.fns.ioctl_int(fd, request, arg) : this.fns.ioctl_buf(fd, request, arg);
@@ -269,11 +295,16 @@ export class LibcSys implements Sys {
   waitpid(pid: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const status = [0];
-      this.waitpidFn.async(pid, status, 0, (err: unknown, r: number) => {
-        if (err) reject(err);
-        else if (r < 0) reject(new SysError('waitpid', String(pid), 10, 'ECHILD', 'No child processes'));
-        else resolve(status[0]);
-      });
+      const wait = () =>
+        this.waitpidFn.async(pid, status, 0, (err: unknown, r: number) => {
+          if (err) reject(err);
+          else if (r >= 0) resolve(status[0]);
+          // errno stays on the worker thread: a child of ours that is still
+          // there (alive or a zombie) means the wait was interrupted, EINTR.
+          else if (isChildOf(pid, process.pid)) wait();
+          else reject(new SysError('waitpid', String(pid), 10, 'ECHILD', 'No child processes'));
+        });
+      wait();
     });
   }
   /** A sockaddr_un and its length; a leading '@' names an abstract socket, as in Go. */
@@ -358,8 +389,8 @@ export class LibcSys implements Sys {
     pfd.writeInt16LE(POLLIN, 4);
     return new Promise((resolve, reject) => {
       this.pollFn.async(pfd, 1, timeoutMs, (err: unknown, r: number) => {
+        // A poll interrupted by a signal (EINTR; errno stays on the worker) says "not yet".
         if (err) reject(err);
-        else if (r < 0) reject(new SysError('poll', `fd ${fd}`, 4, 'EINTR', 'Interrupted system call'));
         else resolve(r > 0);
       });
     });

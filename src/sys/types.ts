@@ -79,7 +79,7 @@ export interface Sys {
   address(buf: Buffer | Uint32Array): bigint;
   /** The bpf(2) system call with a bpf_attr the caller laid out; returns its result (an fd or 0). */
   bpf(cmd: number, attr: Buffer): number;
-  /** Waits (on a worker thread) until `fd` is readable or has hung up; false on timeout. */
+  /** Waits (on a worker thread) until `fd` is readable or has hung up; false on timeout or when a signal interrupted the wait. */
   waitReadable(fd: number, timeoutMs: number): Promise<boolean>;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
   sendFd(sockFd: number, fd: number, name: string): void;

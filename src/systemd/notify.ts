@@ -108,7 +108,9 @@ export class NotifyRelay {
       } finally {
         this.sys.close(w);
       }
-      if (!(await this.sys.waitReadable(r, BARRIER_MS))) {
+      const deadline = Date.now() + BARRIER_MS;
+      while (!(await this.sys.waitReadable(r, Math.max(0, deadline - Date.now())))) {
+        if (Date.now() < deadline) continue; // interrupted, not timed out
         this.warn('Timeout after waiting 30s for barrier. Ignored.');
         return;
       }

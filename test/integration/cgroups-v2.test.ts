@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningContainer, cli, startContainer } from './helpers.js';
+import { type RunningContainer, cli, startContainer, waitUntil } from './helpers.js';
 
 const v2Host = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
 let c: RunningContainer;
@@ -37,10 +37,11 @@ describe('cgroups v2', () => {
     expect(fs.readFileSync(path.join(hostDir(), 'memory.max'), 'utf8')).toBe(`${4 * 2 ** 20}\n`);
   });
 
-  it('enforces the pids limit: forks beyond it fail', () => {
+  it('enforces the pids limit: forks beyond it fail', async () => {
     const r = inside('for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait');
     expect(r.stderr).toMatch(/can't fork: Resource temporarily unavailable/);
-    spawnSync('sleep', ['2']); // the sleeps that did start, gone and reaped
+    // The sleeps that did start, gone and reaped: the shell and its own sleep at most.
+    await waitUntil(() => Number(fs.readFileSync(path.join(hostDir(), 'pids.current'), 'utf8')) <= 2, 'the container\'s pids.current back to its shell');
   });
 
   it('the device filter denies what the rules do not allow, and allows what they do', () => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OCIRUN, type RunningContainer, cli, startContainer } from './helpers.js';
+import { OCIRUN, type RunningContainer, cli, startContainer, waitUntil } from './helpers.js';
 
 let root: string;
 let c: RunningContainer;
@@ -39,12 +39,14 @@ describe.skipIf(v2Host)('cgroups v1', () => {
     expect(r.stdout).toBe(`${32 * 2 ** 20}\n12\n256\n`);
   });
 
-  it('enforces the pids limit: forks beyond it fail', () => {
+  it('enforces the pids limit: forks beyond it fail', async () => {
     // 20 sleeps do not fit in 12 tasks (init and the shell count too).
     expect(inside('for i in $(seq 5); do sleep 1 & done; wait').status).toBe(0);
     const r = inside('for i in $(seq 20); do sleep 1 & done; wait');
     expect(r.stderr).toMatch(/can't fork: Resource temporarily unavailable/);
-    spawnSync('sleep', ['1.2']); // the sleeps that did start, gone
+    // The sleeps that did start, gone (as zombies of the init, which does
+    // not reap: they still count in pids.current): only the init lives.
+    await waitUntil(() => fs.readFileSync(path.join(hostDir('pids'), 'cgroup.procs'), 'utf8') === `${initPid}\n`, 'the started sleeps to end');
   });
 
   it('update changes the limits (flags and -r), and they are read back inside', () => {
@@ -93,7 +95,7 @@ describe.skipIf(v2Host)('cgroups v1', () => {
     const ev = spawn(OCIRUN, ['--root', root, 'events', '--interval', '1s', id], { stdio: ['ignore', 'pipe', 'inherit'] });
     ev.stdout.setEncoding('utf8').on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
     try {
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitUntil(() => lines.filter((l) => JSON.parse(l).type === 'stats').length >= 2, 'two stats events, a second apart');
       // A shell doubling a string until the 48m limit kills it.
       inside('s=x; while true; do s="$s$s"; done');
       for (let i = 0; i < 50 && !lines.some((l) => JSON.parse(l).type === 'oom'); i++) await new Promise((r) => setTimeout(r, 100));

@@ -3,48 +3,19 @@
 // root and unix socket under a temp dir (no TCP, no iptables, no bridge),
 // then `docker run --runtime ocirun`. The same scenario under Debian's runc
 // (dockerd's default runtime) must give the same results.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfsTar, OCIRUN, stopDaemon } from './helpers.js';
+import { OCIRUN, startDockerd, type Dockerd } from './helpers.js';
 
 const IMAGE = 'ocirun-test-busybox:latest';
 const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
-// Debian's client matches its daemon; another one earlier on PATH may not.
-const client = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
-let dir: string;
-let daemon: ChildProcess;
-
-const docker = (args: string[], timeout = 60_000) => spawnSync(client, ['-H', `unix://${dir}/docker.sock`, ...args], { encoding: 'utf8', timeout });
+let dockerd: Dockerd;
+const docker = (args: string[], timeout = 60_000) => dockerd.docker(args, timeout);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-docker-'));
-  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
-  daemon = spawn(
-    'dockerd',
-    [
-      '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/dockerd.pid`, '-H', `unix://${dir}/docker.sock`,
-      '--iptables=false', '--ip6tables=false', '--bridge=none', '--add-runtime', `ocirun=${OCIRUN}`,
-    ],
-    { stdio: ['ignore', log, log] },
-  );
-  fs.closeSync(log);
-  for (let i = 0; i < 300 && docker(['version'], 5_000).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
-  const v = docker(['version']);
-  expect(v.status, `${v.stderr}\n${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`).toBe(0);
-  busyboxRootfsTar(path.join(dir, 'image.tar'));
-  const imported = docker(['import', path.join(dir, 'image.tar'), IMAGE]);
-  expect(imported.status, imported.stderr).toBe(0);
+  dockerd = await startDockerd({ ocirun: OCIRUN }, IMAGE);
 }, 120_000);
 
-afterAll(async () => {
-  await stopDaemon(daemon);
-  spawnSync('umount', ['-R', '-l', path.join(dir, 'data')]);
-  spawnSync('umount', ['-R', '-l', path.join(dir, 'exec')]);
-  fs.rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => dockerd?.stop(), 60_000);
 
 describe('docker run --runtime ocirun', () => {
   const view = 'id; grep -E "^(CapBnd|CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; touch /x 2>&1; touch /tmp/y && echo tmp-writable; hostname';

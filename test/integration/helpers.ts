@@ -1,5 +1,5 @@
 // What the integration tests share: a busybox bundle, the CLI, host-side views.
-import { execFileSync, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,7 +65,7 @@ export function busyboxRootfsTar(tarFile: string): void {
     fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
     fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
     fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
-    for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls', 'true', 'tty', 'stty']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
+    for (const a of ['sh', 'echo', 'cat', 'id', 'grep', 'sleep', 'touch', 'hostname', 'ls', 'true', 'tty', 'stty', 'stat', 'wc', 'cut', 'head', 'sort', 'tr', 'sed', 'uname', 'env', 'seq', 'df', 'readlink', 'mkdir', 'rm', 'pwd', 'test']) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
     execFileSync('tar', ['-C', dir, '-cf', tarFile, '.']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -88,7 +88,7 @@ export function ensureImage(image = TEST_IMAGE): void {
  * on any hierarchy, a mount under the bundle, a process of its (tagged by
  * the stage's environment, or in one of its cgroups).
  */
-export function leftovers(root: string, id: string, bundle: string): string[] {
+export function leftovers(root: string, id: string, bundle: string, opts: { processes?: boolean } = {}): string[] {
   const found: string[] = [];
   if (fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
   const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
@@ -104,11 +104,22 @@ export function leftovers(root: string, id: string, bundle: string): string[] {
     }
   }
   if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(bundle)) found.push('a mount under the bundle');
+  if (opts.processes === false) return found;
+  found.push(...processesTagged((tag, cg) => tag === id || cg.split('\n').some((l) => l.endsWith(`/${id}`))));
+  return found;
+}
+
+/**
+ * Processes of ours that `match`, from the container id the stage and the
+ * init carry in their environment (_OCIRUN_CONTAINER) or their cgroups.
+ */
+export function processesTagged(match: (tag: string | undefined, cgroups: string) => boolean): string[] {
+  const found: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      const tag = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('_OCIRUN_CONTAINER='))?.slice(18);
       const cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-      if (env.includes(`_OCIRUN_CONTAINER=${id}`) || cg.split('\n').some((l) => l.endsWith(`/${id}`))) found.push(`process ${pid} (${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()})`);
+      if (match(tag, cg)) found.push(`process ${pid} (${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()})`);
     } catch {
       /* gone meanwhile */
     }
@@ -142,6 +153,58 @@ export function startContainer(name: string, args: string[], edit?: (config: any
       cli(root, ['delete', '--force', id]);
       fs.rmSync(root, { recursive: true, force: true });
       fs.rmSync(bundle, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until `condition` holds (polling every 20 ms), or fails with `what` after the deadline. */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface Dockerd {
+  /** The private daemon's client. */
+  docker(args: string[], timeout?: number): SpawnSyncReturns<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private dockerd (data root, exec root and unix socket under a temp dir;
+ * no TCP, no iptables, no bridge) with `runtimes` added by name, and the
+ * busybox image imported as `image`. runc is its default runtime.
+ */
+export async function startDockerd(runtimes: Record<string, string>, image: string): Promise<Dockerd> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-docker-'));
+  // Debian's client matches its daemon; another one earlier on PATH may not.
+  const client = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+  const docker = (args: string[], timeout = 60_000) => spawnSync(client, ['-H', `unix://${dir}/docker.sock`, ...args], { encoding: 'utf8', timeout });
+  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
+  const daemon = spawn(
+    'dockerd',
+    [
+      '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/dockerd.pid`, '-H', `unix://${dir}/docker.sock`,
+      '--iptables=false', '--ip6tables=false', '--bridge=none', ...Object.entries(runtimes).flatMap(([name, bin]) => ['--add-runtime', `${name}=${bin}`]),
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  fs.closeSync(log);
+  for (let i = 0; i < 300 && docker(['version'], 5_000).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const v = docker(['version']);
+  if (v.status !== 0) throw new Error(`dockerd did not start: ${v.stderr}\n${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+  busyboxRootfsTar(path.join(dir, 'image.tar'));
+  const imported = docker(['import', path.join(dir, 'image.tar'), image]);
+  if (imported.status !== 0) throw new Error(`docker import: ${imported.stderr}`);
+  return {
+    docker,
+    async stop() {
+      await stopDaemon(daemon);
+      spawnSync('umount', ['-R', '-l', path.join(dir, 'data')]);
+      spawnSync('umount', ['-R', '-l', path.join(dir, 'exec')]);
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, ensureImage, leftovers, makeBundle, OCIRUN, startContainer, TEST_IMAGE } from './helpers.js';
+import { cli, ensureImage, leftovers, makeBundle, OCIRUN, startContainer, TEST_IMAGE, waitUntil } from './helpers.js';
 import { Terminal } from './tmux.js';
 
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
@@ -29,18 +29,37 @@ async function shellSession(name: string, command: string): Promise<Session> {
   t.type('echo T=$(tty) S=$(stty size)', 'Enter');
   const [, tty, size] = await t.waitFor(/^T=(\S+) S=(\d+ \d+)$/m);
   t.resize(90, 20);
-  await new Promise((r) => setTimeout(r, 300));
-  t.type('echo R=$(stty size)', 'Enter');
-  const [, resized] = await t.waitFor(/^R=(\d+ \d+)$/m);
-  // Ctrl-C reaches the container's foreground job, not the runtime.
+  // The resize travels tmux -> runtime -> pty: ask until the shell sees it (bounded).
+  let resized = '';
+  for (let n = 1; n <= 50 && resized !== '20 90'; n++) {
+    t.type(`echo R${n}=$(stty size)`, 'Enter');
+    [, resized] = await t.waitFor(new RegExp(`^R${n}=(\\d+ \\d+)$`, 'm'));
+  }
+  // Ctrl-C reaches the container's foreground job, not the runtime: once
+  // the sleep is the terminal's foreground process group.
   t.type('sleep 100', 'Enter');
-  await new Promise((r) => setTimeout(r, 500));
+  await waitUntil(() => foregroundSleep() !== undefined, 'sleep 100 in the foreground of its terminal');
   t.type('', 'C-c');
   t.type('echo I=$?', 'Enter');
   const [, interrupted] = await t.waitFor(/^I=(\d+)$/m);
   t.type('exit 3', 'Enter');
   const [, exit] = await t.waitFor(/^EXIT=(\d+)$/m);
   return { tty, size, resized, interrupted, exit };
+}
+
+/** A `sleep 100` that is the foreground process group of its terminal (stat: pgrp = tpgid). */
+function foregroundSleep(): number | undefined {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== 'sleep\x00100\x00') continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[2] === f[5]) return Number(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
 }
 
 describe('terminal proxy', () => {

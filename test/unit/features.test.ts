@@ -5,16 +5,21 @@ import { describe, expect, it } from 'vitest';
 import { features } from '../../src/container/features.js';
 import type { SeccompLib } from '../../src/sys/libseccomp.js';
 
-const specDir = path.resolve(__dirname, '../../../shared/oci-runtime-spec-v1.3.0');
-const linuxSchema = JSON.parse(fs.readFileSync(path.join(specDir, 'features-linux.json'), 'utf8')).linux;
-const topSchema = JSON.parse(fs.readFileSync(path.join(specDir, 'features-schema.json'), 'utf8'));
+// The spec's features schemas live outside this repository (OCI_SPEC_DIR,
+// or ../shared beside the checkout); without them that check is skipped, with a note.
+const specDir = process.env.OCI_SPEC_DIR ?? path.resolve(__dirname, '../../../shared/oci-runtime-spec-v1.3.0');
+const haveSpec = fs.existsSync(path.join(specDir, 'features-linux.json'));
+if (!haveSpec) process.stderr.write(`note: runtime-spec schemas not found at ${specDir} (set OCI_SPEC_DIR): the features field check is skipped\n`);
+const read = (f: string) => JSON.parse(fs.readFileSync(path.join(specDir, f), 'utf8'));
 
 const fakeSeccomp = { version: '2.5.4', archResolve: (n: string) => (['x86_64', 'x86', 'x32'].includes(n) ? 1 : 0) } as unknown as SeccompLib;
 
 describe('features', () => {
   const f = features({ hasNamespace: (n) => n !== 'time', lastCap: 40, seccomp: fakeSeccomp });
 
-  it('uses only the fields the spec defines', () => {
+  it.skipIf(!haveSpec)('uses only the fields the spec defines', () => {
+    const linuxSchema = read('features-linux.json').linux;
+    const topSchema = read('features-schema.json');
     for (const k of Object.keys(f)) expect(Object.keys(topSchema.properties)).toContain(k);
     for (const k of Object.keys(f.linux)) expect(Object.keys(linuxSchema.properties)).toContain(k);
     for (const k of Object.keys(f.linux.cgroup)) expect(Object.keys(linuxSchema.properties.cgroup.properties)).toContain(k);
