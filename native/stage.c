@@ -277,6 +277,19 @@ static int clone_host_tree(void)
 	return fd;
 }
 
+/*
+ * A detached, writable copy of the host's /proc mount alone, without what
+ * is mounted below it: the init's procfs where the kernel refuses it a new
+ * instance (src/process/procfs.ts, CVE-2025-52881). It takes the host's
+ * privileges, so a rootless caller has none; the init does without.
+ */
+static void export_proc_clone(void)
+{
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE);
+	if (fd >= 0)
+		export_fd("_OCIRUN_PROC_FD", fd);
+}
+
 static void chroot_to_fd(int fd, const char *what)
 {
 	if (fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
@@ -370,6 +383,7 @@ int main(int argc, char **argv)
 	 * and so may reaching the engine (a user namespace's root need not be
 	 * able to search the directories it is in); it is exec'd by fd. */
 	int host_tree = clone_host_tree();
+	export_proc_clone();
 	if (argv[2][0] != '/')
 		fail_with(EINVAL, "the engine's path must be absolute");
 	int engine = openat(host_tree, argv[2] + 1, O_PATH | O_CLOEXEC);

@@ -20,7 +20,8 @@ import { lsmExecWrites } from '../security/lsm.js';
 import { compileToBpf } from '../security/seccomp.js';
 import { sendToAgent } from '../security/seccomp-listener.js';
 import { sealedMemfd } from '../security/sealed.js';
-import { FS_MAGIC, O, PR, RESOLVE } from '../sys/constants.js';
+import { PR } from '../sys/constants.js';
+import { procFileExists, writeProcFile } from './procfs.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { lookPath } from './exec-path.js';
@@ -31,36 +32,15 @@ export function sealedShim(sys: Sys, shimPath: string): number {
   return sealedMemfd(sys, 'ocirun-exec', fs.readFileSync(shimPath));
 }
 
-/** Writes a /proc file through an fd that is checked to be on procfs. */
-export function writeProcFile(sys: Sys, rootFd: number, p: string, value: string): void {
-  const wfd = sys.openat2(rootFd, p.replace(/^\/+/, ''), O.WRONLY | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
-  try {
-    if (sys.fstatfs(wfd).type !== FS_MAGIC.PROC) throw new RuntimeError('write /proc', `${p} is not on procfs`);
-    fs.writeSync(wfd, value);
-  } finally {
-    sys.close(wfd);
-  }
-}
-
-function procFileExists(sys: Sys, rootFd: number, p: string): boolean {
-  try {
-    sys.close(sys.openat2(rootFd, p.replace(/^\/+/, ''), O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS));
-    return true;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
 /** The process's AppArmor profile and SELinux label, for the next exec (src/security/lsm.ts). */
-export function applyLsmLabels(sys: Sys, plan: InitPlan, rootFd: number): void {
+export function applyLsmLabels(sys: Sys, plan: InitPlan, procFd: number): void {
   for (const w of lsmExecWrites(plan.process)) {
     const name = `apply ${w.lsm === 'apparmor' ? 'AppArmor profile' : 'SELinux label'}`;
     step(name, () => {
       // The first attr file that exists; a write error (an unknown profile is ENOENT) is the answer.
-      const file = w.files.find((f, i) => i === w.files.length - 1 || procFileExists(sys, rootFd, f))!;
+      const file = w.files.find((f, i) => i === w.files.length - 1 || procFileExists(sys, procFd, f))!;
       try {
-        writeProcFile(sys, rootFd, file, w.value);
+        writeProcFile(sys, procFd, file, w.value);
       } catch (err) {
         throw new RuntimeError(name, `write ${JSON.stringify(w.value)} to ${file}: ${(err as Error).message}`, { cause: err });
       }
@@ -86,7 +66,7 @@ export function compileFilter(sys: Sys, plan: InitPlan, note: (m: string) => voi
 }
 
 /** The attributes that do not depend on who the process is: set before the cgroup join. */
-export function prepareProcess(sys: Sys, plan: InitPlan, rootFd: number): void {
+export function prepareProcess(sys: Sys, plan: InitPlan, procFd: number): void {
   const p = plan.process;
   for (const r of p.rlimits) step(`setrlimit ${r.name}`, () => sys.setrlimit(r.resource, BigInt(r.soft), BigInt(r.hard)));
   if (p.noNewPrivileges) step('no_new_privs', () => sys.prctl(PR.SET_NO_NEW_PRIVS, 1));
@@ -94,7 +74,7 @@ export function prepareProcess(sys: Sys, plan: InitPlan, rootFd: number): void {
   if (plan.personality !== undefined) step('personality', () => sys.personality(plan.personality!));
   if (p.ioPriority !== undefined) step('ioprio_set', () => sys.setIoPriority(p.ioPriority!));
   if (p.schedAttr) step('sched_setattr', () => sys.schedSetattr(Buffer.from(p.schedAttr!, 'hex')));
-  applyLsmLabels(sys, plan, rootFd);
+  applyLsmLabels(sys, plan, procFd);
 }
 
 /**

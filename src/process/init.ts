@@ -13,14 +13,15 @@ import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js
 import { applyMounts, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js';
-import { CLONE, MS, O, PR } from '../sys/constants.js';
+import { CLONE, MOUNT_ATTR, O, PR } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { setupConsole } from '../tty/console.js';
 import { collectGarbage } from '../engine.js';
 import { LibcSys } from '../sys/libc.js';
 import { Channel } from './channel.js';
 import { withHome } from './exec-path.js';
-import { becomeProcess, compileFilter, execProgram, prepareProcess, sealedShim, writeProcFile } from './finalize.js';
+import { becomeProcess, compileFilter, execProgram, prepareProcess, sealedShim } from './finalize.js';
+import { openProcHandle, reopenFd, writeProcFile } from './procfs.js';
 import type { ContainerSetup, InitPlan } from './init-plan.js';
 
 /** What the stage left in the environment. */
@@ -30,6 +31,8 @@ export interface InitEnv {
    * in a read-only copy of the host's mounts (native/stage.c).
    */
   rootFd: number;
+  /** The stage's copy of the host's /proc mount, if it could make one (./procfs.ts). */
+  procFd: number | undefined;
 }
 
 /** Everything before the root switch: propagation, mounts, /dev. */
@@ -60,7 +63,7 @@ export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number
   // The console comes after the mounts (they may include devpts) and before
   // the root is made read-only (runc: "before we finalize the rootfs").
   if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true }));
-  if (c.readonlyRoot) step('readonly root', () => sys.mount(null, '/', null, MS.BIND | MS.REMOUNT | MS.RDONLY, null));
+  if (c.readonlyRoot) step('readonly root', () => sys.mountSetattr(newRoot, MOUNT_ATTR.RDONLY, 0, false));
   return newRoot;
 }
 
@@ -70,24 +73,24 @@ function consoleSocket(plan: InitPlan): number {
 }
 
 /** hostname, domainname, sysctl, masked and read-only paths: the container's, after the root switch. */
-export function applyContainerIdentity(sys: Sys, c: ContainerSetup, rootFd: number): void {
+export function applyContainerIdentity(sys: Sys, c: ContainerSetup, rootFd: number, procFd: number): void {
   if (c.hostname !== undefined) step('sethostname', () => sys.sethostname(c.hostname!));
   if (c.domainname !== undefined) step('setdomainname', () => sys.setdomainname(c.domainname!));
   for (const [name, value] of Object.entries(c.sysctl)) {
-    step(`sysctl ${name}`, () => writeProcFile(sys, rootFd, `/proc/sys/${name.replace(/\./g, '/')}`, value));
+    step(`sysctl ${name}`, () => writeProcFile(sys, procFd, `sys/${name.replace(/\./g, '/')}`, value));
   }
   applyPathRestrictions(sys, rootFd, c.readonlyPaths, c.maskedPaths);
 }
 
 /** Blocks until `start` opens the exec fifo (runc's exec.fifo handshake). */
-function waitForStart(sys: Sys, fifoFd: number): void {
-  const fifo = step('open exec fifo', () => sys.open(`/proc/self/fd/${fifoFd}`, O.WRONLY | O.CLOEXEC));
+function waitForStart(sys: Sys, procFd: number, fifoFd: number): void {
+  const fifo = step('open exec fifo', () => reopenFd(sys, procFd, fifoFd, O.WRONLY));
   step('write exec fifo', () => fs.writeSync(fifo, '0'));
   sys.close(fifo);
 }
 
 /** create: the container's init. */
-async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, shimFd: number, loadFilter: (() => void) | undefined): Promise<never> {
+async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shimFd: number, loadFilter: (() => void) | undefined): Promise<never> {
   mountRootfs(sys, c, plan.inUserNs);
   // prestart and createRuntime run in the runtime's namespaces (the parent),
   // createContainer here in the container's, all before the root switch,
@@ -99,8 +102,8 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     runHooks('createContainer', c.hooks.createContainer, state, () => {});
   }
   const rootFd = enterRootfs(sys, plan, c);
-  applyContainerIdentity(sys, c, rootFd);
-  prepareProcess(sys, plan, rootFd);
+  applyContainerIdentity(sys, c, rootFd, procFd);
+  prepareProcess(sys, plan, procFd);
   sys.close(rootFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   collectGarbage();
@@ -122,7 +125,8 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
   channel.send({ type: 'created' });
   channel.close();
-  waitForStart(sys, c.fifoFd);
+  waitForStart(sys, procFd, c.fifoFd);
+  sys.close(procFd);
   // startContainer: inside the container, path resolved there, after start.
   runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {});
   return execProgram(sys, plan, shimFd, program, loadFilterLast);
@@ -134,11 +138,12 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
  * (the parent moves it, see native/exec-shim.c), so that nothing of the
  * engine is charged to the container.
  */
-async function initExec(sys: Sys, channel: Channel, plan: InitPlan, shimFd: number, loadFilter: (() => void) | undefined): Promise<never> {
+async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: number, shimFd: number, loadFilter: (() => void) | undefined): Promise<never> {
   const rootFd = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false }));
-  prepareProcess(sys, plan, rootFd);
+  prepareProcess(sys, plan, procFd);
   sys.close(rootFd);
+  sys.close(procFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
   return execProgram(sys, plan, shimFd, program, loadFilterLast, channel.fd);
@@ -155,11 +160,13 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   const loadFilter = compileFilter(sys, plan, (m) => channel.send({ type: 'log', level: 'debug', message: m }));
   const initial = plan.container ? undefined : plan.process.execCPUAffinity?.initial;
   if (initial) step('set initial CPU affinity', () => sys.schedSetaffinity(initial));
+  // The init's own procfs, from the host's (see ./procfs.ts).
+  const procFd = step('open procfs', () => openProcHandle(sys, env.procFd));
   // Everything from the host is loaded by now: move into the root the
   // process is to have, where paths, mount(2) and pivot_root(2) act.
   step('enter the mount namespace', () => chrootToFd(sys, env.rootFd));
-  if (plan.container) return initContainer(sys, channel, plan, plan.container, shimFd, loadFilter);
-  return initExec(sys, channel, plan, shimFd, loadFilter);
+  if (plan.container) return initContainer(sys, channel, plan, plan.container, procFd, shimFd, loadFilter);
+  return initExec(sys, channel, plan, procFd, shimFd, loadFilter);
 }
 
 /** Reports a failure to the parent, or on stderr once nobody reads the channel. */
@@ -175,7 +182,7 @@ export async function initMain(): Promise<never> {
   const sys = new LibcSys();
   const channel = new Channel(sys, Number(env._OCIRUN_SYNC_FD), 'parent');
   try {
-    return await runInit(sys, channel, { rootFd: Number(env._OCIRUN_ROOT_FD) });
+    return await runInit(sys, channel, { rootFd: Number(env._OCIRUN_ROOT_FD), procFd: env._OCIRUN_PROC_FD ? Number(env._OCIRUN_PROC_FD) : undefined });
   } catch (err) {
     try {
       reportError(channel, err);

@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
 import type { MountPlan } from '../spec/plan.js';
-import { MS, O, RESOLVE } from '../sys/constants.js';
+import { mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
-import { components, fdPath, mkdirAllInRoot, openInRoot } from './resolve.js';
+import { components, fdPath, mkdirAllInRoot, mountAt, openInRoot, withFd } from './resolve.js';
 
 /** Flags that need a second, remounting pass on a bind mount. */
 const BIND_REMOUNT_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;
@@ -52,14 +52,6 @@ function isDirectorySource(source: string): boolean {
   }
 }
 
-function withFd<T>(sys: Sys, fd: number, fn: (fd: number) => T): T {
-  try {
-    return fn(fd);
-  } finally {
-    sys.close(fd);
-  }
-}
-
 function applyPropagation(sys: Sys, rootFd: number, dest: string, propagation: number[]): void {
   for (const p of propagation) withFd(sys, openInRoot(sys, rootFd, dest), (fd) => sys.mount(null, fdPath(fd), null, p, null));
 }
@@ -103,10 +95,21 @@ function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: Cgrou
   // As runc: "ro" makes the hierarchies read-only; the tmpfs holding them stays writable.
 }
 
+/** mount(2)'s data string ("a=b,c") as fsconfig's options. */
+function fsOptions(data: string): Record<string, string | true> {
+  const options: Record<string, string | true> = {};
+  for (const o of data.split(',').filter(Boolean)) {
+    const eq = o.indexOf('=');
+    if (eq < 0) options[o] = true;
+    else options[o.slice(0, eq)] = o.slice(eq + 1);
+  }
+  return options;
+}
+
 /** The cgroup v2 mounts the setup left for later (see applyCgroupMount), made in the final root. */
 export function mountCgroup2(sys: Sys, rootFd: number, mounts: MountPlan[]): void {
   for (const m of mounts.filter((x) => !x.bind && x.type === 'cgroup')) {
-    step(`mount cgroup2 on ${m.destination}`, () => withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount('cgroup2', fdPath(fd), 'cgroup2', m.flags, null)));
+    step(`mount cgroup2 on ${m.destination}`, () => withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => mountAt(sys, 'cgroup2', { source: m.source || 'cgroup', ...fsOptions(m.data) }, mountAttrs(m.flags), fd)));
   }
 }
 

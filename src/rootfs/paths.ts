@@ -1,9 +1,9 @@
 /** maskedPaths and readonlyPaths, applied after the root switch. */
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
-import { MS, O, RESOLVE } from '../sys/constants.js';
+import { MOUNT_ATTR, O, RESOLVE } from '../sys/constants.js';
 import { SysError, type Sys } from '../sys/types.js';
-import { fdPath, openInRoot } from './resolve.js';
+import { bindAt, mountAt, openInRoot } from './resolve.js';
 
 function openIfExists(sys: Sys, rootFd: number, p: string): number | undefined {
   try {
@@ -14,25 +14,18 @@ function openIfExists(sys: Sys, rootFd: number, p: string): number | undefined {
   }
 }
 
-// statfs ST_* flags that a bind remount must keep (they are locked in a user namespace).
-const ST_TO_MS: [number, number][] = [[2, MS.NOSUID], [4, MS.NODEV], [8, MS.NOEXEC], [1024, MS.NOATIME], [2048, MS.NODIRATIME], [4096, MS.RELATIME]];
-
+/**
+ * A read-only bind of the path onto itself: the submounts come along, only
+ * the top becomes read-only (runc's bind, then remount MS_RDONLY). The other
+ * flags of the mount stay as they are, as they must in a user namespace.
+ */
 export function makeReadonly(sys: Sys, rootFd: number, p: string): void {
   const fd = openIfExists(sys, rootFd, p);
   if (fd === undefined) return;
   try {
-    sys.mount(fdPath(fd), fdPath(fd), null, MS.BIND | MS.REC, null);
+    bindAt(sys, fd, fd, { recursive: true, set: MOUNT_ATTR.RDONLY });
   } finally {
     sys.close(fd);
-  }
-  const top = openInRoot(sys, rootFd, p);
-  try {
-    const { flags } = sys.fstatfs(top);
-    let keep = 0;
-    for (const [st, ms] of ST_TO_MS) if (flags & st) keep |= ms;
-    sys.mount(null, fdPath(top), null, MS.BIND | MS.REMOUNT | MS.RDONLY | keep, null);
-  } finally {
-    sys.close(top);
   }
 }
 
@@ -55,8 +48,8 @@ export function maskPath(sys: Sys, rootFd: number, p: string, devNullFd: number)
   const fd = openIfExists(sys, rootFd, p);
   if (fd === undefined) return;
   try {
-    if (fs.fstatSync(fd).isDirectory()) sys.mount('tmpfs', fdPath(fd), 'tmpfs', MS.RDONLY, null);
-    else sys.mount(fdPath(devNullFd), fdPath(fd), null, MS.BIND, null);
+    if (fs.fstatSync(fd).isDirectory()) mountAt(sys, 'tmpfs', { source: 'tmpfs', ro: true }, MOUNT_ATTR.RDONLY, fd);
+    else bindAt(sys, devNullFd, fd);
   } finally {
     sys.close(fd);
   }

@@ -3,8 +3,10 @@
  * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): a symlink planted in the
  * rootfs can never lead out of it (CVE-2021-30465), and /proc magic links
  * cannot be used to reach host objects (CVE-2025-31133 and friends). Mounts
- * then target the opened fd through /proc/self/fd/N, so the path is never
- * resolved a second time.
+ * then target the opened fd, so the path is never resolved a second time:
+ * before the root switch through /proc/self/fd/N (the host's procfs, in the
+ * copied mount namespace), after it with the fd-based mount API (bindAt,
+ * mountAt), which never looks at the container's /proc (CVE-2025-52565).
  */
 import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
@@ -22,8 +24,52 @@ export function openInRoot(sys: Sys, rootFd: number, p: string, extra = 0): numb
   return sys.openat2(rootFd, rel, O.PATH | O.CLOEXEC | extra, IN_ROOT);
 }
 
+/** Runs `fn` with `fd`, then closes it. */
+export function withFd<T>(sys: Sys, fd: number, fn: (fd: number) => T): T {
+  try {
+    return fn(fd);
+  } finally {
+    sys.close(fd);
+  }
+}
+
 export function fdPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
+}
+
+/**
+ * Bind-mounts what `sourceFd` is onto what `targetFd` is (open_tree +
+ * move_mount), with `set`/`clear` MOUNT_ATTR_* flags applied to the new
+ * top mount only, as runc's bind-then-remount does.
+ */
+export function bindAt(sys: Sys, sourceFd: number, targetFd: number, opts: { recursive?: boolean; set?: number; clear?: number } = {}): void {
+  const tree = sys.openTree(sourceFd, opts.recursive ?? false);
+  try {
+    if (opts.set || opts.clear) sys.mountSetattr(tree, opts.set ?? 0, opts.clear ?? 0, false);
+    sys.moveMount(tree, targetFd);
+  } finally {
+    sys.close(tree);
+  }
+}
+
+/**
+ * Mounts a new `fstype` filesystem onto what `targetFd` is (fsopen, fsmount,
+ * move_mount); `options` are fsconfig's (a `true` is a flag, such as "ro"
+ * for a read-only superblock), `attrs` the mount's MOUNT_ATTR_* flags.
+ */
+export function mountAt(sys: Sys, fstype: string, options: Record<string, string | true>, attrs: number, targetFd: number): void {
+  const ctx = sys.fsopen(fstype);
+  try {
+    for (const [k, v] of Object.entries(options)) sys.fsconfig(ctx, k, v === true ? undefined : v);
+    const mnt = sys.fsmount(ctx, attrs);
+    try {
+      sys.moveMount(mnt, targetFd);
+    } finally {
+      sys.close(mnt);
+    }
+  } finally {
+    sys.close(ctx);
+  }
 }
 
 function isErrno(err: unknown, code: string): boolean {

@@ -42,8 +42,9 @@ export interface LsmLabels {
 /** The attr files to write, in runc's order, each with the value for it. */
 export function lsmExecWrites(labels: LsmLabels): { lsm: 'selinux' | 'apparmor'; files: string[]; value: string }[] {
   const writes: { lsm: 'selinux' | 'apparmor'; files: string[]; value: string }[] = [];
-  if (labels.selinuxLabel) writes.push({ lsm: 'selinux', files: ['/proc/self/attr/exec'], value: labels.selinuxLabel });
+  // Paths under /proc, of the calling thread (the one that execs).
+  if (labels.selinuxLabel) writes.push({ lsm: 'selinux', files: ['thread-self/attr/exec'], value: labels.selinuxLabel });
   // Newer kernels have a per-LSM directory; the shared file is the old convention.
-  if (labels.apparmorProfile) writes.push({ lsm: 'apparmor', files: ['/proc/self/attr/apparmor/exec', '/proc/self/attr/exec'], value: `exec ${labels.apparmorProfile}` });
+  if (labels.apparmorProfile) writes.push({ lsm: 'apparmor', files: ['thread-self/attr/apparmor/exec', 'thread-self/attr/exec'], value: `exec ${labels.apparmorProfile}` });
   return writes;
 }

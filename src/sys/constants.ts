@@ -37,6 +37,15 @@ export const MS = {
 } as const;
 
 export const MNT_DETACH = 2;
+
+/** mount_setattr(2) and fsmount(2) attributes. */
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000 } as const;
+
+/** The MOUNT_ATTR_* equivalents of mount(2)'s per-mount MS_* flags. */
+export function mountAttrs(msFlags: number): number {
+  const pairs: [number, number][] = [[1, MOUNT_ATTR.RDONLY], [2, MOUNT_ATTR.NOSUID], [4, MOUNT_ATTR.NODEV], [8, MOUNT_ATTR.NOEXEC], [1024, MOUNT_ATTR.NOATIME], [2048, MOUNT_ATTR.NODIRATIME], [1 << 24, MOUNT_ATTR.STRICTATIME], [256, MOUNT_ATTR.NOSYMFOLLOW]];
+  return pairs.reduce((a, [ms, attr]) => (msFlags & ms ? a | attr : a), 0);
+}
 export const UMOUNT_NOFOLLOW = 8;
 
 export const O = {

@@ -22,6 +22,7 @@ const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
+const CLOEXEC_FLAG = 0o2000000; // O_CLOEXEC, which open_tree takes as OPEN_TREE_CLOEXEC
 const POLLIN = 1;
 const SYS_BPF = 321;
 const SYS_KEYCTL = 250;
@@ -40,6 +41,19 @@ const CLOSE_RANGE_CLOEXEC = 4;
 const EINTR = 4;
 const MSG_NOSIGNAL = 0x4000;
 const SYS_RT_SIGACTION = 13;
+const SYS_OPEN_TREE = 428;
+const SYS_MOVE_MOUNT = 429;
+const SYS_FSOPEN = 430;
+const SYS_FSCONFIG = 431;
+const SYS_FSMOUNT = 432;
+const SYS_MOUNT_SETATTR = 442;
+const AT_RECURSIVE = 0x8000;
+const OPEN_TREE_CLONE = 1;
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+const FSCONFIG_SET_FLAG = 0;
+const FSCONFIG_SET_STRING = 1;
+const FSCONFIG_CMD_CREATE = 6;
 const SYS_GETCWD = 79;
 const SYS_RT_SIGPROCMASK = 14;
 const SIG_SETMASK = 2;
@@ -445,6 +459,32 @@ export class LibcSys implements Sys {
       this.fns.posix_spawnattr_destroy(attr);
       for (const fd of parked) this.fns.close(fd);
     }
+  }
+  openTree(fd: number, recursive: boolean): number {
+    const flags = OPEN_TREE_CLONE | CLOEXEC_FLAG | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    return this.check(Number(this.syscallFn(SYS_OPEN_TREE, 'int', fd, 'const char *', '', 'unsigned int', flags)), 'open_tree', `fd ${fd}`);
+  }
+  moveMount(fromFd: number, toFd: number): void {
+    const r = Number(this.syscallFn(SYS_MOVE_MOUNT, 'int', fromFd, 'const char *', '', 'int', toFd, 'const char *', '', 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+    this.check(r, 'move_mount', `fd ${fromFd} onto fd ${toFd}`);
+  }
+  fsopen(fsname: string): number {
+    return this.check(Number(this.syscallFn(SYS_FSOPEN, 'const char *', fsname, 'unsigned int', 1 /* FSOPEN_CLOEXEC */)), 'fsopen', fsname);
+  }
+  fsconfig(fd: number, key: string, value?: string): void {
+    const cmd = value === undefined ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING;
+    this.check(Number(this.syscallFn(SYS_FSCONFIG, 'int', fd, 'unsigned int', cmd, 'const char *', key, 'const char *', value ?? null, 'int', 0)), 'fsconfig', value === undefined ? key : `${key}=${value}`);
+  }
+  fsmount(fd: number, attrs: number): number {
+    this.check(Number(this.syscallFn(SYS_FSCONFIG, 'int', fd, 'unsigned int', FSCONFIG_CMD_CREATE, 'const char *', null, 'const char *', null, 'int', 0)), 'fsconfig', 'create');
+    return this.check(Number(this.syscallFn(SYS_FSMOUNT, 'int', fd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */, 'unsigned int', attrs)), 'fsmount', `fd ${fd}`);
+  }
+  mountSetattr(fd: number, set: number, clear: number, recursive: boolean): void {
+    const attr = Buffer.alloc(32);
+    attr.writeBigUInt64LE(BigInt(set), 0);
+    attr.writeBigUInt64LE(BigInt(clear), 8);
+    const r = Number(this.syscallFn(SYS_MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), 'uint8_t *', attr, 'size_t', 32));
+    this.check(r, 'mount_setattr', `fd ${fd}`);
   }
   getcwd(): string {
     const buf = Buffer.alloc(4097);

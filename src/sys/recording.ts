@@ -108,6 +108,12 @@ export class RecordingSys implements Sys {
   }
   send(fd: number, buf: Buffer) { return this.write(fd, buf); }
   spawn(file: string, argv: string[], envp: string[], fds: number[]) { this.rec('spawn', file, argv, envp, fds); return 4242; }
+  openTree(fd: number, recursive: boolean) { this.rec('openTree', fd, recursive); return this.nextFd++; }
+  moveMount(fromFd: number, toFd: number) { this.rec('moveMount', fromFd, toFd); }
+  fsopen(fsname: string) { this.rec('fsopen', fsname); return this.nextFd++; }
+  fsconfig(fd: number, key: string, value?: string) { this.rec('fsconfig', fd, key, value); }
+  fsmount(fd: number, attrs: number) { this.rec('fsmount', fd, attrs); return this.nextFd++; }
+  mountSetattr(fd: number, set: number, clear: number, recursive: boolean) { this.rec('mountSetattr', fd, set, clear, recursive); }
   cwd = '/';
   getcwd() { this.rec('getcwd'); return this.cwd; }
   schedSetaffinity(cpus: number[], pid = 0) { this.rec('schedSetaffinity', cpus, pid); }

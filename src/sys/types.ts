@@ -99,6 +99,16 @@ export interface Sys {
    * Returns the pid; the child is ours to wait for with waitpid.
    */
   spawn(file: string, argv: string[], envp: string[], fds: number[]): number;
+  /** open_tree(OPEN_TREE_CLONE): a detached copy of the mount (subtree) at `fd`; the new mount's fd. */
+  openTree(fd: number, recursive: boolean): number;
+  /** move_mount: attaches the detached mount `fromFd` onto what `toFd` is. No path is resolved. */
+  moveMount(fromFd: number, toFd: number): void;
+  /** fsopen: a filesystem context; fsconfig sets its options (a flag without `value`); fsmount creates it as a detached mount with MOUNT_ATTR_* `attrs`. */
+  fsopen(fsname: string): number;
+  fsconfig(fd: number, key: string, value?: string): void;
+  fsmount(fd: number, attrs: number): number;
+  /** mount_setattr: sets and clears MOUNT_ATTR_* flags of the mount at `fd` (and below it, recursively). */
+  mountSetattr(fd: number, set: number, clear: number, recursive: boolean): void;
   /** The getcwd(2) system call's answer, as is: "(unreachable)..." for a cwd outside the root. */
   getcwd(): string;
   /** sched_setaffinity: the CPUs of `pid` (0: the calling thread), kept across exec. */

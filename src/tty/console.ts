@@ -4,9 +4,9 @@
  * bound on /dev/console), its master sent to the console socket (runc's
  * setupConsole, for the standard and the setns init alike).
  */
-import { MS, O, TIOCGPTN, TIOCGPTPEER, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } from '../sys/constants.js';
+import { O, RESOLVE, TIOCGPTN, TIOCGPTPEER, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
-import { fdPath, mkdirAllInRoot } from '../rootfs/resolve.js';
+import { bindAt, mkdirAllInRoot, withFd } from '../rootfs/resolve.js';
 
 export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: { height: number; width: number } | undefined, opts: { devConsole: boolean }): void {
   const master = sys.open('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
@@ -24,12 +24,12 @@ export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: {
     // TIOCGPTPEER: the slave of this very master, not whatever /dev/pts/N names.
     const slave = sys.ioctl(master, TIOCGPTPEER, O.RDWR | O.NOCTTY | O.CLOEXEC);
     if (opts.devConsole) {
-      const consoleFd = mkdirAllInRoot(sys, rootFd, '/dev/console', { file: true, mode: 0o666 });
-      try {
-        sys.mount(fdPath(slave), fdPath(consoleFd), null, MS.BIND, null);
-      } finally {
-        sys.close(consoleFd);
-      }
+      // As runc: a /dev/console that is a symlink is refused (O_NOFOLLOW), so
+      // the bind cannot be sent onto a /proc file (CVE-2025-52565); the bind
+      // targets the opened file, never the path.
+      const devFd = mkdirAllInRoot(sys, rootFd, '/dev');
+      const consoleFd = withFd(sys, devFd, () => sys.openat2(devFd, 'console', O.CREAT | O.NOFOLLOW | O.RDONLY | O.CLOEXEC, RESOLVE.BENEATH, 0o666));
+      withFd(sys, consoleFd, () => bindAt(sys, slave, consoleFd));
     }
     sys.sendFd(socketFd, master, slavePath);
     for (const fd of [0, 1, 2]) sys.dup2(slave, fd);

@@ -214,9 +214,9 @@ describe('podman: a matrix of run flags, under ocirun as under runc', () => {
     for (const rt of ['ocirun', 'runc'] as const) {
       const name = `ocirun-matrix-${rt}`;
       const steps: string[] = [];
-      const run = podman(rt, ['run', '-d', '--name', name, ...ulimits, '--network', 'none', '--memory', '32m', '--health-cmd', 'true', TEST_IMAGE, 'sh', '-c', 'echo started; trap "exit 0" TERM; while true; do sleep 1; done']);
-      expect(run.status, run.stderr).toBe(0);
       try {
+        const run = podman(rt, ['run', '-d', '--name', name, ...ulimits, '--network', 'none', '--memory', '32m', '--health-cmd', 'true', TEST_IMAGE, 'sh', '-c', 'echo started; trap "exit 0" TERM; while true; do sleep 1; done']);
+        expect(run.status, run.stderr).toBe(0);
         steps.push(`top ${podman(rt, ['top', name, 'args']).stdout.includes('sh -c echo started') ? 'lists the init' : 'misses it'}`);
         const ex = podman(rt, ['exec', '-u', '1000', name, 'id', '-u']);
         steps.push(`exec -u ${ex.status} ${ex.stdout.trim()}`);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, leftovers, makeBundle, OCIRUN, project } from './helpers.js';
+import { cli, leftovers, makeBundle, OCIRUN, project, waitUntil } from './helpers.js';
 
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-systemd-'));
@@ -55,8 +55,9 @@ describe('NOTIFY_SOCKET', () => {
       try {
         const r = cli(root, ['run', '-d', '--bundle', bundle, id], { runtime, detached: true, env: { NOTIFY_SOCKET: sd.socket } });
         expect(r.status, r.stderr).toBe(0);
-        // run -d returns only once READY= was passed on.
-        expect(sd.sofar()).toContain('READY=1');
+        // run -d returns only once READY= was passed on: the fake may take a
+        // moment to read what is queued, far less than the script's 1 s sleep.
+        await waitUntil(() => sd.sofar().includes('READY=1'), 'READY=1 queued when run -d returned', 300);
         const pid = JSON.parse(cli(root, ['state', id], { runtime }).stdout).pid;
         const lines = await sd.lines();
         // runc 1.1.5 sends no BARRIER=1 (newer runc does, and so do we); the fake waits for it or times out.

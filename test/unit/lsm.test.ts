@@ -7,8 +7,8 @@ const mount = (type: string, bind = false, data = ''): MountPlan => ({ source: t
 describe('LSM labels', () => {
   it('writes the SELinux label, then "exec <profile>" for AppArmor with the old attr file as fallback', () => {
     expect(lsmExecWrites({ apparmorProfile: 'p', selinuxLabel: 'l' })).toEqual([
-      { lsm: 'selinux', files: ['/proc/self/attr/exec'], value: 'l' },
-      { lsm: 'apparmor', files: ['/proc/self/attr/apparmor/exec', '/proc/self/attr/exec'], value: 'exec p' },
+      { lsm: 'selinux', files: ['thread-self/attr/exec'], value: 'l' },
+      { lsm: 'apparmor', files: ['thread-self/attr/apparmor/exec', 'thread-self/attr/exec'], value: 'exec p' },
     ]);
     expect(lsmExecWrites({})).toEqual([]);
   });

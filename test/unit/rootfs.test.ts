@@ -7,7 +7,8 @@ import { pivotRoot } from '../../src/rootfs/pivot.js';
 import { mkdirAllInRoot } from '../../src/rootfs/resolve.js';
 import { defaultSpec } from '../../src/spec/default.js';
 import { planContainer } from '../../src/spec/plan.js';
-import { CLONE, MS, RESOLVE } from '../../src/sys/constants.js';
+import { CLONE, MOUNT_ATTR, MS, RESOLVE } from '../../src/sys/constants.js';
+import { openProcHandle, writeProcFile } from '../../src/process/procfs.js';
 import { RecordingSys } from '../../src/sys/recording.js';
 import { enterRootfs, mountRootfs } from '../../src/process/init.js';
 import { switchUserAndCaps } from '../../src/process/finalize.js';
@@ -101,6 +102,48 @@ describe('paths inside the rootfs', () => {
     const sys = new RecordingSys().failOn('openat2', 'ENOENT');
     applyPathRestrictions(sys, 7, ['/proc/nothing'], []);
     expect(sys.named('mount')).toEqual([]);
+    expect(sys.named('moveMount')).toEqual([]);
+  });
+
+  it('makes a path read-only by an fd-bound copy of its mounts, never through a /proc path', () => {
+    const sys = new RecordingSys();
+    applyPathRestrictions(sys, 7, ['/proc/sys'], []);
+    expect(sys.named('openat2')[0].slice(0, 2)).toEqual([7, 'proc/sys']);
+    // open_tree(recursive) of the path, read-only on the top mount only (runc's bind + remount), moved onto the path's own fd.
+    const [[src, recursive]] = sys.named('openTree');
+    expect(recursive).toBe(true);
+    const [[tree, set, clear, rec]] = sys.named('mountSetattr');
+    expect([set, clear, rec]).toEqual([MOUNT_ATTR.RDONLY, 0, false]);
+    expect(sys.named('moveMount')).toEqual([[tree, src]]);
+    expect(sys.named('mount')).toEqual([]);
+  });
+});
+
+describe("the init's procfs handle", () => {
+  it('is a new detached procfs instance, or /proc where the kernel refuses one', () => {
+    const sys = new RecordingSys();
+    const fresh = openProcHandle(sys, 40);
+    expect(sys.named('fsopen')).toEqual([['proc']]);
+    expect(sys.named('fsmount')[0][1]).toBe(MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC);
+    expect(sys.named('close')).toContainEqual([40]);
+    expect(fresh).not.toBe(40);
+    const refused = new RecordingSys().failOn('fsopen', 'EPERM', undefined, 1);
+    expect(openProcHandle(refused, 40)).toBe(40);
+    const neither = new RecordingSys().failOn('fsopen', 'EPERM', undefined, 1);
+    openProcHandle(neither, undefined);
+    expect(neither.named('open')[0][0]).toBe('/proc');
+    const notProc = new RecordingSys();
+    notProc.fsType = 0x01021994; // tmpfs
+    expect(() => openProcHandle(notProc, undefined)).toThrow(/is not procfs/);
+  });
+
+  it("writes only sysctls and the thread's LSM exec labels, resolved without crossing mounts", () => {
+    const sys = new RecordingSys();
+    sys.fsType = 0x01021994; // what a bind of a tmpfs file over the sysctl would be
+    expect(() => writeProcFile(sys, 5, 'sys/../self/attr/current', 'x')).toThrow(/refusing to write/);
+    expect(() => writeProcFile(sys, 5, 'self/attr/exec', 'x')).toThrow(/refusing to write/);
+    expect(() => writeProcFile(sys, 5, 'sys/kernel/core_pattern', '|/x')).toThrow(/not on procfs/);
+    expect(sys.named('openat2').map((a) => [a[0], a[1], a[3]])).toEqual([[5, 'sys/kernel/core_pattern', RESOLVE.NO_XDEV | RESOLVE.NO_MAGICLINKS | RESOLVE.BENEATH]]);
   });
 });
 
