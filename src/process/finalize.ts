@@ -42,7 +42,7 @@ export function applyLsmLabels(sys: Sys, plan: InitPlan, procFd: number): void {
       try {
         writeProcFile(sys, procFd, file, w.value);
       } catch (err) {
-        throw new RuntimeError(name, `write ${JSON.stringify(w.value)} to ${file}: ${(err as Error).message}`, { cause: err });
+        throw new RuntimeError(name, `write ${JSON.stringify(w.value)} to /proc/${file}: ${(err as Error).message}`, { cause: err });
       }
     });
   }

@@ -48,7 +48,7 @@ export function writeProcFile(sys: Sys, procFd: number, rel: string, value: stri
   const fd = sys.openat2(procFd, rel, O.WRONLY | O.CLOEXEC, WITHIN);
   try {
     if (sys.fstatfs(fd).type !== FS_MAGIC.PROC) throw new RuntimeError('write /proc', `${rel} is not on procfs`);
-    fs.writeSync(fd, value);
+    sys.write(fd, Buffer.from(value));
   } finally {
     sys.close(fd);
   }

@@ -76,15 +76,23 @@ function isErrno(err: unknown, code: string): boolean {
   return err instanceof SysError && err.code === code;
 }
 
+/** The most symlinks one path may go through, as the kernel's MAXSYMLINKS. */
+const MAX_LINKS = 40;
+
 /**
  * Creates every missing directory of `p` inside the root, each one made with
  * mkdirat() relative to its parent's fd, and returns an O_PATH fd of `p`.
  * Each prefix is resolved from the root again, so that a symlink inside the
- * rootfs means what it would mean to the container, never more.
+ * rootfs means what it would mean to the container, never more. A symlink
+ * whose target does not exist yet is followed by hand, inside the root, and
+ * the target is made (as runc's securejoin.MkdirAll does): a volume at
+ * /evil/x where /evil is a link to a host path lands inside the rootfs
+ * (CVE-2021-30465).
  * When `file` is set the last component is made as an empty file instead.
  */
 export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, opts: { file?: boolean; mode?: number } = {}): number {
-  const parts = components(p);
+  let parts = components(p);
+  let links = 0;
   let dirFd = sys.openat2(rootFd, '.', O.PATH | O.DIRECTORY | O.CLOEXEC, IN_ROOT);
   try {
     for (let i = 0; i < parts.length; i++) {
@@ -95,15 +103,32 @@ export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, opts: { file
         next = sys.openat2(rootFd, parts.slice(0, i + 1).join('/'), O.PATH | O.CLOEXEC, IN_ROOT);
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) throw err;
+        let made = true;
         if (last && opts.file) {
-          const f = sys.openat2(dirFd, name, O.CREAT | O.RDONLY | O.CLOEXEC | O.NOFOLLOW, IN_ROOT, opts.mode ?? 0o755);
-          sys.close(f);
+          try {
+            sys.close(sys.openat2(dirFd, name, O.CREAT | O.RDONLY | O.CLOEXEC | O.NOFOLLOW, IN_ROOT, opts.mode ?? 0o755));
+          } catch (e) {
+            if (!isErrno(e, 'ELOOP')) throw e;
+            made = false;
+          }
         } else {
           try {
             sys.mkdirat(dirFd, name, opts.mode ?? 0o755);
           } catch (e) {
             if (!isErrno(e, 'EEXIST')) throw e;
+            made = false;
           }
+        }
+        if (!made) {
+          // It is there but leads nowhere: a symlink to what does not exist yet.
+          const target = sys.readlinkat(dirFd, name);
+          if (++links > MAX_LINKS) throw new SysError('mkdir', parts.join('/'), 40, 'ELOOP', 'Too many levels of symbolic links');
+          const base = target.startsWith('/') ? [] : parts.slice(0, i);
+          parts = [...base, ...components(target), ...parts.slice(i + 1)];
+          sys.close(dirFd);
+          dirFd = sys.openat2(rootFd, base.join('/') || '.', O.PATH | O.DIRECTORY | O.CLOEXEC, IN_ROOT);
+          i = base.length - 1;
+          continue;
         }
         next = sys.openat2(rootFd, parts.slice(0, i + 1).join('/'), O.PATH | O.CLOEXEC, IN_ROOT);
       }

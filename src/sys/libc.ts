@@ -99,6 +99,7 @@ export class LibcSys implements Sys {
       setdomainname: 'int setdomainname(const char *name, size_t len)',
       open: 'int open(const char *path, int flags, uint32_t mode)',
       mkdirat: 'int mkdirat(int dirfd, const char *path, uint32_t mode)',
+      readlinkat: 'intptr_t readlinkat(int dirfd, const char *path, uint8_t *buf, size_t size)',
       mknodat: 'int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)',
       symlinkat: 'int symlinkat(const char *target, int dirfd, const char *path)',
       fchown: 'int fchown(int fd, uint32_t uid, uint32_t gid)',
@@ -211,6 +212,11 @@ export class LibcSys implements Sys {
     how.writeBigUInt64LE(BigInt(resolve), 16);
     const r = Number(this.syscallFn(SYS_openat2, 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', 24));
     return this.check(r, 'openat2', path);
+  }
+  readlinkat(dirfd: number, name: string): string {
+    const buf = Buffer.alloc(4096);
+    const n = this.check(Number(this.fns.readlinkat(dirfd, name, buf, buf.length)), 'readlinkat', name);
+    return buf.toString('utf8', 0, n);
   }
   mkdirat(dirfd: number, name: string, mode: number): void {
     this.check(this.fns.mkdirat(dirfd, name, mode), 'mkdirat', name);

@@ -47,6 +47,13 @@ export class RecordingSys implements Sys {
   open(path: string, flags: number, mode = 0) { this.rec('open', path, flags, mode); return this.nextFd++; }
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0) { this.rec('openat2', dirfd, path, flags, resolve, mode); return this.nextFd++; }
   mkdirat(dirfd: number, name: string, mode: number) { this.rec('mkdirat', dirfd, name, mode); }
+  /** What readlinkat answers, by name. */
+  links: Record<string, string> = {};
+  readlinkat(dirfd: number, name: string) {
+    this.rec('readlinkat', dirfd, name);
+    if (!(name in this.links)) throw new SysError('readlinkat', name, 22, 'EINVAL', 'not a symlink');
+    return this.links[name];
+  }
   mknodat(dirfd: number, name: string, mode: number, dev: bigint) { this.rec('mknodat', dirfd, name, mode, dev); }
   symlinkat(target: string, dirfd: number, name: string) { this.rec('symlinkat', target, dirfd, name); }
   fchown(fd: number, uid: number, gid: number) { this.rec('fchown', fd, uid, gid); }

@@ -24,6 +24,8 @@ export interface Sys {
   /** openat2(2) with RESOLVE_* flags: how paths are resolved inside the rootfs. */
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode?: number): number;
   mkdirat(dirfd: number, name: string, mode: number): void;
+  /** readlinkat(2): what the symlink `name` under `dirfd` holds. */
+  readlinkat(dirfd: number, name: string): string;
   mknodat(dirfd: number, name: string, mode: number, dev: bigint): void;
   symlinkat(target: string, dirfd: number, name: string): void;
   fchown(fd: number, uid: number, gid: number): void;

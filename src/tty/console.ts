@@ -27,8 +27,8 @@ export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: {
       // As runc: a /dev/console that is a symlink is refused (O_NOFOLLOW), so
       // the bind cannot be sent onto a /proc file (CVE-2025-52565); the bind
       // targets the opened file, never the path.
-      const devFd = mkdirAllInRoot(sys, rootFd, '/dev');
-      const consoleFd = withFd(sys, devFd, () => sys.openat2(devFd, 'console', O.CREAT | O.NOFOLLOW | O.RDONLY | O.CLOEXEC, RESOLVE.BENEATH, 0o666));
+      sys.close(mkdirAllInRoot(sys, rootFd, '/dev'));
+      const consoleFd = sys.openat2(rootFd, 'dev/console', O.CREAT | O.NOFOLLOW | O.RDONLY | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS, 0o666);
       withFd(sys, consoleFd, () => bindAt(sys, slave, consoleFd));
     }
     sys.sendFd(socketFd, master, slavePath);

@@ -32,8 +32,9 @@ describe('cgroups v2', () => {
   it('starts under limits the setup could not live in, and the container sees them in its own cgroup2 mount', () => {
     const r = inside('cat /proc/self/cgroup; grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f4,5,9; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cpu.max');
     expect(r.status, r.stderr).toBe(0);
-    // cgroup namespace rooted at the container's cgroup; runc's shares-to-weight conversion (1024 -> 39).
-    expect(r.stdout).toBe(`0::/\n/ /sys/fs/cgroup cgroup2\n${4 * 2 ** 20}\n8\n39\n50000 100000\n`);
+    // cgroup namespace rooted at the container's cgroup; the mount's source is
+    // the config's ("cgroup"), as runc mounts it; runc's shares-to-weight conversion (1024 -> 39).
+    expect(r.stdout).toBe(`0::/\n/ /sys/fs/cgroup cgroup\n${4 * 2 ** 20}\n8\n39\n50000 100000\n`);
     expect(fs.readFileSync(path.join(hostDir(), 'memory.max'), 'utf8')).toBe(`${4 * 2 ** 20}\n`);
   });
 

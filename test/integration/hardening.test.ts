@@ -79,7 +79,7 @@ describe('commands racing on one container', () => {
       expect(codes[1]).toBe(0);
       expect(leftovers(root, id, bundle)).toEqual([]);
     }
-  });
+  }, 300_000); // 8 rounds take minutes under the guest's emulation
 });
 
 describe('vm.memfd_noexec=1 (a per-pid-namespace sysctl since Linux 6.3)', () => {

@@ -57,7 +57,7 @@ describe('AppArmor', () => {
     const id = `aa-bad-${process.pid}`;
     const r = cli(root, ['create', '--bundle', bundle, id], { timeout: 60_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/apply AppArmor profile: .*\/proc\/self\/attr\/apparmor\/exec.*ENOENT/);
+    expect(r.stderr).toMatch(/apply AppArmor profile: .*\/proc\/thread-self\/attr\/apparmor\/exec.*ENOENT/);
     expect(leftovers(root, id, bundle)).toEqual([]);
   });
 });

@@ -62,6 +62,24 @@ describe('paths inside the rootfs', () => {
     expect(sys.named('mkdirat').map((a) => a[1])).toEqual(['b']);
   });
 
+  it('follows a symlink to what does not exist yet inside the root, and makes its target there', () => {
+    const sys = new RecordingSys()
+      .failOn('openat2', 'ENOENT', (a) => a[1] === 'evil')
+      .failOn('mkdirat', 'EEXIST', (a) => a[1] === 'evil', 17)
+      .failOn('openat2', 'ENOENT', (a) => a[1] === 'host')
+      .failOn('openat2', 'ENOENT', (a) => a[1] === 'host/mnt');
+    sys.links = { evil: '/host' };
+    mkdirAllInRoot(sys, 7, '/evil/mnt');
+    expect(sys.named('readlinkat').map((a) => a[1])).toEqual(['evil']);
+    expect(sys.named('mkdirat').map((a) => a[1])).toEqual(['evil', 'host', 'mnt']);
+    expect(sys.named('openat2').every((a) => a[0] === 7 && a[3] === IN_ROOT)).toBe(true);
+    // A link to itself ends with ELOOP, not a loop.
+    const loop = new RecordingSys();
+    for (let i = 0; i < 50; i++) loop.failOn('openat2', 'ENOENT', (a) => a[1] === 'self').failOn('mkdirat', 'EEXIST', (a) => a[1] === 'self', 17);
+    loop.links = { self: 'self' };
+    expect(() => mkdirAllInRoot(loop, 7, '/self')).toThrow(/ELOOP/);
+  });
+
   it('mounts through /proc/self/fd/N, never through a path string', () => {
     const sys = new RecordingSys();
     applyFilesystemMount(sys, 7, { source: 'proc', destination: '/proc', type: 'proc', flags: 0, propagation: [], data: '', bind: false });
