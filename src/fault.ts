@@ -1,5 +1,6 @@
 /**
- * Fault injection, for tests only: with OCIRUN_FAULT_AFTER=<step> set, ocirun
+ * The steps of the commands that change state: each is a --debug line
+ * when done. Fault injection, for tests only: with OCIRUN_FAULT_AFTER=<step> set, ocirun
  * kills itself with SIGKILL right after that step, as a manager's timeout, a
  * reboot or the OOM killer would. The crash-safety tests stop it after every
  * step in turn and check that `delete -f` leaves nothing behind. With
@@ -7,6 +8,7 @@
  * the command must then undo everything itself.
  */
 import { RuntimeError } from './errors.js';
+import { log } from './log.js';
 
 export const FAULT_STEPS = {
   create: ['state-dir', 'state-written', 'config-saved', 'fifo-made', 'cgroups-made', 'resources-written', 'init-spawned', 'pid-saved', 'plan-sent', 'init-ready', 'cgroups-joined', 'init-created', 'created-saved'],
@@ -17,7 +19,11 @@ export const FAULT_STEPS = {
 
 export type FaultStep = (typeof FAULT_STEPS)[keyof typeof FAULT_STEPS][number];
 
+const COMMAND_OF = new Map<string, string>(Object.entries(FAULT_STEPS).flatMap(([command, steps]) => steps.map((s) => [s, command] as [string, string])));
+
+/** A step of a command done: a --debug line, and the test hooks above. */
 export function faultPoint(step: FaultStep): void {
+  log.debug(`${COMMAND_OF.get(step)}: ${step}`);
   if (process.env.OCIRUN_FAULT_AFTER === step) process.kill(process.pid, 'SIGKILL');
   if (process.env.OCIRUN_FAULT_FAIL === step) throw new RuntimeError(step, 'injected failure (OCIRUN_FAULT_FAIL)');
 }

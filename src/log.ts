@@ -16,29 +16,43 @@ export interface LogOptions {
   debug?: boolean;
 }
 
+/**
+ * Now, in RFC 3339 with microseconds (what logrus' JSON and containerd's
+ * parser take), so that --debug lines time the phases of a command.
+ */
+export function logTime(): string {
+  const us = Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return new Date(Math.floor(us / 1000)).toISOString().replace(/\.(\d{3})Z$/, (_, ms) => `.${ms}${String(us % 1000).padStart(3, '0')}Z`);
+}
+
 export class Logger {
   constructor(private readonly opts: LogOptions = {}) {}
 
-  private line(level: Level, msg: string): string {
-    const time = new Date().toISOString();
+  get debugging(): boolean {
+    return this.opts.debug === true;
+  }
+
+  private line(level: Level, msg: string, time = logTime()): string {
     if (this.opts.format === 'json') return JSON.stringify({ level, msg, time }) + '\n';
     return `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
   }
 
-  private emit(level: Level, msg: string): void {
+  private emit(level: Level, msg: string, time?: string): void {
     if (level === 'debug' && !this.opts.debug) return;
+    const line = this.line(level, msg, time);
     if (this.opts.file) {
       try {
-        fs.appendFileSync(this.opts.file, this.line(level, msg));
+        fs.appendFileSync(this.opts.file, line);
       } catch {
-        stderr(this.line(level, msg));
+        stderr(line);
       }
     } else {
-      stderr(this.line(level, msg));
+      stderr(line);
     }
   }
 
-  debug(msg: string): void { this.emit('debug', msg); }
+  /** A --debug line; `time` when it happened elsewhere (the init's lines). */
+  debug(msg: string, time?: string): void { this.emit('debug', msg, time); }
   info(msg: string): void { this.emit('info', msg); }
   warn(msg: string): void { this.emit('warning', msg); }
 

@@ -3,6 +3,7 @@
  * hierarchy, the unified one on v2, both on a hybrid host. Decided at run
  * time from /proc/self/mountinfo. Limits are written by ./resources.ts.
  */
+import type { ResourcesConfig } from '../spec/schema.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
@@ -143,6 +144,25 @@ export function joinCgroups(paths: Record<string, string>, pid: number): void {
       throw new RuntimeError('join cgroup', `${dir}/cgroup.procs: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/**
+ * The memory and pids limits the cgroups have now, as resources (for
+ * tightLimits): `update` may have changed them since the config was saved.
+ */
+export function currentLimits(paths: Record<string, string>): ResourcesConfig {
+  const read = (dir: string | undefined, file: string): number | undefined => {
+    if (!dir) return undefined;
+    try {
+      const v = fs.readFileSync(path.join(dir, file), 'utf8').trim();
+      return v === 'max' ? -1 : Number(v);
+    } catch {
+      return undefined;
+    }
+  };
+  const memory = paths.memory ? read(paths.memory, 'memory.limit_in_bytes') : read(paths.unified, 'memory.max');
+  const pids = read(paths.pids ?? paths.unified, 'pids.max');
+  return { ...(memory === undefined ? {} : { memory: { limit: memory } }), ...(pids === undefined ? {} : { pids: { limit: pids } }) };
 }
 
 /**

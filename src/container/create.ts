@@ -10,7 +10,7 @@ import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration } from '../cgroups/index.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
-import type { InitPlan } from '../process/init-plan.js';
+import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { containerProcessState } from '../security/seccomp-listener.js';
@@ -113,13 +113,14 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
   // On v2 the same rules become a BPF program (v1 gets them as devices.allow/deny writes).
   const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;
-  // The Node init must not count against the container's limits: a few MB
-  // of V8 heap would not fit `--memory 4m`, and its threads would not fit a
-  // small pids.max. Memory stays charged to the cgroup it was allocated in
-  // (v1 and v2 alike), so init joins its cgroups only once its setup is
-  // done, just before it execs; it unshares the cgroup namespace after that
-  // join, and on v2 mounts cgroup2 after that (v1 cgroup mounts are bind
-  // mounts of known paths, made during setup).
+  // Under small limits the init's engine must not count against them: its
+  // heap would not fit `--memory 4m`, and its threads would not fit a small
+  // pids.max. Memory stays charged to the cgroup it was allocated in (v1 and
+  // v2 alike), so then the init joins its cgroups only once its setup is
+  // done; otherwise as soon as it exists (see tightLimits). Either way it
+  // unshares the cgroup namespace after the join, and on v2 mounts cgroup2
+  // after that (v1 cgroup mounts are bind mounts of known paths).
+  const joinLate = tightLimits(plan.resources);
 
   const state: SavedState = {
     ociVersion: OCI_VERSION,
@@ -190,7 +191,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     });
     if (listenerFd !== undefined) sys.close(listenerFd);
     faultPoint('init-spawned');
-    init.channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
+    init.channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
     state.pid = init.pid;
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
@@ -216,10 +217,17 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
       inUserNs: plan.newUserNs || plan.join.some((j) => j.type === 'user'),
       ignoredSignals: callerIgnoredSignals(),
+      debug: log.debugging || undefined,
     };
     init.channel.send({ type: 'plan', plan: initPlan });
-    primeCgroupMigration(layout, init.pid);
     faultPoint('plan-sent');
+    // The join waits for an RCU grace period: now it does so while the init starts.
+    if (!joinLate) {
+      joinCgroups(state.cgroupPaths, init.pid);
+      faultPoint('cgroups-joined');
+    } else {
+      primeCgroupMigration(layout, init.pid);
+    }
     let msg = await init.channel.receive();
     if (msg.type === 'hooks') {
       runHooks('prestart', plan.hooks.prestart, hookState(state, 'creating'), ctx.warn);
@@ -229,8 +237,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     }
     if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
     faultPoint('init-ready');
-    joinCgroups(state.cgroupPaths, init.pid);
-    faultPoint('cgroups-joined');
+    if (joinLate) {
+      joinCgroups(state.cgroupPaths, init.pid);
+      faultPoint('cgroups-joined');
+    }
     init.channel.send({ type: 'continue', state: hookState(state, 'created') });
     await init.channel.receive('created');
     init.channel.close();

@@ -14,11 +14,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
-import { hostLayout, primeCgroupMigration } from '../cgroups/index.js';
+import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
 import { RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../spec/validate.js';
-import type { InitPlan } from '../process/init-plan.js';
+import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
 import { launch } from '../process/spawn.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -141,9 +141,11 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     const seccomp = config.linux?.seccomp;
     if (seccomp && usesNotify(seccomp)) agentFd = step('connect seccomp listener', () => sys.connectUnix(seccomp.listenerPath!));
     const extraFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
+    log.debug('exec: process planned');
     launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
     const { pid, channel } = launched;
-    channel.onLog = (level, msg) => (level === 'debug' ? log.debug(msg) : ctx.warn(msg));
+    log.debug(`exec: init spawned, pid ${pid}`);
+    channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
     const plan: InitPlan = {
       process: processPlan,
       keepFds: launched.keepFds,
@@ -156,19 +158,31 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
       inUserNs: namespaces.includes('user'),
       ignoredSignals: callerIgnoredSignals(),
+      // Under roomy limits the process joins the cgroups at once, unless the
+      // CPU affinity must change between before and after the join.
+      cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity?.final) || undefined,
+      debug: log.debugging || undefined,
     };
     channel.send({ type: 'plan', plan });
-    primeCgroupMigration(hostLayout(), pid);
-    // The init sets the process up and execs the shim, which says so and
-    // waits: only then does the process join the container's cgroups.
-    await channel.receive('shim');
-    joinExecCgroups(cgroupProcs, pid);
-    // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
-    const final = processPlan.execCPUAffinity?.final;
-    if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
-    channel.send({ type: 'go' });
+    if (plan.cgroupsJoined) {
+      // While the init starts: the join waits for an RCU grace period.
+      joinExecCgroups(cgroupProcs, pid);
+      log.debug('exec: joined the cgroups');
+    } else {
+      primeCgroupMigration(hostLayout(), pid);
+      // The init sets the process up and execs the shim, which says so and
+      // waits: only then does the process join the container's cgroups.
+      await channel.receive('shim');
+      joinExecCgroups(cgroupProcs, pid);
+      log.debug('exec: the shim joined the cgroups');
+      // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
+      const final = processPlan.execCPUAffinity?.final;
+      if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
+      channel.send({ type: 'go' });
+    }
     // The shim closes the socket and execs: EOF.
     await channel.execed();
+    log.debug('exec: the program runs');
     return { pid, pair };
   } catch (err) {
     pair?.dispose();

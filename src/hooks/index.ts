@@ -4,7 +4,8 @@
  * prestart/createRuntime/createContainer/startContainer hooks stop the
  * operation; poststart and poststop failures are only warnings (spec).
  */
-import { spawnSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
+import { builtin } from '../engine.js';
 import { RuntimeError } from '../errors.js';
 import type { HookKinds } from '../spec/constants.js';
 import type { HookConfig } from '../spec/schema.js';
@@ -32,7 +33,7 @@ function envObject(env: string[] | undefined): Record<string, string> {
 /** Runs one hook; returns undefined on success, else what went wrong. */
 export function runHook(hook: HookConfig, state: HookState): string | undefined {
   const args = hook.args?.length ? hook.args : [hook.path];
-  const r = spawnSync(hook.path, args.slice(1), {
+  const r = builtin<typeof ChildProcess>('node:child_process').spawnSync(hook.path, args.slice(1), {
     argv0: args[0],
     env: envObject(hook.env),
     input: JSON.stringify(state),

@@ -15,7 +15,7 @@ export class Channel {
   private closed = false;
 
   /** Where "log" messages from the peer go. */
-  onLog: (level: string, msg: string) => void = () => {};
+  onLog: (level: string, msg: string, time?: string) => void = () => {};
 
   constructor(private readonly sys: Sys, readonly fd: number, private readonly peer: string) {}
 
@@ -68,7 +68,7 @@ export class Channel {
   /** An "error" from the peer becomes a RuntimeError; "log" goes to onLog (undefined); else the message. */
   private checked(msg: Message, expected?: MessageType): Message | undefined {
     if (msg.type === 'log') {
-      this.onLog(msg.level, msg.message);
+      this.onLog(msg.level, msg.message, msg.time);
       return undefined;
     }
     if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
@@ -101,7 +101,7 @@ export class Channel {
         return;
       }
       const msg = decodeMessage(line, this.peer);
-      if (msg.type === 'log') this.onLog(msg.level, msg.message);
+      if (msg.type === 'log') this.onLog(msg.level, msg.message, msg.time);
       else if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
       else throw new RuntimeError('sync', `unexpected "${msg.type}" from ${this.peer} before its exec`);
     }

@@ -6,7 +6,7 @@
  */
 import type { CgroupMountSource } from '../rootfs/mounts.js';
 import type { ContainerPlan, ProcessPlan } from '../spec/plan.js';
-import type { SeccompConfig } from '../spec/schema.js';
+import type { ResourcesConfig, SeccompConfig } from '../spec/schema.js';
 
 /** create: the rootfs and the rest of the container, set up before the process. */
 export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp' | 'personality'> {
@@ -38,4 +38,36 @@ export interface InitPlan {
   inUserNs: boolean;
   /** The signals the caller of ocirun ignored (bit N-1 for signal N, hex): the program inherits them so, as under runc. */
   ignoredSignals: string;
+  /**
+   * exec: the parent put the process in the container's cgroups as soon as
+   * it existed (roomy limits: see tightLimits), so the exec shim need not
+   * stop for it.
+   */
+  cgroupsJoined?: boolean;
+  /** --debug: the init reports its steps, with their times, as log lines. */
+  debug?: boolean;
+}
+
+/**
+ * Whether the container's limits are small enough that the init's engine
+ * (tens of MB, a dozen threads) must stay out of the container's cgroups
+ * until its setup is done, and collect its garbage before it joins them
+ * (see collectGarbage). Under roomier limits (or none) it joins them as soon
+ * as it exists, as runc's init does: the join's wait for an RCU grace period
+ * then overlaps the engine's start, and the collection is skipped.
+ */
+const ROOMY = { memory: 256 * 2 ** 20, pids: 256 };
+export function tightLimits(r: ResourcesConfig | undefined): boolean {
+  const small = (v: number | string | undefined, roomy: number) => {
+    const n = typeof v === 'string' ? (v.trim() === 'max' ? -1 : Number(v)) : v;
+    return n !== undefined && n > 0 && !(n >= roomy); // 0 and -1: no limit, as runc reads them
+  };
+  return (
+    small(r?.memory?.limit, ROOMY.memory) ||
+    small(r?.memory?.swap, ROOMY.memory) ||
+    small(r?.pids?.limit ?? undefined, ROOMY.pids) ||
+    small(r?.unified?.['memory.max'], ROOMY.memory) ||
+    small(r?.unified?.['memory.high'], ROOMY.memory) ||
+    small(r?.unified?.['pids.max'], ROOMY.pids)
+  );
 }

@@ -22,7 +22,11 @@ import { Channel } from './channel.js';
 import { withHome } from './exec-path.js';
 import { becomeProcess, compileFilter, execProgram, prepareProcess, sealedShim } from './finalize.js';
 import { openProcHandle, reopenFd, writeProcFile } from './procfs.js';
-import type { ContainerSetup, InitPlan } from './init-plan.js';
+import { tightLimits, type ContainerSetup, type InitPlan } from './init-plan.js';
+import { logTime } from '../log.js';
+
+/** A --debug line about the init's progress, to the parent's log; nothing without --debug. */
+type Note = (message: string) => void;
 
 /** What the stage left in the environment. */
 export interface InitEnv {
@@ -90,8 +94,9 @@ function waitForStart(sys: Sys, procFd: number, fifoFd: number): void {
 }
 
 /** create: the container's init. */
-async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shimFd: number, loadFilter: (() => void) | undefined): Promise<never> {
+async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shimFd: number, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   mountRootfs(sys, c, plan.inUserNs);
+  note('rootfs mounted');
   // prestart and createRuntime run in the runtime's namespaces (the parent),
   // createContainer here in the container's, all before the root switch,
   // with the rootfs as the cwd (runc's prepareRootfs).
@@ -102,15 +107,17 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     runHooks('createContainer', c.hooks.createContainer, state, () => {});
   }
   const rootFd = enterRootfs(sys, plan, c);
+  note('root switched');
   applyContainerIdentity(sys, c, rootFd, procFd);
   prepareProcess(sys, plan, procFd);
   sys.close(rootFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
-  collectGarbage();
+  if (tightLimits(c.resources)) collectGarbage();
+  note('ready for the cgroups');
   channel.send({ type: 'ready' });
   const { state } = channel.receiveSync('continue');
-  // The parent has now placed us in the container's cgroups (only now, so
-  // that our setup is not charged to them: see create.ts). The cgroup
+  // We are in the container's cgroups now (under small limits only now, so
+  // that our setup is not charged to them: see tightLimits). The cgroup
   // namespace comes after that, so that its root is the container's cgroup,
   // and the cgroup2 mount after the namespace.
   if (c.newCgroupNs) step('unshare cgroup namespace', () => sys.unshare(CLONE.NEWCGROUP));
@@ -123,6 +130,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     }
   }
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
+  note('process set up; waiting for start');
   channel.send({ type: 'created' });
   channel.close();
   waitForStart(sys, procFd, c.fifoFd);
@@ -138,7 +146,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
  * (the parent moves it, see native/exec-shim.c), so that nothing of the
  * engine is charged to the container.
  */
-async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: number, shimFd: number, loadFilter: (() => void) | undefined): Promise<never> {
+async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: number, shimFd: number, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   const rootFd = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false }));
   prepareProcess(sys, plan, procFd);
@@ -146,7 +154,8 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
   sys.close(procFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
-  return execProgram(sys, plan, shimFd, program, loadFilterLast, channel.fd);
+  note('process set up; exec');
+  return execProgram(sys, plan, shimFd, program, loadFilterLast, plan.cgroupsJoined ? undefined : channel.fd);
 }
 
 /** The whole init; errors go to the parent over the channel. */
@@ -155,9 +164,11 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   // /proc/PID/exe (the host's engine binary) while we run in the container.
   sys.prctl(PR.SET_DUMPABLE, 0);
   const { plan } = await channel.receive('plan');
+  const note: Note = plan.debug ? (message) => channel.send({ type: 'log', level: 'debug', message: `init: ${message}`, time: logTime() }) : () => {};
+  note(`plan received (${performance.now().toFixed(1)} ms after the engine started)`);
   // While the host's files are reachable: the shim and libseccomp.
   const shimFd = step('seal exec shim', () => sealedShim(sys, plan.shimPath));
-  const loadFilter = compileFilter(sys, plan, (m) => channel.send({ type: 'log', level: 'debug', message: m }));
+  const loadFilter = compileFilter(sys, plan, note);
   const initial = plan.container ? undefined : plan.process.execCPUAffinity?.initial;
   if (initial) step('set initial CPU affinity', () => sys.schedSetaffinity(initial));
   // The init's own procfs, from the host's (see ./procfs.ts).
@@ -165,8 +176,9 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   // Everything from the host is loaded by now: move into the root the
   // process is to have, where paths, mount(2) and pivot_root(2) act.
   step('enter the mount namespace', () => chrootToFd(sys, env.rootFd));
-  if (plan.container) return initContainer(sys, channel, plan, plan.container, procFd, shimFd, loadFilter);
-  return initExec(sys, channel, plan, procFd, shimFd, loadFilter);
+  note('host files loaded; in the mount namespace');
+  if (plan.container) return initContainer(sys, channel, plan, plan.container, procFd, shimFd, loadFilter, note);
+  return initExec(sys, channel, plan, procFd, shimFd, loadFilter, note);
 }
 
 /** Reports a failure to the parent, or on stderr once nobody reads the channel. */

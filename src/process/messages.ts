@@ -33,7 +33,7 @@ export type Message =
   | { type: 'hooks' }
   /** Parent → init: they ran; the state for createContainer. */
   | { type: 'hooks-done'; state: HookState }
-  /** Init → parent: set up; put me in the cgroups. */
+  /** Init → parent: set up; put me in the cgroups (if I am not there yet: see tightLimits). */
   | { type: 'ready' }
   /** Parent → init: you are in the cgroups; the state as it now stands. */
   | { type: 'continue'; state: HookState }
@@ -44,7 +44,7 @@ export type Message =
   /** Parent → exec shim: done; exec the program. */
   | { type: 'go' }
   /** Init → parent: a line for ocirun's log. */
-  | { type: 'log'; level: 'debug' | 'warning'; message: string }
+  | { type: 'log'; level: 'debug' | 'warning'; message: string; time?: string }
   /** Any party: the step that failed and why; the sender then exits. */
   | { type: 'error'; step: string; detail: string };
 

@@ -9,7 +9,8 @@
  * not forwarded to the process (the kernel signals the pty's foreground
  * group when the size changes).
  */
-import tty from 'node:tty';
+import type * as Tty from 'node:tty';
+import { builtin } from '../engine.js';
 import { TIOCGWINSZ, TIOCSWINSZ } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { step } from '../errors.js';
@@ -60,7 +61,7 @@ export function consolePair(sys: Sys): ConsolePair {
 /** The size of the first of stdin, stdout and stderr that is a terminal (runc's console.Current). */
 function callerWindowSize(sys: Sys): Buffer | undefined {
   for (const fd of [0, 1, 2]) {
-    if (!tty.isatty(fd)) continue;
+    if (!builtin<typeof Tty>('node:tty').isatty(fd)) continue;
     const ws = Buffer.alloc(8);
     try {
       sys.ioctl(fd, TIOCGWINSZ, ws);
@@ -96,6 +97,7 @@ function proxyTerminal(sys: Sys, master: number): TerminalProxy {
 
   // libuv uses a pty master's fd as given (it cannot reopen a master), so
   // reading and writing each get their own fd.
+  const tty = builtin<typeof Tty>('node:tty');
   const output = new tty.ReadStream(master);
   const input = new tty.WriteStream(sys.dup(master));
   input.on('error', () => {});

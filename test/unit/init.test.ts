@@ -61,3 +61,16 @@ describe('terminal and console socket (runc checkTerminal)', () => {
     expect(() => checkTerminal(true, undefined, false)).not.toThrow();
   });
 });
+
+describe('the collection before the cgroup join', () => {
+  it('happens only under limits the engine could not live in', async () => {
+    const { tightLimits } = await import('../../src/process/init-plan.js');
+    expect(tightLimits(undefined)).toBe(false);
+    expect(tightLimits({ memory: { limit: -1 }, pids: { limit: 0 } })).toBe(false);
+    expect(tightLimits({ pids: { limit: 2048 } })).toBe(false); // podman's default
+    expect(tightLimits({ memory: { limit: 4 * 2 ** 20 } })).toBe(true);
+    expect(tightLimits({ pids: { limit: 20 } })).toBe(true);
+    expect(tightLimits({ unified: { 'memory.max': '8388608' } })).toBe(true);
+    expect(tightLimits({ unified: { 'pids.max': 'max' } })).toBe(false);
+  });
+});
