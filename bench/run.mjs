@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // ocirun against runc, side by side in one run (hyperfine: warm-up runs,
-// then medians): the node start-up floor, state, run /bin/true,
-// create+start+delete, exec, and podman run --rm with each runtime; then
+// then medians): state, run /bin/true, create+start+delete, exec, podman
+// run --rm and docker run --rm (a private dockerd) with each runtime; then
 // peak memory (the largest RSS among the runtime's processes during a run)
-// and the smallest `podman --memory` that starts a container.
+// and the smallest `podman --memory` that starts a container. The engine
+// (Bun and its version, or Node with OCIRUN_ENGINE=node) is named.
 //
 //   node bench/run.mjs [--runs 20] [--soak]     (root; after scripts/setup.sh)
 //
 // Prints a markdown table for the README. --soak adds the crash soak of
 // bench/soak.mjs for both runtimes.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,10 @@ const image = 'localhost/ocirun-test-busybox:latest';
 const ulimits = '--ulimit nofile=1024:1024 --ulimit nproc=1024:1024';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bench-'));
 
+function runcVersion() {
+  return /runc version (\S+)/.exec(execFileSync(runc, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
+}
+
 function bundle(name, args) {
   const dir = path.join(work, name);
   execFileSync(process.execPath, [path.join(project, 'scripts/make-bundle.mjs'), dir, '--', ...args]);
@@ -39,27 +44,58 @@ function hyperfine(commands, n = runs) {
   return JSON.parse(fs.readFileSync(out, 'utf8')).results.map((r) => r.median * 1000);
 }
 
+/** The engine bin/ocirun runs on, as the README names it. */
+function engine() {
+  if (process.env.OCIRUN_ENGINE === 'node') return `Node ${process.versions.node}`;
+  const bun = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8')).devDependencies.bun;
+  return `Bun ${bun} (build/ocirun, the single file)`;
+}
+
+/** A private dockerd with both runtimes (no TCP, iptables or bridge), and the busybox image. */
+async function startDockerd() {
+  const dir = path.join(work, 'docker');
+  fs.mkdirSync(dir);
+  const sock = `unix://${dir}/docker.sock`;
+  const client = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+  const docker = (args) => spawnSync(client, ['-H', sock, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const daemon = spawn('dockerd', ['--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/dockerd.pid`, '-H', sock, '--iptables=false', '--ip6tables=false', '--bridge=none', '--add-runtime', `ocirun=${ocirun}`], { stdio: 'ignore' });
+  for (let i = 0; i < 300 && docker(['version']).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const rootfs = path.join(bundle('docker-image', ['true']), 'rootfs');
+  execFileSync('tar', ['-C', rootfs, '-cf', `${dir}/image.tar`, '.']);
+  if (docker(['import', `${dir}/image.tar`, 'ocirun-bench-busybox']).status !== 0) throw new Error('docker import failed');
+  return {
+    run: (n) => `${client} -H ${sock} run --rm --runtime ${n} ${ulimits} --network none ocirun-bench-busybox sh -c true`,
+    async stop() {
+      daemon.kill('SIGTERM');
+      await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.once('exit', r)));
+      spawnSync('umount', ['-R', '-l', `${dir}/data`]);
+      spawnSync('umount', ['-R', '-l', `${dir}/exec`]);
+    },
+  };
+}
+
 const sleeper = bundle('sleeper', ['sleep', '3600']);
 const trueBundle = bundle('true', ['true']);
 const roots = { ocirun: path.join(work, 'root-ocirun'), runc: path.join(work, 'root-runc') };
 const rt = { ocirun, runc };
 const rows = [];
+let dockerd;
 try {
+  dockerd = await startDockerd();
   for (const name of ['ocirun', 'runc']) {
     const r = spawnSync(rt[name], ['--root', roots[name], 'run', '-d', '--bundle', sleeper, `bench-sleeper-${name}`], { stdio: 'ignore' });
     if (r.status !== 0) throw new Error(`${name} run -d failed`);
   }
-  const [floor] = hyperfine([`${process.execPath} -e 0`]);
-  rows.push(['`node -e 0` (floor)', floor, undefined]);
   const cases = [
     ['`state`', (n) => `${rt[n]} --root ${roots[n]} state bench-sleeper-${n}`],
     ['`run /bin/true`', (n) => `${rt[n]} --root ${roots[n]} run --bundle ${trueBundle} bench-run-${n}`],
     ['`create` + `start` + `delete`', (n) => `sh -c "${rt[n]} --root ${roots[n]} create --bundle ${trueBundle} bench-csd-${n} >/dev/null && ${rt[n]} --root ${roots[n]} start bench-csd-${n} && ${rt[n]} --root ${roots[n]} delete --force bench-csd-${n}"`],
     ['`exec true`', (n) => `${rt[n]} --root ${roots[n]} exec bench-sleeper-${n} true`],
     ['`podman run --rm IMAGE sh -c true`', (n) => `podman --runtime ${rt[n]} run --rm ${ulimits} ${image} sh -c true`],
+    ['`docker run --rm IMAGE sh -c true`', (n) => dockerd.run(n)],
   ];
   for (const [label, cmd] of cases) {
-    const [mine, theirs] = hyperfine([cmd('ocirun'), cmd('runc')], label.includes('podman') ? Math.min(runs, 10) : runs);
+    const [mine, theirs] = hyperfine([cmd('ocirun'), cmd('runc')], /podman|docker/.test(label) ? Math.min(runs, 10) : runs);
     rows.push([label, mine, theirs]);
   }
 
@@ -79,19 +115,20 @@ try {
 
   const f = (ms) => (ms === undefined ? '' : `${ms.toFixed(0)} ms`);
   const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0].model.trim()}), ${os.release()}; hyperfine medians of ${runs} runs after 3 warm-ups (podman: ${Math.min(runs, 10)}).`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0].model.trim()}), ${os.release()}; ocirun on ${engine()}, runc ${runcVersion()}; hyperfine medians of ${runs} runs after 3 warm-ups (podman and docker: ${Math.min(runs, 10)}).`,
     '',
-    '| | ocirun | runc | ocirun/runc | ocirun/node floor |',
-    '|---|---|---|---|---|',
-    ...rows.map(([label, mine, theirs]) => `| ${label} | ${f(mine)} | ${f(theirs)} | ${theirs ? (mine / theirs).toFixed(2) + 'x' : ''} | ${(mine / floor).toFixed(2)}x |`),
-    `| peak RSS during \`run /bin/true\` | ${(memory.ocirun[0] / 1024).toFixed(1)} MB | ${(memory.runc[0] / 1024).toFixed(1)} MB | | |`,
-    `| smallest \`podman --memory\` that starts | ${memory.ocirun[1]} | ${memory.runc[1]} | | |`,
+    '| | ocirun | runc | ocirun/runc |',
+    '|---|---|---|---|',
+    ...rows.map(([label, mine, theirs]) => `| ${label} | ${f(mine)} | ${f(theirs)} | ${theirs ? (mine / theirs).toFixed(2) + 'x' : ''} |`),
+    `| peak RSS during \`run /bin/true\` (any process) | ${(memory.ocirun[0] / 1024).toFixed(1)} MB | ${(memory.runc[0] / 1024).toFixed(1)} MB | |`,
+    `| smallest \`podman --memory\` that starts | ${memory.ocirun[1]} | ${memory.runc[1]} | |`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   if (argv.includes('--soak')) {
     for (const n of ['ocirun', 'runc']) spawnSync(process.execPath, [path.join(here, 'soak.mjs'), '--runtime', rt[n]], { stdio: 'inherit' });
   }
 } finally {
+  await dockerd?.stop();
   for (const name of ['ocirun', 'runc']) spawnSync(rt[name], ['--root', roots[name], 'delete', '--force', `bench-sleeper-${name}`], { stdio: 'ignore' });
   fs.rmSync(work, { recursive: true, force: true });
 }

@@ -26,7 +26,8 @@ function bunBinary() {
   throw new Error('no Bun binary under node_modules (npm ci installs the pinned one)');
 }
 
-// 1. TypeScript.
+// 1. TypeScript, into a fresh dist/ (no module of an older build left behind).
+fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
 
 // 2. Schemas and standalone validators (no ajv compile at run time).

@@ -40,23 +40,47 @@ export async function signalAll(s: SavedState, signal: NodeJS.Signals | number):
   }
 }
 
-async function waitGone(s: SavedState, timeoutMs: number): Promise<void> {
+/**
+ * Waits (up to `timeoutMs`) until the init has exited, through its pidfd
+ * when there is one (no polling delay), and, without a pid namespace of its
+ * own, until its cgroups hold no process either.
+ */
+async function waitGone(sys: Sys, s: SavedState, pidfd: number | undefined, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
+  if (pidfd !== undefined) await sys.waitReadable(pidfd, timeoutMs).catch(() => false);
   while (Date.now() < end) {
     if (!initAlive(s) && (!s.sharedPidNs || cgroupPids(s.cgroupPaths).length === 0)) return;
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 1));
   }
+}
+
+/** A pidfd of the init if it is still the container's (opened before it is signalled: no pid reuse). */
+function initPidfd(sys: Sys, s: SavedState): number | undefined {
+  if (!initAlive(s)) return undefined;
+  try {
+    const fd = sys.pidfdOpen(s.pid);
+    if (initAlive(s)) return fd;
+    sys.close(fd);
+  } catch {
+    /* gone, or a kernel without pidfds: polled below */
+  }
+  return undefined;
 }
 
 export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
   if (opts.kill) {
+    const pidfd = initPidfd(sys, s);
     if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
     // With its own pid namespace, the init's death ends every process in it.
     // Without, the rest must be found in the cgroup (runc's destroy does the same).
     if (s.sharedPidNs) await signalAll(s, 'SIGKILL');
     // Frozen tasks do not die until thawed.
     if (needsThaw(s.cgroupPaths)) await thaw(s.cgroupPaths).catch(() => {});
-    await waitGone(s, 5000);
+    try {
+      await waitGone(sys, s, pidfd, 5000);
+    } finally {
+      if (pidfd !== undefined) sys.close(pidfd);
+    }
     faultPoint('processes-killed');
   }
   if (s.hostMountsUnder) detachMountsBelow(sys, s.hostMountsUnder, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'));

@@ -42,6 +42,7 @@ const EINTR = 4;
 const MSG_NOSIGNAL = 0x4000;
 const SYS_RT_SIGACTION = 13;
 const SYS_OPEN_TREE = 428;
+const SYS_PIDFD_OPEN = 434;
 const SYS_MOVE_MOUNT = 429;
 const SYS_FSOPEN = 430;
 const SYS_FSCONFIG = 431;
@@ -403,6 +404,9 @@ export class LibcSys implements Sys {
   bpf(cmd: number, attr: Buffer): number {
     const r = Number(this.syscallFn(SYS_BPF, 'int', cmd, 'uint8_t *', attr, 'unsigned int', attr.length));
     return this.check(r, 'bpf', BPF_CMD_NAMES[cmd] ?? `cmd ${cmd}`);
+  }
+  pidfdOpen(pid: number): number {
+    return this.check(Number(this.syscallFn(SYS_PIDFD_OPEN, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
   }
   waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
     // struct pollfd { int fd; short events; short revents; }

@@ -83,6 +83,8 @@ export interface Sys {
   bpf(cmd: number, attr: Buffer): number;
   /** Waits (on a worker thread) until `fd` is readable or has hung up; false on timeout or when a signal interrupted the wait. */
   waitReadable(fd: number, timeoutMs: number): Promise<boolean>;
+  /** pidfd_open(2): an fd of the process `pid`, readable once it has exited. */
+  pidfdOpen(pid: number): number;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
   sendFd(sockFd: number, fd: number, name: string): void;
   /** A connected pair of unix stream sockets, both close-on-exec. */
