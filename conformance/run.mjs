@@ -443,23 +443,28 @@ const areas = {
       }
     }],
     ['CVE-2025-31133: a /dev/null symlink cannot turn a masked path into a host file', (r, root) => {
-      const before = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
-      const bundle = makeBundle(['sh', '-c', 'echo "|/pwned" > /proc/timer_list 2>/dev/null; true']);
+      // The attack's target would be /proc/sys/kernel/core_pattern; here it is
+      // a file of the bundle's, so that a vulnerable runtime changes nothing
+      // of the host's: a write to the masked path must not reach it.
+      const bundle = makeBundle(['sh', '-c', 'echo pwned > /proc/timer_list 2>/dev/null; true']);
       const id = newId();
       try {
-        // No tmpfs on /dev: the rootfs' own /dev, where /dev/null is a link to core_pattern.
+        // A createContainer hook (cwd: the rootfs) swaps /dev/null for a link
+        // to the decoy after the runtime made /dev, as an attacker's image would.
         const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
-        config.mounts = config.mounts.filter((m) => !m.destination.startsWith('/dev'));
         config.linux.maskedPaths = ['/proc/timer_list'];
         config.linux.readonlyPaths = [];
+        config.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'rm -f dev/null && ln -s /decoy dev/null'] }] };
+        // A read-only root cannot be remounted over the decoy's bind: runc
+        // would then fail for that reason, not for the flaw.
+        config.root.readonly = false;
         fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
-        fs.symlinkSync('/proc/sys/kernel/core_pattern', path.join(bundle, 'rootfs/dev/null'));
+        const decoy = path.join(bundle, 'rootfs/decoy');
+        fs.writeFileSync(decoy, '');
         rt(r, root, 'run', '--bundle', bundle, id);
-        const after = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
-        return after === before || `core_pattern changed to ${after}`;
+        const after = fs.readFileSync(decoy, 'utf8');
+        return after === '' || `the masked /proc/timer_list was the file /dev/null points to: it now holds ${JSON.stringify(after)}`;
       } finally {
-        const now = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
-        if (now !== before) fs.writeFileSync('/proc/sys/kernel/core_pattern', before);
         rt(r, root, 'delete', '--force', id);
         fs.rmSync(bundle, { recursive: true, force: true });
       }
