@@ -368,7 +368,7 @@ const areas = {
         c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 }];
         c.linux.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }] };
       });
-      return o.stdout !== '' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
+      return o.stdout === 'denied\n' || `got ${JSON.stringify(o.stdout)} ${o.stderr}`;
     }],
     ['cgroup removed on delete', (r, root) => {
       return withBundle(r, root, ['true'], undefined, (bundle, id) => {

@@ -48,6 +48,21 @@ export const isFrozen = (paths: Record<string, string>) => reads(paths, 'frozen'
 /** Frozen or on its way (v1 FREEZING): tasks may not run, nor die, until thawed. */
 export const needsThaw = (paths: Record<string, string>) => freezerOf(paths) !== undefined && !reads(paths, 'thawed');
 
+/**
+ * Before create, as runc: a cgroup that is frozen already (or freezing)
+ * would hold the init stopped, and create would wait for it forever.
+ */
+export function refuseFrozen(paths: Record<string, string>): void {
+  const f = freezerOf(paths);
+  let thawed = true;
+  try {
+    thawed = f === undefined || f.isThawed();
+  } catch {
+    // No such cgroup yet: nothing to check.
+  }
+  if (!thawed) throw new RuntimeError('check cgroup', "container's cgroup unexpectedly frozen");
+}
+
 async function setFrozen(paths: Record<string, string>, frozen: boolean): Promise<void> {
   const what = frozen ? 'freeze' : 'thaw';
   const f = freezerOf(paths);

@@ -220,8 +220,13 @@ export function cgroupPids(paths: Record<string, string>): number[] {
   return [];
 }
 
-/** Removes the container's cgroups, sub-cgroups first, retrying while exiting tasks leave. */
-export async function removeCgroups(paths: Record<string, string>): Promise<void> {
+/**
+ * Removes the container's cgroups, sub-cgroups first, retrying while exiting
+ * tasks leave. A cgroup that still holds processes after that holds someone
+ * else's (the container's are dead by now: the caller waited for them). As
+ * runc, it is left in place with a warning, and the rest is removed.
+ */
+export async function removeCgroups(paths: Record<string, string>, warn: (msg: string) => void): Promise<void> {
   for (const top of Object.values(paths)) {
     for (const dir of subtree(top)) {
       for (let attempt = 0; ; attempt++) {
@@ -232,6 +237,13 @@ export async function removeCgroups(paths: Record<string, string>): Promise<void
           const code = (err as NodeJS.ErrnoException).code;
           // A path that cannot exist (too long, through a file) was never made.
           if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') break;
+          if (code === 'EBUSY' && attempt >= 50) {
+            const held = cgroupPids({ dir }).length;
+            if (held) {
+              warn(`remove cgroup: ${dir}: left in place, it holds ${held} process(es) that are not the container's`);
+              break;
+            }
+          }
           if (code !== 'EBUSY' || attempt >= 50) throw new RuntimeError('remove cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
           await new Promise((r) => setTimeout(r, 10 + attempt * 2));
         }

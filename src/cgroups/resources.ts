@@ -19,7 +19,7 @@ export interface CgroupWrite {
   value: string;
 }
 
-/** runc's default device rules, appended after the configured ones (specconv.AllowedDevices). */
+/** runc's default device rules, appended after the configured ones (specconv.AllowedDevices): wildcards, the default nodes, pts, ptmx, tun. */
 export const DEFAULT_DEVICE_RULES = [
   'c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm', 'c 1:9 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm',
 ];

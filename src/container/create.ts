@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atStep, ERR, RuntimeError, step } from '../errors.js';
-import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration } from '../cgroups/index.js';
+import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
+import { refuseFrozen } from '../cgroups/freezer.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
@@ -19,7 +20,7 @@ import { containerInstructions } from '../process/spawn.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { validateConfig } from '../spec/validate.js';
-import { labelMounts, planContainer } from '../spec/plan.js';
+import { DEFAULT_DEVICES, labelMounts, planContainer } from '../spec/plan.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../spec/schema.js';
@@ -88,6 +89,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const userConfig = opts.config ?? loadConfig(bundle);
   const layout = step('detect cgroups', () => hostLayout());
   validateConfig(userConfig, { bundle, noPivot: opts.noPivot, layout });
+  log.debug(`create: ${opts.config ? 'the given config' : path.join(bundle, 'config.json')} is valid (ociVersion ${userConfig.ociVersion}); cgroup ${layout.mode}, cgroupfs driver`);
   // What runc adds to the user's config, after it was checked. Only for the
   // init: `exec` starts from the user's config, as runc's does.
   let config = userConfig;
@@ -95,6 +97,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
+  if (log.debugging) {
+    const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
+    log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);
+  }
   // The spec: "not applicable to the container's init process"; exec applies it.
   if (config.process?.execCPUAffinity) ctx.warn("process.execCPUAffinity applies to exec'd processes only, not to the container's init (runtime-spec)");
   if (plan.mountLabel) {
@@ -106,10 +112,12 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
   const hostMountsUnder = plan.mountNs === 'none' ? step('resolve rootfs', () => fs.realpathSync(plan.rootfs)) : undefined;
   // Computed before anything exists, so a bad value fails without leftovers.
-  // As runc: its default device rules, then the configured devices, follow the config's rules.
-  // Fifos need no rule: the device cgroup only knows block and character devices.
-  const configured = (config.linux?.devices ?? []).filter((d) => d.type !== 'p');
-  const deviceRules = [...DEFAULT_DEVICE_RULES, ...configured.map((d) => deviceRule({ ...d, type: d.type === 'u' ? 'c' : d.type, access: 'rwm' }))];
+  // As runc (specconv.AllowedDevices): the config's rules, then runc's
+  // default rules, less those of default nodes that linux.devices replaces.
+  // linux.devices get no rule of their own: a node the config's rules deny
+  // exists but cannot be opened, by the init or by an exec'd process.
+  const replaced = DEFAULT_DEVICES.filter((d) => config.linux?.devices?.some((c) => c.path === d.path)).map((d) => deviceRule({ ...d, access: 'rwm' }));
+  const deviceRules = DEFAULT_DEVICE_RULES.filter((r) => !replaced.includes(r));
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
   // On v2 the same rules become a BPF program (v1 gets them as devices.allow/deny writes).
   const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;
@@ -138,6 +146,12 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     noNewKeyring: opts.noNewKeyring || undefined,
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
+  // A cgroup that exists already: runc's checks, before anything is made.
+  // runc counts its processes in one hierarchy, devices' (v2: the one).
+  refuseFrozen(state.cgroupPaths);
+  const countIn = controllerDir(state.cgroupPaths, 'devices') ?? state.cgroupPaths.unified;
+  const found = countIn ? cgroupPids({ countIn }).length : 0;
+  if (found) ctx.warn(`container's cgroup is not empty: ${found} process(es) found`);
   step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
   const dir = stateDir(ctx.root, opts.id);
   try {
@@ -175,6 +189,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) listenerFd = step('connect seccomp listener', () => sys.connectUnix(seccompListener));
     step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
+    log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
     faultPoint('cgroups-made');
     writeResources(state.cgroupPaths, writes);
     if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);

@@ -84,7 +84,7 @@ export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kil
     faultPoint('processes-killed');
   }
   if (s.hostMountsUnder) detachMountsBelow(sys, s.hostMountsUnder, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'));
-  await removeCgroups(s.cgroupPaths);
+  await removeCgroups(s.cgroupPaths, ctx.warn);
   faultPoint('cgroups-removed');
   fs.rmSync(stateDir(ctx.root, s.id), { recursive: true, force: true });
   // After the container is deleted, once: the state directory is gone now.

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
-import { RuntimeError, step } from '../errors.js';
+import { ConfigError, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../spec/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
@@ -56,24 +56,37 @@ export function parseSubCgroups(args: string[] | undefined): Map<string, string>
   for (const arg of args ?? []) {
     const colon = arg.indexOf(':');
     if (colon < 0) {
-      if (args!.length !== 1) throw new RuntimeError('', `invalid --cgroup argument: ${arg} (missing <controller>: prefix)`);
+      if (args!.length !== 1) throw new ConfigError('--cgroup', `invalid --cgroup argument: ${arg} (missing <controller>: prefix)`, 'check flags');
       out.set('', arg);
       continue;
     }
     for (const ctrl of arg.slice(0, colon).split(',')) {
-      if (!ctrl) throw new RuntimeError('', `invalid --cgroup argument: ${arg} (empty <controller> prefix)`);
-      if (out.has(ctrl)) throw new RuntimeError('', `invalid --cgroup argument(s): controller ${ctrl} specified multiple times`);
+      if (!ctrl) throw new ConfigError('--cgroup', `invalid --cgroup argument: ${arg} (empty <controller> prefix)`, 'check flags');
+      if (out.has(ctrl)) throw new ConfigError('--cgroup', `invalid --cgroup argument(s): controller ${ctrl} specified multiple times`, 'check flags');
       out.set(ctrl, arg.slice(colon + 1));
     }
   }
   return out;
 }
 
-/** The cgroup.procs files the process joins: the container's, or the sub-cgroups asked for. */
+/**
+ * The cgroup.procs files the process joins: the container's, or the
+ * sub-cgroups asked for. As runc, a sub-path must stay under the container's
+ * cgroup ("..", "a/../..": refused, not clamped), and a controller must be
+ * one the container has.
+ */
 export function execCgroupProcs(paths: Record<string, string>, sub: Map<string, string>): string[] {
+  // On v2 the one path is the "" entry, and controller prefixes mean nothing (as runc).
+  const v2 = Object.keys(paths).join() === 'unified';
+  const names = Object.keys(paths).flatMap((name) => name.split(','));
+  for (const ctrl of sub.keys()) {
+    if (ctrl && !v2 && !names.includes(ctrl)) throw new ConfigError('--cgroup', `unknown controller ${ctrl} in the container's cgroups`, 'check flags');
+  }
   return Object.entries(paths).map(([name, dir]) => {
-    const rel = name === 'unified' ? sub.get('') : name.split(',').map((c) => sub.get(c)).find((p) => p !== undefined);
-    const target = rel === undefined ? dir : path.join(dir, path.posix.normalize(path.posix.join('/', rel)));
+    const rel = name === 'unified' ? sub.get('') : name.split(',').map((c) => sub.get(c) ?? sub.get('')).find((p) => p !== undefined);
+    if (rel === undefined) return path.join(dir, 'cgroup.procs');
+    const target = path.join(dir, rel);
+    if (target !== dir && !target.startsWith(dir + '/')) throw new ConfigError('--cgroup', `${rel} is not a sub cgroup path`, 'check flags');
     return path.join(target, 'cgroup.procs');
   });
 }

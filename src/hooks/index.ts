@@ -7,6 +7,7 @@
 import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
 import { RuntimeError } from '../errors.js';
+import { log } from '../log.js';
 import type { HookKinds } from '../spec/constants.js';
 import type { HookConfig } from '../spec/schema.js';
 
@@ -51,9 +52,11 @@ export function runHook(hook: HookConfig, state: HookState): string | undefined 
 }
 
 /** Runs the hooks of one kind in order; the first failure throws (or, for post* hooks, warns). */
-export function runHooks(kind: HookKind, hooks: HookConfig[] | undefined, state: HookState, warn: (m: string) => void): void {
+export function runHooks(kind: HookKind, hooks: HookConfig[] | undefined, state: HookState, warn: (m: string) => void, debug: (m: string) => void = (m) => log.debug(m)): void {
   for (const [i, hook] of (hooks ?? []).entries()) {
+    debug(`hooks.${kind}[${i}]: running ${JSON.stringify([hook.path, ...(hook.args ?? []).slice(1)])}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
     const problem = runHook(hook, state);
+    debug(`hooks.${kind}[${i}]: ${problem ?? 'done'}`);
     if (!problem) continue;
     const msg = `hooks.${kind}[${i}] ${hook.path}: ${problem}`;
     if (kind === 'poststart' || kind === 'poststop') warn(`${msg} (ignored: ${kind} hooks cannot fail the operation)`);

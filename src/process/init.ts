@@ -104,7 +104,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     channel.send({ type: 'hooks' });
     const { state } = await channel.receive('hooks-done');
     step('chdir to the rootfs', () => sys.chdir(c.rootfs));
-    runHooks('createContainer', c.hooks.createContainer, state, () => {});
+    runHooks('createContainer', c.hooks.createContainer, state, () => {}, note);
   }
   const rootFd = enterRootfs(sys, plan, c);
   note('root switched');
@@ -136,7 +136,8 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   waitForStart(sys, procFd, c.fifoFd);
   sys.close(procFd);
   // startContainer: inside the container, path resolved there, after start.
-  runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {});
+  // (No --debug lines: the channel to the CLI is closed by now.)
+  runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {}, () => {});
   return execProgram(sys, plan, shimFd, program, loadFilterLast);
 }
 

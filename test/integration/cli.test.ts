@@ -90,4 +90,83 @@ describe('the command line, as runc has it', () => {
       }
     }
   });
+
+  it('--log FILE exists after any command, exec too, even when nothing was logged', () => {
+    for (const [name, bin] of runtimes) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-cli-log-'));
+      try {
+        for (const argv of [['list'], ['exec', 'no-such-container', 'true'], ['state', 'no-such-container']]) {
+          const file = path.join(dir, `${argv[0]}.log`);
+          spawnSync(bin, ['--root', roots[name], '--log', file, ...argv], { encoding: 'utf8' });
+          expect(fs.existsSync(file), `${name} ${argv[0]}`).toBe(true);
+        }
+        expect(fs.readFileSync(path.join(dir, 'list.log'), 'utf8'), name).toBe('');
+        expect(fs.readFileSync(path.join(dir, 'state.log'), 'utf8'), name).toMatch(/level=error msg=".*container does not exist/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('--debug says what was validated, which cgroups and namespaces, and each hook', () => {
+    const b = makeBundle('ocirun-cli-debug-', ['true'], (c) => {
+      c.hooks = { createRuntime: [{ path: '/bin/true', args: ['true', 'from-the-hook'] }] };
+    });
+    const log = path.join(b, 'debug.log');
+    try {
+      for (const [name, bin] of runtimes) {
+        fs.rmSync(log, { force: true });
+        const id = `debug-${name}-${process.pid}`;
+        const r = spawnSync(bin, ['--root', roots[name], '--debug', '--log', log, 'run', '--bundle', b, id], { encoding: 'utf8' });
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        const lines = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+        expect(lines.length, name).toBeGreaterThan(0);
+        for (const l of lines) expect(l, name).toMatch(/^time="[^"]+" level=(debug|info|warning)/);
+        if (name !== 'ocirun') continue;
+        const text = lines.join('\n');
+        expect(text).toMatch(new RegExp(`${b}/config.json is valid`));
+        expect(text).toMatch(new RegExp(`cgroups: .*/${id}`));
+        expect(text).toMatch(/namespaces: new pid,network,ipc,uts,mount,cgroup/);
+        expect(text).toMatch(/hooks.createRuntime\[0\]: running \[\\"\/bin\/true\\",\\"from-the-hook\\"\]/);
+        expect(text).toMatch(/hooks.createRuntime\[0\]: done/);
+        // Without --log, the same lines go to stderr.
+        const plain = spawnSync(bin, ['--root', roots[name], '--debug', 'run', '--bundle', b, `${id}-2`], { encoding: 'utf8' });
+        cli(roots[name], ['delete', '--force', `${id}-2`], { runtime: bin });
+        expect(plain.stderr).toMatch(/level=debug msg="create: namespaces:/);
+      }
+    } finally {
+      fs.rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  it("spec writes runc's namespaces, and a config that adds the cgroup namespace runs", () => {
+    const out: Record<string, any> = {};
+    for (const [name, bin] of runtimes) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-cli-spec-'));
+      try {
+        const r = spawnSync(bin, ['spec'], { cwd: dir, encoding: 'utf8' });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        out[name] = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    expect(out.ocirun.linux.namespaces).toEqual(out.runc.linux.namespaces);
+    const b = makeBundle('ocirun-cli-spec-', ['sh', '-c', 'cat /proc/self/cgroup']);
+    try {
+      const config = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
+      config.linux.namespaces = [...out.ocirun.linux.namespaces, { type: 'cgroup' }];
+      fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(config));
+      for (const [name, bin] of runtimes) {
+        const id = `spec-${name}-${process.pid}`;
+        const r = cli(roots[name], ['run', '--bundle', b, id], { runtime: bin });
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(r.stdout, name).toMatch(/^0::\/$/m);
+      }
+    } finally {
+      fs.rmSync(b, { recursive: true, force: true });
+    }
+  });
 });

@@ -104,3 +104,124 @@ describe('the program as runc starts it', () => {
     }
   });
 });
+
+/** A cgroup made before the container, at `rel` in every hierarchy (v1) or in the one (v2). */
+function preexistingCgroup(rel: string) {
+  const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const dirs = v2
+    ? [path.join('/sys/fs/cgroup', rel)]
+    : fs.readdirSync('/sys/fs/cgroup').filter((c) => !c.includes(',') || c === 'cpu,cpuacct').filter((c) => fs.existsSync(path.join('/sys/fs/cgroup', c, 'cgroup.procs'))).map((c) => path.join('/sys/fs/cgroup', c, rel));
+  for (const d of dirs) fs.mkdirSync(d, { recursive: true });
+  const freezer = v2 ? path.join(dirs[0], 'cgroup.freeze') : path.join('/sys/fs/cgroup/freezer', rel, 'freezer.state');
+  const procs = v2 ? path.join(dirs[0], 'cgroup.procs') : path.join('/sys/fs/cgroup/devices', rel, 'cgroup.procs');
+  return {
+    freeze: (on: boolean) => fs.writeFileSync(freezer, v2 ? (on ? '1' : '0') : on ? 'FROZEN' : 'THAWED'),
+    add: (pid: number) => fs.writeFileSync(procs, String(pid)),
+    remove: () => dirs.forEach((d) => fs.existsSync(d) && fs.rmdirSync(d)),
+  };
+}
+
+describe('cgroups as runc treats them', () => {
+  it('refuses a cgroup frozen before create, at once and leaving nothing', () => {
+    for (const [name, bin] of runtimes) {
+      const id = `parity-frozen-${process.pid}-${++seq}`;
+      const rel = `/ocirun-parity-frozen-${name}-${process.pid}`;
+      const b = bundle(['true'], (c) => (c.linux.cgroupsPath = rel));
+      const cg = preexistingCgroup(rel);
+      try {
+        cg.freeze(true);
+        const r = cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true, timeout: 20_000 });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(1);
+        expect(r.stderr, name).toMatch(/container's cgroup unexpectedly frozen/);
+        if (name === 'ocirun') {
+          expect(r.stderr.trim().split('\n')).toHaveLength(1);
+          expect(fs.existsSync(path.join(roots[name], id))).toBe(false);
+        }
+      } finally {
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+        cg.freeze(false);
+        cg.remove();
+      }
+    }
+  });
+
+  it('runs in a cgroup that already holds a process, with a warning, and delete leaves that process alone', async () => {
+    for (const [name, bin] of runtimes) {
+      const id = `parity-shared-${process.pid}-${++seq}`;
+      const rel = `/ocirun-parity-shared-${name}-${process.pid}`;
+      const b = bundle(['true'], (c) => (c.linux.cgroupsPath = rel));
+      const cg = preexistingCgroup(rel);
+      const { spawn } = await import('node:child_process');
+      const other = spawn('sleep', ['300'], { stdio: 'ignore' });
+      try {
+        cg.add(other.pid!);
+        const r = cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(r.stderr, name).toMatch(/container's cgroup is not empty: 1 process\(es\) found/);
+        const d = cli(roots[name], ['delete', '--force', id], { runtime: bin });
+        expect(d.status, `${name}: ${d.stderr}`).toBe(0);
+        expect(fs.existsSync(path.join(roots[name], id)), name).toBe(false);
+        // Not the container's: it lives on.
+        expect(other.exitCode, name).toBe(null);
+        expect(fs.existsSync(`/proc/${other.pid}`), name).toBe(true);
+      } finally {
+        other.kill('SIGKILL');
+        await new Promise((r) => other.once('exit', r));
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+        cg.remove();
+      }
+    }
+  });
+});
+
+describe('exec as runc does it', () => {
+  /** A detached container under each runtime, its own cgroup and no cgroup namespace; `use` gets its exec. */
+  type Exec = (flags: string[], cmd: string[]) => ReturnType<typeof cli>;
+  function withContainer(edit: (c: any) => void, use: (name: string, exec: Exec, rel: string) => void) {
+    for (const [name, bin] of runtimes) {
+      const id = `parity-exec-${process.pid}-${++seq}`;
+      const rel = `/ocirun-parity-exec-${name}-${process.pid}-${seq}`;
+      const b = bundle(['sleep', '300'], (c) => {
+        c.linux.cgroupsPath = rel;
+        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'cgroup');
+        edit(c);
+      });
+      try {
+        const r = cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        use(name, (flags, cmd) => cli(roots[name], ['exec', ...flags, id, ...cmd], { runtime: bin }), rel);
+      } finally {
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+      }
+    }
+  }
+
+  it("is in the container's cgroup for every controller, and under its device rules", () => {
+    withContainer(
+      (c) => (c.linux.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o644 }]),
+      (name, exec, rel) => {
+        const cg = exec([], ['cat', '/proc/self/cgroup']);
+        expect(cg.status, `${name}: ${cg.stderr}`).toBe(0);
+        const lines = cg.stdout.trim().split('\n');
+        expect(lines.length, name).toBeGreaterThan(0);
+        for (const l of lines) expect(l, name).toMatch(new RegExp(`:${rel}$`));
+        // The node exists (linux.devices), but the rules deny it (as runc:
+        // linux.devices get no allow rule of their own).
+        const k = exec([], ['sh', '-c', 'test -c /dev/kmsg && echo x > /dev/kmsg']);
+        expect(k.status, name).toBe(1);
+        expect(k.stderr, name).toMatch(/Operation not permitted/);
+      },
+    );
+  });
+
+  it('refuses a --cgroup that is not below the container\'s cgroup', () => {
+    withContainer(() => {}, (name, exec) => {
+      for (const arg of ['..', 'memory:../..', 'a/../../b']) {
+        const r = exec(['--cgroup', arg], ['true']);
+        // runc says 255 (exec failed); ocirun 1, as for all bad input.
+        expect(r.status, `${name} ${arg}`).toBe(name === 'runc' ? 255 : 1);
+        expect(r.stderr, `${name} ${arg}`).toMatch(/is not a sub cgroup path/);
+      }
+    });
+  });
+});

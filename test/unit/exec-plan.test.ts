@@ -83,8 +83,13 @@ describe('exec plan', () => {
     const sub = parseSubCgroups(['cpu,memory:sub']);
     const paths = { 'cpu,cpuacct': '/sys/fs/cgroup/cpu,cpuacct/c', memory: '/sys/fs/cgroup/memory/c', pids: '/sys/fs/cgroup/pids/c' };
     expect(execCgroupProcs(paths, sub)).toEqual(['/sys/fs/cgroup/cpu,cpuacct/c/sub/cgroup.procs', '/sys/fs/cgroup/memory/c/sub/cgroup.procs', '/sys/fs/cgroup/pids/c/cgroup.procs']);
-    // A sub-path cannot climb out of the container's cgroup.
-    expect(execCgroupProcs({ unified: '/sys/fs/cgroup/c' }, parseSubCgroups(['../../x']))).toEqual(['/sys/fs/cgroup/c/x/cgroup.procs']);
+    // One path without a prefix is every controller's.
+    expect(execCgroupProcs(paths, parseSubCgroups(['sub']))).toEqual(['/sys/fs/cgroup/cpu,cpuacct/c/sub/cgroup.procs', '/sys/fs/cgroup/memory/c/sub/cgroup.procs', '/sys/fs/cgroup/pids/c/sub/cgroup.procs']);
+    expect(execCgroupProcs({ unified: '/sys/fs/cgroup/c' }, parseSubCgroups(['a/../b']))).toEqual(['/sys/fs/cgroup/c/b/cgroup.procs']);
+    // A sub-path cannot climb out of the container's cgroup: refused, as runc.
+    expect(() => execCgroupProcs({ unified: '/sys/fs/cgroup/c' }, parseSubCgroups(['../../x']))).toThrow(/\.\.\/\.\.\/x is not a sub cgroup path/);
+    expect(() => execCgroupProcs(paths, parseSubCgroups(['memory:..']))).toThrow(/\.\. is not a sub cgroup path/);
+    expect(() => execCgroupProcs(paths, parseSubCgroups(['blkio:x']))).toThrow(/unknown controller blkio/);
   });
 
   it('joins user first and mount last, in the words the C stage reads', () => {

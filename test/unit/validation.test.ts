@@ -52,8 +52,8 @@ describe('config validation', () => {
   });
   it('missing ociVersion', () => expectField((c) => delete c.ociVersion, 'ociVersion', /is required/));
   it('unsupported ociVersion', () => expectField((c) => (c.ociVersion = '2.0.0'), 'ociVersion'));
-  it('unknown namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'bogus' }), 'linux.namespaces[6].type', /one of/));
-  it('duplicate namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'pid' }), 'linux.namespaces[6].type', /twice/));
+  it('unknown namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'bogus' }), 'linux.namespaces[5].type', /one of/));
+  it('duplicate namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'pid' }), 'linux.namespaces[5].type', /twice/));
   it('namespace path that does not exist', () => expectField((c) => (c.linux.namespaces[1] = { type: 'network', path: '/nonexistent/ns' }), 'linux.namespaces[1].path'));
   it('empty args', () => expectField((c) => (c.process.args = []), 'process.args', /empty/));
   it('negative uid', () => expectField((c) => (c.process.user.uid = -1), 'process.user.uid', /must be >= 0/));
