@@ -14,7 +14,7 @@ import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
 import { callerIgnoredSignals, execShim } from '../engine.js';
-import { containerProcessState } from '../security/seccomp-listener.js';
+import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
 import { OCI_VERSION } from '../spec/constants.js';
@@ -187,7 +187,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (opts.consoleSocket) consoleFd = step('connect console socket', () => sys.connectUnix(opts.consoleSocket!));
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
-    if (seccompListener) listenerFd = step('connect seccomp listener', () => sys.connectUnix(seccompListener));
+    if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
     step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
     log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
     faultPoint('cgroups-made');

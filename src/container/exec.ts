@@ -22,7 +22,7 @@ import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
 import { launch } from '../process/spawn.js';
 import { sessionKeyringName } from '../security/keyring.js';
-import { containerProcessState } from '../security/seccomp-listener.js';
+import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, OCI_VERSION, type NamespaceType } from '../spec/constants.js';
 import { personalityValue, planProcess } from '../spec/plan.js';
@@ -152,7 +152,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   try {
     consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
     const seccomp = config.linux?.seccomp;
-    if (seccomp && usesNotify(seccomp)) agentFd = step('connect seccomp listener', () => sys.connectUnix(seccomp.listenerPath!));
+    if (seccomp && usesNotify(seccomp)) agentFd = connectAgent(sys, seccomp.listenerPath!);
     const extraFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
     log.debug('exec: process planned');
     launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });

@@ -31,6 +31,9 @@ function envObject(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
+/** A hook's output in a one-line error. */
+const oneLine = (text: string | null) => (text ?? '').trim().replace(/\n/g, '\\n');
+
 /** Runs one hook; returns undefined on success, else what went wrong. */
 export function runHook(hook: HookConfig, state: HookState): string | undefined {
   const args = hook.args?.length ? hook.args : [hook.path];
@@ -40,14 +43,18 @@ export function runHook(hook: HookConfig, state: HookState): string | undefined 
     input: JSON.stringify(state),
     timeout: hook.timeout ? hook.timeout * 1000 : undefined,
     killSignal: 'SIGKILL',
-    stdio: ['pipe', 'inherit', 'inherit'],
+    // As runc: the hook's output is kept for the error, not passed on.
+    stdio: ['pipe', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
   });
   const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ETIMEDOUT') return `timed out after ${hook.timeout}s`;
   // A hook need not read the state: one that exits first leaves us EPIPE, which is no failure.
   if (r.error && code !== 'EPIPE') return r.error.message;
-  if (r.signal) return `killed by ${r.signal}`;
-  if (r.status !== 0) return `exit status ${r.status}`;
+  const output = () => `, stdout: ${oneLine(r.stdout)}, stderr: ${oneLine(r.stderr)}`;
+  if (r.signal) return `error running hook: killed by ${r.signal}${output()}`;
+  if (r.status !== 0) return `error running hook: exit status ${r.status}${output()}`;
   return undefined;
 }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
 import { runHooks, type HookState } from '../hooks/index.js';
 import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js';
-import { applyMounts, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
+import { applyMounts, finishReadonlyMounts, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { CLONE, MOUNT_ATTR, O, PR } from '../sys/constants.js';
@@ -67,6 +67,7 @@ export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number
   // The console comes after the mounts (they may include devpts) and before
   // the root is made read-only (runc: "before we finalize the rootfs").
   if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true }));
+  step('readonly mounts', () => finishReadonlyMounts(sys, newRoot, c.mounts));
   if (c.readonlyRoot) step('readonly root', () => sys.mountSetattr(newRoot, MOUNT_ATTR.RDONLY, 0, false));
   return newRoot;
 }
@@ -130,6 +131,10 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     }
   }
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
+  // Under no_new_privs, as runc: the filter is loaded before create reports
+  // done, so the wait for start and the startContainer hooks run under it
+  // (a failure still reaches the parent).
+  if (loadFilterLast) step('load seccomp filter', loadFilterLast);
   note('process set up; waiting for start');
   channel.send({ type: 'created' });
   channel.close();
@@ -138,7 +143,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   // startContainer: inside the container, path resolved there, after start.
   // (No --debug lines: the channel to the CLI is closed by now.)
   runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {}, () => {});
-  return execProgram(sys, plan, shimFd, program, loadFilterLast);
+  return execProgram(sys, plan, shimFd, program);
 }
 
 /**

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
 import type { MountPlan } from '../spec/plan.js';
-import { mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
+import { MOUNT_ATTR, mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { components, fdPath, mkdirAllInRoot, mountAt, openInRoot, withFd } from './resolve.js';
 
@@ -156,6 +156,20 @@ function applyCopyUpTmpfs(sys: Sys, rootFd: number, m: MountPlan): void {
   }
 }
 
+/**
+ * As runc: a read-only tmpfs, or /dev, is mounted writable and made
+ * read-only only after the root switch (finishReadonlyMounts), so that the
+ * devices, /dev/pts, /dev/shm and the console can be made in it first.
+ */
+const readonlyLater = (m: MountPlan) => !m.bind && !m.copyUp && (m.flags & MS.RDONLY) !== 0 && (m.type === 'tmpfs' || components(m.destination).join('/') === 'dev');
+
+/** The second half of readonlyLater, from the new root. */
+export function finishReadonlyMounts(sys: Sys, newRootFd: number, mounts: MountPlan[]): void {
+  for (const m of mounts.filter(readonlyLater)) {
+    withFd(sys, openInRoot(sys, newRootFd, m.destination), (fd) => sys.mountSetattr(fd, MOUNT_ATTR.RDONLY, 0, false));
+  }
+}
+
 export function applyFilesystemMount(sys: Sys, rootFd: number, m: MountPlan): void {
   if (m.copyUp) {
     applyCopyUpTmpfs(sys, rootFd, m);
@@ -167,10 +181,11 @@ export function applyFilesystemMount(sys: Sys, rootFd: number, m: MountPlan): vo
     try {
       sys.close(sys.openat2(rootFd, components(m.destination).join('/') || '.', O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS));
     } catch (err) {
-      if ((err as { code?: string }).code === 'ELOOP') throw new RuntimeError('mount', `${m.destination}: ${m.type} cannot be mounted on a symlink (ELOOP)`);
+      if ((err as { code?: string }).code === 'ELOOP') throw new RuntimeError('mount', `${m.destination}: ${m.type} must be mounted on ordinary directory, not a symlink (ELOOP)`);
     }
   }
-  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount(m.source, fdPath(fd), m.type, m.flags, m.data || null));
+  const flags = readonlyLater(m) ? m.flags & ~MS.RDONLY : m.flags;
+  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount(m.source, fdPath(fd), m.type, flags, m.data || null));
   applyPropagation(sys, rootFd, m.destination, m.propagation);
 }
 

@@ -5,7 +5,7 @@
  * runtime connects on the host; the fd comes from whoever loaded the filter
  * (the init, or the exec stage through a socket pair).
  */
-import { step } from '../errors.js';
+import { atStep, RuntimeError } from '../errors.js';
 import type { Sys } from '../sys/types.js';
 
 export interface ListenerState {
@@ -31,30 +31,11 @@ export function sendToAgent(sys: Sys, agentFd: number, notifyFd: number, process
   }
 }
 
-/** For exec: the agent's socket, and a socket pair down which the stage sends the notify fd. */
-export class ExecListener {
-  readonly agent: number;
-  private readonly ours: number;
-  /** The end the stage sends the fd down (give it to the stage, then call spawned()). */
-  readonly theirs: number;
-
-  constructor(private readonly sys: Sys, listenerPath: string) {
-    this.agent = step('connect seccomp listener', () => sys.connectUnix(listenerPath));
-    [this.ours, this.theirs] = step('create seccomp notify socket pair', () => sys.socketPair());
-  }
-
-  /** Our copy of the stage's end goes, so a stage that died before sending shows as EOF. */
-  spawned(): void {
-    this.sys.close(this.theirs);
-  }
-
-  /** Once the process runs: its notify fd, with the state, to the agent. */
-  deliver(state: ListenerState, pid: number, metadata: string | undefined): void {
-    try {
-      const notifyFd = step('receive seccomp notify fd', () => this.sys.recvFd(this.ours));
-      step('send seccomp notify fd', () => sendToAgent(this.sys, this.agent, notifyFd, containerProcessState(state, 'running', pid, metadata)));
-    } finally {
-      this.sys.close(this.ours);
-    }
+/** The agent's socket, connected on the host; the error has runc's words, which tools look for. */
+export function connectAgent(sys: Sys, listenerPath: string): number {
+  try {
+    return sys.connectUnix(listenerPath);
+  } catch (err) {
+    throw new RuntimeError('connect seccomp listener', `failed to connect with seccomp agent specified in the seccomp profile: ${atStep('', err).detail}`, { cause: err });
   }
 }

@@ -225,3 +225,43 @@ describe('exec as runc does it', () => {
     });
   });
 });
+
+describe('the rootfs and the words tools look for, as runc has them', () => {
+  it('sets up /dev/pts, /dev/shm and the devices in a read-only /dev before it is made read-only', () => {
+    const b = bundle(['sh', '-c', 'test -c /dev/null && test -d /dev/pts && test -d /dev/shm && echo made; grep " /dev " /proc/self/mountinfo | grep -o " ro,"; touch /dev/x 2>&1 || true'], (c) => {
+      c.mounts.find((m: any) => m.destination === '/dev').options.push('ro');
+    });
+    const r = runBoth(b);
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(r.ocirun.stdout).toBe('made\n ro,\ntouch: /dev/x: Read-only file system\n');
+    expect(r.ocirun.stdout).toBe(r.runc.stdout);
+  });
+
+  it('says "failed to connect with seccomp agent" when the listener socket is missing', () => {
+    const b = bundle(['true'], (c) => {
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: path.join(os.tmpdir(), `ocirun-no-agent-${process.pid}`), syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    });
+    const r = runBoth(b);
+    for (const name of ['ocirun', 'runc']) {
+      expect(r[name].status, name).toBe(1);
+      expect(r[name].stderr, name).toMatch(/failed to connect with seccomp agent specified in the seccomp profile: .*(no such file or directory|ENOENT)/i);
+    }
+    expect(r.ocirun.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('runs startContainer hooks under the container\'s seccomp filter', () => {
+    const b = bundle(['true'], (c) => {
+      c.root.readonly = false;
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
+      c.hooks = { startContainer: [{ path: '/bin/mkdir', args: ['mkdir', '/hook-dir'] }] };
+    });
+    const r = runBoth(b);
+    for (const name of ['ocirun', 'runc']) {
+      expect(r[name].status, name).toBe(1);
+      expect(r[name].stderr, name).toMatch(/error running hook: exit status 1, stdout: , stderr: mkdir: can't create directory '\/hook-dir': Operation not permitted/);
+    }
+    expect(r.ocirun.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fs.existsSync(path.join(b, 'rootfs/hook-dir'))).toBe(false);
+  });
+});
+

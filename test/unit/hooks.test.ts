@@ -19,7 +19,8 @@ describe('hooks', () => {
   });
 
   it('reports a failing hook with its exit status, and a hung one as timed out', () => {
-    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }, state)).toBe('exit status 3');
+    // runc's words, with the hook's output (kept, not passed on) on one line.
+    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', 'echo out; echo err >&2; echo more >&2; exit 3'] }, state)).toBe('error running hook: exit status 3, stdout: out, stderr: err\\nmore');
     expect(runHook({ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }, state)).toBe('timed out after 1s');
   });
 
@@ -27,13 +28,13 @@ describe('hooks', () => {
     // 1 MiB of annotations: more than a pipe holds, so the write meets a closed pipe.
     const big = { ...state, annotations: { big: 'x'.repeat(1 << 20) } };
     expect(runHook({ path: '/bin/true' }, big)).toBeUndefined();
-    expect(runHook({ path: '/bin/false' }, big)).toBe('exit status 1');
+    expect(runHook({ path: '/bin/false' }, big)).toBe('error running hook: exit status 1, stdout: , stderr: ');
   });
 
   it('fails the operation for create-time hooks, warns for poststart and poststop', () => {
     const fail = [{ path: '/bin/false' }];
     expect(() => runHooks('prestart', fail, state, () => {})).toThrow(RuntimeError);
-    expect(() => runHooks('createRuntime', fail, state, () => {})).toThrow(/hooks.createRuntime\[0\] \/bin\/false: exit status 1/);
+    expect(() => runHooks('createRuntime', fail, state, () => {})).toThrow(/hooks.createRuntime\[0\] \/bin\/false: error running hook: exit status 1/);
     const warnings: string[] = [];
     runHooks('poststop', [...fail, { path: '/bin/true' }], state, (m) => warnings.push(m));
     expect(warnings).toHaveLength(1);
