@@ -17,6 +17,10 @@ export interface CgroupWrite {
   controller: string;
   file: string;
   value: string;
+  /** Skipped where the kernel lacks the file (memsw without swap accounting). */
+  ifExists?: boolean;
+  /** If the kernel refuses this write (EINVAL), it is tried again right after the write of this file. */
+  retryAfter?: string;
 }
 
 /** runc's default device rules, appended after the configured ones (specconv.AllowedDevices): wildcards, the default nodes, pts, ptmx, tun. */
@@ -54,7 +58,10 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
   if (m) {
     put('memory', 'memory.limit_in_bytes', nz(m.limit));
     put('memory', 'memory.soft_limit_in_bytes', nz(m.reservation));
-    put('memory', 'memory.memsw.limit_in_bytes', nz(m.swap));
+    // As runc: unlimited memory without a swap limit is unlimited memory+swap
+    // too (else the old memsw limit would refuse it), where the kernel has memsw.
+    if (m.limit === -1 && !set(m.swap)) w.push({ controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: '-1', ifExists: true });
+    else put('memory', 'memory.memsw.limit_in_bytes', nz(m.swap));
     if (m.kernel !== undefined) warn('linux.resources.memory.kernel is deprecated and ignored by the kernel; not written (as runc)');
     put('memory', 'memory.kmem.tcp.limit_in_bytes', nz(m.kernelTCP));
     // -1 (Docker's "unset") is left alone, as runc leaves it.
@@ -65,8 +72,10 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
   const c = r.cpu;
   if (c) {
     put('cpu', 'cpu.shares', nz(c.shares));
-    // The period first: a quota is checked against the current period.
-    put('cpu', 'cpu.cfs_period_us', nz(c.period));
+    // The period first: a quota is checked against the current period. A
+    // shorter period can be refused against the parent's quota until the
+    // new quota is in (runc retries it after the quota).
+    if (set(c.period)) w.push({ controller: 'cpu', file: 'cpu.cfs_period_us', value: num(c.period), retryAfter: set(c.quota) ? 'cpu.cfs_quota_us' : undefined });
     put('cpu', 'cpu.cfs_quota_us', nz(c.quota));
     put('cpu', 'cpu.cfs_burst_us', c.burst !== undefined ? num(c.burst) : undefined);
     put('cpu', 'cpu.rt_period_us', nz(c.realtimePeriod));
@@ -146,15 +155,46 @@ export function resourceWrites(layout: CgroupLayout, r: ResourcesConfig | undefi
   return v1Writes(r ?? {}, extraDevices, warn);
 }
 
+/**
+ * v1 refuses a memory limit above the memory+swap limit, and a memsw limit
+ * below the memory one. As runc: the memsw limit goes first when it becomes
+ * unlimited or when it is above the current memory limit, else last.
+ */
+function orderMemoryWrites(paths: Record<string, string>, writes: CgroupWrite[]): CgroupWrite[] {
+  const mem = writes.find((w) => w.file === 'memory.limit_in_bytes');
+  const swap = writes.find((w) => w.file === 'memory.memsw.limit_in_bytes');
+  const dir = controllerDir(paths, 'memory');
+  if (!mem || !swap || !dir) return writes;
+  let current: bigint;
+  try {
+    current = BigInt(fs.readFileSync(path.join(dir, 'memory.limit_in_bytes'), 'utf8').trim());
+  } catch {
+    return writes; // no cgroup yet: the write itself reports it
+  }
+  const swapFirst = swap.value === '-1' || current < BigInt(swap.value);
+  const rest = writes.filter((w) => w !== mem && w !== swap);
+  const at = writes.indexOf(mem);
+  const pair = swapFirst ? [swap, mem] : [mem, swap];
+  return [...rest.slice(0, at), ...pair, ...rest.slice(at)];
+}
+
 export function writeResources(paths: Record<string, string>, writes: CgroupWrite[]): void {
-  for (const w of writes) {
+  const retries: CgroupWrite[] = [];
+  const write = (w: CgroupWrite) => {
     const dir = controllerDir(paths, w.controller);
     if (!dir) throw new RuntimeError('set cgroup resources', `the ${w.controller} controller is not mounted on this host (needed for ${w.file})`);
     const file = path.join(dir, w.file);
+    if (w.ifExists && !fs.existsSync(file)) return;
     try {
       fs.writeFileSync(file, w.value);
     } catch (err) {
+      if (w.retryAfter && (err as NodeJS.ErrnoException).code === 'EINVAL' && !retries.includes(w)) {
+        retries.push(w);
+        return;
+      }
       throw new RuntimeError('set cgroup resources', `write ${JSON.stringify(w.value)} to ${file}: ${(err as Error).message}`, { cause: err });
     }
-  }
+    for (const r of retries.filter((r) => r.retryAfter === w.file)) write(r);
+  };
+  for (const w of orderMemoryWrites(paths, writes)) write(w);
 }

@@ -5,7 +5,7 @@
  * updated so that it keeps describing the container.
  */
 import { hostLayout } from '../cgroups/index.js';
-import { resourceWrites, writeResources, type CgroupWrite } from '../cgroups/resources.js';
+import { resourceWrites, writeResources } from '../cgroups/resources.js';
 import { ERR, RuntimeError, step } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
 import { validateResources } from '../spec/validate.js';
@@ -78,21 +78,6 @@ function merge(into: ResourcesConfig, r: ResourcesConfig): ResourcesConfig {
   return out as ResourcesConfig;
 }
 
-/**
- * v1 refuses a memory limit above the memory+swap limit and a memsw limit
- * below the memory one: which goes first depends on the direction of the
- * change, so on a refusal the swap limit is written first (runc does the same).
- */
-function writeInOrder(paths: Record<string, string>, writes: CgroupWrite[]): void {
-  try {
-    writeResources(paths, writes);
-  } catch (err) {
-    const swap = writes.findIndex((w) => w.file === 'memory.memsw.limit_in_bytes');
-    if (swap < 0) throw err;
-    writeResources(paths, [writes[swap], ...writes.filter((_, i) => i !== swap)]);
-  }
-}
-
 export function update(sys: Sys, ctx: Context, id: string, resources: unknown): void {
   const s = readState(ctx.root, id);
   const layout = step('detect cgroups', () => hostLayout());
@@ -102,7 +87,7 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
     if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', ERR.notRunning);
     if ((resources.devices ?? []).length) throw new RuntimeError('', 'updating device rules is not supported by this version of ocirun');
     const writes = resourceWrites(layout, resources, [], ctx.warn);
-    writeInOrder(s.cgroupPaths, writes);
+    writeResources(s.cgroupPaths, writes);
     const config = readSavedConfig(ctx.root, id);
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
     writeSavedConfig(ctx.root, id, config);

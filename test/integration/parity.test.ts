@@ -265,3 +265,65 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
   });
 });
 
+// The v1 controllers' rules about the order of writes (v2 has neither memsw nor a separate period file).
+describe.runIf(!fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('update, ordered as the v1 kernel accepts it', () => {
+  /** A detached `sleep` in cgroupsPath `rel` under each runtime; `use` gets its update and its cgroup dir for `controller`. */
+  function withUpdatable(rel: (name: string) => string, resources: any, controller: string, use: (name: string, update: (...a: string[]) => ReturnType<typeof cli>, dir: string) => void) {
+    for (const [name, bin] of runtimes) {
+      const id = `parity-update-${process.pid}-${++seq}`;
+      const b = bundle(['sleep', '300'], (c) => {
+        c.linux.cgroupsPath = rel(name);
+        c.linux.resources = { ...c.linux.resources, ...resources };
+      });
+      try {
+        const r = cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        use(name, (...a) => cli(roots[name], ['update', ...a, id], { runtime: bin }), path.join('/sys/fs/cgroup', controller, rel(name)));
+      } finally {
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+      }
+    }
+  }
+  const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), 'utf8').trim();
+
+  it('--memory -1 with a swap limit set makes both unlimited; raising and lowering both work', () => {
+    const memsw = fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
+    expect(memsw, 'this host has swap accounting (memory.memsw)').toBe(true);
+    withUpdatable((name) => `/ocirun-parity-mem-${name}-${process.pid}`, { memory: { limit: 64 << 20, swap: 128 << 20 } }, 'memory', (name, update, dir) => {
+      const steps: [string[], string, string][] = [
+        [['--memory', '256M', '--memory-swap', '512M'], String(256 << 20), String(512 << 20)],
+        [['--memory', '32M', '--memory-swap', '48M'], String(32 << 20), String(48 << 20)],
+        [['--memory', '-1'], '9223372036854771712', '9223372036854771712'],
+      ];
+      for (const [args, mem, swap] of steps) {
+        const u = update(...args);
+        expect(u.status, `${name} ${args.join(' ')}: ${u.stderr}`).toBe(0);
+        expect([read(dir, 'memory.limit_in_bytes'), read(dir, 'memory.memsw.limit_in_bytes')], `${name} ${args.join(' ')}`).toEqual([mem, swap]);
+      }
+    });
+  });
+
+  it('a shorter --cpu-period with a --cpu-quota, under a parent that has a quota', () => {
+    withUpdatable((name) => `/ocirun-parity-cpu-${name}-${process.pid}/c`, { cpu: { period: 100000, quota: 50000 } }, 'cpu', (name, update, dir) => {
+      // The parent allows half a CPU: a period of 50 ms with the old 50 ms quota would be a whole one.
+      const parent = path.dirname(dir);
+      fs.writeFileSync(path.join(parent, 'cpu.cfs_quota_us'), '50000');
+      try {
+        const u = update('--cpu-period', '50000', '--cpu-quota', '25000');
+        expect(u.status, `${name}: ${u.stderr}`).toBe(0);
+        expect([read(dir, 'cpu.cfs_period_us'), read(dir, 'cpu.cfs_quota_us')], name).toEqual(['50000', '25000']);
+      } finally {
+        fs.writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), '-1');
+        fs.writeFileSync(path.join(parent, 'cpu.cfs_quota_us'), '-1');
+      }
+    });
+    // The runtimes remove the container's cgroup, not the parent made for it.
+    for (const h of fs.readdirSync('/sys/fs/cgroup')) {
+      for (const name of ['ocirun', 'runc']) {
+        const dir = path.join('/sys/fs/cgroup', h, `ocirun-parity-cpu-${name}-${process.pid}`);
+        if (fs.existsSync(dir)) fs.rmdirSync(dir);
+      }
+    }
+  });
+});
+
