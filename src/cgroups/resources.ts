@@ -21,6 +21,8 @@ export interface CgroupWrite {
   ifExists?: boolean;
   /** If the kernel refuses this write (EINVAL), it is tried again right after the write of this file. */
   retryAfter?: string;
+  /** Written here instead where the kernel lacks `file` (BFQ's weights where CFQ's are gone). */
+  orElse?: string;
 }
 
 /** runc's default device rules, appended after the configured ones (specconv.AllowedDevices): wildcards, the default nodes, pts, ptmx, tun. */
@@ -87,10 +89,11 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
   if (r.pids && r.pids.limit !== 0) put('pids', 'pids.max', r.pids.limit > 0 ? num(r.pids.limit) : 'max');
   const b = r.blockIO;
   if (b) {
-    put('blkio', 'blkio.weight', nz(b.weight));
+    // As runc: CFQ's weight files where they exist, else BFQ's (kernels from 5.0 have only BFQ).
+    if (set(b.weight)) w.push({ controller: 'blkio', file: 'blkio.weight', value: num(b.weight), orElse: 'blkio.bfq.weight' });
     put('blkio', 'blkio.leaf_weight', nz(b.leafWeight));
     for (const d of b.weightDevice ?? []) {
-      if (d.weight !== undefined) put('blkio', 'blkio.weight_device', `${d.major}:${d.minor} ${d.weight}`);
+      if (d.weight !== undefined) w.push({ controller: 'blkio', file: 'blkio.weight_device', value: `${d.major}:${d.minor} ${d.weight}`, orElse: 'blkio.bfq.weight_device' });
       if (d.leafWeight !== undefined) put('blkio', 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`);
     }
     const throttle: [keyof typeof b, string][] = [
@@ -183,8 +186,11 @@ export function writeResources(paths: Record<string, string>, writes: CgroupWrit
   const write = (w: CgroupWrite) => {
     const dir = controllerDir(paths, w.controller);
     if (!dir) throw new RuntimeError('set cgroup resources', `the ${w.controller} controller is not mounted on this host (needed for ${w.file})`);
-    const file = path.join(dir, w.file);
-    if (w.ifExists && !fs.existsSync(file)) return;
+    let file = path.join(dir, w.file);
+    if ((w.ifExists || w.orElse) && !fs.existsSync(file)) {
+      if (!w.orElse) return;
+      file = path.join(dir, w.orElse);
+    }
     try {
       fs.writeFileSync(file, w.value);
     } catch (err) {

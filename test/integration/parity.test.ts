@@ -266,7 +266,7 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
 });
 
 // The v1 controllers' rules about the order of writes (v2 has neither memsw nor a separate period file).
-describe.runIf(!fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('update, ordered as the v1 kernel accepts it', () => {
+describe.runIf(!fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('v1 controllers: update ordered as the kernel accepts it, BFQ weights', () => {
   /** A detached `sleep` in cgroupsPath `rel` under each runtime; `use` gets its update and its cgroup dir for `controller`. */
   function withUpdatable(rel: (name: string) => string, resources: any, controller: string, use: (name: string, update: (...a: string[]) => ReturnType<typeof cli>, dir: string) => void) {
     for (const [name, bin] of runtimes) {
@@ -324,6 +324,16 @@ describe.runIf(!fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('update, ord
         if (fs.existsSync(dir)) fs.rmdirSync(dir);
       }
     }
+  });
+
+  it("writes blkio.weight to BFQ's file where CFQ's is gone (kernels from 5.0)", () => {
+    const b = bundle(['sh', '-c', 'cat /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.bfq.weight'], (c) => {
+      c.linux.resources = { ...c.linux.resources, blockIO: { weight: 500 } };
+    });
+    const r = runBoth(b);
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(r.ocirun.stdout).toMatch(/^(default )?500\n$/);
+    expect(r.ocirun.stdout).toBe(r.runc.stdout);
   });
 });
 
