@@ -176,7 +176,7 @@ export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void)
 export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void, handshakeFd?: number): never {
   step('reset signals', () => sys.resetSignals(BigInt(`0x${plan.ignoredSignals || '0'}`)));
   if (handshakeFd !== undefined) step('keep the sync socket for the shim', () => sys.setCloexec(handshakeFd, false));
-  // With no_new_privs an exec'd process's filter goes last, so it constrains nothing of ours.
+  // With no_new_privs the filter goes last, so it constrains nothing of ours.
   if (loadFilterLast) step('load seccomp filter', loadFilterLast);
   const argv0 = handshakeFd === undefined ? 'ocirun-exec' : `ocirun-exec-wait:${handshakeFd}`;
   sys.fexecve(shimFd, [argv0, program, ...plan.process.args], plan.process.env);

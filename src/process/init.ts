@@ -131,10 +131,12 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     }
   }
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
-  // Under no_new_privs, as runc: the filter is loaded before create reports
-  // done, so the wait for start and the startContainer hooks run under it
-  // (a failure still reaches the parent).
-  if (loadFilterLast) step('load seccomp filter', loadFilterLast);
+  // Under no_new_privs the filter is loaded last, so that it constrains
+  // nothing of ours. But startContainer hooks run under it, as under runc
+  // (which loads it before the wait for start): with such hooks it is loaded
+  // here, before create reports done, so a failure still reaches the parent.
+  const filterBeforeHooks = loadFilterLast && c.hooks.startContainer?.length ? loadFilterLast : undefined;
+  if (filterBeforeHooks) step('load seccomp filter', filterBeforeHooks);
   note('process set up; waiting for start');
   channel.send({ type: 'created' });
   channel.close();
@@ -143,7 +145,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   // startContainer: inside the container, path resolved there, after start.
   // (No --debug lines: the channel to the CLI is closed by now.)
   runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {}, () => {});
-  return execProgram(sys, plan, shimFd, program);
+  return execProgram(sys, plan, shimFd, program, filterBeforeHooks ? undefined : loadFilterLast);
 }
 
 /**
