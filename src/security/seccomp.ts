@@ -64,11 +64,85 @@ export function compileToBpf(sys: Sys, lib: SeccompLib, cfg: SeccompConfig, note
     const size = fs.fstatSync(fd).size;
     const bpf = Buffer.alloc(size);
     fs.readSync(fd, bpf, 0, size, 0);
-    return { flags: kernelFilterFlags(cfg), bpf };
+    return { flags: kernelFilterFlags(cfg), bpf: Buffer.concat([enosysStub(lastSyscalls(lib, cfg)), bpf]) };
   } finally {
     sys.close(fd);
     lib.release(ctx);
   }
+}
+
+/** AUDIT_ARCH_* of the architectures the stub knows: the x86 family (ocirun is built for x86-64). */
+const AUDIT_ARCH = { x86_64: 0xc000003e, x86: 0x40000003 } as const;
+const X32_SYSCALL_BIT = 0x40000000;
+
+/** The largest syscall number the profile names, per architecture (x32's carry X32_SYSCALL_BIT). */
+export interface LastSyscalls {
+  x86_64?: number;
+  x86?: number;
+  x32?: number;
+}
+
+/**
+ * runc's findLastSyscalls: for each architecture of the profile, the highest
+ * number among the syscalls it names. Nothing when the default action lets
+ * calls through (allow, log, trace), as runc: a tracer or an allow-all
+ * profile must see new syscalls as they are.
+ */
+export function lastSyscalls(lib: SeccompLib, cfg: SeccompConfig): LastSyscalls {
+  if (['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(cfg.defaultAction)) return {};
+  const out: LastSyscalls = {};
+  for (const arch of cfg.architectures ?? []) {
+    const name = archName(arch) as keyof LastSyscalls;
+    if (!(name in AUDIT_ARCH) && name !== 'x32') continue;
+    const token = lib.archResolve(name);
+    if (!token) continue;
+    const numbers = (cfg.syscalls ?? []).flatMap((r) => r.names).map((n) => lib.syscallResolveArch(token, n)).filter((nr) => nr >= 0);
+    if (numbers.length) out[name] = Math.max(...numbers);
+  }
+  return out;
+}
+
+/**
+ * runc's -ENOSYS stub, put before libseccomp's program: a syscall numbered
+ * above the highest one the profile knows is newer than the profile, so it
+ * fails with ENOSYS (which programs take as "not here, fall back") rather
+ * than the default errno (often EPERM, which they take as "forbidden").
+ * libseccomp's program reloads what it tests, so the stub may leave the
+ * accumulator as it likes.
+ */
+export function enosysStub(last: LastSyscalls): Buffer {
+  if (last.x86_64 === undefined && last.x86 === undefined && last.x32 === undefined) return Buffer.alloc(0);
+  const LD_ABS = 0x20, JEQ = 0x15, JGT = 0x25, JSET = 0x45, JA = 0x05, RET = 0x06;
+  const RET_ERRNO_ENOSYS = 0x00050000 | 38;
+  // Built with labels, then resolved: [code, jt, jf, k]; a label in k is JA's target.
+  type Insn = [number, string | number, string | number, string | number];
+  const prog: Insn[] = [];
+  const labels: Record<string, number> = {};
+  const at = (label: string) => (labels[label] = prog.length);
+  prog.push([LD_ABS, 0, 0, 4]); // arch
+  prog.push([JEQ, 0, 'i386', AUDIT_ARCH.x86_64]);
+  prog.push([LD_ABS, 0, 0, 0]); // nr
+  prog.push([JSET, 'x32', 0, X32_SYSCALL_BIT]);
+  prog.push(last.x86_64 === undefined ? [JA, 0, 0, 'filter'] : [JGT, 'enosys', 'filter', last.x86_64]);
+  at('x32');
+  prog.push(last.x32 === undefined ? [JA, 0, 0, 'filter'] : [JGT, 'enosys', 'filter', last.x32]);
+  at('i386');
+  prog.push([JEQ, 0, 'filter', AUDIT_ARCH.x86]);
+  prog.push([LD_ABS, 0, 0, 0]);
+  prog.push(last.x86 === undefined ? [JA, 0, 0, 'filter'] : [JGT, 'enosys', 'filter', last.x86]);
+  at('enosys');
+  prog.push([RET, 0, 0, RET_ERRNO_ENOSYS]);
+  labels.filter = prog.length;
+  const out = Buffer.alloc(prog.length * 8);
+  prog.forEach(([code, jt, jf, k], i) => {
+    // Jumps count from the next instruction; JA's distance is in k.
+    const rel = (t: string | number) => (typeof t === 'string' ? labels[t] - i - 1 : t);
+    out.writeUInt16LE(code, i * 8);
+    out.writeUInt8(rel(jt), i * 8 + 2);
+    out.writeUInt8(rel(jf), i * 8 + 3);
+    out.writeUInt32LE(typeof k === 'string' ? rel(k) : k >>> 0, i * 8 + 4);
+  });
+  return out;
 }
 
 /** seccomp(2) flag that returns the filter's notify fd (SCMP_ACT_NOTIFY, exec stage). */

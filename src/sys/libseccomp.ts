@@ -23,6 +23,8 @@ export interface SeccompLib {
   archResolve(name: string): number;
   archAdd(ctx: bigint, arch: number): void;
   syscallResolve(name: string): number;
+  /** The syscall's number on one architecture (a token from archResolve); negative when it has none. */
+  syscallResolveArch(arch: number, name: string): number;
   ruleAdd(ctx: bigint, action: number, syscall: number, conditions: ArgCondition[]): void;
   attrSet(ctx: bigint, attr: number, value: number): void;
   load(ctx: bigint): void;
@@ -47,6 +49,7 @@ export class LibSeccomp implements SeccompLib {
       archResolve: 'uint32_t seccomp_arch_resolve_name(const char *name)',
       archAdd: 'int seccomp_arch_add(uint64_t ctx, uint32_t arch)',
       syscallResolve: 'int seccomp_syscall_resolve_name(const char *name)',
+      syscallResolveArch: 'int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)',
       ruleAdd: 'int seccomp_rule_add_array(uint64_t ctx, uint32_t action, int syscall, unsigned int n, const uint8_t *args)',
       ruleAddExact: 'int seccomp_rule_add_exact_array(uint64_t ctx, uint32_t action, int syscall, unsigned int n, const uint8_t *args)',
       attrSet: 'int seccomp_attr_set(uint64_t ctx, int attr, uint32_t value)',
@@ -83,6 +86,9 @@ export class LibSeccomp implements SeccompLib {
   }
   syscallResolve(name: string): number {
     return Number(this.f.syscallResolve(name));
+  }
+  syscallResolveArch(arch: number, name: string): number {
+    return Number(this.f.syscallResolveArch(arch, name));
   }
   ruleAdd(ctx: bigint, action: number, syscall: number, conditions: ArgCondition[]): void {
     this.addRule('ruleAdd', ctx, action, syscall, conditions);

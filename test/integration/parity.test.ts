@@ -1,6 +1,6 @@
 // Behaviours of runc that its users rely on, each run against ocirun and
 // runc in the same test, from inside the container and from the host.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -223,6 +223,24 @@ describe('exec as runc does it', () => {
         expect(r.stderr, `${name} ${arg}`).toMatch(/is not a sub cgroup path/);
       }
     });
+  });
+});
+
+describe('seccomp as runc loads it', () => {
+  it('answers ENOSYS, not the default errno, for syscalls newer than the profile knows', () => {
+    // Every x86-64 syscall up to pidfd_open (434) but getcpu, default EPERM:
+    // clone3 (435) and faccessat2 (439) are newer than the profile.
+    const header = fs.readFileSync('/usr/include/x86_64-linux-gnu/asm/unistd_64.h', 'utf8');
+    const names = [...header.matchAll(/^#define __NR_(\w+) (\d+)$/gm)].filter(([, name, nr]) => Number(nr) <= 434 && name !== 'getcpu').map(([, name]) => name);
+    expect(names.length).toBeGreaterThan(300);
+    const b = bundle(['/syscall-errno', '435', '439', '309'], (c) => {
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names, action: 'SCMP_ACT_ALLOW' }] };
+    });
+    execFileSync('gcc', ['-static', '-O2', '-o', path.join(b, 'rootfs/syscall-errno'), path.join(project, 'test/fixtures/syscall-errno.c')]);
+    const r = runBoth(b);
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(r.ocirun.stdout).toBe('435 38\n439 38\n309 1\n');
+    expect(r.ocirun.stdout).toBe(r.runc.stdout);
   });
 });
 

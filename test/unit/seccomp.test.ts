@@ -1,7 +1,7 @@
 // Compiling linux.seccomp against a recording fake of libseccomp.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { actionValue, kernelFilterFlags, compileSeccomp } from '../../src/security/seccomp.js';
+import { actionValue, compileSeccomp, enosysStub, kernelFilterFlags, lastSyscalls } from '../../src/security/seccomp.js';
 import type { ArgCondition, SeccompLib } from '../../src/sys/libseccomp.js';
 import { SysError } from '../../src/sys/types.js';
 
@@ -13,6 +13,7 @@ class RecordingSeccomp implements SeccompLib {
   archResolve(name: string) { return name === 'bogus' ? 0 : name.length; }
   archAdd(_c: bigint, arch: number) { this.calls.push(['archAdd', arch]); }
   syscallResolve(name: string) { return name === 'no_such_call' ? -1 : name.length; }
+  syscallResolveArch(arch: number, name: string) { return name === 'no_such_call' ? -1 : arch * 100 + name.length; }
   ruleAdd(_c: bigint, action: number, nr: number, conds: ArgCondition[]) {
     if (nr === 99) throw new SysError('seccomp_rule_add', '99', 17, 'errno 17', 'exists');
     this.calls.push(['rule', action, nr, conds.map((c) => c.index)]);
@@ -75,4 +76,49 @@ describe('seccomp', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/syscalls\[0\]/);
   });
+
+  /** Runs a classic-BPF program (the opcodes the stub uses) on seccomp_data {nr, arch}: its return value, or 'filter' when it falls off the end. */
+  function runBpf(prog: Buffer, nr: number, arch: number): number | 'filter' {
+    let a = 0;
+    for (let pc = 0; pc < prog.length / 8; pc++) {
+      const code = prog.readUInt16LE(pc * 8), jt = prog[pc * 8 + 2], jf = prog[pc * 8 + 3], k = prog.readUInt32LE(pc * 8 + 4);
+      if (code === 0x20) a = k === 0 ? nr : k === 4 ? arch : NaN;
+      else if (code === 0x15) pc += a === k ? jt : jf;
+      else if (code === 0x25) pc += a > k ? jt : jf;
+      else if (code === 0x45) pc += (a & k) !== 0 ? jt : jf;
+      else if (code === 0x05) pc += k;
+      else if (code === 0x06) return k;
+      else throw new Error(`opcode ${code}`);
+    }
+    return 'filter';
+  }
+
+  it("prepends runc's ENOSYS stub: calls above the profile's highest go ENOSYS, per architecture", () => {
+    const X86_64 = 0xc000003e, I386 = 0x40000003, ENOSYS = 0x00050026;
+    const stub = enosysStub({ x86_64: 434, x86: 440, x32: 0x40000000 + 400 });
+    expect(runBpf(stub, 434, X86_64)).toBe('filter');
+    expect(runBpf(stub, 435, X86_64)).toBe(ENOSYS);
+    expect(runBpf(stub, 0, X86_64)).toBe('filter');
+    expect(runBpf(stub, 440, I386)).toBe('filter');
+    expect(runBpf(stub, 441, I386)).toBe(ENOSYS);
+    expect(runBpf(stub, 0x40000000 + 400, X86_64)).toBe('filter');
+    expect(runBpf(stub, 0x40000000 + 401, X86_64)).toBe(ENOSYS);
+    // Other architectures, and any without a known highest call, go to the filter.
+    expect(runBpf(stub, 9999, 0xc00000b7)).toBe('filter');
+    const only64 = enosysStub({ x86_64: 434 });
+    expect(runBpf(only64, 9999, I386)).toBe('filter');
+    expect(runBpf(only64, 0x40000000 + 999, X86_64)).toBe('filter');
+    expect(runBpf(only64, 999, X86_64)).toBe(ENOSYS);
+    expect(enosysStub({}).length).toBe(0);
+  });
+
+  it("finds the highest syscall per architecture, and none when the default lets calls through (as runc)", () => {
+    const lib = new RecordingSeccomp();
+    const cfg = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_AARCH64'], syscalls: [{ names: ['read', 'no_such_call', 'getrandom'], action: 'SCMP_ACT_ALLOW' }] };
+    // The fake: arch token = name length, number = token * 100 + name length.
+    expect(lastSyscalls(lib, cfg as any)).toEqual({ x86_64: 609, x86: 309 });
+    expect(lastSyscalls(lib, { ...cfg, defaultAction: 'SCMP_ACT_ALLOW' } as any)).toEqual({});
+    expect(lastSyscalls(lib, { ...cfg, defaultAction: 'SCMP_ACT_LOG' } as any)).toEqual({});
+  });
 });
+
