@@ -1,10 +1,10 @@
 /*
  * ocirun-exec-shim: the last program the container's init runs before the
- * user's. The Node init cannot simply execve() the user's program: if that
- * program is a script whose interpreter is /proc/self/exe, the kernel would
- * start the host's node binary inside the container with the container's
- * privileges, and a process there could later open it for writing
- * (CVE-2019-5736). So init copies this shim into a sealed memfd and
+ * user's. The init (on Bun or Node) cannot simply execve() the user's
+ * program: if that program is a script whose interpreter is /proc/self/exe,
+ * the kernel would start the host's engine binary inside the container
+ * with the container's privileges, and a process there could later open it
+ * for writing (CVE-2019-5736). So init copies this shim into a sealed memfd and
  * execveat()s it; the shim execve()s the user's program. /proc/self/exe at
  * that moment is the sealed memfd, which nobody can write.
  *
