@@ -21,7 +21,8 @@ const project = path.resolve(here, '..');
 const ocirun = path.join(project, 'bin/ocirun');
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 const argv = process.argv.slice(2);
-const runs = Number(argv[argv.indexOf('--runs') + 1] || 20);
+const runs = argv.includes('--runs') ? Number(argv[argv.indexOf('--runs') + 1]) : 20;
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: a positive integer');
 // The image the podman tests import (test/integration/helpers.ts); run `npm test` once first.
 const image = 'localhost/ocirun-test-busybox:latest';
 const ulimits = '--ulimit nofile=1024:1024 --ulimit nproc=1024:1024';
