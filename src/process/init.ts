@@ -61,7 +61,8 @@ export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): voi
 
 /** The root switch and what must follow it before the root is final; returns an fd of the new root. */
 export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number {
-  const switchRoot = c.mountNs === 'none' ? chrootRoot : c.noPivot ? moveRoot : pivotRoot;
+  const mountinfo = () => fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const switchRoot = c.mountNs === 'none' ? chrootRoot : c.noPivot ? (s: Sys, rootfs: string) => moveRoot(s, rootfs, mountinfo) : pivotRoot;
   step('switch root', () => switchRoot(sys, c.rootfs));
   const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   // The console comes after the mounts (they may include devpts) and before

@@ -29,6 +29,26 @@ export function mountPointsBelow(mountinfo: string, dir: string): string[] {
   return points.reverse();
 }
 
+/**
+ * The full proc and sysfs mounts (their filesystem's root mounted) outside
+ * `rootfs`: with --no-pivot they stay in the container's mount namespace
+ * under the chroot, and while one is there the kernel lets a process that
+ * makes its own user, mount and pid namespaces mount a proc of its own,
+ * unmasked (runc's msMoveRoot removes them for that reason).
+ */
+export function fullProcAndSysfsOutside(mountinfo: string, rootfs: string): string[] {
+  const prefix = rootfs.endsWith('/') ? rootfs : rootfs + '/';
+  const points: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const fstype = f[f.indexOf('-') + 1];
+    if (f.length < 5 || f[3] !== '/' || (fstype !== 'proc' && fstype !== 'sysfs')) continue;
+    const point = unescapeMountPoint(f[4]);
+    if (point !== rootfs && !point.startsWith(prefix)) points.push(point);
+  }
+  return points;
+}
+
 /** Detaches every mount below `dir`; a mount already gone (EINVAL, ENOENT) is not an error. */
 export function detachMountsBelow(sys: Sys, dir: string, mountinfo: () => string): void {
   if (dir === '/' || dir === '') throw new Error(`refusing to detach the mounts below ${JSON.stringify(dir)}`);

@@ -1,6 +1,8 @@
 /** Switching the root: pivot_root (the default), a move mount plus chroot (--no-pivot), or chroot alone. */
+import fs from 'node:fs';
 import { MNT_DETACH, MS, O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
+import { fullProcAndSysfsOutside } from './host-mounts.js';
 
 /** runc's pivotRoot: pivot_root(".", ".") then detach the old root stacked on top. */
 export function pivotRoot(sys: Sys, rootfs: string): void {
@@ -21,7 +23,26 @@ export function pivotRoot(sys: Sys, rootfs: string): void {
 }
 
 /** --no-pivot: move the rootfs mount over / and chroot into it. */
-export function moveRoot(sys: Sys, rootfs: string): void {
+export function moveRoot(sys: Sys, rootfs: string, mountinfo: () => string): void {
+  // As runc: first the host's full proc and sysfs mounts go from our mount
+  // namespace (not the host's: the unmount must not propagate). Where one
+  // cannot be unmounted, a tmpfs covers it.
+  // (mountinfo names the rootfs by its real path.)
+  for (const point of fullProcAndSysfsOutside(mountinfo(), fs.realpathSync(rootfs))) {
+    try {
+      sys.mount(null, point, null, MS.SLAVE | MS.REC, null);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') continue; // under one detached already
+      throw err;
+    }
+    try {
+      sys.umount2(point, MNT_DETACH);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'EINVAL' && code !== 'EPERM') throw err;
+      sys.mount('tmpfs', point, 'tmpfs', 0, null);
+    }
+  }
   sys.chdir(rootfs);
   sys.mount(rootfs, '/', null, MS.MOVE, null);
   sys.chroot('.');

@@ -27,11 +27,11 @@ function bundle(args: string[], edit?: (c: any) => void): string {
 }
 
 /** `run` of the bundle under each runtime: their {status, stdout, stderr}, by name. */
-function runBoth(b: string, opts: { prefix?: string[] } = {}) {
+function runBoth(b: string, opts: { prefix?: string[]; runArgs?: string[] } = {}) {
   const out: Record<string, { status: number | null; stdout: string; stderr: string }> = {};
   for (const [name, bin] of runtimes) {
     const id = `parity-${process.pid}-${++seq}`;
-    const argv = [...(opts.prefix ?? []), bin, '--root', roots[name], 'run', '--bundle', b, id];
+    const argv = [...(opts.prefix ?? []), bin, '--root', roots[name], 'run', ...(opts.runArgs ?? []), '--bundle', b, id];
     const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
     out[name] = { status: r.status, stdout: r.stdout, stderr: r.stderr };
     cli(roots[name], ['delete', '--force', id], { runtime: bin });
@@ -252,6 +252,22 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
     const r = runBoth(b);
     expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
     expect(r.ocirun.stdout).toBe('made\n ro,\ntouch: /dev/x: Read-only file system\n');
+    expect(r.ocirun.stdout).toBe(r.runc.stdout);
+  });
+
+  it('--no-pivot leaves no unmasked proc in the namespace for a nested user+pid namespace to mount', () => {
+    // A proc mount in a new user and pid namespace is allowed only while a
+    // full one is visible in the mount namespace: under --no-pivot, the
+    // host's /proc outside the chroot would be.
+    const b = bundle(['sh', '-c', 'mkdir -p /tmp/p; unshare -Urmpf sh -c "mount -t proc proc /tmp/p 2>/dev/null && echo mounted || echo refused"'], (c) => {
+      c.root.readonly = false;
+      for (const k of ['bounding', 'effective', 'permitted']) c.process.capabilities[k] = [...c.process.capabilities[k], 'CAP_SETFCAP', 'CAP_SETUID', 'CAP_SETGID'];
+    });
+    const pivoted = runBoth(b);
+    expect(pivoted.ocirun.stdout, pivoted.ocirun.stderr).toBe('refused\n');
+    const r = runBoth(b, { runArgs: ['--no-pivot'] });
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(r.ocirun.stdout).toBe('refused\n');
     expect(r.ocirun.stdout).toBe(r.runc.stdout);
   });
 

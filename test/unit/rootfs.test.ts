@@ -13,7 +13,7 @@ import { RecordingSys } from '../../src/sys/recording.js';
 import { enterRootfs, mountRootfs } from '../../src/process/init.js';
 import { switchUserAndCaps } from '../../src/process/finalize.js';
 import type { ContainerSetup, InitPlan } from '../../src/process/init-plan.js';
-import { detachMountsBelow, mountPointsBelow } from '../../src/rootfs/host-mounts.js';
+import { detachMountsBelow, fullProcAndSysfsOutside, mountPointsBelow } from '../../src/rootfs/host-mounts.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
 
@@ -235,4 +235,16 @@ describe('a container that shares the host mount namespace', () => {
     expect(sys.named('umount2').map((a) => a[0])).toEqual(['/b/rootfs/with space', '/b/rootfs/dev/pts', '/b/rootfs/dev', '/b/rootfs/proc']);
     expect(() => detachMountsBelow(sys, '/', () => mountinfo)).toThrow(/refusing/);
   });
+  it('finds the full proc and sysfs mounts outside the rootfs (what --no-pivot must remove)', () => {
+    const host = [
+      mountinfo,
+      '46 22 0:56 / /proc rw - proc proc rw',
+      '47 46 0:57 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw',
+      '48 22 0:58 / /sys rw - sysfs sysfs rw',
+      '49 22 0:56 /sys /mnt/procsys rw - proc proc rw',
+    ].join('\n');
+    // Not the container's own /proc, nor a sub-tree bind of proc (not full).
+    expect(fullProcAndSysfsOutside(host, '/b/rootfs')).toEqual(['/b/rootfs2/proc', '/proc', '/sys']);
+  });
 });
+
