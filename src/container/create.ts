@@ -21,6 +21,7 @@ import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { validateConfig } from '../spec/validate.js';
 import { DEFAULT_DEVICES, labelMounts, planContainer } from '../spec/plan.js';
+import { detachedBindSource } from '../rootfs/mounts.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../spec/schema.js';
@@ -170,6 +171,14 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   let consoleFd = opts.consoleFd;
   let listenerFd: number | undefined;
+  // Detached copies of bind sources, by mount index (user namespaces only).
+  const bindSources: Record<number, number> = {};
+  const closeBindSources = () => {
+    for (const [i, fd] of Object.entries(bindSources)) {
+      sys.close(fd);
+      delete bindSources[Number(i)];
+    }
+  };
   try {
     faultPoint('state-dir');
     step('write state', () => writeState(ctx.root, state));
@@ -195,16 +204,20 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
     faultPoint('resources-written');
 
+    const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
+    if (inUserNs) plan.mounts.forEach((m, i) => m.bind && (bindSources[i] = detachedBindSource(sys, m)));
     const init = await launch(sys, {
       instructions: containerInstructions(plan),
       idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
       stdio: opts.stdio,
       preserveFds: passedFds,
-      extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd])],
+      extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd]), ...Object.values(bindSources)],
       containerId: opts.id,
       oomScoreAdj: plan.process.oomScoreAdj,
     });
     if (listenerFd !== undefined) sys.close(listenerFd);
+    const bindSourceFds = Object.fromEntries(Object.entries(bindSources).map(([i, fd]) => [i, init.fdInProcess(fd)]));
+    closeBindSources();
     faultPoint('init-spawned');
     init.channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
     state.pid = init.pid;
@@ -220,6 +233,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
         cgroupUnified: layout.mode === 'v2',
         hostHasKcore: fs.existsSync('/proc/kcore'),
         fifoFd: init.fdInProcess(fifoFd),
+        bindSourceFds: inUserNs ? bindSourceFds : undefined,
       },
       process: processPlan,
       keepFds: init.keepFds,
@@ -230,7 +244,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       seccompAgent: listenerFd === undefined ? undefined : { fd: init.fdInProcess(listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
       personality,
       keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
-      inUserNs: plan.newUserNs || plan.join.some((j) => j.type === 'user'),
+      inUserNs,
       ignoredSignals: callerIgnoredSignals(),
       debug: log.debugging || undefined,
     };
@@ -275,6 +289,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
     throw err;
   } finally {
+    closeBindSources();
     unlock();
   }
 }

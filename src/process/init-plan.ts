@@ -15,6 +15,12 @@ export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp
   hostHasKcore: boolean;
   /** The exec fifo (an O_PATH fd): `start` opens the other end. */
   fifoFd: number;
+  /**
+   * In a user namespace: by the index of a bind mount in `mounts`, a
+   * detached copy of its source (open_tree) that the parent made as root
+   * on the host, since the init may not be able to reach the path.
+   */
+  bindSourceFds?: Record<number, number>;
 }
 
 export interface InitPlan {

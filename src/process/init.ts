@@ -48,7 +48,8 @@ export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): voi
   }
   const rootFd = step('open rootfs', () => sys.open(c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
   try {
-    applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified);
+    applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified, c.bindSourceFds);
+    for (const fd of Object.values(c.bindSourceFds ?? {})) sys.close(fd);
     if (c.setupDev) {
       for (const d of c.devices) createDevice(sys, rootFd, d, inUserNs);
       createDevSymlinks(sys, rootFd, c.hostHasKcore);

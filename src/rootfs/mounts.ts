@@ -44,22 +44,40 @@ export function makeParentMountPrivate(sys: Sys, rootfs: string, mountinfo: stri
   if (best?.shared) sys.mount(null, best.point, null, MS.PRIVATE, null);
 }
 
-function isDirectorySource(source: string): boolean {
+function isDirectorySource(source: string, sourceFd?: number): boolean {
   try {
-    return fs.statSync(source).isDirectory();
+    return (sourceFd === undefined ? fs.statSync(source) : fs.fstatSync(sourceFd)).isDirectory();
   } catch (err) {
     throw new RuntimeError('mount', `source ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory (ENOENT)' : (err as Error).message}`);
   }
+}
+
+/**
+ * For a container in a user namespace, the parent (root on the host) makes
+ * a detached copy of each bind source, as runc 1.1.5 opens them before the
+ * user namespace: a source under a directory only the host's root may
+ * enter (0700) is out of the init's reach by path.
+ */
+export function detachedBindSource(sys: Sys, m: MountPlan): number {
+  let fd: number;
+  try {
+    fd = sys.open(m.source, O.PATH | O.CLOEXEC);
+  } catch (err) {
+    const e = atStep('mount', err);
+    throw new RuntimeError('mount', `bind ${m.source} on ${m.destination}: source ${m.source}: ${e.detail}`, { cause: err });
+  }
+  return withFd(sys, fd, () => step(`mount: bind ${m.source} on ${m.destination}: open_tree`, () => sys.openTree(fd, (m.flags & MS.REC) !== 0)));
 }
 
 function applyPropagation(sys: Sys, rootFd: number, dest: string, propagation: number[]): void {
   for (const p of propagation) withFd(sys, openInRoot(sys, rootFd, dest), (fd) => sys.mount(null, fdPath(fd), null, p, null));
 }
 
-export function applyBindMount(sys: Sys, rootFd: number, m: MountPlan): void {
-  const dir = isDirectorySource(m.source);
+export function applyBindMount(sys: Sys, rootFd: number, m: MountPlan, sourceFd?: number): void {
+  const dir = isDirectorySource(m.source, sourceFd);
   withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination, { file: !dir }), (fd) => {
-    sys.mount(m.source, fdPath(fd), null, MS.BIND | (m.flags & MS.REC), null);
+    if (sourceFd === undefined) sys.mount(m.source, fdPath(fd), null, MS.BIND | (m.flags & MS.REC), null);
+    else sys.moveMount(sourceFd, fd);
   });
   const extra = m.flags & BIND_REMOUNT_FLAGS;
   if (extra) {
@@ -189,10 +207,10 @@ export function applyFilesystemMount(sys: Sys, rootFd: number, m: MountPlan): vo
   applyPropagation(sys, rootFd, m.destination, m.propagation);
 }
 
-export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean): void {
-  for (const m of mounts) {
+export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}): void {
+  for (const [i, m] of mounts.entries()) {
     try {
-      if (m.bind) applyBindMount(sys, rootFd, m);
+      if (m.bind) applyBindMount(sys, rootFd, m, bindSourceFds[i]);
       else if (m.type === 'cgroup') applyCgroupMount(sys, rootFd, m, cgroups, cgroupUnified);
       else applyFilesystemMount(sys, rootFd, m);
     } catch (err) {

@@ -271,6 +271,27 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
     expect(r.ocirun.stdout).toBe(r.runc.stdout);
   });
 
+  it("binds a source under a directory only the host's root may enter, into a user namespace", () => {
+    const secret = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-parity-secret-'));
+    made.push(secret);
+    fs.chmodSync(secret, 0o700);
+    fs.mkdirSync(path.join(secret, 'shared'), { mode: 0o755 });
+    fs.writeFileSync(path.join(secret, 'shared/file'), 'reached\n', { mode: 0o644 });
+    const b = bundle(['cat', '/mnt/shared/file'], (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      // A v1 cgroup mount cannot be made from a user namespace (runc: the same).
+      c.mounts = c.mounts.filter((m: any) => m.type !== 'cgroup');
+      c.mounts.push({ destination: '/mnt/shared', type: 'bind', source: path.join(secret, 'shared'), options: ['rbind', 'ro'] });
+    });
+    expect(spawnSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs')]).status).toBe(0);
+    const r = runBoth(b);
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(r.ocirun.stdout).toBe('reached\n');
+    expect(r.ocirun.stdout).toBe(r.runc.stdout);
+  });
+
   it('says "failed to connect with seccomp agent" when the listener socket is missing', () => {
     const b = bundle(['true'], (c) => {
       c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: path.join(os.tmpdir(), `ocirun-no-agent-${process.pid}`), syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
