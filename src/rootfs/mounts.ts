@@ -213,6 +213,8 @@ export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgrou
       if (m.bind) applyBindMount(sys, rootFd, m, bindSourceFds[i]);
       else if (m.type === 'cgroup') applyCgroupMount(sys, rootFd, m, cgroups, cgroupUnified);
       else applyFilesystemMount(sys, rootFd, m);
+      const r = m.recursive;
+      if (r) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => step('recursive mount attributes', () => sys.mountSetattr(fd, r.set, r.clear, true)));
     } catch (err) {
       const e = atStep('mount', err);
       throw new RuntimeError('mount', `${m.type} ${m.source} on ${m.destination}: ${e.detail}`, { cause: err });

@@ -1,5 +1,5 @@
 /** Mount options of the runtime-spec, as runc's specconv parses them. */
-import { MS } from '../sys/constants.js';
+import { MOUNT_ATTR, MS } from '../sys/constants.js';
 
 const FLAGS: Record<string, { clear: boolean; flag: number }> = {
   acl: { clear: false, flag: MS.POSIXACL },
@@ -37,6 +37,32 @@ const FLAGS: Record<string, { clear: boolean; flag: number }> = {
   symfollow: { clear: true, flag: MS.NOSYMFOLLOW },
 };
 
+/**
+ * runc's recursive attributes (mount_setattr with AT_RECURSIVE, after the
+ * mount): "rro" makes every mount below read-only too, where "ro" on a
+ * bind only touches the top one.
+ */
+const RECURSIVE: Record<string, { clear: boolean; attr: number }> = {
+  rro: { clear: false, attr: MOUNT_ATTR.RDONLY },
+  rrw: { clear: true, attr: MOUNT_ATTR.RDONLY },
+  rnosuid: { clear: false, attr: MOUNT_ATTR.NOSUID },
+  rsuid: { clear: true, attr: MOUNT_ATTR.NOSUID },
+  rnodev: { clear: false, attr: MOUNT_ATTR.NODEV },
+  rdev: { clear: true, attr: MOUNT_ATTR.NODEV },
+  rnoexec: { clear: false, attr: MOUNT_ATTR.NOEXEC },
+  rexec: { clear: true, attr: MOUNT_ATTR.NOEXEC },
+  rnodiratime: { clear: false, attr: MOUNT_ATTR.NODIRATIME },
+  rdiratime: { clear: true, attr: MOUNT_ATTR.NODIRATIME },
+  rrelatime: { clear: false, attr: MOUNT_ATTR.RELATIME },
+  rnorelatime: { clear: true, attr: MOUNT_ATTR.RELATIME },
+  rnoatime: { clear: false, attr: MOUNT_ATTR.NOATIME },
+  ratime: { clear: true, attr: MOUNT_ATTR.NOATIME },
+  rstrictatime: { clear: false, attr: MOUNT_ATTR.STRICTATIME },
+  rnostrictatime: { clear: true, attr: MOUNT_ATTR.STRICTATIME },
+  rnosymfollow: { clear: false, attr: MOUNT_ATTR.NOSYMFOLLOW },
+  rsymfollow: { clear: true, attr: MOUNT_ATTR.NOSYMFOLLOW },
+};
+
 const PROPAGATION: Record<string, number> = {
   private: MS.PRIVATE,
   rprivate: MS.PRIVATE | MS.REC,
@@ -49,10 +75,10 @@ const PROPAGATION: Record<string, number> = {
 };
 
 /** Every option this runtime applies (what `features` reports as mountOptions). */
-export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION), 'tmpcopyup'].sort();
+export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION), 'tmpcopyup'].sort();
 
 /** Options that runc accepts and this runtime does not apply yet: refused, never ignored. */
-const UNSUPPORTED = new Set(['rro', 'rrw', 'ratime', 'rnoatime', 'rnosuid', 'rnodev', 'rnoexec', 'idmap', 'ridmap']);
+const UNSUPPORTED = new Set(['idmap', 'ridmap']);
 
 export interface ParsedOptions {
   flags: number;
@@ -61,6 +87,8 @@ export interface ParsedOptions {
   unsupported: string[];
   /** tmpcopyup (runc's extension): a tmpfs starts with a copy of what it covers. */
   copyUp: boolean;
+  /** MOUNT_ATTR_* to set and clear on the mount and every mount below it (the r* options). */
+  recursive?: { set: number; clear: number };
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedOptions {
@@ -69,10 +97,18 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
   const data: string[] = [];
   const unsupported: string[] = [];
   let copyUp = false;
+  let recursive: ParsedOptions['recursive'];
   for (const o of options) {
     const f = FLAGS[o];
+    const r = RECURSIVE[o];
     if (o === 'tmpcopyup') {
       copyUp = true;
+    } else if (r) {
+      recursive ??= { set: 0, clear: 0 };
+      if (r.clear) recursive.clear |= r.attr;
+      // An access-time mode is set by clearing the whole field too (mount_setattr(2)).
+      else recursive.set |= r.attr;
+      if (!r.clear && (r.attr & MOUNT_ATTR.ATIME_MASK) === r.attr) recursive.clear |= MOUNT_ATTR.ATIME_MASK;
     } else if (f) {
       flags = f.clear ? flags & ~f.flag : flags | f.flag;
     } else if (o in PROPAGATION) {
@@ -83,7 +119,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
       data.push(o);
     }
   }
-  return { flags, propagation, data: data.join(','), unsupported, copyUp };
+  return { flags, propagation, data: data.join(','), unsupported, copyUp, ...(recursive ? { recursive } : {}) };
 }
 
 export const ROOTFS_PROPAGATION: Record<string, number> = {

@@ -36,6 +36,8 @@ export interface MountPlan {
   data: string;
   bind: boolean;
   copyUp?: boolean;
+  /** The r* options: MOUNT_ATTR_* set and cleared on the mount and all below it. */
+  recursive?: { set: number; clear: number };
 }
 
 export interface DevicePlan {
@@ -186,6 +188,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       data: o.data,
       bind,
       ...(o.copyUp ? { copyUp: true } : {}),
+      ...(o.recursive ? { recursive: o.recursive } : {}),
     });
   }
   const devBind = mounts.some((m) => m.destination === '/dev' && m.bind);

@@ -292,6 +292,29 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
     expect(r.ocirun.stdout).toBe(r.runc.stdout);
   });
 
+  it('applies the recursive options (rro, rnoexec, rnosuid, rnoatime) to every mount below a bind, and ro to the top one only', () => {
+    const src = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-parity-rbind-'));
+    fs.mkdirSync(path.join(src, 'sub'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(src, 'sub')]).status).toBe(0);
+    try {
+      for (const options of [['rbind', 'rro'], ['rbind', 'ro'], ['rbind', 'rnoexec', 'rnosuid', 'rnoatime']]) {
+        const b = bundle(['sh', '-c', 'touch /mnt/r/sub/x 2>/dev/null && echo writable || echo read-only; grep " /mnt/r" /proc/self/mountinfo | cut -d" " -f5,6'], (c) => {
+          c.mounts.push({ destination: '/mnt/r', type: 'bind', source: src, options });
+        });
+        const r = runBoth(b);
+        expect(r.ocirun.status, `${options}: ${r.ocirun.stderr}`).toBe(0);
+        expect(r.ocirun.stdout, options.join()).toBe(r.runc.stdout);
+        const sub = r.ocirun.stdout.split('\n').find((l) => l.startsWith('/mnt/r/sub '));
+        if (options.includes('rro')) expect(sub).toMatch(/ ro,/);
+        if (options.includes('ro')) expect(sub).toMatch(/ rw,/);
+        if (options.includes('rnoexec')) for (const flag of ['nosuid', 'noexec', 'noatime']) expect(sub).toMatch(new RegExp(`[ ,]${flag}(,|$)`));
+      }
+    } finally {
+      spawnSync('umount', [path.join(src, 'sub')]);
+      fs.rmSync(src, { recursive: true, force: true });
+    }
+  });
+
   it('says "failed to connect with seccomp agent" when the listener socket is missing', () => {
     const b = bundle(['true'], (c) => {
       c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: path.join(os.tmpdir(), `ocirun-no-agent-${process.pid}`), syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };

@@ -35,7 +35,8 @@ describe('features', () => {
     expect(s.actions).toContain('SCMP_ACT_NOTIFY');
     expect(s.supportedFlags).toContain('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
     expect(f.mountOptions).toContain('tmpcopyup');
-    expect(f.mountOptions).not.toContain('rro'); // refused by this build
+    expect(f.mountOptions).toContain('rro');
+    expect(f.mountOptions).not.toContain('idmap'); // refused by this build
     expect(f.linux.apparmor.enabled).toBe(true); // applied by this build; the host may lack it
     expect(f.linux.selinux.enabled).toBe(true);
     expect(f.annotations['io.github.seccomp.libseccomp.version']).toBe('2.5.4');

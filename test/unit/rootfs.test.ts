@@ -27,6 +27,13 @@ describe('mount options', () => {
   it('rbind is bind plus recursive', () => {
     expect(parseMountOptions(['rbind']).flags).toBe(MS.BIND | MS.REC);
   });
+  it("takes runc's recursive attributes: set, clear, and an atime mode clears the whole atime field", () => {
+    expect(parseMountOptions(['rbind', 'rro', 'rnosuid']).recursive).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, clear: 0 });
+    expect(parseMountOptions(['rrw', 'rexec']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC });
+    expect(parseMountOptions(['rnoatime']).recursive).toEqual({ set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME_MASK });
+    expect(parseMountOptions(['ro']).recursive).toBeUndefined();
+    expect(parseMountOptions(['rro']).data).toBe('');
+  });
 });
 
 describe('namespace planning', () => {
