@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { parseCommandLine, str, UsageError, type CommandDef, type Flag } from './args.js';
 import { fail } from './common.js';
 import { command as check } from './check.js';
+import { command as checkpoint } from './checkpoint.js';
 import { command as create } from './create.js';
 import { command as del } from './delete.js';
 import { command as events } from './events.js';
@@ -17,6 +18,7 @@ import { command as kill } from './kill.js';
 import { command as list } from './list.js';
 import { command as pause } from './pause.js';
 import { command as ps } from './ps.js';
+import { command as restore } from './restore.js';
 import { command as resume } from './resume.js';
 import { command as run } from './run.js';
 import { command as spec } from './spec.js';
@@ -25,7 +27,7 @@ import { command as state } from './state.js';
 import { command as update } from './update.js';
 
 // In the order help lists them.
-const COMMANDS: CommandDef[] = [check, create, del, events, exec, features, kill, list, pause, ps, resume, run, spec, start, state, update];
+const COMMANDS: CommandDef[] = [check, checkpoint, create, del, events, exec, features, kill, list, pause, ps, restore, resume, run, spec, start, state, update];
 
 export const GLOBAL_FLAGS: Flag[] = [
   { name: 'debug', help: 'enable debug logging' },

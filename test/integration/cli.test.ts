@@ -169,4 +169,41 @@ describe('the command line, as runc has it', () => {
       fs.rmSync(b, { recursive: true, force: true });
     }
   });
+
+  it('checkpoint and restore: flags checked before CRIU, then CRIU\'s reason; the container keeps running', () => {
+    const b = makeBundle('ocirun-cli-cr-', ['sleep', '300']);
+    const images = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-cli-cr-img-'));
+    try {
+      for (const [name, bin] of runtimes) {
+        const id = `cr-${name}-${process.pid}`;
+        expect(cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true }).status, name).toBe(0);
+        const cp = (...a: string[]) => cli(roots[name], ['checkpoint', '--image-path', path.join(images, name), ...a, id], { runtime: bin });
+        const absolute = cp('--parent-path', '/abs');
+        expect(absolute.status, name).toBe(1);
+        expect(errorMsg(absolute.stderr), name).toMatch(/--parent-path:? must be relative/);
+        const missing = cp('--parent-path', '../no-parent');
+        expect(missing.status, name).toBe(1);
+        expect(errorMsg(missing.stderr), name).toMatch(/invalid --parent-path: .*no-parent: no such file or directory/);
+        // CRIU 3.17 cannot work with this host's kernel; both runtimes fail, the container runs on.
+        const plain = cp();
+        expect(plain.status, name).not.toBe(0);
+        if (name === 'ocirun') {
+          expect(plain.status).toBe(1);
+          expect(plain.stderr.trim().split('\n')).toHaveLength(1);
+          expect(errorMsg(plain.stderr)).toMatch(/^checkpoint: (CRIU cannot work on this host: .+|checkpoint and restore with CRIU are not implemented by this version of ocirun)$/);
+        }
+        expect(JSON.parse(cli(roots[name], ['state', id], { runtime: bin }).stdout).status, name).toBe('running');
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+        // restore reads the checkpoint's descriptors first.
+        const r = cli(roots[name], ['restore', '--bundle', b, '--image-path', path.join(images, 'none'), `${id}-restored`], { runtime: bin });
+        expect(r.status, name).toBe(1);
+        expect(errorMsg(r.stderr), name).toMatch(/none\/descriptors.json: no such file or directory/);
+        expect(cli(roots[name], ['state', `${id}-restored`], { runtime: bin }).status, name).toBe(1);
+      }
+    } finally {
+      fs.rmSync(b, { recursive: true, force: true });
+      fs.rmSync(images, { recursive: true, force: true });
+    }
+  });
 });
+
