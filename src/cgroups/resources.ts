@@ -11,6 +11,9 @@ import { RuntimeError } from '../errors.js';
 import { swappinessSet } from '../spec/validate.js';
 import type { ResourcesConfig } from '../spec/schema.js';
 import { controllerDir, type CgroupLayout } from './index.js';
+import { targetDeviceRules } from './devices/index.js';
+import { deviceTransition, parseDevicesList, ruleText, type DeviceRuleSet } from './devices/emulator.js';
+import { DEFAULT_DEVICES } from '../spec/plan.js';
 
 export interface CgroupWrite {
   /** Controller whose hierarchy holds the file ("memory", "cpu", ...; "unified" on v2). */
@@ -23,12 +26,28 @@ export interface CgroupWrite {
   retryAfter?: string;
   /** Written here instead where the kernel lacks `file` (BFQ's weights where CFQ's are gone). */
   orElse?: string;
+  /**
+   * v1's devices controller: the rules the cgroup must end with, written as
+   * the fewest devices.allow/deny writes from what its devices.list shows.
+   */
+  devices?: DeviceRuleSet;
 }
 
 /** runc's default device rules, appended after the configured ones (specconv.AllowedDevices): wildcards, the default nodes, pts, ptmx, tun. */
 export const DEFAULT_DEVICE_RULES = [
   'c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm', 'c 1:9 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm',
 ];
+
+/**
+ * As runc (specconv.AllowedDevices): the rules that follow the config's,
+ * runc's defaults less those of default nodes that linux.devices replaces.
+ * linux.devices get no rule of their own: a node the config's rules deny
+ * exists but cannot be opened, by the init or by an exec'd process.
+ */
+export function allowedDeviceRules(linuxDevices: { path: string }[] | undefined): string[] {
+  const replaced = DEFAULT_DEVICES.filter((d) => linuxDevices?.some((c) => c.path === d.path)).map((d) => deviceRule({ ...d, access: 'rwm' }));
+  return DEFAULT_DEVICE_RULES.filter((r) => !replaced.includes(r));
+}
 
 const num = (v: number) => String(Math.trunc(v));
 const limitOrMax = (v: number) => (v < 0 ? 'max' : num(v));
@@ -54,8 +73,8 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
   const put = (controller: string, file: string, value: string | undefined) => {
     if (value !== undefined) w.push({ controller, file, value });
   };
-  for (const d of r.devices ?? []) put('devices', d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d));
-  for (const rule of extraDevices) put('devices', 'devices.allow', rule);
+  // Emulated now, so that rules v1 would silently ignore are refused before anything exists.
+  if (r.devices?.length || extraDevices.length) w.push({ controller: 'devices', file: 'devices.list', value: '', devices: targetDeviceRules(r.devices ?? [], extraDevices) });
   const m = r.memory;
   if (m) {
     put('memory', 'memory.limit_in_bytes', nz(m.limit));
@@ -181,11 +200,34 @@ function orderMemoryWrites(paths: Record<string, string>, writes: CgroupWrite[])
   return [...rest.slice(0, at), ...pair, ...rest.slice(at)];
 }
 
+/**
+ * The devices controller's rules by runc's transition, then read back: an
+ * allow-list must come out exactly as asked, a deny-list at least in its mode.
+ */
+function writeDeviceRules(dir: string, target: DeviceRuleSet): void {
+  const list = path.join(dir, 'devices.list');
+  const read = () => parseDevicesList(fs.readFileSync(list, 'utf8'));
+  for (const rule of deviceTransition(read(), target)) {
+    const file = path.join(dir, rule.allow ? 'devices.allow' : 'devices.deny');
+    try {
+      fs.writeFileSync(file, ruleText(rule));
+    } catch (err) {
+      throw new RuntimeError('set device rules', `write ${JSON.stringify(ruleText(rule))} to ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const after = read();
+  const same = (a: DeviceRuleSet['rules'], b: DeviceRuleSet['rules']) => a.length === b.length && a.every((r) => b.some((o) => o.type === r.type && o.major === r.major && o.minor === r.minor && o.access === r.access));
+  if (after.defaultAllow !== target.defaultAllow || (!target.defaultAllow && !same(after.rules, target.rules))) {
+    throw new RuntimeError('set device rules', `${list} does not show the rules asked for (the parent cgroup's rules may not allow them)`);
+  }
+}
+
 export function writeResources(paths: Record<string, string>, writes: CgroupWrite[]): void {
   const retries: CgroupWrite[] = [];
   const write = (w: CgroupWrite) => {
     const dir = controllerDir(paths, w.controller);
     if (!dir) throw new RuntimeError('set cgroup resources', `the ${w.controller} controller is not mounted on this host (needed for ${w.file})`);
+    if (w.devices) return writeDeviceRules(dir, w.devices);
     let file = path.join(dir, w.file);
     if ((w.ifExists || w.orElse) && !fs.existsSync(file)) {
       if (!w.orElse) return;

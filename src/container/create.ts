@@ -10,7 +10,7 @@ import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
-import { DEFAULT_DEVICE_RULES, deviceRule, resourceWrites, writeResources } from '../cgroups/resources.js';
+import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
 import { callerIgnoredSignals, execShim } from '../engine.js';
@@ -20,7 +20,7 @@ import { containerInstructions } from '../process/spawn.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { validateConfig } from '../spec/validate.js';
-import { DEFAULT_DEVICES, labelMounts, planContainer } from '../spec/plan.js';
+import { labelMounts, planContainer } from '../spec/plan.js';
 import { detachedBindSource } from '../rootfs/mounts.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
@@ -113,12 +113,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
   const hostMountsUnder = plan.mountNs === 'none' ? step('resolve rootfs', () => fs.realpathSync(plan.rootfs)) : undefined;
   // Computed before anything exists, so a bad value fails without leftovers.
-  // As runc (specconv.AllowedDevices): the config's rules, then runc's
-  // default rules, less those of default nodes that linux.devices replaces.
-  // linux.devices get no rule of their own: a node the config's rules deny
-  // exists but cannot be opened, by the init or by an exec'd process.
-  const replaced = DEFAULT_DEVICES.filter((d) => config.linux?.devices?.some((c) => c.path === d.path)).map((d) => deviceRule({ ...d, access: 'rwm' }));
-  const deviceRules = DEFAULT_DEVICE_RULES.filter((r) => !replaced.includes(r));
+  const deviceRules = allowedDeviceRules(config.linux?.devices);
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
   // On v2 the same rules become a BPF program (v1 gets them as devices.allow/deny writes).
   const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;

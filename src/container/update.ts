@@ -5,7 +5,8 @@
  * updated so that it keeps describing the container.
  */
 import { hostLayout } from '../cgroups/index.js';
-import { resourceWrites, writeResources } from '../cgroups/resources.js';
+import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
+import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { ERR, RuntimeError, step } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
 import { validateResources } from '../spec/validate.js';
@@ -85,10 +86,14 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
   const unlock = lockDir(sys, stateDir(ctx.root, id));
   try {
     if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', ERR.notRunning);
-    if ((resources.devices ?? []).length) throw new RuntimeError('', 'updating device rules is not supported by this version of ocirun');
-    const writes = resourceWrites(layout, resources, [], ctx.warn);
-    writeResources(s.cgroupPaths, writes);
     const config = readSavedConfig(ctx.root, id);
+    // New device rules replace the old ones, followed by runc's defaults as
+    // at create (runc 1.1.5 skips them on update; runc 1.2 applies them).
+    const devices = resources.devices?.length ? resources.devices : undefined;
+    const allowed = devices ? allowedDeviceRules(config.linux?.devices) : [];
+    const writes = resourceWrites(layout, resources, allowed, ctx.warn);
+    writeResources(s.cgroupPaths, writes);
+    if (devices && layout.mode === 'v2') installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
     writeSavedConfig(ctx.root, id, config);
   } finally {

@@ -214,6 +214,45 @@ describe('exec as runc does it', () => {
     );
   });
 
+  it('update changes device rules by the fewest writes v1 accepts, also once the cgroup has a child', () => {
+    // runc 1.1.5 skips device rules on update (SkipDevices); runc 1.2 applies
+    // them by the same transition, which ocirun follows.
+    const fuse = { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 };
+    const [name, bin] = runtimes[0];
+    const id = `parity-devupdate-${process.pid}`;
+    const rel = `/ocirun-parity-devupdate-${process.pid}`;
+    const b = bundle(['sleep', '300'], (c) => {
+      c.linux.cgroupsPath = rel;
+      c.linux.devices = [fuse];
+    });
+    const v1 = !fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const dir = path.join('/sys/fs/cgroup/devices', rel);
+    const rules = (allow: boolean) => JSON.stringify({ devices: [{ allow: false, access: 'rwm' }, ...(allow ? [{ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }] : [])] });
+    const update = (json: string) => cli(roots[name], ['update', '-r', '-', id], { runtime: bin, input: json });
+    const open = () => cli(roots[name], ['exec', id, 'sh', '-c', '(exec 3</dev/fuse) 2>/dev/null && echo opened || echo denied']).stdout;
+    try {
+      expect(cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true }).status).toBe(0);
+      expect(open()).toBe('denied\n');
+      let u = update(rules(true));
+      expect(u.status, u.stderr).toBe(0);
+      expect(open()).toBe('opened\n');
+      if (v1) {
+        expect(fs.readFileSync(path.join(dir, 'devices.list'), 'utf8')).toMatch(/^c 10:229 rwm$/m);
+        // With a child cgroup, a wildcard write is EINVAL: the same rules again need none.
+        fs.mkdirSync(path.join(dir, 'child'));
+      }
+      u = update(rules(true));
+      expect(u.status, u.stderr).toBe(0);
+      u = update(rules(false));
+      expect(u.status, u.stderr).toBe(0);
+      expect(open()).toBe('denied\n');
+      if (v1) expect(fs.readFileSync(path.join(dir, 'devices.list'), 'utf8')).not.toMatch(/^c 10:229/m);
+    } finally {
+      if (v1 && fs.existsSync(path.join(dir, 'child'))) fs.rmdirSync(path.join(dir, 'child'));
+      cli(roots[name], ['delete', '--force', id], { runtime: bin });
+    }
+  });
+
   it('refuses a --cgroup that is not below the container\'s cgroup', () => {
     withContainer(() => {}, (name, exec) => {
       for (const arg of ['..', 'memory:../..', 'a/../../b']) {

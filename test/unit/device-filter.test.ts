@@ -3,7 +3,7 @@
 // uses, so the jumps and verdicts are checked, not just the listing.
 import { describe, expect, it } from 'vitest';
 import { BPF_DEVCG_ACC_MKNOD, BPF_DEVCG_ACC_READ, BPF_DEVCG_ACC_WRITE, BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR, deviceFilterProgram, encodeProgram, type Insn } from '../../src/cgroups/devices/bpf.js';
-import { emulateDeviceRules, parseDeviceRule } from '../../src/cgroups/devices/emulator.js';
+import { deviceTransition, emulateDeviceRules, parseDeviceRule, parseDevicesList, ruleText } from '../../src/cgroups/devices/emulator.js';
 import { deviceFilter } from '../../src/cgroups/devices/index.js';
 import { DEFAULT_DEVICE_RULES } from '../../src/cgroups/resources.js';
 
@@ -89,5 +89,26 @@ describe('the BPF program', () => {
     const buf = deviceFilter([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }], DEFAULT_DEVICE_RULES);
     expect(buf.length % 8).toBe(0);
     expect(buf.length / 8).toBeGreaterThan(6 + 2);
+  });
+});
+
+describe('v1 device rules: the transition from devices.list (runc 1.2\'s Emulator.Transition)', () => {
+  const allowList = (rules: string[]) => ({ defaultAllow: false, rules: rules.map((r) => { const p = parseDeviceRule(r, true); return { type: p.type as 'c' | 'b', major: p.major, minor: p.minor, access: p.access }; }) });
+  it('reads devices.list: "a *:* rwm" is allow-all, anything else an allow-list', () => {
+    expect(parseDevicesList('a *:* rwm\n')).toEqual({ defaultAllow: true, rules: [] });
+    expect(parseDevicesList('c 1:3 rwm\nc *:* m\n')).toEqual(allowList(['c 1:3 rwm', 'c *:* m']));
+  });
+  it('from a fresh (allow-all) cgroup: the wildcard reset, then the exceptions', () => {
+    expect(deviceTransition({ defaultAllow: true, rules: [] }, allowList(['c 1:3 rwm', 'b *:* m'])).map(ruleText)).toEqual(['a *:* rwm', 'b *:* m', 'c 1:3 rwm']);
+  });
+  it('between allow-lists: only what differs, and nothing when they are the same', () => {
+    const from = allowList(['c 1:3 rwm', 'c 10:229 rwm', 'c 5:0 rw']);
+    const to = allowList(['c 1:3 rwm', 'c 5:0 rwm', 'c 1:5 r']);
+    const t = deviceTransition(from, to);
+    expect(t.map((r) => `${r.allow ? 'allow' : 'deny'} ${ruleText(r)}`)).toEqual(['deny c 10:229 rwm', 'allow c 1:5 r', 'allow c 5:0 m']);
+    expect(deviceTransition(to, to)).toEqual([]);
+  });
+  it('to allow-all: the wildcard allow alone', () => {
+    expect(deviceTransition(allowList(['c 1:3 rwm']), { defaultAllow: true, rules: [] }).map((r) => `${r.allow} ${ruleText(r)}`)).toEqual(['true a *:* rwm']);
   });
 });

@@ -86,3 +86,54 @@ export function parseDeviceRule(text: string, allow: boolean): DeviceRule {
   const num = (s: string) => (s === '*' ? -1 : Number(s));
   return { allow, type: m[1] as DeviceRule['type'], major: num(m[2]), minor: num(m[3]), access: m[4] };
 }
+
+/**
+ * v1's devices.list as a rule set. "a *:* rwm" means allow-all: a deny-list,
+ * whose denials devices.list does not show. Anything else is an allow-list.
+ */
+export function parseDevicesList(text: string): DeviceRuleSet {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (lines.includes('a *:* rwm')) return { defaultAllow: true, rules: [] };
+  return {
+    defaultAllow: false,
+    rules: lines.map((l) => {
+      const r = parseDeviceRule(l, true);
+      if (r.type === 'a') throw new RuntimeError('device rules', `unexpected devices.list entry "${l}"`);
+      return { type: r.type, major: r.major, minor: r.minor, access: norm(r.access) };
+    }),
+  };
+}
+
+/**
+ * The fewest v1 writes that turn the cgroup's rules `from` into `to`
+ * (runc's Emulator.Transition). A change of default, or a deny-list (whose
+ * denials cannot be read back), needs the wildcard rule that resets the
+ * list; otherwise only the exceptions that differ are written, so a cgroup
+ * that already has the rules gets no write at all (a wildcard write is
+ * EINVAL once the cgroup has children).
+ */
+export function deviceTransition(from: DeviceRuleSet, to: DeviceRuleSet): DeviceRule[] {
+  const out: DeviceRule[] = [];
+  let old = from.rules;
+  if (from.defaultAllow || from.defaultAllow !== to.defaultAllow) {
+    out.push({ allow: to.defaultAllow, type: 'a', major: -1, minor: -1, access: ACCESS });
+    old = [];
+  }
+  const key = (r: { type: string; major: number; minor: number }) => `${r.type} ${r.major} ${r.minor}`;
+  const ordered = (rules: DeviceRuleSet['rules']) => [...rules].sort((a, b) => a.type.localeCompare(b.type) || a.major - b.major || a.minor - b.minor);
+  const oldAccess = new Map(old.map((r) => [key(r), r.access]));
+  const newAccess = new Map(to.rules.map((r) => [key(r), r.access]));
+  // Exceptions (or parts of them) the target no longer has, then the new ones.
+  for (const r of ordered(old)) {
+    const dropped = minus(r.access, newAccess.get(key(r)) ?? '');
+    if (dropped) out.push({ allow: to.defaultAllow, type: r.type, major: r.major, minor: r.minor, access: dropped });
+  }
+  for (const r of ordered(to.rules)) {
+    const gained = minus(r.access, oldAccess.get(key(r)) ?? '');
+    if (gained) out.push({ allow: !to.defaultAllow, type: r.type, major: r.major, minor: r.minor, access: gained });
+  }
+  return out;
+}
+
+/** A rule in v1's "c 1:3 rwm" form. */
+export const ruleText = (r: DeviceRule) => `${r.type} ${id(r.major)}:${id(r.minor)} ${r.access}`;

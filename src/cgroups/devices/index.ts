@@ -1,7 +1,9 @@
-/** The cgroup v2 device filter for a container: its rules, emulated as v1 would apply them, compiled to BPF. */
+/** A container's device rules: emulated as v1 would apply them, then written to v1 or compiled to BPF for v2. */
 import { deviceRule } from '../resources.js';
 import { deviceFilterProgram, encodeProgram } from './bpf.js';
-import { emulateDeviceRules, parseDeviceRule } from './emulator.js';
+import { emulateDeviceRules, parseDeviceRule, type DeviceRuleSet } from './emulator.js';
+
+export type ConfiguredDeviceRule = { allow: boolean; type?: string; major?: number; minor?: number; access?: string };
 
 export { installDeviceFilter } from './attach.js';
 
@@ -10,7 +12,12 @@ export { installDeviceFilter } from './attach.js';
  * `allowed` the rules allowed after them (runc's defaults and the
  * configured linux.devices), in v1's "c 1:3 rwm" form.
  */
-export function deviceFilter(configured: { allow: boolean; type?: string; major?: number; minor?: number; access?: string }[], allowed: string[]): Buffer {
+export function targetDeviceRules(configured: ConfiguredDeviceRule[], allowed: string[]): DeviceRuleSet {
   const rules = [...configured.map((d) => parseDeviceRule(deviceRule(d), d.allow)), ...allowed.map((r) => parseDeviceRule(r, true))];
-  return encodeProgram(deviceFilterProgram(emulateDeviceRules(rules)));
+  return emulateDeviceRules(rules);
+}
+
+/** The same rules as a BPF program, for v2 (v1 writes them: ../resources.ts). */
+export function deviceFilter(configured: ConfiguredDeviceRule[], allowed: string[]): Buffer {
+  return encodeProgram(deviceFilterProgram(targetDeviceRules(configured, allowed)));
 }
