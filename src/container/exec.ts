@@ -181,6 +181,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       // While the init starts: the join waits for an RCU grace period.
       joinExecCgroups(cgroupProcs, pid);
       log.debug('exec: joined the cgroups');
+      channel.send({ type: 'go' });
     } else {
       primeCgroupMigration(hostLayout(), pid);
       // The init sets the process up and execs the shim, which says so and

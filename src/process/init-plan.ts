@@ -45,9 +45,9 @@ export interface InitPlan {
   /** The signals the caller of ocirun ignored (bit N-1 for signal N, hex): the program inherits them so, as under runc. */
   ignoredSignals: string;
   /**
-   * exec: the parent put the process in the container's cgroups as soon as
-   * it existed (roomy limits: see tightLimits), so the exec shim need not
-   * stop for it.
+   * exec: the parent puts the process in the container's cgroups as soon as
+   * it exists (roomy limits: see tightLimits), while it sets itself up; the
+   * init waits for its "go" before the exec, and the exec shim need not stop.
    */
   cgroupsJoined?: boolean;
   /** --debug: the init reports its steps, with their times, as log lines. */

@@ -164,7 +164,14 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
   sys.close(procFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
-  note('process set up; exec');
+  // Joined early: the parent's join ran alongside our setup; the program
+  // must still start only inside the cgroups (device rules, limits).
+  if (plan.cgroupsJoined) {
+    channel.receiveSync('go');
+    note('in the cgroups; exec');
+  } else {
+    note('process set up; exec');
+  }
   return execProgram(sys, plan, shimFd, program, loadFilterLast, plan.cgroupsJoined ? undefined : channel.fd);
 }
 

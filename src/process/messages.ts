@@ -41,7 +41,11 @@ export type Message =
   | { type: 'created' }
   /** The exec shim of an exec'd process → parent: the engine is gone; put me in the cgroups (native/exec-shim.c). */
   | { type: 'shim' }
-  /** Parent → exec shim: done; exec the program. */
+  /**
+   * Parent → exec shim: you are in the cgroups; exec the program. Under
+   * roomy limits (InitPlan.cgroupsJoined) it goes to the exec init itself,
+   * which must not exec the program before the join is done.
+   */
   | { type: 'go' }
   /** Init → parent: a line for ocirun's log. */
   | { type: 'log'; level: 'debug' | 'warning'; message: string; time?: string }

@@ -44,12 +44,14 @@ describe('resource writes', () => {
     blockIO: { weight: 500 },
   };
 
-  it('writes v1 files, device rules in order, runc defaults after the config rules', () => {
+  it('writes v1 files, and the device rules as one target: the config rules, then runc defaults, emulated', () => {
     const w = resourceWrites(v1, r, DEFAULT_DEVICE_RULES);
     const devices = w.filter((x) => x.controller === 'devices');
-    expect(devices[0]).toEqual({ controller: 'devices', file: 'devices.deny', value: 'a *:* rwm' });
-    expect(devices[1]).toEqual({ controller: 'devices', file: 'devices.allow', value: 'c 1:3 rw' });
-    expect(devices.slice(2).map((d) => d.value)).toEqual(DEFAULT_DEVICE_RULES);
+    expect(devices).toHaveLength(1);
+    // deny-all, then c 1:3 rw and the defaults: an allow-list (written as the transition from devices.list).
+    expect(devices[0].devices?.defaultAllow).toBe(false);
+    const rules = devices[0].devices!.rules.map((d) => `${d.type} ${d.major < 0 ? '*' : d.major}:${d.minor < 0 ? '*' : d.minor} ${d.access}`);
+    expect(rules).toEqual(['c 1:3 rwm', ...DEFAULT_DEVICE_RULES.filter((d) => d !== 'c 1:3 rwm')]);
     const files = Object.fromEntries(w.filter((x) => x.controller !== 'devices').map((x) => [x.file, x.value]));
     expect(files).toEqual({
       'memory.limit_in_bytes': '4194304',
