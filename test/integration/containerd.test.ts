@@ -1,57 +1,20 @@
 // containerd (Debian's 1.6) drives ocirun through its runc shim, with a
 // private config, root, state and unix socket under a temp dir; the same
 // scenario under Debian's runc must give the same results.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureImage, OCIRUN, TEST_IMAGE, stopDaemon } from './helpers.js';
+import { OCIRUN, startContainerd, TEST_IMAGE, type Containerd } from './helpers.js';
 
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
-let dir: string;
-let daemon: ChildProcess;
-
-const ctr = (args: string[], timeout = 30_000) => spawnSync('ctr', ['-a', path.join(dir, 'c.sock'), ...args], { encoding: 'utf8', timeout });
+let containerd: Containerd;
+const ctr = (args: string[], timeout = 30_000) => containerd.ctr(args, timeout);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-containerd-'));
-  fs.writeFileSync(
-    path.join(dir, 'config.toml'),
-    [
-      'version = 2',
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${dir}/c.sock"`,
-      '[ttrpc]',
-      `  address = "${dir}/c.sock.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '[metrics]',
-      '  address = ""',
-      '',
-    ].join('\n'),
-  );
-  const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
-  daemon = spawn('containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, 'c.sock')); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(fs.existsSync(path.join(dir, 'c.sock'))).toBe(true);
-  ensureImage();
-  const archive = path.join(dir, 'image.tar');
-  execFileSync('podman', ['save', '-q', '--format', 'oci-archive', '-o', archive, TEST_IMAGE]);
-  const imported = ctr(['images', 'import', archive]);
-  expect(imported.status, imported.stderr).toBe(0);
+  containerd = await startContainerd();
 }, 120_000);
-
-afterAll(async () => {
-  await stopDaemon(daemon);
-  // Mounts of containerd's snapshots go with it; what it made is under dir.
-  spawnSync('umount', ['-R', '-l', path.join(dir, 'root')]);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => containerd?.stop(), 60_000);
 
 /** One runtime's run of the scenario, as text that must match between runtimes. */
 function scenario(binary: string, tag: string) {
@@ -74,7 +37,7 @@ function scenario(binary: string, tag: string) {
     out.resumedStatus = /\b(PAUSED|RUNNING)\b/.exec(ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(id)) ?? '')?.[1];
     out.kill = ctr(['task', 'kill', '-s', 'KILL', id]).status;
     for (let i = 0; i < 50 && !/STOPPED/.test(ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(id)) ?? ''); i++) spawnSync('sleep', ['0.1']);
-    const logFile = path.join(dir, 'state/io.containerd.runtime.v2.task/default', id, 'log.json');
+    const logFile = path.join(containerd.dir, 'state/io.containerd.runtime.v2.task/default', id, 'log.json');
     out.shimLogErrors = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"level":"error"')) : [];
     out.initGone = !fs.existsSync(`/proc/${pid}`) || !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep');
   } finally {

@@ -166,6 +166,62 @@ export async function waitUntil(condition: () => boolean, what: string, timeoutM
   }
 }
 
+export interface Containerd {
+  /** The private daemon's client, `ctr`. */
+  ctr(args: string[], timeout?: number): SpawnSyncReturns<string>;
+  /** Its directory: config, root, state, socket, log. */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private containerd (config, root, state and unix socket under a temp
+ * dir; no CRI plugin) with the busybox test image imported.
+ */
+export async function startContainerd(): Promise<Containerd> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-containerd-'));
+  fs.writeFileSync(
+    path.join(dir, 'config.toml'),
+    [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${dir}/c.sock"`,
+      '[ttrpc]',
+      `  address = "${dir}/c.sock.ttrpc"`,
+      '[debug]',
+      '  address = ""',
+      '[metrics]',
+      '  address = ""',
+      '',
+    ].join('\n'),
+  );
+  const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
+  const daemon = spawn('containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const ctr = (args: string[], timeout = 30_000) => spawnSync('ctr', ['-a', path.join(dir, 'c.sock'), ...args], { encoding: 'utf8', timeout });
+  const stop = async () => {
+    await stopDaemon(daemon);
+    // Mounts of containerd's snapshots go with it; what it made is under dir.
+    spawnSync('umount', ['-R', '-l', path.join(dir, 'root')]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntil(() => fs.existsSync(path.join(dir, 'c.sock')), 'containerd listening', 10_000);
+    ensureImage();
+    const archive = path.join(dir, 'image.tar');
+    execFileSync('podman', ['save', '-q', '--format', 'oci-archive', '-o', archive, TEST_IMAGE]);
+    const imported = ctr(['images', 'import', archive]);
+    if (imported.status !== 0) throw new Error(`ctr images import: ${imported.stderr}`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ctr, dir, stop };
+}
+
 export interface Dockerd {
   /** The private daemon's client. */
   docker(args: string[], timeout?: number): SpawnSyncReturns<string>;

@@ -1,4 +1,4 @@
-// What podman, Docker and containerd really send a runtime, for a matrix of
+// What podman, Docker and containerd (ctr) really send a runtime, for a matrix of
 // their common flags: each case runs under ocirun and under runc, through a
 // wrapper that captures the config.json (and exec process file) the manager
 // hands the runtime before running it. ocirun must accept every one, and
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfsTar, ensureImage, OCIRUN, project, startDockerd, TEST_IMAGE, type Dockerd } from './helpers.js';
+import { busyboxRootfsTar, ensureImage, OCIRUN, project, startContainerd, startDockerd, TEST_IMAGE, type Containerd, type Dockerd } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const corpus = process.env.OCIRUN_CORPUS_DIR ?? path.join(project, '.corpus');
@@ -309,3 +309,54 @@ describe('docker: a matrix of run flags, under ocirun as under runc', () => {
     expect(seen.ocirun).toEqual(seen.runc);
   });
 });
+
+/**
+ * ctr's own flags for the same ideas (containerd 1.6's `ctr run`). Not
+ * --no-pivot: with it, ctr 1.6 replaces the runtime options that carry
+ * --runc-binary, and runs Debian's runc whatever the test asks.
+ */
+const CTR: Case[] = [
+  { name: 'plain', flags: [] },
+  { name: 'memory-limit', flags: ['--memory-limit', String(32 * 2 ** 20)] },
+  { name: 'cpus', flags: ['--cpus', '0.5'] },
+  { name: 'cpu-shares', flags: ['--cpu-shares', '512'] },
+  { name: 'cpu-quota-period', flags: ['--cpu-quota', '20000', '--cpu-period', '100000'] },
+  { name: 'cap-add', flags: ['--cap-add', 'CAP_NET_ADMIN'] },
+  { name: 'cap-drop', flags: ['--cap-drop', 'CAP_CHOWN'] },
+  { name: 'read-only', flags: ['--read-only'], extra: 'touch /x 2>&1 | cut -d: -f3' },
+  { name: 'env', flags: ['--env', 'FOO=bar', '--env-file', host.envFile], extra: 'echo "$FOO $FROM_FILE $OTHER"' },
+  { name: 'cwd', flags: ['--cwd', '/tmp'] },
+  { name: 'mount-bind-ro', flags: ['--mount', `type=bind,src=${host.data},dst=/m,options=rbind:ro`], extra: 'cat /m/hello; touch /m/x 2>&1 | cut -d: -f3' },
+  { name: 'seccomp', flags: ['--seccomp'], extra: 'grep ^Seccomp: /proc/self/status' },
+  { name: 'allow-new-privs', flags: ['--allow-new-privs'] },
+  { name: 'device', flags: ['--device', '/dev/fuse'], extra: 'ls -l /dev/fuse | cut -c1-10; head -c0 /dev/fuse && echo fuse-open' },
+  { name: 'net-host', flags: ['--net-host'], extra: 'readlink /proc/self/ns/net | cut -c1-4' },
+  { name: 'privileged', flags: ['--privileged'], extra: 'grep ^CapEff: /proc/self/status' },
+];
+
+describe('containerd (ctr run): a matrix of its flags, under ocirun as under runc', () => {
+  let containerd: Containerd;
+  beforeAll(async () => {
+    containerd = await startContainerd();
+  }, 120_000);
+  afterAll(() => containerd?.stop(), 60_000);
+  for (const c of CTR) {
+    it(c.name, () => {
+      const outcomes: Partial<Record<Runtime, Outcome>> = {};
+      for (const rt of ['ocirun', 'runc'] as const) {
+        const id = `ocirun-matrix-ctr-${c.name}-${rt}`;
+        const r = containerd.ctr(['run', '--rm', '--runc-binary', wrappers[rt].bin, ...c.flags, TEST_IMAGE, id, 'sh', '-c', c.extra ? `${VIEW}; ${c.extra}` : VIEW], 60_000);
+        outcomes[rt] = normalized(r, id);
+        const config = takeCapture(rt, 'config');
+        if (rt === 'ocirun') {
+          expect(config, `ctr ${c.name}: containerd called the runtime: ${outcomes[rt]!.out}`).toBeDefined();
+          keep(`ctr-${c.name}`, config);
+        }
+      }
+      expect(outcomes.runc!.status, `runc: ${outcomes.runc!.out}`).toBe(c.status ?? 0);
+      expect(outcomes.ocirun!.status, `ocirun: ${outcomes.ocirun!.out}`).toBe(c.status ?? 0);
+      expect(outcomes.ocirun!.out).toBe(outcomes.runc!.out);
+    });
+  }
+});
+
