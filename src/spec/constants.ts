@@ -28,3 +28,21 @@ export function supportedOciVersion(v: string): boolean {
   const [major, minor] = [Number(m[1]), Number(m[2])];
   return major === 0 || (major === 1 && minor <= 3);
 }
+
+/** linux.personality.domain as personality(2)'s value. */
+export const PERSONALITY_DOMAINS: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+/** linux.personality.flags: the flag bits of <sys/personality.h>, by name. */
+export const PERSONALITY_FLAGS: Record<string, number> = {
+  UNAME26: 0x0020000,
+  ADDR_NO_RANDOMIZE: 0x0040000,
+  FDPIC_FUNCPTRS: 0x0080000,
+  MMAP_PAGE_ZERO: 0x0100000,
+  ADDR_COMPAT_LAYOUT: 0x0200000,
+  READ_IMPLIES_EXEC: 0x0400000,
+  ADDR_LIMIT_32BIT: 0x0800000,
+  SHORT_INODE: 0x1000000,
+  WHOLE_SECONDS: 0x2000000,
+  STICKY_TIMEOUTS: 0x4000000,
+  ADDR_LIMIT_3GB: 0x8000000,
+};
+

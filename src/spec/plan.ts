@@ -10,7 +10,7 @@ import { cpuList } from './validate.js';
 import { planCapabilities, type CapabilityPlan } from '../security/capabilities.js';
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
-import { SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
+import { PERSONALITY_DOMAINS, PERSONALITY_FLAGS, SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
 import type { Config, DeviceConfig, IDMappingConfig, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -272,11 +272,9 @@ export function labelMounts(mounts: MountPlan[], label: string): MountPlan[] {
   return mounts.map((m) => (m.bind || unlabelled.has(m.type) ? m : { ...m, data: [m.data, `context="${label}"`].filter(Boolean).join(',') }));
 }
 
-const PERSONALITY_DOMAINS: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
-
-/** linux.personality as personality(2)'s argument. */
+/** linux.personality as personality(2)'s argument: the domain with the flags or'ed in. */
 export function personalityValue(p: { domain?: string; flags?: string[] } | undefined): number | undefined {
-  return p ? PERSONALITY_DOMAINS[p.domain ?? ''] : undefined;
+  return p ? (p.flags ?? []).reduce((v, f) => v | PERSONALITY_FLAGS[f], PERSONALITY_DOMAINS[p.domain ?? '']) : undefined;
 }
 
 const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };

@@ -19,7 +19,7 @@ import { parseMountOptions } from '../rootfs/options.js';
 import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
 import { actionValue, kernelFilterFlags, usesNotify } from '../security/seccomp.js';
 import { RLIMIT } from '../sys/constants.js';
-import { HookKinds, NamespaceTypes, supportedOciVersion } from './constants.js';
+import { HookKinds, NamespaceTypes, PERSONALITY_DOMAINS, PERSONALITY_FLAGS, supportedOciVersion } from './constants.js';
 import type { Config, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 import { validateConfig as configSchema, validateProcess as processSchema, validateResources as resourcesSchema } from './validators.js';
 
@@ -252,7 +252,6 @@ function checkWithoutMountNs(config: Config, bundle: string, noPivot: boolean): 
   }
 }
 
-const PERSONALITY_DOMAINS = ['LINUX', 'LINUX32'];
 
 export interface ConfigCheckOptions {
   bundle: string;
@@ -362,9 +361,11 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
   }
   if (linux.seccomp) checkSeccomp(linux.seccomp);
   if (linux.personality) {
-    // runc ignores the flags with a warning; since none is applied here either, they are refused.
-    if (linux.personality.flags?.length) throw new ConfigError('linux.personality.flags', 'personality flags are not supported (runc ignores them)');
-    if (!PERSONALITY_DOMAINS.includes(linux.personality.domain ?? '')) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(linux.personality.domain ?? '')}`);
+    // runc ignores the flags with a warning; ocirun applies them (the spec names none: <sys/personality.h>'s).
+    for (const [i, f] of (linux.personality.flags ?? []).entries()) {
+      if (!(f in PERSONALITY_FLAGS)) throw new ConfigError(`linux.personality.flags[${i}]`, `unknown personality flag ${JSON.stringify(f)} (one of ${Object.keys(PERSONALITY_FLAGS).join(', ')})`);
+    }
+    if (!((linux.personality.domain ?? '') in PERSONALITY_DOMAINS)) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(linux.personality.domain ?? '')}`);
   }
   // Fields of the spec this build does not apply yet: refused, with the field named.
   const unsupported: [string, unknown][] = [

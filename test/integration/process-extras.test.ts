@@ -1,5 +1,5 @@
 // Process attributes newer runc applies, each seen from inside or from the
-// host: linux.personality (LINUX32 on x86_64 makes uname report i686) and
+// host: linux.personality (LINUX32 on x86_64 makes uname report i686; flags) and
 // process.ioPriority (ioprio_get from the host).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,12 +30,25 @@ describe.runIf(os.arch() === 'x64')('personality', () => {
     expect(cli(root, ['run', '--bundle', b64, `${id}-64`]).stdout).toBe('x86_64\n');
   });
 
-  it('refuses flags and unknown domains, naming the field', () => {
-    const b = makeBundle('ocirun-persona-', ['true'], (c) => (c.linux.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] }));
-    bundles.push(b);
-    const r = cli(root, ['run', '--bundle', b, `persona-bad-${process.pid}`]);
+  it('applies the flags with the domain, to the program and to exec (runc ignores them); an unknown flag is refused', () => {
+    const flags = (c: any) => (c.linux.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE', 'UNAME26'] });
+    const b = makeBundle('ocirun-persona-', ['sh', '-c', 'cat /proc/self/personality; uname -r | cut -d. -f1,2'], flags);
+    const sleeper = makeBundle('ocirun-persona-', ['sleep', '100'], flags);
+    const bad = makeBundle('ocirun-persona-', ['true'], (c) => (c.linux.personality = { domain: 'LINUX', flags: ['NO_SUCH_FLAG'] }));
+    bundles.push(b, sleeper, bad);
+    const id = `persona-flags-${process.pid}`;
+    // ADDR_NO_RANDOMIZE (0x40000) | UNAME26 (0x20000); UNAME26 makes the kernel say 2.6.
+    expect(cli(root, ['run', '--bundle', b, id]).stdout).toBe('00060000\n2.6\n');
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', sleeper, `${id}-exec`], { detached: true }).status).toBe(0);
+      expect(cli(root, ['exec', `${id}-exec`, 'cat', '/proc/self/personality']).stdout).toBe('00060000\n');
+    } finally {
+      cli(root, ['delete', '-f', `${id}-exec`]);
+    }
+    const r = cli(root, ['run', '--bundle', bad, `persona-bad-${process.pid}`]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/linux\.personality\.flags: personality flags are not supported/);
+    expect(r.stderr).toMatch(/linux\.personality\.flags\[0\]: unknown personality flag \\?"NO_SUCH_FLAG/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 
