@@ -220,7 +220,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     step('write state', () => writeState(ctx.root, state));
     faultPoint('pid-saved');
 
-    const { process: processPlan, seccomp, personality, ...container } = plan;
+    const { process: processPlan, seccomp, personality, memoryPolicy, ...container } = plan;
     const initPlan: InitPlan = {
       container: {
         ...container,
@@ -238,6 +238,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       // runc sends the agent the state as it stands during create: "creating".
       seccompAgent: listenerFd === undefined ? undefined : { fd: init.fdInProcess(listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
       personality,
+      memoryPolicy,
       keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
       inUserNs,
       ignoredSignals: callerIgnoredSignals(),

@@ -25,7 +25,7 @@ import { sessionKeyringName } from '../security/keyring.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, OCI_VERSION, type NamespaceType } from '../spec/constants.js';
-import { personalityValue, planProcess } from '../spec/plan.js';
+import { memoryPolicyPlan, personalityValue, planProcess } from '../spec/plan.js';
 import type { Config } from '../spec/schema.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
@@ -136,6 +136,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   const processPlan = planProcess(proc, ctx.warn);
   const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
   const personality = personalityValue(config.linux?.personality);
+  const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
   const namespaces = containerNamespaces(config, s.pid);
   // With a mount namespace, the process's root is the root of the joined
   // namespace; without one, the init's (runc would leave it at the host's /).
@@ -168,6 +169,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       // runc's setns process: the state as "running", the exec'd process as pid.
       seccompAgent: agentFd === undefined ? undefined : { fd: launched.fdInProcess(agentFd), processState: containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', pid, seccomp?.listenerMetadata) },
       personality,
+      memoryPolicy,
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
       inUserNs: namespaces.includes('user'),
       ignoredSignals: callerIgnoredSignals(),

@@ -72,6 +72,7 @@ export function prepareProcess(sys: Sys, plan: InitPlan, procFd: number): void {
   if (p.noNewPrivileges) step('no_new_privs', () => sys.prctl(PR.SET_NO_NEW_PRIVS, 1));
   if (plan.keyring) step('join session keyring', () => joinContainerKeyring(sys, plan.keyring!, plan.inUserNs));
   if (plan.personality !== undefined) step('personality', () => sys.personality(plan.personality!));
+  if (plan.memoryPolicy) step('linux.memoryPolicy', () => sys.setMempolicy(plan.memoryPolicy!.mode, plan.memoryPolicy!.nodes));
   if (p.ioPriority !== undefined) step('ioprio_set', () => sys.setIoPriority(p.ioPriority!));
   if (p.schedAttr) step('sched_setattr', () => sys.schedSetattr(Buffer.from(p.schedAttr!, 'hex')));
   applyLsmLabels(sys, plan, procFd);

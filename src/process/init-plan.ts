@@ -5,11 +5,11 @@
  * plan type; only `container` tells them apart.
  */
 import type { CgroupMountSource } from '../rootfs/mounts.js';
-import type { ContainerPlan, ProcessPlan } from '../spec/plan.js';
+import type { ContainerPlan, MemoryPolicyPlan, ProcessPlan } from '../spec/plan.js';
 import type { ResourcesConfig, SeccompConfig } from '../spec/schema.js';
 
 /** create: the rootfs and the rest of the container, set up before the process. */
-export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp' | 'personality'> {
+export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp' | 'personality' | 'memoryPolicy'> {
   cgroupMounts: CgroupMountSource[];
   cgroupUnified: boolean;
   hostHasKcore: boolean;
@@ -38,6 +38,8 @@ export interface InitPlan {
   seccompAgent?: { fd: number; processState: string };
   /** personality(2) from linux.personality. */
   personality?: number;
+  /** set_mempolicy(2) from linux.memoryPolicy. */
+  memoryPolicy?: MemoryPolicyPlan;
   /** The container's session keyring to join (or make), unless it has none (--no-new-keyring). */
   keyring?: string;
   /** Whether the process is in a user namespace other than the host's (for the keyring's permissions). */

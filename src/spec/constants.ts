@@ -46,3 +46,7 @@ export const PERSONALITY_FLAGS: Record<string, number> = {
   ADDR_LIMIT_3GB: 0x8000000,
 };
 
+/** linux.memoryPolicy.mode and .flags as set_mempolicy(2) takes them (<linux/mempolicy.h>). */
+export const MPOL_MODES: Record<string, number> = { MPOL_DEFAULT: 0, MPOL_PREFERRED: 1, MPOL_BIND: 2, MPOL_INTERLEAVE: 3, MPOL_LOCAL: 4, MPOL_PREFERRED_MANY: 5, MPOL_WEIGHTED_INTERLEAVE: 6 };
+export const MPOL_FLAGS: Record<string, number> = { MPOL_F_STATIC_NODES: 1 << 15, MPOL_F_RELATIVE_NODES: 1 << 14, MPOL_F_NUMA_BALANCING: 1 << 13 };
+

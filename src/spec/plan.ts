@@ -10,7 +10,7 @@ import { cpuList } from './validate.js';
 import { planCapabilities, type CapabilityPlan } from '../security/capabilities.js';
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
-import { PERSONALITY_DOMAINS, PERSONALITY_FLAGS, SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
+import { MPOL_FLAGS, MPOL_MODES, PERSONALITY_DOMAINS, PERSONALITY_FLAGS, SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
 import type { Config, DeviceConfig, IDMappingConfig, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -111,6 +111,8 @@ export interface ContainerPlan {
   noPivot: boolean;
   /** personality(2) for the program (linux.personality). */
   personality?: number;
+  /** set_mempolicy(2) for the program and exec'd processes (linux.memoryPolicy). */
+  memoryPolicy?: MemoryPolicyPlan;
   /** SELinux context for the container's own mounts (linux.mountLabel). */
   mountLabel?: string;
   process: ProcessPlan;
@@ -226,6 +228,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     process: planProcess(p, warn),
     mountLabel: linux.mountLabel || undefined,
     personality: personalityValue(linux.personality),
+    memoryPolicy: memoryPolicyPlan(linux.memoryPolicy),
     cgroupsPath: linux.cgroupsPath ?? '',
     resources: linux.resources,
     seccomp: linux.seccomp,
@@ -270,6 +273,18 @@ export function planProcess(p: ProcessConfig, warn: (msg: string) => void): Proc
 export function labelMounts(mounts: MountPlan[], label: string): MountPlan[] {
   const unlabelled = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2']);
   return mounts.map((m) => (m.bind || unlabelled.has(m.type) ? m : { ...m, data: [m.data, `context="${label}"`].filter(Boolean).join(',') }));
+}
+
+export interface MemoryPolicyPlan {
+  /** The mode with its flags or'ed in. */
+  mode: number;
+  nodes: number[];
+}
+
+/** linux.memoryPolicy as set_mempolicy(2)'s arguments (validate.ts checked the nodes against the mode). */
+export function memoryPolicyPlan(m: { mode?: string; nodes?: string; flags?: string[] } | undefined): MemoryPolicyPlan | undefined {
+  if (!m) return undefined;
+  return { mode: (m.flags ?? []).reduce((v, f) => v | MPOL_FLAGS[f], MPOL_MODES[m.mode ?? '']), nodes: m.nodes?.trim() ? cpuList(m.nodes, 'linux.memoryPolicy.nodes', 'plan', 'NUMA node') : [] };
 }
 
 /** linux.personality as personality(2)'s argument: the domain with the flags or'ed in. */

@@ -97,17 +97,25 @@ function checkAgainst(validator: SchemaValidator, value: unknown, prefix: string
 
 // ---------------------------------------------------------------- process
 
-/** A cpu list ("0-3,7") as CPU numbers, or an error naming the field. */
-export function cpuList(text: string, field: string, step = 'validate config'): number[] {
+/** runc's rules: which modes take nodes (set_mempolicy(2) checks the nodes exist). */
+function checkMemoryPolicy(m: { mode?: string; nodes?: string; flags?: string[] }): void {
+  if (!m.mode) throw new ConfigError('linux.memoryPolicy.mode', 'is required');
+  const nodes = m.nodes?.trim() ? cpuList(m.nodes, 'linux.memoryPolicy.nodes', 'validate config', 'NUMA node') : [];
+  if ((m.mode === 'MPOL_DEFAULT' || m.mode === 'MPOL_LOCAL') && nodes.length) throw new ConfigError('linux.memoryPolicy.nodes', `${m.mode} takes no nodes, got ${nodes.length}`);
+  if (m.mode !== 'MPOL_DEFAULT' && m.mode !== 'MPOL_LOCAL' && m.mode !== 'MPOL_PREFERRED' && !nodes.length) throw new ConfigError('linux.memoryPolicy.nodes', `${m.mode} needs at least one node`);
+}
+
+/** A cpu (or NUMA node) list ("0-3,7") as numbers, or an error naming the field. */
+export function cpuList(text: string, field: string, step = 'validate config', what = 'CPU'): number[] {
   const cpus: number[] = [];
   for (const part of text.replace(/\s+/g, '').split(',').filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     const lo = m ? Number(m[1]) : NaN;
     const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-    if (!m || hi < lo || hi >= 1024) throw new ConfigError(field, `${JSON.stringify(text)} is not a CPU list (such as "0-3,7") of CPUs below 1024`, step);
+    if (!m || hi < lo || hi >= 1024) throw new ConfigError(field, `${JSON.stringify(text)} is not a ${what} list (such as "0-3,7") of ${what}s below 1024`, step);
     for (let c = lo; c <= hi; c++) cpus.push(c);
   }
-  if (!cpus.length) throw new ConfigError(field, 'is an empty CPU list', step);
+  if (!cpus.length) throw new ConfigError(field, `is an empty ${what} list`, step);
   return cpus;
 }
 
@@ -367,10 +375,10 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
     }
     if (!((linux.personality.domain ?? '') in PERSONALITY_DOMAINS)) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(linux.personality.domain ?? '')}`);
   }
+  if (linux.memoryPolicy) checkMemoryPolicy(linux.memoryPolicy);
   // Fields of the spec this build does not apply yet: refused, with the field named.
   const unsupported: [string, unknown][] = [
     ['linux.intelRdt', linux.intelRdt],
-    ['linux.memoryPolicy', linux.memoryPolicy],
     ['linux.netDevices', linux.netDevices && Object.keys(linux.netDevices).length ? linux.netDevices : undefined],
   ];
   for (const [field, v] of unsupported) if (v !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');

@@ -88,6 +88,7 @@ export class RecordingSys implements Sys {
   schedSetattr(attr: Buffer) { this.rec('schedSetattr', attr.toString('hex')); }
   setIoPriority(value: number) { this.rec('setIoPriority', value); }
   personality(persona: number) { this.rec('personality', persona); }
+  setMempolicy(mode: number, nodes: number[]) { this.rec('setMempolicy', mode, nodes); }
   joinSessionKeyring(name: string) { this.rec('joinSessionKeyring', name); return 1234; }
   keyPermissions(serial: number) { this.rec('keyPermissions', serial); return 0x3f010000; }
   setKeyPermissions(serial: number, perm: number) { this.rec('setKeyPermissions', serial, perm); }

@@ -71,6 +71,8 @@ export interface Sys {
   setIoPriority(value: number): void;
   /** personality(2): the execution domain for the next exec. */
   personality(persona: number): void;
+  /** set_mempolicy(2): `mode` (flags or'ed in) over the NUMA `nodes`. */
+  setMempolicy(mode: number, nodes: number[]): void;
   /** keyctl(KEYCTL_JOIN_SESSION_KEYRING): joins (or makes) the named session keyring; returns its serial. */
   joinSessionKeyring(name: string): number;
   /** A key's permission mask, from keyctl(KEYCTL_DESCRIBE). */

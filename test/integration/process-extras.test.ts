@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, makeBundle } from './helpers.js';
+import { cli, leftovers, makeBundle } from './helpers.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-persona-root-'));
 const bundles: string[] = [];
@@ -75,6 +75,46 @@ function withProgramAndExec(name: string, edit: (c: any) => void, check: (progra
     cli(root, ['delete', '-f', id]);
   }
 }
+
+describe('linux.memoryPolicy', () => {
+  // This VM has one NUMA node, 0. The policy shows in /proc/self/numa_maps' second field.
+  const policyOf = (out: string) => out.trim().split('\n')[0];
+  const program = ['sh', '-c', 'head -1 /proc/self/numa_maps | cut -d" " -f2'];
+  it('binds the program and exec\'d processes to the nodes, with the flags', () => {
+    const bind = makeBundle('ocirun-mpol-', program, (c) => (c.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0' }));
+    const preferred = makeBundle('ocirun-mpol-', program, (c) => (c.linux.memoryPolicy = { mode: 'MPOL_PREFERRED', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] }));
+    const interleave = makeBundle('ocirun-mpol-', ['sleep', '100'], (c) => (c.linux.memoryPolicy = { mode: 'MPOL_INTERLEAVE', nodes: '0' }));
+    bundles.push(bind, preferred, interleave);
+    const id = `mpol-${process.pid}`;
+    expect(policyOf(cli(root, ['run', '--bundle', bind, `${id}-bind`]).stdout)).toBe('bind:0');
+    expect(policyOf(cli(root, ['run', '--bundle', preferred, `${id}-pref`]).stdout)).toBe('prefer=static:0');
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', interleave, `${id}-exec`], { detached: true }).status).toBe(0);
+      expect(policyOf(cli(root, ['exec', `${id}-exec`, ...program]).stdout)).toBe('interleave:0');
+    } finally {
+      cli(root, ['delete', '-f', `${id}-exec`]);
+    }
+  });
+
+  it('refuses a node the host lacks (the kernel\'s EINVAL) and nodes a mode does not take, leaving nothing', () => {
+    const cases: [any, RegExp][] = [
+      [{ mode: 'MPOL_BIND', nodes: '7' }, /linux\.memoryPolicy: set_mempolicy mode 0x2 nodes 7: .*\(EINVAL\)/],
+      [{ mode: 'MPOL_LOCAL', nodes: '0' }, /linux\.memoryPolicy\.nodes: MPOL_LOCAL takes no nodes/],
+      [{ mode: 'MPOL_BIND' }, /linux\.memoryPolicy\.nodes: MPOL_BIND needs at least one node/],
+      [{ mode: 'MPOL_BIND', nodes: '0-x' }, /linux\.memoryPolicy\.nodes: .* is not a NUMA node list/],
+    ];
+    for (const [policy, msg] of cases) {
+      const b = makeBundle('ocirun-mpol-', ['true'], (c) => (c.linux.memoryPolicy = policy));
+      bundles.push(b);
+      const id = `mpol-bad-${process.pid}`;
+      const r = cli(root, ['run', '--bundle', b, id]);
+      expect(r.status, JSON.stringify(policy)).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(leftovers(root, id, b)).toEqual([]);
+    }
+  });
+});
 
 describe('process.ioPriority', () => {
   it('the program and an exec\'d process run with the configured class and level', () => {
