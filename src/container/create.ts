@@ -22,6 +22,7 @@ import { loadConfig } from '../spec/load.js';
 import { validateConfig } from '../spec/validate.js';
 import { labelMounts, planContainer } from '../spec/plan.js';
 import { detachedBindSource } from '../rootfs/mounts.js';
+import { moveNetDevices, netDeviceIndexes } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../spec/schema.js';
@@ -142,6 +143,9 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     noNewKeyring: opts.noNewKeyring || undefined,
     hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
+  // Host interfaces for linux.netDevices: found before anything is made.
+  const netDevices = config.linux?.netDevices && Object.keys(config.linux.netDevices).length ? config.linux.netDevices : undefined;
+  const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
   // A cgroup that exists already: runc's checks, before anything is made.
   // runc counts its processes in one hierarchy, devices' (v2: the one).
   refuseFrozen(state.cgroupPaths);
@@ -219,6 +223,16 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('pid-saved');
+    if (netDevices) {
+      // Into the init's network namespace (its own, or the one it joined), as runc does.
+      const netns = step('open network namespace', () => sys.open(`/proc/${init.pid}/ns/net`, O.RDONLY | O.CLOEXEC));
+      try {
+        moveNetDevices(sys, netDevices, netIndexes!, netns);
+      } finally {
+        sys.close(netns);
+      }
+      log.debug(`create: moved ${Object.keys(netDevices).join(', ')} into the container's network namespace`);
+    }
 
     const { process: processPlan, seccomp, personality, memoryPolicy, ...container } = plan;
     const initPlan: InitPlan = {

@@ -51,7 +51,7 @@ export function features(host: HostFeatures) {
       selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
-      netDevices: { enabled: false },
+      netDevices: { enabled: true },
     },
     annotations: {
       'org.ocirun.version': VERSION,

@@ -97,6 +97,18 @@ function checkAgainst(validator: SchemaValidator, value: unknown, prefix: string
 
 // ---------------------------------------------------------------- process
 
+/** An interface name the kernel takes (runc's devValidName): at most 15 bytes, no '/', ':' or space, not "." or "..". */
+const validIfName = (n: string) => n.length > 0 && Buffer.byteLength(n) <= 15 && n !== '.' && n !== '..' && !/[/:\s]/.test(n);
+
+/** As runc: the devices need a network namespace of the container's (a new one or joined), and valid names. */
+function checkNetDevices(devices: Record<string, { name?: string }>, namespaces: { type: string }[]): void {
+  if (!namespaces.some((n) => n.type === 'network')) throw new ConfigError('linux.netDevices', 'moving network devices needs a network namespace (linux.namespaces has none)');
+  for (const [host, d] of Object.entries(devices)) {
+    if (!validIfName(host)) throw new ConfigError(`linux.netDevices[${JSON.stringify(host)}]`, 'is not a valid interface name');
+    if (d.name && !validIfName(d.name)) throw new ConfigError(`linux.netDevices[${JSON.stringify(host)}].name`, `${JSON.stringify(d.name)} is not a valid interface name`);
+  }
+}
+
 /** runc's rules: which modes take nodes (set_mempolicy(2) checks the nodes exist). */
 function checkMemoryPolicy(m: { mode?: string; nodes?: string; flags?: string[] }): void {
   if (!m.mode) throw new ConfigError('linux.memoryPolicy.mode', 'is required');
@@ -376,10 +388,10 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
     if (!((linux.personality.domain ?? '') in PERSONALITY_DOMAINS)) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(linux.personality.domain ?? '')}`);
   }
   if (linux.memoryPolicy) checkMemoryPolicy(linux.memoryPolicy);
+  if (linux.netDevices && Object.keys(linux.netDevices).length) checkNetDevices(linux.netDevices, linux.namespaces ?? []);
   // Fields of the spec this build does not apply yet: refused, with the field named.
   const unsupported: [string, unknown][] = [
     ['linux.intelRdt', linux.intelRdt],
-    ['linux.netDevices', linux.netDevices && Object.keys(linux.netDevices).length ? linux.netDevices : undefined],
   ];
   for (const [field, v] of unsupported) if (v !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
 }

@@ -133,6 +133,7 @@ export class LibcSys implements Sys {
       read: 'long read(int fd, _Out_ uint8_t *buf, size_t n)',
       send: 'long send(int fd, const uint8_t *buf, size_t n, int flags)',
       write: 'long write(int fd, const uint8_t *buf, size_t n)',
+      if_nametoindex: 'unsigned int if_nametoindex(const char *name)',
       sched_setaffinity: 'int sched_setaffinity(int pid, size_t size, const uint8_t *mask)',
       posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, const uint8_t *actions, const uint8_t *attr, const char **argv, const char **envp)',
       posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(_Inout_ uint8_t *actions)',
@@ -239,6 +240,25 @@ export class LibcSys implements Sys {
   }
   close(fd: number): void {
     this.check(this.fns.close(fd), 'close', `fd ${fd}`);
+  }
+  ifIndex(name: string): number {
+    const index = Number(this.fns.if_nametoindex(name));
+    if (index === 0) this.fail('if_nametoindex', name);
+    return index;
+  }
+  netlinkRoute(request: Buffer): Buffer {
+    const sock = this.check(Number(this.fns.socket(16 /* AF_NETLINK */, 3 /* SOCK_RAW */ | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */)), 'socket', 'netlink');
+    try {
+      // Unconnected, a netlink socket sends to the kernel.
+      const sent = Number(this.fns.write(sock, request, request.length));
+      if (sent !== request.length) this.fail('netlink send', 'NETLINK_ROUTE');
+      const reply = Buffer.alloc(8192);
+      const n = Number(this.fns.read(sock, reply, reply.length));
+      if (n < 0) this.fail('netlink receive', 'NETLINK_ROUTE');
+      return reply.subarray(0, n);
+    } finally {
+      this.fns.close(sock);
+    }
   }
   dup(fd: number): number {
     return this.check(this.fns.fcntl(fd, F_DUPFD_CLOEXEC, 0), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`);

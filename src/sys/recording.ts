@@ -89,6 +89,17 @@ export class RecordingSys implements Sys {
   setIoPriority(value: number) { this.rec('setIoPriority', value); }
   personality(persona: number) { this.rec('personality', persona); }
   setMempolicy(mode: number, nodes: number[]) { this.rec('setMempolicy', mode, nodes); }
+  ifIndex(name: string) { this.rec('ifIndex', name); return 7; }
+  netlinkRoute(request: Buffer) {
+    this.rec('netlinkRoute', request.toString('hex'));
+    // An ACK: nlmsghdr (NLMSG_ERROR) with error 0, then the request's header.
+    const ack = Buffer.alloc(36);
+    ack.writeUInt32LE(36, 0);
+    ack.writeUInt16LE(2, 4);
+    ack.writeInt32LE(0, 16);
+    request.copy(ack, 20, 0, 16);
+    return ack;
+  }
   joinSessionKeyring(name: string) { this.rec('joinSessionKeyring', name); return 1234; }
   keyPermissions(serial: number) { this.rec('keyPermissions', serial); return 0x3f010000; }
   setKeyPermissions(serial: number, perm: number) { this.rec('setKeyPermissions', serial, perm); }

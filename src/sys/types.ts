@@ -71,6 +71,10 @@ export interface Sys {
   setIoPriority(value: number): void;
   /** personality(2): the execution domain for the next exec. */
   personality(persona: number): void;
+  /** A network interface's index (if_nametoindex); ENODEV when there is none. */
+  ifIndex(name: string): number;
+  /** One rtnetlink request to the kernel, in the caller's network namespace; its first reply. */
+  netlinkRoute(request: Buffer): Buffer;
   /** set_mempolicy(2): `mode` (flags or'ed in) over the NUMA `nodes`. */
   setMempolicy(mode: number, nodes: number[]): void;
   /** keyctl(KEYCTL_JOIN_SESSION_KEYRING): joins (or makes) the named session keyring; returns its serial. */

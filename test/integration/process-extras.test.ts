@@ -1,7 +1,7 @@
 // Process attributes newer runc applies, each seen from inside or from the
 // host: linux.personality (LINUX32 on x86_64 makes uname report i686; flags) and
 // process.ioPriority (ioprio_get from the host).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,6 +109,48 @@ describe('linux.memoryPolicy', () => {
       const id = `mpol-bad-${process.pid}`;
       const r = cli(root, ['run', '--bundle', b, id]);
       expect(r.status, JSON.stringify(policy)).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(leftovers(root, id, b)).toEqual([]);
+    }
+  });
+});
+
+describe('linux.netDevices', () => {
+  const hostHas = (name: string) => spawnSync('ip', ['link', 'show', name]).status === 0;
+  it("moves a host interface into the container's namespace under its new name; the kernel destroys a veth with the namespace", () => {
+    const [dev, peer] = [`ocirun-nd${process.pid % 1000}`, `ocirun-np${process.pid % 1000}`];
+    expect(spawnSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', peer]).status).toBe(0);
+    const b = makeBundle('ocirun-netdev-', ['sleep', '100'], (c) => (c.linux.netDevices = { [dev]: { name: 'eth7' } }));
+    bundles.push(b);
+    const id = `netdev-${process.pid}`;
+    try {
+      const r = cli(root, ['run', '-d', '--bundle', b, id], { detached: true });
+      expect(r.status, r.stderr).toBe(0);
+      expect(cli(root, ['exec', id, 'ls', '/sys/class/net']).stdout).toBe('eth7\nlo\n');
+      expect(hostHas(dev)).toBe(false);
+      expect(hostHas(peer)).toBe(true);
+      expect(cli(root, ['delete', '-f', id]).status).toBe(0);
+      // A veth dies with the namespace it is in, and takes its peer with it.
+      expect(hostHas(peer)).toBe(false);
+    } finally {
+      cli(root, ['delete', '-f', id]);
+      spawnSync('ip', ['link', 'del', dev]);
+      spawnSync('ip', ['link', 'del', peer]);
+    }
+  });
+
+  it('refuses an interface the host lacks, and a config without a network namespace, leaving nothing', () => {
+    const missing = makeBundle('ocirun-netdev-', ['true'], (c) => (c.linux.netDevices = { 'ocirun-none0': {} }));
+    const noNetns = makeBundle('ocirun-netdev-', ['true'], (c) => {
+      c.linux.netDevices = { lo: {} };
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
+    });
+    bundles.push(missing, noNetns);
+    for (const [b, msg] of [[missing, /linux\.netDevices: ocirun-none0: no such network interface on the host \(ENODEV\)/], [noNetns, /linux\.netDevices: moving network devices needs a network namespace/]] as const) {
+      const id = `netdev-bad-${process.pid}`;
+      const r = cli(root, ['run', '--bundle', b, id]);
+      expect(r.status).toBe(1);
       expect(r.stderr).toMatch(msg);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(leftovers(root, id, b)).toEqual([]);

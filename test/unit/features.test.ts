@@ -37,6 +37,8 @@ describe('features', () => {
     expect(f.mountOptions).toContain('tmpcopyup');
     expect(f.mountOptions).toContain('rro');
     expect(f.mountOptions).not.toContain('idmap'); // refused by this build
+    expect(f.linux.netDevices).toEqual({ enabled: true });
+    expect(f.linux.intelRdt).toEqual({ enabled: false });
     expect(f.linux.apparmor.enabled).toBe(true); // applied by this build; the host may lack it
     expect(f.linux.selinux.enabled).toBe(true);
     expect(f.annotations['io.github.seccomp.libseccomp.version']).toBe('2.5.4');
