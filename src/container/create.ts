@@ -22,6 +22,7 @@ import { loadConfig } from '../spec/load.js';
 import { validateConfig } from '../spec/validate.js';
 import { labelMounts, planContainer } from '../spec/plan.js';
 import { detachedBindSource } from '../rootfs/mounts.js';
+import { idmappedTree } from '../rootfs/idmap.js';
 import { moveNetDevices, netDeviceIndexes } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
@@ -204,7 +205,15 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     faultPoint('resources-written');
 
     const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
-    if (inUserNs) plan.mounts.forEach((m, i) => m.bind && (bindSources[i] = detachedBindSource(sys, m)));
+    const usernsCache = new Map<string, number>();
+    try {
+      for (const [i, m] of plan.mounts.entries()) {
+        if (m.idmap) bindSources[i] = await idmappedTree(sys, m, usernsCache);
+        else if (inUserNs && m.bind) bindSources[i] = detachedBindSource(sys, m);
+      }
+    } finally {
+      for (const fd of usernsCache.values()) sys.close(fd);
+    }
     const init = await launch(sys, {
       instructions: containerInstructions(plan),
       idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
@@ -242,7 +251,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
         cgroupUnified: layout.mode === 'v2',
         hostHasKcore: fs.existsSync('/proc/kcore'),
         fifoFd: init.fdInProcess(fifoFd),
-        bindSourceFds: inUserNs ? bindSourceFds : undefined,
+        bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
       },
       process: processPlan,
       keepFds: init.keepFds,

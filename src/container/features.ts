@@ -50,7 +50,7 @@ export function features(host: HostFeatures) {
       apparmor: { enabled: true },
       selinux: { enabled: true },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: true },
     },
     annotations: {

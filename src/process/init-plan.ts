@@ -16,9 +16,10 @@ export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp
   /** The exec fifo (an O_PATH fd): `start` opens the other end. */
   fifoFd: number;
   /**
-   * In a user namespace: by the index of a bind mount in `mounts`, a
-   * detached copy of its source (open_tree) that the parent made as root
-   * on the host, since the init may not be able to reach the path.
+   * By the index of a bind mount in `mounts`, a detached copy of its source
+   * (open_tree) that the parent made as root on the host: id-mapped ones
+   * (./../rootfs/idmap.ts), and in a user namespace all of them, since the
+   * init may not be able to reach the path.
    */
   bindSourceFds?: Record<number, number>;
 }

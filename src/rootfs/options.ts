@@ -75,16 +75,15 @@ const PROPAGATION: Record<string, number> = {
 };
 
 /** Every option this runtime applies (what `features` reports as mountOptions). */
-export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION), 'tmpcopyup'].sort();
+export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION), 'tmpcopyup', 'idmap', 'ridmap'].sort();
 
-/** Options that runc accepts and this runtime does not apply yet: refused, never ignored. */
-const UNSUPPORTED = new Set(['idmap', 'ridmap']);
 
 export interface ParsedOptions {
   flags: number;
   propagation: number[];
   data: string;
-  unsupported: string[];
+  /** idmap (the top mount) or ridmap (it and all below): an id-mapped bind mount. */
+  idmap?: 'idmap' | 'ridmap';
   /** tmpcopyup (runc's extension): a tmpfs starts with a copy of what it covers. */
   copyUp: boolean;
   /** MOUNT_ATTR_* to set and clear on the mount and every mount below it (the r* options). */
@@ -95,7 +94,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
-  const unsupported: string[] = [];
+  let idmap: ParsedOptions['idmap'];
   let copyUp = false;
   let recursive: ParsedOptions['recursive'];
   for (const o of options) {
@@ -113,13 +112,13 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
       flags = f.clear ? flags & ~f.flag : flags | f.flag;
     } else if (o in PROPAGATION) {
       propagation.push(PROPAGATION[o]);
-    } else if (UNSUPPORTED.has(o)) {
-      unsupported.push(o);
+    } else if (o === 'idmap' || o === 'ridmap') {
+      idmap = o;
     } else {
       data.push(o);
     }
   }
-  return { flags, propagation, data: data.join(','), unsupported, copyUp, ...(recursive ? { recursive } : {}) };
+  return { flags, propagation, data: data.join(','), copyUp, ...(recursive ? { recursive } : {}), ...(idmap ? { idmap } : {}) };
 }
 
 export const ROOTFS_PROPAGATION: Record<string, number> = {

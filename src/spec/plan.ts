@@ -38,6 +38,8 @@ export interface MountPlan {
   copyUp?: boolean;
   /** The r* options: MOUNT_ATTR_* set and cleared on the mount and all below it. */
   recursive?: { set: number; clear: number };
+  /** An id-mapped bind mount: the mappings (the mount's, else the container's) or the user namespace to take them from. */
+  idmap?: { uidMappings: IDMappingConfig[]; gidMappings: IDMappingConfig[]; usernsPath?: string; recursive: boolean };
 }
 
 export interface DevicePlan {
@@ -191,6 +193,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
       bind,
       ...(o.copyUp ? { copyUp: true } : {}),
       ...(o.recursive ? { recursive: o.recursive } : {}),
+      ...(o.idmap || m.uidMappings || m.gidMappings ? { idmap: idmapPlan(m, o.idmap === 'ridmap', linux) } : {}),
     });
   }
   const devBind = mounts.some((m) => m.destination === '/dev' && m.bind);
@@ -273,6 +276,16 @@ export function planProcess(p: ProcessConfig, warn: (msg: string) => void): Proc
 export function labelMounts(mounts: MountPlan[], label: string): MountPlan[] {
   const unlabelled = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2']);
   return mounts.map((m) => (m.bind || unlabelled.has(m.type) ? m : { ...m, data: [m.data, `context="${label}"`].filter(Boolean).join(',') }));
+}
+
+/**
+ * As runc's specconv: a mount's own mappings, or else the container's user
+ * namespace (its mappings when it makes one, its path when it joins one).
+ */
+function idmapPlan(m: { uidMappings?: IDMappingConfig[]; gidMappings?: IDMappingConfig[] }, recursive: boolean, linux: NonNullable<Config['linux']>): NonNullable<MountPlan['idmap']> {
+  if (m.uidMappings || m.gidMappings) return { uidMappings: m.uidMappings ?? [], gidMappings: m.gidMappings ?? [], recursive };
+  const joined = linux.namespaces?.find((n) => n.type === 'user' && n.path)?.path;
+  return joined ? { uidMappings: [], gidMappings: [], usernsPath: joined, recursive } : { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [], recursive };
 }
 
 export interface MemoryPolicyPlan {

@@ -345,7 +345,6 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
       throw new ConfigError(`mounts[${i}].destination`, `"${m.destination}" must be an absolute path`);
     }
     const o = parseMountOptions(m.options);
-    if (o.unsupported.length) throw new ConfigError(`mounts[${i}].options`, `option "${o.unsupported[0]}" is not supported by this version of ocirun`);
     const isBind = (m.options ?? []).some((x) => x === 'bind' || x === 'rbind') || m.type === 'bind';
     const type = m.type ?? '';
     if (o.copyUp && type !== 'tmpfs') throw new ConfigError(`mounts[${i}].options`, 'tmpcopyup applies to tmpfs mounts only');
@@ -355,7 +354,17 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
     }
     if (!isBind && BIND_TYPES.has(type) && type !== 'bind') throw new ConfigError(`mounts[${i}].type`, `"${type || '(none)'}" mounts need the bind or rbind option`);
     if (isBind && !m.source) throw new ConfigError(`mounts[${i}].source`, 'a bind mount needs a source');
-    if (m.uidMappings || m.gidMappings) throw new ConfigError(`mounts[${i}].uidMappings`, 'id-mapped mounts are not supported by this version of ocirun');
+    if (o.idmap || m.uidMappings || m.gidMappings) {
+      // runc's checkIDMapMounts, with the container's user namespace as the fallback specconv gives.
+      if (!isBind) throw new ConfigError(`mounts[${i}]`, 'id-mapped mounts are only supported for bind mounts');
+      const own = (m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0;
+      const fromContainer = !own && !(m.uidMappings || m.gidMappings);
+      const joinedUserns = linux.namespaces?.some((n) => n.type === 'user' && n.path);
+      const maps = fromContainer ? [linux.uidMappings, linux.gidMappings] : [m.uidMappings, m.gidMappings];
+      if (!(fromContainer && joinedUserns) && (!maps[0]?.length || !maps[1]?.length)) {
+        throw new ConfigError(`mounts[${i}].uidMappings`, 'id-mapped mounts need both uidMappings and gidMappings (the mount\'s, or the container\'s user namespace)');
+      }
+    }
   }
 
   for (const name of Object.keys(linux.sysctl ?? {})) {

@@ -39,7 +39,7 @@ export const MS = {
 export const MNT_DETACH = 2;
 
 /** mount_setattr(2) and fsmount(2) attributes. */
-export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME_MASK: 0x70, RELATIME: 0, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000 } as const;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME_MASK: 0x70, RELATIME: 0, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, IDMAP: 0x100000, NOSYMFOLLOW: 0x200000 } as const;
 
 /** The MOUNT_ATTR_* equivalents of mount(2)'s per-mount MS_* flags. */
 export function mountAttrs(msFlags: number): number {

@@ -519,10 +519,11 @@ export class LibcSys implements Sys {
     this.check(Number(this.syscallFn(SYS_FSCONFIG, 'int', fd, 'unsigned int', FSCONFIG_CMD_CREATE, 'const char *', null, 'const char *', null, 'int', 0)), 'fsconfig', 'create');
     return this.check(Number(this.syscallFn(SYS_FSMOUNT, 'int', fd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */, 'unsigned int', attrs)), 'fsmount', `fd ${fd}`);
   }
-  mountSetattr(fd: number, set: number, clear: number, recursive: boolean): void {
-    const attr = Buffer.alloc(32);
+  mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number): void {
+    const attr = Buffer.alloc(32); // struct mount_attr: set, clr, propagation, userns_fd
     attr.writeBigUInt64LE(BigInt(set), 0);
     attr.writeBigUInt64LE(BigInt(clear), 8);
+    if (usernsFd !== undefined) attr.writeBigUInt64LE(BigInt(usernsFd), 24);
     const r = Number(this.syscallFn(SYS_MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), 'uint8_t *', attr, 'size_t', 32));
     this.check(r, 'mount_setattr', `fd ${fd}`);
   }

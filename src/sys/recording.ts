@@ -133,7 +133,7 @@ export class RecordingSys implements Sys {
   fsopen(fsname: string) { this.rec('fsopen', fsname); return this.nextFd++; }
   fsconfig(fd: number, key: string, value?: string) { this.rec('fsconfig', fd, key, value); }
   fsmount(fd: number, attrs: number) { this.rec('fsmount', fd, attrs); return this.nextFd++; }
-  mountSetattr(fd: number, set: number, clear: number, recursive: boolean) { this.rec('mountSetattr', fd, set, clear, recursive); }
+  mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number) { this.rec('mountSetattr', fd, set, clear, recursive, ...(usernsFd === undefined ? [] : [usernsFd])); }
   cwd = '/';
   getcwd() { this.rec('getcwd'); return this.cwd; }
   schedSetaffinity(cpus: number[], pid = 0) { this.rec('schedSetaffinity', cpus, pid); }

@@ -118,7 +118,8 @@ export interface Sys {
   fsconfig(fd: number, key: string, value?: string): void;
   fsmount(fd: number, attrs: number): number;
   /** mount_setattr: sets and clears MOUNT_ATTR_* flags of the mount at `fd` (and below it, recursively). */
-  mountSetattr(fd: number, set: number, clear: number, recursive: boolean): void;
+  /** mount_setattr(2) on the mount `fd` is (AT_EMPTY_PATH); `usernsFd` goes with MOUNT_ATTR_IDMAP. */
+  mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number): void;
   /** The getcwd(2) system call's answer, as is: "(unreachable)..." for a cwd outside the root. */
   getcwd(): string;
   /** sched_setaffinity: the CPUs of `pid` (0: the calling thread), kept across exec. */

@@ -158,6 +158,66 @@ describe('linux.netDevices', () => {
   });
 });
 
+describe('id-mapped mounts', () => {
+  /** A user-namespaced container with a directory of uid/gid 1000 id-mapped (1000 → the container's root) at /m. */
+  function idmappedRun(source: string, options: string[]) {
+    const b = makeBundle('ocirun-idmap-', ['sh', '-c', 'stat -c "%u %g" /m/f; touch /m/new && echo created'], (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      // A v1 cgroup mount cannot be made from a user namespace.
+      c.mounts = c.mounts.filter((m: any) => m.type !== 'cgroup');
+      c.mounts.push({ destination: '/m', type: 'bind', source, options, uidMappings: [{ containerID: 1000, hostID: 100000, size: 1 }], gidMappings: [{ containerID: 1000, hostID: 100000, size: 1 }] });
+    });
+    bundles.push(b);
+    fs.chmodSync(b, 0o755);
+    expect(spawnSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs')]).status).toBe(0);
+    const id = `idmap-${process.pid}-${bundles.length}`;
+    const r = cli(root, ['run', '--bundle', b, id]);
+    return { r, left: leftovers(root, id, b) };
+  }
+  const owned = (dir: string) => {
+    fs.writeFileSync(path.join(dir, 'f'), 'x');
+    for (const f of [dir, path.join(dir, 'f')]) fs.chownSync(f, 1000, 1000);
+  };
+
+  it('shows files of uid 1000 as root inside, and a file made inside is 1000\'s on the host (the host filesystem, and tmpfs)', () => {
+    const onDisk = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-idmap-src-'));
+    const onTmpfs = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-idmap-tmpfs-'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', onTmpfs]).status).toBe(0);
+    try {
+      for (const [dir, options] of [[onDisk, ['bind', 'idmap']], [onTmpfs, ['rbind', 'ridmap']]] as const) {
+        owned(dir);
+        const { r, left } = idmappedRun(dir, [...options]);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toBe('0 0\ncreated\n');
+        const st = fs.statSync(path.join(dir, 'new'));
+        expect([st.uid, st.gid]).toEqual([1000, 1000]);
+        expect(left).toEqual([]);
+      }
+    } finally {
+      spawnSync('umount', [onTmpfs]);
+      fs.rmSync(onDisk, { recursive: true, force: true });
+      fs.rmSync(onTmpfs, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an id-mapped mount that is not a bind, or has no mappings to use, naming the mount', () => {
+    const cases: [(c: any) => void, RegExp][] = [
+      [(c) => c.mounts.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }), /mounts\[\d+\]: id-mapped mounts are only supported for bind mounts/],
+      [(c) => c.mounts.push({ destination: '/t', type: 'bind', source: '/tmp', options: ['bind', 'idmap'] }), /mounts\[\d+\]\.uidMappings: id-mapped mounts need both uidMappings and gidMappings/],
+    ];
+    for (const [edit, msg] of cases) {
+      const b = makeBundle('ocirun-idmap-', ['true'], edit);
+      bundles.push(b);
+      const r = cli(root, ['run', '--bundle', b, `idmap-bad-${process.pid}`]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
 describe('process.ioPriority', () => {
   it('the program and an exec\'d process run with the configured class and level', () => {
     withProgramAndExec('ioprio', (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 }), (program, exec) => {

@@ -36,7 +36,8 @@ describe('features', () => {
     expect(s.supportedFlags).toContain('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
     expect(f.mountOptions).toContain('tmpcopyup');
     expect(f.mountOptions).toContain('rro');
-    expect(f.mountOptions).not.toContain('idmap'); // refused by this build
+    expect(f.mountOptions).toEqual(expect.arrayContaining(['idmap', 'ridmap']));
+    expect(f.linux.mountExtensions).toEqual({ idmap: { enabled: true } });
     expect(f.linux.netDevices).toEqual({ enabled: true });
     expect(f.linux.intelRdt).toEqual({ enabled: false });
     expect(f.linux.apparmor.enabled).toBe(true); // applied by this build; the host may lack it

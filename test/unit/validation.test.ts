@@ -83,7 +83,7 @@ describe('config validation', () => {
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' }), 'linux.seccomp.defaultAction', /cannot be the default action/);
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.syscalls[0]', /write syscall/);
     expectField((c) => (c.process.user.username = 'root'), 'process.user.username', /not supported/);
-    expectField((c) => (c.mounts[0].options = ['idmap']), 'mounts[0].options', /idmap/);
+    expectField((c) => (c.mounts[0].options = ['idmap']), 'mounts[0]', /only supported for bind mounts/);
   });
   describe('without a mount namespace of its own', () => {
     const shareMounts: Mutate = (c) => {
