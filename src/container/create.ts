@@ -9,6 +9,7 @@ import path from 'node:path';
 import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
+import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
@@ -232,6 +233,12 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('pid-saved');
+    if (config.linux?.intelRdt) {
+      // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
+      state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, init.pid);
+      step('write state', () => writeState(ctx.root, state));
+      log.debug(`create: intel RDT group ${state.resctrl.path}`);
+    }
     if (netDevices) {
       // Into the init's network namespace (its own, or the one it joined), as runc does.
       const netns = step('open network namespace', () => sys.open(`/proc/${init.pid}/ns/net`, O.RDONLY | O.CLOEXEC));

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freeze, hasFreezer, isFrozen, needsThaw, thaw } from '../cgroups/freezer.js';
 import { cgroupPids, removeCgroups } from '../cgroups/index.js';
+import { removeIntelRdt } from '../cgroups/resctrl.js';
 import type { Context } from './context.js';
 import { faultPoint } from '../fault.js';
 import { runHooks } from '../hooks/index.js';
@@ -85,6 +86,7 @@ export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kil
   }
   if (s.hostMountsUnder) detachMountsBelow(sys, s.hostMountsUnder, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'));
   await removeCgroups(s.cgroupPaths, ctx.warn);
+  if (s.resctrl) removeIntelRdt(s.resctrl);
   faultPoint('cgroups-removed');
   fs.rmSync(stateDir(ctx.root, s.id), { recursive: true, force: true });
   // After the container is deleted, once: the state directory is gone now.

@@ -49,7 +49,7 @@ export function features(host: HostFeatures) {
       // "Enabled" in the features sense: this build applies them (the host may still lack the LSM).
       apparmor: { enabled: true },
       selinux: { enabled: true },
-      intelRdt: { enabled: false },
+      intelRdt: { enabled: true },
       mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: true },
     },

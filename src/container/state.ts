@@ -4,6 +4,7 @@
  * plus start time no longer match) is stopped, a live one with its exec fifo
  * still present is created, otherwise running.
  */
+import type { ResctrlGroup } from '../cgroups/resctrl.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isFrozen } from '../cgroups/freezer.js';
@@ -40,6 +41,8 @@ export interface SavedState {
   noNewKeyring?: boolean;
   /** The hooks that run after create: on start, and on delete. */
   hooks?: { poststart?: HookConfig[]; poststop?: HookConfig[] };
+  /** linux.intelRdt: the resctrl group (and monitoring group) made for the container. */
+  resctrl?: ResctrlGroup;
 }
 
 export const DEFAULT_ROOT = '/run/ocirun';

@@ -16,6 +16,7 @@ import type { ErrorObject } from 'ajv';
 import type { CgroupLayout } from '../cgroups/index.js';
 import { ConfigError } from '../errors.js';
 import { parseMountOptions } from '../rootfs/options.js';
+import { checkIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
 import { actionValue, kernelFilterFlags, usesNotify } from '../security/seccomp.js';
 import { RLIMIT } from '../sys/constants.js';
@@ -32,6 +33,8 @@ export interface HostFacts {
   selinux(): boolean;
   /** Whether `nsPath` is the mount namespace this process is in. */
   isOwnMountNamespace(nsPath: string): boolean;
+  /** Where the resctrl filesystem (Intel RDT) is mounted, if it is. */
+  resctrlRoot(): string | undefined;
 }
 
 export const realHost: HostFacts = {
@@ -54,6 +57,7 @@ export const realHost: HostFacts = {
   },
   appArmor: appArmorEnabled,
   selinux: selinuxEnabled,
+  resctrlRoot: () => resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
   isOwnMountNamespace(nsPath) {
     try {
       const theirs = fs.statSync(nsPath);
@@ -397,10 +401,6 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
     if (!((linux.personality.domain ?? '') in PERSONALITY_DOMAINS)) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(linux.personality.domain ?? '')}`);
   }
   if (linux.memoryPolicy) checkMemoryPolicy(linux.memoryPolicy);
+  if (linux.intelRdt) checkIntelRdt(linux.intelRdt, host.resctrlRoot());
   if (linux.netDevices && Object.keys(linux.netDevices).length) checkNetDevices(linux.netDevices, linux.namespaces ?? []);
-  // Fields of the spec this build does not apply yet: refused, with the field named.
-  const unsupported: [string, unknown][] = [
-    ['linux.intelRdt', linux.intelRdt],
-  ];
-  for (const [field, v] of unsupported) if (v !== undefined) throw new ConfigError(field, 'is not supported by this version of ocirun');
 }

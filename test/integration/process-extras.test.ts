@@ -218,6 +218,35 @@ describe('id-mapped mounts', () => {
   });
 });
 
+describe('linux.intelRdt', () => {
+  const hasResctrl = fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - resctrl ');
+  // These VMs have no resctrl (no Intel RDT): the config is refused there, naming it; test/unit/resctrl.test.ts runs the rest against a fake tree.
+  it.runIf(!hasResctrl)('is refused where the host has no resctrl filesystem, naming it, leaving nothing', () => {
+    const b = makeBundle('ocirun-rdt-', ['true'], (c) => (c.linux.intelRdt = { l3CacheSchema: 'L3:0=f' }));
+    bundles.push(b);
+    const id = `rdt-${process.pid}`;
+    const r = cli(root, ['run', '--bundle', b, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/linux\.intelRdt: Intel RDT needs the resctrl filesystem/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(leftovers(root, id, b)).toEqual([]);
+  });
+  it.runIf(hasResctrl)('puts the container in a resctrl group of its own, removed at delete', () => {
+    const b = makeBundle('ocirun-rdt-', ['sleep', '100'], (c) => (c.linux.intelRdt = {}));
+    bundles.push(b);
+    const id = `rdt-${process.pid}`;
+    const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.includes(' - resctrl '))!.split(' ')[4];
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', b, id], { detached: true }).status).toBe(0);
+      const pid = JSON.parse(cli(root, ['state', id]).stdout).pid;
+      expect(fs.readFileSync(path.join(mount, id, 'tasks'), 'utf8').split('\n')).toContain(String(pid));
+    } finally {
+      cli(root, ['delete', '-f', id]);
+    }
+    expect(fs.existsSync(path.join(mount, id))).toBe(false);
+  });
+});
+
 describe('process.ioPriority', () => {
   it('the program and an exec\'d process run with the configured class and level', () => {
     withProgramAndExec('ioprio', (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 }), (program, exec) => {

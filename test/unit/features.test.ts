@@ -39,7 +39,7 @@ describe('features', () => {
     expect(f.mountOptions).toEqual(expect.arrayContaining(['idmap', 'ridmap']));
     expect(f.linux.mountExtensions).toEqual({ idmap: { enabled: true } });
     expect(f.linux.netDevices).toEqual({ enabled: true });
-    expect(f.linux.intelRdt).toEqual({ enabled: false });
+    expect(f.linux.intelRdt).toEqual({ enabled: true }); // applied by this build where resctrl is mounted
     expect(f.linux.apparmor.enabled).toBe(true); // applied by this build; the host may lack it
     expect(f.linux.selinux.enabled).toBe(true);
     expect(f.annotations['io.github.seccomp.libseccomp.version']).toBe('2.5.4');

@@ -1,7 +1,8 @@
 // The runtime-spec's own good/bad config fixtures are the oracle for our schema.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, RuntimeError } from '../../src/errors.js';
 import { parseJson } from '../../src/spec/load.js';
 import { validateConfig, type HostFacts } from '../../src/spec/validate.js';
@@ -13,6 +14,10 @@ const fixtures = process.env.OCI_SPEC_FIXTURES ?? path.resolve(__dirname, '../..
 const present = fs.existsSync(fixtures);
 if (!present) process.stderr.write(`note: runtime-spec fixtures not found at ${fixtures} (set OCI_SPEC_FIXTURES): their tests are skipped\n`);
 
+const fakeResctrl = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-fake-resctrl-'));
+for (const d of ['info/L3', 'info/MB', 'info/L3_MON']) fs.mkdirSync(path.join(fakeResctrl, d), { recursive: true });
+afterAll(() => fs.rmSync(fakeResctrl, { recursive: true, force: true }));
+
 const anyHost: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
   sysctlExists: () => true,
@@ -21,6 +26,8 @@ const anyHost: HostFacts = {
   appArmor: () => true,
   selinux: () => true,
   isOwnMountNamespace: () => false,
+  // A resctrl with every feature (the fixtures' intelRdt configs are valid ones).
+  resctrlRoot: () => fakeResctrl,
 };
 
 const read = (kind: string) => fs.readdirSync(path.join(fixtures, kind)).filter((f) => f.endsWith('.json')).map((f) => [f, fs.readFileSync(path.join(fixtures, kind, f), 'utf8')] as const);

@@ -14,6 +14,7 @@ const host: HostFacts = {
   appArmor: () => false,
   selinux: () => false,
   isOwnMountNamespace: (p) => p === '/proc/self/ns/mnt',
+  resctrlRoot: () => undefined,
 };
 
 type Mutate = (c: any) => void;
