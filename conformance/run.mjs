@@ -401,7 +401,7 @@ const areas = {
       // Loaded before the capability drop, the filter also covers the runtime's last steps.
       const o = runIn(r, root, ['echo', 'ran'], (c) => {
         c.process.noNewPrivileges = false;
-        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['close_range', 'getdents64', 'fcntl'], action: 'SCMP_ACT_ERRNO' }] };
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['close_range', 'getdents64', 'fcntl', 'openat2', 'faccessat2', 'statx'], action: 'SCMP_ACT_ERRNO' }] };
       });
       return o.stdout === 'ran\n' || `got ${JSON.stringify(o.stdout)} status ${o.status} ${o.stderr}`;
     }],

@@ -172,7 +172,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   let consoleFd = opts.consoleFd;
   let listenerFd: number | undefined;
-  // Detached copies of bind sources, by mount index (user namespaces only).
+  // Detached copies of bind sources, by mount index: id-mapped ones, and all in a user namespace.
   const bindSources: Record<number, number> = {};
   const closeBindSources = () => {
     for (const [i, fd] of Object.entries(bindSources)) {

@@ -69,6 +69,8 @@ export function procFileExists(sys: Sys, procFd: number, rel: string): boolean {
 export function reopenFd(sys: Sys, procFd: number, fd: number, flags: number): number {
   // One open, so one fd however low RLIMIT_NOFILE is by now; no RESOLVE_
   // flags, since the last step is a magic link to another mount, and the
-  // handle is one nothing else can mount on.
-  return sys.openat2(procFd, `thread-self/fd/${fd}`, flags | O.CLOEXEC, 0);
+  // handle is one nothing else can mount on. openat, not openat2: without
+  // no_new_privs the container's seccomp filter is loaded already, and a
+  // profile may allow openat alone (runc opens the fifo with openat too).
+  return sys.openat(procFd, `thread-self/fd/${fd}`, flags | O.CLOEXEC);
 }

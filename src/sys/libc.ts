@@ -100,6 +100,7 @@ export class LibcSys implements Sys {
       sethostname: 'int sethostname(const char *name, size_t len)',
       setdomainname: 'int setdomainname(const char *name, size_t len)',
       open: 'int open(const char *path, int flags, uint32_t mode)',
+      openat: 'int openat(int dirfd, const char *path, int flags, uint32_t mode)',
       mkdirat: 'int mkdirat(int dirfd, const char *path, uint32_t mode)',
       readlinkat: 'intptr_t readlinkat(int dirfd, const char *path, uint8_t *buf, size_t size)',
       mknodat: 'int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)',
@@ -209,6 +210,9 @@ export class LibcSys implements Sys {
   }
   open(path: string, flags: number, mode = 0): number {
     return this.blocking(() => this.fns.open(path, flags, mode), 'open', path);
+  }
+  openat(dirfd: number, path: string, flags: number, mode = 0): number {
+    return this.blocking(() => this.fns.openat(dirfd, path, flags, mode), 'openat', path);
   }
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
     const how = Buffer.alloc(24);

@@ -45,6 +45,7 @@ export class RecordingSys implements Sys {
   sethostname(name: string) { this.rec('sethostname', name); }
   setdomainname(name: string) { this.rec('setdomainname', name); }
   open(path: string, flags: number, mode = 0) { this.rec('open', path, flags, mode); return this.nextFd++; }
+  openat(dirfd: number, path: string, flags: number, mode = 0) { this.rec('openat', dirfd, path, flags, mode); return this.nextFd++; }
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0) { this.rec('openat2', dirfd, path, flags, resolve, mode); return this.nextFd++; }
   mkdirat(dirfd: number, name: string, mode: number) { this.rec('mkdirat', dirfd, name, mode); }
   /** What readlinkat answers, by name. */

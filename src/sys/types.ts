@@ -22,6 +22,8 @@ export interface Sys {
 
   open(path: string, flags: number, mode?: number): number;
   /** openat2(2) with RESOLVE_* flags: how paths are resolved inside the rootfs. */
+  /** openat(2): for what must work under any seccomp profile a container may bring (openat2 may be denied). */
+  openat(dirfd: number, path: string, flags: number, mode?: number): number;
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode?: number): number;
   mkdirat(dirfd: number, name: string, mode: number): void;
   /** readlinkat(2): what the symlink `name` under `dirfd` holds. */
