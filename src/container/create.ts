@@ -24,7 +24,7 @@ import { validateConfig } from '../spec/validate.js';
 import { labelMounts, planContainer } from '../spec/plan.js';
 import { detachedBindSource } from '../rootfs/mounts.js';
 import { idmappedTree } from '../rootfs/idmap.js';
-import { moveNetDevices, netDeviceIndexes } from '../network/net-devices.js';
+import { moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../spec/schema.js';
@@ -239,11 +239,12 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       step('write state', () => writeState(ctx.root, state));
       log.debug(`create: intel RDT group ${state.resctrl.path}`);
     }
+    let movedNetDevices: MovedDevice[] | undefined;
     if (netDevices) {
       // Into the init's network namespace (its own, or the one it joined), as runc does.
       const netns = step('open network namespace', () => sys.open(`/proc/${init.pid}/ns/net`, O.RDONLY | O.CLOEXEC));
       try {
-        moveNetDevices(sys, netDevices, netIndexes!, netns);
+        movedNetDevices = moveNetDevices(sys, netDevices, netIndexes!, netns);
       } finally {
         sys.close(netns);
       }
@@ -259,6 +260,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
         hostHasKcore: fs.existsSync('/proc/kcore'),
         fifoFd: init.fdInProcess(fifoFd),
         bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
+        movedNetDevices,
       },
       process: processPlan,
       keepFds: init.keepFds,

@@ -3,19 +3,33 @@
  * namespace, renamed when the config says so, as runc does it: set down,
  * then one RTM_NEWLINK that names the new namespace (IFLA_NET_NS_FD) and
  * the name (IFLA_IFNAME) together, so no name clash can happen half-way.
- * When the namespace goes away the kernel returns physical devices to the
- * host and destroys virtual ones (a veth with its peer); the spec leaves
- * that to the kernel, as runc does.
+ * The kernel drops an interface's addresses when it changes namespace:
+ * as runc, the permanent ones of global scope are read first (a dump in
+ * the host's namespace) and the init adds them again inside. When the
+ * namespace goes away the kernel returns physical devices to the host and
+ * destroys virtual ones (a veth with its peer); the spec leaves that to
+ * the kernel, as runc does.
  */
 import { RuntimeError } from '../errors.js';
 import type { Sys } from '../sys/types.js';
 
 const RTM_NEWLINK = 16;
+const RTM_NEWADDR = 20;
+const RTM_GETADDR = 22;
 const NLM_F_REQUEST = 1;
 const NLM_F_ACK = 4;
+const NLM_F_DUMP = 0x300;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
 const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
 const IFLA_IFNAME = 3;
 const IFLA_NET_NS_FD = 28;
+const IFA_ADDRESS = 1;
+const IFA_LOCAL = 2;
+const IFA_FLAGS = 8;
+const IFA_F_PERMANENT = 0x80;
+const RT_SCOPE_UNIVERSE = 0;
 const IFF_UP = 1;
 
 const align4 = (n: number) => (n + 3) & ~3;
@@ -28,6 +42,69 @@ function attribute(type: number, data: Buffer): Buffer {
   return out;
 }
 
+function message(type: number, flags: number, body: Buffer, seq = 1): Buffer {
+  const header = Buffer.alloc(16); // struct nlmsghdr
+  header.writeUInt32LE(16 + body.length, 0);
+  header.writeUInt16LE(type, 4);
+  header.writeUInt16LE(flags, 6);
+  header.writeUInt32LE(seq, 8);
+  return Buffer.concat([header, body]);
+}
+
+/** An address of an interface, as RTM_NEWADDR carries it (the address in hex, for the init's plan). */
+export interface InterfaceAddress {
+  family: number;
+  prefixlen: number;
+  address: string;
+}
+
+/** RTM_GETADDR for every address of every interface (a dump). */
+export const addressDumpRequest = () => message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, Buffer.alloc(8));
+
+/** From a dump's answer, the addresses of `index` that runc carries over: permanent, of global scope. */
+export function parseAddresses(reply: Buffer, index: number): InterfaceAddress[] {
+  const out: InterfaceAddress[] = [];
+  for (let at = 0; at + 16 <= reply.length; ) {
+    const len = reply.readUInt32LE(at);
+    const type = reply.readUInt16LE(at + 4);
+    if (len < 16 || type === NLMSG_DONE) break;
+    if (type === NLMSG_ERROR) {
+      const errno = -reply.readInt32LE(at + 16);
+      if (errno) throw new RuntimeError('linux.netDevices', `list addresses: errno ${errno}`);
+    }
+    if (type === RTM_NEWADDR && reply.readUInt32LE(at + 20) === index) {
+      const [family, prefixlen, ifaFlags, scope] = [reply[at + 16], reply[at + 17], reply[at + 18], reply[at + 19]];
+      let flags = ifaFlags;
+      let address: Buffer | undefined;
+      let local: Buffer | undefined;
+      for (let a = at + 24; a + 4 <= at + len; ) {
+        const alen = reply.readUInt16LE(a);
+        const atype = reply.readUInt16LE(a + 2);
+        if (alen < 4) break;
+        const data = reply.subarray(a + 4, a + alen);
+        if (atype === IFA_ADDRESS) address = data;
+        if (atype === IFA_LOCAL) local = data;
+        if (atype === IFA_FLAGS) flags = data.readUInt32LE(0);
+        a += align4(alen);
+      }
+      const addr = local ?? address;
+      if (addr && flags & IFA_F_PERMANENT && scope === RT_SCOPE_UNIVERSE) out.push({ family, prefixlen, address: addr.toString('hex') });
+    }
+    at += align4(len);
+  }
+  return out;
+}
+
+/** RTM_NEWADDR: `a` on interface `index`. */
+export function newAddressRequest(index: number, a: InterfaceAddress): Buffer {
+  const info = Buffer.alloc(8); // struct ifaddrmsg
+  info[0] = a.family;
+  info[1] = a.prefixlen;
+  info.writeUInt32LE(index, 4);
+  const addr = Buffer.from(a.address, 'hex');
+  return message(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([info, attribute(IFA_LOCAL, addr), attribute(IFA_ADDRESS, addr)]));
+}
+
 /** An RTM_NEWLINK request for interface `index`: flags to change, then attributes. */
 export function newLinkRequest(index: number, opts: { flags?: number; change?: number; name?: string; netnsFd?: number }, seq = 1): Buffer {
   const info = Buffer.alloc(16); // struct ifinfomsg
@@ -38,13 +115,7 @@ export function newLinkRequest(index: number, opts: { flags?: number; change?: n
     ...(opts.name !== undefined ? [attribute(IFLA_IFNAME, Buffer.from(`${opts.name}\0`))] : []),
     ...(opts.netnsFd !== undefined ? [attribute(IFLA_NET_NS_FD, Buffer.from(new Uint32Array([opts.netnsFd]).buffer))] : []),
   ];
-  const body = Buffer.concat([info, ...attrs]);
-  const header = Buffer.alloc(16); // struct nlmsghdr
-  header.writeUInt32LE(16 + body.length, 0);
-  header.writeUInt16LE(RTM_NEWLINK, 4);
-  header.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK, 6);
-  header.writeUInt32LE(seq, 8);
-  return Buffer.concat([header, body]);
+  return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, Buffer.concat([info, ...attrs]), seq);
 }
 
 /** The errno of the kernel's answer to a request (0: done). */
@@ -73,12 +144,32 @@ export function netDeviceIndexes(sys: Sys, devices: Record<string, { name?: stri
   return out;
 }
 
+/** An interface moved in, and the addresses to give it again there (by the init). */
+export interface MovedDevice {
+  name: string;
+  addresses: InterfaceAddress[];
+}
+
 /** Moves each interface into the network namespace `netnsFd` (the init's), renamed as configured. */
-export function moveNetDevices(sys: Sys, devices: Record<string, { name?: string }>, indexes: Map<string, number>, netnsFd: number): void {
+export function moveNetDevices(sys: Sys, devices: Record<string, { name?: string }>, indexes: Map<string, number>, netnsFd: number): MovedDevice[] {
+  const dump = sys.netlinkRoute(addressDumpRequest());
+  const moved: MovedDevice[] = [];
   for (const [host, d] of Object.entries(devices)) {
     const index = indexes.get(host)!;
     const name = d.name || host;
+    const addresses = parseAddresses(dump, index);
     request(sys, `${host}: set down`, newLinkRequest(index, { flags: 0, change: IFF_UP }));
     request(sys, `${host}: move into the container's network namespace as ${name}`, newLinkRequest(index, { name, netnsFd }));
+    moved.push({ name, addresses });
+  }
+  return moved;
+}
+
+/** In the init (in the container's network namespace): the moved interfaces' addresses, again. */
+export function restoreAddresses(sys: Sys, moved: MovedDevice[]): void {
+  for (const m of moved) {
+    if (!m.addresses.length) continue;
+    const index = sys.ifIndex(m.name);
+    for (const a of m.addresses) request(sys, `${m.name}: add address ${a.address}/${a.prefixlen}`, newAddressRequest(index, a));
   }
 }

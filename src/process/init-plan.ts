@@ -6,6 +6,7 @@
  */
 import type { CgroupMountSource } from '../rootfs/mounts.js';
 import type { ContainerPlan, MemoryPolicyPlan, ProcessPlan } from '../spec/plan.js';
+import type { MovedDevice } from '../network/net-devices.js';
 import type { ResourcesConfig, SeccompConfig } from '../spec/schema.js';
 
 /** create: the rootfs and the rest of the container, set up before the process. */
@@ -22,6 +23,8 @@ export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp
    * init may not be able to reach the path.
    */
   bindSourceFds?: Record<number, number>;
+  /** linux.netDevices the parent moved into our network namespace: their addresses go back on here. */
+  movedNetDevices?: MovedDevice[];
 }
 
 export interface InitPlan {

@@ -18,6 +18,7 @@ import type { Sys } from '../sys/types.js';
 import { setupConsole } from '../tty/console.js';
 import { collectGarbage } from '../engine.js';
 import { LibcSys } from '../sys/libc.js';
+import { restoreAddresses } from '../network/net-devices.js';
 import { Channel } from './channel.js';
 import { withHome } from './exec-path.js';
 import { becomeProcess, compileFilter, execProgram, prepareProcess, sealedShim } from './finalize.js';
@@ -98,6 +99,7 @@ function waitForStart(sys: Sys, procFd: number, fifoFd: number): void {
 
 /** create: the container's init. */
 async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shimFd: number, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
+  if (c.movedNetDevices) restoreAddresses(sys, c.movedNetDevices);
   mountRootfs(sys, c, plan.inUserNs);
   note('rootfs mounted');
   // prestart and createRuntime run in the runtime's namespaces (the parent),

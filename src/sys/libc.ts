@@ -256,10 +256,23 @@ export class LibcSys implements Sys {
       // Unconnected, a netlink socket sends to the kernel.
       const sent = Number(this.fns.write(sock, request, request.length));
       if (sent !== request.length) this.fail('netlink send', 'NETLINK_ROUTE');
-      const reply = Buffer.alloc(8192);
-      const n = Number(this.fns.read(sock, reply, reply.length));
-      if (n < 0) this.fail('netlink receive', 'NETLINK_ROUTE');
-      return reply.subarray(0, n);
+      // Datagrams until the answer ends: an ACK or error (NLMSG_ERROR), or a dump's NLMSG_DONE.
+      const parts: Buffer[] = [];
+      for (;;) {
+        const buf = Buffer.alloc(32768);
+        const n = Number(this.fns.read(sock, buf, buf.length));
+        if (n <= 0) this.fail('netlink receive', 'NETLINK_ROUTE');
+        parts.push(buf.subarray(0, n));
+        let ended = false;
+        for (let at = 0; at + 16 <= n; ) {
+          const len = buf.readUInt32LE(at);
+          const type = buf.readUInt16LE(at + 4);
+          if (type === 2 /* NLMSG_ERROR */ || type === 3 /* NLMSG_DONE */) ended = true;
+          if (len < 16) break;
+          at += (len + 3) & ~3;
+        }
+        if (ended) return Buffer.concat(parts);
+      }
     } finally {
       this.fns.close(sock);
     }

@@ -75,7 +75,7 @@ export interface Sys {
   personality(persona: number): void;
   /** A network interface's index (if_nametoindex); ENODEV when there is none. */
   ifIndex(name: string): number;
-  /** One rtnetlink request to the kernel, in the caller's network namespace; its first reply. */
+  /** One rtnetlink request to the kernel, in the caller's network namespace; its answer, to the ACK or a dump's end. */
   netlinkRoute(request: Buffer): Buffer;
   /** set_mempolicy(2): `mode` (flags or'ed in) over the NUMA `nodes`. */
   setMempolicy(mode: number, nodes: number[]): void;

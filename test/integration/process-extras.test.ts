@@ -118,9 +118,11 @@ describe('linux.memoryPolicy', () => {
 
 describe('linux.netDevices', () => {
   const hostHas = (name: string) => spawnSync('ip', ['link', 'show', name]).status === 0;
-  it("moves a host interface into the container's namespace under its new name; the kernel destroys a veth with the namespace", () => {
+  it("moves a host interface, with its address, into the container's namespace under its new name; the kernel destroys a veth with the namespace", () => {
     const [dev, peer] = [`ocirun-nd${process.pid % 1000}`, `ocirun-np${process.pid % 1000}`];
     expect(spawnSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', peer]).status).toBe(0);
+    // A permanent, global address goes with it (as runc); the kernel alone would drop it.
+    expect(spawnSync('ip', ['addr', 'add', '10.77.3.1/24', 'dev', dev]).status).toBe(0);
     const b = makeBundle('ocirun-netdev-', ['sleep', '100'], (c) => (c.linux.netDevices = { [dev]: { name: 'eth7' } }));
     bundles.push(b);
     const id = `netdev-${process.pid}`;
@@ -128,6 +130,7 @@ describe('linux.netDevices', () => {
       const r = cli(root, ['run', '-d', '--bundle', b, id], { detached: true });
       expect(r.status, r.stderr).toBe(0);
       expect(cli(root, ['exec', id, 'ls', '/sys/class/net']).stdout).toBe('eth7\nlo\n');
+      expect(cli(root, ['exec', id, 'sh', '-c', 'ip -4 addr show dev eth7 | grep -o "inet [0-9./]*"']).stdout).toBe('inet 10.77.3.1/24\n');
       expect(hostHas(dev)).toBe(false);
       expect(hostHas(peer)).toBe(true);
       expect(cli(root, ['delete', '-f', id]).status).toBe(0);
