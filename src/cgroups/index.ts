@@ -7,6 +7,7 @@ import type { ResourcesConfig } from '../spec/schema.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { parseMountinfo } from '../rootfs/mountinfo.js';
 
 export interface Hierarchy {
   /** Controller list as mounted ("cpu,cpuacct", "memory", "name=systemd"), or "unified". */
@@ -30,16 +31,11 @@ export function detectLayout(mountinfo: string, selfCgroup: string): CgroupLayou
     else for (const c of m[2].split(',')) own.set(c, m[3]);
   }
   const hierarchies: Hierarchy[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    if (sep < 0) continue;
-    const fstype = f[sep + 1];
-    const mountPoint = f[4];
+  for (const { fstype, mountPoint, superOptions } of parseMountinfo(mountinfo)) {
     if (fstype === 'cgroup2') {
       hierarchies.push({ name: 'unified', mountPoint, ownPath: own.get('unified') ?? '/' });
     } else if (fstype === 'cgroup') {
-      const opts = (f[sep + 3] ?? '').split(',');
+      const opts = superOptions.split(',');
       const controllers = opts.filter((o) => !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', 'clone_children', 'noprefix', 'xattr'].includes(o) && !o.startsWith('release_agent='));
       const name = controllers.join(',');
       hierarchies.push({ name, mountPoint, ownPath: own.get(controllers[0]) ?? '/' });

@@ -11,16 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, RuntimeError } from '../errors.js';
 import type { Config } from '../spec/schema.js';
+import { parseMountinfo } from '../rootfs/mountinfo.js';
 
 export type IntelRdtConfig = NonNullable<NonNullable<Config['linux']>['intelRdt']>;
 
 /** The resctrl mount point in a mountinfo text, or undefined. */
 export function resctrlRoot(mountinfo: string): string | undefined {
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f[f.indexOf('-') + 1] === 'resctrl') return f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  }
-  return undefined;
+  return parseMountinfo(mountinfo).find((m) => m.fstype === 'resctrl')?.mountPoint;
 }
 
 /** runc's intelrdtCheck: resctrl there, a closID that names one directory, and the features the schemata need. */

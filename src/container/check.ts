@@ -11,6 +11,7 @@ import { embeddedAssets, execShim, stageBinary } from '../engine.js';
 import { NamespaceTypes, NS_PROC_FILE } from '../spec/constants.js';
 import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
+import { parseMountinfo } from '../rootfs/mountinfo.js';
 
 export interface CheckLine {
   status: 'ok' | 'missing' | 'note';
@@ -30,12 +31,8 @@ const read = (f: string) => {
 /** The filesystem type of the mount holding `dir` (the longest matching mount point). */
 function fsTypeOf(dir: string): string | undefined {
   let best: { point: string; type: string } | undefined;
-  for (const line of (read('/proc/self/mountinfo') ?? '').split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    if (sep < 0) continue;
-    const point = f[4];
-    if ((dir === point || dir.startsWith(point.endsWith('/') ? point : `${point}/`)) && (!best || point.length >= best.point.length)) best = { point, type: f[sep + 1] };
+  for (const { mountPoint: point, fstype } of parseMountinfo(read('/proc/self/mountinfo') ?? '')) {
+    if ((dir === point || dir.startsWith(point.endsWith('/') ? point : `${point}/`)) && (!best || point.length >= best.point.length)) best = { point, type: fstype };
   }
   return best?.type;
 }

@@ -5,11 +5,7 @@
  */
 import { MNT_DETACH } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
-
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-function unescapeMountPoint(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
+import { parseMountinfo } from './mountinfo.js';
 
 /**
  * The mount points strictly below `dir`, in the order to detach them: the
@@ -19,14 +15,10 @@ function unescapeMountPoint(field: string): string {
  */
 export function mountPointsBelow(mountinfo: string, dir: string): string[] {
   const prefix = dir.endsWith('/') ? dir : dir + '/';
-  const points: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5) continue;
-    const point = unescapeMountPoint(f[4]);
-    if (point.startsWith(prefix)) points.push(point);
-  }
-  return points.reverse();
+  return parseMountinfo(mountinfo)
+    .map((m) => m.mountPoint)
+    .filter((point) => point.startsWith(prefix))
+    .reverse();
 }
 
 /**
@@ -38,15 +30,9 @@ export function mountPointsBelow(mountinfo: string, dir: string): string[] {
  */
 export function fullProcAndSysfsOutside(mountinfo: string, rootfs: string): string[] {
   const prefix = rootfs.endsWith('/') ? rootfs : rootfs + '/';
-  const points: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    const fstype = f[f.indexOf('-') + 1];
-    if (f.length < 5 || f[3] !== '/' || (fstype !== 'proc' && fstype !== 'sysfs')) continue;
-    const point = unescapeMountPoint(f[4]);
-    if (point !== rootfs && !point.startsWith(prefix)) points.push(point);
-  }
-  return points;
+  return parseMountinfo(mountinfo)
+    .filter((m) => m.root === '/' && (m.fstype === 'proc' || m.fstype === 'sysfs') && m.mountPoint !== rootfs && !m.mountPoint.startsWith(prefix))
+    .map((m) => m.mountPoint);
 }
 
 /** Detaches every mount below `dir`; a mount already gone (EINVAL, ENOENT) is not an error. */

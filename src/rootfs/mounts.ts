@@ -5,6 +5,7 @@ import type { MountPlan } from '../spec/plan.js';
 import { MOUNT_ATTR, mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { components, fdPath, mkdirAllInRoot, mountAt, openInRoot, withFd } from './resolve.js';
+import { parseMountinfo } from './mountinfo.js';
 
 /** Flags that need a second, remounting pass on a bind mount. */
 const BIND_REMOUNT_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;
@@ -29,17 +30,11 @@ export function prepareRoot(sys: Sys, rootfs: string, rootPropagation: number, m
 /** pivot_root refuses a new root whose parent mount is shared (runc: rootfsParentMountPrivate). */
 export function makeParentMountPrivate(sys: Sys, rootfs: string, mountinfo: string): void {
   let best: { point: string; shared: boolean } | undefined;
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 7) continue;
-    const point = f[4].replace(/\\040/g, ' ');
+  for (const m of parseMountinfo(mountinfo)) {
+    const point = m.mountPoint;
     // The mount that holds the rootfs (the rootfs itself if it is a mount point).
     const inside = point === '/' || rootfs === point || rootfs.startsWith(point + '/');
-    if (!inside) continue;
-    if (!best || point.length >= best.point.length) {
-      const sep = f.indexOf('-');
-      best = { point, shared: f.slice(6, sep).some((o) => o.startsWith('shared:')) };
-    }
+    if (inside && (!best || point.length >= best.point.length)) best = { point, shared: m.optional.some((o) => o.startsWith('shared:')) };
   }
   if (best?.shared) sys.mount(null, best.point, null, MS.PRIVATE, null);
 }
