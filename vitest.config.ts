@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 const alias = [{ find: /^\.\/validators\.js$/, replacement: path.resolve(import.meta.dirname, 'dist/spec/validators.js') }];
 // Tests that need what these machines lack (cgroup v2, AppArmor): run in a
 // qemu guest that has it (test/run-all.sh), where their absence is a failure.
-const guestOnly = ['test/integration/cgroups-v2.test.ts', 'test/integration/lsm.test.ts'];
+const guestOnly = ['test/integration/cgroups-v2.test.ts', 'test/integration/lsm.test.ts', 'test/integration/rootless-v2.test.ts'];
 const slow = { testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false };
 
 export default defineConfig({

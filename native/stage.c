@@ -270,11 +270,32 @@ static int clone_host_tree(void)
 {
 	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC);
 	if (fd < 0)
-		fail("open_tree / (a copy of the host's mounts for the engine)");
+		return -1;
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
 	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 		fail("mount_setattr MOUNT_ATTR_RDONLY (the engine's copy of the host's mounts)");
 	return fd;
+}
+
+/*
+ * The copy of the host's mounts for a rootless caller, who has no
+ * privileges over the host's mount namespace: once it is root of the
+ * container's user namespace (joined or new), a mount namespace of its own
+ * is a copy of the host's that it may clone. Before any mount namespace is
+ * joined, so it is the host's mounts that are copied.
+ */
+static void clone_host_tree_in_userns(int *host_tree, int *engine, const char *engine_path)
+{
+	if (*host_tree >= 0)
+		return;
+	if (unshare(CLONE_NEWNS) < 0)
+		fail("unshare mount namespace (the engine's copy of the host's mounts)");
+	*host_tree = clone_host_tree();
+	if (*host_tree < 0)
+		fail("open_tree / (a copy of the host's mounts for the engine)");
+	*engine = openat(*host_tree, engine_path + 1, O_PATH | O_CLOEXEC);
+	if (*engine < 0)
+		fail("open %s in the copy of the host's mounts", engine_path);
 }
 
 /*
@@ -383,31 +404,50 @@ int main(int argc, char **argv)
 	 * and so may reaching the engine (a user namespace's root need not be
 	 * able to search the directories it is in); it is exec'd by fd. */
 	int host_tree = clone_host_tree();
+	if (host_tree < 0 && errno != EPERM)
+		fail("open_tree / (a copy of the host's mounts for the engine)");
 	export_proc_clone();
 	if (argv[2][0] != '/')
 		fail_with(EINVAL, "the engine's path must be absolute");
-	int engine = openat(host_tree, argv[2] + 1, O_PATH | O_CLOEXEC);
-	if (engine < 0)
-		fail("open %s in the copy of the host's mounts", argv[2]);
+	int engine = -1;
+	if (host_tree >= 0) {
+		engine = openat(host_tree, argv[2] + 1, O_PATH | O_CLOEXEC);
+		if (engine < 0)
+			fail("open %s in the copy of the host's mounts", argv[2]);
+	}
 
-	for (int i = 0; i < in.njoins; i++)
+	for (int i = 0; i < in.njoins; i++) {
 		join_namespace(in.join_flags[i], in.join_paths[i]);
+		if (in.join_flags[i] == CLONE_NEWUSER)
+			clone_host_tree_in_userns(&host_tree, &engine, argv[2]);
+	}
 
 	if (in.unshare_flags & CLONE_NEWUSER) {
 		char line[64];
 		if (unshare(CLONE_NEWUSER) < 0)
 			fail("unshare user namespace");
+		/* An unprivileged parent may write our maps only while we are
+		 * dumpable (else our /proc files are root's), as in runc's nsexec. */
+		if (host_tree < 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			fail("prctl(PR_SET_DUMPABLE)");
 		reply("userns");
 		read_line(line, sizeof(line));
 		if (strcmp(line, "maps-ok") != 0) {
 			errno = EPROTO;
 			fail("waiting for the uid/gid maps: got '%.32s'", line);
 		}
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			fail("prctl(PR_SET_DUMPABLE)");
 		/* Become root of the new namespace, as runc does. */
 		if (setresgid(0, 0, 0) < 0)
 			fail("setresgid 0 in user namespace");
 		if (setresuid(0, 0, 0) < 0)
 			fail("setresuid 0 in user namespace");
+		clone_host_tree_in_userns(&host_tree, &engine, argv[2]);
+	}
+	if (host_tree < 0) {
+		errno = EPERM;
+		fail("open_tree / (a copy of the host's mounts for the engine; no privileges over the host's mounts, and no user namespace to gain them in)");
 	}
 	unsigned long rest = in.unshare_flags & ~(unsigned long)CLONE_NEWUSER;
 	if (rest && unshare((int)rest) < 0)

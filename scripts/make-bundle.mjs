@@ -31,6 +31,6 @@ for (const a of applets) {
 fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
 fs.writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n');
 const spec = defaultSpec({ args: cmd.length ? cmd : ['sh'], terminal: false });
-// The tests' containers have their own cgroup namespace (runc's spec leaves it out).
-spec.linux.namespaces.push({ type: 'cgroup' });
+// The tests' containers have their own cgroup namespace (runc's spec leaves it out on cgroup v1).
+if (!spec.linux.namespaces.some((n) => n.type === 'cgroup')) spec.linux.namespaces.push({ type: 'cgroup' });
 fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2) + '\n');

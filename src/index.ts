@@ -1,6 +1,7 @@
 /**
  * The library API: the same operations as the command line, for TypeScript
- * programs. Each takes an optional state root (default /run/ocirun).
+ * programs. Each takes an optional state root (default /run/ocirun, or
+ * $XDG_RUNTIME_DIR/ocirun when rootless, as runc's).
  *
  *   import { run } from 'ocirun';
  *   const status = await run({ id: 'demo', bundle: '/path/to/bundle' });
@@ -21,8 +22,10 @@ export { defaultSpec } from './spec/default.js';
 export { RuntimeError, ConfigError } from './errors.js';
 
 export interface RuntimeOptions {
-  /** State directory root; default /run/ocirun. */
+  /** State directory root; default /run/ocirun, or $XDG_RUNTIME_DIR/ocirun when rootless. */
   root?: string;
+  /** Rootless cgroup handling; default: when not root of the initial user namespace. */
+  rootless?: boolean;
   warn?: (msg: string) => void;
 }
 

@@ -6,6 +6,6 @@
 # cgroup and run on the host only: under software emulation each case takes
 # 10 to 40 s, and all of them would not fit CI's time.
 status=0
-CI=true npx vitest run --project guest --project integration test/integration/cgroups-v2.test.ts test/integration/lsm.test.ts test/integration/mount-namespace.test.ts test/integration/hardening.test.ts || status=1
+CI=true npx vitest run --project guest --project integration test/integration/cgroups-v2.test.ts test/integration/lsm.test.ts test/integration/rootless-v2.test.ts test/integration/mount-namespace.test.ts test/integration/hardening.test.ts || status=1
 CI=true npx vitest run --project integration test/integration/crash-safety.test.ts -t 'cgroups|resources|processes-killed|init-created|run-started' || status=1
 exit $status

@@ -119,7 +119,15 @@ export function enableControllers(mountPoint: string, dir: string): void {
   }
 }
 
-export function createCgroups(layout: CgroupLayout, paths: Record<string, string>): void {
+/**
+ * Makes the container's directory on each hierarchy. Rootless, as runc's
+ * cgroupfs manager: where permission is lacking and the config names no
+ * cgroupsPath, the hierarchy is skipped and the container stays in the
+ * caller's cgroup there (a limit that needs it fails later, in
+ * writeResources). Returns the hierarchies skipped.
+ */
+export function createCgroups(layout: CgroupLayout, paths: Record<string, string>, rootless?: { cgroupsPath: string }): string[] {
+  const skipped: string[] = [];
   for (const h of layout.hierarchies) {
     const dir = paths[h.name];
     try {
@@ -127,9 +135,15 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
       if (layout.mode === 'v2') enableControllers(h.mountPoint, dir);
       if (h.name.split(',').includes('cpuset')) fillCpuset(dir, h.mountPoint);
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (rootless && !rootless.cgroupsPath && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
+        skipped.push(h.name);
+        continue;
+      }
       throw new RuntimeError('create cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
     }
   }
+  return skipped;
 }
 
 export function joinCgroups(paths: Record<string, string>, pid: number): void {

@@ -222,12 +222,23 @@ function writeDeviceRules(dir: string, target: DeviceRuleSet): void {
   }
 }
 
-export function writeResources(paths: Record<string, string>, writes: CgroupWrite[]): void {
+export function writeResources(paths: Record<string, string>, writes: CgroupWrite[], rootless = false): void {
   const retries: CgroupWrite[] = [];
   const write = (w: CgroupWrite) => {
     const dir = controllerDir(paths, w.controller);
+    if (!dir && rootless && w.devices) return;
+    // Rootless, a hierarchy may have been skipped (createCgroups): runc's words.
+    if (!dir && rootless) throw new RuntimeError('set cgroup resources', `cannot set ${w.controller} limit: container could not join or create cgroup (rootless: no permission to create it)`);
     if (!dir) throw new RuntimeError('set cgroup resources', `the ${w.controller} controller is not mounted on this host (needed for ${w.file})`);
-    if (w.devices) return writeDeviceRules(dir, w.devices);
+    if (w.devices) {
+      // Rootless, runc ignores the devices controller's errors: not expected to work.
+      try {
+        return writeDeviceRules(dir, w.devices);
+      } catch (err) {
+        if (rootless) return;
+        throw err;
+      }
+    }
     let file = path.join(dir, w.file);
     if ((w.ifExists || w.orElse) && !fs.existsSync(file)) {
       if (!w.orElse) return;

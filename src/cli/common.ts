@@ -1,5 +1,6 @@
 /** Shared CLI plumbing: the global flags as a context, the lazily loaded syscall layer, error exit. */
 import { context, type Context } from '../container/context.js';
+import { rootlessMode } from '../container/rootless.js';
 import { log } from '../log.js';
 import { stderr } from '../output.js';
 import type { Sys } from '../sys/types.js';
@@ -7,7 +8,7 @@ import { str, type FlagValues, type Invocation } from './args.js';
 
 export function ctxOf(inv: Invocation | FlagValues): Context {
   const global = 'global' in inv ? (inv as Invocation).global : (inv as FlagValues);
-  return context({ root: str(global.root) });
+  return context({ root: str(global.root), rootless: rootlessMode(str(global.rootless)) });
 }
 
 /** koffi is loaded only by the commands that make system calls. */

@@ -6,6 +6,7 @@ import { stdout } from '../output.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { VERSION } from '../version.js';
 import { parseCommandLine, str, UsageError, type CommandDef, type Flag } from './args.js';
+import { defaultRoot } from '../container/rootless.js';
 import { fail } from './common.js';
 import { command as check } from './check.js';
 import { command as checkpoint } from './checkpoint.js';
@@ -33,7 +34,8 @@ export const GLOBAL_FLAGS: Flag[] = [
   { name: 'debug', help: 'enable debug logging' },
   { name: 'log', value: true, help: "set the log file to write ocirun logs to (default is '/dev/stderr')" },
   { name: 'log-format', value: true, default: 'text', help: "set the log format ('text' (default), or 'json')" },
-  { name: 'root', value: true, default: '/run/ocirun', help: 'root directory for storage of container state (this should be located in tmpfs)' },
+  { name: 'root', value: true, default: defaultRoot(), help: 'root directory for storage of container state (this should be located in tmpfs)' },
+  { name: 'rootless', value: true, default: 'auto', help: "ignore cgroup permission errors ('true', 'false', or 'auto')" },
   { name: 'systemd-cgroup', help: 'enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" (not supported yet)' },
 ];
 

@@ -13,10 +13,10 @@ export const command: CommandDef = {
   ],
   args: { min: 0, max: 0 },
   async run(inv) {
-    const { defaultSpec } = await import('../spec/default.js');
-    if (bool(inv.flags.rootless)) throw new RuntimeError('spec', '--rootless is not supported by this version of ocirun');
+    const { defaultSpec, toRootless } = await import('../spec/default.js');
     const file = path.join(str(inv.flags.bundle) ?? '.', 'config.json');
     if (fs.existsSync(file)) throw new RuntimeError('spec', `File ${file} exists. Remove it first`);
-    fs.writeFileSync(file, JSON.stringify(defaultSpec(), null, '\t') + '\n', { mode: 0o666 });
+    const spec = bool(inv.flags.rootless) ? toRootless(defaultSpec(), process.geteuid!(), process.getegid!()) : defaultSpec();
+    fs.writeFileSync(file, JSON.stringify(spec, null, '\t') + '\n', { mode: 0o666 });
   },
 };

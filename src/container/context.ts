@@ -1,12 +1,14 @@
-/** What every lifecycle operation needs: the state root and somewhere to warn. */
+/** What every lifecycle operation needs: the state root, the rootless mode and somewhere to warn. */
 import { log } from '../log.js';
-import { DEFAULT_ROOT } from './state.js';
+import { defaultRoot, rootlessMode } from './rootless.js';
 
 export interface Context {
   root: string;
+  /** Rootless (src/container/rootless.ts): cgroups that cannot be made are skipped, device rules not enforced. */
+  rootless: boolean;
   warn: (msg: string) => void;
 }
 
 export function context(opts: Partial<Context> = {}): Context {
-  return { root: opts.root ?? DEFAULT_ROOT, warn: opts.warn ?? ((m) => log.warn(m)) };
+  return { root: opts.root ?? defaultRoot(), rootless: opts.rootless ?? rootlessMode(undefined), warn: opts.warn ?? ((m) => log.warn(m)) };
 }

@@ -38,6 +38,7 @@ import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { lockDir } from './lock.js';
+import { runningInUserNamespace, rootlessEuid } from './rootless.js';
 import { checkId, fifoPath, hookState, initAlive, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
@@ -198,19 +199,27 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
-    step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
+    const skipped = step('create cgroups', () => createCgroups(layout, state.cgroupPaths, ctx.rootless ? { cgroupsPath: plan.cgroupsPath } : undefined));
+    for (const name of skipped) delete state.cgroupPaths[name];
+    if (skipped.length) log.debug(`create: rootless: no permission to create a cgroup on ${skipped.join(', ')}; the container stays in the caller's there`);
     log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
     faultPoint('cgroups-made');
-    writeResources(state.cgroupPaths, writes);
-    if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
+    writeResources(state.cgroupPaths, writes, ctx.rootless);
+    // Rootless, device rules are not enforced, as runc's managers ignore
+    // their failure (attaching a BPF program needs the host's privileges).
+    if (filter && !ctx.rootless) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
     faultPoint('resources-written');
 
-    const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user');
+    // Inside a user namespace, the container's or (rootless podman) ours.
+    const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
     const usernsCache = new Map<string, number>();
     try {
       for (const [i, m] of plan.mounts.entries()) {
         if (m.idmap) bindSources[i] = await idmappedTree(sys, m, usernsCache);
-        else if (inUserNs && m.bind) bindSources[i] = detachedBindSource(sys, m);
+        // Detached copies let the container's root reach a source below a
+        // directory it cannot search. A caller without privileges over the
+        // host's mounts cannot make them: it binds by path, as runc does.
+        else if (inUserNs && m.bind && !rootlessEuid()) bindSources[i] = detachedBindSource(sys, m);
       }
     } finally {
       for (const fd of usernsCache.values()) sys.close(fd);
@@ -255,7 +264,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     const initPlan: InitPlan = {
       container: {
         ...container,
-        cgroupMounts: Object.entries(state.cgroupPaths).filter(([n]) => n !== 'unified' || layout.mode === 'v2').map(([name, hostPath]) => ({ name: name.replace(/^name=/, ''), hostPath })),
+        // A hierarchy skipped rootless shows the caller's own cgroup, as runc's.
+        cgroupMounts: layout.hierarchies
+          .filter((h) => h.name !== 'unified' || layout.mode === 'v2')
+          .map((h) => ({ name: h.name.replace(/^name=/, ''), hostPath: state.cgroupPaths[h.name] ?? path.join(h.mountPoint, h.ownPath) })),
         cgroupUnified: layout.mode === 'v2',
         hostHasKcore: fs.existsSync('/proc/kcore'),
         fifoFd: init.fdInProcess(fifoFd),
@@ -273,6 +285,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       memoryPolicy,
       keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
       inUserNs,
+      rootlessEuid: rootlessEuid() || undefined,
       ignoredSignals: callerIgnoredSignals(),
       debug: log.debugging || undefined,
     };

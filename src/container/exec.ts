@@ -30,6 +30,7 @@ import type { Config } from '../spec/schema.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
+import { rootlessEuid, runningInUserNamespace } from './rootless.js';
 import { checkTerminal, writePidFile } from './create.js';
 import { exitCodeOf, relaySignals } from './run.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
@@ -171,7 +172,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       personality,
       memoryPolicy,
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
-      inUserNs: namespaces.includes('user'),
+      inUserNs: namespaces.includes('user') || runningInUserNamespace(),
+      rootlessEuid: rootlessEuid() || undefined,
       ignoredSignals: callerIgnoredSignals(),
       // Under roomy limits the process joins the cgroups at once, unless the
       // CPU affinity must change between before and after the join.

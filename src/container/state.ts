@@ -45,7 +45,6 @@ export interface SavedState {
   resctrl?: ResctrlGroup;
 }
 
-export const DEFAULT_ROOT = '/run/ocirun';
 const ID_PATTERN = /^[\w+\-.]+$/;
 
 export function checkId(id: string): void {

@@ -92,8 +92,9 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
     const devices = resources.devices?.length ? resources.devices : undefined;
     const allowed = devices ? allowedDeviceRules(config.linux?.devices) : [];
     const writes = resourceWrites(layout, resources, allowed, ctx.warn);
-    writeResources(s.cgroupPaths, writes);
-    if (devices && layout.mode === 'v2') installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
+    writeResources(s.cgroupPaths, writes, ctx.rootless);
+    // Rootless, device rules are not enforced (create skipped them too).
+    if (devices && layout.mode === 'v2' && !ctx.rootless) installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
     writeSavedConfig(ctx.root, id, config);
   } finally {

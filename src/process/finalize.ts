@@ -129,6 +129,14 @@ export function fixStdioPermissions(sys: Sys, uid: number): void {
   }
 }
 
+function setgroupsDenied(): boolean {
+  try {
+    return fs.readFileSync('/proc/self/setgroups', 'utf8').trim() === 'deny';
+  } catch {
+    return false;
+  }
+}
+
 /** runc's finalizeNamespace: bounding set, user switch keeping caps, cwd, then the cap sets. */
 export function switchUserAndCaps(sys: Sys, plan: InitPlan): void {
   const p = plan.process;
@@ -147,7 +155,10 @@ export function switchUserAndCaps(sys: Sys, plan: InitPlan): void {
   step('drop bounding capabilities', () => applyBoundingSet(sys, p.capabilities, lastCap()));
   step('keep capabilities', () => sys.prctl(PR.SET_KEEPCAPS, 1));
   step('fix stdio permissions', () => fixStdioPermissions(sys, p.uid));
-  step('setgroups', () => sys.setgroups(p.additionalGids));
+  // As runc: a rootless runtime cannot give additional groups; nor can
+  // anyone once setgroups is denied, and then the groups are left as they are.
+  if (plan.rootlessEuid && p.additionalGids.length) throw new RuntimeError('setgroups', 'cannot set any additional groups in a rootless container');
+  if (!plan.rootlessEuid && !setgroupsDenied()) step('setgroups', () => sys.setgroups(p.additionalGids));
   step('setresgid', () => sys.setresgid(p.gid, p.gid, p.gid));
   step('setresuid', () => sys.setresuid(p.uid, p.uid, p.uid));
   step('keep capabilities', () => sys.prctl(PR.SET_KEEPCAPS, 0));

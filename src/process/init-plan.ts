@@ -48,6 +48,8 @@ export interface InitPlan {
   keyring?: string;
   /** Whether the process is in a user namespace other than the host's (for the keyring's permissions). */
   inUserNs: boolean;
+  /** The runtime runs with an euid other than 0 (rootless): no supplementary groups, as runc. */
+  rootlessEuid?: boolean;
   /** The signals the caller of ocirun ignored (bit N-1 for signal N, hex): the program inherits them so, as under runc. */
   ignoredSignals: string;
   /**

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
 import { runHooks, type HookState } from '../hooks/index.js';
 import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js';
-import { applyMounts, finishReadonlyMounts, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
+import { applyMounts, finishReadonlyMounts, hostCgroup2Copy, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js';
 import { CLONE, MOUNT_ATTR, O, PR } from '../sys/constants.js';
@@ -100,6 +100,7 @@ function waitForStart(sys: Sys, procFd: number, fifoFd: number): void {
 /** create: the container's init. */
 async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shimFd: number, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   if (c.movedNetDevices) restoreAddresses(sys, c.movedNetDevices);
+  const cgroup2Copy = c.cgroupUnified && plan.inUserNs && !c.newCgroupNs ? hostCgroup2Copy(sys) : undefined;
   mountRootfs(sys, c, plan.inUserNs);
   note('rootfs mounted');
   // prestart and createRuntime run in the runtime's namespaces (the parent),
@@ -129,9 +130,10 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   if (c.cgroupUnified) {
     const root = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
     try {
-      mountCgroup2(sys, root, c.mounts);
+      mountCgroup2(sys, root, c.mounts, cgroup2Copy);
     } finally {
       sys.close(root);
+      if (cgroup2Copy !== undefined) sys.close(cgroup2Copy);
     }
   }
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
-import { embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, stageBinary } from '../engine.js';
+import { builtin, embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, stageBinary } from '../engine.js';
 import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
@@ -57,13 +57,42 @@ export function containerInstructions(plan: ContainerPlan): StageInstruction[] {
   return out;
 }
 
-function writeIdMap(file: string, maps: IdMap[]): void {
-  const text = maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n') + '\n';
-  try {
-    fs.writeFileSync(file, text);
-  } catch (err) {
-    throw new RuntimeError('write id map', `${file}: ${(err as Error).message}`, { cause: err });
+/**
+ * Writes the maps of the stage's new user namespace, as runc does. Root
+ * writes them directly. An unprivileged user may write one line mapping its
+ * own euid (and, once setgroups is denied, its own egid); anything else the
+ * kernel refuses with EPERM, and then the setuid helpers newuidmap and
+ * newgidmap (package uidmap) write them, within /etc/subuid and /etc/subgid.
+ */
+function writeIdMaps(pid: number, maps: { uid: IdMap[]; gid: IdMap[] }): void {
+  const ownGid = maps.gid.length === 1 && maps.gid[0].hostID === process.getegid!() && maps.gid[0].size === 1;
+  // The kernel's condition for an unprivileged gid_map (runc: !requiresRootOrMappingTool).
+  if (process.geteuid!() !== 0 && ownGid) {
+    try {
+      fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+    } catch (err) {
+      throw new RuntimeError('write id map', `/proc/${pid}/setgroups: ${(err as Error).message}`, { cause: err });
+    }
   }
+  writeIdMap(pid, 'uid', maps.uid);
+  writeIdMap(pid, 'gid', maps.gid);
+}
+
+function writeIdMap(pid: number, kind: 'uid' | 'gid', maps: IdMap[]): void {
+  const file = `/proc/${pid}/${kind}_map`;
+  try {
+    fs.writeFileSync(file, maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n') + '\n');
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new RuntimeError('write id map', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const tool = `new${kind}map`;
+  const r = builtin<typeof import('node:child_process')>('node:child_process').spawnSync(tool, [String(pid), ...maps.flatMap((m) => [m.containerID, m.hostID, m.size].map(String))], { encoding: 'utf8' });
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new RuntimeError('write id map', `${file}: EPERM, and ${missing ? `${tool} was not found (install the uidmap package)` : `${tool}: ${r.error.message}`}`);
+  }
+  if (r.status !== 0) throw new RuntimeError('write id map', `${tool} ${pid}: ${(r.stderr || `exit status ${r.status}`).trim().split('\n').join('; ')}`);
 }
 
 /**
@@ -124,8 +153,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     while (!pid) {
       const msg = await channel.receive();
       if (msg.type === 'userns' && opts.idMaps) {
-        writeIdMap(`/proc/${stagePid}/uid_map`, opts.idMaps.uid);
-        writeIdMap(`/proc/${stagePid}/gid_map`, opts.idMaps.gid);
+        writeIdMaps(stagePid, opts.idMaps);
         channel.send({ type: 'maps-ok' });
       } else if (msg.type === 'pid') {
         pid = msg.pid;

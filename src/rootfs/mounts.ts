@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
 import type { MountPlan } from '../spec/plan.js';
 import { MOUNT_ATTR, mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
-import type { Sys } from '../sys/types.js';
+import { SysError, type Sys } from '../sys/types.js';
 import { components, fdPath, mkdirAllInRoot, mountAt, openInRoot, withFd } from './resolve.js';
 import { parseMountinfo } from './mountinfo.js';
 
@@ -119,10 +119,34 @@ function fsOptions(data: string): Record<string, string | true> {
   return options;
 }
 
+/**
+ * A detached copy of the host's cgroup2 mount, for when cgroup2 cannot be
+ * mounted: in a user namespace without a cgroup namespace of its own the
+ * kernel refuses it (EPERM), and runc binds the host's /sys/fs/cgroup
+ * instead. Taken before the root switch, while /sys/fs/cgroup is the host's.
+ */
+export function hostCgroup2Copy(sys: Sys): number | undefined {
+  try {
+    return withFd(sys, sys.open('/sys/fs/cgroup', O.PATH | O.DIRECTORY | O.CLOEXEC), (fd) => sys.openTree(fd, false));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The cgroup v2 mounts the setup left for later (see applyCgroupMount), made in the final root. */
-export function mountCgroup2(sys: Sys, rootFd: number, mounts: MountPlan[]): void {
+export function mountCgroup2(sys: Sys, rootFd: number, mounts: MountPlan[], hostCopy?: number): void {
   for (const m of mounts.filter((x) => !x.bind && x.type === 'cgroup')) {
-    step(`mount cgroup2 on ${m.destination}`, () => withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => mountAt(sys, 'cgroup2', { source: m.source || 'cgroup', ...fsOptions(m.data) }, mountAttrs(m.flags), fd)));
+    step(`mount cgroup2 on ${m.destination}`, () =>
+      withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => {
+        try {
+          mountAt(sys, 'cgroup2', { source: m.source || 'cgroup', ...fsOptions(m.data) }, mountAttrs(m.flags), fd);
+        } catch (err) {
+          if (hostCopy === undefined || !(err instanceof SysError && (err.code === 'EPERM' || err.code === 'EBUSY'))) throw err;
+          sys.moveMount(hostCopy, fd);
+          withFd(sys, openInRoot(sys, rootFd, m.destination), (mnt) => sys.mountSetattr(mnt, mountAttrs(m.flags), 0, false));
+        }
+      }),
+    );
   }
 }
 

@@ -3,10 +3,16 @@
  * and every device denied but the ones runc always allows (/dev/null, ptys
  * and the like, appended by create).
  */
+import fs from 'node:fs';
 import { OCI_VERSION } from './constants.js';
 import type { Config } from './schema.js';
 
-export function defaultSpec(opts: { args?: string[]; terminal?: boolean; rootless?: boolean } = {}): Config {
+/** Whether /sys/fs/cgroup is cgroup v2 alone (runc's cgroups.IsCgroup2UnifiedMode). */
+function cgroup2Host(): boolean {
+  return fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+}
+
+export function defaultSpec(opts: { args?: string[]; terminal?: boolean } = {}): Config {
   const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
   return {
     ociVersion: OCI_VERSION,
@@ -33,8 +39,8 @@ export function defaultSpec(opts: { args?: string[]; terminal?: boolean; rootles
     ],
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
-      // runc's list: no cgroup namespace, so a config may add one (a duplicate is refused).
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      // runc's list: a cgroup namespace only on a cgroup v2 host.
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...(cgroup2Host() ? [{ type: 'cgroup' as const }] : [])],
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
         '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
@@ -42,4 +48,24 @@ export function defaultSpec(opts: { args?: string[]; terminal?: boolean; rootles
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
+}
+
+/**
+ * runc's `spec --rootless` (specconv.ToRootless): a user namespace mapping
+ * the caller's uid and gid to 0 instead of a network namespace, /sys bound
+ * from the host (a fresh sysfs needs a network namespace of one's own), no
+ * uid=/gid= mount options (those ids are not mapped), no cgroup resources.
+ */
+export function toRootless(spec: Config, uid: number, gid: number): Config {
+  const linux = { ...spec.linux };
+  linux.namespaces = [...(linux.namespaces ?? []).filter((n) => n.type !== 'network' && n.type !== 'user'), { type: 'user' }];
+  linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
+  linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
+  delete linux.resources;
+  const mounts = (spec.mounts ?? []).map((m) =>
+    m.destination.replace(/\/+$/, '') === '/sys'
+      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { ...m, ...(m.options && { options: m.options.filter((o) => !o.startsWith('uid=') && !o.startsWith('gid=')) }) },
+  );
+  return { ...spec, mounts, linux };
 }

@@ -60,6 +60,8 @@ export const TEST_IMAGE = 'localhost/ocirun-test-busybox:latest';
 export function busyboxRootfsTar(tarFile: string): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-image-'));
   try {
+    // The image's / as images have it (mkdtemp makes it 0700): users other than root must reach /bin.
+    fs.chmodSync(dir, 0o755);
     fs.mkdirSync(path.join(dir, 'bin'));
     fs.mkdirSync(path.join(dir, 'tmp'));
     fs.chmodSync(path.join(dir, 'tmp'), 0o1777);

@@ -1,0 +1,343 @@
+// Rootless: an unprivileged user (OCIRUN_TEST_USER, default ocirun-test,
+// with /etc/subuid and /etc/subgid ranges; scripts/setup-and-test.sh makes
+// it) runs containers with ocirun directly and under rootless podman, each
+// scenario beside the same one under Debian's runc in the same run.
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { busyboxRootfsTar, OCIRUN, processesTagged, project } from './helpers.js';
+import { Terminal } from './tmux.js';
+
+const USER = process.env.OCIRUN_TEST_USER ?? 'ocirun-test';
+const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
+const RUNTIMES = { ocirun: OCIRUN, runc };
+type Name = keyof typeof RUNTIMES;
+
+const idOf = (flag: string) => spawnSync('id', [flag, USER], { encoding: 'utf8' });
+const present = idOf('-u').status === 0;
+// Where it must run (CI=true) a missing user is a failure, not a skip.
+const suite = present || process.env.CI === 'true' ? describe : describe.skip;
+const uid = present ? Number(idOf('-u').stdout) : -1;
+const gid = present ? Number(idOf('-g').stdout) : -1;
+
+let tmp: string;
+let xdg: string;
+let home: string;
+beforeAll(() => {
+  if (!present) throw new Error(`the test user ${USER} does not exist (scripts/setup-and-test.sh creates it)`);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-rootless-'));
+  fs.chmodSync(tmp, 0o755);
+  xdg = path.join(tmp, 'xdg');
+  home = path.join(tmp, 'home');
+  for (const d of [xdg, home]) {
+    fs.mkdirSync(d, { mode: 0o700 });
+    fs.chownSync(d, uid, gid);
+  }
+  // A checkout the user cannot reach (under /root, say): the single file, copied where it can.
+  if (asUser(['test', '-x', OCIRUN]).status !== 0) {
+    RUNTIMES.ocirun = path.join(tmp, 'ocirun');
+    fs.copyFileSync(path.join(project, 'build/ocirun'), RUNTIMES.ocirun);
+    fs.chmodSync(RUNTIMES.ocirun, 0o755);
+  }
+});
+afterAll(() => {
+  if (!tmp) return;
+  // podman's storage holds files of the user's subordinate ids: its own tool removes them.
+  asUser(['podman', ...PODMAN_GLOBAL, 'system', 'reset', '-f'], { timeout: 60_000 });
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Runs a command as the test user, with its runtime dir and home under this run's temp dir. */
+function asUser(argv: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number; detached?: boolean } = {}): SpawnSyncReturns<string> {
+  const env = { XDG_RUNTIME_DIR: xdg, HOME: home, PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', ...opts.env };
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return spawnSync('runuser', ['-u', USER, '--', 'env', '-C', opts.cwd ?? home, ...envArgs, ...argv], {
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 30_000,
+    // A command that leaves the container running gets no pipes of ours to hold open.
+    stdio: opts.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** A bundle owned by the user: busybox, and the runtime's own `spec --rootless`. */
+function userBundle(name: Name, tag: string, edit: (config: any) => void): { dir: string; spec: any } {
+  const dir = path.join(tmp, `${name}-${tag}`);
+  fs.mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
+  busyboxRootfsTar(`${dir}.tar`);
+  execFileSync('tar', ['-C', path.join(dir, 'rootfs'), '-xf', `${dir}.tar`]);
+  fs.rmSync(`${dir}.tar`);
+  execFileSync('chown', ['-R', `${uid}:${gid}`, dir]);
+  const r = asUser([RUNTIMES[name], 'spec', '--rootless'], { cwd: dir });
+  if (r.status !== 0) throw new Error(`${name} spec --rootless: ${r.stderr}`);
+  const file = path.join(dir, 'config.json');
+  const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const config = structuredClone(spec);
+  config.process.terminal = false;
+  edit(config);
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  return { dir, spec };
+}
+
+const stateDirOf = (name: Name, id: string) => path.join(xdg, name, id);
+
+/** What the host holds of a container of the user's: its state dir, its processes. */
+function leftovers(name: Name, id: string): string[] {
+  return [...(fs.existsSync(stateDirOf(name, id)) ? [`state dir ${stateDirOf(name, id)}`] : []), ...processesTagged((tag) => tag === id)];
+}
+
+/** Errors without runc's time= prefix, or ocirun's. */
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('level=error'));
+
+async function directScenario(name: Name) {
+  const bin = RUNTIMES[name];
+  const out: Record<string, unknown> = {};
+  const view = 'id; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; ls /dev | tr "\\n" " "; echo; grep -E "^(CapEff|NoNewPrivs):" /proc/self/status; touch /proc/sys/x 2>/dev/null || echo proc-sys-ro';
+  const { dir, spec } = userBundle(name, 'direct', (c) => (c.process.args = ['sh', '-c', view]));
+  out.spec = {
+    namespaces: spec.linux.namespaces.map((n: any) => n.type).sort(),
+    uidMappings: spec.linux.uidMappings,
+    gidMappings: spec.linux.gidMappings,
+    sys: spec.mounts.find((m: any) => m.destination === '/sys'),
+    devptsOptions: spec.mounts.find((m: any) => m.destination === '/dev/pts').options,
+    resources: spec.linux.resources ?? null,
+  };
+  const run = asUser([bin, 'run', `${name}-run`], { cwd: dir });
+  out.run = { status: run.status, stdout: run.stdout, errors: errorLines(run.stderr) };
+  out.afterRun = leftovers(name, `${name}-run`);
+
+  // The lifecycle, detached.
+  const id = `${name}-life`;
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  config.process.args = ['sleep', '300'];
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  out.create = asUser([bin, 'create', id], { cwd: dir, detached: true }).status;
+  out.stateDirMade = fs.existsSync(stateDirOf(name, id));
+  out.start = asUser([bin, 'start', id]).status;
+  const state = JSON.parse(asUser([bin, 'state', id]).stdout || '{}');
+  out.state = { status: state.status, owner: state.pid ? fs.statSync(`/proc/${state.pid}`).uid : undefined };
+  out.listed = asUser([bin, 'list', '-q']).stdout.split('\n').includes(id);
+  const exec = asUser([bin, 'exec', id, 'sh', '-c', 'id; echo $PPID']);
+  out.exec = { status: exec.status, stdout: exec.stdout };
+  out.execUnmappedUser = asUser([bin, 'exec', '--user', '1000:1000', id, 'id']).status;
+  // No cgroup of its own: what needs one fails, as runc's does.
+  out.withoutCgroup = Object.fromEntries(
+    [['ps', id], ['pause', id], ['update', '--memory', '10m', id]].map((a) => {
+      const r = asUser([bin, ...a]);
+      return [a[0], { status: r.status, oneErrorLine: errorLines(r.stderr).length === 1 }];
+    }),
+  );
+  out.kill = asUser([bin, 'kill', id, 'KILL']).status;
+  for (let i = 0; i < 100 && JSON.parse(asUser([bin, 'state', id]).stdout || '{}').status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 50));
+  out.delete = asUser([bin, 'delete', id]).status;
+  out.afterDelete = leftovers(name, id);
+
+  // run -d with a console socket: the pty's master goes to the socket's peer.
+  config.process.terminal = true;
+  config.process.args = ['sh', '-c', 'tty; id -u'];
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  const sock = path.join(home, `${name}.sock`);
+  const cid = `${name}-console`;
+  const consoleRun = asUser(['python3', path.join(project, 'conformance/console-receiver.py'), sock, '--', bin, 'create', '--console-socket', sock, cid, '--', bin, 'start', cid], { cwd: dir, timeout: 60_000 });
+  out.console = consoleRun.stdout.replace(/\r/g, '').trim();
+  asUser([bin, 'delete', '--force', cid]);
+  out.afterConsole = leftovers(name, cid);
+  return out;
+}
+
+/** A foreground `run` on a real terminal (tmux), the user typing into the container's shell. */
+async function terminalScenario(name: Name) {
+  const { dir } = userBundle(name, 'tty', (c) => {
+    c.process.terminal = true;
+    c.process.args = ['sh'];
+  });
+  const env = `XDG_RUNTIME_DIR=${xdg} HOME=${home}`;
+  const t = new Terminal(`rootless-${name}`, `runuser -u ${USER} -- env -C ${dir} ${env} ${RUNTIMES[name]} run ${name}-tty; echo EXIT=$?`);
+  try {
+    await t.waitFor(/# $/m);
+    t.type('echo T=$(tty) U=$(id -u); exit 3', 'Enter');
+    const [, tty, u] = await t.waitFor(/^T=(\S+) U=(\d+)$/m);
+    const [, exit] = await t.waitFor(/^EXIT=(\d+)$/m);
+    return { tty, u, exit, leftovers: leftovers(name, `${name}-tty`) };
+  } finally {
+    t.close();
+  }
+}
+
+suite('rootless, directly', () => {
+  it('spec --rootless, run, create/start/state/list/exec/kill/delete, a console socket, as runc does', async () => {
+    const mine = await directScenario('ocirun');
+    const theirs = await directScenario('runc');
+    expect(mine).toEqual(theirs);
+    expect(mine).toMatchObject({
+      spec: {
+        namespaces: ['ipc', 'mount', 'pid', 'user', 'uts'],
+        uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+        gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+        sys: { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
+        resources: null,
+      },
+      run: { status: 0, errors: [] },
+      afterRun: [],
+      create: 0,
+      stateDirMade: true,
+      start: 0,
+      state: { status: 'running', owner: uid },
+      listed: true,
+      exec: { status: 0 },
+      withoutCgroup: { ps: { status: 1, oneErrorLine: true }, pause: { status: 1, oneErrorLine: true }, update: { status: 1, oneErrorLine: true } },
+      kill: 0,
+      delete: 0,
+      afterDelete: [],
+      console: '/dev/pts/0\n0\ncreate=0 start=0',
+      afterConsole: [],
+    });
+    expect(mine.execUnmappedUser).not.toBe(0);
+    expect((mine.spec as any).devptsOptions.some((o: string) => /^[ug]id=/.test(o))).toBe(false);
+    expect((mine.run as any).stdout).toMatch(new RegExp(`^uid=0 gid=0 groups=0\\n +0 +${uid} +1\\n +0 +${gid} +1\\ndeny\\n.*\\bnull\\b.*\\bzero\\b`, 's'));
+    expect((mine.exec as any).stdout).toMatch(/^uid=0 gid=0 groups=0\n/);
+  }, 180_000);
+
+  it('runs a shell on a real terminal, exit status back, as runc does', async () => {
+    const mine = await terminalScenario('ocirun');
+    const theirs = await terminalScenario('runc');
+    expect(mine).toEqual(theirs);
+    expect(mine).toEqual({ tty: '/dev/pts/0', u: '0', exit: '3', leftovers: [] });
+  }, 120_000);
+});
+
+suite('rootless, bad input: exit 1, one line naming it, nothing left', () => {
+  /** One runtime's failed run: its status, its error line, what is left. */
+  function failing(name: Name, tag: string, edit: (c: any) => void, env?: Record<string, string>) {
+    const { dir } = userBundle(name, tag, (c) => {
+      c.process.args = ['true'];
+      edit(c);
+    });
+    const id = `${name}-${tag}`;
+    const r = asUser([RUNTIMES[name], 'run', id], { cwd: dir, env });
+    return { status: r.status, errors: errorLines(r.stderr), leftovers: leftovers(name, id) };
+  }
+
+  it('a uid mapping outside the user subordinate range: newuidmap refuses it', () => {
+    const edit = (c: any) => c.linux.uidMappings.push({ containerID: 1, hostID: 10, size: 5 });
+    const mine = failing('ocirun', 'badmap', edit);
+    const theirs = failing('runc', 'badmap', edit);
+    expect(theirs.status).not.toBe(0);
+    expect(mine.status).toBe(1);
+    expect(mine.errors).toHaveLength(1);
+    expect(mine.errors[0]).toMatch(/write id map: newuidmap \d+: .*(not allowed|range)/);
+    expect(mine.leftovers).toEqual([]);
+  });
+
+  it('mappings that need newuidmap when it is not installed', () => {
+    const edit = (c: any) => c.linux.uidMappings.push({ containerID: 1, hostID: 100_000, size: 5 });
+    const mine = failing('ocirun', 'nohelper', edit, { PATH: '/nonexistent' });
+    const theirs = failing('runc', 'nohelper', edit, { PATH: '/nonexistent' });
+    expect(theirs.status).not.toBe(0);
+    expect(mine.status).toBe(1);
+    expect(mine.errors).toHaveLength(1);
+    expect(mine.errors[0]).toMatch(/newuidmap was not found \(install the uidmap package\)/);
+    expect(mine.leftovers).toEqual([]);
+  });
+
+  it('a cgroupsPath the user cannot create', () => {
+    const edit = (c: any) => (c.linux.cgroupsPath = `/ocirun-rootless-${process.pid}`);
+    const mine = failing('ocirun', 'cgpath', edit);
+    const theirs = failing('runc', 'cgpath', edit);
+    expect(theirs.status).not.toBe(0);
+    expect(mine.status).toBe(1);
+    expect(mine.errors).toHaveLength(1);
+    expect(mine.errors[0]).toMatch(/create cgroup: \/sys\/fs\/cgroup\/.*ocirun-rootless-\d+: EACCES/);
+    expect(mine.leftovers).toEqual([]);
+  });
+
+  it('a memory limit without a cgroup to set it in', () => {
+    const edit = (c: any) => (c.linux.resources = { memory: { limit: 64 * 2 ** 20 } });
+    const mine = failing('ocirun', 'limit', edit);
+    const theirs = failing('runc', 'limit', edit);
+    expect(theirs.status).not.toBe(0);
+    expect(theirs.errors.join('\n')).toMatch(/cannot set memory limit: container could not join or create cgroup/);
+    expect(mine.status).toBe(1);
+    expect(mine.errors).toHaveLength(1);
+    expect(mine.errors[0]).toMatch(/cannot set memory limit: container could not join or create cgroup/);
+    expect(mine.leftovers).toEqual([]);
+  });
+});
+
+// Rootless podman: the runtime runs as root of podman's user namespace.
+// cgroupfs and the file events backend: these VMs have no systemd.
+const PODMAN_GLOBAL = ['--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+const IMAGE = 'localhost/ocirun-rootless-busybox:latest';
+
+suite('rootless podman', () => {
+  const podman = (name: Name, args: string[], timeout = 60_000) => asUser(['podman', ...PODMAN_GLOBAL, '--runtime', RUNTIMES[name], ...args], { timeout });
+  beforeAll(() => {
+    const tar = path.join(tmp, 'image.tar');
+    busyboxRootfsTar(tar);
+    fs.chmodSync(tar, 0o644);
+    const r = asUser(['podman', ...PODMAN_GLOBAL, 'import', '-q', tar, IMAGE], { timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`podman import as ${USER}: ${r.stderr}`);
+  }, 180_000);
+
+  function scenario(name: Name) {
+    const out: Record<string, unknown> = {};
+    const view = 'id; cat /proc/self/uid_map; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; ls /dev | tr "\\n" " "';
+    const rm = podman(name, ['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', view]);
+    out.runRm = { status: rm.status, stdout: rm.stdout };
+    out.exitStatus = podman(name, ['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'exit 3']).status;
+    const keepId = podman(name, ['run', '--rm', '--network', 'none', '--userns=keep-id', IMAGE, 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map | wc -l']);
+    out.keepId = { status: keepId.status, stdout: keepId.stdout || keepId.stderr };
+    const d = podman(name, ['run', '-d', '--network', 'none', IMAGE, 'sleep', '300']);
+    out.runDetached = d.status;
+    const cid = d.stdout.trim();
+    const exec = podman(name, ['exec', cid, 'sh', '-c', 'echo in-exec; id -u']);
+    out.exec = { status: exec.status, stdout: exec.stdout };
+    out.running = podman(name, ['inspect', '--format', '{{.State.Status}}', cid]).stdout.trim();
+    out.stop = podman(name, ['stop', '-t', '1', cid]).status;
+    out.stopped = podman(name, ['inspect', '--format', '{{.State.Status}}', cid]).stdout.trim();
+    out.rm = podman(name, ['rm', cid]).status;
+    out.left = podman(name, ['ps', '-aq']).stdout.trim();
+    return out;
+  }
+
+  it('run --rm, exit status, --userns=keep-id, run -d, exec, stop, rm, as with runc', () => {
+    const mine = scenario('ocirun');
+    const theirs = scenario('runc');
+    expect(mine).toEqual(theirs);
+    expect(mine).toMatchObject({
+      runRm: { status: 0 },
+      exitStatus: 3,
+      keepId: { status: 0, stdout: `${uid}\n${gid}\n3\n` },
+      runDetached: 0,
+      exec: { status: 0, stdout: 'in-exec\n0\n' },
+      running: 'running',
+      stop: 0,
+      stopped: 'exited',
+      rm: 0,
+      left: '',
+    });
+    // podman's default seccomp profile, and its user namespace: the user's id, then the subordinate range.
+    expect((mine.runRm as any).stdout).toMatch(new RegExp(`^uid=0 gid=0\\n +0 +${uid} +1\\n +1 +\\d+ +\\d+\\nNoNewPrivs:\\s+0\\nSeccomp:\\s+2\\n`));
+  }, 240_000);
+
+  it('run -it on a real terminal (tmux), as with runc', async () => {
+    const session = async (name: Name) => {
+      const env = `XDG_RUNTIME_DIR=${xdg} HOME=${home}`;
+      const t = new Terminal(`rootless-podman-${name}`, `runuser -u ${USER} -- env -C ${home} ${env} podman ${PODMAN_GLOBAL.join(' ')} --runtime ${RUNTIMES[name]} run -it --rm --network none ${IMAGE} sh; echo EXIT=$?`);
+      try {
+        await t.waitFor(/# $/m, 60_000);
+        t.type('echo T=$(tty) U=$(id -u); exit 4', 'Enter');
+        const [, tty, u] = await t.waitFor(/^T=(\S+) U=(\d+)\r?$/m);
+        const [, exit] = await t.waitFor(/^EXIT=(\d+)$/m, 60_000);
+        return { tty, u, exit };
+      } finally {
+        t.close();
+      }
+    };
+    const mine = await session('ocirun');
+    const theirs = await session('runc');
+    expect(mine).toEqual(theirs);
+    expect(mine).toEqual({ tty: '/dev/pts/0', u: '0', exit: '4' });
+  }, 240_000);
+});
