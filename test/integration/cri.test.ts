@@ -9,11 +9,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCriContainerd, type CriContainerd } from './cri/client.js';
-import { OCIRUN, TEST_IMAGE } from './helpers.js';
+import { captureWrapper, keepInCorpus, OCIRUN, TEST_IMAGE } from './helpers.js';
 
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 const HANDLERS = { ocirun: OCIRUN, runc };
 type Handler = keyof typeof HANDLERS;
+// ocirun's handler runs it through a wrapper that keeps what containerd sends (the corpus).
+const captureRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-cri-capture-'));
+const capture = captureWrapper(path.join(captureRoot, 'ocirun'), OCIRUN);
+const captured = (handler: Handler, name: string, kind: 'config' | 'process') => {
+  if (handler !== 'ocirun') return;
+  const config = capture.take(kind);
+  expect(config, `containerd sent ocirun a ${kind} (${name})`).toBeDefined();
+  keepInCorpus(name, config);
+};
 // The kubelet's cgroupfs layout (kubepods/<qos>/pod<uid>/<container>),
 // under a root of this run's own so that it can be removed afterwards.
 const CGROUP_ROOT = `/ocirun-cri-${process.pid}`;
@@ -24,13 +33,14 @@ const MiB = 1024 * 1024;
 let containerd: CriContainerd;
 let logRoot: string;
 beforeAll(async () => {
-  containerd = await startCriContainerd(HANDLERS);
+  containerd = await startCriContainerd({ ...HANDLERS, ocirun: capture.bin });
   logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-cri-logs-'));
 }, 180_000);
 afterAll(async () => {
   await containerd?.stop();
   if (logRoot) fs.rmSync(logRoot, { recursive: true, force: true });
   for (const hierarchy of v1Hierarchies()) removeTree(path.join('/sys/fs/cgroup', hierarchy, CGROUP_ROOT));
+  fs.rmSync(captureRoot, { recursive: true, force: true });
 }, 120_000);
 
 const cri = () => containerd.cri;
@@ -128,6 +138,7 @@ async function mainScenario(handler: Handler) {
   const out: Record<string, unknown> = {};
   const pod = podConfig(handler, 'main');
   const sandbox = await runPod(pod, handler);
+  captured(handler, 'cri-sandbox', 'config');
   const app = await startApp(
     sandbox.id,
     pod,
@@ -138,6 +149,7 @@ async function mainScenario(handler: Handler) {
       },
     }),
   );
+  captured(handler, 'cri-container', 'config');
   const appCgroup: string = app.info.runtimeSpec.linux.cgroupsPath;
   // The handler's runtime ran it: its own state command knows the container.
   const state = spawnSync(HANDLERS[handler], ['--root', RUNTIME_ROOT, 'state', app.id], { encoding: 'utf8' });
@@ -146,6 +158,7 @@ async function mainScenario(handler: Handler) {
   out.namespaces = Object.fromEntries(['net', 'ipc', 'uts', 'pid', 'mnt'].map((n) => [n, ns(app.info.pid, n) === ns(sandbox.info.pid, n) ? 'shared' : 'own']));
   const inside = await execSync(app.id, ['sh', '-c', 'hostname; readlink /proc/self/ns/net; cat /proc/1/cmdline | tr "\\0" " "; echo; ls /sys/class/net']);
   const [hostname, netns, pid1, ...links] = inside.stdout.trim().split('\n');
+  captured(handler, 'cri-exec-process', 'process');
   out.execView = { hostname, netnsMatchesHost: netns === ns(sandbox.info.pid, 'net'), pid1: pid1.trim(), links };
   out.limits = {
     memory: Number(cgroupFile('memory', appCgroup, 'memory.limit_in_bytes')),

@@ -273,3 +273,56 @@ export async function stopDaemon(daemon: ChildProcess | undefined): Promise<void
   daemon.kill('SIGTERM');
   await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r)));
 }
+
+export interface CaptureWrapper {
+  /** The wrapper to give the manager as its runtime. */
+  bin: string;
+  /** The newest capture of `kind` ("config" or "process"); taking a config clears them all. */
+  take(kind: 'config' | 'process'): unknown | undefined;
+}
+
+/**
+ * A runtime wrapper for a manager: it copies the bundle's config.json and
+ * the exec process file it is given into `dir`, then runs `runtime` with
+ * the same arguments. Whoever runs the manager must be able to write `dir`.
+ */
+export function captureWrapper(dir: string, runtime: string): CaptureWrapper {
+  fs.mkdirSync(dir, { recursive: true });
+  const bin = `${dir}.sh`;
+  fs.writeFileSync(
+    bin,
+    `#!/bin/sh
+prev=
+for a in "$@"; do
+  case "$prev" in
+    --bundle|-b) cp "$a/config.json" "${dir}/$(date +%s%N)-config.json" 2>/dev/null ;;
+    --process|-p) cp "$a" "${dir}/$(date +%s%N)-process.json" 2>/dev/null ;;
+  esac
+  prev=$a
+done
+exec "${runtime}" "$@"
+`,
+    { mode: 0o755 },
+  );
+  return {
+    bin,
+    take(kind) {
+      const files = fs.readdirSync(dir).sort();
+      const file = files.filter((f) => f.endsWith(`-${kind}.json`)).pop();
+      const out = file ? JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) : undefined;
+      if (kind === 'config') for (const f of files) fs.rmSync(path.join(dir, f));
+      return out;
+    },
+  };
+}
+
+/**
+ * The test corpus of real configs: what a manager sent ocirun, written to
+ * $OCIRUN_CORPUS_DIR (default .corpus/ in the checkout) on every run, never
+ * committed, so a new manager version is covered by running the tests again.
+ */
+export function keepInCorpus(name: string, config: unknown): void {
+  const corpus = process.env.OCIRUN_CORPUS_DIR ?? path.join(project, '.corpus');
+  fs.mkdirSync(corpus, { recursive: true });
+  fs.writeFileSync(path.join(corpus, `${name}.json`), JSON.stringify(config, null, 2) + '\n');
+}

@@ -11,58 +11,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfsTar, ensureImage, OCIRUN, project, startContainerd, startDockerd, TEST_IMAGE, type Containerd, type Dockerd } from './helpers.js';
+import { busyboxRootfsTar, captureWrapper, ensureImage, keepInCorpus, OCIRUN, startContainerd, startDockerd, TEST_IMAGE, type Containerd, type Dockerd } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
-const corpus = process.env.OCIRUN_CORPUS_DIR ?? path.join(project, '.corpus');
 const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-matrix-'));
 fs.chmodSync(work, 0o755);
 
-/**
- * A runtime wrapper for a manager: it copies the bundle's config.json and
- * the exec process file it is given into `captures/<runtime>/`, then runs
- * the runtime with the same arguments.
- */
-function captureWrapper(name: string, runtime: string): { bin: string; dir: string } {
-  const dir = path.join(work, 'captures', name);
-  fs.mkdirSync(dir, { recursive: true });
-  const bin = path.join(work, `${name}-capture`);
-  fs.writeFileSync(
-    bin,
-    `#!/bin/sh
-prev=
-for a in "$@"; do
-  case "$prev" in
-    --bundle|-b) cp "$a/config.json" "${dir}/$(date +%s%N)-config.json" 2>/dev/null ;;
-    --process|-p) cp "$a" "${dir}/$(date +%s%N)-process.json" 2>/dev/null ;;
-  esac
-  prev=$a
-done
-exec "${runtime}" "$@"
-`,
-    { mode: 0o755 },
-  );
-  return { bin, dir };
-}
-
-const wrappers = { ocirun: captureWrapper('ocirun', OCIRUN), runc: captureWrapper('runc', RUNC) };
+const wrappers = { ocirun: captureWrapper(path.join(work, 'captures', 'ocirun'), OCIRUN), runc: captureWrapper(path.join(work, 'captures', 'runc'), RUNC) };
 type Runtime = keyof typeof wrappers;
-
-/** The newest capture of `kind` ("config" or "process") for a runtime, and clears them all. */
-function takeCapture(rt: Runtime, kind: 'config' | 'process'): unknown | undefined {
-  const files = fs.readdirSync(wrappers[rt].dir).sort();
-  const file = files.filter((f) => f.endsWith(`-${kind}.json`)).pop();
-  const out = file ? JSON.parse(fs.readFileSync(path.join(wrappers[rt].dir, file), 'utf8')) : undefined;
-  if (kind === 'config') for (const f of files) fs.rmSync(path.join(wrappers[rt].dir, f));
-  return out;
-}
-
-/** A case's corpus entry: what the manager sent ocirun. */
-function keep(name: string, config: unknown): void {
-  fs.mkdirSync(corpus, { recursive: true });
-  fs.writeFileSync(path.join(corpus, `${name}.json`), JSON.stringify(config, null, 2) + '\n');
-}
+const takeCapture = (rt: Runtime, kind: 'config' | 'process') => wrappers[rt].take(kind);
+const keep = keepInCorpus;
 
 /**
  * What the program sees, in lines that do not depend on the run: ids,

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfsTar, OCIRUN, processesTagged, project } from './helpers.js';
+import { busyboxRootfsTar, captureWrapper, keepInCorpus, OCIRUN, processesTagged, project, type CaptureWrapper } from './helpers.js';
 import { Terminal } from './tmux.js';
 
 const USER = process.env.OCIRUN_TEST_USER ?? 'ocirun-test';
@@ -271,8 +271,19 @@ const PODMAN_GLOBAL = ['--cgroup-manager', 'cgroupfs', '--events-backend', 'file
 const IMAGE = 'localhost/ocirun-rootless-busybox:latest';
 
 suite('rootless podman', () => {
-  const podman = (name: Name, args: string[], timeout = 60_000) => asUser(['podman', ...PODMAN_GLOBAL, '--runtime', RUNTIMES[name], ...args], { timeout });
+  // ocirun runs through a wrapper that keeps what podman sends (the corpus of real configs).
+  let capture: CaptureWrapper;
+  const runtimeFor = (name: Name) => (name === 'ocirun' ? capture.bin : RUNTIMES[name]);
+  const podman = (name: Name, args: string[], timeout = 60_000) => asUser(['podman', ...PODMAN_GLOBAL, '--runtime', runtimeFor(name), ...args], { timeout });
+  const keep = (name: Name, corpusName: string) => {
+    if (name !== 'ocirun') return;
+    const config = capture.take('config');
+    expect(config, `podman called ocirun (${corpusName})`).toBeDefined();
+    keepInCorpus(corpusName, config);
+  };
   beforeAll(() => {
+    capture = captureWrapper(path.join(home, 'capture'), RUNTIMES.ocirun);
+    fs.chownSync(path.join(home, 'capture'), uid, gid);
     const tar = path.join(tmp, 'image.tar');
     busyboxRootfsTar(tar);
     fs.chmodSync(tar, 0o644);
@@ -285,9 +296,11 @@ suite('rootless podman', () => {
     const view = 'id; cat /proc/self/uid_map; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; ls /dev | tr "\\n" " "';
     const rm = podman(name, ['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', view]);
     out.runRm = { status: rm.status, stdout: rm.stdout };
+    keep(name, 'podman-rootless-run');
     out.exitStatus = podman(name, ['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'exit 3']).status;
     const keepId = podman(name, ['run', '--rm', '--network', 'none', '--userns=keep-id', IMAGE, 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map | wc -l']);
     out.keepId = { status: keepId.status, stdout: keepId.stdout || keepId.stderr };
+    keep(name, 'podman-rootless-keep-id');
     const d = podman(name, ['run', '-d', '--network', 'none', IMAGE, 'sleep', '300']);
     out.runDetached = d.status;
     const cid = d.stdout.trim();
@@ -324,7 +337,7 @@ suite('rootless podman', () => {
   it('run -it on a real terminal (tmux), as with runc', async () => {
     const session = async (name: Name) => {
       const env = `XDG_RUNTIME_DIR=${xdg} HOME=${home}`;
-      const t = new Terminal(`rootless-podman-${name}`, `runuser -u ${USER} -- env -C ${home} ${env} podman ${PODMAN_GLOBAL.join(' ')} --runtime ${RUNTIMES[name]} run -it --rm --network none ${IMAGE} sh; echo EXIT=$?`);
+      const t = new Terminal(`rootless-podman-${name}`, `runuser -u ${USER} -- env -C ${home} ${env} podman ${PODMAN_GLOBAL.join(' ')} --runtime ${runtimeFor(name)} run -it --rm --network none ${IMAGE} sh; echo EXIT=$?`);
       try {
         await t.waitFor(/# $/m, 60_000);
         t.type('echo T=$(tty) U=$(id -u); exit 4', 'Enter');
