@@ -27,7 +27,8 @@ import { validateConfig as configSchema, validateProcess as processSchema, valid
 export interface HostFacts {
   filesystems(): Set<string>;
   sysctlExists(name: string): boolean;
-  exists(p: string): boolean;
+  /** The errno code stat(2) fails with for `p` (ENOENT, EACCES, ...), if it does. */
+  statError(p: string): string | undefined;
   isDirectory(p: string): boolean;
   appArmor(): boolean;
   selinux(): boolean;
@@ -47,7 +48,14 @@ export const realHost: HostFacts = {
     return set;
   },
   sysctlExists: (name) => fs.existsSync(path.join('/proc/sys', name.replace(/\./g, '/'))),
-  exists: (p) => fs.existsSync(p),
+  statError: (p) => {
+    try {
+      fs.statSync(p);
+      return undefined;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+  },
   isDirectory: (p) => {
     try {
       return fs.statSync(p).isDirectory();
@@ -312,7 +320,9 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
     seen.add(ns.type);
     if (ns.path !== undefined) {
       if (!ns.path.startsWith('/')) throw new ConfigError(`linux.namespaces[${i}].path`, `"${ns.path}" must be an absolute path`);
-      if (!host.exists(ns.path)) throw new ConfigError(`linux.namespaces[${i}].path`, `${ns.path} does not exist`);
+      const code = host.statError(ns.path);
+      // A rootless caller cannot reach another user's namespaces: EACCES, not "does not exist".
+      if (code) throw new ConfigError(`linux.namespaces[${i}].path`, code === 'ENOENT' ? `${ns.path} does not exist` : `${ns.path}: stat: ${code}`);
       // pivot_root in the runtime's own mount namespace would move the host's root (runc does not check).
       if (ns.type === 'mount' && host.isOwnMountNamespace(ns.path)) {
         throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");

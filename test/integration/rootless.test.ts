@@ -252,6 +252,17 @@ suite('rootless, bad input: exit 1, one line naming it, nothing left', () => {
     expect(mine.leftovers).toEqual([]);
   });
 
+  it("joining a namespace of root's (pid 1's network namespace)", () => {
+    const edit = (c: any) => c.linux.namespaces.push({ type: 'network', path: '/proc/1/ns/net' });
+    const mine = failing('ocirun', 'rootns', edit);
+    const theirs = failing('runc', 'rootns', edit);
+    expect(theirs.status).not.toBe(0);
+    expect(mine.status).toBe(1);
+    expect(mine.errors).toHaveLength(1);
+    expect(mine.errors[0]).toMatch(/linux\.namespaces\[\d+\]\.path: \/proc\/1\/ns\/net: stat: EACCES/);
+    expect(mine.leftovers).toEqual([]);
+  });
+
   it('a memory limit without a cgroup to set it in', () => {
     const edit = (c: any) => (c.linux.resources = { memory: { limit: 64 * 2 ** 20 } });
     const mine = failing('ocirun', 'limit', edit);

@@ -9,7 +9,7 @@ import { validateConfig, type HostFacts } from '../../src/spec/validate.js';
 const host: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
   sysctlExists: (n) => n === 'net.ipv4.ip_forward' || n === 'kernel.shmmax',
-  exists: (p) => p !== '/nonexistent/ns',
+  statError: (p) => (p === '/nonexistent/ns' ? 'ENOENT' : undefined),
   isDirectory: (p) => !p.endsWith('/missing'),
   appArmor: () => false,
   selinux: () => false,
