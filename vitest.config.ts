@@ -6,14 +6,17 @@ const alias = [{ find: /^\.\/validators\.js$/, replacement: path.resolve(import.
 // Tests that need what these machines lack (cgroup v2, AppArmor): run in a
 // qemu guest that has it (test/run-all.sh), where their absence is a failure.
 const guestOnly = ['test/integration/cgroups-v2.test.ts', 'test/integration/lsm.test.ts', 'test/integration/rootless-v2.test.ts'];
+// Tests that need systemd as PID 1: in the systemd qemu guest (scripts/systemd-vm.sh).
+const systemdGuestOnly = ['test/integration/systemd-cgroup.test.ts'];
 const slow = { testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false };
 
 export default defineConfig({
   test: {
     projects: [
       { resolve: { alias }, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], exclude: guestOnly, ...slow } },
+      { resolve: { alias }, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], exclude: [...guestOnly, ...systemdGuestOnly], ...slow } },
       { resolve: { alias }, test: { name: 'guest', include: guestOnly, ...slow } },
+      { resolve: { alias }, test: { name: 'systemd-guest', include: systemdGuestOnly, ...slow } },
     ],
   },
 });

@@ -12,7 +12,9 @@
 #  - last, the cgroup v2 tests (cgroups-v2, the fault tests of the cgroup
 #    steps, the mount namespace cases, the hardening checks) and the
 #    AppArmor tests inside a cgroup-v2-only qemu guest (scripts/cgroup2-vm.sh,
-#    test/guest.sh), whose kernel has AppArmor on.
+#    test/guest.sh), whose kernel has AppArmor on;
+#  - the systemd cgroup driver in qemu guests whose PID 1 is systemd
+#    (scripts/systemd-vm.sh), on cgroup v2 and on the hybrid layout.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -36,6 +38,9 @@ if [ "$(id -u)" = 0 ]; then
   node bench/soak.mjs --runtime "$PWD/bin/ocirun" --workers 8 --lifecycles "${OCIRUN_SOAK_LIFECYCLES:-100}" || status=1
   step "cgroup v2 (qemu guest)"
   scripts/cgroup2-vm.sh --timeout 1800 -- sh test/guest.sh || status=1
+  step "systemd as PID 1 (qemu guests, cgroup v2 and hybrid): the systemd cgroup driver"
+  scripts/systemd-vm.sh --timeout 900 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest' || status=1
+  scripts/systemd-vm.sh --hybrid --timeout 900 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest' || status=1
 else
   echo "not root: integration tests and conformance checks need root; skipped" >&2
   status=1

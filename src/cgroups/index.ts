@@ -130,6 +130,7 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
   const skipped: string[] = [];
   for (const h of layout.hierarchies) {
     const dir = paths[h.name];
+    if (!dir) continue;
     try {
       fs.mkdirSync(dir, { recursive: true });
       if (layout.mode === 'v2') enableControllers(h.mountPoint, dir);

@@ -8,7 +8,7 @@ import { str, type FlagValues, type Invocation } from './args.js';
 
 export function ctxOf(inv: Invocation | FlagValues): Context {
   const global = 'global' in inv ? (inv as Invocation).global : (inv as FlagValues);
-  return context({ root: str(global.root), rootless: rootlessMode(str(global.rootless)) });
+  return context({ root: str(global.root), rootless: rootlessMode(str(global.rootless)), systemdCgroup: global['systemd-cgroup'] === true });
 }
 
 /** koffi is loaded only by the commands that make system calls. */

@@ -36,7 +36,7 @@ export const GLOBAL_FLAGS: Flag[] = [
   { name: 'log-format', value: true, default: 'text', help: "set the log format ('text' (default), or 'json')" },
   { name: 'root', value: true, default: defaultRoot(), help: 'root directory for storage of container state (this should be located in tmpfs)' },
   { name: 'rootless', value: true, default: 'auto', help: "ignore cgroup permission errors ('true', 'false', or 'auto')" },
-  { name: 'systemd-cgroup', help: 'enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" (not supported yet)' },
+  { name: 'systemd-cgroup', help: 'enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"' },
 ];
 
 async function versionText(): Promise<string> {
@@ -61,7 +61,6 @@ export async function main(argv: string[]): Promise<void> {
         throw new RuntimeError('open log file', `${str(g.log)}: ${(err as Error).message}`);
       }
     }
-    if (g['systemd-cgroup'] === true) throw new UsageError('--systemd-cgroup: the systemd cgroup driver is not supported by this version of ocirun');
     log.debug(`${parsed.command.name}: started (${performance.now().toFixed(1)} ms after the engine)`);
     await parsed.command.run(parsed.inv);
     // Everything is written (the output is written synchronously; the

@@ -5,6 +5,8 @@
  * configs run.
  */
 import fs from 'node:fs';
+import { runningSystemd } from '../cgroups/systemd.js';
+import { SystemdBus } from '../systemd/sdbus.js';
 import { hostLayout } from '../cgroups/index.js';
 import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
 import { embeddedAssets, execShim, stageBinary } from '../engine.js';
@@ -71,6 +73,17 @@ export function check(sys: Sys, stateRoot: string, libseccompVersion: string | u
   const apparmor = appArmorEnabled();
   out.push({ status: 'note', item: 'AppArmor', detail: apparmor ? 'enabled on this host; process.apparmorProfile is applied' : 'not enabled; configs naming a profile are refused', required: false });
   out.push({ status: 'note', item: 'SELinux', detail: selinuxEnabled() ? 'enabled on this host; process labels and linux.mountLabel are applied' : 'not enabled; configs naming a process label are refused, linux.mountLabel is ignored with a warning', required: false });
+
+  // --systemd-cgroup: systemd as PID 1, and its bus reachable.
+  let bus = '';
+  if (runningSystemd()) {
+    try {
+      new SystemdBus().close();
+    } catch (err) {
+      bus = (err as Error).message;
+    }
+  }
+  out.push({ status: 'note', item: 'systemd cgroup driver', detail: !runningSystemd() ? 'systemd is not PID 1 here: --systemd-cgroup is refused' : bus ? `systemd is PID 1, but ${bus}` : 'systemd is PID 1 and its bus is reachable: --systemd-cgroup works', required: false });
 
   let openat2 = false;
   try {

@@ -6,9 +6,11 @@ export interface Context {
   root: string;
   /** Rootless (src/container/rootless.ts): cgroups that cannot be made are skipped, device rules not enforced. */
   rootless: boolean;
+  /** --systemd-cgroup: containers get a systemd scope (src/cgroups/systemd.ts). */
+  systemdCgroup: boolean;
   warn: (msg: string) => void;
 }
 
 export function context(opts: Partial<Context> = {}): Context {
-  return { root: opts.root ?? defaultRoot(), rootless: opts.rootless ?? rootlessMode(undefined), warn: opts.warn ?? ((m) => log.warn(m)) };
+  return { root: opts.root ?? defaultRoot(), rootless: opts.rootless ?? rootlessMode(undefined), systemdCgroup: opts.systemdCgroup ?? false, warn: opts.warn ?? ((m) => log.warn(m)) };
 }

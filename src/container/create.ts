@@ -9,6 +9,7 @@ import path from 'node:path';
 import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
+import { runningSystemd, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
@@ -32,6 +33,7 @@ import { AT_FDCWD, CLONE, O, S_IFIFO } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
 import { withListenFds } from '../systemd/activation.js';
+import type { SystemdBus } from '../systemd/sdbus.js';
 import { makeNotifyDir, withNotifySocket } from '../systemd/notify.js';
 import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
@@ -102,6 +104,9 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
+  // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name", refused before anything exists.
+  const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
+  if (scope && !runningSystemd()) throw new RuntimeError('systemd', 'systemd not running on this host, cannot use systemd cgroups manager (no /run/systemd/system)');
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
     log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);
@@ -140,7 +145,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     rootfs: plan.rootfs,
     created: new Date().toISOString(),
     annotations: plan.annotations,
-    cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
+    cgroupPaths: scope ? systemdPaths(layout, scope) : cgroupPaths(layout, plan.cgroupsPath, opts.id),
+    systemdUnit: scope?.unit,
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
     hostMountsUnder,
     noNewKeyring: opts.noNewKeyring || undefined,
@@ -172,6 +178,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     throw err;
   }
   let consoleFd = opts.consoleFd;
+  let bus: SystemdBus | undefined;
   let listenerFd: number | undefined;
   // Detached copies of bind sources, by mount index: id-mapped ones, and all in a user namespace.
   const bindSources: Record<number, number> = {};
@@ -199,16 +206,43 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
-    const skipped = step('create cgroups', () => createCgroups(layout, state.cgroupPaths, ctx.rootless ? { cgroupsPath: plan.cgroupsPath } : undefined));
-    for (const name of skipped) delete state.cgroupPaths[name];
-    if (skipped.length) log.debug(`create: rootless: no permission to create a cgroup on ${skipped.join(', ')}; the container stays in the caller's there`);
-    log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
-    faultPoint('cgroups-made');
-    writeResources(state.cgroupPaths, writes, ctx.rootless);
     // Rootless, device rules are not enforced, as runc's managers ignore
     // their failure (attaching a BPF program needs the host's privileges).
-    if (filter && !ctx.rootless) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
-    faultPoint('resources-written');
+    const applyResources = () => {
+      writeResources(state.cgroupPaths, writes, ctx.rootless);
+      if (filter && !ctx.rootless) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
+      faultPoint('resources-written');
+    };
+    if (scope) bus = await import('../systemd/sdbus.js').then((m) => new m.SystemdBus());
+    // With systemd, the scope's cgroups are made when the init is moved in (joinScope).
+    if (!scope) {
+      const skipped = step('create cgroups', () => createCgroups(layout, state.cgroupPaths, ctx.rootless ? { cgroupsPath: plan.cgroupsPath } : undefined));
+      for (const name of skipped) delete state.cgroupPaths[name];
+      if (skipped.length) log.debug(`create: rootless: no permission to create a cgroup on ${skipped.join(', ')}; the container stays in the caller's there`);
+      log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
+      faultPoint('cgroups-made');
+      applyResources();
+    }
+    /**
+     * systemd: StartTransientUnit moves the init into the scope; the v1
+     * hierarchies systemd leaves alone (cpuset, freezer, ... : it even
+     * removes directories there that it did not ask for) are made and joined
+     * through the files, as runc's v1 systemd manager does; then the limits,
+     * which the unit's start would have reset, are written. Before the init
+     * gets its plan: it binds the v1 directories into the container, so they
+     * must exist; under small limits its setup is then charged to them, as
+     * runc's init is (see tightLimits for the cgroupfs driver, which avoids that).
+     */
+    const joinScope = async (pid: number) => {
+      await bus!.startTransientUnit(scope!.unit, unitProperties(layout, scope!, opts.id, pid, plan.resources));
+      const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
+      step('create cgroups', () => createCgroups(layout, missing));
+      joinCgroups(state.cgroupPaths, pid);
+      log.debug(`create: systemd scope ${scope!.slice}/${scope!.unit}; cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
+      faultPoint('cgroups-made');
+      applyResources();
+      faultPoint('cgroups-joined');
+    };
 
     // Inside a user namespace, the container's or (rootless podman) ours.
     const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
@@ -289,13 +323,14 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       ignoredSignals: callerIgnoredSignals(),
       debug: log.debugging || undefined,
     };
+    if (scope) await joinScope(init.pid);
     init.channel.send({ type: 'plan', plan: initPlan });
     faultPoint('plan-sent');
     // The join waits for an RCU grace period: now it does so while the init starts.
-    if (!joinLate) {
+    if (!scope && !joinLate) {
       joinCgroups(state.cgroupPaths, init.pid);
       faultPoint('cgroups-joined');
-    } else {
+    } else if (!scope) {
       primeCgroupMigration(layout, init.pid);
     }
     let msg = await init.channel.receive();
@@ -307,7 +342,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     }
     if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
     faultPoint('init-ready');
-    if (joinLate) {
+    if (joinLate && !scope) {
       joinCgroups(state.cgroupPaths, init.pid);
       faultPoint('cgroups-joined');
     }
@@ -331,6 +366,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     throw err;
   } finally {
     closeBindSources();
+    bus?.close();
     unlock();
   }
 }

@@ -68,6 +68,22 @@ function initPidfd(sys: Sys, s: SavedState): number | undefined {
   return undefined;
 }
 
+/**
+ * --systemd-cgroup: stops the container's scope (its processes are gone by
+ * now) and resets it if it failed, as runc's destroy; systemd removes the
+ * cgroups it made, removeCgroups the others.
+ */
+async function stopScope(unit: string): Promise<void> {
+  const { SystemdBus } = await import('../systemd/sdbus.js');
+  const bus = new SystemdBus();
+  try {
+    await bus.stopUnit(unit);
+    bus.resetFailedUnit(unit);
+  } finally {
+    bus.close();
+  }
+}
+
 export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
   if (opts.kill) {
     const pidfd = initPidfd(sys, s);
@@ -85,6 +101,7 @@ export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kil
     faultPoint('processes-killed');
   }
   if (s.hostMountsUnder) detachMountsBelow(sys, s.hostMountsUnder, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  if (s.systemdUnit) await stopScope(s.systemdUnit);
   await removeCgroups(s.cgroupPaths, ctx.warn);
   if (s.resctrl) removeIntelRdt(s.resctrl);
   faultPoint('cgroups-removed');

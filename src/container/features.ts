@@ -35,7 +35,7 @@ export function features(host: HostFeatures) {
     linux: {
       namespaces: NamespaceTypes.filter((t) => host.hasNamespace(NS_PROC_FILE[t])),
       capabilities: CAPABILITIES.slice(0, host.lastCap + 1),
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: lib
         ? {
             enabled: true,

@@ -27,6 +27,8 @@ export interface SavedState {
   created: string;
   annotations: Record<string, string>;
   cgroupPaths: Record<string, string>;
+  /** --systemd-cgroup: the container's transient scope, stopped at delete. */
+  systemdUnit?: string;
   /**
    * No pid namespace of its own: killing the init does not end the other
    * processes, so teardown signals every process in its cgroup (as runc).

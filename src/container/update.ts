@@ -4,6 +4,8 @@
  * same conversion as at create (resources.ts), and the saved config is
  * updated so that it keeps describing the container.
  */
+import { resourceProperties } from '../cgroups/systemd.js';
+import { SystemdBus } from '../systemd/sdbus.js';
 import { hostLayout } from '../cgroups/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
@@ -95,6 +97,16 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
     writeResources(s.cgroupPaths, writes, ctx.rootless);
     // Rootless, device rules are not enforced (create skipped them too).
     if (devices && layout.mode === 'v2' && !ctx.rootless) installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
+    // With systemd, its properties too, or a daemon-reload would undo the files' values (runc does both).
+    const props = s.systemdUnit ? resourceProperties(layout, resources) : [];
+    if (props.length) {
+      const bus = new SystemdBus();
+      try {
+        bus.setUnitProperties(s.systemdUnit!, props);
+      } finally {
+        bus.close();
+      }
+    }
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
     writeSavedConfig(ctx.root, id, config);
   } finally {
