@@ -75,15 +75,16 @@ export function check(sys: Sys, stateRoot: string, libseccompVersion: string | u
   out.push({ status: 'note', item: 'SELinux', detail: selinuxEnabled() ? 'enabled on this host; process labels and linux.mountLabel are applied' : 'not enabled; configs naming a process label are refused, linux.mountLabel is ignored with a warning', required: false });
 
   // --systemd-cgroup: systemd as PID 1, and its bus reachable.
+  const systemd = runningSystemd();
   let bus = '';
-  if (runningSystemd()) {
+  if (systemd) {
     try {
       new SystemdBus().close();
     } catch (err) {
       bus = (err as Error).message;
     }
   }
-  out.push({ status: 'note', item: 'systemd cgroup driver', detail: !runningSystemd() ? 'systemd is not PID 1 here: --systemd-cgroup is refused' : bus ? `systemd is PID 1, but ${bus}` : 'systemd is PID 1 and its bus is reachable: --systemd-cgroup works', required: false });
+  out.push({ status: 'note', item: 'systemd cgroup driver', detail: !systemd ? 'systemd is not PID 1 here: --systemd-cgroup is refused' : bus ? `systemd is PID 1, but ${bus}` : 'systemd is PID 1 and its bus is reachable: --systemd-cgroup works', required: false });
 
   let openat2 = false;
   try {

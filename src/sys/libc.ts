@@ -5,7 +5,7 @@
  */
 import { loadKoffi } from '../engine.js';
 import fs from 'node:fs';
-import os from 'node:os';
+import { errnoName } from './errno.js';
 import { SysError, type CapSets, type Sys } from './types.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -73,9 +73,6 @@ function isChildOf(pid: number, parent: number): boolean {
     return false;
   }
 }
-
-const errnoNames = new Map<number, string>();
-for (const [name, num] of Object.entries(os.constants.errno)) errnoNames.set(num as number, name);
 
 export class LibcSys implements Sys {
   private readonly lib = koffi.load('libc.so.6');
@@ -160,7 +157,7 @@ export class LibcSys implements Sys {
   }
 
   private fail(call: string, target?: string, errno = koffi.errno() as number): never {
-    throw new SysError(call, target, errno, errnoNames.get(errno) ?? `errno ${errno}`, this.strerrorFn(errno));
+    throw new SysError(call, target, errno, errnoName(errno), this.strerrorFn(errno));
   }
 
   private check(r: number, call: string, target?: string): number {

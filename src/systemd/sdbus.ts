@@ -7,6 +7,7 @@
  */
 import { loadKoffi } from '../engine.js';
 import { RuntimeError } from '../errors.js';
+import { errnoName } from '../sys/errno.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const koffi: any = loadKoffi();
@@ -65,7 +66,7 @@ export class SystemdBus {
     for (const [k, proto] of Object.entries(protos)) this.f[k] = lib.func(proto);
     const out: unknown[] = [null];
     const r = this.f.openSystem(out) as number;
-    if (r < 0) throw new RuntimeError('systemd', `cannot connect to the system bus: ${errnoText(-r)} (is systemd running as PID 1?)`);
+    if (r < 0) throw new RuntimeError('systemd', `cannot connect to the system bus: ${errnoName(-r)} (is systemd running as PID 1?)`);
     this.bus = out[0];
   }
 
@@ -75,14 +76,19 @@ export class SystemdBus {
   }
 
   private check(r: number, what: string): void {
-    if (r < 0) throw new RuntimeError('systemd', `${what}: ${errnoText(-r)}`);
+    if (r < 0) throw new RuntimeError('systemd', `${what}: ${errnoName(-r)}`);
+  }
+
+  /** Appends string arguments (unit names, modes) to a method call. */
+  private appendStrings(m: unknown, ...values: string[]): void {
+    for (const v of values) this.check(this.f.appendString(m, ch('s'), v) as number, 'build message');
   }
 
   private appendProperties(m: unknown, props: UnitProperty[]): void {
     this.check(this.f.open(m, ch('a'), '(sv)') as number, 'build message');
     for (const p of props) {
       this.check(this.f.open(m, ch('r'), 'sv') as number, 'build message');
-      this.check(this.f.appendString(m, ch('s'), p.name) as number, 'build message');
+      this.appendStrings(m, p.name);
       this.check(this.f.open(m, ch('v'), p.type) as number, 'build message');
       this.appendValue(m, p);
       this.check(this.f.close(m) as number, 'build message');
@@ -140,7 +146,7 @@ export class SystemdBus {
       const err: BusError = { name: null, message: null, _need_free: 0 };
       const reply: unknown[] = [null];
       const r = this.f.call(this.bus, m, 30_000_000n, err, reply) as number;
-      if (r < 0) throw new BusCallError(member, err.name ?? '', err.message ?? errnoText(-r));
+      if (r < 0) throw new BusCallError(member, err.name ?? '', err.message ?? errnoName(-r));
       try {
         if (!readPath) return undefined;
         const path: unknown[] = [null];
@@ -180,8 +186,7 @@ export class SystemdBus {
     const job = this.callManager(
       'StartTransientUnit',
       (m) => {
-        this.check(this.f.appendString(m, ch('s'), unit) as number, 'build message');
-        this.check(this.f.appendString(m, ch('s'), 'replace') as number, 'build message');
+        this.appendStrings(m, unit, 'replace');
         this.appendProperties(m, props);
         this.check(this.f.open(m, ch('a'), '(sa(sv))') as number, 'build message');
         this.check(this.f.close(m) as number, 'build message');
@@ -201,8 +206,7 @@ export class SystemdBus {
     let job: string | undefined;
     try {
       job = this.callManager('StopUnit', (m) => {
-        this.check(this.f.appendString(m, ch('s'), unit) as number, 'build message');
-        this.check(this.f.appendString(m, ch('s'), 'replace') as number, 'build message');
+        this.appendStrings(m, unit, 'replace');
       }, true);
     } catch (err) {
       if (err instanceof BusCallError && err.busName === 'org.freedesktop.systemd1.NoSuchUnit') return;
@@ -214,7 +218,7 @@ export class SystemdBus {
   /** ResetFailedUnit; errors (no such unit, not failed) are of no interest. */
   resetFailedUnit(unit: string): void {
     try {
-      this.callManager('ResetFailedUnit', (m) => this.check(this.f.appendString(m, ch('s'), unit) as number, 'build message'), false);
+      this.callManager('ResetFailedUnit', (m) => this.appendStrings(m, unit), false);
     } catch {
       /* nothing to reset */
     }
@@ -224,7 +228,7 @@ export class SystemdBus {
     this.callManager(
       'SetUnitProperties',
       (m) => {
-        this.check(this.f.appendString(m, ch('s'), unit) as number, 'build message');
+        this.appendStrings(m, unit);
         // runtime: true, as runc (the unit is transient anyway).
         this.check(this.f.appendValue(m, ch("b"), Buffer.from([1, 0, 0, 0])) as number, "build message");
         this.appendProperties(m, props);
@@ -248,9 +252,4 @@ export class BusCallError extends RuntimeError {
 /** The unit's object path: sd-bus escapes every byte but [A-Za-z0-9] as _XX. */
 export function unitObjectPath(unit: string): string {
   return `${MANAGER_PATH}/unit/${[...Buffer.from(unit)].map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `_${b.toString(16).padStart(2, '0')}`)).join('')}`;
-}
-
-function errnoText(errno: number): string {
-  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 110: 'ETIMEDOUT', 111: 'ECONNREFUSED', 113: 'EHOSTUNREACH' };
-  return names[errno] ?? `errno ${errno}`;
 }

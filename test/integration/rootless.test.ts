@@ -87,7 +87,7 @@ function leftovers(name: Name, id: string): string[] {
   return [...(fs.existsSync(stateDirOf(name, id)) ? [`state dir ${stateDirOf(name, id)}`] : []), ...processesTagged((tag) => tag === id)];
 }
 
-/** Errors without runc's time= prefix, or ocirun's. */
+/** A runtime's error lines (level=error), its warnings left out. */
 const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('level=error'));
 
 async function directScenario(name: Name) {
