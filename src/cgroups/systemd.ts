@@ -12,6 +12,7 @@ import { ConfigError } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
 import type { UnitProperty } from '../systemd/sdbus.js';
 import type { CgroupLayout } from './index.js';
+import { sharesToWeight } from './resources.js';
 
 export interface SystemdUnit {
   /** The slice, "system.slice" unless the config names one. */
@@ -78,14 +79,65 @@ export function unitProperties(layout: CgroupLayout, u: SystemdUnit, id: string,
   return [...props, ...resourceProperties(layout, r)];
 }
 
-/** The limits systemd has properties for (v2 and v1 names differ); the files carry them all too. */
+const USEC_INFINITY = 2n ** 64n - 1n;
+const DEFAULT_CFS_PERIOD = 100_000;
+
+/**
+ * The limits systemd has properties for, as runc's genV1/genV2
+ * ResourcesProperties map them (v2 and v1 names differ); every limit is
+ * also written to the files. Device rules stay ocirun's (its v2 program,
+ * its v1 rules), not DeviceAllow=.
+ */
 export function resourceProperties(layout: CgroupLayout, r: ResourcesConfig | undefined): UnitProperty[] {
+  const v2 = layout.mode === 'v2';
   const props: UnitProperty[] = [];
-  const memory = r?.memory?.limit;
-  if (memory !== undefined && memory !== null && memory > 0) props.push({ name: layout.mode === 'v2' ? 'MemoryMax' : 'MemoryLimit', type: 't', value: BigInt(memory) });
-  const tasks = r?.pids?.limit;
-  if (tasks !== undefined && tasks !== null && tasks > 0) props.push({ name: 'TasksMax', type: 't', value: BigInt(tasks) });
+  const t = (name: string, value: number | bigint) => props.push({ name, type: 't', value: BigInt(value) });
+  const m = r?.memory;
+  const limit = m?.limit ?? 0;
+  if (limit > 0) t(v2 ? 'MemoryMax' : 'MemoryLimit', limit);
+  if (v2 && m?.reservation) t('MemoryLow', m.reservation);
+  // cgroup v2 counts swap alone: runc's ConvertMemorySwapToCgroupV2Value.
+  if (v2 && m?.swap !== undefined && m.swap !== null && m.swap !== 0) {
+    if (m.swap === -1) t('MemorySwapMax', USEC_INFINITY);
+    else if (limit > 0 && m.swap >= limit) t('MemorySwapMax', m.swap - limit);
+  }
+  const c = r?.cpu;
+  if (c?.shares) {
+    if (v2) t('CPUWeight', sharesToWeight(c.shares));
+    else t('CPUShares', c.shares);
+  }
+  const quota = c?.quota ?? 0;
+  const period = c?.period ?? 0;
+  if (period) t('CPUQuotaPeriodUSec', period);
+  if (quota !== 0 || period !== 0) {
+    // microseconds per CPU second, rounded up to 10 ms as systemd keeps it in percent (runc's addCpuQuota).
+    let perSec = USEC_INFINITY;
+    if (quota > 0) {
+      let us = Math.floor((quota * 1_000_000) / (period || DEFAULT_CFS_PERIOD));
+      if (us % 10_000 !== 0) us = (Math.floor(us / 10_000) + 1) * 10_000;
+      perSec = BigInt(us);
+    }
+    t('CPUQuotaPerSecUSec', perSec);
+  }
+  if (v2 && c?.cpus) props.push({ name: 'AllowedCPUs', type: 'ay', value: cpuMask(c.cpus) });
+  if (v2 && c?.mems) props.push({ name: 'AllowedMemoryNodes', type: 'ay', value: cpuMask(c.mems) });
+  const tasks = r?.pids?.limit ?? 0;
+  if (tasks > 0) t('TasksMax', tasks);
+  else if (tasks === -1) t('TasksMax', USEC_INFINITY);
+  if (!v2 && r?.blockIO?.weight) t('BlockIOWeight', r.blockIO.weight);
   return props;
+}
+
+/** A cpuset list ("0-2,5") as systemd's bitmask bytes, lowest CPU in the first byte's lowest bit. */
+export function cpuMask(list: string): Buffer {
+  const bits: number[] = [];
+  for (const part of list.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [a, b] = part.split('-').map(Number);
+    for (let i = a; i <= (b ?? a); i++) bits.push(i);
+  }
+  const out = Buffer.alloc(Math.floor(Math.max(0, ...bits) / 8) + 1);
+  for (const i of bits) out[i >> 3] |= 1 << (i & 7);
+  return out;
 }
 
 /** Whether systemd is PID 1 here (runc's IsRunningSystemd). */

@@ -39,7 +39,7 @@ function lifecycle(name: Name, slice: string, expandedSlice: string) {
   const unit = `ocitest-${id}.scope`;
   const bundle = makeBundle(`ocirun-sd-${name}-`, ['sleep', '300'], (c) => {
     c.linux.cgroupsPath = `${slice}:ocitest:${id}`;
-    c.linux.resources = { ...c.linux.resources, memory: { limit: 64 * MiB }, pids: { limit: 50 } };
+    c.linux.resources = { ...c.linux.resources, memory: { limit: 64 * MiB }, pids: { limit: 50 }, cpu: { shares: 512, quota: 20_000, period: 100_000, cpus: '0' } };
   });
   const out: Record<string, unknown> = {};
   try {
@@ -53,6 +53,11 @@ function lifecycle(name: Name, slice: string, expandedSlice: string) {
     delete props[v2 ? 'MemoryMax' : 'MemoryLimit'];
     out.unit = { ...props, memoryProperty };
     const rel = path.join(expandedSlice, unit);
+    // The CPU limits as systemd's properties (runc's conversions) and in the files.
+    out.cpu = show(unit, v2 ? ['CPUWeight', 'CPUQuotaPerSecUSec', 'CPUQuotaPeriodUSec', 'AllowedCPUs'] : ['CPUShares', 'CPUQuotaPerSecUSec', 'CPUQuotaPeriodUSec']);
+    out.cpuFiles = v2
+      ? ['cpu.weight', 'cpu.max', 'cpuset.cpus'].map((f) => fs.readFileSync(path.join('/sys/fs/cgroup', rel, f), 'utf8').trim())
+      : ['cpu.shares', 'cpu.cfs_quota_us', 'cpu.cfs_period_us'].map((f) => fs.readFileSync(path.join('/sys/fs/cgroup/cpu,cpuacct', rel, f), 'utf8').trim());
     out.initInScope = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').some((l) => l.endsWith(rel));
     out.memoryFile = fs.readFileSync(memoryFile(rel), 'utf8').trim();
     out.update = sd(name, ['update', '--memory', String(128 * MiB), id]).status;
@@ -81,6 +86,8 @@ describe('--systemd-cgroup (systemd as PID 1)', () => {
     expect(mine).toEqual({
       run: { status: 0, errors: [] },
       unit: { ActiveState: 'active', Slice: 'system.slice', Delegate: 'yes', TasksMax: '50', memoryProperty: String(64 * MiB) },
+      cpu: v2 ? { CPUWeight: '20', CPUQuotaPerSecUSec: '200ms', CPUQuotaPeriodUSec: '100ms', AllowedCPUs: '0' } : { CPUShares: '512', CPUQuotaPerSecUSec: '200ms', CPUQuotaPeriodUSec: '100ms' },
+      cpuFiles: v2 ? ['20', '20000 100000', '0'] : ['512', '20000', '100000'],
       initInScope: true,
       memoryFile: String(64 * MiB),
       update: 0,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandSlice, systemdPaths, systemdUnit, unitProperties } from '../../src/cgroups/systemd.js';
+import { expandSlice, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../../src/cgroups/systemd.js';
 import type { CgroupLayout } from '../../src/cgroups/index.js';
 import { unitObjectPath } from '../../src/systemd/sdbus.js';
 
@@ -32,6 +32,15 @@ describe('systemd cgroup driver: names and paths (runc ExpandSlice, getUnitName)
     expect(names(v2)).toMatchObject({ Slice: 's.slice', Delegate: true, PIDs: [42], MemoryMax: 1024n, TasksMax: 5n, DefaultDependencies: false });
     expect(names(v1)).toMatchObject({ MemoryLimit: 1024n, TasksMax: 5n });
     expect(names(v1).MemoryMax).toBeUndefined();
+  });
+
+  it("maps CPU limits as runc's addCpuQuota and addCpuset do", () => {
+    const props = (l: CgroupLayout, cpu: object) => Object.fromEntries(resourceProperties(l, { cpu } as never).map((p) => [p.name, p.value]));
+    // 20000/100000 us: 200 ms per second; 12345/100000: 123450 us rounded up to 130 ms.
+    expect(props(v2, { shares: 512, quota: 20_000, period: 100_000, cpus: '0-2,9' })).toEqual({ CPUWeight: 20n, CPUQuotaPeriodUSec: 100_000n, CPUQuotaPerSecUSec: 200_000n, AllowedCPUs: Buffer.from([0b111, 0b10]) });
+    expect(props(v2, { quota: 12_345 })).toEqual({ CPUQuotaPerSecUSec: 130_000n });
+    expect(props(v2, { quota: -1, period: 50_000 })).toEqual({ CPUQuotaPeriodUSec: 50_000n, CPUQuotaPerSecUSec: 2n ** 64n - 1n });
+    expect(props(v1, { shares: 512 })).toEqual({ CPUShares: 512n });
   });
 
   it("escapes a unit's object path as sd-bus does", () => {
