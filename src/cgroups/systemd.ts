@@ -11,7 +11,9 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
 import type { UnitProperty } from '../systemd/sdbus.js';
+import { parseVariant, VariantError } from '../systemd/variant.js';
 import type { CgroupLayout } from './index.js';
+import type { DeviceRuleSet } from './devices/emulator.js';
 import { sharesToWeight } from './resources.js';
 
 export interface SystemdUnit {
@@ -61,10 +63,10 @@ export function systemdPaths(layout: CgroupLayout, u: SystemdUnit): Record<strin
 /**
  * The scope's properties, as runc's systemd managers set them at start:
  * the slice, delegation, accounting, the pid, and the limits systemd knows
- * (v2 and v1 names differ); org.systemd.property.* annotations are not
- * passed (a value's D-Bus type is not known from the annotation).
+ * (v2 and v1 names differ); then the config's org.systemd.property.*
+ * annotations (annotationProperties), which come last and so win.
  */
-export function unitProperties(layout: CgroupLayout, u: SystemdUnit, id: string, pid: number, r: ResourcesConfig | undefined): UnitProperty[] {
+export function unitProperties(layout: CgroupLayout, u: SystemdUnit, id: string, pid: number, r: ResourcesConfig | undefined, devices?: UnitProperty[]): UnitProperty[] {
   const props: UnitProperty[] = [
     { name: 'Description', type: 's', value: `ocirun container ${id}` },
     { name: 'Slice', type: 's', value: u.slice },
@@ -76,7 +78,7 @@ export function unitProperties(layout: CgroupLayout, u: SystemdUnit, id: string,
     { name: 'TasksAccounting', type: 'b', value: true },
     { name: 'DefaultDependencies', type: 'b', value: false },
   ];
-  return [...props, ...resourceProperties(layout, r)];
+  return [...props, ...resourceProperties(layout, r), ...(devices ?? [])];
 }
 
 const USEC_INFINITY = 2n ** 64n - 1n;
@@ -138,6 +140,96 @@ export function cpuMask(list: string): Buffer {
   const out = Buffer.alloc(Math.floor(Math.max(0, ...bits) / 8) + 1);
   for (const i of bits) out[i >> 3] |= 1 << (i & 7);
   return out;
+}
+
+const PROPERTY_PREFIX = 'org.systemd.property.';
+
+/**
+ * The config's `org.systemd.property.<Name>` annotations as unit
+ * properties, as runc's initSystemdProps reads them: the name is ASCII
+ * letters only, at least 3; the value is GVariant text (src/systemd/variant.ts);
+ * a name documented with "Sec" (TimeoutStopSec) becomes systemd's "USec"
+ * property, its number of seconds microseconds.
+ */
+export function annotationProperties(annotations: Record<string, string> | undefined): UnitProperty[] {
+  const props: UnitProperty[] = [];
+  for (const [key, text] of Object.entries(annotations ?? {})) {
+    if (!key.startsWith(PROPERTY_PREFIX)) continue;
+    let name = key.slice(PROPERTY_PREFIX.length);
+    const bad = name.length < 3 ? 'too short' : /[^A-Za-z]/.test(name) ? 'contains non-alphabetic character' : '';
+    if (bad) throw new ConfigError('annotations', `annotation ${key} name incorrect: ${bad}`);
+    let prop: Pick<UnitProperty, 'type' | 'value'>;
+    try {
+      prop = parseVariant(text);
+    } catch (err) {
+      if (!(err instanceof VariantError)) throw err;
+      throw new ConfigError('annotations', `annotation ${key}=${text} value parse error: ${err.message}`);
+    }
+    if (/[a-z]Sec$/.test(name)) {
+      if (!/^[ynqiuxtd]$/.test(prop.type)) throw new ConfigError('annotations', `annotation ${key}=${text} value parse error: not a number`);
+      name = `${name.slice(0, -3)}USec`;
+      const v = prop.value as number | bigint;
+      prop = { type: 't', value: typeof v === 'bigint' ? v * 1_000_000n : BigInt(Math.trunc(v * 1_000_000)) };
+    }
+    props.push({ name, ...prop });
+  }
+  return props;
+}
+
+/**
+ * The device rules as DevicePolicy/DeviceAllow, as runc's
+ * generateDeviceProperties: systemd knows allow-lists only ("strict"),
+ * named by /dev/{char,block}/M:m paths, /proc/devices groups ("char-pts")
+ * for a wildcard minor, and "char-*" for all. What it cannot express is
+ * skipped with a warning; ocirun's own rules (v1 files, v2 BPF program)
+ * still apply in the delegated cgroup, as runc's do.
+ */
+export function deviceProperties(set: DeviceRuleSet, warn: (m: string) => void, procDevices = () => fs.readFileSync('/proc/devices', 'utf8'), debug: (m: string) => void = () => {}): UnitProperty[] {
+  const policy = (p: string, allow: [string, string][]): UnitProperty[] => [
+    { name: 'DevicePolicy', type: 's', value: p },
+    { name: 'DeviceAllow', type: 'a(ss)', value: allow },
+  ];
+  if (set.defaultAllow) {
+    if (!set.rules.length) return policy('auto', []);
+    warn("systemd doesn't support blacklist device rules -- applying temporary deny-all rule");
+    return policy('strict', []);
+  }
+  const allow: [string, string][] = [];
+  const kind = (t: 'c' | 'b') => (t === 'c' ? 'char' : 'block');
+  for (const r of set.rules) {
+    const text = `${r.type} ${r.major < 0 ? '*' : r.major}:${r.minor < 0 ? '*' : r.minor} ${r.access}`;
+    if (r.major < 0) {
+      if (r.minor >= 0) warn(`systemd doesn't support '*:n' device rules -- temporarily ignoring rule: ${text}`);
+      else allow.push([`${kind(r.type)}-*`, r.access]);
+    } else if (r.minor < 0) {
+      const group = deviceGroup(procDevices(), r.type, r.major);
+      if (group) allow.push([`${kind(r.type)}-${group}`, r.access]);
+      else warn(`could not find device group for '${r.type}/${r.major}' in /proc/devices -- temporarily ignoring rule: ${text}`);
+    } else {
+      // systemd warns about paths that do not exist; /dev/{char,block} is udev's, /sys/dev always there.
+      // A device the host does not have (tun without its module) is a debug
+      // line: runc warns, but under podman its warning is not seen and ours
+      // would reach the container's stderr.
+      const node = `/dev/${kind(r.type)}/${r.major}:${r.minor}`;
+      if (fs.existsSync(node) || fs.existsSync(`/sys${node}`)) allow.push([node, r.access]);
+      else debug(`skipping device ${node} for systemd: no such device`);
+    }
+  }
+  return policy('strict', allow);
+}
+
+/** The name /proc/devices gives a major number, in the "Character devices:" or "Block devices:" part. */
+function deviceGroup(procDevices: string, type: 'c' | 'b', major: number): string | undefined {
+  let section = '';
+  for (const line of procDevices.split('\n').map((l) => l.trim())) {
+    if (line === 'Character devices:') section = 'c';
+    else if (line === 'Block devices:') section = 'b';
+    else if (section === type) {
+      const [n, name] = line.split(/\s+/);
+      if (Number(n) === major && name) return name;
+    }
+  }
+  return undefined;
 }
 
 /** Whether systemd is PID 1 here (runc's IsRunningSystemd). */

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
-import { runningSystemd, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
+import { annotationProperties, deviceProperties, runningSystemd, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
-import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
+import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
@@ -106,6 +106,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
   // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name", refused before anything exists.
   const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
+  const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
   if (scope && !runningSystemd()) throw new RuntimeError('systemd', 'systemd not running on this host, cannot use systemd cgroups manager (no /run/systemd/system)');
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
@@ -179,6 +180,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   let consoleFd = opts.consoleFd;
   let bus: SystemdBus | undefined;
+  let unitRequested = false;
   let listenerFd: number | undefined;
   // Detached copies of bind sources, by mount index: id-mapped ones, and all in a user namespace.
   const bindSources: Record<number, number> = {};
@@ -234,7 +236,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
      * runc's init is (see tightLimits for the cgroupfs driver, which avoids that).
      */
     const joinScope = async (pid: number) => {
-      await bus!.startTransientUnit(scope!.unit, unitProperties(layout, scope!, opts.id, pid, plan.resources));
+      unitRequested = true;
+      // The device rules as DevicePolicy/DeviceAllow (rootless: none, as the files); its warnings once systemd is reached, as runc's.
+      const devices = ctx.rootless ? [] : deviceProperties(targetDeviceRules(plan.resources?.devices ?? [], deviceRules), ctx.warn, undefined, (m) => log.debug(`create: ${m}`));
+      await bus!.startTransientUnit(scope!.unit, [...unitProperties(layout, scope!, opts.id, pid, plan.resources, devices), ...scopeAnnotations]);
       const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
       step('create cgroups', () => createCgroups(layout, missing));
       joinCgroups(state.cgroupPaths, pid);
@@ -359,6 +364,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), init.pid));
     return { pid: init.pid, state };
   } catch (err) {
+    // A unit never asked for is not stopped (there may be no bus to ask).
+    if (!unitRequested) delete state.systemdUnit;
     await destroy(sys, ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
     // The init is our child (the stage forks it with CLONE_PARENT): reap it,
     // or its zombie would outlive us in whatever pid namespace it joined.

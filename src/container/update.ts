@@ -4,11 +4,11 @@
  * same conversion as at create (resources.ts), and the saved config is
  * updated so that it keeps describing the container.
  */
-import { resourceProperties } from '../cgroups/systemd.js';
+import { deviceProperties, resourceProperties } from '../cgroups/systemd.js';
 import { SystemdBus } from '../systemd/sdbus.js';
 import { hostLayout } from '../cgroups/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
-import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
+import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups/devices/index.js';
 import { ERR, RuntimeError, step } from '../errors.js';
 import type { ResourcesConfig } from '../spec/schema.js';
 import { validateResources } from '../spec/validate.js';
@@ -98,7 +98,7 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
     // Rootless, device rules are not enforced (create skipped them too).
     if (devices && layout.mode === 'v2' && !ctx.rootless) installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
     // With systemd, its properties too, or a daemon-reload would undo the files' values (runc does both).
-    const props = s.systemdUnit ? resourceProperties(layout, resources) : [];
+    const props = s.systemdUnit ? [...resourceProperties(layout, resources), ...(devices && !ctx.rootless ? deviceProperties(targetDeviceRules(devices, allowed), ctx.warn) : [])] : [];
     if (props.length) {
       const bus = new SystemdBus();
       try {

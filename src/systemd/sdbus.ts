@@ -12,18 +12,34 @@ import { errnoName } from '../sys/errno.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const koffi: any = loadKoffi();
 
+/** D-Bus types a unit property's value can have: the basic ones, arrays of them, and systemd's a(ss). */
+export type PropertyType = 'y' | 'b' | 'n' | 'q' | 'i' | 'u' | 'x' | 't' | 'd' | 's' | 'o' | `a${'b' | 'n' | 'q' | 'i' | 'u' | 'x' | 't' | 'd' | 's' | 'o'}` | 'ay' | 'a(ss)';
+export type PropertyValue = string | boolean | number | bigint | Buffer | (string | boolean | number | bigint)[] | [string, string][];
+
 /** A unit property as StartTransientUnit and SetUnitProperties take it: name, D-Bus type, value. */
-export type UnitProperty =
-  | { name: string; type: 's' | 'o'; value: string }
-  | { name: string; type: 'b'; value: boolean }
-  | { name: string; type: 't' | 'u' | 'i'; value: number | bigint }
-  | { name: string; type: 'au'; value: number[] }
-  | { name: string; type: 'a(ss)'; value: [string, string][] }
-  | { name: string; type: 'ay'; value: Buffer };
+export interface UnitProperty {
+  name: string;
+  type: PropertyType;
+  value: PropertyValue;
+}
+
+/** The fixed-size basic types: their size and how a value is laid out (little-endian, as sd-bus reads host order here). */
+const FIXED: Record<string, [number, (b: Buffer, v: string | boolean | number | bigint, at: number) => void]> = {
+  y: [1, (b, v, at) => b.writeUInt8(Number(v), at)],
+  b: [4, (b, v, at) => b.writeInt32LE(v ? 1 : 0, at)],
+  n: [2, (b, v, at) => b.writeInt16LE(Number(v), at)],
+  q: [2, (b, v, at) => b.writeUInt16LE(Number(v), at)],
+  i: [4, (b, v, at) => b.writeInt32LE(Number(v), at)],
+  u: [4, (b, v, at) => b.writeUInt32LE(Number(v), at)],
+  x: [8, (b, v, at) => b.writeBigInt64LE(BigInt(v), at)],
+  t: [8, (b, v, at) => b.writeBigUInt64LE(BigInt(v), at)],
+  d: [8, (b, v, at) => b.writeDoubleLE(Number(v), at)],
+};
 
 const SYSTEMD = 'org.freedesktop.systemd1';
 const MANAGER_PATH = '/org/freedesktop/systemd1';
 const MANAGER = 'org.freedesktop.systemd1.Manager';
+const PRIVATE_SOCKET = '/run/systemd/private';
 const ch = (c: string) => c.charCodeAt(0);
 
 // koffi registers a struct type by name once per process.
@@ -50,6 +66,9 @@ export class SystemdBus {
     busErrorType ??= koffi.struct('sd_bus_error', { name: 'const char *', message: 'const char *', _need_free: 'int' });
     const protos: Record<string, string> = {
       openSystem: 'int sd_bus_open_system(_Out_ void **bus)',
+      newBus: 'int sd_bus_new(_Out_ void **bus)',
+      setAddress: 'int sd_bus_set_address(void *bus, const char *address)',
+      startBus: 'int sd_bus_start(void *bus)',
       unrefBus: 'void *sd_bus_flush_close_unref(void *bus)',
       newCall: 'int sd_bus_message_new_method_call(void *bus, _Out_ void **m, const char *dest, const char *path, const char *iface, const char *member)',
       appendString: 'int sd_bus_message_append_basic(void *m, char type, const char *p)',
@@ -64,10 +83,26 @@ export class SystemdBus {
     };
     this.f = {};
     for (const [k, proto] of Object.entries(protos)) this.f[k] = lib.func(proto);
+    this.bus = process.geteuid?.() === 0 ? this.openPrivate() : undefined;
+    if (this.bus) return;
     const out: unknown[] = [null];
     const r = this.f.openSystem(out) as number;
-    if (r < 0) throw new RuntimeError('systemd', `cannot connect to the system bus: ${errnoName(-r)} (is systemd running as PID 1?)`);
+    if (r < 0) throw new RuntimeError('systemd', `cannot connect to systemd (${PRIVATE_SOCKET}, then the system bus): ${errnoName(-r)}`);
     this.bus = out[0];
+  }
+
+  /**
+   * As root, systemd's own socket, as runc (go-systemd) and systemctl use:
+   * no D-Bus daemon in between, so it works while dbus is down or
+   * restarting. Unreachable, the system bus is tried.
+   */
+  private openPrivate(): unknown {
+    const out: unknown[] = [null];
+    if ((this.f.newBus(out) as number) < 0) return undefined;
+    const bus = out[0];
+    if ((this.f.setAddress(bus, `unix:path=${PRIVATE_SOCKET}`) as number) >= 0 && (this.f.startBus(bus) as number) >= 0) return bus;
+    this.f.unrefBus(bus);
+    return undefined;
   }
 
   close(): void {
@@ -99,41 +134,32 @@ export class SystemdBus {
 
   private appendValue(m: unknown, p: UnitProperty): void {
     const ok = (r: unknown) => this.check(r as number, `property ${p.name}`);
-    switch (p.type) {
-      case 's':
-      case 'o':
-        return ok(this.f.appendString(m, ch(p.type), p.value));
-      case 'b':
-      case 'i':
-      case 'u': {
-        const b = Buffer.alloc(4);
-        if (p.type === 'b') b.writeInt32LE(p.value ? 1 : 0);
-        else if (p.type === 'i') b.writeInt32LE(Number(p.value));
-        else b.writeUInt32LE(Number(p.value));
-        return ok(this.f.appendValue(m, ch(p.type), b));
-      }
-      case 't': {
-        const b = Buffer.alloc(8);
-        b.writeBigUInt64LE(BigInt(p.value));
-        return ok(this.f.appendValue(m, ch('t'), b));
-      }
-      case 'au': {
-        const b = Buffer.alloc(4 * p.value.length);
-        p.value.forEach((v, i) => b.writeUInt32LE(v, 4 * i));
-        return ok(this.f.appendArray(m, ch('u'), b, b.length));
-      }
-      case 'ay':
-        return ok(this.f.appendArray(m, ch('y'), p.value, p.value.length));
-      case 'a(ss)':
-        ok(this.f.open(m, ch('a'), '(ss)'));
-        for (const [a, b] of p.value) {
-          ok(this.f.open(m, ch('r'), 'ss'));
-          ok(this.f.appendString(m, ch('s'), a));
-          ok(this.f.appendString(m, ch('s'), b));
-          ok(this.f.close(m));
-        }
-        return ok(this.f.close(m));
+    const { type, value } = p;
+    if (type === 's' || type === 'o') return ok(this.f.appendString(m, ch(type), value as string));
+    const fixed = FIXED[type];
+    if (fixed) {
+      const b = Buffer.alloc(fixed[0]);
+      fixed[1](b, value as number, 0);
+      return ok(this.f.appendValue(m, ch(type), b));
     }
+    if (type === 'ay') return ok(this.f.appendArray(m, ch('y'), value as Buffer, (value as Buffer).length));
+    const element = type.slice(1);
+    const items = value as (string | boolean | number | bigint)[];
+    if (FIXED[element]) {
+      const [size, write] = FIXED[element];
+      const b = Buffer.alloc(size * items.length);
+      items.forEach((v, i) => write(b, v, size * i));
+      return ok(this.f.appendArray(m, ch(element), b, b.length));
+    }
+    ok(this.f.open(m, ch('a'), element));
+    for (const item of items) {
+      if (element === '(ss)') {
+        ok(this.f.open(m, ch('r'), 'ss'));
+        this.appendStrings(m, ...(item as unknown as [string, string]));
+        ok(this.f.close(m));
+      } else ok(this.f.appendString(m, ch(element), item as string));
+    }
+    return ok(this.f.close(m));
   }
 
   /** Calls a Manager method; `build` appends the arguments; returns the object path the reply starts with, if `readPath`. */

@@ -178,10 +178,12 @@ export interface Containerd {
 
 /**
  * A private containerd (config, root, state and unix socket under a temp
- * dir; no CRI plugin) with the busybox test image imported.
+ * dir; no CRI plugin) with the busybox test image imported. `baseDir`
+ * holds them (the snapshotter's overlay needs a file system that can be an
+ * upper layer).
  */
-export async function startContainerd(): Promise<Containerd> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-containerd-'));
+export async function startContainerd(baseDir = os.tmpdir()): Promise<Containerd> {
+  const dir = fs.mkdtempSync(path.join(baseDir, 'ocirun-containerd-'));
   fs.writeFileSync(
     path.join(dir, 'config.toml'),
     [
@@ -234,8 +236,9 @@ export interface Dockerd {
  * A private dockerd (data root, exec root and unix socket under a temp dir;
  * no TCP, no iptables, no bridge) with `runtimes` added by name, and the
  * busybox image imported as `image`. runc is its default runtime.
+ * `daemonArgs` go to dockerd as well (`--exec-opt native.cgroupdriver=systemd`).
  */
-export async function startDockerd(runtimes: Record<string, string>, image: string): Promise<Dockerd> {
+export async function startDockerd(runtimes: Record<string, string>, image: string, daemonArgs: string[] = []): Promise<Dockerd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-docker-'));
   // Debian's client matches its daemon; another one earlier on PATH may not.
   const client = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -245,7 +248,7 @@ export async function startDockerd(runtimes: Record<string, string>, image: stri
     'dockerd',
     [
       '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/dockerd.pid`, '-H', `unix://${dir}/docker.sock`,
-      '--iptables=false', '--ip6tables=false', '--bridge=none', ...Object.entries(runtimes).flatMap(([name, bin]) => ['--add-runtime', `${name}=${bin}`]),
+      '--iptables=false', '--ip6tables=false', '--bridge=none', ...daemonArgs, ...Object.entries(runtimes).flatMap(([name, bin]) => ['--add-runtime', `${name}=${bin}`]),
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -325,4 +328,14 @@ export function keepInCorpus(name: string, config: unknown): void {
   const corpus = process.env.OCIRUN_CORPUS_DIR ?? path.join(project, '.corpus');
   fs.mkdirSync(corpus, { recursive: true });
   fs.writeFileSync(path.join(corpus, `${name}.json`), JSON.stringify(config, null, 2) + '\n');
+}
+
+/** A unit's properties, by `systemctl show` (systemd as PID 1). */
+export function systemctlShow(unit: string, props: string[]): Record<string, string> {
+  return Object.fromEntries(
+    execFileSync('systemctl', ['show', unit, ...props.flatMap((p) => ['-p', p])], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { expandSlice, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../../src/cgroups/systemd.js';
+import { annotationProperties, deviceProperties, expandSlice, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../../src/cgroups/systemd.js';
 import type { CgroupLayout } from '../../src/cgroups/index.js';
 import { unitObjectPath } from '../../src/systemd/sdbus.js';
+import { parseVariant } from '../../src/systemd/variant.js';
+import { targetDeviceRules } from '../../src/cgroups/devices/index.js';
+import { DEFAULT_DEVICE_RULES } from '../../src/cgroups/resources.js';
 
 describe('systemd cgroup driver: names and paths (runc ExpandSlice, getUnitName)', () => {
   it('expands dashed slices into their parents', () => {
@@ -45,5 +48,61 @@ describe('systemd cgroup driver: names and paths (runc ExpandSlice, getUnitName)
 
   it("escapes a unit's object path as sd-bus does", () => {
     expect(unitObjectPath('ocitest-c1.scope')).toBe('/org/freedesktop/systemd1/unit/ocitest_2dc1_2escope');
+  });
+
+  it('reads GVariant text as godbus ParseVariant does, for the basic types and arrays', () => {
+    expect(parseVariant('uint64 42')).toEqual({ type: 't', value: 42n });
+    expect(parseVariant('@t 0x10')).toEqual({ type: 't', value: 16n });
+    expect(parseVariant('42')).toEqual({ type: 'i', value: 42 });
+    expect(parseVariant('010')).toEqual({ type: 'i', value: 8 });
+    expect(parseVariant('-1.5')).toEqual({ type: 'd', value: -1.5 });
+    expect(parseVariant('true')).toEqual({ type: 'b', value: true });
+    expect(parseVariant("'idle'")).toEqual({ type: 's', value: 'idle' });
+    expect(parseVariant('"a\\tb, c"')).toEqual({ type: 's', value: 'a\tb, c' });
+    expect(parseVariant('objectpath "/x"')).toEqual({ type: 'o', value: '/x' });
+    expect(parseVariant("['a', 'b,c']")).toEqual({ type: 'as', value: ['a', 'b,c'] });
+    expect(parseVariant('@au [1, 2]')).toEqual({ type: 'au', value: [1, 2] });
+    expect(parseVariant('@ay [1, 255]')).toEqual({ type: 'ay', value: Buffer.from([1, 255]) });
+    for (const bad of ['uint16 70000', 'int32 x', '[]', "{'a': 1}", '<1>', 'byte -1', "'open", '@a{sv} {}']) expect(() => parseVariant(bad)).toThrow();
+  });
+
+  it("turns org.systemd.property.* annotations into properties as runc's initSystemdProps", () => {
+    expect(annotationProperties({ 'org.systemd.property.CollectMode': "'inactive-or-failed'", 'org.systemd.property.TimeoutStopSec': 'uint64 42', 'org.systemd.property.RuntimeMaxUSec': 'uint64 5', other: 'x' })).toEqual([
+      { name: 'CollectMode', type: 's', value: 'inactive-or-failed' },
+      { name: 'TimeoutStopUSec', type: 't', value: 42_000_000n },
+      { name: 'RuntimeMaxUSec', type: 't', value: 5n },
+    ]);
+    // "Sec" after a lowercase letter only: a double's seconds too.
+    expect(annotationProperties({ 'org.systemd.property.RuntimeMaxSec': '1.5' })).toEqual([{ name: 'RuntimeMaxUSec', type: 't', value: 1_500_000n }]);
+    expect(() => annotationProperties({ 'org.systemd.property.AB': '1' })).toThrow(/annotation org.systemd.property.AB name incorrect: too short/);
+    expect(() => annotationProperties({ 'org.systemd.property.Cpu1': '1' })).toThrow(/name incorrect: contains non-alphabetic character/);
+    expect(() => annotationProperties({ 'org.systemd.property.TimeoutStopSec': "'x'" })).toThrow(/TimeoutStopSec='x' value parse error: not a number/);
+    expect(() => annotationProperties({ 'org.systemd.property.Foo': '{1: 2}' })).toThrow(/value parse error/);
+  });
+
+  it("turns device rules into DevicePolicy/DeviceAllow as runc's generateDeviceProperties", () => {
+    const procDevices = () => 'Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n';
+    const warnings: string[] = [];
+    const props = deviceProperties(targetDeviceRules([{ allow: false, access: 'rwm' }, { allow: true, type: 'b', major: 8, access: 'r' }, { allow: true, type: 'c', minor: 4, access: 'r' }], DEFAULT_DEVICE_RULES), (m) => warnings.push(m), procDevices);
+    expect(props[0]).toEqual({ name: 'DevicePolicy', type: 's', value: 'strict' });
+    expect(props[1].value).toEqual([
+      ['block-sd', 'r'],
+      ['char-*', 'm'],
+      ['block-*', 'm'],
+      ['/dev/char/1:3', 'rwm'],
+      ['/dev/char/1:8', 'rwm'],
+      ['/dev/char/1:7', 'rwm'],
+      ['/dev/char/5:0', 'rwm'],
+      ['/dev/char/1:5', 'rwm'],
+      ['/dev/char/1:9', 'rwm'],
+      ['char-pts', 'rwm'],
+      ['/dev/char/5:2', 'rwm'],
+      ['/dev/char/10:200', 'rwm'],
+    ]);
+    expect(warnings).toEqual(["systemd doesn't support '*:n' device rules -- temporarily ignoring rule: c *:4 r"]);
+    // Allow-all is systemd's "auto" with no list; a deny-list becomes a temporary deny-all, with runc's warning.
+    expect(deviceProperties(targetDeviceRules([{ allow: true, access: 'rwm' }], []), () => {}).map((p) => p.value)).toEqual(['auto', []]);
+    expect(deviceProperties(targetDeviceRules([{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'rwm' }], []), (m) => warnings.push(m)).map((p) => p.value)).toEqual(['strict', []]);
+    expect(warnings[1]).toMatch(/blacklist/);
   });
 });

@@ -46,10 +46,13 @@ export interface CriContainerd {
  * `static` plugin reports 127.0.0.1/8 (containerd wants an address for the
  * pod) and `loopback` brings up lo, so a pod's namespace has only lo.
  * The sandbox image runs a pause program; the app image is the busybox
- * test image.
+ * test image. With `systemdCgroup`, the shim runs each runtime with
+ * --systemd-cgroup (the kubelet's systemd driver: pods under slices).
+ * `baseDir` holds the daemon's directories (the snapshotter's overlay
+ * needs a file system that can be an upper layer).
  */
-export async function startCriContainerd(handlers: Record<string, string>): Promise<CriContainerd> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-cri-'));
+export async function startCriContainerd(handlers: Record<string, string>, opts: { systemdCgroup?: boolean; baseDir?: string } = {}): Promise<CriContainerd> {
+  const dir = fs.mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), 'ocirun-cri-'));
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
   const names = Object.keys(handlers);
   fs.mkdirSync(path.join(dir, 'cni'));
@@ -81,7 +84,7 @@ export async function startCriContainerd(handlers: Record<string, string>): Prom
         '  runtime_type = "io.containerd.runc.v2"',
         `[${cri}.containerd.runtimes.${name}.options]`,
         `  BinaryName = "${handlers[name]}"`,
-        '  SystemdCgroup = false',
+        `  SystemdCgroup = ${opts.systemdCgroup ?? false}`,
       ]),
       `[${cri}.cni]`,
       '  bin_dir = "/usr/lib/cni"',
