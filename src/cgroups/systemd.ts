@@ -87,8 +87,7 @@ const DEFAULT_CFS_PERIOD = 100_000;
 /**
  * The limits systemd has properties for, as runc's genV1/genV2
  * ResourcesProperties map them (v2 and v1 names differ); every limit is
- * also written to the files. Device rules stay ocirun's (its v2 program,
- * its v1 rules), not DeviceAllow=.
+ * also written to the files. Device rules: deviceProperties.
  */
 export function resourceProperties(layout: CgroupLayout, r: ResourcesConfig | undefined): UnitProperty[] {
   const v2 = layout.mode === 'v2';
