@@ -114,13 +114,18 @@ describe('--systemd-cgroup (systemd as PID 1)', () => {
     });
   }, 300_000);
 
-  // The whole lifecycle here too: runc 1.1.5 on the hybrid layout failed
-  // `delete` (exit 1, unit left active) of a dashed-slice container that was
-  // never paused; ocirun deleted it. Kept to what both do.
   it('expands a slice named with dashes into its parents, as runc', () => {
     const mine = lifecycle('ocirun', 'kubepods-burstable-pod123.slice', '/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod123.slice');
     const theirs = lifecycle('runc', 'kubepods-burstable-pod123.slice', '/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod123.slice');
-    expect(mine).toEqual(theirs);
+    // runc 1.1.5 on the hybrid layout places this container as ocirun
+    // does, then loses it: its `ps` and `delete` fail (exit 1, the unit left
+    // active; seen with the property annotations, not without them). There
+    // the two are compared up to that point, and ocirun must do what it
+    // does on v2.
+    const afterCreate = ['ps', 'delete', 'unitAfter', 'cgroupAfter'];
+    const upTo = (o: Record<string, unknown>) => (v2 ? o : Object.fromEntries(Object.entries(o).filter(([k]) => !afterCreate.includes(k))));
+    expect(upTo(mine)).toEqual(upTo(theirs));
+    expect(mine).toMatchObject({ ps: true, delete: 0, unitAfter: { LoadState: 'not-found', ActiveState: 'inactive' } });
     expect(mine).toMatchObject({ run: { status: 0 }, initInScope: true, memoryFile: String(64 * MiB), delete: 0, cgroupAfter: false });
   }, 300_000);
 
