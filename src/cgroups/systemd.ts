@@ -195,13 +195,14 @@ export function deviceProperties(set: DeviceRuleSet, warn: (m: string) => void, 
   }
   const allow: [string, string][] = [];
   const kind = (t: 'c' | 'b') => (t === 'c' ? 'char' : 'block');
+  let devicesList: string | undefined;
   for (const r of set.rules) {
     const text = `${r.type} ${r.major < 0 ? '*' : r.major}:${r.minor < 0 ? '*' : r.minor} ${r.access}`;
     if (r.major < 0) {
       if (r.minor >= 0) warn(`systemd doesn't support '*:n' device rules -- temporarily ignoring rule: ${text}`);
       else allow.push([`${kind(r.type)}-*`, r.access]);
     } else if (r.minor < 0) {
-      const group = deviceGroup(procDevices(), r.type, r.major);
+      const group = deviceGroup((devicesList ??= procDevices()), r.type, r.major);
       if (group) allow.push([`${kind(r.type)}-${group}`, r.access]);
       else warn(`could not find device group for '${r.type}/${r.major}' in /proc/devices -- temporarily ignoring rule: ${text}`);
     } else {

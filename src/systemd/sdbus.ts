@@ -132,16 +132,19 @@ export class SystemdBus {
     this.check(this.f.close(m) as number, 'build message');
   }
 
+  /** One value of a fixed-size basic type (FIXED); sd-bus's return code. */
+  private appendFixed(m: unknown, type: string, value: string | boolean | number | bigint): number {
+    const [size, write] = FIXED[type];
+    const b = Buffer.alloc(size);
+    write(b, value, 0);
+    return this.f.appendValue(m, ch(type), b) as number;
+  }
+
   private appendValue(m: unknown, p: UnitProperty): void {
     const ok = (r: unknown) => this.check(r as number, `property ${p.name}`);
     const { type, value } = p;
     if (type === 's' || type === 'o') return ok(this.f.appendString(m, ch(type), value as string));
-    const fixed = FIXED[type];
-    if (fixed) {
-      const b = Buffer.alloc(fixed[0]);
-      fixed[1](b, value as number, 0);
-      return ok(this.f.appendValue(m, ch(type), b));
-    }
+    if (FIXED[type]) return ok(this.appendFixed(m, type, value as number));
     if (type === 'ay') return ok(this.f.appendArray(m, ch('y'), value as Buffer, (value as Buffer).length));
     const element = type.slice(1);
     const items = value as (string | boolean | number | bigint)[];
@@ -256,7 +259,7 @@ export class SystemdBus {
       (m) => {
         this.appendStrings(m, unit);
         // runtime: true, as runc (the unit is transient anyway).
-        this.check(this.f.appendValue(m, ch("b"), Buffer.from([1, 0, 0, 0])) as number, "build message");
+        this.check(this.appendFixed(m, 'b', true), 'build message');
         this.appendProperties(m, props);
       },
       false,
