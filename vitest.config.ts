@@ -8,7 +8,7 @@ const alias = [{ find: /^\.\/validators\.js$/, replacement: path.resolve(import.
 const guestOnly = ['test/integration/cgroups-v2.test.ts', 'test/integration/lsm.test.ts', 'test/integration/rootless-v2.test.ts'];
 // Tests that need systemd as PID 1: in the systemd qemu guest (scripts/systemd-vm.sh).
 const systemdGuestOnly = ['test/integration/systemd-cgroup.test.ts', 'test/integration/systemd-managers.test.ts'];
-const slow = { testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false };
+const slow = { testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false, setupFiles: ['test/integration/setup.ts'] };
 
 export default defineConfig({
   test: {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leftovers as leftoversOf, makeBundle, OCIRUN } from './helpers.js';
+import { leftovers as leftoversOf, makeBundle, OCIRUN, removeBundle } from './helpers.js';
 
 const ocirun = OCIRUN;
 let root: string;
@@ -19,7 +19,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   fs.rmSync(root, { recursive: true, force: true });
-  fs.rmSync(bundle, { recursive: true, force: true });
+  removeBundle(bundle);
 });
 
 const cases: [string, (c: any) => void, RegExp][] = [

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OCIRUN, type RunningContainer, cli, startContainer, waitUntil } from './helpers.js';
+import { OCIRUN, type RunningContainer, cli, psPids, startContainer, waitUntil } from './helpers.js';
 
 let root: string;
 let c: RunningContainer;
@@ -108,7 +108,7 @@ describe.skipIf(v2Host)('cgroups v1', () => {
   });
 
   it('ps lists the cgroup\'s pids; delete removes every cgroup directory', () => {
-    expect(JSON.parse(cli(root, ['ps', '--format', 'json', id]).stdout)).toContain(initPid);
+    expect(psPids(root, id)).toContain(initPid);
     const dirs = ['memory', 'pids', 'cpu', 'freezer'].map(hostDir);
     for (const d of dirs) expect(fs.existsSync(d)).toBe(true);
     expect(cli(root, ['delete', '--force', id]).status).toBe(0);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, leftovers, makeBundle, OCIRUN } from './helpers.js';
+import { cli, leftovers, makeBundle, OCIRUN, removeBundle } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
@@ -19,7 +19,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   for (const root of Object.values(roots)) fs.rmSync(root, { recursive: true, force: true });
-  fs.rmSync(bundle, { recursive: true, force: true });
+  removeBundle(bundle);
 });
 
 /** The last error line of a runtime, logrus text form: its msg. */
@@ -136,7 +136,7 @@ describe('the command line, as runc has it', () => {
         expect(plain.stderr).toMatch(/level=debug msg="create: namespaces:/);
       }
     } finally {
-      fs.rmSync(b, { recursive: true, force: true });
+      removeBundle(b);
     }
   });
 
@@ -166,7 +166,7 @@ describe('the command line, as runc has it', () => {
         expect(r.stdout, name).toMatch(/^0::\/$/m);
       }
     } finally {
-      fs.rmSync(b, { recursive: true, force: true });
+      removeBundle(b);
     }
   });
 
@@ -201,7 +201,7 @@ describe('the command line, as runc has it', () => {
         expect(cli(roots[name], ['state', `${id}-restored`], { runtime: bin }).status, name).toBe(1);
       }
     } finally {
-      fs.rmSync(b, { recursive: true, force: true });
+      removeBundle(b);
       fs.rmSync(images, { recursive: true, force: true });
     }
   });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_STEPS } from '../../src/fault.js';
-import { cli, leftovers, makeBundle, OCIRUN } from './helpers.js';
+import { cli, leftovers, makeBundle, OCIRUN, removeBundle } from './helpers.js';
 
 let root: string;
 let bundle: string;
@@ -23,7 +23,7 @@ beforeAll(() => {
 afterAll(() => {
   process.stdout.write(`crash safety: ${injected} faults injected, every one cleaned by delete -f\n`);
   fs.rmSync(root, { recursive: true, force: true });
-  fs.rmSync(bundle, { recursive: true, force: true });
+  removeBundle(bundle);
 });
 
 /** Runs an ocirun command that kills itself after `step`; no pipes, so nothing waits on the container. */
@@ -117,7 +117,7 @@ describe('a runtime killed after each step', () => {
         if (step !== 'plan-sent') expect(leftovers(root, id, shared)).toContain('a mount under the bundle');
         cleanedByForceDelete(id, shared);
       } finally {
-        fs.rmSync(shared, { recursive: true, force: true });
+        removeBundle(shared);
       }
     });
   }

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningContainer, cli, makeBundle, nsOf, OCIRUN, project, startContainer, statusFields } from './helpers.js';
+import { type RunningContainer, cli, makeBundle, nsOf, OCIRUN, project, psPids, startContainer, statusFields, removeBundle } from './helpers.js';
 
 let root: string;
 let c: RunningContainer;
@@ -36,7 +36,7 @@ describe('exec', () => {
       expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toBe(fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8'));
       expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('sleep\x00100\x00');
       // `ps` lists it, from the container's cgroup.
-      expect(JSON.parse(cli(root, ['ps', '--format', 'json', id]).stdout)).toContain(pid);
+      expect(psPids(root, id), `cgroup of ${pid}: ${fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')}`).toContain(pid);
     } finally {
       process.kill(pid, 'SIGKILL');
     }
@@ -128,7 +128,7 @@ describe('exec', () => {
       expect(r.stderr).toMatch(/cannot exec in a stopped container/);
     } finally {
       cli(root, ['delete', '--force', stopped]);
-      fs.rmSync(b, { recursive: true, force: true });
+      removeBundle(b);
     }
   });
 });

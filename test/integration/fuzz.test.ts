@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../dist/errors.js';
 import { create, remove } from '../../dist/index.js';
 import { defaultSpec } from '../../dist/spec/default.js';
-import { leftovers, processesTagged, makeBundle, OCIRUN } from './helpers.js';
+import { leftovers, processesTagged, makeBundle, OCIRUN, removeBundle } from './helpers.js';
 
 const COUNT = Number(process.env.OCIRUN_FUZZ_COUNT ?? 10_000);
 let root: string;
@@ -84,7 +84,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   fs.rmSync(root, { recursive: true, force: true });
-  fs.rmSync(bundle, { recursive: true, force: true });
+  removeBundle(bundle);
 });
 
 describe('config fuzzing', () => {

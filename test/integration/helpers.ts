@@ -12,9 +12,12 @@ export const project = path.resolve(__dirname, '../..');
  */
 export const OCIRUN = process.env.OCIRUN_TEST_BINARY ?? path.join(project, 'bin/ocirun');
 
-/** A bundle from busybox-static running `args`; `edit` changes its config. */
+const madeBundles: string[] = [];
+
+/** A bundle from busybox-static running `args`; `edit` changes its config. Removed after the test file (test/integration/setup.ts). */
 export function makeBundle(prefix: string, args: string[], edit?: (config: any) => void): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeBundles.push(dir);
   const r = spawnSync(process.execPath, [path.join(project, 'scripts/make-bundle.mjs'), dir, '--', ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`make-bundle: ${r.stderr}`);
   if (edit) {
@@ -24,6 +27,22 @@ export function makeBundle(prefix: string, args: string[], edit?: (config: any) 
     fs.writeFileSync(file, JSON.stringify(config, null, 2));
   }
   return dir;
+}
+
+/**
+ * Removes a test bundle, unless something is still mounted under it: a
+ * recursive delete would cross into the mounts (a leaked /sys/fs/cgroup
+ * there would lose the host's empty cgroups). Such a bundle is left, and a
+ * test that checks leftovers has already failed on it.
+ */
+export function removeBundle(dir: string): void {
+  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`${dir}/`)) return;
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes the bundles this test file made (its containers are gone by now). */
+export function removeMadeBundles(): void {
+  for (const dir of madeBundles.splice(0)) removeBundle(dir);
 }
 
 /**
@@ -45,6 +64,16 @@ export function cli(root: string, args: string[], opts: { runtime?: string; cwd?
     fs.closeSync(errFd);
     fs.rmSync(errFile, { force: true });
   }
+}
+
+/**
+ * `ps --format json`: the pids, once the command succeeded; a failed
+ * command fails the test with its status and stderr, not a JSON error.
+ */
+export function psPids(root: string, id: string): number[] {
+  const r = cli(root, ['ps', '--format', 'json', id]);
+  if (r.status !== 0) throw new Error(`ps ${id}: status ${r.status} ${r.signal ?? ''} ${r.stderr}`);
+  return JSON.parse(r.stdout) as number[];
 }
 
 /** Fields of /proc/PID/status (or of its text printed from inside a container). */
@@ -154,7 +183,7 @@ export function startContainer(name: string, args: string[], edit?: (config: any
     remove() {
       cli(root, ['delete', '--force', id]);
       fs.rmSync(root, { recursive: true, force: true });
-      fs.rmSync(bundle, { recursive: true, force: true });
+      removeBundle(bundle);
     },
   };
 }

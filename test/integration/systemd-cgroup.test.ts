@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_STEPS } from '../../src/fault.js';
-import { cli, makeBundle, OCIRUN, systemctlShow as show } from './helpers.js';
+import { cli, makeBundle, OCIRUN, systemctlShow as show, removeBundle } from './helpers.js';
 
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 const RUNTIMES = { ocirun: OCIRUN, runc };
@@ -81,7 +81,7 @@ function lifecycle(name: Name, slice: string, expandedSlice: string) {
     out.cgroupAfter = fs.existsSync(path.dirname(memoryFile(rel)));
   } finally {
     sd(name, ['delete', '--force', id]);
-    fs.rmSync(bundle, { recursive: true, force: true });
+    removeBundle(bundle);
   }
   return out;
 }
@@ -163,7 +163,7 @@ describe('--systemd-cgroup (systemd as PID 1)', () => {
         expect((hideBus ? noBus(runc, args) : cli(root, args, { runtime: runc, detached: true })).status, cgroupsPath).not.toBe(0);
         sd('runc', ['delete', '--force', 'sd-bad']);
       } finally {
-        fs.rmSync(bundle, { recursive: true, force: true });
+        removeBundle(bundle);
       }
     }
   }, 180_000);
@@ -194,7 +194,7 @@ describe('--systemd-cgroup (systemd as PID 1)', () => {
       }
     } finally {
       sd('ocirun', ['delete', '--force', id]);
-      fs.rmSync(bundle, { recursive: true, force: true });
+      removeBundle(bundle);
     }
   }, 300_000);
 });
