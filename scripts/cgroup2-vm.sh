@@ -104,7 +104,10 @@ mount -t tmpfs tmpfs $r/run
 mount -t tmpfs tmpfs $r/var/tmp 2>/dev/null || true
 # The checkout may live under a directory just replaced by a tmpfs (/tmp).
 mkdir -p "$r$checkout" 2>/dev/null
-mount -t 9p -o "$opts,rw" checkout "$r$checkout" || echo "guest: cannot mount the checkout at $checkout"
+# Page cache on (cache=loose): without it every exec of a binary there
+# reads it over 9p again (5-7 s for ocirun's 115 MB single file under TCG,
+# 0.4 s once cached). Nothing on the host writes the checkout meanwhile.
+mount -t 9p -o "$opts,cache=loose,rw" checkout "$r$checkout" || echo "guest: cannot mount the checkout at $checkout"
 cp /command $r/tmp/.ocirun-vm-command
 # switch_root, not chroot: the host root must be the mount namespace's own
 # root, as on a real host, or a process that joins a container's mount

@@ -267,7 +267,10 @@ mkdir -p $r/sd-vm
 mount -t 9p -o "$o,rw" io $r/sd-vm || fail "cannot mount the io dir"
 dir=$(cat $p/dir)
 mkdir -p "$r$dir"
-mount -t 9p -o "$o,rw" work "$r$dir" || echo "sd-vm: cannot mount $dir"
+# Page cache on (cache=loose): without it every exec of a binary there
+# reads it over 9p again (5-7 s for ocirun's 115 MB single file under TCG,
+# 0.4 s once cached). Nothing on the host writes DIR while the guest runs.
+mount -t 9p -o "$o,cache=loose,rw" work "$r$dir" || echo "sd-vm: cannot mount $dir"
 # Hand over: systemd mounts /run, /sys/fs/cgroup etc. itself.
 mount --move /dev $r/dev
 mount --move /sys $r/sys
