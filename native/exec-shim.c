@@ -16,13 +16,19 @@
  * Run under any other argv[0] (say, as the interpreter of a container's
  * "#!/proc/self/exe" script) it refuses, rather than exec the script again.
  *
- * argv[0] "ocirun-exec-wait:N" (an exec'd process): before the program, it
- * writes "shim\n" to fd N (the sync socket), waits for "go\n" and closes
- * N. Meanwhile ocirun moves it into the container's cgroups: only this
- * single-threaded program joins them, never the engine that set the
- * process up, whose threads and memory would count against the
- * container's pids.max and memory limit. These are the only system calls
- * it makes besides execve.
+ * argv[0] "ocirun-exec-sync:N" (an exec'd process): fd N is the sync socket
+ * to ocirun, which returns once it reads end of file there. The shim makes
+ * N close-on-exec, so that end of file comes with the program's execve, not
+ * before it (as runc's exec returns once the program runs); if the filter
+ * refuses fcntl, it closes N instead.
+ *
+ * argv[0] "ocirun-exec-wait:N": the same, after a handshake: it writes
+ * "shim\n" to N and waits for "go\n". Meanwhile ocirun moves it into the
+ * container's cgroups: only this single-threaded program joins them, never
+ * the engine that set the process up, whose threads and memory would count
+ * against the container's pids.max and memory limit.
+ *
+ * Those are the only system calls it makes besides execve.
  */
 typedef unsigned long ulong;
 
@@ -36,6 +42,9 @@ static long sys3(long n, long a, long b, long c)
 #define SYS_read 0
 #define SYS_write 1
 #define SYS_close 3
+#define SYS_fcntl 72
+#define F_SETFD 2
+#define FD_CLOEXEC 1
 #define SYS_execve 59
 #define SYS_exit_group 231
 
@@ -82,8 +91,28 @@ static int handshake(long fd)
 			return 32;
 		got += (ulong)n;
 	}
-	sys3(SYS_close, fd, 0, 0);
 	return buf[0] == 'g' && buf[1] == 'o' && buf[2] == '\n' ? 0 : 71; /* EPROTO */
+}
+
+/* fd N closes with the program's execve (or now, if fcntl is refused). */
+static void close_at_exec(long fd)
+{
+	if (sys3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC) < 0)
+		sys3(SYS_close, fd, 0, 0);
+}
+
+/* The N of "<marker>N" in arg, or -1 when arg is not that. */
+static long marked_fd(const char *arg, const char *marker)
+{
+	ulong i = 0;
+	for (; marker[i]; i++)
+		if (arg[i] != marker[i])
+			return -1;
+	const char *p = arg + i;
+	long fd = 0;
+	for (; *p >= '0' && *p <= '9' && fd < 100000; p++)
+		fd = fd * 10 + (*p - '0');
+	return *p == 0 && p != arg + i ? fd : -1;
 }
 
 __attribute__((noreturn, used)) void shim_main(long *sp)
@@ -92,22 +121,19 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 	char **argv = (char **)(sp + 1);
 	char **envp = argv + argc + 1;
 	static const char marker[] = "ocirun-exec";
-	static const char wait_marker[] = "ocirun-exec-wait:";
 	long err = 22; /* EINVAL: called without a program, or not by ocirun */
-	int ours = argc >= 1, waits = argc >= 1;
+	int ours = argc >= 1;
 	for (ulong i = 0; ours && i < sizeof(marker); i++)
 		if (argv[0][i] != marker[i])
 			ours = 0;
-	for (ulong i = 0; waits && i < sizeof(wait_marker) - 1; i++)
-		if (argv[0][i] != wait_marker[i])
-			waits = 0;
-	if (waits) {
-		long fd = 0;
-		const char *p = argv[0] + sizeof(wait_marker) - 1;
-		for (; *p >= '0' && *p <= '9' && fd < 100000; p++)
-			fd = fd * 10 + (*p - '0');
-		if (*p == 0 && p != argv[0] + sizeof(wait_marker) - 1)
-			err = handshake(fd);
+	long sync_fd = argc >= 1 ? marked_fd(argv[0], "ocirun-exec-sync:") : -1;
+	long wait_fd = argc >= 1 ? marked_fd(argv[0], "ocirun-exec-wait:") : -1;
+	if (sync_fd >= 0) {
+		close_at_exec(sync_fd);
+		ours = 1;
+	} else if (wait_fd >= 0) {
+		err = handshake(wait_fd);
+		close_at_exec(wait_fd);
 		ours = err == 0;
 		if (!ours)
 			argc = 0; /* say why below, without a program name */

@@ -198,7 +198,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
       channel.send({ type: 'go' });
     }
-    // The shim closes the socket and execs: EOF.
+    // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
     await channel.execed();
     log.debug('exec: the program runs');
     return { pid, pair };

@@ -181,15 +181,17 @@ export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void)
 
 /**
  * The last steps: signals as the caller had them, the filter under
- * no_new_privs, the exec through the sealed shim. With `handshakeFd`, the
- * shim first waits there until the parent has moved it into the
- * container's cgroups (native/exec-shim.c).
+ * no_new_privs, the exec through the sealed shim. With `sync`, the shim
+ * keeps the parent's socket open until the program's own execve, so that
+ * the parent sees end of file only once the program runs; with `wait`, it
+ * first waits there until the parent has moved it into the container's
+ * cgroups (native/exec-shim.c).
  */
-export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void, handshakeFd?: number): never {
+export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void, sync?: { fd: number; wait: boolean }): never {
   step('reset signals', () => sys.resetSignals(BigInt(`0x${plan.ignoredSignals || '0'}`)));
-  if (handshakeFd !== undefined) step('keep the sync socket for the shim', () => sys.setCloexec(handshakeFd, false));
+  if (sync) step('keep the sync socket for the shim', () => sys.setCloexec(sync.fd, false));
   // With no_new_privs the filter goes last, so it constrains nothing of ours.
   if (loadFilterLast) step('load seccomp filter', loadFilterLast);
-  const argv0 = handshakeFd === undefined ? 'ocirun-exec' : `ocirun-exec-wait:${handshakeFd}`;
+  const argv0 = sync ? `ocirun-exec-${sync.wait ? 'wait' : 'sync'}:${sync.fd}` : 'ocirun-exec';
   sys.fexecve(shimFd, [argv0, program, ...plan.process.args], plan.process.env);
 }

@@ -176,7 +176,7 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
   } else {
     note('process set up; exec');
   }
-  return execProgram(sys, plan, shimFd, program, loadFilterLast, plan.cgroupsJoined ? undefined : channel.fd);
+  return execProgram(sys, plan, shimFd, program, loadFilterLast, { fd: channel.fd, wait: !plan.cgroupsJoined });
 }
 
 /** The whole init; errors go to the parent over the channel. */
