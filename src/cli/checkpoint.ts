@@ -1,8 +1,23 @@
-import { str, type CommandDef } from './args.js';
-import { ctxOf } from './common.js';
+import { bool, countFlag, list, str, type CommandDef, type FlagValues } from './args.js';
+import { ctxOf, loadSys } from './common.js';
 
-// runc's flags, all accepted so that a manager's command line parses; what
-// each would ask of CRIU is not reached in this version (src/container/checkpoint.ts).
+/** The flags checkpoint and restore share, as CRIU options (src/container/criu.ts). */
+export function criuOptions(f: FlagValues) {
+  return {
+    imagePath: str(f['image-path']),
+    workPath: str(f['work-path']),
+    tcpEstablished: bool(f['tcp-established']),
+    extUnixSk: bool(f['ext-unix-sk']),
+    shellJob: bool(f['shell-job']),
+    fileLocks: bool(f['file-locks']),
+    manageCgroupsMode: str(f['manage-cgroups-mode']),
+    emptyNs: list(f['empty-ns']),
+    autoDedup: bool(f['auto-dedup']),
+    lazyPages: bool(f['lazy-pages']),
+  };
+}
+
+// runc's flags, with runc's meaning (src/container/checkpoint.ts).
 export const command: CommandDef = {
   name: 'checkpoint',
   summary: 'checkpoint a running container',
@@ -27,6 +42,14 @@ export const command: CommandDef = {
   args: { min: 1, max: 1 },
   async run(inv) {
     const { checkpoint } = await import('../container/checkpoint.js');
-    checkpoint(ctxOf(inv), inv.args[0], { imagePath: str(inv.flags['image-path']), parentPath: str(inv.flags['parent-path']), manageCgroupsMode: str(inv.flags['manage-cgroups-mode']) });
+    const f = inv.flags;
+    await checkpoint(await loadSys(), ctxOf(inv), inv.args[0], {
+      ...criuOptions(f),
+      parentPath: str(f['parent-path']),
+      leaveRunning: bool(f['leave-running']),
+      preDump: bool(f['pre-dump']),
+      pageServer: str(f['page-server']),
+      statusFd: f['status-fd'] === undefined ? undefined : countFlag(f['status-fd'], 'status-fd'),
+    });
   },
 };

@@ -1,5 +1,6 @@
-import { str, type CommandDef } from './args.js';
-import { ctxOf } from './common.js';
+import { bool, str, type CommandDef } from './args.js';
+import { criuOptions } from './checkpoint.js';
+import { ctxOf, loadSys } from './common.js';
 
 // runc's flags (see ./checkpoint.ts).
 export const command: CommandDef = {
@@ -28,7 +29,17 @@ export const command: CommandDef = {
   ],
   args: { min: 1, max: 1 },
   async run(inv) {
-    const { restore } = await import('../container/checkpoint.js');
-    restore(ctxOf(inv), { id: inv.args[0], bundle: str(inv.flags.bundle) || '.', imagePath: str(inv.flags['image-path']), manageCgroupsMode: str(inv.flags['manage-cgroups-mode']) });
+    const { restore } = await import('../container/restore.js');
+    const f = inv.flags;
+    process.exitCode = await restore(await loadSys(), ctxOf(inv), {
+      ...criuOptions(f),
+      id: inv.args[0],
+      bundle: str(f.bundle) || '.',
+      detach: bool(f.detach),
+      pidFile: str(f['pid-file']),
+      consoleSocket: str(f['console-socket']),
+      lsmProfile: str(f['lsm-profile']),
+      lsmMountContext: str(f['lsm-mount-context']),
+    });
   },
 };

@@ -1,0 +1,192 @@
+/**
+ * `restore`: a container made again from a bundle and a checkpoint image,
+ * as runc's Restore does. The bundle's config is checked and planned as for
+ * create; the state directory ("creating") and the cgroups with their limits
+ * exist before CRIU runs, so a failure or a kill leaves what `delete -f`
+ * undoes. CRIU then runs with runc's options, in the container's cgroups
+ * (v1: also with them as its cgroup roots) and in a private mount namespace
+ * of its own where the rootfs is bound to a mount point of its own (CRIU
+ * wants one), so nothing of the restore is ever mounted on the host. The
+ * pipes the init had as stdio are ours now (--inherit-fd, from
+ * descriptors.json); its root task is restored as our child
+ * (--restore-sibling), so a foreground restore waits for it as `run` does.
+ *
+ * Not in this version, refused before anything exists: the systemd cgroup
+ * driver, a process.terminal (CRIU's orphan-pts hand-over), prestart and
+ * createRuntime hooks (runc runs them from CRIU's setup-namespaces
+ * notification, which only its RPC mode delivers), lazy pages.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { cgroupPaths, createCgroups, hostLayout } from '../cgroups/index.js';
+import { refuseFrozen } from '../cgroups/freezer.js';
+import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
+import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
+import { ConfigError, ERR, RuntimeError, atStep, step } from '../errors.js';
+import { log } from '../log.js';
+import { OCI_VERSION } from '../spec/constants.js';
+import { loadConfig } from '../spec/load.js';
+import { planContainer } from '../spec/plan.js';
+import { validateConfig } from '../spec/validate.js';
+import type { Sys } from '../sys/types.js';
+import { externalNsKey, DESCRIPTORS_FILE } from './checkpoint.js';
+import type { Context } from './context.js';
+import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, type CriuCommonOptions } from './criu.js';
+import { writePidFile } from './create.js';
+import { deleteContainer } from './delete.js';
+import { destroy } from './destroy.js';
+import { lockDir } from './lock.js';
+import { exitCodeOf, relaySignals } from './run.js';
+import { checkId, initAlive, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
+
+export interface RestoreOptions extends CriuCommonOptions {
+  id: string;
+  bundle: string;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  lsmProfile?: string;
+  lsmMountContext?: string;
+}
+
+/** The init's stdio when it was dumped; the pipes among them are handed over. */
+function readDescriptors(images: string): string[] {
+  const file = path.join(images, DESCRIPTORS_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    // "open F: no such file or directory (ENOENT)", as runc words it.
+    const e = err as NodeJS.ErrnoException;
+    throw new RuntimeError('restore', `open ${file}: ${e.message.replace(/^[A-Z]+: ([^,]+),.*$/, '$1')} (${e.code})`);
+  }
+  const fds: unknown = JSON.parse(text);
+  if (!Array.isArray(fds) || !fds.every((f) => typeof f === 'string')) throw new RuntimeError('restore', `${file}: not a list of descriptors`);
+  return fds as string[];
+}
+
+/** Returns the restored init's exit code (foreground), or 0 once it runs (detached). */
+export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Promise<number> {
+  checkId(opts.id);
+  checkCommonFlags(opts);
+  if (opts.consoleSocket) throw new ConfigError('--console-socket', 'a container with a terminal cannot be restored by this version', 'check flags');
+  if (fs.existsSync(stateDir(ctx.root, opts.id))) throw new RuntimeError('', ERR.exist);
+  const images = imageDir(opts);
+  const descriptors = readDescriptors(images);
+  const bundle = path.resolve(opts.bundle);
+  const config = loadConfig(bundle);
+  const layout = step('detect cgroups', () => hostLayout());
+  validateConfig(config, { bundle, layout });
+  const plan = planContainer(config, { id: opts.id, bundle, warn: ctx.warn });
+  if (ctx.systemdCgroup) throw new RuntimeError('restore', 'restore with the systemd cgroup driver is not supported by this version');
+  if (plan.mountNs !== 'new') throw new RuntimeError('restore', 'a container without a mount namespace of its own cannot be restored by this version');
+  if (plan.process.terminal) throw new RuntimeError('restore', 'a container with process.terminal cannot be restored by this version');
+  for (const kind of ['prestart', 'createRuntime'] as const) {
+    if (plan.hooks[kind]?.length) throw new RuntimeError('restore', `hooks.${kind}: restore does not run these hooks in this version`);
+  }
+  // runc: CRIU cannot join a cgroup namespace.
+  if (plan.join.some((j) => j.type === 'cgroup')) throw new RuntimeError('restore', 'Do not know how to handle namespace cgroup');
+  const deviceRules = allowedDeviceRules(config.linux?.devices);
+  const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
+  const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;
+  requireCriu('restore');
+
+  const state: SavedState = {
+    ociVersion: OCI_VERSION,
+    id: opts.id,
+    phase: 'creating',
+    pid: 0,
+    pidStartTime: '',
+    bundle,
+    rootfs: plan.rootfs,
+    created: new Date().toISOString(),
+    annotations: plan.annotations,
+    cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
+    sharedPidNs: false,
+    hooks: { poststop: plan.hooks.poststop },
+  };
+  refuseFrozen(state.cgroupPaths);
+  step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
+  const dir = stateDir(ctx.root, opts.id);
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
+    throw atStep('create state dir', err);
+  }
+  const unlock = lockDir(sys, dir);
+  const nsFds: number[] = [];
+  try {
+    step('write state', () => writeState(ctx.root, state));
+    step('save config', () => writeSavedConfig(ctx.root, opts.id, config));
+    step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
+    writeResources(state.cgroupPaths, writes, false);
+    if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
+
+    const criuRoot = path.join(dir, 'criu-root');
+    step('create criu root', () => fs.mkdirSync(criuRoot));
+    const pidFile = path.join(dir, 'criu.pid');
+    const args = ['restore', ...commonArgs(opts, config, 'restore.log'), '--root', criuRoot, '--restore-detached', '--restore-sibling', '--pidfile', pidFile, '--evasive-devices'];
+    const mounts = new Map(externalMounts(plan, layout, state.cgroupPaths, plan.maskedPaths).map((m) => [m.key, m.source]));
+    for (const [key, source] of mounts) args.push('--external', `mnt[${key}]:${source}`);
+    // The pipes among the init's stdio: CRIU gives the restored init ours.
+    descriptors.forEach((d, fd) => d.startsWith('pipe:') && args.push('--inherit-fd', `fd[${fd}]:${d}`));
+    // Joined namespaces: network and pid were left out of the image under a key, the others are joined (runc's).
+    const stdio: (number | 'inherit')[] = ['inherit', 'inherit', 'inherit'];
+    for (const j of plan.join) {
+      if (j.type === 'network' || j.type === 'pid') {
+        const fd = step(`open ${j.type} namespace`, () => fs.openSync(j.path, 'r'));
+        nsFds.push(fd);
+        args.push('--inherit-fd', `fd[${stdio.length}]:${externalNsKey(j.type)}`);
+        stdio.push(fd);
+      } else if (j.type !== 'mount') {
+        args.push('--join-ns', `${j.type}:${j.path}`);
+      }
+    }
+    // v1: the restored tasks' cgroups, below the container's on each hierarchy (runc's CgRoot).
+    if (layout.mode !== 'v2') {
+      for (const h of layout.hierarchies.filter((x) => x.name !== 'unified' && state.cgroupPaths[x.name])) {
+        args.push('--cgroup-root', `${h.name}:/${path.relative(h.mountPoint, state.cgroupPaths[h.name])}`);
+      }
+    }
+    if (opts.lsmProfile) args.push('--lsm-profile', opts.lsmProfile);
+    if (opts.lsmMountContext) args.push('--lsm-mount-context', opts.lsmMountContext);
+    const logPath = path.join(opts.workPath ? path.resolve(opts.workPath) : images, 'restore.log');
+    if (opts.workPath) step('create work dir', () => fs.mkdirSync(path.resolve(opts.workPath!), { recursive: true, mode: 0o700 }));
+    // CRIU joins the container's cgroups before it starts (runc moves its
+    // CRIU there too), and mounts the rootfs on its root in a mount
+    // namespace that ends with it. The root is shared, in a peer group of
+    // that namespace alone: CRIU copies the restored root's sharing from it
+    // (a private one fails with EINVAL; runc's, bound in the host's
+    // namespace, is shared as the host's / is).
+    const procs = Object.values(state.cgroupPaths).map((d) => path.join(d, 'cgroup.procs'));
+    const prelude = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; mount --rbind "$1" "$2" && mount --make-rshared "$2" || exit 125; shift 2; exec "$@"';
+    log.debug(`restore: criu ${args.join(' ')}`);
+    runCriu('restore', args, logPath, { stdio, via: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', prelude, 'sh', String(procs.length), ...procs, plan.rootfs, criuRoot] });
+    const pid = step('read criu pid file', () => Number(fs.readFileSync(pidFile, 'utf8').trim()));
+    state.pid = pid;
+    state.pidStartTime = processStartTime(pid) ?? '';
+    state.phase = 'created';
+    step('write state', () => writeState(ctx.root, state));
+    fs.rmSync(pidFile, { force: true });
+    fs.rmdirSync(criuRoot);
+    log.debug(`restore: the init runs again, pid ${pid}`);
+    if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), pid));
+  } catch (err) {
+    await destroy(sys, ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed restore: ${(e as Error).message}`));
+    if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
+    throw err;
+  } finally {
+    for (const fd of nsFds) fs.closeSync(fd);
+    unlock();
+  }
+  if (opts.detach) return 0;
+  // In the foreground, as `run`: signals relayed, the status returned, the container deleted.
+  const stopRelay = relaySignals(state.pid);
+  try {
+    return exitCodeOf(await sys.waitpid(state.pid));
+  } finally {
+    stopRelay();
+    await deleteContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after restore: ${(e as Error).message}`));
+  }
+}
