@@ -83,70 +83,127 @@ async function settles(counter: Counter): Promise<boolean> {
 const cgroupOf = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => (v2 ? l.startsWith('0::') : l.includes(':memory:')))!.split(':')[2];
 const memoryLimit = (rel: string) => Number(fs.readFileSync(v2 ? path.join('/sys/fs/cgroup', rel, 'memory.max') : path.join('/sys/fs/cgroup/memory', rel, 'memory.limit_in_bytes'), 'utf8'));
 
-async function scenario(name: Name) {
+/** A counting container under `name`, run detached with pipes, counted past 10. */
+async function startCounter(name: Name, tag: string, script = 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done') {
   const runtime = RUNTIMES[name];
   const root = path.join(tmp, `root-${name}`);
-  const images = path.join(tmp, `images-${name}`);
-  const id = `cr-${name}`;
+  const id = `cr-${tag}-${name}`;
   // A counter that lives in the shell's memory: a restore that started it
   // again would print 1, one that lost its pipes would print nothing.
-  const bundle = makeBundle(`ocirun-cr-${name}-`, ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done'], (c) => {
+  const bundle = makeBundle(`ocirun-cr-${name}-`, ['sh', '-c', script], (c) => {
     c.linux.resources = { ...c.linux.resources, memory: { limit: 64 * MiB } };
     // Beside systemd's tree, not below the test's service, which has no memory controller (cgroupfs driver).
     c.linux.cgroupsPath = `/ocirun-cr-test/${id}`;
   });
-  const out: Record<string, unknown> = {};
   const run = await withPipes(runtime, ['--root', root, 'run', '-d', '--bundle', bundle, id]);
   expect(run.status, `${name} run: ${run.counter.other.join('; ')}`).toBe(0);
   await waitUntil(() => run.counter.last >= 10, `${name}: the counter to reach 10`);
   const pid = JSON.parse(cli(root, ['state', id], { runtime }).stdout).pid as number;
-  const cgroup = cgroupOf(pid);
+  const rt = (args: string[]) => cli(root, args, { runtime, timeout: 120_000 });
+  return { runtime, root, id, bundle, run, cgroup: cgroupOf(pid), rt, images: (n: string) => path.join(tmp, `images-${tag}-${name}-${n}`) };
+}
 
-  const cp = cli(root, ['checkpoint', '--image-path', images, id], { runtime, timeout: 120_000 });
-  expect(cp.status, `${name} checkpoint: ${cp.stderr}`).toBe(0);
-  // Dumped: no container, no process, no cgroup; the counter stops.
-  out.afterCheckpoint = { state: cli(root, ['state', id], { runtime }).status, leftovers: leftovers(root, id, bundle) };
+/** After a dump: no container, no process, no cgroup, and the counter has stopped; where it stopped. */
+async function dumped(c: Awaited<ReturnType<typeof startCounter>>) {
+  const gone = { state: c.rt(['state', c.id]).status, leftovers: leftovers(c.root, c.id, c.bundle) };
   // What it printed before the dump may still be on its way through the pipe: then nothing more.
-  out.stoppedCounting = await settles(run.counter);
-  const dumpedAt = run.counter.last;
-  out.images = ['descriptors.json', 'inventory.img'].filter((f) => fs.existsSync(path.join(images, f)));
-  run.close();
+  const stoppedCounting = await settles(c.run.counter);
+  return { gone, stoppedCounting, at: c.run.counter.last };
+}
 
-  const restored = await withPipes(runtime, ['--root', root, 'restore', '-d', '--bundle', bundle, '--image-path', images, id]);
-  expect(restored.status, `${name} restore: ${restored.counter.other.join('; ')}`).toBe(0);
-  await waitUntil(() => restored.counter.lines.length >= 3, `${name}: the restored counter to print`);
-  // Where it left off, on the new pipes: the next number, or the last one
-  // again when it was still in the old pipe at the dump (CRIU saves a
-  // pipe's unread data and writes it into the one it hands over).
-  out.resumedWith = [0, 1].includes(restored.counter.lines[0] - dumpedAt) ? 'where it left off' : `${restored.counter.lines[0]} after ${dumpedAt}`;
-  const state = JSON.parse(cli(root, ['state', id], { runtime }).stdout);
-  out.status = state.status;
-  out.sameCgroup = cgroupOf(state.pid) === cgroup;
-  out.memoryLimit = memoryLimit(cgroup);
-  out.psListsInit = JSON.parse(cli(root, ['ps', '--format', 'json', id], { runtime }).stdout).includes(state.pid);
-  expect(cli(root, ['kill', id, 'KILL'], { runtime }).status).toBe(0);
-  await waitUntil(() => JSON.parse(cli(root, ['state', id], { runtime }).stdout).status === 'stopped', `${name}: the restored init to stop`);
-  expect(cli(root, ['delete', id], { runtime }).status).toBe(0);
-  out.afterDelete = leftovers(root, id, bundle);
+/**
+ * `restore -d` from `images`, then what the host and the container show:
+ * where the counter went on (the next number, or the last one again when it
+ * was still in the old pipe at the dump: CRIU saves a pipe's unread data
+ * and writes it into the one it hands over), the status, cgroup and limit;
+ * then kill and delete, and what is left.
+ */
+async function restoredFrom(c: Awaited<ReturnType<typeof startCounter>>, images: string, dumpedAt: number) {
+  const restored = await withPipes(c.runtime, ['--root', c.root, 'restore', '-d', '--bundle', c.bundle, '--image-path', images, c.id]);
+  expect(restored.status, `${c.runtime} restore: ${restored.counter.other.join('; ')}`).toBe(0);
+  await waitUntil(() => restored.counter.lines.length >= 3, `${c.runtime}: the restored counter to print`);
+  const first = restored.counter.lines[0];
+  const state = JSON.parse(c.rt(['state', c.id]).stdout);
+  const out = {
+    resumed: [0, 1].includes(first - dumpedAt) ? 'where it left off' : `${first} after ${dumpedAt}`,
+    status: state.status,
+    sameCgroup: cgroupOf(state.pid) === c.cgroup,
+    memoryLimit: memoryLimit(c.cgroup),
+    psListsInit: JSON.parse(c.rt(['ps', '--format', 'json', c.id]).stdout).includes(state.pid),
+  };
+  expect(c.rt(['kill', c.id, 'KILL']).status).toBe(0);
+  await waitUntil(() => JSON.parse(c.rt(['state', c.id]).stdout).status === 'stopped', `${c.runtime}: the restored init to stop`);
+  expect(c.rt(['delete', c.id]).status).toBe(0);
   restored.close();
-  return out;
+  return { ...out, afterDelete: leftovers(c.root, c.id, c.bundle) };
+}
+
+const RESTORED = { resumed: 'where it left off', status: 'running', sameCgroup: true, memoryLimit: 64 * MiB, psListsInit: true, afterDelete: [] };
+const DUMPED = { gone: { state: 1, leftovers: [] }, stoppedCounting: true };
+
+async function dumpAndRestore(name: Name) {
+  const c = await startCounter(name, 'plain');
+  const cp = c.rt(['checkpoint', '--image-path', c.images('1'), c.id]);
+  expect(cp.status, `${name} checkpoint: ${cp.stderr}`).toBe(0);
+  const { at, ...afterDump } = await dumped(c);
+  const images = ['descriptors.json', 'inventory.img'].filter((f) => fs.existsSync(path.join(c.images('1'), f)));
+  c.run.close();
+  return { afterDump, images, restored: await restoredFrom(c, c.images('1'), at) };
+}
+
+/** --leave-running, then a --pre-dump, then the dump on top of it (--parent-path), restored. */
+async function iterative(name: Name) {
+  const c = await startCounter(name, 'iter');
+  const counting = async () => {
+    const before = c.run.counter.last;
+    await waitUntil(() => c.run.counter.last > before + 3, `${name}: the counter to go on`);
+    return c.rt(['state', c.id]).status === 0 && JSON.parse(c.rt(['state', c.id]).stdout).status;
+  };
+  const left = c.rt(['checkpoint', '--leave-running', '--image-path', c.images('left'), c.id]);
+  expect(left.status, `${name} checkpoint --leave-running: ${left.stderr}`).toBe(0);
+  const afterLeaveRunning = await counting();
+  const pre = c.rt(['checkpoint', '--pre-dump', '--image-path', c.images('parent'), c.id]);
+  expect(pre.status, `${name} checkpoint --pre-dump: ${pre.stderr}`).toBe(0);
+  const afterPreDump = await counting();
+  const final = c.rt(['checkpoint', '--parent-path', `../${path.basename(c.images('parent'))}`, '--image-path', c.images('final'), c.id]);
+  expect(final.status, `${name} checkpoint --parent-path: ${final.stderr}`).toBe(0);
+  const { at, ...afterDump } = await dumped(c);
+  c.run.close();
+  // The final image refers to its parent's pages.
+  const parentLink = fs.readlinkSync(path.join(c.images('final'), 'parent'));
+  return { afterLeaveRunning, afterPreDump, afterDump, parentLink: parentLink.replace(name, '<runtime>'), restored: await restoredFrom(c, c.images('final'), at) };
+}
+
+/** A foreground restore waits for the container and returns its status, then deletes it. */
+async function foreground(name: Name) {
+  const c = await startCounter(name, 'fg', 'i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 7');
+  expect(c.rt(['checkpoint', '--image-path', c.images('1'), c.id]).status).toBe(0);
+  const { at } = await dumped(c);
+  c.run.close();
+  const restored = await withPipes(c.runtime, ['--root', c.root, 'restore', '--bundle', c.bundle, '--image-path', c.images('1'), c.id]);
+  restored.close();
+  return { status: restored.status, countedTo: restored.counter.last, from: [0, 1].includes(restored.counter.lines[0] - at), leftovers: leftovers(c.root, c.id, c.bundle) };
 }
 
 describe('checkpoint and restore (CRIU)', () => {
   it('dumps a running container, leaving nothing, and restores it where it left off, with its cgroup and limits, as runc', async () => {
-    const mine = await scenario('ocirun');
-    const theirs = await scenario('runc');
-    expect(mine).toEqual({
-      afterCheckpoint: { state: 1, leftovers: [] },
-      stoppedCounting: true,
-      images: ['descriptors.json', 'inventory.img'],
-      resumedWith: 'where it left off',
-      status: 'running',
-      sameCgroup: true,
-      memoryLimit: 64 * MiB,
-      psListsInit: true,
-      afterDelete: [],
-    });
+    const mine = await dumpAndRestore('ocirun');
+    const theirs = await dumpAndRestore('runc');
+    expect(mine).toEqual({ afterDump: DUMPED, images: ['descriptors.json', 'inventory.img'], restored: RESTORED });
+    expect(mine).toEqual(theirs);
+  }, 300_000);
+
+  it('--leave-running and --pre-dump leave it running; a dump on top of the pre-dump (--parent-path) restores, as runc', async () => {
+    const mine = await iterative('ocirun');
+    const theirs = await iterative('runc');
+    expect(mine).toEqual({ afterLeaveRunning: 'running', afterPreDump: 'running', afterDump: DUMPED, parentLink: '../images-iter-<runtime>-parent', restored: RESTORED });
+    expect(mine).toEqual(theirs);
+  }, 300_000);
+
+  it('a foreground restore waits for the container, returns its exit status and deletes it, as runc', async () => {
+    const mine = await foreground('ocirun');
+    const theirs = await foreground('runc');
+    expect(mine).toEqual({ status: 7, countedTo: 40, from: true, leftovers: [] });
     expect(mine).toEqual(theirs);
   }, 300_000);
 });
