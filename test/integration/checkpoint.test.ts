@@ -185,6 +185,45 @@ async function foreground(name: Name) {
   return { status: restored.status, countedTo: restored.counter.last, from: [0, 1].includes(restored.counter.lines[0] - at), leftovers: leftovers(c.root, c.id, c.bundle) };
 }
 
+const oneLine = (stderr: string) => stderr.trim().split('\n').length === 1;
+
+/** Refusals and failures: exit 1, what is left (nothing, or the untouched container). */
+async function refusals(name: Name) {
+  const c = await startCounter(name, 'bad');
+  const out: Record<string, unknown> = {};
+  // A created container (runc's words).
+  const createdId = `${c.id}-created`;
+  expect(cli(c.root, ['create', '--bundle', c.bundle, createdId], { runtime: c.runtime, detached: true }).status).toBe(0);
+  const created = c.rt(['checkpoint', '--image-path', c.images('created'), createdId]);
+  out.created = { status: created.status, says: /cannot be checkpointed in created state/.test(created.stderr) };
+  c.rt(['delete', '--force', createdId]);
+  // A dump whose image then loses its inventory: CRIU fails the restore, and nothing of it stays.
+  expect(c.rt(['checkpoint', '--image-path', c.images('1'), c.id]).status).toBe(0);
+  await dumped(c);
+  c.run.close();
+  fs.rmSync(path.join(c.images('1'), 'inventory.img'));
+  const broken = await withPipes(c.runtime, ['--root', c.root, 'restore', '-d', '--bundle', c.bundle, '--image-path', c.images('1'), c.id]);
+  broken.close();
+  out.brokenImage = { status: broken.status, leftovers: leftovers(c.root, c.id, c.bundle) };
+  if (name === 'ocirun') out.brokenImageOneLine = broken.counter.other.length === 2 && /restore: criu failed: .*log file: /.test(broken.counter.other[0]);
+  // An id in use.
+  const other = await startCounter(name, 'bad2');
+  const taken = c.rt(['restore', '-d', '--bundle', c.bundle, '--image-path', c.images('1'), other.id]);
+  out.idInUse = { status: taken.status, says: /container with given ID already exists/.test(taken.stderr), stillRunning: JSON.parse(c.rt(['state', other.id]).stdout).status };
+  if (name === 'ocirun') {
+    // Flags this version refuses rather than ignores: one line each, the container untouched.
+    for (const flags of [['--lazy-pages'], ['--empty-ns', 'ipc'], ['--manage-cgroups-mode', 'bogus'], ['--page-server', 'nope'], ['--status-fd', '5']]) {
+      const r = c.rt(['checkpoint', ...flags, '--image-path', c.images('flags'), other.id]);
+      out[flags.join(' ')] = { status: r.status, oneLine: oneLine(r.stderr), running: JSON.parse(c.rt(['state', other.id]).stdout).status };
+    }
+    const tty = c.rt(['restore', '--console-socket', '/nonexistent.sock', '--bundle', c.bundle, '--image-path', c.images('1'), `${c.id}-tty`]);
+    out.consoleSocket = { status: tty.status, oneLine: oneLine(tty.stderr), state: c.rt(['state', `${c.id}-tty`]).status };
+  }
+  other.rt(['delete', '--force', other.id]);
+  other.run.close();
+  return out;
+}
+
 describe('checkpoint and restore (CRIU)', () => {
   it('dumps a running container, leaving nothing, and restores it where it left off, with its cgroup and limits, as runc', async () => {
     const mine = await dumpAndRestore('ocirun');
@@ -205,5 +244,24 @@ describe('checkpoint and restore (CRIU)', () => {
     const theirs = await foreground('runc');
     expect(mine).toEqual({ status: 7, countedTo: 40, from: true, leftovers: [] });
     expect(mine).toEqual(theirs);
+  }, 300_000);
+
+  it('refuses a created container and an id in use, and a failed restore leaves nothing, as runc; flags it cannot honour are refused', async () => {
+    const { brokenImageOneLine, ...mine } = await refusals('ocirun');
+    const theirs = await refusals('runc');
+    const refused = { status: 1, oneLine: true, running: 'running' };
+    expect(mine).toEqual({
+      created: { status: 1, says: true },
+      brokenImage: { status: 1, leftovers: [] },
+      idInUse: { status: 1, says: true, stillRunning: 'running' },
+      '--lazy-pages': refused,
+      '--empty-ns ipc': refused,
+      '--manage-cgroups-mode bogus': refused,
+      '--page-server nope': refused,
+      '--status-fd 5': refused,
+      consoleSocket: { status: 1, oneLine: true, state: 1 },
+    });
+    expect(brokenImageOneLine).toBe(true);
+    expect({ created: mine.created, brokenImage: mine.brokenImage, idInUse: mine.idInUse }).toEqual(theirs);
   }, 300_000);
 });
