@@ -64,8 +64,10 @@ export function criuUnusable(): string | undefined {
 
 /** CRIU's first error line (the cause; the last ones say "Dumping FAILED."), without its time and source location. */
 function firstError(text: string): string | undefined {
-  const line = text.split('\n').find((l) => /^(\(\s*[\d.]+\)\s*)?Error/.test(l));
-  return line?.replace(/^(\(\s*[\d.]+\)\s*)?Error \([^)]*\): /, '').trim();
+  // "(00.123456)      1: Error (criu/mount-v2.c:891): mnt-v2: ...": the time and the task's pid are optional.
+  const pattern = /^(\(\s*[\d.]+\)\s*)?(\d+:\s*)?Error \([^)]*\): /;
+  const line = text.split('\n').find((l) => pattern.test(l));
+  return line?.replace(pattern, '').trim();
 }
 
 export function requireCriu(step: string): void {

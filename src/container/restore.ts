@@ -155,12 +155,14 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
     if (opts.workPath) step('create work dir', () => fs.mkdirSync(path.resolve(opts.workPath!), { recursive: true, mode: 0o700 }));
     // CRIU joins the container's cgroups before it starts (runc moves its
     // CRIU there too), and mounts the rootfs on its root in a mount
-    // namespace that ends with it. The root is shared, in a peer group of
-    // that namespace alone: CRIU copies the restored root's sharing from it
-    // (a private one fails with EINVAL; runc's, bound in the host's
-    // namespace, is shared as the host's / is).
+    // namespace that ends with it. There every mount is made shared again,
+    // in peer groups of that namespace alone (it was made private first, so
+    // nothing propagates to the host): CRIU copies the sharing of the
+    // restored root and of each external mount from their sources, which
+    // fails with EINVAL on a private mount. runc runs CRIU in the host's
+    // namespace, where systemd made them shared.
     const procs = Object.values(state.cgroupPaths).map((d) => path.join(d, 'cgroup.procs'));
-    const prelude = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; mount --rbind "$1" "$2" && mount --make-rshared "$2" || exit 125; shift 2; exec "$@"';
+    const prelude = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; mount --make-rshared / && mount --rbind "$1" "$2" || exit 125; shift 2; exec "$@"';
     log.debug(`restore: criu ${args.join(' ')}`);
     runCriu('restore', args, logPath, { stdio, via: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', prelude, 'sh', String(procs.length), ...procs, plan.rootfs, criuRoot] });
     const pid = step('read criu pid file', () => Number(fs.readFileSync(pidFile, 'utf8').trim()));
