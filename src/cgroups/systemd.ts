@@ -63,10 +63,11 @@ export function systemdPaths(layout: CgroupLayout, u: SystemdUnit): Record<strin
 /**
  * The scope's properties, as runc's systemd managers set them at start:
  * the slice, delegation, accounting, the pid, and the limits systemd knows
- * (v2 and v1 names differ); then the config's org.systemd.property.*
+ * (resourceProperties, computed before anything exists: a unified value
+ * that does not convert is bad input); then the config's org.systemd.property.*
  * annotations (annotationProperties), which come last and so win.
  */
-export function unitProperties(layout: CgroupLayout, u: SystemdUnit, id: string, pid: number, r: ResourcesConfig | undefined, devices?: UnitProperty[]): UnitProperty[] {
+export function unitProperties(u: SystemdUnit, id: string, pid: number, resources: UnitProperty[], devices?: UnitProperty[]): UnitProperty[] {
   const props: UnitProperty[] = [
     { name: 'Description', type: 's', value: `ocirun container ${id}` },
     { name: 'Slice', type: 's', value: u.slice },
@@ -78,7 +79,7 @@ export function unitProperties(layout: CgroupLayout, u: SystemdUnit, id: string,
     { name: 'TasksAccounting', type: 'b', value: true },
     { name: 'DefaultDependencies', type: 'b', value: false },
   ];
-  return [...props, ...resourceProperties(layout, r), ...(devices ?? [])];
+  return [...props, ...resources, ...(devices ?? [])];
 }
 
 const USEC_INFINITY = 2n ** 64n - 1n;
@@ -107,25 +108,60 @@ export function resourceProperties(layout: CgroupLayout, r: ResourcesConfig | un
     if (v2) t('CPUWeight', sharesToWeight(c.shares));
     else t('CPUShares', c.shares);
   }
-  const quota = c?.quota ?? 0;
-  const period = c?.period ?? 0;
-  if (period) t('CPUQuotaPeriodUSec', period);
-  if (quota !== 0 || period !== 0) {
-    // microseconds per CPU second, rounded up to 10 ms as systemd keeps it in percent (runc's addCpuQuota).
-    let perSec = USEC_INFINITY;
-    if (quota > 0) {
-      let us = Math.floor((quota * 1_000_000) / (period || DEFAULT_CFS_PERIOD));
-      if (us % 10_000 !== 0) us = (Math.floor(us / 10_000) + 1) * 10_000;
-      perSec = BigInt(us);
-    }
-    t('CPUQuotaPerSecUSec', perSec);
-  }
+  props.push(...cpuQuota(c?.quota ?? 0, c?.period ?? 0));
   if (v2 && c?.cpus) props.push({ name: 'AllowedCPUs', type: 'ay', value: cpuMask(c.cpus) });
   if (v2 && c?.mems) props.push({ name: 'AllowedMemoryNodes', type: 'ay', value: cpuMask(c.mems) });
   const tasks = r?.pids?.limit ?? 0;
   if (tasks > 0) t('TasksMax', tasks);
   else if (tasks === -1) t('TasksMax', USEC_INFINITY);
   if (!v2 && r?.blockIO?.weight) t('BlockIOWeight', r.blockIO.weight);
+  if (v2 && r?.unified) props.push(...unifiedProperties(r.unified));
+  return props;
+}
+
+/** CPUQuotaPeriodUSec and CPUQuotaPerSecUSec, as runc's addCpuQuota. */
+function cpuQuota(quota: number, period: number): UnitProperty[] {
+  const props: UnitProperty[] = [];
+  if (period) props.push({ name: 'CPUQuotaPeriodUSec', type: 't', value: BigInt(period) });
+  if (quota !== 0 || period !== 0) {
+    // microseconds per CPU second, rounded up to 10 ms as systemd keeps it in percent.
+    let perSec = USEC_INFINITY;
+    if (quota > 0) {
+      let us = Math.floor((quota * 1_000_000) / (period || DEFAULT_CFS_PERIOD));
+      if (us % 10_000 !== 0) us = (Math.floor(us / 10_000) + 1) * 10_000;
+      perSec = BigInt(us);
+    }
+    props.push({ name: 'CPUQuotaPerSecUSec', type: 't', value: perSec });
+  }
+  return props;
+}
+
+const UNIFIED_MEMORY: Record<string, string> = { 'memory.high': 'MemoryHigh', 'memory.low': 'MemoryLow', 'memory.min': 'MemoryMin', 'memory.max': 'MemoryMax', 'memory.swap.max': 'MemorySwapMax' };
+
+/**
+ * linux.resources.unified as unit properties, as runc's
+ * unifiedResToSystemdProps maps them (and in its words when a value does not
+ * convert); a file systemd has no property for is only written.
+ */
+export function unifiedProperties(unified: Record<string, string>): UnitProperty[] {
+  const props: UnitProperty[] = [];
+  for (const [k, raw] of Object.entries(unified)) {
+    const bad = (problem: string) => new ConfigError(`linux.resources.unified.${k}`, `unified resource "${k}" ${problem}`);
+    if (k.split('.').length < 2) throw bad('must be in the form CONTROLLER.PARAMETER');
+    const v = raw.trim();
+    const num = (text: string, what = 'value'): bigint => {
+      if (!/^\d+$/.test(text)) throw bad(`${what} conversion error: invalid syntax in ${JSON.stringify(text)}`);
+      return BigInt(text);
+    };
+    if (k === 'cpu.max') {
+      const f = v.split(/\s+/).filter(Boolean);
+      if (f.length < 1 || f.length > 2) throw bad(`value invalid: ${JSON.stringify(v)}`);
+      props.push(...cpuQuota(f[0] === 'max' ? 0 : Number(num(f[0], 'quota value')), f.length === 2 ? Number(num(f[1], 'period value')) : DEFAULT_CFS_PERIOD));
+    } else if (k === 'cpu.weight') props.push({ name: 'CPUWeight', type: 't', value: num(v) });
+    else if (k === 'cpuset.cpus' || k === 'cpuset.mems') props.push({ name: k === 'cpuset.cpus' ? 'AllowedCPUs' : 'AllowedMemoryNodes', type: 'ay', value: cpuMask(v) });
+    else if (UNIFIED_MEMORY[k]) props.push({ name: UNIFIED_MEMORY[k], type: 't', value: v === 'max' ? USEC_INFINITY : num(v) });
+    else if (k === 'pids.max') props.push({ name: 'TasksMax', type: 't', value: v === 'max' ? USEC_INFINITY : num(v) });
+  }
   return props;
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { atStep, ERR, RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
-import { annotationProperties, deviceProperties, runningSystemd, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
+import { annotationProperties, deviceProperties, resourceProperties, runningSystemd, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
@@ -107,6 +107,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name", refused before anything exists.
   const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
   const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
+  const scopeResources = scope ? resourceProperties(layout, plan.resources) : [];
   if (scope && !runningSystemd()) throw new RuntimeError('systemd', 'systemd not running on this host, cannot use systemd cgroups manager (no /run/systemd/system)');
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
@@ -239,7 +240,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       unitRequested = true;
       // The device rules as DevicePolicy/DeviceAllow (rootless: none, as the files); its warnings once systemd is reached, as runc's.
       const devices = ctx.rootless ? [] : deviceProperties(targetDeviceRules(plan.resources?.devices ?? [], deviceRules), ctx.warn, undefined, (m) => log.debug(`create: ${m}`));
-      await bus!.startTransientUnit(scope!.unit, [...unitProperties(layout, scope!, opts.id, pid, plan.resources, devices), ...scopeAnnotations]);
+      await bus!.startTransientUnit(scope!.unit, [...unitProperties(scope!, opts.id, pid, scopeResources, devices), ...scopeAnnotations]);
       const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
       step('create cgroups', () => createCgroups(layout, missing));
       joinCgroups(state.cgroupPaths, pid);

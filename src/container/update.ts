@@ -94,11 +94,13 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
     const devices = resources.devices?.length ? resources.devices : undefined;
     const allowed = devices ? allowedDeviceRules(config.linux?.devices) : [];
     const writes = resourceWrites(layout, resources, allowed, ctx.warn);
+    // With systemd, its properties too, or a daemon-reload would undo the
+    // files' values (runc does both); computed first, so that a value that
+    // does not convert changes nothing.
+    const props = s.systemdUnit ? [...resourceProperties(layout, resources), ...(devices && !ctx.rootless ? deviceProperties(targetDeviceRules(devices, allowed), ctx.warn) : [])] : [];
     writeResources(s.cgroupPaths, writes, ctx.rootless);
     // Rootless, device rules are not enforced (create skipped them too).
     if (devices && layout.mode === 'v2' && !ctx.rootless) installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
-    // With systemd, its properties too, or a daemon-reload would undo the files' values (runc does both).
-    const props = s.systemdUnit ? [...resourceProperties(layout, resources), ...(devices && !ctx.rootless ? deviceProperties(targetDeviceRules(devices, allowed), ctx.warn) : [])] : [];
     if (props.length) {
       const bus = new SystemdBus();
       try {

@@ -34,6 +34,8 @@ function lifecycle(name: Name, slice: string, expandedSlice: string) {
   const bundle = makeBundle(`ocirun-sd-${name}-`, ['sleep', '300'], (c) => {
     c.linux.cgroupsPath = `${slice}:ocitest:${id}`;
     c.linux.resources = { ...c.linux.resources, memory: { limit: 64 * MiB }, pids: { limit: 50 }, cpu: { shares: 512, quota: 20_000, period: 100_000, cpus: '0' } };
+    // v2: a unified file with a unit property of its own (runc's unifiedResToSystemdProps).
+    if (v2) c.linux.resources.unified = { 'memory.high': String(48 * MiB) };
     // Unit properties passed through, runc's "Sec" to "USec" included (one
     // that does not bear on stopping: runc 1.1.5 gives up on a stop after 30 s).
     c.annotations = { 'org.systemd.property.RuntimeMaxSec': 'uint64 3600', 'org.systemd.property.CollectMode': "'inactive-or-failed'" };
@@ -56,6 +58,7 @@ function lifecycle(name: Name, slice: string, expandedSlice: string) {
       ? ['cpu.weight', 'cpu.max', 'cpuset.cpus'].map((f) => fs.readFileSync(path.join('/sys/fs/cgroup', rel, f), 'utf8').trim())
       : ['cpu.shares', 'cpu.cfs_quota_us', 'cpu.cfs_period_us'].map((f) => fs.readFileSync(path.join('/sys/fs/cgroup/cpu,cpuacct', rel, f), 'utf8').trim());
     out.annotations = show(unit, ['RuntimeMaxUSec', 'CollectMode']);
+    if (v2) out.unified = { property: show(unit, ['MemoryHigh']).MemoryHigh, file: fs.readFileSync(path.join('/sys/fs/cgroup', rel, 'memory.high'), 'utf8').trim() };
     // The device rules as systemd's (runc's conversion: an allow-list of paths and /proc/devices groups).
     out.devices = execFileSync('systemctl', ['show', unit, '-p', 'DevicePolicy', '-p', 'DeviceAllow'], { encoding: 'utf8' }).trim().split('\n').sort();
     out.initInScope = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').some((l) => l.endsWith(rel));
@@ -66,6 +69,11 @@ function lifecycle(name: Name, slice: string, expandedSlice: string) {
     const pidFile = path.join(root, `${id}.exec.pid`);
     const exec = cli(root, ['--systemd-cgroup', 'exec', '-d', '--pid-file', pidFile, id, 'sleep', '30'], { runtime: RUNTIMES[name], detached: true });
     out.execInScope = exec.status === 0 && fs.readFileSync(`/proc/${fs.readFileSync(pidFile, 'utf8').trim()}/cgroup`, 'utf8').split('\n').some((l) => l.endsWith(rel));
+    // exec --cgroup: a sub-cgroup of the scope (v1: of its memory directory only, the rest the scope's).
+    fs.mkdirSync(v2 ? path.join('/sys/fs/cgroup', rel, 'sub') : path.join('/sys/fs/cgroup/memory', rel, 'sub'));
+    const subExec = cli(root, ['--systemd-cgroup', 'exec', '-d', '--cgroup', v2 ? 'sub' : 'memory:sub', '--pid-file', pidFile, id, 'sleep', '30'], { runtime: RUNTIMES[name], detached: true });
+    const subLines = subExec.status === 0 ? fs.readFileSync(`/proc/${fs.readFileSync(pidFile, 'utf8').trim()}/cgroup`, 'utf8').split('\n') : [];
+    out.execInSubCgroup = { status: subExec.status, sub: subLines.some((l) => l.endsWith(`${rel}/sub`) && (v2 || l.includes(':memory:'))), restInScope: v2 || subLines.some((l) => l.includes(':pids:') && l.endsWith(rel)) };
     // pause/resume through the scope's freezer; ps and events read the scope's cgroup.
     const frozen = () => fs.readFileSync(v2 ? path.join('/sys/fs/cgroup', rel, 'cgroup.freeze') : path.join('/sys/fs/cgroup/freezer', rel, 'freezer.state'), 'utf8').trim();
     out.pause = [sd(name, ['pause', id]).status, JSON.parse(sd(name, ['state', id]).stdout || '{}').status, frozen()];
@@ -97,12 +105,14 @@ describe('--systemd-cgroup (systemd as PID 1)', () => {
       cpu: v2 ? { CPUWeight: '20', CPUQuotaPerSecUSec: '200ms', CPUQuotaPeriodUSec: '100ms', AllowedCPUs: '0' } : { CPUShares: '512', CPUQuotaPerSecUSec: '200ms', CPUQuotaPeriodUSec: '100ms' },
       cpuFiles: v2 ? ['20', '20000 100000', '0'] : ['512', '20000', '100000'],
       annotations: { RuntimeMaxUSec: '1h', CollectMode: 'inactive-or-failed' },
+      ...(v2 ? { unified: { property: String(48 * MiB), file: String(48 * MiB) } } : {}),
       devices: expect.arrayContaining(['DevicePolicy=strict', 'DeviceAllow=char-pts rwm', 'DeviceAllow=/dev/char/1:3 rwm']),
       initInScope: true,
       memoryFile: String(64 * MiB),
       update: 0,
       updated: { property: String(128 * MiB), file: String(128 * MiB) },
       execInScope: true,
+      execInSubCgroup: { status: 0, sub: true, restInScope: true },
       pause: [0, 'paused', v2 ? '1' : 'FROZEN'],
       resume: [0, 'running', v2 ? '0' : 'THAWED'],
       ps: true,

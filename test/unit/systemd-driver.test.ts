@@ -31,7 +31,7 @@ describe('systemd cgroup driver: names and paths (runc ExpandSlice, getUnitName)
   });
 
   it('names the limits as systemd does on v2 and on v1', () => {
-    const names = (l: CgroupLayout) => Object.fromEntries(unitProperties(l, { slice: 's.slice', unit: 'u.scope' }, 'c', 42, { memory: { limit: 1024 }, pids: { limit: 5 } }).map((p) => [p.name, p.value]));
+    const names = (l: CgroupLayout) => Object.fromEntries(unitProperties({ slice: 's.slice', unit: 'u.scope' }, 'c', 42, resourceProperties(l, { memory: { limit: 1024 }, pids: { limit: 5 } })).map((p) => [p.name, p.value]));
     expect(names(v2)).toMatchObject({ Slice: 's.slice', Delegate: true, PIDs: [42], MemoryMax: 1024n, TasksMax: 5n, DefaultDependencies: false });
     expect(names(v1)).toMatchObject({ MemoryLimit: 1024n, TasksMax: 5n });
     expect(names(v1).MemoryMax).toBeUndefined();
@@ -44,6 +44,24 @@ describe('systemd cgroup driver: names and paths (runc ExpandSlice, getUnitName)
     expect(props(v2, { quota: 12_345 })).toEqual({ CPUQuotaPerSecUSec: 130_000n });
     expect(props(v2, { quota: -1, period: 50_000 })).toEqual({ CPUQuotaPeriodUSec: 50_000n, CPUQuotaPerSecUSec: 2n ** 64n - 1n });
     expect(props(v1, { shares: 512 })).toEqual({ CPUShares: 512n });
+  });
+
+  it("maps linux.resources.unified as runc's unifiedResToSystemdProps does (v2 only), refusing what does not convert in its words", () => {
+    const props = (l: CgroupLayout, unified: Record<string, string>) => Object.fromEntries(resourceProperties(l, { unified } as never).map((p) => [p.name, p.value]));
+    expect(props(v2, { 'cpu.max': '50000 100000', 'cpu.weight': '30', 'cpuset.mems': '0', 'memory.high': ' 1048576 ', 'memory.min': 'max', 'pids.max': '9', 'io.weight': '50' })).toEqual({
+      CPUQuotaPeriodUSec: 100_000n,
+      CPUQuotaPerSecUSec: 500_000n,
+      CPUWeight: 30n,
+      AllowedMemoryNodes: Buffer.from([1]),
+      MemoryHigh: 1_048_576n,
+      MemoryMin: 2n ** 64n - 1n,
+      TasksMax: 9n,
+    });
+    expect(props(v2, { 'cpu.max': 'max' })).toEqual({ CPUQuotaPeriodUSec: 100_000n, CPUQuotaPerSecUSec: 2n ** 64n - 1n });
+    expect(props(v1, { 'memory.high': '1' })).toEqual({});
+    expect(() => props(v2, { cpu: '1' })).toThrow('unified resource "cpu" must be in the form CONTROLLER.PARAMETER');
+    expect(() => props(v2, { 'memory.max': '1k' })).toThrow('unified resource "memory.max" value conversion error');
+    expect(() => props(v2, { 'cpu.max': '1 2 3' })).toThrow('unified resource "cpu.max" value invalid: "1 2 3"');
   });
 
   it("escapes a unit's object path as sd-bus does", () => {
