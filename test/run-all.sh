@@ -15,8 +15,10 @@
 #    test/guest.sh), whose kernel has AppArmor on;
 #  - the systemd cgroup driver in qemu guests whose PID 1 is systemd
 #    (scripts/systemd-vm.sh), on cgroup v2 and on the hybrid layout: ocirun
-#    directly, then podman, dockerd and (v2) containerd's CRI with their
-#    systemd drivers, each beside runc (about 13 minutes per boot).
+#    directly, then podman, dockerd, containerd's shim and its CRI plugin
+#    with their systemd drivers; and checkpoint/restore with CRIU, which
+#    works with the guest's kernel; each beside runc (about 8 minutes per
+#    boot).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -40,7 +42,7 @@ if [ "$(id -u)" = 0 ]; then
   node bench/soak.mjs --runtime "$PWD/bin/ocirun" --workers 8 --lifecycles "${OCIRUN_SOAK_LIFECYCLES:-100}" || status=1
   step "cgroup v2 (qemu guest)"
   scripts/cgroup2-vm.sh --timeout 1800 -- sh test/guest.sh || status=1
-  step "systemd as PID 1 (qemu guests, cgroup v2 and hybrid): the systemd cgroup driver"
+  step "systemd as PID 1 (qemu guests, cgroup v2 and hybrid): the systemd cgroup driver, checkpoint and restore"
   scripts/systemd-vm.sh --timeout 1800 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest' || status=1
   scripts/systemd-vm.sh --hybrid --timeout 1800 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest' || status=1
 else
