@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { atStep, ERR, RuntimeError, step } from '../errors.js';
+import { RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
 import { annotationProperties, deviceProperties, resourceProperties, runningSystemd, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
@@ -39,9 +39,9 @@ import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
-import { lockDir } from './lock.js';
+import { claimStateDir } from './lock.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
-import { checkId, fifoPath, hookState, initAlive, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
+import { checkId, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -163,22 +163,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const countIn = controllerDir(state.cgroupPaths, 'devices') ?? state.cgroupPaths.unified;
   const found = countIn ? cgroupPids({ countIn }).length : 0;
   if (found) ctx.warn(`container's cgroup is not empty: ${found} process(es) found`);
-  step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
-  const dir = stateDir(ctx.root, opts.id);
-  try {
-    fs.mkdirSync(dir, { mode: 0o711 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
-    throw atStep('create state dir', err);
-  }
-  let unlock: () => void;
-  try {
-    unlock = lockDir(sys, dir);
-  } catch (err) {
-    // Nothing else exists yet: the directory must not outlive the failure.
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
+  const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   let consoleFd = opts.consoleFd;
   let bus: SystemdBus | undefined;
   let unitRequested = false;

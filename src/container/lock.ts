@@ -9,6 +9,7 @@ import { ERR, RuntimeError } from '../errors.js';
 import { LOCK } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
+import { atStep } from '../errors.js';
 import { readState, stateDir, type SavedState } from './state.js';
 
 export function lockDir(sys: Sys, dir: string): () => void {
@@ -45,5 +46,27 @@ export async function withContainer<T>(sys: Sys, ctx: Context, id: string, fn: (
     return await fn(readState(ctx.root, id));
   } finally {
     unlock();
+  }
+}
+
+/**
+ * Makes a new container's state directory and takes its lock: what create
+ * and restore do first. An id in use is runc's "already exists"; a lock
+ * that cannot be taken leaves no directory behind.
+ */
+export function claimStateDir(sys: Sys, root: string, id: string): () => void {
+  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const dir = stateDir(root, id);
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
+    throw atStep('create state dir', err);
+  }
+  try {
+    return lockDir(sys, dir);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
 }

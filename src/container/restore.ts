@@ -22,12 +22,13 @@ import { cgroupPaths, createCgroups, hostLayout } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
 import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
-import { ConfigError, ERR, RuntimeError, atStep, step } from '../errors.js';
+import { ConfigError, ERR, RuntimeError, step } from '../errors.js';
 import { log } from '../log.js';
 import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { planContainer } from '../spec/plan.js';
 import { validateConfig } from '../spec/validate.js';
+import { CLONE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { externalNsKey, DESCRIPTORS_FILE } from './checkpoint.js';
 import type { Context } from './context.js';
@@ -35,7 +36,7 @@ import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, ru
 import { writePidFile } from './create.js';
 import { deleteContainer } from './delete.js';
 import { destroy } from './destroy.js';
-import { lockDir } from './lock.js';
+import { claimStateDir } from './lock.js';
 import { exitCodeOf, relaySignals } from './run.js';
 import { checkId, initAlive, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
 
@@ -102,19 +103,12 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
     created: new Date().toISOString(),
     annotations: plan.annotations,
     cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
-    sharedPidNs: false,
+    sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
     hooks: { poststop: plan.hooks.poststop },
   };
   refuseFrozen(state.cgroupPaths);
-  step('create state root', () => fs.mkdirSync(ctx.root, { recursive: true, mode: 0o700 }));
+  const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   const dir = stateDir(ctx.root, opts.id);
-  try {
-    fs.mkdirSync(dir, { mode: 0o711 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
-    throw atStep('create state dir', err);
-  }
-  const unlock = lockDir(sys, dir);
   const nsFds: number[] = [];
   try {
     step('write state', () => writeState(ctx.root, state));
