@@ -19,7 +19,6 @@ import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
-import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { validateConfig } from '../spec/validate.js';
 import { labelMounts, planContainer } from '../spec/plan.js';
@@ -29,7 +28,7 @@ import { moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/n
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../spec/schema.js';
-import { AT_FDCWD, CLONE, O, S_IFIFO } from '../sys/constants.js';
+import { AT_FDCWD, O, S_IFIFO } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
 import { withListenFds } from '../systemd/activation.js';
@@ -41,7 +40,7 @@ import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { claimStateDir } from './lock.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
-import { checkId, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
+import { checkId, creatingState, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -138,21 +137,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const joinLate = tightLimits(plan.resources);
 
   const state: SavedState = {
-    ociVersion: OCI_VERSION,
-    id: opts.id,
-    phase: 'creating',
-    pid: 0,
-    pidStartTime: '',
-    bundle,
-    rootfs: plan.rootfs,
-    created: new Date().toISOString(),
-    annotations: plan.annotations,
-    cgroupPaths: scope ? systemdPaths(layout, scope) : cgroupPaths(layout, plan.cgroupsPath, opts.id),
+    ...creatingState(plan, scope ? systemdPaths(layout, scope) : cgroupPaths(layout, plan.cgroupsPath, opts.id)),
     systemdUnit: scope?.unit,
-    sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
     hostMountsUnder,
     noNewKeyring: opts.noNewKeyring || undefined,
-    hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
   };
   // Host interfaces for linux.netDevices: found before anything is made.
   const netDevices = config.linux?.netDevices && Object.keys(config.linux.netDevices).length ? config.linux.netDevices : undefined;

@@ -24,11 +24,9 @@ import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { ConfigError, ERR, RuntimeError, step } from '../errors.js';
 import { log } from '../log.js';
-import { OCI_VERSION } from '../spec/constants.js';
 import { loadConfig } from '../spec/load.js';
 import { planContainer } from '../spec/plan.js';
 import { validateConfig } from '../spec/validate.js';
-import { CLONE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { externalNsKey, DESCRIPTORS_FILE } from './checkpoint.js';
 import type { Context } from './context.js';
@@ -38,7 +36,7 @@ import { deleteContainer } from './delete.js';
 import { destroy } from './destroy.js';
 import { claimStateDir } from './lock.js';
 import { exitCodeOf, relaySignals } from './run.js';
-import { checkId, initAlive, processStartTime, stateDir, writeSavedConfig, writeState, type SavedState } from './state.js';
+import { checkId, creatingState, initAlive, processStartTime, stateDir, writeSavedConfig, writeState } from './state.js';
 
 export interface RestoreOptions extends CriuCommonOptions {
   id: string;
@@ -92,20 +90,7 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
   const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;
   requireCriu('restore');
 
-  const state: SavedState = {
-    ociVersion: OCI_VERSION,
-    id: opts.id,
-    phase: 'creating',
-    pid: 0,
-    pidStartTime: '',
-    bundle,
-    rootfs: plan.rootfs,
-    created: new Date().toISOString(),
-    annotations: plan.annotations,
-    cgroupPaths: cgroupPaths(layout, plan.cgroupsPath, opts.id),
-    sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
-    hooks: { poststop: plan.hooks.poststop },
-  };
+  const state = creatingState(plan, cgroupPaths(layout, plan.cgroupsPath, opts.id));
   refuseFrozen(state.cgroupPaths);
   const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   const dir = stateDir(ctx.root, opts.id);

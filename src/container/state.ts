@@ -10,7 +10,9 @@ import path from 'node:path';
 import { isFrozen } from '../cgroups/freezer.js';
 import { ERR, RuntimeError } from '../errors.js';
 import { OCI_VERSION } from '../spec/constants.js';
+import type { ContainerPlan } from '../spec/plan.js';
 import type { Config, HookConfig } from '../spec/schema.js';
+import { CLONE } from '../sys/constants.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
@@ -45,6 +47,24 @@ export interface SavedState {
   hooks?: { poststart?: HookConfig[]; poststop?: HookConfig[] };
   /** linux.intelRdt: the resctrl group (and monitoring group) made for the container. */
   resctrl?: ResctrlGroup;
+}
+
+/** The state a new container starts from: "creating", no init yet (create, restore). */
+export function creatingState(plan: ContainerPlan, cgroupPaths: Record<string, string>): SavedState {
+  return {
+    ociVersion: OCI_VERSION,
+    id: plan.id,
+    phase: 'creating',
+    pid: 0,
+    pidStartTime: '',
+    bundle: plan.bundle,
+    rootfs: plan.rootfs,
+    created: new Date().toISOString(),
+    annotations: plan.annotations,
+    cgroupPaths,
+    sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
+    hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
+  };
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;
