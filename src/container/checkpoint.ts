@@ -17,6 +17,7 @@ import { ConfigError, RuntimeError, step } from '../errors.js';
 import { planContainer } from '../spec/plan.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
+import { notifyDir } from '../systemd/notify.js';
 import type { Context } from './context.js';
 import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, type CriuCommonOptions } from './criu.js';
 import { destroy } from './destroy.js';
@@ -66,6 +67,8 @@ export async function checkpoint(sys: Sys, ctx: Context, id: string, opts: Check
     const config = readSavedConfig(ctx.root, id);
     const plan = planContainer(config, { id, bundle: s.bundle });
     if (plan.mountNs !== 'new') throw new RuntimeError('checkpoint', 'a container without a mount namespace of its own cannot be checkpointed by this version (CRIU would dump the host\'s mounts)');
+    // Its bind mount of the relay's socket directory is not in the saved config, nor would restore make it.
+    if (fs.existsSync(notifyDir(ctx.root, id))) throw new RuntimeError('checkpoint', 'a container created with NOTIFY_SOCKET cannot be checkpointed by this version');
     if (config.process?.terminal && !opts.shellJob) throw new RuntimeError('checkpoint', 'a container with process.terminal cannot be checkpointed by this version (its pty would need CRIU\'s orphan-pts hand-over)');
     requireCriu('checkpoint');
 

@@ -22,7 +22,7 @@ const POLL_MS = 100;
 /** How long systemd has to acknowledge the barrier (runc's 30 s). */
 const BARRIER_MS = 30_000;
 
-const notifyDir = (root: string, id: string) => path.join(stateDir(root, id), 'notify');
+export const notifyDir = (root: string, id: string) => path.join(stateDir(root, id), 'notify');
 
 /** The config as create uses it: runc appends the mount and the variable. */
 export function withNotifySocket(config: Config, root: string, id: string): Config {
