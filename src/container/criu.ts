@@ -104,11 +104,11 @@ export interface ExternalMount {
 /**
  * The mounts CRIU must treat as external, as runc lists them: the config's
  * bind mounts; v1 cgroups, which are binds of the host's directories under
- * a tmpfs (src/rootfs/mounts.ts: with a cgroup namespace too, where runc
- * mounts cgroupfs and lists nothing; on v2 a real mount CRIU dumps); masked paths that are files (binds of /dev/null, all
- * under one key); device nodes. `maskedFiles`: on dump, the masked paths
- * that are files in the running container; on restore only their presence
- * matters.
+ * a tmpfs (src/rootfs/mounts.ts; with a cgroup namespace too, where runc
+ * mounts cgroupfs and lists nothing; on v2 a real mount CRIU dumps); masked
+ * paths that are files (binds of /dev/null, all under one key); device
+ * nodes. `maskedFiles`: on dump, the masked paths that are files in the
+ * running container; on restore only their presence matters.
  */
 export function externalMounts(plan: ContainerPlan, layout: CgroupLayout, cgroupPaths: Record<string, string>, maskedFiles: string[]): ExternalMount[] {
   const out: ExternalMount[] = [];
