@@ -82,7 +82,8 @@ export function unitProperties(u: SystemdUnit, id: string, pid: number, resource
   return [...props, ...resources, ...(devices ?? [])];
 }
 
-const USEC_INFINITY = 2n ** 64n - 1n;
+/** systemd's "infinity" for a uint64 property: no memory limit, no tasks limit, no quota. */
+const UINT64_INFINITY = 2n ** 64n - 1n;
 const DEFAULT_CFS_PERIOD = 100_000;
 
 /**
@@ -100,7 +101,7 @@ export function resourceProperties(layout: CgroupLayout, r: ResourcesConfig | un
   if (v2 && m?.reservation) t('MemoryLow', m.reservation);
   // cgroup v2 counts swap alone: runc's ConvertMemorySwapToCgroupV2Value.
   if (v2 && m?.swap !== undefined && m.swap !== null && m.swap !== 0) {
-    if (m.swap === -1) t('MemorySwapMax', USEC_INFINITY);
+    if (m.swap === -1) t('MemorySwapMax', UINT64_INFINITY);
     else if (limit > 0 && m.swap >= limit) t('MemorySwapMax', m.swap - limit);
   }
   const c = r?.cpu;
@@ -113,7 +114,7 @@ export function resourceProperties(layout: CgroupLayout, r: ResourcesConfig | un
   if (v2 && c?.mems) props.push({ name: 'AllowedMemoryNodes', type: 'ay', value: cpuMask(c.mems) });
   const tasks = r?.pids?.limit ?? 0;
   if (tasks > 0) t('TasksMax', tasks);
-  else if (tasks === -1) t('TasksMax', USEC_INFINITY);
+  else if (tasks === -1) t('TasksMax', UINT64_INFINITY);
   if (!v2 && r?.blockIO?.weight) t('BlockIOWeight', r.blockIO.weight);
   if (v2 && r?.unified) props.push(...unifiedProperties(r.unified));
   return props;
@@ -125,7 +126,7 @@ function cpuQuota(quota: number, period: number): UnitProperty[] {
   if (period) props.push({ name: 'CPUQuotaPeriodUSec', type: 't', value: BigInt(period) });
   if (quota !== 0 || period !== 0) {
     // microseconds per CPU second, rounded up to 10 ms as systemd keeps it in percent.
-    let perSec = USEC_INFINITY;
+    let perSec = UINT64_INFINITY;
     if (quota > 0) {
       let us = Math.floor((quota * 1_000_000) / (period || DEFAULT_CFS_PERIOD));
       if (us % 10_000 !== 0) us = (Math.floor(us / 10_000) + 1) * 10_000;
@@ -159,8 +160,8 @@ export function unifiedProperties(unified: Record<string, string>): UnitProperty
       props.push(...cpuQuota(f[0] === 'max' ? 0 : Number(num(f[0], 'quota value')), f.length === 2 ? Number(num(f[1], 'period value')) : DEFAULT_CFS_PERIOD));
     } else if (k === 'cpu.weight') props.push({ name: 'CPUWeight', type: 't', value: num(v) });
     else if (k === 'cpuset.cpus' || k === 'cpuset.mems') props.push({ name: k === 'cpuset.cpus' ? 'AllowedCPUs' : 'AllowedMemoryNodes', type: 'ay', value: cpuMask(v) });
-    else if (UNIFIED_MEMORY[k]) props.push({ name: UNIFIED_MEMORY[k], type: 't', value: v === 'max' ? USEC_INFINITY : num(v) });
-    else if (k === 'pids.max') props.push({ name: 'TasksMax', type: 't', value: v === 'max' ? USEC_INFINITY : num(v) });
+    else if (UNIFIED_MEMORY[k]) props.push({ name: UNIFIED_MEMORY[k], type: 't', value: v === 'max' ? UINT64_INFINITY : num(v) });
+    else if (k === 'pids.max') props.push({ name: 'TasksMax', type: 't', value: v === 'max' ? UINT64_INFINITY : num(v) });
   }
   return props;
 }
