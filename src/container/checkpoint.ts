@@ -19,7 +19,7 @@ import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import { notifyDir } from '../systemd/notify.js';
 import type { Context } from './context.js';
-import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, type CriuCommonOptions } from './criu.js';
+import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
 import { destroy } from './destroy.js';
 import { withContainer } from './lock.js';
 import { currentStatus, readSavedConfig, readState } from './state.js';
@@ -74,8 +74,7 @@ export async function checkpoint(sys: Sys, ctx: Context, id: string, opts: Check
 
     const images = imageDir(opts);
     step('create image dir', () => fs.mkdirSync(images, { recursive: true, mode: 0o700 }));
-    if (opts.workPath) step('create work dir', () => fs.mkdirSync(path.resolve(opts.workPath!), { recursive: true, mode: 0o700 }));
-    const logPath = path.join(opts.workPath ? path.resolve(opts.workPath) : images, 'dump.log');
+    const logPath = path.join(workDir(opts), 'dump.log');
     const args = [opts.preDump ? 'pre-dump' : 'dump', '-t', String(s.pid), ...commonArgs(opts, config, 'dump.log'), '--root', s.rootfs];
     if (opts.leaveRunning) args.push('--leave-running');
     // CRIU collects the tasks with the container's freezer rather than ptrace (runc's FreezeCgroup).

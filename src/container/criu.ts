@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
-import { ConfigError, RuntimeError } from '../errors.js';
+import { ConfigError, RuntimeError, step } from '../errors.js';
 import type { CgroupLayout } from '../cgroups/index.js';
 import type { ContainerPlan } from '../spec/plan.js';
 import type { Config } from '../spec/schema.js';
@@ -33,6 +33,14 @@ const CGROUP_MODES = ['soft', 'full', 'strict', 'ignore'];
 
 /** runc's default: ./checkpoint. */
 export const imageDir = (opts: CriuCommonOptions): string => path.resolve(opts.imagePath ?? 'checkpoint');
+
+/** Where CRIU writes its log and work files: --work-path, made as runc makes it, else the image directory. */
+export function workDir(opts: CriuCommonOptions): string {
+  if (!opts.workPath) return imageDir(opts);
+  const dir = path.resolve(opts.workPath);
+  step('create work dir', () => fs.mkdirSync(dir, { recursive: true, mode: 0o700 }));
+  return dir;
+}
 
 /**
  * The flags both verbs check before anything else, as runc's CLI does.

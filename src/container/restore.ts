@@ -30,7 +30,7 @@ import { validateConfig } from '../spec/validate.js';
 import type { Sys } from '../sys/types.js';
 import { externalNsKey, DESCRIPTORS_FILE } from './checkpoint.js';
 import type { Context } from './context.js';
-import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, type CriuCommonOptions } from './criu.js';
+import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
 import { writePidFile } from './create.js';
 import { deleteContainer } from './delete.js';
 import { destroy } from './destroy.js';
@@ -130,8 +130,7 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
     }
     if (opts.lsmProfile) args.push('--lsm-profile', opts.lsmProfile);
     if (opts.lsmMountContext) args.push('--lsm-mount-context', opts.lsmMountContext);
-    const logPath = path.join(opts.workPath ? path.resolve(opts.workPath) : images, 'restore.log');
-    if (opts.workPath) step('create work dir', () => fs.mkdirSync(path.resolve(opts.workPath!), { recursive: true, mode: 0o700 }));
+    const logPath = path.join(workDir(opts), 'restore.log');
     // CRIU joins the container's cgroups before it starts (runc moves its
     // CRIU there too), and mounts the rootfs on its root in a mount
     // namespace that ends with it. There every mount is made shared again,
