@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds everything a clone needs: the TypeScript, the JSON Schemas and their
-// precompiled ajv validators (from src/spec/schema.ts, the one source of
+// precompiled ajv validators (from src/config/schema.ts, the one source of
 // truth), and the C stage with the system compiler. Run by `npm install`.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,7 +31,7 @@ fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
 
 // 2. Schemas and standalone validators (no ajv compile at run time).
-const { Config, State, Process, Resources } = await import(path.join(root, 'dist/spec/schema.js'));
+const { Config, State, Process, Resources } = await import(path.join(root, 'dist/config/schema.js'));
 const { default: Ajv } = await import('ajv');
 const { default: standalone } = await import('ajv/dist/standalone/index.js');
 fs.mkdirSync(path.join(root, 'schemas'), { recursive: true });
@@ -45,7 +45,7 @@ ajv.addSchema(State, 'state');
 ajv.addSchema({ ...Process, $id: 'https://ocirun.dev/schemas/process.schema.json' }, 'process');
 ajv.addSchema({ ...Resources, $id: 'https://ocirun.dev/schemas/resources.schema.json' }, 'resources');
 const code = standalone(ajv, { validateConfig: 'config', validateState: 'state', validateProcess: 'process', validateResources: 'resources' });
-fs.writeFileSync(path.join(root, 'dist/spec/validators.js'), code);
+fs.writeFileSync(path.join(root, 'dist/config/validators.js'), code);
 
 // 3. One file per entry point (the CLI and the init), so that a command
 // start loads one module instead of dozens: both engines spend more on

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { defaultSpec } = await import(path.join(root, 'dist/spec/default.js'));
+const { defaultSpec } = await import(path.join(root, 'dist/config/default.js'));
 const [dir, sep, ...cmd] = process.argv.slice(2);
 if (!dir || (sep !== undefined && sep !== '--')) {
   console.error('usage: make-bundle.mjs DIR [-- COMMAND...]');

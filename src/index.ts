@@ -15,10 +15,10 @@ import { run as runOp, type RunOptions } from './container/run.js';
 import { start as startOp } from './container/start.js';
 import type { Sys } from './sys/types.js';
 
-export type { Config, OciState } from './spec/schema.js';
+export type { Config, OciState } from './config/schema.js';
 export type { CreateOptions, Created } from './container/create.js';
 export type { RunOptions } from './container/run.js';
-export { defaultSpec } from './spec/default.js';
+export { defaultSpec } from './config/default.js';
 export { RuntimeError, ConfigError } from './errors.js';
 
 export interface RuntimeOptions {

@@ -3,7 +3,7 @@
  * hierarchy, the unified one on v2, both on a hybrid host. Decided at run
  * time from /proc/self/mountinfo. Limits are written by ./resources.ts.
  */
-import type { ResourcesConfig } from '../spec/schema.js';
+import type { ResourcesConfig } from '../config/schema.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, RuntimeError } from '../errors.js';
-import type { Config } from '../spec/schema.js';
+import type { Config } from '../config/schema.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
 
 export type IntelRdtConfig = NonNullable<NonNullable<Config['linux']>['intelRdt']>;

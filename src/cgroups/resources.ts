@@ -3,17 +3,17 @@
  * the config into an ordered list of {controller, file, value}) so unit tests
  * can check it against fake layouts; `writeResources` performs the list.
  * v1 values go to v1 files; on v2 they are converted as runc converts them.
- * What cannot be converted was refused by src/spec/validate.ts.
+ * What cannot be converted was refused by src/config/validate.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
-import { swappinessSet } from '../spec/validate.js';
-import type { ResourcesConfig } from '../spec/schema.js';
+import { swappinessSet } from '../config/validate.js';
+import type { ResourcesConfig } from '../config/schema.js';
 import { controllerDir, type CgroupLayout } from './index.js';
 import { targetDeviceRules } from './devices/index.js';
 import { deviceTransition, parseDevicesList, ruleText, type DeviceRuleSet } from './devices/emulator.js';
-import { DEFAULT_DEVICES } from '../spec/plan.js';
+import { DEFAULT_DEVICES } from '../config/plan.js';
 
 export interface CgroupWrite {
   /** Controller whose hierarchy holds the file ("memory", "cpu", ...; "unified" on v2). */

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { ResourcesConfig } from '../spec/schema.js';
+import type { ResourcesConfig } from '../config/schema.js';
 import type { UnitProperty } from '../systemd/sdbus.js';
 import { parseVariant, VariantError } from '../systemd/variant.js';
 import type { CgroupLayout } from './index.js';

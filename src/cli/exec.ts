@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import { ConfigError, RuntimeError } from '../errors.js';
 import { log } from '../log.js';
-import { parseJson } from '../spec/load.js';
+import { parseJson } from '../config/load.js';
 import { bool, countFlag, list, str, UsageError, type CommandDef } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
-/** The --process file, parsed; src/spec/validate.ts checks it. */
+/** The --process file, parsed; src/config/validate.ts checks it. */
 function readProcessFile(file: string): unknown {
   let text: string;
   try {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
 import { log, Logger, setLogger, type LogFormat } from '../log.js';
 import { stdout } from '../output.js';
-import { OCI_VERSION } from '../spec/constants.js';
+import { OCI_VERSION } from '../config/constants.js';
 import { VERSION } from '../version.js';
 import { parseCommandLine, str, UsageError, type CommandDef, type Flag } from './args.js';
 import { defaultRoot } from '../container/rootless.js';

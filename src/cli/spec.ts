@@ -13,7 +13,7 @@ export const command: CommandDef = {
   ],
   args: { min: 0, max: 0 },
   async run(inv) {
-    const { defaultSpec, toRootless } = await import('../spec/default.js');
+    const { defaultSpec, toRootless } = await import('../config/default.js');
     const file = path.join(str(inv.flags.bundle) ?? '.', 'config.json');
     if (fs.existsSync(file)) throw new RuntimeError('spec', `File ${file} exists. Remove it first`);
     const spec = bool(inv.flags.rootless) ? toRootless(defaultSpec(), process.geteuid!(), process.getegid!()) : defaultSpec();

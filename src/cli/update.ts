@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
-import { parseJson } from '../spec/load.js';
+import { parseJson } from '../config/load.js';
 import { str, type CommandDef, type Flag } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
-/** The -r file (or stdin), parsed; src/spec/validate.ts checks it. */
+/** The -r file (or stdin), parsed; src/config/validate.ts checks it. */
 function readResources(file: string): unknown {
   const source = file === '-' ? 'stdin' : file;
   let text: string;

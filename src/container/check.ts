@@ -10,7 +10,7 @@ import { SystemdBus } from '../systemd/sdbus.js';
 import { hostLayout } from '../cgroups/index.js';
 import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
 import { embeddedAssets, execShim, stageBinary } from '../engine.js';
-import { NamespaceTypes, NS_PROC_FILE } from '../spec/constants.js';
+import { NamespaceTypes, NS_PROC_FILE } from '../config/constants.js';
 import { O, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { controllerDir, hostLayout } from '../cgroups/index.js';
 import { ConfigError, RuntimeError, step } from '../errors.js';
-import { planContainer } from '../spec/plan.js';
+import { planContainer } from '../config/plan.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import { notifyDir } from '../systemd/notify.js';

@@ -12,8 +12,8 @@ import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
 import { ConfigError, RuntimeError, step } from '../errors.js';
 import type { CgroupLayout } from '../cgroups/index.js';
-import type { ContainerPlan } from '../spec/plan.js';
-import type { Config } from '../spec/schema.js';
+import type { ContainerPlan } from '../config/plan.js';
+import type { Config } from '../config/schema.js';
 
 /** The options both verbs take, as runc's flags of the same names. */
 export interface CriuCommonOptions {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { MOUNT_OPTIONS } from '../rootfs/options.js';
 import { CAPABILITIES, lastCap } from '../security/capabilities.js';
 import { archName } from '../security/seccomp.js';
-import { HookKinds, NamespaceTypes, NS_PROC_FILE, OCI_VERSION, SeccompActions, SeccompArchs, SeccompFlags, SeccompOperators } from '../spec/constants.js';
+import { HookKinds, NamespaceTypes, NS_PROC_FILE, OCI_VERSION, SeccompActions, SeccompArchs, SeccompFlags, SeccompOperators } from '../config/constants.js';
 import type { SeccompLib } from '../sys/libseccomp.js';
 
 export { VERSION } from '../version.js';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { faultPoint } from '../fault.js';
-import type { Config } from '../spec/schema.js';
+import type { Config } from '../config/schema.js';
 import { NotifyRelay } from '../systemd/notify.js';
 import { consolePair, type TerminalProxy } from '../tty/proxy.js';
 import type { Sys } from '../sys/types.js';

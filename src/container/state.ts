@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isFrozen } from '../cgroups/freezer.js';
 import { ERR, RuntimeError } from '../errors.js';
-import { OCI_VERSION } from '../spec/constants.js';
-import type { ContainerPlan } from '../spec/plan.js';
-import type { Config, HookConfig } from '../spec/schema.js';
+import { OCI_VERSION } from '../config/constants.js';
+import type { ContainerPlan } from '../config/plan.js';
+import type { Config, HookConfig } from '../config/schema.js';
 import { CLONE } from '../sys/constants.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';

@@ -8,8 +8,8 @@ import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
 import { RuntimeError } from '../errors.js';
 import { log } from '../log.js';
-import type { HookKinds } from '../spec/constants.js';
-import type { HookConfig } from '../spec/schema.js';
+import type { HookKinds } from '../config/constants.js';
+import type { HookConfig } from '../config/schema.js';
 
 export type HookKind = (typeof HookKinds)[number];
 

@@ -4,9 +4,9 @@
  * functions: the I/O is in container/exec.ts.
  */
 import { UsageError } from '../errors.js';
-import { NS_PROC_FILE, type NamespaceType } from '../spec/constants.js';
-import { JOIN_ORDER, NS_FLAG } from '../spec/plan.js';
-import type { ProcessConfig } from '../spec/schema.js';
+import { NS_PROC_FILE, type NamespaceType } from '../config/constants.js';
+import { JOIN_ORDER, NS_FLAG } from '../config/plan.js';
+import type { ProcessConfig } from '../config/schema.js';
 
 export interface ExecFlags {
   args?: string[];

@@ -5,9 +5,9 @@
  * plan type; only `container` tells them apart.
  */
 import type { CgroupMountSource } from '../rootfs/mounts.js';
-import type { ContainerPlan, MemoryPolicyPlan, ProcessPlan } from '../spec/plan.js';
+import type { ContainerPlan, MemoryPolicyPlan, ProcessPlan } from '../config/plan.js';
 import type { MovedDevice } from '../network/net-devices.js';
-import type { ResourcesConfig, SeccompConfig } from '../spec/schema.js';
+import type { ResourcesConfig, SeccompConfig } from '../config/schema.js';
 
 /** create: the rootfs and the rest of the container, set up before the process. */
 export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp' | 'personality' | 'memoryPolicy'> {

@@ -13,7 +13,7 @@ import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
 import type { StageInstruction } from './messages.js';
-import type { ContainerPlan } from '../spec/plan.js';
+import type { ContainerPlan } from '../config/plan.js';
 
 export interface StageLaunch {
   /** What the stage does, in order (without the final "end"). */

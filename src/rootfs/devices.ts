@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
-import type { DevicePlan } from '../spec/plan.js';
+import type { DevicePlan } from '../config/plan.js';
 import { makedev, MS, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/constants.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { fdPath, mkdirAllInRoot, openInRoot } from './resolve.js';

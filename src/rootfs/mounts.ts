@@ -1,7 +1,7 @@
 /** Preparing the rootfs and applying `mounts`, all targets resolved inside the rootfs. */
 import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
-import type { MountPlan } from '../spec/plan.js';
+import type { MountPlan } from '../config/plan.js';
 import { MOUNT_ATTR, mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { components, fdPath, mkdirAllInRoot, mountAt, openInRoot, withFd } from './resolve.js';

@@ -4,7 +4,7 @@
  * file, and the kernel switches to it at the next execve. Whether the host
  * has the LSM at all is checked first, so a config that asks for one where
  * it is missing fails at create (or exec) with the field named
- * (src/spec/validate.ts).
+ * (src/config/validate.ts).
  *
  * The Node init's next execve is the sealed exec shim (CVE-2019-5736), so
  * under AppArmor the shim already runs confined and the profile must let it

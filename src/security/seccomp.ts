@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
-import type { SeccompConfig } from '../spec/schema.js';
+import type { SeccompConfig } from '../config/schema.js';
 import { MFD } from '../sys/constants.js';
 import type { ArgCondition, SeccompLib } from '../sys/libseccomp.js';
 import type { Sys, SysError } from '../sys/types.js';

@@ -4,7 +4,7 @@
  * as its fds 3.., ahead of any --preserve-fds, and the process is told
  * LISTEN_FDS=N and LISTEN_PID=1 (it is the one they are meant for).
  */
-import type { Config } from '../spec/schema.js';
+import type { Config } from '../config/schema.js';
 
 export function listenFdCount(env: NodeJS.ProcessEnv = process.env, pid = process.pid): number {
   if (!/^\d+$/.test(env.LISTEN_PID ?? '') || Number(env.LISTEN_PID) !== pid) return 0;

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
 import { stateDir } from '../container/state.js';
-import type { Config } from '../spec/schema.js';
+import type { Config } from '../config/schema.js';
 import type { Sys } from '../sys/types.js';
 
 export const NOTIFY_DIR_IN_CONTAINER = '/run/notify';

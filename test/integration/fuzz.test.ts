@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../dist/errors.js';
 import { create, remove } from '../../dist/index.js';
-import { defaultSpec } from '../../dist/spec/default.js';
+import { defaultSpec } from '../../dist/config/default.js';
 import { leftovers, processesTagged, makeBundle, OCIRUN, removeBundle } from './helpers.js';
 
 const COUNT = Number(process.env.OCIRUN_FUZZ_COUNT ?? 10_000);

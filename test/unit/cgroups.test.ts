@@ -1,6 +1,6 @@
 // cgroup layout detection, placement and resource writes, against fake mount tables.
 import { describe, expect, it } from 'vitest';
-import { validateResources } from '../../src/spec/validate.js';
+import { validateResources } from '../../src/config/validate.js';
 import { cgroupPaths, detectLayout } from '../../src/cgroups/index.js';
 import { DEFAULT_DEVICE_RULES, blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources.js';
 import { ConfigError } from '../../src/errors.js';

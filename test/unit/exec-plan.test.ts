@@ -2,11 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { execCgroupProcs, parseSubCgroups } from '../../src/container/exec.js';
 import { namespaceJoins, processFromFlags } from '../../src/process/exec-plan.js';
-import { validateProcess, type HostFacts } from '../../src/spec/validate.js';
+import { validateProcess, type HostFacts } from '../../src/config/validate.js';
 import { prepareProcess } from '../../src/process/finalize.js';
 import type { InitPlan } from '../../src/process/init-plan.js';
 import { decodeMessage, encodeMessage, type Message } from '../../src/process/messages.js';
-import { planProcess } from '../../src/spec/plan.js';
+import { planProcess } from '../../src/config/plan.js';
 import { RecordingSys } from '../../src/sys/recording.js';
 
 const base = {

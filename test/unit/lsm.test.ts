@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lsmExecWrites } from '../../src/security/lsm.js';
-import { labelMounts, type MountPlan } from '../../src/spec/plan.js';
+import { labelMounts, type MountPlan } from '../../src/config/plan.js';
 
 const mount = (type: string, bind = false, data = ''): MountPlan => ({ source: type, destination: `/${type}`, type, flags: 0, propagation: [], data, bind });
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { rootlessMode } from '../../src/container/rootless.js';
-import { defaultSpec, toRootless } from '../../src/spec/default.js';
+import { defaultSpec, toRootless } from '../../src/config/default.js';
 
 describe('spec --rootless (runc ToRootless)', () => {
   const spec: any = toRootless(defaultSpec(), 1234, 5678);

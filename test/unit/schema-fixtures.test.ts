@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, RuntimeError } from '../../src/errors.js';
-import { parseJson } from '../../src/spec/load.js';
-import { validateConfig, type HostFacts } from '../../src/spec/validate.js';
+import { parseJson } from '../../src/config/load.js';
+import { validateConfig, type HostFacts } from '../../src/config/validate.js';
 
 // The upstream fixtures live outside this repository (OCI_SPEC_FIXTURES, or
 // ../shared beside the checkout). Where they are not, these tests are

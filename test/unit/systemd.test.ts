@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { listenFdCount, withListenFds } from '../../src/systemd/activation.js';
 import { withNotifySocket } from '../../src/systemd/notify.js';
-import { defaultSpec } from '../../src/spec/default.js';
+import { defaultSpec } from '../../src/config/default.js';
 
 describe('socket activation (runc activation.Files)', () => {
   it('counts LISTEN_FDS only when LISTEN_PID is our own pid', () => {

@@ -1,10 +1,10 @@
 // Bad input: each case fails with a ConfigError that names the JSON path.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, RuntimeError } from '../../src/errors.js';
-import { parseJson } from '../../src/spec/load.js';
-import { planContainer } from '../../src/spec/plan.js';
-import { defaultSpec } from '../../src/spec/default.js';
-import { validateConfig, type HostFacts } from '../../src/spec/validate.js';
+import { parseJson } from '../../src/config/load.js';
+import { planContainer } from '../../src/config/plan.js';
+import { defaultSpec } from '../../src/config/default.js';
+import { validateConfig, type HostFacts } from '../../src/config/validate.js';
 
 const host: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),

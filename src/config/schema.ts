@@ -2,7 +2,7 @@
  * The OCI runtime-spec v1.3.0 config and state, written once with TypeBox.
  * This one description gives both the TypeScript types (Static<...>) and the
  * JSON Schema that the build compiles with ajv into a standalone validator
- * (schemas/*.schema.json and dist/spec/validators.js). Nothing else may
+ * (schemas/*.schema.json and dist/config/validators.js). Nothing else may
  * describe the shape of a config.
  *
  * Non-Linux platform sections (solaris, windows, vm, zos, freebsd) are
