@@ -16,20 +16,37 @@
  * Run under any other argv[0] (say, as the interpreter of a container's
  * "#!/proc/self/exe" script) it refuses, rather than exec the script again.
  *
- * argv[0] "ocirun-exec-sync:N" (an exec'd process): fd N is the sync socket
- * to ocirun, which returns once it reads end of file there. The shim makes
- * N close-on-exec, so that end of file comes with the program's execve, not
- * before it (as runc's exec returns once the program runs); if the filter
- * refuses fcntl, it closes N instead.
+ * argv[0] "ocirun-exec:N:FLAGS" (an exec'd process): fd N is the sync
+ * socket to ocirun, which returns once it reads end of file there. The
+ * shim makes N close-on-exec, so that end of file comes with the program's
+ * execve, not before it (as runc's exec returns once the program runs); if
+ * the filter refuses fcntl, it closes N instead. FLAGS, in this order:
  *
- * argv[0] "ocirun-exec-wait:N": the same, after a handshake: it writes
- * "shim\n" to N and waits for "go\n". Meanwhile ocirun moves it into the
- * container's cgroups: only this single-threaded program joins them, never
- * the engine that set the process up, whose threads and memory would count
- * against the container's pids.max and memory limit.
+ *  w  first a handshake: it writes "shim\n" to N and waits for "go\n".
+ *     Meanwhile ocirun moves it into the container's cgroups: only this
+ *     single-threaded program joins them, never the engine that set the
+ *     process up, whose threads and memory would count against the
+ *     container's pids.max and memory limit.
+ *  f  then a fork into the container's pid namespace: the engine that set
+ *     the process up ran outside it (a process of the container must never
+ *     see one that holds anything of the host: its mounts, fds, or
+ *     capabilities), and only its last thread entered it, for its children.
+ *     The child, already in the container's cgroups and with the process's
+ *     credentials, seccomp filter and fds, becomes the program; this shim
+ *     writes "pid <child's pid>\n" to N and exits. CLONE_PARENT makes the
+ *     child ocirun's, which waits for it (a foreground exec). The child
+ *     starts a session of its own, as the process of runc's exec is one.
+ *  t  (with f) the child's stdin is the process's terminal: it becomes the
+ *     controlling terminal of the child's session (the engine left it
+ *     unclaimed, or this shim's exit would hang it up).
+ *
+ * The strings on N and in argv[0] come from src/process/messages.ts, through
+ * the generated ocirun-protocol.h (scripts/build.mjs).
  *
  * Those are the only system calls it makes besides execve.
  */
+#include "ocirun-protocol.h"
+
 typedef unsigned long ulong;
 
 static long sys3(long n, long a, long b, long c)
@@ -42,11 +59,17 @@ static long sys3(long n, long a, long b, long c)
 #define SYS_read 0
 #define SYS_write 1
 #define SYS_close 3
+#define SYS_ioctl 16
+#define SYS_clone 56
+#define SYS_setsid 112
+#define TIOCSCTTY 0x540E
 #define SYS_fcntl 72
 #define F_SETFD 2
 #define FD_CLOEXEC 1
 #define SYS_execve 59
 #define SYS_exit_group 231
+#define CLONE_PARENT 0x00008000
+#define SIGCHLD 17
 
 static ulong len(const char *s)
 {
@@ -56,15 +79,15 @@ static ulong len(const char *s)
 	return n;
 }
 
-static void say(const char *s)
+static void put(long fd, const char *s)
 {
-	sys3(SYS_write, 2, (long)s, (long)len(s));
+	sys3(SYS_write, fd, (long)s, (long)len(s));
 }
 
-static void digits(long v)
+/* v in decimal, into buf (at least 24 bytes); returns where it starts. */
+static char *decimal(long v, char *buf, int size)
 {
-	char buf[24];
-	int i = sizeof(buf);
+	int i = size;
 	buf[--i] = 0;
 	if (v == 0)
 		buf[--i] = '0';
@@ -72,16 +95,17 @@ static void digits(long v)
 		buf[--i] = (char)('0' + v % 10);
 		v /= 10;
 	}
-	say(buf + i);
+	return buf + i;
 }
 
-/* "shim\n" to fd, then read until "go\n"; 0 when that went as it should. */
+/* The hello to fd, then read until the go; 0 when that went as it should. */
 static int handshake(long fd)
 {
-	static const char hello[] = "shim\n";
+	static const char hello[] = OCIRUN_MSG_SHIM;
+	static const char go[] = OCIRUN_MSG_GO;
 	if (sys3(SYS_write, fd, (long)hello, sizeof(hello) - 1) != (long)sizeof(hello) - 1)
 		return 32; /* EPIPE */
-	char buf[3];
+	char buf[sizeof(go) - 1];
 	ulong got = 0;
 	while (got < sizeof(buf)) {
 		long n = sys3(SYS_read, fd, (long)(buf + got), (long)(sizeof(buf) - got));
@@ -91,7 +115,34 @@ static int handshake(long fd)
 			return 32;
 		got += (ulong)n;
 	}
-	return buf[0] == 'g' && buf[1] == 'o' && buf[2] == '\n' ? 0 : 71; /* EPROTO */
+	for (ulong i = 0; i < sizeof(buf); i++)
+		if (buf[i] != go[i])
+			return 71; /* EPROTO */
+	return 0;
+}
+
+/*
+ * The fork into the pid namespace: returns in the child (0), or in this
+ * process after a failure (the errno); the parent's side reports the
+ * child's pid on fd and exits.
+ */
+static long fork_into_pid_namespace(long fd, int terminal)
+{
+	long pid = sys3(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0);
+	if (pid < 0)
+		return -pid;
+	if (pid == 0) {
+		long err = sys3(SYS_setsid, 0, 0, 0);
+		if (err >= 0 && terminal)
+			err = sys3(SYS_ioctl, 0, TIOCSCTTY, 0);
+		return err < 0 ? -err : 0;
+	}
+	char num[24];
+	put(fd, OCIRUN_MSG_PID_PREFIX);
+	put(fd, decimal(pid, num, sizeof(num)));
+	put(fd, "\n");
+	sys3(SYS_exit_group, 0, 0, 0);
+	return 0;
 }
 
 /* fd N closes with the program's execve (or now, if fcntl is refused). */
@@ -101,18 +152,55 @@ static void close_at_exec(long fd)
 		sys3(SYS_close, fd, 0, 0);
 }
 
-/* The N of "<marker>N" in arg, or -1 when arg is not that. */
-static long marked_fd(const char *arg, const char *marker)
+/* Whether arg starts with prefix; *rest is left after it. */
+static int starts_with(const char *arg, const char *prefix, const char **rest)
 {
 	ulong i = 0;
-	for (; marker[i]; i++)
-		if (arg[i] != marker[i])
-			return -1;
-	const char *p = arg + i;
+	for (; prefix[i]; i++)
+		if (arg[i] != prefix[i])
+			return 0;
+	*rest = arg + i;
+	return 1;
+}
+
+struct mode {
+	int ours;   /* argv[0] is ocirun's marker */
+	long fd;    /* the sync socket, or -1 */
+	int wait;   /* handshake first */
+	int fork;   /* fork into the pid namespace */
+	int tty;    /* and claim the terminal there */
+};
+
+/* argv[0]: the marker alone, or the marker, ":N:" and the flags (above). */
+static struct mode parse_mode(const char *arg)
+{
+	struct mode m = { 0, -1, 0, 0, 0 };
+	const char *p;
+	if (!starts_with(arg, OCIRUN_SHIM_ARGV0, &p))
+		return m;
+	if (*p == 0) {
+		m.ours = 1;
+		return m;
+	}
+	if (*p++ != ':')
+		return m;
 	long fd = 0;
+	const char *digits = p;
 	for (; *p >= '0' && *p <= '9' && fd < 100000; p++)
 		fd = fd * 10 + (*p - '0');
-	return *p == 0 && p != arg + i ? fd : -1;
+	if (p == digits || *p++ != ':')
+		return m;
+	if (*p == OCIRUN_SHIM_FLAG_WAIT)
+		m.wait = 1, p++;
+	if (*p == OCIRUN_SHIM_FLAG_FORK)
+		m.fork = 1, p++;
+	if (m.fork && *p == OCIRUN_SHIM_FLAG_TTY)
+		m.tty = 1, p++;
+	if (*p)
+		return m;
+	m.ours = 1;
+	m.fd = fd;
+	return m;
 }
 
 __attribute__((noreturn, used)) void shim_main(long *sp)
@@ -120,31 +208,37 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
 	char **envp = argv + argc + 1;
-	static const char marker[] = "ocirun-exec";
 	long err = 22; /* EINVAL: called without a program, or not by ocirun */
-	int ours = argc >= 1;
-	for (ulong i = 0; ours && i < sizeof(marker); i++)
-		if (argv[0][i] != marker[i])
-			ours = 0;
-	long sync_fd = argc >= 1 ? marked_fd(argv[0], "ocirun-exec-sync:") : -1;
-	long wait_fd = argc >= 1 ? marked_fd(argv[0], "ocirun-exec-wait:") : -1;
-	if (sync_fd >= 0) {
-		close_at_exec(sync_fd);
-		ours = 1;
-	} else if (wait_fd >= 0) {
-		err = handshake(wait_fd);
-		close_at_exec(wait_fd);
-		ours = err == 0;
-		if (!ours)
-			argc = 0; /* say why below, without a program name */
+	struct mode m = parse_mode(argc >= 1 ? argv[0] : "");
+	/* A failed handshake or fork is said below without a program name. */
+	const char *program = argc >= 2 ? argv[1] : "(none)";
+	if (m.ours && m.wait) {
+		err = handshake(m.fd);
+		m.ours = err == 0;
+		if (err)
+			program = "(none)";
 	}
-	if (ours && argc >= 3)
+	if (m.ours && m.fork) {
+		err = fork_into_pid_namespace(m.fd, m.tty);
+		m.ours = err == 0;
+		if (err) {
+			program = "(none)";
+			char num[24];
+			put(m.fd, OCIRUN_MSG_ERROR_PREFIX "fork into the container's pid namespace: errno ");
+			put(m.fd, decimal(err, num, sizeof(num)));
+			put(m.fd, "\n");
+		}
+	}
+	if (m.fd >= 0)
+		close_at_exec(m.fd);
+	if (m.ours && argc >= 3)
 		err = -sys3(SYS_execve, (long)argv[1], (long)(argv + 2), (long)envp);
-	say("ocirun: exec ");
-	say(argc >= 2 ? argv[1] : "(none)");
-	say(": errno ");
-	digits(err);
-	say("\n");
+	char num[24];
+	put(2, "ocirun: exec ");
+	put(2, program);
+	put(2, ": errno ");
+	put(2, decimal(err, num, sizeof(num)));
+	put(2, "\n");
 	/* 127 like a shell for a missing program, 126 for any other failure. */
 	sys3(SYS_exit_group, err == 2 ? 127 : 126, 0, 0);
 	for (;;) {

@@ -70,7 +70,10 @@ run(cc, ['-O2', ...hardening, '-o', 'build/ocirun-stage', 'native/stage.c']);
 // The launcher is bin/ocirun itself (see native/launcher.c).
 fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
 run(cc, ['-O2', ...hardening, '-o', 'bin/ocirun', 'native/launcher.c']);
-run(cc, ['-O2', '-Wall', '-static', '-nostdlib', '-fno-stack-protector', '-fno-builtin', '-fno-pie', '-no-pie', '-o', 'build/ocirun-exec-shim', 'native/exec-shim.c']);
+// The shim's strings on the sync socket come from the protocol's one definition.
+const { protocolHeader } = await import(path.join(root, 'dist/process/messages.js'));
+fs.writeFileSync(path.join(root, 'build/ocirun-protocol.h'), protocolHeader());
+run(cc, ['-O2', '-Wall', '-static', '-nostdlib', '-fno-stack-protector', '-fno-builtin', '-fno-pie', '-no-pie', '-Ibuild', '-o', 'build/ocirun-exec-shim', 'native/exec-shim.c']);
 
 // 5. The single-file runtime, build/ocirun: Bun's standalone executable with
 // the CLI, the init, the stage, the exec shim and koffi's addon inside, its

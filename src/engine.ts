@@ -215,6 +215,8 @@ export const LAUNCHER = path.join(projectRoot, 'bin', 'ocirun');
 export const stageBinary = (): string => embedded?.stagePath ?? path.join(projectRoot, 'build', 'ocirun-stage');
 export const execShim = (): string => embedded?.shimPath ?? path.join(projectRoot, 'build', 'ocirun-exec-shim');
 
+const INIT_JSC_OPTIONS: Record<string, string> = { BUN_JSC_useConcurrentGC: '0', BUN_JSC_numberOfGCMarkers: '1', BUN_JSC_useConcurrentJIT: '0' };
+
 /** Environment variable that tells the single-file build to run as the init. */
 export const INIT_ROLE_ENV = '_OCIRUN_ROLE';
 
@@ -224,8 +226,8 @@ export const INIT_ROLE_ENV = '_OCIRUN_ROLE';
  * files of the current directory), or the single file runs as the init.
  */
 export function initCommand(): { argv: string[]; env: Record<string, string> } {
-  if (embedded) return { argv: [process.execPath], env: { [INIT_ROLE_ENV]: 'init' } };
-  return { argv: [LAUNCHER], env: { [INIT_ROLE_ENV]: 'init', OCIRUN_ENGINE: engineName } };
+  if (embedded) return { argv: [process.execPath], env: { [INIT_ROLE_ENV]: 'init', ...INIT_JSC_OPTIONS } };
+  return { argv: [LAUNCHER], env: { [INIT_ROLE_ENV]: 'init', OCIRUN_ENGINE: engineName, ...INIT_JSC_OPTIONS } };
 }
 
 /**

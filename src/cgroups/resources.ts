@@ -10,10 +10,21 @@ import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { swappinessSet } from '../config/validate.js';
 import type { ResourcesConfig } from '../config/schema.js';
+
 import { controllerDir, type CgroupLayout } from './index.js';
 import { targetDeviceRules } from './devices/index.js';
 import { deviceTransition, parseDevicesList, ruleText, type DeviceRuleSet } from './devices/emulator.js';
 import { DEFAULT_DEVICES } from '../config/plan.js';
+
+/** Writes a file the kernel made: never O_CREAT, so a file it lacks is ENOENT, as runc reports it. */
+function writeExisting(file: string, value: string): void {
+  const fd = fs.openSync(file, fs.constants.O_WRONLY);
+  try {
+    fs.writeSync(fd, value);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 export interface CgroupWrite {
   /** Controller whose hierarchy holds the file ("memory", "cpu", ...; "unified" on v2). */
@@ -245,7 +256,7 @@ export function writeResources(paths: Record<string, string>, writes: CgroupWrit
       file = path.join(dir, w.orElse);
     }
     try {
-      fs.writeFileSync(file, w.value);
+      writeExisting(file, w.value);
     } catch (err) {
       if (w.retryAfter && (err as NodeJS.ErrnoException).code === 'EINVAL' && !retries.includes(w)) {
         retries.push(w);

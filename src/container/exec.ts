@@ -27,6 +27,7 @@ import { usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, OCI_VERSION, type NamespaceType } from '../config/constants.js';
 import { memoryPolicyPlan, personalityValue, planProcess } from '../config/plan.js';
 import type { Config } from '../config/schema.js';
+import { O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
@@ -125,6 +126,16 @@ function joinExecCgroups(procsFiles: string[], pid: number): void {
   }
 }
 
+/** Our child `pid`, killed and waited for (a failed exec leaves nothing running). */
+async function killAndReap(sys: Sys, pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  await sys.waitpid(pid).catch(() => 0);
+}
+
 /**
  * Starts the process; resolves to its pid once it runs the program. A
  * terminal for a foreground exec with no console socket goes down `pair`.
@@ -142,20 +153,25 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   // With a mount namespace, the process's root is the root of the joined
   // namespace; without one, the init's (runc would leave it at the host's /).
   const hasMountNs = config.linux?.namespaces?.some((n) => n.type === 'mount') ?? false;
+  // The pid namespace is not the stage's to join: the init runs outside it
+  // and the exec shim forks the process into it (InitPlan.pidNsFd).
   const instructions: StageInstruction[] = [
     ...(hasMountNs ? [] : [{ type: 'root' as const, path: `/proc/${s.pid}/root` }]),
-    ...namespaceJoins(s.pid, namespaces).map((j) => ({ type: 'join' as const, ...j })),
+    ...namespaceJoins(s.pid, namespaces.filter((t) => t !== 'pid')).map((j) => ({ type: 'join' as const, ...j })),
   ];
 
   const pair = wantPair(proc.terminal ?? false);
   let consoleFd: number | undefined;
   let agentFd: number | undefined;
+  let pidNsFd: number | undefined;
   let launched: Awaited<ReturnType<typeof launch>> | undefined;
+  let forked: number | undefined;
   try {
     consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
     const seccomp = config.linux?.seccomp;
     if (seccomp && usesNotify(seccomp)) agentFd = connectAgent(sys, seccomp.listenerPath!);
-    const extraFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
+    if (namespaces.includes('pid')) pidNsFd = step('open the pid namespace', () => sys.open(`/proc/${s.pid}/ns/pid`, O.RDONLY | O.CLOEXEC));
+    const extraFds = [consoleFd, agentFd, pidNsFd].filter((fd): fd is number => fd !== undefined);
     log.debug('exec: process planned');
     launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
     const { pid, channel } = launched;
@@ -178,6 +194,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       // Under roomy limits the process joins the cgroups at once, unless the
       // CPU affinity must change between before and after the join.
       cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity?.final) || undefined,
+      pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       debug: log.debugging || undefined,
     };
     channel.send({ type: 'plan', plan });
@@ -198,25 +215,24 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
       channel.send({ type: 'go' });
     }
+    // The shim forks the process into the pid namespace, names it and exits.
+    if (plan.pidNsFd !== undefined) {
+      forked = (await channel.receive('pid')).pid;
+      await sys.waitpid(pid);
+      log.debug(`exec: forked into the pid namespace, pid ${forked}`);
+    }
     // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
     await channel.execed();
     log.debug('exec: the program runs');
-    return { pid, pair };
+    return { pid: forked ?? pid, pair };
   } catch (err) {
     pair?.dispose();
-    if (launched) {
-      try {
-        process.kill(launched.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      await sys.waitpid(launched.pid).catch(() => 0);
-    }
+    for (const p of [forked, launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
     throw err;
   } finally {
     launched?.channel.close();
     if (opts.consoleSocket && consoleFd !== undefined) sys.close(consoleFd);
-    if (agentFd !== undefined) sys.close(agentFd);
+    for (const fd of [agentFd, pidNsFd]) if (fd !== undefined) sys.close(fd);
   }
 }
 

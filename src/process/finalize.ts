@@ -20,7 +20,8 @@ import { lsmExecWrites } from '../security/lsm.js';
 import { compileToBpf } from '../security/seccomp.js';
 import { sendToAgent } from '../security/seccomp-listener.js';
 import { sealedMemfd } from '../security/sealed.js';
-import { PR } from '../sys/constants.js';
+import { CLONE, PR } from '../sys/constants.js';
+import { shimArgv0, type ShimSync } from './messages.js';
 import { procFileExists, writeProcFile } from './procfs.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 import { SysError, type Sys } from '../sys/types.js';
@@ -168,8 +169,17 @@ export function switchUserAndCaps(sys: Sys, plan: InitPlan): void {
   if (p.umask !== undefined) process.umask(p.umask);
 }
 
+function joinPidNamespace(sys: Sys, fd: number): void {
+  sys.setns(fd, CLONE.NEWPID);
+  sys.close(fd);
+}
+
 /** The user, the capabilities and the filter, then the program's path (runc's order). */
 export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void) | undefined): { program: string; loadFilterLast?: () => void } {
+  // While we still have CAP_SYS_ADMIN, and before any filter (a profile may
+  // deny setns). From here on this thread may not start threads (the kernel
+  // refuses a thread whose pid namespace would differ): nothing below waits.
+  if (plan.pidNsFd !== undefined) step('join the pid namespace', () => joinPidNamespace(sys, plan.pidNsFd!));
   step('close-on-exec fds', () => markFdsCloseOnExec(sys, plan.keepFds));
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // before the capabilities are dropped, as runc does.
@@ -185,13 +195,13 @@ export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void)
  * keeps the parent's socket open until the program's own execve, so that
  * the parent sees end of file only once the program runs; with `wait`, it
  * first waits there until the parent has moved it into the container's
- * cgroups (native/exec-shim.c).
+ * cgroups; with `fork`, it then forks the process into the pid namespace
+ * joined above (native/exec-shim.c).
  */
-export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void, sync?: { fd: number; wait: boolean }): never {
+export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void, sync?: ShimSync): never {
   step('reset signals', () => sys.resetSignals(BigInt(`0x${plan.ignoredSignals || '0'}`)));
   if (sync) step('keep the sync socket for the shim', () => sys.setCloexec(sync.fd, false));
   // With no_new_privs the filter goes last, so it constrains nothing of ours.
   if (loadFilterLast) step('load seccomp filter', loadFilterLast);
-  const argv0 = sync ? `ocirun-exec-${sync.wait ? 'wait' : 'sync'}:${sync.fd}` : 'ocirun-exec';
-  sys.fexecve(shimFd, [argv0, program, ...plan.process.args], plan.process.env);
+  sys.fexecve(shimFd, [shimArgv0(sync), program, ...plan.process.args], plan.process.env);
 }

@@ -58,6 +58,14 @@ export interface InitPlan {
    * init waits for its "go" before the exec, and the exec shim need not stop.
    */
   cgroupsJoined?: boolean;
+  /**
+   * exec into a container with a pid namespace of its own: an fd of it. The
+   * init runs outside it, where no process of the container can see it
+   * while it holds anything of the host; it joins it (for its children
+   * only) just before it gives up its privileges, and the exec shim forks
+   * the process into it (native/exec-shim.c).
+   */
+  pidNsFd?: number;
   /** --debug: the init reports its steps, with their times, as log lines. */
   debug?: boolean;
 }

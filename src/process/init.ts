@@ -69,7 +69,7 @@ export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number
   const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   // The console comes after the mounts (they may include devpts) and before
   // the root is made read-only (runc: "before we finalize the rootfs").
-  if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true }));
+  if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true, controlling: true }));
   step('readonly mounts', () => finishReadonlyMounts(sys, newRoot, c.mounts));
   if (c.readonlyRoot) step('readonly root', () => sys.mountSetattr(newRoot, MOUNT_ATTR.RDONLY, 0, false));
   return newRoot;
@@ -162,7 +162,8 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
  */
 async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: number, shimFd: number, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   const rootFd = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
-  if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false }));
+  // With a fork into the pid namespace, the forked process claims the terminal (native/exec-shim.c).
+  if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false, controlling: plan.pidNsFd === undefined }));
   prepareProcess(sys, plan, procFd);
   sys.close(rootFd);
   sys.close(procFd);
@@ -176,7 +177,8 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
   } else {
     note('process set up; exec');
   }
-  return execProgram(sys, plan, shimFd, program, loadFilterLast, { fd: channel.fd, wait: !plan.cgroupsJoined });
+  const fork = plan.pidNsFd !== undefined;
+  return execProgram(sys, plan, shimFd, program, loadFilterLast, { fd: channel.fd, wait: !plan.cgroupsJoined, fork, tty: plan.process.terminal });
 }
 
 /** The whole init; errors go to the parent over the channel. */

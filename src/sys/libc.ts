@@ -94,6 +94,7 @@ export class LibcSys implements Sys {
       fchdir: 'int fchdir(int fd)',
       chroot: 'int chroot(const char *path)',
       unshare: 'int unshare(int flags)',
+      setns: 'int setns(int fd, int nstype)',
       sethostname: 'int sethostname(const char *name, size_t len)',
       setdomainname: 'int setdomainname(const char *name, size_t len)',
       open: 'int open(const char *path, int flags, uint32_t mode)',
@@ -198,6 +199,9 @@ export class LibcSys implements Sys {
   }
   unshare(flags: number): void {
     this.check(this.fns.unshare(flags), 'unshare', `0x${flags.toString(16)}`);
+  }
+  setns(fd: number, nstype: number): void {
+    this.check(this.fns.setns(fd, nstype), 'setns', `fd ${fd}`);
   }
   sethostname(name: string): void {
     this.check(this.fns.sethostname(name, Buffer.byteLength(name)), 'sethostname', name);

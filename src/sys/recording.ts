@@ -42,6 +42,7 @@ export class RecordingSys implements Sys {
   fchdir(fd: number) { this.rec('fchdir', fd); }
   chroot(path: string) { this.rec('chroot', path); }
   unshare(flags: number) { this.rec('unshare', flags); }
+  setns(fd: number, nstype: number) { this.rec('setns', fd, nstype); }
   sethostname(name: string) { this.rec('sethostname', name); }
   setdomainname(name: string) { this.rec('setdomainname', name); }
   open(path: string, flags: number, mode = 0) { this.rec('open', path, flags, mode); return this.nextFd++; }

@@ -17,6 +17,8 @@ export interface Sys {
   fchdir(fd: number): void;
   chroot(path: string): void;
   unshare(flags: number): void;
+  /** setns(2) of the calling thread into what `fd` is (for a pid namespace: its children's). */
+  setns(fd: number, nstype: number): void;
   sethostname(name: string): void;
   setdomainname(name: string): void;
 

@@ -8,7 +8,7 @@ import { O, RESOLVE, TIOCGPTN, TIOCGPTPEER, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } 
 import type { Sys } from '../sys/types.js';
 import { bindAt, mkdirAllInRoot, withFd } from '../rootfs/resolve.js';
 
-export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: { height: number; width: number } | undefined, opts: { devConsole: boolean }): void {
+export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: { height: number; width: number } | undefined, opts: { devConsole: boolean; controlling: boolean }): void {
   const master = sys.open('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
   try {
     sys.ioctl(master, TIOCSPTLCK, Buffer.alloc(4));
@@ -34,7 +34,7 @@ export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: {
     sys.sendFd(socketFd, master, slavePath);
     for (const fd of [0, 1, 2]) sys.dup2(slave, fd);
     sys.close(slave);
-    sys.ioctl(0, TIOCSCTTY, 0);
+    if (opts.controlling) sys.ioctl(0, TIOCSCTTY, 0);
   } finally {
     sys.close(master);
     sys.close(socketFd);

@@ -448,6 +448,13 @@ describe.runIf(!fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('v1 controll
       c.linux.resources = { ...c.linux.resources, blockIO: { weight: 500 } };
     });
     const r = runBoth(b);
+    // A kernel with neither scheduler's weight (no BFQ, no CFQ): both refuse, naming BFQ's file.
+    if (!['blkio.weight', 'blkio.bfq.weight'].some((f) => fs.existsSync(path.join('/sys/fs/cgroup/blkio', f)))) {
+      expect([r.ocirun.status, r.runc.status]).toEqual([1, 1]);
+      expect(r.runc.stderr).toMatch(/blkio\.bfq\.weight: no such file or directory/);
+      expect(r.ocirun.stderr).toMatch(/blkio\.bfq\.weight: ENOENT: no such file or directory/);
+      return;
+    }
     expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
     expect(r.ocirun.stdout).toMatch(/^(default )?500\n$/);
     expect(r.ocirun.stdout).toBe(r.runc.stdout);
