@@ -33,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -311,6 +312,53 @@ static void export_proc_clone(void)
 		export_fd("_OCIRUN_PROC_FD", fd);
 }
 
+/*
+ * The executable this stage was started from, when that is an fd of the
+ * parent's (the single file's sealed memfd, run as /proc/self/fd/N): it is
+ * not the init's to hold, where a process of the container could see it.
+ */
+static void close_own_executable_fd(void)
+{
+	struct stat self;
+	if (stat("/proc/self/exe", &self) < 0)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	int dfd = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct stat st;
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != dfd && fd != sync_fd && fstat(fd, &st) == 0 && st.st_dev == self.st_dev && st.st_ino == self.st_ino)
+			close(fd);
+	}
+	closedir(d);
+}
+
+/*
+ * The engine must not be dumpable from its first instruction: until its
+ * first line of JavaScript says so, a process of the container that sees
+ * it (a create joining another container's pid namespace) could ptrace it
+ * or open its /proc files. The kernel leaves a program non-dumpable
+ * (fs.suid_dumpable) when it is exec'd with a real gid other than its
+ * effective one, so the real gid becomes another mapped one for the exec
+ * (the kernel refuses an unmapped one with EINVAL); the init puts it back
+ * first thing (src/process/init.ts). Only root may; where no other gid is
+ * mapped, the engine starts dumpable and makes itself not so at once.
+ */
+static void real_gid_for_a_nondumpable_exec(void)
+{
+	if (geteuid() != 0)
+		return;
+	gid_t egid = getegid();
+	const gid_t candidates[] = { egid + 1, 1, 65534, 100 };
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+		if (candidates[i] != egid && setresgid(candidates[i], egid, egid) == 0)
+			return;
+	}
+}
+
 static void chroot_to_fd(int fd, const char *what)
 {
 	if (fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
@@ -392,6 +440,7 @@ int main(int argc, char **argv)
 	}
 	sync_fd = (int)fd;
 	reexec_sealed(argv);
+	close_own_executable_fd();
 	/* No other process of the container may ptrace us or open our memory
 	 * before we are in it (runc's nsexec does the same). */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -478,6 +527,7 @@ int main(int argc, char **argv)
 		fail("setsid");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[init]", 0, 0, 0);
 	export_fd("_OCIRUN_ROOT_FD", in.root_fd);
+	real_gid_for_a_nondumpable_exec();
 	/* Last: a chrooted process may not unshare a user namespace. The root's
 	 * fd stays open, without close-on-exec, for the engine. */
 	chroot_to_fd(host_tree, "enter the copy of the host's mounts");

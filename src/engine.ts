@@ -108,72 +108,18 @@ function loadFromUnnamedCopy(bytes: Uint8Array, dirs: string[]): { mod: any; fd:
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let koffiModule: any;
 let koffiFd: number | undefined;
-
-/**
- * The addon as this user's cached copy: `dir` is a directory of this user
- * alone (0700; anything else there is not trusted), the file is read-only
- * (0555) and named after the embedded file's content hash. Reading the embedded
- * addon and writing a copy costs ~2 ms at every start; a cached copy is only
- * opened and checked. Undefined (the caller copies as usual) when there is
- * no such cache or it cannot be used.
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function loadCachedCopy(dir: string, name: string, size: number, bytes: () => Uint8Array): { mod: any; fd: number } | undefined {
-  const uid = process.geteuid?.() ?? 0;
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
-  }
-  const d = fs.lstatSync(dir);
-  if (!d.isDirectory() || d.uid !== uid || (d.mode & 0o077) !== 0) return undefined;
-  const file = path.join(dir, name);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      const st = fs.fstatSync(fd);
-      if (st.isFile() && st.uid === uid && (st.mode & 0o222) === 0 && st.size === size) {
-        const mod = dlopenFd(fd);
-        if (mod) return { mod, fd };
-        fs.closeSync(fd);
-        return undefined; // a noexec mount
-      }
-      fs.closeSync(fd);
-      fs.rmSync(file, { force: true });
-    } catch (err) {
-      if (fd !== undefined) fs.closeSync(fd);
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
-    }
-    if (attempt > 0) return undefined;
-    // Written under a name of this process, then renamed: readers see all of it or nothing.
-    const tmp = `${file}.${process.pid}`;
-    try {
-      // Readable by all: an init in a user namespace reopens it through its fd.
-      const w = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o555);
-      try {
-        fs.fchmodSync(w, 0o555);
-        fs.writeSync(w, bytes());
-      } finally {
-        fs.closeSync(w);
-      }
-      fs.renameSync(tmp, file);
-    } catch {
-      fs.rmSync(tmp, { force: true });
-      return undefined;
-    }
-  }
-  return undefined;
-}
+let koffiFdOfInit: number | undefined;
 
 /**
  * koffi: the package, or in the single file the embedded addon (the same
  * API; koffi's JS wrapper only adds deprecation shims). Bun would extract
  * an embedded addon to a file of a guessable name in /tmp (and cannot in
- * the init, whose root is read-only); instead it is loaded from a cached
- * copy in a directory of this user's (/dev/shm/.ocirun-UID), or failing
- * that from an unnamed file of ours; the init gets it from its parent as
- * an fd.
+ * the init, whose root is read-only); instead it is loaded from an unnamed
+ * copy of ours (O_TMPFILE, ~2 ms), which no other process can name or
+ * open. No copy is shared between commands: a shared one is a file that
+ * a container given the host's /dev/shm (--ipc=host) could rewrite, and
+ * the next command would run it as root. The init gets a sealed memfd of
+ * it from its parent (koffiFdForInit), and closes it once loaded.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function loadKoffi(): any {
@@ -181,29 +127,26 @@ export function loadKoffi(): any {
   if (!embedded) return (koffiModule = createRequire(import.meta.url)('koffi'));
   const inherited = process.env[KOFFI_FD_ENV];
   if (inherited) {
-    koffiFd = Number(inherited);
-    koffiModule = dlopenFd(koffiFd);
-    if (!koffiModule) throw new Error(`cannot load koffi's addon from fd ${koffiFd}: permission denied`);
+    const fd = Number(inherited);
+    koffiModule = dlopenFd(fd);
+    fs.closeSync(fd);
+    if (!koffiModule) throw new Error(`cannot load koffi's addon from fd ${fd}: permission denied`);
     return koffiModule;
   }
-  const koffiPath = embedded.koffiPath;
-  const bytes = () => fs.readFileSync(koffiPath);
-  const size = (globalThis as unknown as { Bun?: { file(p: string): { size: number } } }).Bun?.file(koffiPath).size ?? bytes().length;
-  const cached = loadCachedCopy(`/dev/shm/.ocirun-${process.geteuid?.() ?? 0}`, path.basename(koffiPath), size, bytes);
-  if (cached) {
-    koffiFd = cached.fd;
-    return (koffiModule = cached.mod);
-  }
   const dirs = [...new Set(['/dev/shm', os.tmpdir(), process.env.XDG_RUNTIME_DIR ?? '/run', '/run', '/var/tmp'])];
-  const loaded = loadFromUnnamedCopy(bytes(), dirs);
+  const loaded = loadFromUnnamedCopy(fs.readFileSync(embedded.koffiPath), dirs);
   koffiFd = loaded.fd;
   return (koffiModule = loaded.mod);
 }
 
-/** The fd of the embedded koffi addon that the init should inherit (single file only). */
-export function koffiFdForInit(): number | undefined {
-  if (embedded) loadKoffi();
-  return koffiFd;
+/**
+ * The fd of koffi's addon for the init to inherit (single file only): a
+ * sealed memfd copy, which nothing can change, made once per command.
+ */
+export function koffiFdForInit(seal: (name: string, bytes: Uint8Array) => number): number | undefined {
+  if (!embedded) return undefined;
+  loadKoffi();
+  return (koffiFdOfInit ??= seal('ocirun-koffi', fs.readFileSync(`/proc/self/fd/${koffiFd}`)));
 }
 
 // dist/engine.js, or dist/bundle/ocirun.js when bundled.

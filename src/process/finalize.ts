@@ -28,9 +28,19 @@ import { SysError, type Sys } from '../sys/types.js';
 import { lookPath } from './exec-path.js';
 import type { InitPlan } from './init-plan.js';
 
-/** Copies the exec shim into a sealed memfd (see native/exec-shim.c for why). */
-export function sealedShim(sys: Sys, shimPath: string): number {
-  return sealedMemfd(sys, 'ocirun-exec', fs.readFileSync(shimPath));
+/**
+ * The exec shim in a sealed memfd (see native/exec-shim.c for why). Its
+ * bytes are read while the host's files are reachable; the memfd is made
+ * when first needed, as late as the seccomp filter allows (before it is
+ * loaded, which may deny memfd_create), so that the init of a created
+ * container holds no copy while it waits for start.
+ */
+export class SealedShim {
+  private memfd: number | undefined;
+  constructor(private readonly sys: Sys, private readonly bytes: Uint8Array) {}
+  fd(): number {
+    return (this.memfd ??= sealedMemfd(this.sys, 'ocirun-exec', this.bytes));
+  }
 }
 
 /** The process's AppArmor profile and SELinux label, for the next exec (src/security/lsm.ts). */
@@ -54,12 +64,13 @@ export function applyLsmLabels(sys: Sys, plan: InitPlan, procFd: number): void {
  * init still sees the host's files); the returned function loads it and
  * hands its notify fd to the agent when there is one.
  */
-export function compileFilter(sys: Sys, plan: InitPlan, note: (m: string) => void): (() => void) | undefined {
+export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, note: (m: string) => void): (() => void) | undefined {
   const profile = plan.seccomp;
   if (!profile) return undefined;
   const lib = step('load libseccomp', () => new LibSeccomp());
   const compiled = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, note));
   return () => {
+    step('seal exec shim', () => shim.fd());
     const notifyFd = sys.seccompLoad(compiled.flags, compiled.bpf);
     const agent = plan.seccompAgent;
     if (agent) step('send seccomp notify fd', () => sendToAgent(sys, agent.fd, notifyFd, agent.processState));
@@ -198,7 +209,8 @@ export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void)
  * cgroups; with `fork`, it then forks the process into the pid namespace
  * joined above (native/exec-shim.c).
  */
-export function execProgram(sys: Sys, plan: InitPlan, shimFd: number, program: string, loadFilterLast?: () => void, sync?: ShimSync): never {
+export function execProgram(sys: Sys, plan: InitPlan, shim: SealedShim, program: string, loadFilterLast?: () => void, sync?: ShimSync): never {
+  const shimFd = step('seal exec shim', () => shim.fd());
   step('reset signals', () => sys.resetSignals(BigInt(`0x${plan.ignoredSignals || '0'}`)));
   if (sync) step('keep the sync socket for the shim', () => sys.setCloexec(sync.fd, false));
   // With no_new_privs the filter goes last, so it constrains nothing of ours.

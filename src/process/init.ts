@@ -21,7 +21,7 @@ import { LibcSys } from '../sys/libc.js';
 import { restoreAddresses } from '../network/net-devices.js';
 import { Channel } from './channel.js';
 import { withHome } from './exec-path.js';
-import { becomeProcess, compileFilter, execProgram, prepareProcess, sealedShim } from './finalize.js';
+import { becomeProcess, compileFilter, execProgram, prepareProcess, SealedShim } from './finalize.js';
 import { openProcHandle, reopenFd, writeProcFile } from './procfs.js';
 import { tightLimits, type ContainerSetup, type InitPlan } from './init-plan.js';
 import { logTime } from '../log.js';
@@ -98,7 +98,7 @@ function waitForStart(sys: Sys, procFd: number, fifoFd: number): void {
 }
 
 /** create: the container's init. */
-async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shimFd: number, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
+async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shim: SealedShim, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   if (c.movedNetDevices) restoreAddresses(sys, c.movedNetDevices);
   const cgroup2Copy = c.cgroupUnified && plan.inUserNs && !c.newCgroupNs ? hostCgroup2Copy(sys) : undefined;
   mountRootfs(sys, c, plan.inUserNs);
@@ -151,7 +151,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   // startContainer: inside the container, path resolved there, after start.
   // (No --debug lines: the channel to the CLI is closed by now.)
   runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {}, () => {});
-  return execProgram(sys, plan, shimFd, program, filterBeforeHooks ? undefined : loadFilterLast);
+  return execProgram(sys, plan, shim, program, filterBeforeHooks ? undefined : loadFilterLast);
 }
 
 /**
@@ -160,7 +160,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
  * (the parent moves it, see native/exec-shim.c), so that nothing of the
  * engine is charged to the container.
  */
-async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: number, shimFd: number, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
+async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: number, shim: SealedShim, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   const rootFd = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   // With a fork into the pid namespace, the forked process claims the terminal (native/exec-shim.c).
   if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false, controlling: plan.pidNsFd === undefined }));
@@ -178,7 +178,7 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
     note('process set up; exec');
   }
   const fork = plan.pidNsFd !== undefined;
-  return execProgram(sys, plan, shimFd, program, loadFilterLast, { fd: channel.fd, wait: !plan.cgroupsJoined, fork, tty: plan.process.terminal });
+  return execProgram(sys, plan, shim, program, loadFilterLast, { fd: channel.fd, wait: !plan.cgroupsJoined, fork, tty: plan.process.terminal });
 }
 
 /** The whole init; errors go to the parent over the channel. */
@@ -186,12 +186,16 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   // Before anything else: no other process may ptrace us or open our
   // /proc/PID/exe (the host's engine binary) while we run in the container.
   sys.prctl(PR.SET_DUMPABLE, 0);
+  // The stage exec'd us with another real gid so that we were not dumpable
+  // even before that line (native/stage.c); it is ours again.
+  const egid = process.getegid!();
+  if (process.getgid!() !== egid) sys.setresgid(egid, egid, egid);
   const { plan } = await channel.receive('plan');
   const note: Note = plan.debug ? (message) => channel.send({ type: 'log', level: 'debug', message: `init: ${message}`, time: logTime() }) : () => {};
   note(`plan received (${performance.now().toFixed(1)} ms after the engine started)`);
   // While the host's files are reachable: the shim and libseccomp.
-  const shimFd = step('seal exec shim', () => sealedShim(sys, plan.shimPath));
-  const loadFilter = compileFilter(sys, plan, note);
+  const shim = step('read exec shim', () => new SealedShim(sys, fs.readFileSync(plan.shimPath)));
+  const loadFilter = compileFilter(sys, plan, shim, note);
   const initial = plan.container ? undefined : plan.process.execCPUAffinity?.initial;
   if (initial) step('set initial CPU affinity', () => sys.schedSetaffinity(initial));
   // The init's own procfs, from the host's (see ./procfs.ts).
@@ -200,8 +204,8 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   // process is to have, where paths, mount(2) and pivot_root(2) act.
   step('enter the mount namespace', () => chrootToFd(sys, env.rootFd));
   note('host files loaded; in the mount namespace');
-  if (plan.container) return initContainer(sys, channel, plan, plan.container, procFd, shimFd, loadFilter, note);
-  return initExec(sys, channel, plan, procFd, shimFd, loadFilter, note);
+  if (plan.container) return initContainer(sys, channel, plan, plan.container, procFd, shim, loadFilter, note);
+  return initExec(sys, channel, plan, procFd, shim, loadFilter, note);
 }
 
 /** Reports a failure to the parent, or on stderr once nobody reads the channel. */

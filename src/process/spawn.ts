@@ -128,7 +128,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
   ];
   // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
-  const koffi = koffiFdForInit();
+  const koffi = koffiFdForInit((name, bytes) => sealedMemfd(sys, name, bytes));
   if (koffi !== undefined) {
     fds.push(koffi);
     env.push(`${KOFFI_FD_ENV}=${fds.length - 1}`);

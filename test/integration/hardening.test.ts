@@ -166,38 +166,3 @@ describe('bad input to exec --process and update -r, as strict as config.json', 
     expect(cli(runcRoot, ['update', '-r', '-', runcId], { runtime: RUNC, input: '{"pids":{}}' }).status).toBe(0);
   });
 });
-
-describe("the single file's cached copy of the koffi addon", () => {
-  // build/ocirun keeps a copy of its embedded addon in /dev/shm/.ocirun-UID
-  // (only reading the embedded file costs milliseconds at every start).
-  const single = path.join(project, 'build', 'ocirun');
-  const dir = `/dev/shm/.ocirun-${process.geteuid!()}`;
-  it('is used only when it is a read-only file of ours in a directory of ours; anything else is replaced', () => {
-    expect(spawnSync(single, ['--root', os.tmpdir(), 'list'], { encoding: 'utf8' }).status).toBe(0);
-    // Any command that makes system calls loads it (delete -f of nothing does).
-    expect(spawnSync(single, ['--root', os.tmpdir(), 'delete', '-f', 'no-such-container'], { encoding: 'utf8' }).status).toBe(0);
-    const [name] = fs.readdirSync(dir).filter((f) => /^koffi-.*\.node$/.test(f));
-    expect(name).toBeDefined();
-    const file = path.join(dir, name);
-    const good = fs.statSync(file);
-    expect([good.uid, good.mode & 0o777]).toEqual([process.geteuid!(), 0o555]);
-    // A planted file of another user's, writable, with other bytes: not loaded, replaced.
-    fs.rmSync(file);
-    fs.writeFileSync(file, 'not an ELF file', { mode: 0o666 });
-    fs.chownSync(file, 1000, 1000);
-    const r = spawnSync(single, ['--root', os.tmpdir(), 'delete', '-f', 'no-such-container'], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const replaced = fs.statSync(file);
-    expect([replaced.uid, replaced.mode & 0o777, replaced.size]).toEqual([process.geteuid!(), 0o555, good.size]);
-    // A directory others may write is not used at all: the addon is loaded from an unnamed copy.
-    fs.chmodSync(dir, 0o777);
-    try {
-      fs.rmSync(file);
-      const r2 = spawnSync(single, ['--root', os.tmpdir(), 'delete', '-f', 'no-such-container'], { encoding: 'utf8' });
-      expect(r2.status, r2.stderr).toBe(0);
-      expect(fs.existsSync(file)).toBe(false);
-    } finally {
-      fs.chmodSync(dir, 0o700);
-    }
-  });
-});
