@@ -224,6 +224,8 @@ export interface ConfigCheckOptions {
 interface CheckInput {
   config: Config;
   linux: NonNullable<Config['linux']>;
+  /** root.path resolved against the bundle, once for every check. */
+  rootfs: string;
   host: HostFacts;
   opts: ConfigCheckOptions;
 }
@@ -246,9 +248,8 @@ function otherPlatforms({ config }: CheckInput): void {
 }
 
 /** The root-path guard: a root, and a directory where it points. */
-function rootPath({ config, host, opts }: CheckInput): void {
+function rootPath({ config, host, rootfs }: CheckInput): void {
   if (!config.root) throw new ConfigError('root', 'is required on Linux');
-  const rootfs = path.resolve(opts.bundle, config.root.path);
   if (!host.isDirectory(rootfs)) throw new ConfigError('root.path', `${rootfs} does not exist or is not a directory`);
 }
 
@@ -301,7 +302,7 @@ function timeOffsets({ linux }: CheckInput): void {
  * the host, or silently not happen, so here they are refused; masked and
  * read-only paths are refused with runc's own words.
  */
-function withoutMountNs({ config, linux, opts }: CheckInput): void {
+function withoutMountNs({ config, linux, opts, rootfs }: CheckInput): void {
   if (hasNamespace(linux, 'mount')) return;
   const why = 'without a private mount namespace';
   if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
@@ -310,7 +311,7 @@ function withoutMountNs({ config, linux, opts }: CheckInput): void {
   if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
   if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
   if (opts.noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
-  if ((config.mounts?.length ?? 0) > 0 && path.resolve(opts.bundle, config.root?.path ?? '') === '/') {
+  if ((config.mounts?.length ?? 0) > 0 && rootfs === '/') {
     throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
   }
 }
@@ -512,7 +513,8 @@ const configChecks: ConfigCheck[] = [
 ];
 
 function runChecks(checks: ConfigCheck[], config: Config, opts: ConfigCheckOptions): void {
-  const input: CheckInput = { config, linux: config.linux ?? {}, host: opts.host ?? realHost, opts };
+  const rootfs = path.resolve(opts.bundle, config.root?.path ?? '');
+  const input: CheckInput = { config, linux: config.linux ?? {}, rootfs, host: opts.host ?? realHost, opts };
   for (const check of checks) check(input);
 }
 
