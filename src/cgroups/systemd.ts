@@ -25,17 +25,24 @@ export interface SystemdUnit {
 
 /**
  * runc's cgroupsPath for systemd: "slice:prefix:name"; empty is
- * system.slice, prefix "runc" (here "ocirun"), the container id.
+ * system.slice, prefix "runc" (here "ocirun"), the container id. The
+ * validator (src/config/validate.ts) refuses any other form first.
  */
-export function systemdUnit(cgroupsPath: string, id: string, rootless = false): SystemdUnit {
-  if (!cgroupsPath) return { slice: rootless ? 'user.slice' : 'system.slice', unit: `ocirun-${id}.scope` };
+export function checkSystemdCgroupsPath(cgroupsPath: string): void {
+  if (!cgroupsPath) return;
   const parts = cgroupsPath.split(':');
   if (parts.length !== 3) throw new ConfigError('linux.cgroupsPath', `expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "${cgroupsPath}" instead`);
   const [slice, prefix, name] = parts;
-  const s = slice || (rootless ? 'user.slice' : 'system.slice');
-  expandSlice(s);
+  if (slice) expandSlice(slice);
   if (!name || /[/\\]/.test(name) || /[/\\]/.test(prefix)) throw new ConfigError('linux.cgroupsPath', `"${cgroupsPath}": the unit name must be a single path component`);
-  return { slice: s, unit: name.endsWith('.slice') ? name : `${prefix}-${name}.scope` };
+}
+
+/** The slice and scope of a cgroupsPath checkSystemdCgroupsPath accepted. */
+export function systemdUnit(cgroupsPath: string, id: string, rootless = false): SystemdUnit {
+  const defaultSlice = rootless ? 'user.slice' : 'system.slice';
+  if (!cgroupsPath) return { slice: defaultSlice, unit: `ocirun-${id}.scope` };
+  const [slice, prefix, name] = cgroupsPath.split(':');
+  return { slice: slice || defaultSlice, unit: name.endsWith('.slice') ? name : `${prefix}-${name}.scope` };
 }
 
 /** systemd's slice naming: "a-b-c.slice" is /a.slice/a-b.slice/a-b-c.slice (runc's ExpandSlice). */

@@ -6,7 +6,7 @@
  * apply, so nothing in a config is silently ignored.
  */
 import path from 'node:path';
-import { cpuList } from './validate.js';
+import { parseCpuList } from './cpulist.js';
 import { planCapabilities, type CapabilityPlan } from '../security/capabilities.js';
 import { CLONE, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
@@ -262,8 +262,8 @@ export function planProcess(p: ProcessConfig, warn: (msg: string) => void): Proc
     apparmorProfile: p.apparmorProfile || undefined,
     selinuxLabel: p.selinuxLabel || undefined,
     execCPUAffinity: p.execCPUAffinity && {
-      initial: p.execCPUAffinity.initial !== undefined ? cpuList(p.execCPUAffinity.initial, 'process.execCPUAffinity.initial') : undefined,
-      final: p.execCPUAffinity.final !== undefined ? cpuList(p.execCPUAffinity.final, 'process.execCPUAffinity.final') : undefined,
+      initial: p.execCPUAffinity.initial !== undefined ? parseCpuList(p.execCPUAffinity.initial) : undefined,
+      final: p.execCPUAffinity.final !== undefined ? parseCpuList(p.execCPUAffinity.final) : undefined,
     },
   };
 }
@@ -297,7 +297,7 @@ export interface MemoryPolicyPlan {
 /** linux.memoryPolicy as set_mempolicy(2)'s arguments (validate.ts checked the nodes against the mode). */
 export function memoryPolicyPlan(m: { mode?: string; nodes?: string; flags?: string[] } | undefined): MemoryPolicyPlan | undefined {
   if (!m) return undefined;
-  return { mode: (m.flags ?? []).reduce((v, f) => v | MPOL_FLAGS[f], MPOL_MODES[m.mode ?? '']), nodes: m.nodes?.trim() ? cpuList(m.nodes, 'linux.memoryPolicy.nodes', 'plan', 'NUMA node') : [] };
+  return { mode: (m.flags ?? []).reduce((v, f) => v | MPOL_FLAGS[f], MPOL_MODES[m.mode ?? '']), nodes: parseCpuList(m.nodes ?? '') ?? [] };
 }
 
 /** linux.personality as personality(2)'s argument: the domain with the flags or'ed in. */

@@ -7,6 +7,10 @@
  * rather than silently ignored. Every failure is a ConfigError naming the
  * JSON path of the field. Afterwards ./plan.ts converts without checking.
  *
+ * A config is checked as runc's Validate does it: a list of small named
+ * checks, run in order, the first refusal reported (configChecks; restore
+ * adds restoreChecks).
+ *
  * Host facts (filesystems, sysctls, paths, LSMs, the cgroup layout) come
  * through `HostFacts` so that unit tests can supply their own.
  */
@@ -14,13 +18,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ErrorObject } from 'ajv';
 import type { CgroupLayout } from '../cgroups/index.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RuntimeError } from '../errors.js';
 import { parseMountOptions } from '../rootfs/options.js';
 import { checkIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
+import { checkSystemdCgroupsPath, runningSystemd } from '../cgroups/systemd.js';
 import { appArmorEnabled, selinuxEnabled } from '../security/lsm.js';
 import { actionValue, kernelFilterFlags, usesNotify } from '../security/seccomp.js';
 import { RLIMIT } from '../sys/constants.js';
 import { HookKinds, NamespaceTypes, PERSONALITY_DOMAINS, PERSONALITY_FLAGS, supportedOciVersion } from './constants.js';
+import { parseCpuList } from './cpulist.js';
 import type { Config, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
 import { validateConfig as configSchema, validateProcess as processSchema, validateResources as resourcesSchema } from './validators.js';
 
@@ -36,6 +42,8 @@ export interface HostFacts {
   isOwnMountNamespace(nsPath: string): boolean;
   /** Where the resctrl filesystem (Intel RDT) is mounted, if it is. */
   resctrlRoot(): string | undefined;
+  /** Whether systemd runs this host (for --systemd-cgroup). */
+  systemdRunning(): boolean;
 }
 
 export const realHost: HostFacts = {
@@ -66,6 +74,7 @@ export const realHost: HostFacts = {
   appArmor: appArmorEnabled,
   selinux: selinuxEnabled,
   resctrlRoot: () => resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
+  systemdRunning: runningSystemd,
   isOwnMountNamespace(nsPath) {
     try {
       const theirs = fs.statSync(nsPath);
@@ -109,36 +118,10 @@ function checkAgainst(validator: SchemaValidator, value: unknown, prefix: string
 
 // ---------------------------------------------------------------- process
 
-/** An interface name the kernel takes (runc's devValidName): at most 15 bytes, no '/', ':' or space, not "." or "..". */
-const validIfName = (n: string) => n.length > 0 && Buffer.byteLength(n) <= 15 && n !== '.' && n !== '..' && !/[/:\s]/.test(n);
-
-/** As runc: the devices need a network namespace of the container's (a new one or joined), and valid names. */
-function checkNetDevices(devices: Record<string, { name?: string }>, namespaces: { type: string }[]): void {
-  if (!namespaces.some((n) => n.type === 'network')) throw new ConfigError('linux.netDevices', 'moving network devices needs a network namespace (linux.namespaces has none)');
-  for (const [host, d] of Object.entries(devices)) {
-    if (!validIfName(host)) throw new ConfigError(`linux.netDevices[${JSON.stringify(host)}]`, 'is not a valid interface name');
-    if (d.name && !validIfName(d.name)) throw new ConfigError(`linux.netDevices[${JSON.stringify(host)}].name`, `${JSON.stringify(d.name)} is not a valid interface name`);
-  }
-}
-
-/** runc's rules: which modes take nodes (set_mempolicy(2) checks the nodes exist). */
-function checkMemoryPolicy(m: { mode?: string; nodes?: string; flags?: string[] }): void {
-  if (!m.mode) throw new ConfigError('linux.memoryPolicy.mode', 'is required');
-  const nodes = m.nodes?.trim() ? cpuList(m.nodes, 'linux.memoryPolicy.nodes', 'validate config', 'NUMA node') : [];
-  if ((m.mode === 'MPOL_DEFAULT' || m.mode === 'MPOL_LOCAL') && nodes.length) throw new ConfigError('linux.memoryPolicy.nodes', `${m.mode} takes no nodes, got ${nodes.length}`);
-  if (m.mode !== 'MPOL_DEFAULT' && m.mode !== 'MPOL_LOCAL' && m.mode !== 'MPOL_PREFERRED' && !nodes.length) throw new ConfigError('linux.memoryPolicy.nodes', `${m.mode} needs at least one node`);
-}
-
 /** A cpu (or NUMA node) list ("0-3,7") as numbers, or an error naming the field. */
-export function cpuList(text: string, field: string, step = 'validate config', what = 'CPU'): number[] {
-  const cpus: number[] = [];
-  for (const part of text.replace(/\s+/g, '').split(',').filter(Boolean)) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    const lo = m ? Number(m[1]) : NaN;
-    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-    if (!m || hi < lo || hi >= 1024) throw new ConfigError(field, `${JSON.stringify(text)} is not a ${what} list (such as "0-3,7") of ${what}s below 1024`, step);
-    for (let c = lo; c <= hi; c++) cpus.push(c);
-  }
+function cpuList(text: string, field: string, step = 'validate config', what = 'CPU'): number[] {
+  const cpus = parseCpuList(text);
+  if (!cpus) throw new ConfigError(field, `${JSON.stringify(text)} is not a ${what} list (such as "0-3,7") of ${what}s below 1024`, step);
   if (!cpus.length) throw new ConfigError(field, `is an empty ${what} list`, step);
   return cpus;
 }
@@ -226,8 +209,162 @@ export function validateResources(value: unknown, layout: CgroupLayout): asserts
 
 // ---------------------------------------------------------------- config
 
+export interface ConfigCheckOptions {
+  bundle: string;
+  host?: HostFacts;
+  /** --no-pivot */
+  noPivot?: boolean;
+  /** The host's cgroups, for linux.resources; without it the resources are checked against the schema only. */
+  layout?: CgroupLayout;
+  /** --systemd-cgroup: linux.cgroupsPath is systemd's "slice:prefix:name", and systemd must run. */
+  systemdCgroup?: boolean;
+}
+
+/** What each check is given: the config (it matched the schema), the host, the options. */
+interface CheckInput {
+  config: Config;
+  linux: NonNullable<Config['linux']>;
+  /** root.path resolved against the bundle, once for every check. */
+  rootfs: string;
+  host: HostFacts;
+  opts: ConfigCheckOptions;
+}
+
+/** One rule about a config (runc's validate.check): throws the ConfigError naming the bad field. */
+type ConfigCheck = (c: CheckInput) => void;
+
+const hasNamespace = (linux: CheckInput['linux'], type: string) => (linux.namespaces ?? []).some((n) => n.type === type);
+
+function ociVersion({ config }: CheckInput): void {
+  if (!supportedOciVersion(config.ociVersion)) {
+    throw new ConfigError('ociVersion', `"${config.ociVersion}" is not a runtime-spec version this runtime reads (up to 1.3.x)`);
+  }
+}
+
+function otherPlatforms({ config }: CheckInput): void {
+  for (const other of ['solaris', 'windows', 'vm', 'zos', 'freebsd'] as const) {
+    if (config[other] !== undefined) throw new ConfigError(other, 'is for another platform; this runtime runs Linux containers');
+  }
+}
+
+/** The root-path guard: a root, and a directory where it points. */
+function rootPath({ config, host, rootfs }: CheckInput): void {
+  if (!config.root) throw new ConfigError('root', 'is required on Linux');
+  if (!host.isDirectory(rootfs)) throw new ConfigError('root.path', `${rootfs} does not exist or is not a directory`);
+}
+
+function processPresent({ config, host }: CheckInput): void {
+  if (!config.process) throw new ConfigError('process', 'is required to create a container');
+  checkProcess(config.process, 'process', 'validate config', host);
+}
+
+function namespaces({ linux, host }: CheckInput): void {
+  const seen = new Set<string>();
+  for (const [i, ns] of (linux.namespaces ?? []).entries()) {
+    if (!(NamespaceTypes as readonly string[]).includes(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `unknown namespace "${ns.type}"`);
+    if (seen.has(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `namespace "${ns.type}" is listed twice`);
+    seen.add(ns.type);
+    if (ns.path === undefined) continue;
+    if (!ns.path.startsWith('/')) throw new ConfigError(`linux.namespaces[${i}].path`, `"${ns.path}" must be an absolute path`);
+    const code = host.statError(ns.path);
+    // A rootless caller cannot reach another user's namespaces: EACCES, not "does not exist".
+    if (code) throw new ConfigError(`linux.namespaces[${i}].path`, code === 'ENOENT' ? `${ns.path} does not exist` : `${ns.path}: stat: ${code}`);
+    // pivot_root in the runtime's own mount namespace would move the host's root (runc does not check).
+    if (ns.type === 'mount' && host.isOwnMountNamespace(ns.path)) {
+      throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");
+    }
+  }
+}
+
+function idMappings({ linux }: CheckInput): void {
+  const userNs = linux.namespaces?.find((n) => n.type === 'user');
+  const hasMaps = (linux.uidMappings?.length ?? 0) > 0 && (linux.gidMappings?.length ?? 0) > 0;
+  if (userNs && !userNs.path && !hasMaps) throw new ConfigError('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
+  if (!userNs && (linux.uidMappings?.length || linux.gidMappings?.length)) throw new ConfigError('linux.uidMappings', 'id mappings need a user namespace in linux.namespaces');
+}
+
+/** Never the host's: runc refuses these without a UTS namespace of the container's own. */
+function uts({ config, linux }: CheckInput): void {
+  if (config.hostname && !hasNamespace(linux, 'uts')) throw new ConfigError('hostname', 'unable to set hostname without a private UTS namespace');
+  if (config.domainname && !hasNamespace(linux, 'uts')) throw new ConfigError('domainname', 'unable to set domainname without a private UTS namespace');
+}
+
+function timeOffsets({ linux }: CheckInput): void {
+  if (linux.timeOffsets && !(linux.namespaces ?? []).some((n) => n.type === 'time' && !n.path)) {
+    throw new ConfigError('linux.timeOffsets', 'time offsets need a new time namespace in linux.namespaces');
+  }
+}
+
+/**
+ * Without a mount namespace of its own, runc still makes the host's `/`
+ * rslave (or as rootfsPropagation says), moves the rootfs over the host's
+ * `/` with --no-pivot, and ignores root.readonly. Each of those would change
+ * the host, or silently not happen, so here they are refused; masked and
+ * read-only paths are refused with runc's own words.
+ */
+function withoutMountNs({ config, linux, opts, rootfs }: CheckInput): void {
+  if (hasNamespace(linux, 'mount')) return;
+  const why = 'without a private mount namespace';
+  if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
+    throw new ConfigError(linux.maskedPaths?.length ? 'linux.maskedPaths' : 'linux.readonlyPaths', `unable to restrict sys entries ${why}`);
+  }
+  if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
+  if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
+  if (opts.noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
+  if ((config.mounts?.length ?? 0) > 0 && rootfs === '/') {
+    throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
+  }
+}
+
+function cgroupsPath({ linux }: CheckInput): void {
+  const cg = linux.cgroupsPath;
+  if (cg === undefined) return;
+  if (cg.includes('\n') || cg.includes('\0')) throw new ConfigError('linux.cgroupsPath', 'must not contain a newline or NUL');
+  // ".." could name a cgroup outside the runtime's reach, and the root (or
+  // an empty path after cleaning) is the host's own cgroup: a container
+  // there would take every host process with it on delete.
+  if (cg.split('/').includes('..')) throw new ConfigError('linux.cgroupsPath', `"${cg}" must not contain ".."`);
+  if (cg !== '' && cg.split('/').every((p) => p === '' || p === '.')) throw new ConfigError('linux.cgroupsPath', `"${cg}" names the root of the cgroup hierarchy`);
+  if (cg.length > 3000 || cg.split('/').some((p) => Buffer.byteLength(p) > 255)) throw new ConfigError('linux.cgroupsPath', 'is too long for a cgroup directory (255 bytes a component, 3000 in all)');
+}
+
+function resources({ linux, opts }: CheckInput): void {
+  if (linux.resources && opts.layout) checkResources(linux.resources, opts.layout, 'linux.resources', 'validate config');
+}
+
 // Mount types that are not filesystems of their own.
 const BIND_TYPES = new Set(['bind', 'rbind', 'none', '']);
+
+function mounts({ config, linux, host }: CheckInput): void {
+  const filesystems = host.filesystems();
+  for (const [i, m] of (config.mounts ?? []).entries()) checkMount(m, `mounts[${i}]`, config, linux, filesystems);
+}
+
+function checkMount(m: NonNullable<Config['mounts']>[number], field: string, config: Config, linux: CheckInput['linux'], filesystems: Set<string>): void {
+  if (!m.destination.startsWith('/') && !config.ociVersion.startsWith('1.0.')) {
+    throw new ConfigError(`${field}.destination`, `"${m.destination}" must be an absolute path`);
+  }
+  const o = parseMountOptions(m.options);
+  const isBind = (m.options ?? []).some((x) => x === 'bind' || x === 'rbind') || m.type === 'bind';
+  const type = m.type ?? '';
+  if (o.copyUp && type !== 'tmpfs') throw new ConfigError(`${field}.options`, 'tmpcopyup applies to tmpfs mounts only');
+  if (!isBind && !BIND_TYPES.has(type)) {
+    const base = type.split('.')[0];
+    if (!filesystems.has(type) && !filesystems.has(base)) throw new ConfigError(`${field}.type`, `unknown filesystem type "${type}" (not in /proc/filesystems)`);
+  }
+  if (!isBind && BIND_TYPES.has(type) && type !== 'bind') throw new ConfigError(`${field}.type`, `"${type || '(none)'}" mounts need the bind or rbind option`);
+  if (isBind && !m.source) throw new ConfigError(`${field}.source`, 'a bind mount needs a source');
+  if (!o.idmap && !m.uidMappings && !m.gidMappings) return;
+  // runc's checkIDMapMounts, with the container's user namespace as the fallback specconv gives.
+  if (!isBind) throw new ConfigError(field, 'id-mapped mounts are only supported for bind mounts');
+  const own = (m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0;
+  const fromContainer = !own && !(m.uidMappings || m.gidMappings);
+  const joinedUserns = linux.namespaces?.some((n) => n.type === 'user' && n.path);
+  const maps = fromContainer ? [linux.uidMappings, linux.gidMappings] : [m.uidMappings, m.gidMappings];
+  if (!(fromContainer && joinedUserns) && (!maps[0]?.length || !maps[1]?.length)) {
+    throw new ConfigError(`${field}.uidMappings`, 'id-mapped mounts need both uidMappings and gidMappings (the mount\'s, or the container\'s user namespace)');
+  }
+}
 
 /** sysctls that are namespaced, and which namespace each needs (runc's list). */
 function sysctlNamespace(name: string): 'ipc' | 'network' | 'uts' | undefined {
@@ -238,20 +375,45 @@ function sysctlNamespace(name: string): 'ipc' | 'network' | 'uts' | undefined {
   return undefined;
 }
 
+function sysctls({ linux, host }: CheckInput): void {
+  for (const name of Object.keys(linux.sysctl ?? {})) {
+    const field = `linux.sysctl.${name}`;
+    const needs = sysctlNamespace(name);
+    if (!needs) throw new ConfigError(field, `sysctl "${name}" is not in a separate kernel namespace, or is unknown`);
+    if (!hasNamespace(linux, needs)) throw new ConfigError(field, `sysctl "${name}" needs a ${needs} namespace, and the container shares the host's`);
+    if (!host.sysctlExists(name)) throw new ConfigError(field, `unknown sysctl "${name}" (no /proc/sys entry)`);
+  }
+}
+
+/** Only the spec's hook kinds: other keys are allowed in the object (and ignored), as in runc. */
+function hooks({ config }: CheckInput): void {
+  for (const kind of HookKinds) {
+    for (const [i, h] of (config.hooks?.[kind] ?? []).entries()) {
+      if (!h.path.startsWith('/')) throw new ConfigError(`hooks.${kind}[${i}].path`, `"${h.path}" must be an absolute path`);
+    }
+  }
+}
+
+function devices({ linux }: CheckInput): void {
+  for (const [i, d] of (linux.devices ?? []).entries()) {
+    if (!d.path.startsWith('/dev/') && d.path !== '/dev') throw new ConfigError(`linux.devices[${i}].path`, `"${d.path}" must be under /dev`);
+    if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) throw new ConfigError(`linux.devices[${i}]`, 'a block or character device needs major and minor');
+  }
+}
+
+function maskedAndReadonlyPaths({ linux }: CheckInput): void {
+  for (const [field, list] of [['linux.maskedPaths', linux.maskedPaths], ['linux.readonlyPaths', linux.readonlyPaths]] as const) {
+    for (const [i, p] of (list ?? []).entries()) if (!p.startsWith('/')) throw new ConfigError(`${field}[${i}]`, `"${p}" must be an absolute path`);
+  }
+}
+
 /** What can be refused before anything exists; libseccomp checks the rest in the init. */
-function checkSeccomp(s: SeccompConfig): void {
+function seccomp({ linux }: CheckInput): void {
+  const s = linux.seccomp;
+  if (!s) return;
   actionValue(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
   for (const [i, r] of (s.syscalls ?? []).entries()) actionValue(r.action, r.errnoRet, `linux.seccomp.syscalls[${i}].action`);
-  // runc's rules for listeners: a path to send the notify fd to; never the
-  // default action, nor for write(2), which the runtime itself still needs
-  // once the filter is loaded.
-  if (usesNotify(s)) {
-    if (!s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
-    if (s.defaultAction === 'SCMP_ACT_NOTIFY') throw new ConfigError('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
-    const w = (s.syscalls ?? []).findIndex((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.includes('write'));
-    if (w >= 0) throw new ConfigError(`linux.seccomp.syscalls[${w}]`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
-  }
-  if (s.listenerPath && !path.isAbsolute(s.listenerPath)) throw new ConfigError('linux.seccomp.listenerPath', 'must be an absolute path');
+  checkSeccompListener(s);
   // The kernel takes WAIT_KILLABLE_RECV only with a listener (EINVAL otherwise): say so up front.
   const i = (s.flags ?? []).indexOf('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
   if (i >= 0 && !usesNotify(s)) throw new ConfigError(`linux.seccomp.flags[${i}]`, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule (a listener)');
@@ -264,153 +426,134 @@ function checkSeccomp(s: SeccompConfig): void {
 }
 
 /**
- * Without a mount namespace of its own, runc still makes the host's `/`
- * rslave (or as rootfsPropagation says), moves the rootfs over the host's
- * `/` with --no-pivot, and ignores root.readonly. Each of those would change
- * the host, or silently not happen, so here they are refused; masked and
- * read-only paths are refused with runc's own words.
+ * runc's rules for listeners: a path to send the notify fd to; never the
+ * default action, nor for write(2), which the runtime itself still needs
+ * once the filter is loaded.
  */
-function checkWithoutMountNs(config: Config, bundle: string, noPivot: boolean): void {
-  const linux = config.linux ?? {};
-  const why = 'without a private mount namespace';
-  if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
-    throw new ConfigError(linux.maskedPaths?.length ? 'linux.maskedPaths' : 'linux.readonlyPaths', `unable to restrict sys entries ${why}`);
+function checkSeccompListener(s: SeccompConfig): void {
+  if (usesNotify(s)) {
+    if (!s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
+    if (s.defaultAction === 'SCMP_ACT_NOTIFY') throw new ConfigError('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
+    const w = (s.syscalls ?? []).findIndex((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.includes('write'));
+    if (w >= 0) throw new ConfigError(`linux.seccomp.syscalls[${w}]`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
   }
-  if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
-  if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
-  if (noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
-  if ((config.mounts?.length ?? 0) > 0 && path.resolve(bundle, config.root?.path ?? '') === '/') {
-    throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
+  if (s.listenerPath && !path.isAbsolute(s.listenerPath)) throw new ConfigError('linux.seccomp.listenerPath', 'must be an absolute path');
+}
+
+/** runc ignores the flags with a warning; ocirun applies them (the spec names none: <sys/personality.h>'s). */
+function personality({ linux }: CheckInput): void {
+  const p = linux.personality;
+  if (!p) return;
+  for (const [i, f] of (p.flags ?? []).entries()) {
+    if (!(f in PERSONALITY_FLAGS)) throw new ConfigError(`linux.personality.flags[${i}]`, `unknown personality flag ${JSON.stringify(f)} (one of ${Object.keys(PERSONALITY_FLAGS).join(', ')})`);
+  }
+  if (!((p.domain ?? '') in PERSONALITY_DOMAINS)) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(p.domain ?? '')}`);
+}
+
+/** runc's rules: which modes take nodes (set_mempolicy(2) checks the nodes exist). */
+function memoryPolicy({ linux }: CheckInput): void {
+  const m = linux.memoryPolicy;
+  if (!m) return;
+  if (!m.mode) throw new ConfigError('linux.memoryPolicy.mode', 'is required');
+  const nodes = m.nodes?.trim() ? cpuList(m.nodes, 'linux.memoryPolicy.nodes', 'validate config', 'NUMA node') : [];
+  if ((m.mode === 'MPOL_DEFAULT' || m.mode === 'MPOL_LOCAL') && nodes.length) throw new ConfigError('linux.memoryPolicy.nodes', `${m.mode} takes no nodes, got ${nodes.length}`);
+  if (m.mode !== 'MPOL_DEFAULT' && m.mode !== 'MPOL_LOCAL' && m.mode !== 'MPOL_PREFERRED' && !nodes.length) throw new ConfigError('linux.memoryPolicy.nodes', `${m.mode} needs at least one node`);
+}
+
+function intelRdt({ linux, host }: CheckInput): void {
+  if (linux.intelRdt) checkIntelRdt(linux.intelRdt, host.resctrlRoot());
+}
+
+/** An interface name the kernel takes (runc's devValidName): at most 15 bytes, no '/', ':' or space, not "." or "..". */
+const validIfName = (n: string) => n.length > 0 && Buffer.byteLength(n) <= 15 && n !== '.' && n !== '..' && !/[/:\s]/.test(n);
+
+/** As runc: the devices need a network namespace of the container's (a new one or joined), and valid names. */
+function netDevices({ linux }: CheckInput): void {
+  if (!linux.netDevices || !Object.keys(linux.netDevices).length) return;
+  if (!hasNamespace(linux, 'network')) throw new ConfigError('linux.netDevices', 'moving network devices needs a network namespace (linux.namespaces has none)');
+  for (const [host, d] of Object.entries(linux.netDevices)) {
+    if (!validIfName(host)) throw new ConfigError(`linux.netDevices[${JSON.stringify(host)}]`, 'is not a valid interface name');
+    if (d.name && !validIfName(d.name)) throw new ConfigError(`linux.netDevices[${JSON.stringify(host)}].name`, `${JSON.stringify(d.name)} is not a valid interface name`);
   }
 }
 
+function systemdCgroupsPath({ linux, opts }: CheckInput): void {
+  if (opts.systemdCgroup) checkSystemdCgroupsPath(linux.cgroupsPath ?? '');
+}
 
-export interface ConfigCheckOptions {
-  bundle: string;
-  host?: HostFacts;
-  /** --no-pivot */
-  noPivot?: boolean;
-  /** The host's cgroups, for linux.resources; without it the resources are checked against the schema only. */
-  layout?: CgroupLayout;
+function systemdRunning({ host, opts }: CheckInput): void {
+  if (opts.systemdCgroup && !host.systemdRunning()) throw new RuntimeError('systemd', 'systemd not running on this host, cannot use systemd cgroups manager (no /run/systemd/system)');
+}
+
+/** In this order: the first refusal is the one reported. */
+const configChecks: ConfigCheck[] = [
+  ociVersion,
+  otherPlatforms,
+  rootPath,
+  processPresent,
+  namespaces,
+  idMappings,
+  uts,
+  timeOffsets,
+  withoutMountNs,
+  cgroupsPath,
+  resources,
+  mounts,
+  sysctls,
+  hooks,
+  devices,
+  maskedAndReadonlyPaths,
+  seccomp,
+  personality,
+  memoryPolicy,
+  intelRdt,
+  netDevices,
+  systemdCgroupsPath,
+  systemdRunning,
+];
+
+function runChecks(checks: ConfigCheck[], config: Config, opts: ConfigCheckOptions): void {
+  const rootfs = path.resolve(opts.bundle, config.root?.path ?? '');
+  const input: CheckInput = { config, linux: config.linux ?? {}, rootfs, host: opts.host ?? realHost, opts };
+  for (const check of checks) check(input);
 }
 
 /** config.json as create takes it; throws a ConfigError naming the first bad field. */
 export function validateConfig(value: unknown, opts: ConfigCheckOptions): asserts value is Config {
   checkAgainst(configSchema, value, '', 'validate config');
-  const config = value as Config;
-  const host = opts.host ?? realHost;
-  if (!supportedOciVersion(config.ociVersion)) {
-    throw new ConfigError('ociVersion', `"${config.ociVersion}" is not a runtime-spec version this runtime reads (up to 1.3.x)`);
-  }
-  for (const other of ['solaris', 'windows', 'vm', 'zos', 'freebsd'] as const) {
-    if (config[other] !== undefined) throw new ConfigError(other, 'is for another platform; this runtime runs Linux containers');
-  }
-  if (!config.root) throw new ConfigError('root', 'is required on Linux');
-  const rootfs = path.resolve(opts.bundle, config.root.path);
-  if (!host.isDirectory(rootfs)) throw new ConfigError('root.path', `${rootfs} does not exist or is not a directory`);
-  if (!config.process) throw new ConfigError('process', 'is required to create a container');
-  checkProcess(config.process, 'process', 'validate config', host);
+  runChecks(configChecks, value as Config, opts);
+}
 
-  const linux = config.linux ?? {};
-  const namespaces = linux.namespaces ?? [];
-  const seen = new Set<string>();
-  for (const [i, ns] of namespaces.entries()) {
-    if (!(NamespaceTypes as readonly string[]).includes(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `unknown namespace "${ns.type}"`);
-    if (seen.has(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `namespace "${ns.type}" is listed twice`);
-    seen.add(ns.type);
-    if (ns.path !== undefined) {
-      if (!ns.path.startsWith('/')) throw new ConfigError(`linux.namespaces[${i}].path`, `"${ns.path}" must be an absolute path`);
-      const code = host.statError(ns.path);
-      // A rootless caller cannot reach another user's namespaces: EACCES, not "does not exist".
-      if (code) throw new ConfigError(`linux.namespaces[${i}].path`, code === 'ENOENT' ? `${ns.path} does not exist` : `${ns.path}: stat: ${code}`);
-      // pivot_root in the runtime's own mount namespace would move the host's root (runc does not check).
-      if (ns.type === 'mount' && host.isOwnMountNamespace(ns.path)) {
-        throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");
-      }
-    }
-  }
-  const has = (type: string) => namespaces.some((n) => n.type === type);
-  const userNs = namespaces.find((n) => n.type === 'user');
-  const hasMaps = (linux.uidMappings?.length ?? 0) > 0 && (linux.gidMappings?.length ?? 0) > 0;
-  if (userNs && !userNs.path && !hasMaps) throw new ConfigError('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
-  if (!userNs && (linux.uidMappings?.length || linux.gidMappings?.length)) throw new ConfigError('linux.uidMappings', 'id mappings need a user namespace in linux.namespaces');
-  // Never the host's: runc refuses these without a UTS namespace of the container's own.
-  if (config.hostname && !has('uts')) throw new ConfigError('hostname', 'unable to set hostname without a private UTS namespace');
-  if (config.domainname && !has('uts')) throw new ConfigError('domainname', 'unable to set domainname without a private UTS namespace');
-  if (linux.timeOffsets && !namespaces.some((n) => n.type === 'time' && !n.path)) {
-    throw new ConfigError('linux.timeOffsets', 'time offsets need a new time namespace in linux.namespaces');
-  }
-  if (!has('mount')) checkWithoutMountNs(config, opts.bundle, opts.noPivot ?? false);
-  if (linux.cgroupsPath !== undefined) {
-    const cg = linux.cgroupsPath;
-    if (cg.includes('\n') || cg.includes('\0')) throw new ConfigError('linux.cgroupsPath', 'must not contain a newline or NUL');
-    // ".." could name a cgroup outside the runtime's reach, and the root (or
-    // an empty path after cleaning) is the host's own cgroup: a container
-    // there would take every host process with it on delete.
-    if (cg.split('/').includes('..')) throw new ConfigError('linux.cgroupsPath', `"${cg}" must not contain ".."`);
-    if (cg !== '' && cg.split('/').every((p) => p === '' || p === '.')) throw new ConfigError('linux.cgroupsPath', `"${cg}" names the root of the cgroup hierarchy`);
-    if (cg.length > 3000 || cg.split('/').some((p) => Buffer.byteLength(p) > 255)) throw new ConfigError('linux.cgroupsPath', 'is too long for a cgroup directory (255 bytes a component, 3000 in all)');
-  }
-  if (linux.resources && opts.layout) checkResources(linux.resources, opts.layout, 'linux.resources', 'validate config');
+// ---------------------------------------------------------------- restore
 
-  const filesystems = host.filesystems();
-  for (const [i, m] of (config.mounts ?? []).entries()) {
-    if (!m.destination.startsWith('/') && !config.ociVersion.startsWith('1.0.')) {
-      throw new ConfigError(`mounts[${i}].destination`, `"${m.destination}" must be an absolute path`);
-    }
-    const o = parseMountOptions(m.options);
-    const isBind = (m.options ?? []).some((x) => x === 'bind' || x === 'rbind') || m.type === 'bind';
-    const type = m.type ?? '';
-    if (o.copyUp && type !== 'tmpfs') throw new ConfigError(`mounts[${i}].options`, 'tmpcopyup applies to tmpfs mounts only');
-    if (!isBind && !BIND_TYPES.has(type)) {
-      const base = type.split('.')[0];
-      if (!filesystems.has(type) && !filesystems.has(base)) throw new ConfigError(`mounts[${i}].type`, `unknown filesystem type "${type}" (not in /proc/filesystems)`);
-    }
-    if (!isBind && BIND_TYPES.has(type) && type !== 'bind') throw new ConfigError(`mounts[${i}].type`, `"${type || '(none)'}" mounts need the bind or rbind option`);
-    if (isBind && !m.source) throw new ConfigError(`mounts[${i}].source`, 'a bind mount needs a source');
-    if (o.idmap || m.uidMappings || m.gidMappings) {
-      // runc's checkIDMapMounts, with the container's user namespace as the fallback specconv gives.
-      if (!isBind) throw new ConfigError(`mounts[${i}]`, 'id-mapped mounts are only supported for bind mounts');
-      const own = (m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0;
-      const fromContainer = !own && !(m.uidMappings || m.gidMappings);
-      const joinedUserns = linux.namespaces?.some((n) => n.type === 'user' && n.path);
-      const maps = fromContainer ? [linux.uidMappings, linux.gidMappings] : [m.uidMappings, m.gidMappings];
-      if (!(fromContainer && joinedUserns) && (!maps[0]?.length || !maps[1]?.length)) {
-        throw new ConfigError(`mounts[${i}].uidMappings`, 'id-mapped mounts need both uidMappings and gidMappings (the mount\'s, or the container\'s user namespace)');
-      }
-    }
-  }
+const restoreRefusal = (problem: string) => new RuntimeError('restore', problem);
 
-  for (const name of Object.keys(linux.sysctl ?? {})) {
-    const field = `linux.sysctl.${name}`;
-    const needs = sysctlNamespace(name);
-    if (!needs) throw new ConfigError(field, `sysctl "${name}" is not in a separate kernel namespace, or is unknown`);
-    if (!has(needs)) throw new ConfigError(field, `sysctl "${name}" needs a ${needs} namespace, and the container shares the host's`);
-    if (!host.sysctlExists(name)) throw new ConfigError(field, `unknown sysctl "${name}" (no /proc/sys entry)`);
-  }
+function restoreMountNamespace({ linux }: CheckInput): void {
+  const mountNs = linux.namespaces?.find((n) => n.type === 'mount');
+  if (!mountNs || mountNs.path) throw restoreRefusal('a container without a mount namespace of its own cannot be restored by this version');
+}
 
-  // Only the spec's hook kinds: other keys are allowed in the object (and ignored), as in runc.
-  for (const kind of HookKinds) {
-    for (const [i, h] of (config.hooks?.[kind] ?? []).entries()) {
-      if (!h.path.startsWith('/')) throw new ConfigError(`hooks.${kind}[${i}].path`, `"${h.path}" must be an absolute path`);
-    }
+/** CRIU's orphan-pts hand-over is not done. */
+function restoreTerminal({ config }: CheckInput): void {
+  if (config.process?.terminal) throw restoreRefusal('a container with process.terminal cannot be restored by this version');
+}
+
+/** runc runs them from CRIU's setup-namespaces notification, which only its RPC mode delivers. */
+function restoreHooks({ config }: CheckInput): void {
+  for (const kind of ['prestart', 'createRuntime'] as const) {
+    if (config.hooks?.[kind]?.length) throw restoreRefusal(`hooks.${kind}: restore does not run these hooks in this version`);
   }
-  for (const [i, d] of (linux.devices ?? []).entries()) {
-    if (!d.path.startsWith('/dev/') && d.path !== '/dev') throw new ConfigError(`linux.devices[${i}].path`, `"${d.path}" must be under /dev`);
-    if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) throw new ConfigError(`linux.devices[${i}]`, 'a block or character device needs major and minor');
-  }
-  for (const [field, list] of [['linux.maskedPaths', linux.maskedPaths], ['linux.readonlyPaths', linux.readonlyPaths]] as const) {
-    for (const [i, p] of (list ?? []).entries()) if (!p.startsWith('/')) throw new ConfigError(`${field}[${i}]`, `"${p}" must be an absolute path`);
-  }
-  if (linux.seccomp) checkSeccomp(linux.seccomp);
-  if (linux.personality) {
-    // runc ignores the flags with a warning; ocirun applies them (the spec names none: <sys/personality.h>'s).
-    for (const [i, f] of (linux.personality.flags ?? []).entries()) {
-      if (!(f in PERSONALITY_FLAGS)) throw new ConfigError(`linux.personality.flags[${i}]`, `unknown personality flag ${JSON.stringify(f)} (one of ${Object.keys(PERSONALITY_FLAGS).join(', ')})`);
-    }
-    if (!((linux.personality.domain ?? '') in PERSONALITY_DOMAINS)) throw new ConfigError('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(linux.personality.domain ?? '')}`);
-  }
-  if (linux.memoryPolicy) checkMemoryPolicy(linux.memoryPolicy);
-  if (linux.intelRdt) checkIntelRdt(linux.intelRdt, host.resctrlRoot());
-  if (linux.netDevices && Object.keys(linux.netDevices).length) checkNetDevices(linux.netDevices, linux.namespaces ?? []);
+}
+
+/** runc: CRIU cannot join a cgroup namespace. */
+function restoreCgroupNamespace({ linux }: CheckInput): void {
+  if (linux.namespaces?.some((n) => n.type === 'cgroup' && n.path)) throw restoreRefusal('Do not know how to handle namespace cgroup');
+}
+
+/** What a config that create takes can have and restore cannot do in this version, in this order. */
+const restoreChecks: ConfigCheck[] = [restoreMountNamespace, restoreTerminal, restoreHooks, restoreCgroupNamespace];
+
+/** A config validateConfig accepted, for restore: refuses what restore cannot do, before anything exists. */
+export function validateForRestore(config: Config, opts: ConfigCheckOptions): void {
+  runChecks(restoreChecks, config, opts);
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
 import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
-import { annotationProperties, deviceProperties, resourceProperties, runningSystemd, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
+import { annotationProperties, deviceProperties, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
@@ -94,7 +94,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const bundle = path.resolve(opts.bundle);
   const userConfig = opts.config ?? loadConfig(bundle);
   const layout = step('detect cgroups', () => hostLayout());
-  validateConfig(userConfig, { bundle, noPivot: opts.noPivot, layout });
+  validateConfig(userConfig, { bundle, noPivot: opts.noPivot, layout, systemdCgroup: ctx.systemdCgroup });
   log.debug(`create: ${opts.config ? 'the given config' : path.join(bundle, 'config.json')} is valid (ociVersion ${userConfig.ociVersion}); cgroup ${layout.mode}, cgroupfs driver`);
   // What runc adds to the user's config, after it was checked. Only for the
   // init: `exec` starts from the user's config, as runc's does.
@@ -103,11 +103,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
-  // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name", refused before anything exists.
+  // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name" (validated above).
   const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
   const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
   const scopeResources = scope ? resourceProperties(layout, plan.resources) : [];
-  if (scope && !runningSystemd()) throw new RuntimeError('systemd', 'systemd not running on this host, cannot use systemd cgroups manager (no /run/systemd/system)');
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
     log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);

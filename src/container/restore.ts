@@ -14,7 +14,8 @@
  * Not in this version, refused before anything exists: the systemd cgroup
  * driver, a process.terminal (CRIU's orphan-pts hand-over), prestart and
  * createRuntime hooks (runc runs them from CRIU's setup-namespaces
- * notification, which only its RPC mode delivers), lazy pages.
+ * notification, which only its RPC mode delivers), lazy pages (the config
+ * refusals are restoreChecks in src/config/validate.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +27,7 @@ import { ConfigError, ERR, RuntimeError, step } from '../errors.js';
 import { log } from '../log.js';
 import { loadConfig } from '../config/load.js';
 import { planContainer } from '../config/plan.js';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig, validateForRestore } from '../config/validate.js';
 import type { Sys } from '../sys/types.js';
 import { externalNsKey, DESCRIPTORS_FILE } from './checkpoint.js';
 import type { Context } from './context.js';
@@ -76,15 +77,9 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
   const config = loadConfig(bundle);
   const layout = step('detect cgroups', () => hostLayout());
   validateConfig(config, { bundle, layout });
-  const plan = planContainer(config, { id: opts.id, bundle, warn: ctx.warn });
   if (ctx.systemdCgroup) throw new RuntimeError('restore', 'restore with the systemd cgroup driver is not supported by this version');
-  if (plan.mountNs !== 'new') throw new RuntimeError('restore', 'a container without a mount namespace of its own cannot be restored by this version');
-  if (plan.process.terminal) throw new RuntimeError('restore', 'a container with process.terminal cannot be restored by this version');
-  for (const kind of ['prestart', 'createRuntime'] as const) {
-    if (plan.hooks[kind]?.length) throw new RuntimeError('restore', `hooks.${kind}: restore does not run these hooks in this version`);
-  }
-  // runc: CRIU cannot join a cgroup namespace.
-  if (plan.join.some((j) => j.type === 'cgroup')) throw new RuntimeError('restore', 'Do not know how to handle namespace cgroup');
+  validateForRestore(config, { bundle, layout });
+  const plan = planContainer(config, { id: opts.id, bundle, warn: ctx.warn });
   const deviceRules = allowedDeviceRules(config.linux?.devices);
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
   const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;

@@ -11,28 +11,9 @@
  * the kernel, as runc does.
  */
 import { RuntimeError } from '../errors.js';
+import { IFA, IFA_F_PERMANENT, IFF_UP, IFLA, NLM_F, NLMSG, RT_SCOPE_UNIVERSE, RTM } from '../sys/constants.js';
+import { align4, NLMSG_HDRLEN, netlinkMessage, netlinkMessages } from '../sys/netlink.js';
 import type { Sys } from '../sys/types.js';
-
-const RTM_NEWLINK = 16;
-const RTM_NEWADDR = 20;
-const RTM_GETADDR = 22;
-const NLM_F_REQUEST = 1;
-const NLM_F_ACK = 4;
-const NLM_F_DUMP = 0x300;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const IFLA_IFNAME = 3;
-const IFLA_NET_NS_FD = 28;
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const IFA_FLAGS = 8;
-const IFA_F_PERMANENT = 0x80;
-const RT_SCOPE_UNIVERSE = 0;
-const IFF_UP = 1;
-
-const align4 = (n: number) => (n + 3) & ~3;
 
 function attribute(type: number, data: Buffer): Buffer {
   const out = Buffer.alloc(align4(4 + data.length));
@@ -40,15 +21,6 @@ function attribute(type: number, data: Buffer): Buffer {
   out.writeUInt16LE(type, 2);
   data.copy(out, 4);
   return out;
-}
-
-function message(type: number, flags: number, body: Buffer, seq = 1): Buffer {
-  const header = Buffer.alloc(16); // struct nlmsghdr
-  header.writeUInt32LE(16 + body.length, 0);
-  header.writeUInt16LE(type, 4);
-  header.writeUInt16LE(flags, 6);
-  header.writeUInt32LE(seq, 8);
-  return Buffer.concat([header, body]);
 }
 
 /** An address of an interface, as RTM_NEWADDR carries it (the address in hex, for the init's plan). */
@@ -59,38 +31,36 @@ export interface InterfaceAddress {
 }
 
 /** RTM_GETADDR for every address of every interface (a dump). */
-export const addressDumpRequest = () => message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, Buffer.alloc(8));
+export const addressDumpRequest = () => netlinkMessage(RTM.GETADDR, NLM_F.REQUEST | NLM_F.DUMP, Buffer.alloc(8));
 
 /** From a dump's answer, the addresses of `index` that runc carries over: permanent, of global scope. */
 export function parseAddresses(reply: Buffer, index: number): InterfaceAddress[] {
   const out: InterfaceAddress[] = [];
-  for (let at = 0; at + 16 <= reply.length; ) {
-    const len = reply.readUInt32LE(at);
-    const type = reply.readUInt16LE(at + 4);
-    if (len < 16 || type === NLMSG_DONE) break;
-    if (type === NLMSG_ERROR) {
-      const errno = -reply.readInt32LE(at + 16);
+  for (const { at, len, type } of netlinkMessages(reply)) {
+    if (type === NLMSG.DONE) break;
+    const body = at + NLMSG_HDRLEN;
+    if (type === NLMSG.ERROR) {
+      const errno = -reply.readInt32LE(body);
       if (errno) throw new RuntimeError('linux.netDevices', `list addresses: errno ${errno}`);
     }
-    if (type === RTM_NEWADDR && reply.readUInt32LE(at + 20) === index) {
-      const [family, prefixlen, ifaFlags, scope] = [reply[at + 16], reply[at + 17], reply[at + 18], reply[at + 19]];
-      let flags = ifaFlags;
-      let address: Buffer | undefined;
-      let local: Buffer | undefined;
-      for (let a = at + 24; a + 4 <= at + len; ) {
-        const alen = reply.readUInt16LE(a);
-        const atype = reply.readUInt16LE(a + 2);
-        if (alen < 4) break;
-        const data = reply.subarray(a + 4, a + alen);
-        if (atype === IFA_ADDRESS) address = data;
-        if (atype === IFA_LOCAL) local = data;
-        if (atype === IFA_FLAGS) flags = data.readUInt32LE(0);
-        a += align4(alen);
-      }
-      const addr = local ?? address;
-      if (addr && flags & IFA_F_PERMANENT && scope === RT_SCOPE_UNIVERSE) out.push({ family, prefixlen, address: addr.toString('hex') });
+    if (type !== RTM.NEWADDR || reply.readUInt32LE(body + 4) !== index) continue;
+    // struct ifaddrmsg, then its attributes.
+    const [family, prefixlen, ifaFlags, scope] = [reply[body], reply[body + 1], reply[body + 2], reply[body + 3]];
+    let flags = ifaFlags;
+    let address: Buffer | undefined;
+    let local: Buffer | undefined;
+    for (let a = body + 8; a + 4 <= at + len; ) {
+      const alen = reply.readUInt16LE(a);
+      const atype = reply.readUInt16LE(a + 2);
+      if (alen < 4) break;
+      const data = reply.subarray(a + 4, a + alen);
+      if (atype === IFA.ADDRESS) address = data;
+      if (atype === IFA.LOCAL) local = data;
+      if (atype === IFA.FLAGS) flags = data.readUInt32LE(0);
+      a += align4(alen);
     }
-    at += align4(len);
+    const addr = local ?? address;
+    if (addr && flags & IFA_F_PERMANENT && scope === RT_SCOPE_UNIVERSE) out.push({ family, prefixlen, address: addr.toString('hex') });
   }
   return out;
 }
@@ -102,7 +72,7 @@ export function newAddressRequest(index: number, a: InterfaceAddress): Buffer {
   info[1] = a.prefixlen;
   info.writeUInt32LE(index, 4);
   const addr = Buffer.from(a.address, 'hex');
-  return message(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([info, attribute(IFA_LOCAL, addr), attribute(IFA_ADDRESS, addr)]));
+  return netlinkMessage(RTM.NEWADDR, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, Buffer.concat([info, attribute(IFA.LOCAL, addr), attribute(IFA.ADDRESS, addr)]));
 }
 
 /** An RTM_NEWLINK request for interface `index`: flags to change, then attributes. */
@@ -112,16 +82,16 @@ export function newLinkRequest(index: number, opts: { flags?: number; change?: n
   info.writeUInt32LE(opts.flags ?? 0, 8);
   info.writeUInt32LE(opts.change ?? 0, 12);
   const attrs = [
-    ...(opts.name !== undefined ? [attribute(IFLA_IFNAME, Buffer.from(`${opts.name}\0`))] : []),
-    ...(opts.netnsFd !== undefined ? [attribute(IFLA_NET_NS_FD, Buffer.from(new Uint32Array([opts.netnsFd]).buffer))] : []),
+    ...(opts.name !== undefined ? [attribute(IFLA.IFNAME, Buffer.from(`${opts.name}\0`))] : []),
+    ...(opts.netnsFd !== undefined ? [attribute(IFLA.NET_NS_FD, Buffer.from(new Uint32Array([opts.netnsFd]).buffer))] : []),
   ];
-  return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, Buffer.concat([info, ...attrs]), seq);
+  return netlinkMessage(RTM.NEWLINK, NLM_F.REQUEST | NLM_F.ACK, Buffer.concat([info, ...attrs]), seq);
 }
 
 /** The errno of the kernel's answer to a request (0: done). */
 export function ackErrno(reply: Buffer): number {
-  if (reply.length < 20 || reply.readUInt16LE(4) !== NLMSG_ERROR) throw new RuntimeError('netlink', 'no acknowledgement from the kernel');
-  return -reply.readInt32LE(16);
+  if (reply.length < NLMSG_HDRLEN + 4 || reply.readUInt16LE(4) !== NLMSG.ERROR) throw new RuntimeError('netlink', 'no acknowledgement from the kernel');
+  return -reply.readInt32LE(NLMSG_HDRLEN);
 }
 
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 95: 'EOPNOTSUPP' };

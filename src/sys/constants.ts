@@ -139,3 +139,71 @@ export function makedev(major: number, minor: number): bigint {
   const mi = BigInt(minor);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
 }
+
+/** x86-64's numbers of the system calls made through syscall(2) (native/exec-shim.c has its own). */
+export const SYS = {
+  RT_SIGACTION: 13,
+  RT_SIGPROCMASK: 14,
+  GETCWD: 79,
+  SET_MEMPOLICY: 238,
+  KEYCTL: 250,
+  IOPRIO_SET: 251,
+  SCHED_SETATTR: 314,
+  SECCOMP: 317,
+  BPF: 321,
+  OPEN_TREE: 428,
+  MOVE_MOUNT: 429,
+  FSOPEN: 430,
+  FSCONFIG: 431,
+  FSMOUNT: 432,
+  PIDFD_OPEN: 434,
+  OPENAT2: 437,
+  MOUNT_SETATTR: 442,
+} as const;
+
+export const AT_EMPTY_PATH = 0x1000;
+export const AT_RECURSIVE = 0x8000;
+
+/** fcntl(2) commands, and the one fd flag. */
+export const F = { GETFD: 1, SETFD: 2, DUPFD_CLOEXEC: 1030, ADD_SEALS: 1033 } as const;
+export const FD_CLOEXEC = 1;
+export const CLOSE_RANGE_CLOEXEC = 4;
+
+export const AF_UNIX = 1;
+export const AF_NETLINK = 16;
+/** socket(2) types; CLOEXEC is O_CLOEXEC's value, as pipe2(2) also takes it. */
+export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, CLOEXEC: 0o2000000 } as const;
+export const SOL_SOCKET = 1;
+export const SCM_RIGHTS = 1;
+export const MSG = { NOSIGNAL: 0x4000, CMSG_CLOEXEC: 0x40000000 } as const;
+export const POLLIN = 1;
+
+/** Mounts made and moved by file descriptor (open_tree, move_mount, fsopen, fsconfig, fsmount). */
+export const OPEN_TREE_CLONE = 1;
+export const MOVE_MOUNT = { F_EMPTY_PATH: 0x4, T_EMPTY_PATH: 0x40 } as const;
+export const FSOPEN_CLOEXEC = 1;
+export const FSMOUNT_CLOEXEC = 1;
+export const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
+
+export const KEYCTL = { JOIN_SESSION_KEYRING: 1, SETPERM: 5, DESCRIBE: 6 } as const;
+export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+export const SECCOMP_SET_MODE_FILTER = 1;
+export const IOPRIO_WHO_PROCESS = 1;
+export const SIG_SETMASK = 2;
+export const POSIX_SPAWN = { SETSIGDEF: 0x04, SETSIGMASK: 0x08 } as const;
+
+/** bpf(2) commands. */
+export const BPF_CMD = { PROG_LOAD: 5, PROG_ATTACH: 8, PROG_DETACH: 9, PROG_GET_FD_BY_ID: 13, PROG_QUERY: 16 } as const;
+
+export const ERRNO = { EINTR: 4, ENAMETOOLONG: 36, EPROTO: 71, ECONNRESET: 104 } as const;
+
+/** Netlink (NETLINK_ROUTE): the message header's types and flags, and the rtnetlink messages and attributes used. */
+export const NETLINK_ROUTE = 0;
+export const NLMSG = { ERROR: 2, DONE: 3 } as const;
+export const NLM_F = { REQUEST: 1, ACK: 4, EXCL: 0x200, DUMP: 0x300, CREATE: 0x400 } as const;
+export const RTM = { NEWLINK: 16, NEWADDR: 20, GETADDR: 22 } as const;
+export const IFLA = { IFNAME: 3, NET_NS_FD: 28 } as const;
+export const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
+export const IFA_F_PERMANENT = 0x80;
+export const RT_SCOPE_UNIVERSE = 0;
+export const IFF_UP = 1;

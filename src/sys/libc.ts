@@ -6,61 +6,66 @@
 import { loadKoffi } from '../engine.js';
 import fs from 'node:fs';
 import { errnoName } from './errno.js';
+import {
+  AF_NETLINK, AF_UNIX, AT_EMPTY_PATH, AT_RECURSIVE, BPF_CMD, CLOSE_RANGE_CLOEXEC, ERRNO, F, FD_CLOEXEC, FSCONFIG, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC,
+  IOPRIO_WHO_PROCESS, KEYCTL, LINUX_CAPABILITY_VERSION_3, MOVE_MOUNT, MSG, NETLINK_ROUTE, O, OPEN_TREE_CLONE, POLLIN, POSIX_SPAWN, SCM_RIGHTS,
+  SECCOMP_SET_MODE_FILTER, SIG_SETMASK, SOCK, SOL_SOCKET, SYS,
+} from './constants.js';
+import { endsAnswer } from './netlink.js';
 import { SysError, type CapSets, type Sys } from './types.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const koffi: any = loadKoffi();
 
-const SYS_openat2 = 437;
-const AT_EMPTY_PATH = 0x1000;
-const F_GETFD = 1;
-const F_SETFD = 2;
-const FD_CLOEXEC = 1;
-const F_ADD_SEALS = 1033;
-const F_DUPFD_CLOEXEC = 1030;
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const CLOEXEC_FLAG = 0o2000000; // O_CLOEXEC, which open_tree takes as OPEN_TREE_CLOEXEC
-const POLLIN = 1;
-const SYS_BPF = 321;
-const SYS_KEYCTL = 250;
-const SYS_IOPRIO_SET = 251;
-const SYS_SCHED_SETATTR = 314;
-const SYS_SECCOMP = 317;
-const KEYCTL_JOIN_SESSION_KEYRING = 1;
-const KEYCTL_SETPERM = 5;
-const KEYCTL_DESCRIBE = 6;
-const BPF_CMD_NAMES: Record<number, string> = { 5: 'BPF_PROG_LOAD', 8: 'BPF_PROG_ATTACH', 9: 'BPF_PROG_DETACH', 13: 'BPF_PROG_GET_FD_BY_ID', 16: 'BPF_PROG_QUERY' };
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const MSG_CMSG_CLOEXEC = 0x40000000;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-const CLOSE_RANGE_CLOEXEC = 4;
-const EINTR = 4;
-const MSG_NOSIGNAL = 0x4000;
-const SYS_RT_SIGACTION = 13;
-const SYS_OPEN_TREE = 428;
-const SYS_PIDFD_OPEN = 434;
-const SYS_SET_MEMPOLICY = 238;
-const SYS_MOVE_MOUNT = 429;
-const SYS_FSOPEN = 430;
-const SYS_FSCONFIG = 431;
-const SYS_FSMOUNT = 432;
-const SYS_MOUNT_SETATTR = 442;
-const AT_RECURSIVE = 0x8000;
-const OPEN_TREE_CLONE = 1;
-const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
-const FSCONFIG_SET_FLAG = 0;
-const FSCONFIG_SET_STRING = 1;
-const FSCONFIG_CMD_CREATE = 6;
-const SYS_GETCWD = 79;
-const SYS_RT_SIGPROCMASK = 14;
-const SIG_SETMASK = 2;
-const POSIX_SPAWN_SETSIGDEF = 0x04;
-const POSIX_SPAWN_SETSIGMASK = 0x08;
+const BPF_CMD_NAMES = Object.fromEntries(Object.entries(BPF_CMD).map(([name, cmd]) => [cmd, `BPF_${name}`])) as Record<number, string>;
+
+// The C structs the calls take, laid out by koffi (x86-64's ABI); each is
+// encoded into a Buffer of its size that the call gets a pointer to.
+const OpenHow = koffi.struct('open_how', { flags: 'uint64', mode: 'uint64', resolve: 'uint64' });
+const MountAttr = koffi.struct('mount_attr', { attr_set: 'uint64', attr_clr: 'uint64', propagation: 'uint64', userns_fd: 'uint64' });
+const PollFd = koffi.struct('pollfd', { fd: 'int', events: 'short', revents: 'short' });
+const Iovec = koffi.struct('iovec', { iov_base: 'void *', iov_len: 'size_t' });
+const Msghdr = koffi.struct('msghdr', { msg_name: 'void *', msg_namelen: 'uint32', msg_iov: 'void *', msg_iovlen: 'size_t', msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int' });
+/** A control message carrying one fd: struct cmsghdr and its int, CMSG_SPACE(sizeof(int)) bytes. */
+const CmsgFd = koffi.struct('cmsghdr_fd', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int', fd: 'int' });
+/** CMSG_LEN(sizeof(int)): the header and the fd, without the tail padding. */
+const CMSG_LEN_FD = koffi.offsetof(CmsgFd, 'fd') + 4;
+const SockFprog = koffi.struct('sock_fprog', { len: 'ushort', filter: 'void *' });
+const Rlimit = koffi.struct('rlimit', { rlim_cur: 'uint64', rlim_max: 'uint64' });
+const CapHeader = koffi.struct('cap_user_header', { version: 'uint32', pid: 'int' });
+/** Version 3's two struct __user_cap_data_struct: the low and the high 32 capabilities. */
+const CapData = koffi.array(koffi.struct('cap_user_data', { effective: 'uint32', permitted: 'uint32', inheritable: 'uint32' }), 2);
+const Statfs = koffi.struct('statfs', {
+  f_type: 'long', f_bsize: 'long', f_blocks: 'uint64', f_bfree: 'uint64', f_bavail: 'uint64', f_files: 'uint64', f_ffree: 'uint64',
+  f_fsid: koffi.array('int', 2), f_namelen: 'long', f_frsize: 'long', f_flags: 'long', f_spare: koffi.array('long', 4),
+});
+/** The kernel's struct sigaction (rt_sigaction(2)), not glibc's: the handler is 0 (SIG_DFL), 1 (SIG_IGN) or an address. */
+const KernelSigaction = koffi.struct('kernel_sigaction', { handler: 'uint64', flags: 'uint64', restorer: 'uint64', mask: 'uint64' });
+const SockaddrUn = koffi.struct('sockaddr_un', { sun_family: 'uint16', sun_path: koffi.array('uint8', 108) });
+
+/** `value` as the C struct `type`, in a Buffer of its size. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function encoded(type: unknown, value: Record<string, any> | unknown[]): Buffer {
+  const buf = Buffer.alloc(koffi.sizeof(type));
+  koffi.encode(buf, type, value);
+  return buf;
+}
+
+/**
+ * What a message's encoded pointers point to (its iovec, the iovec's
+ * payload, the control buffer): a struct holds only their addresses, so
+ * they are kept alive as long as the message is.
+ */
+const pointees = new WeakMap<Buffer, Buffer[]>();
+
+/** A struct msghdr of one iovec over `payload` and the control buffer `cmsg` (sendmsg and recvmsg). */
+function fdMessage(payload: Buffer, cmsg: Buffer): Buffer {
+  const iov = encoded(Iovec, { iov_base: payload, iov_len: payload.length });
+  const msg = encoded(Msghdr, { msg_name: null, msg_namelen: 0, msg_iov: iov, msg_iovlen: 1, msg_control: cmsg, msg_controllen: cmsg.length, msg_flags: 0 });
+  pointees.set(msg, [iov, payload, cmsg]);
+  return msg;
+}
+
 /** Above any fd a caller maps: where spawn() parks the sources before the dup2s. */
 const SPAWN_PARK_FD = 1000;
 
@@ -175,7 +180,7 @@ export class LibcSys implements Sys {
     for (;;) {
       const r = call();
       if (r >= 0) return r;
-      if (koffi.errno() !== EINTR) this.fail(name, target);
+      if (koffi.errno() !== ERRNO.EINTR) this.fail(name, target);
     }
   }
 
@@ -216,11 +221,8 @@ export class LibcSys implements Sys {
     return this.blocking(() => this.fns.openat(dirfd, path, flags, mode), 'openat', path);
   }
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
-    const how = Buffer.alloc(24);
-    how.writeBigUInt64LE(BigInt(flags), 0);
-    how.writeBigUInt64LE(BigInt(mode), 8);
-    how.writeBigUInt64LE(BigInt(resolve), 16);
-    const r = Number(this.syscallFn(SYS_openat2, 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', 24));
+    const how = encoded(OpenHow, { flags, mode, resolve });
+    const r = Number(this.syscallFn(SYS.OPENAT2, 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', how.length));
     return this.check(r, 'openat2', path);
   }
   readlinkat(dirfd: number, name: string): string {
@@ -252,44 +254,37 @@ export class LibcSys implements Sys {
     return index;
   }
   netlinkRoute(request: Buffer): Buffer {
-    const sock = this.check(Number(this.fns.socket(16 /* AF_NETLINK */, 3 /* SOCK_RAW */ | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */)), 'socket', 'netlink');
+    const sock = this.check(Number(this.fns.socket(AF_NETLINK, SOCK.RAW | SOCK.CLOEXEC, NETLINK_ROUTE)), 'socket', 'netlink');
     try {
       // Unconnected, a netlink socket sends to the kernel.
       const sent = Number(this.fns.write(sock, request, request.length));
       if (sent !== request.length) this.fail('netlink send', 'NETLINK_ROUTE');
-      // Datagrams until the answer ends: an ACK or error (NLMSG_ERROR), or a dump's NLMSG_DONE.
+      // Datagrams until the answer ends.
       const parts: Buffer[] = [];
       for (;;) {
         const buf = Buffer.alloc(32768);
         const n = Number(this.fns.read(sock, buf, buf.length));
         if (n <= 0) this.fail('netlink receive', 'NETLINK_ROUTE');
         parts.push(buf.subarray(0, n));
-        let ended = false;
-        for (let at = 0; at + 16 <= n; ) {
-          const len = buf.readUInt32LE(at);
-          const type = buf.readUInt16LE(at + 4);
-          if (type === 2 /* NLMSG_ERROR */ || type === 3 /* NLMSG_DONE */) ended = true;
-          if (len < 16) break;
-          at += (len + 3) & ~3;
-        }
-        if (ended) return Buffer.concat(parts);
+        if (endsAnswer(buf.subarray(0, n))) return Buffer.concat(parts);
       }
     } finally {
       this.fns.close(sock);
     }
   }
   dup(fd: number): number {
-    return this.check(this.fns.fcntl(fd, F_DUPFD_CLOEXEC, 0), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`);
+    return this.check(this.fns.fcntl(fd, F.DUPFD_CLOEXEC, 0), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`);
   }
   setCloexec(fd: number, on: boolean): void {
-    const cur = this.check(this.fns.fcntl(fd, F_GETFD, 0), 'fcntl(F_GETFD)', `fd ${fd}`);
+    const cur = this.check(this.fns.fcntl(fd, F.GETFD, 0), 'fcntl(F_GETFD)', `fd ${fd}`);
     const next = on ? cur | FD_CLOEXEC : cur & ~FD_CLOEXEC;
-    if (next !== cur) this.check(this.fns.fcntl(fd, F_SETFD, next), 'fcntl(F_SETFD)', `fd ${fd}`);
+    if (next !== cur) this.check(this.fns.fcntl(fd, F.SETFD, next), 'fcntl(F_SETFD)', `fd ${fd}`);
   }
   fstatfs(fd: number): { type: number; flags: number } {
-    const buf = Buffer.alloc(120);
+    const buf = Buffer.alloc(koffi.sizeof(Statfs));
     this.check(this.fns.fstatfs(fd, buf), 'fstatfs', `fd ${fd}`);
-    return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigInt64LE(80)) };
+    const st = koffi.decode(buf, Statfs);
+    return { type: Number(st.f_type), flags: Number(st.f_flags) };
   }
   dup2(oldFd: number, newFd: number): void {
     this.check(this.fns.dup2(oldFd, newFd), 'dup2', `fd ${oldFd}`);
@@ -309,25 +304,19 @@ export class LibcSys implements Sys {
     return this.check(r, 'prctl', String(option));
   }
   capget(): CapSets {
-    const hdr = Buffer.alloc(8);
-    hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
-    const data = Buffer.alloc(24);
-    this.check(this.fns.capget(hdr, data), 'capget');
-    const word = (off: number) => BigInt(data.readUInt32LE(off)) | (BigInt(data.readUInt32LE(off + 12)) << 32n);
-    return { effective: word(0), permitted: word(4), inheritable: word(8) };
+    const data = Buffer.alloc(koffi.sizeof(CapData));
+    this.check(this.fns.capget(encoded(CapHeader, { version: LINUX_CAPABILITY_VERSION_3, pid: 0 }), data), 'capget');
+    const [lo, hi] = koffi.decode(data, CapData);
+    const word = (set: 'effective' | 'permitted' | 'inheritable') => BigInt(lo[set]) | (BigInt(hi[set]) << 32n);
+    return { effective: word('effective'), permitted: word('permitted'), inheritable: word('inheritable') };
   }
   capset(sets: CapSets): void {
-    const hdr = Buffer.alloc(8);
-    hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
-    const data = Buffer.alloc(24);
-    const put = (v: bigint, off: number) => {
-      data.writeUInt32LE(Number(v & 0xffffffffn), off);
-      data.writeUInt32LE(Number((v >> 32n) & 0xffffffffn), off + 12);
+    const half = (shift: bigint) => {
+      const bits = (v: bigint) => Number((v >> shift) & 0xffffffffn);
+      return { effective: bits(sets.effective), permitted: bits(sets.permitted), inheritable: bits(sets.inheritable) };
     };
-    put(sets.effective, 0);
-    put(sets.permitted, 4);
-    put(sets.inheritable, 8);
-    this.check(this.fns.capset(hdr, data), 'capset');
+    const data = encoded(CapData, [half(0n), half(32n)]);
+    this.check(this.fns.capset(encoded(CapHeader, { version: LINUX_CAPABILITY_VERSION_3, pid: 0 }), data), 'capset');
   }
   setresuid(r: number, e: number, s: number): void {
     this.check(this.fns.setresuid(r, e, s), 'setresuid', String(e));
@@ -339,16 +328,14 @@ export class LibcSys implements Sys {
     this.check(this.fns.setgroups(gids.length, gids.length ? gids : null), 'setgroups', gids.join(','));
   }
   setrlimit(resource: number, soft: bigint, hard: bigint): void {
-    const lim = Buffer.alloc(16);
-    lim.writeBigUInt64LE(soft, 0);
-    lim.writeBigUInt64LE(hard, 8);
+    const lim = encoded(Rlimit, { rlim_cur: soft, rlim_max: hard });
     this.check(this.fns.prlimit(0, resource, lim, null), 'setrlimit', String(resource));
   }
   memfdCreate(name: string, flags: number): number {
     return this.check(this.fns.memfd_create(name, flags), 'memfd_create', name);
   }
   addSeals(fd: number, seals: number): void {
-    this.check(this.fns.fcntl(fd, F_ADD_SEALS, seals), 'fcntl(F_ADD_SEALS)', `fd ${fd}`);
+    this.check(this.fns.fcntl(fd, F.ADD_SEALS, seals), 'fcntl(F_ADD_SEALS)', `fd ${fd}`);
   }
   fexecve(fd: number, argv: string[], envp: string[]): never {
     this.fns.execveat(fd, '', [...argv, null], [...envp, null], AT_EMPTY_PATH);
@@ -372,20 +359,17 @@ export class LibcSys implements Sys {
   /** A sockaddr_un and its length; a leading '@' names an abstract socket, as in Go. */
   private unixAddr(call: string, socketPath: string): [Buffer, number] {
     const name = Buffer.from(socketPath);
-    if (name.length > 107) this.fail(call, socketPath, 36 /* ENAMETOOLONG */);
-    const addr = Buffer.alloc(110);
-    addr.writeUInt16LE(AF_UNIX, 0);
-    name.copy(addr, 2);
-    if (socketPath.startsWith('@')) {
-      addr[2] = 0;
-      return [addr, 2 + name.length];
-    }
-    return [addr, 110];
+    if (name.length > 107) this.fail(call, socketPath, ERRNO.ENAMETOOLONG);
+    const abstract = socketPath.startsWith('@');
+    if (abstract) name[0] = 0;
+    const addr = encoded(SockaddrUn, { sun_family: AF_UNIX, sun_path: [...name, ...new Array(108 - name.length).fill(0)] });
+    // An abstract name is exactly its bytes; a path is the whole structure (NUL-terminated).
+    return [addr, abstract ? koffi.offsetof(SockaddrUn, 'sun_path') + name.length : addr.length];
   }
   /** A new unix socket, connected or bound to `socketPath`; closed again if that fails. */
   private unixSocket(kind: 'stream' | 'dgram', call: 'connect' | 'bind', socketPath: string): number {
     const [addr, len] = this.unixAddr(call, socketPath);
-    const sock = this.check(this.fns.socket(AF_UNIX, (kind === 'stream' ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0), 'socket', socketPath);
+    const sock = this.check(this.fns.socket(AF_UNIX, (kind === 'stream' ? SOCK.STREAM : SOCK.DGRAM) | SOCK.CLOEXEC, 0), 'socket', socketPath);
     if (this.fns[call](sock, addr, len) < 0) {
       const errno = koffi.errno();
       this.fns.close(sock);
@@ -401,22 +385,20 @@ export class LibcSys implements Sys {
   }
   pipe(): [number, number] {
     const fds = Buffer.alloc(8);
-    this.check(this.fns.pipe2(fds, SOCK_CLOEXEC /* = O_CLOEXEC */), 'pipe2');
+    this.check(this.fns.pipe2(fds, O.CLOEXEC), 'pipe2');
     return [fds.readInt32LE(0), fds.readInt32LE(4)];
   }
   seccompLoad(flags: number, bpf: Buffer): number {
-    // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
-    const prog = Buffer.alloc(16);
-    prog.writeUInt16LE(bpf.length / 8, 0);
-    prog.writeBigUInt64LE(BigInt(koffi.address(bpf)), 8);
-    const r = Number(this.syscallFn(SYS_SECCOMP, 'int', 1 /* SECCOMP_SET_MODE_FILTER */, 'unsigned int', flags, 'uint8_t *', prog));
+    // The filter is an array of struct sock_filter, 8 bytes each.
+    const prog = encoded(SockFprog, { len: bpf.length / 8, filter: bpf });
+    const r = Number(this.syscallFn(SYS.SECCOMP, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'uint8_t *', prog));
     return this.check(r, 'seccomp(SECCOMP_SET_MODE_FILTER)', `flags 0x${flags.toString(16)}`);
   }
   schedSetattr(attr: Buffer): void {
-    this.check(Number(this.syscallFn(SYS_SCHED_SETATTR, 'int', 0, 'uint8_t *', attr, 'unsigned int', 0)), 'sched_setattr');
+    this.check(Number(this.syscallFn(SYS.SCHED_SETATTR, 'int', 0, 'uint8_t *', attr, 'unsigned int', 0)), 'sched_setattr');
   }
   setIoPriority(value: number): void {
-    this.check(Number(this.syscallFn(SYS_IOPRIO_SET, 'int', 1 /* IOPRIO_WHO_PROCESS */, 'int', 0, 'int', value)), 'ioprio_set', String(value));
+    this.check(Number(this.syscallFn(SYS.IOPRIO_SET, 'int', IOPRIO_WHO_PROCESS, 'int', 0, 'int', value)), 'ioprio_set', String(value));
   }
   personality(persona: number): void {
     this.check(this.fns.personality(persona), 'personality', `0x${persona.toString(16)}`);
@@ -425,40 +407,37 @@ export class LibcSys implements Sys {
     // A nodemask of 1024 bits (the spec's node lists are checked below that).
     const mask = Buffer.alloc(128);
     for (const n of nodes) mask[n >> 3] |= 1 << (n & 7);
-    const r = Number(this.syscallFn(SYS_SET_MEMPOLICY, 'int', mode, 'uint8_t *', nodes.length ? mask : null, 'unsigned long', nodes.length ? 1025 : 0));
+    const r = Number(this.syscallFn(SYS.SET_MEMPOLICY, 'int', mode, 'uint8_t *', nodes.length ? mask : null, 'unsigned long', nodes.length ? 1025 : 0));
     this.check(r, 'set_mempolicy', `mode 0x${mode.toString(16)} nodes ${nodes.join(',') || 'none'}`);
   }
   joinSessionKeyring(name: string): number {
-    const r = Number(this.syscallFn(SYS_KEYCTL, 'int', KEYCTL_JOIN_SESSION_KEYRING, 'const char *', name));
+    const r = Number(this.syscallFn(SYS.KEYCTL, 'int', KEYCTL.JOIN_SESSION_KEYRING, 'const char *', name));
     return this.check(r, 'keyctl(KEYCTL_JOIN_SESSION_KEYRING)', name);
   }
   keyPermissions(serial: number): number {
     const buf = Buffer.alloc(512);
-    const n = Number(this.syscallFn(SYS_KEYCTL, 'int', KEYCTL_DESCRIBE, 'int', serial, 'uint8_t *', buf, 'size_t', buf.length));
+    const n = Number(this.syscallFn(SYS.KEYCTL, 'int', KEYCTL.DESCRIBE, 'int', serial, 'uint8_t *', buf, 'size_t', buf.length));
     this.check(n, 'keyctl(KEYCTL_DESCRIBE)', String(serial));
     // "type;uid;gid;perm;description"
     const perm = buf.toString('utf8', 0, Math.min(n, buf.length)).replace(/\0.*$/s, '').split(';')[3];
-    if (perm === undefined) this.fail('keyctl(KEYCTL_DESCRIBE)', String(serial), 71 /* EPROTO */);
+    if (perm === undefined) this.fail('keyctl(KEYCTL_DESCRIBE)', String(serial), ERRNO.EPROTO);
     return parseInt(perm, 16) >>> 0;
   }
   setKeyPermissions(serial: number, perm: number): void {
-    this.check(Number(this.syscallFn(SYS_KEYCTL, 'int', KEYCTL_SETPERM, 'int', serial, 'uint32_t', perm >>> 0)), 'keyctl(KEYCTL_SETPERM)', String(serial));
+    this.check(Number(this.syscallFn(SYS.KEYCTL, 'int', KEYCTL.SETPERM, 'int', serial, 'uint32_t', perm >>> 0)), 'keyctl(KEYCTL_SETPERM)', String(serial));
   }
   address(buf: Buffer | Uint32Array): bigint {
     return BigInt(koffi.address(buf));
   }
   bpf(cmd: number, attr: Buffer): number {
-    const r = Number(this.syscallFn(SYS_BPF, 'int', cmd, 'uint8_t *', attr, 'unsigned int', attr.length));
+    const r = Number(this.syscallFn(SYS.BPF, 'int', cmd, 'uint8_t *', attr, 'unsigned int', attr.length));
     return this.check(r, 'bpf', BPF_CMD_NAMES[cmd] ?? `cmd ${cmd}`);
   }
   pidfdOpen(pid: number): number {
-    return this.check(Number(this.syscallFn(SYS_PIDFD_OPEN, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
+    return this.check(Number(this.syscallFn(SYS.PIDFD_OPEN, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
   }
   waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
-    // struct pollfd { int fd; short events; short revents; }
-    const pfd = Buffer.alloc(8);
-    pfd.writeInt32LE(fd, 0);
-    pfd.writeInt16LE(POLLIN, 4);
+    const pfd = encoded(PollFd, { fd, events: POLLIN, revents: 0 });
     return new Promise((resolve, reject) => {
       this.pollFn.async(pfd, 1, timeoutMs, (err: unknown, r: number) => {
         // A poll interrupted by a signal (EINTR; errno stays on the worker) says "not yet".
@@ -471,28 +450,28 @@ export class LibcSys implements Sys {
     for (;;) {
       const n = Number(this.fns.read(fd, buf, buf.length));
       if (n >= 0) return n;
-      if (koffi.errno() !== EINTR) this.fail('read', `fd ${fd}`);
+      if (koffi.errno() !== ERRNO.EINTR) this.fail('read', `fd ${fd}`);
     }
   }
   write(fd: number, buf: Buffer): number {
     for (;;) {
       const n = Number(this.fns.write(fd, buf, buf.length));
       if (n >= 0) return n;
-      if (koffi.errno() !== EINTR) this.fail('write', `fd ${fd}`);
+      if (koffi.errno() !== ERRNO.EINTR) this.fail('write', `fd ${fd}`);
     }
   }
   send(fd: number, buf: Buffer): number {
     for (;;) {
-      const n = Number(this.fns.send(fd, buf, buf.length, MSG_NOSIGNAL));
+      const n = Number(this.fns.send(fd, buf, buf.length, MSG.NOSIGNAL));
       if (n >= 0) return n;
-      if (koffi.errno() !== EINTR) this.fail('send', `fd ${fd}`);
+      if (koffi.errno() !== ERRNO.EINTR) this.fail('send', `fd ${fd}`);
     }
   }
   spawn(file: string, argv: string[], envp: string[], fds: number[]): number {
     // The sources are parked above every target first, so that mapping fd
     // 4 to 3 and 3 to 4 cannot clobber one with the other; dup2 clears
     // close-on-exec on each target, and everything above the map is closed.
-    const parked = fds.map((fd) => this.check(this.fns.fcntl(fd, F_DUPFD_CLOEXEC, SPAWN_PARK_FD), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`));
+    const parked = fds.map((fd) => this.check(this.fns.fcntl(fd, F.DUPFD_CLOEXEC, SPAWN_PARK_FD), 'fcntl(F_DUPFD_CLOEXEC)', `fd ${fd}`));
     const actions = Buffer.alloc(256);
     const attr = Buffer.alloc(512);
     const all = Buffer.alloc(128);
@@ -507,7 +486,7 @@ export class LibcSys implements Sys {
       this.fns.sigfillset(all);
       this.fns.posix_spawnattr_setsigdefault(attr, all);
       this.fns.posix_spawnattr_setsigmask(attr, none);
-      this.fns.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+      this.fns.posix_spawnattr_setflags(attr, POSIX_SPAWN.SETSIGDEF | POSIX_SPAWN.SETSIGMASK);
       const pid = [0];
       const err = this.fns.posix_spawn(pid, file, actions, attr, [...argv, null], [...envp, null]);
       if (err !== 0) this.fail('posix_spawn', file, err);
@@ -519,35 +498,32 @@ export class LibcSys implements Sys {
     }
   }
   openTree(fd: number, recursive: boolean): number {
-    const flags = OPEN_TREE_CLONE | CLOEXEC_FLAG | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
-    return this.check(Number(this.syscallFn(SYS_OPEN_TREE, 'int', fd, 'const char *', '', 'unsigned int', flags)), 'open_tree', `fd ${fd}`);
+    const flags = OPEN_TREE_CLONE | O.CLOEXEC /* OPEN_TREE_CLOEXEC */ | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    return this.check(Number(this.syscallFn(SYS.OPEN_TREE, 'int', fd, 'const char *', '', 'unsigned int', flags)), 'open_tree', `fd ${fd}`);
   }
   moveMount(fromFd: number, toFd: number): void {
-    const r = Number(this.syscallFn(SYS_MOVE_MOUNT, 'int', fromFd, 'const char *', '', 'int', toFd, 'const char *', '', 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+    const r = Number(this.syscallFn(SYS.MOVE_MOUNT, 'int', fromFd, 'const char *', '', 'int', toFd, 'const char *', '', 'unsigned int', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH));
     this.check(r, 'move_mount', `fd ${fromFd} onto fd ${toFd}`);
   }
   fsopen(fsname: string): number {
-    return this.check(Number(this.syscallFn(SYS_FSOPEN, 'const char *', fsname, 'unsigned int', 1 /* FSOPEN_CLOEXEC */)), 'fsopen', fsname);
+    return this.check(Number(this.syscallFn(SYS.FSOPEN, 'const char *', fsname, 'unsigned int', FSOPEN_CLOEXEC)), 'fsopen', fsname);
   }
   fsconfig(fd: number, key: string, value?: string): void {
-    const cmd = value === undefined ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING;
-    this.check(Number(this.syscallFn(SYS_FSCONFIG, 'int', fd, 'unsigned int', cmd, 'const char *', key, 'const char *', value ?? null, 'int', 0)), 'fsconfig', value === undefined ? key : `${key}=${value}`);
+    const cmd = value === undefined ? FSCONFIG.SET_FLAG : FSCONFIG.SET_STRING;
+    this.check(Number(this.syscallFn(SYS.FSCONFIG, 'int', fd, 'unsigned int', cmd, 'const char *', key, 'const char *', value ?? null, 'int', 0)), 'fsconfig', value === undefined ? key : `${key}=${value}`);
   }
   fsmount(fd: number, attrs: number): number {
-    this.check(Number(this.syscallFn(SYS_FSCONFIG, 'int', fd, 'unsigned int', FSCONFIG_CMD_CREATE, 'const char *', null, 'const char *', null, 'int', 0)), 'fsconfig', 'create');
-    return this.check(Number(this.syscallFn(SYS_FSMOUNT, 'int', fd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */, 'unsigned int', attrs)), 'fsmount', `fd ${fd}`);
+    this.check(Number(this.syscallFn(SYS.FSCONFIG, 'int', fd, 'unsigned int', FSCONFIG.CMD_CREATE, 'const char *', null, 'const char *', null, 'int', 0)), 'fsconfig', 'create');
+    return this.check(Number(this.syscallFn(SYS.FSMOUNT, 'int', fd, 'unsigned int', FSMOUNT_CLOEXEC, 'unsigned int', attrs)), 'fsmount', `fd ${fd}`);
   }
   mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number): void {
-    const attr = Buffer.alloc(32); // struct mount_attr: set, clr, propagation, userns_fd
-    attr.writeBigUInt64LE(BigInt(set), 0);
-    attr.writeBigUInt64LE(BigInt(clear), 8);
-    if (usernsFd !== undefined) attr.writeBigUInt64LE(BigInt(usernsFd), 24);
-    const r = Number(this.syscallFn(SYS_MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), 'uint8_t *', attr, 'size_t', 32));
+    const attr = encoded(MountAttr, { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: usernsFd ?? 0 });
+    const r = Number(this.syscallFn(SYS.MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), 'uint8_t *', attr, 'size_t', attr.length));
     this.check(r, 'mount_setattr', `fd ${fd}`);
   }
   getcwd(): string {
     const buf = Buffer.alloc(4097);
-    const n = Number(this.syscallFn(SYS_GETCWD, 'uint8_t *', buf, 'size_t', buf.length));
+    const n = Number(this.syscallFn(SYS.GETCWD, 'uint8_t *', buf, 'size_t', buf.length));
     this.check(n, 'getcwd');
     return buf.toString('utf8', 0, buf.indexOf(0) >= 0 ? buf.indexOf(0) : n);
   }
@@ -557,62 +533,44 @@ export class LibcSys implements Sys {
     this.check(this.fns.sched_setaffinity(pid, mask.length, mask), 'sched_setaffinity', cpus.join(','));
   }
   resetSignals(ignored: bigint): void {
-    const act = Buffer.alloc(32);
-    const old = Buffer.alloc(32);
+    const old = Buffer.alloc(koffi.sizeof(KernelSigaction));
     for (let sig = 1; sig <= 64; sig++) {
       if (sig === 9 || sig === 19) continue; // SIGKILL and SIGSTOP cannot change
-      if (Number(this.syscallFn(SYS_RT_SIGACTION, 'int', sig, 'uint8_t *', null, 'uint8_t *', old, 'size_t', 8)) < 0) continue;
-      const handler = old.readBigUInt64LE(0); // 0 SIG_DFL, 1 SIG_IGN, else a handler
+      if (Number(this.syscallFn(SYS.RT_SIGACTION, 'int', sig, 'uint8_t *', null, 'uint8_t *', old, 'size_t', 8)) < 0) continue;
+      const handler = BigInt(koffi.decode(old, KernelSigaction).handler); // 0 SIG_DFL, 1 SIG_IGN, else a handler
       const wantIgnored = ((ignored >> BigInt(sig - 1)) & 1n) === 1n;
       // A handled signal goes back to its default at exec by itself; SIG_IGN is inherited.
       if (wantIgnored ? handler === 1n : handler !== 1n) continue;
-      act.writeBigUInt64LE(wantIgnored ? 1n : 0n, 0);
-      this.check(Number(this.syscallFn(SYS_RT_SIGACTION, 'int', sig, 'uint8_t *', act, 'uint8_t *', null, 'size_t', 8)), 'rt_sigaction', String(sig));
+      const act = encoded(KernelSigaction, { handler: wantIgnored ? 1 : 0, flags: 0, restorer: 0, mask: 0 });
+      this.check(Number(this.syscallFn(SYS.RT_SIGACTION, 'int', sig, 'uint8_t *', act, 'uint8_t *', null, 'size_t', 8)), 'rt_sigaction', String(sig));
     }
-    this.check(Number(this.syscallFn(SYS_RT_SIGPROCMASK, 'int', SIG_SETMASK, 'uint8_t *', Buffer.alloc(8), 'uint8_t *', null, 'size_t', 8)), 'rt_sigprocmask');
+    this.check(Number(this.syscallFn(SYS.RT_SIGPROCMASK, 'int', SIG_SETMASK, 'uint8_t *', Buffer.alloc(8), 'uint8_t *', null, 'size_t', 8)), 'rt_sigprocmask');
   }
   sendFd(sockFd: number, fd: number, name: string): void {
-    // struct msghdr with one iovec (the name) and one SCM_RIGHTS cmsg.
+    // One iovec (the name) and one SCM_RIGHTS control message.
     const payload = Buffer.from(name);
-    const iov = Buffer.alloc(16);
-    iov.writeBigUInt64LE(koffi.address(payload), 0);
-    iov.writeBigUInt64LE(BigInt(payload.length), 8);
-    const cmsg = Buffer.alloc(24);
-    cmsg.writeBigUInt64LE(20n, 0); // CMSG_LEN(sizeof(int))
-    cmsg.writeInt32LE(SOL_SOCKET, 8);
-    cmsg.writeInt32LE(SCM_RIGHTS, 12);
-    cmsg.writeInt32LE(fd, 16);
-    const msg = Buffer.alloc(56);
-    msg.writeBigUInt64LE(koffi.address(iov), 16);
-    msg.writeBigUInt64LE(1n, 24);
-    msg.writeBigUInt64LE(koffi.address(cmsg), 32);
-    msg.writeBigUInt64LE(24n, 40);
+    const cmsg = encoded(CmsgFd, { cmsg_len: CMSG_LEN_FD, cmsg_level: SOL_SOCKET, cmsg_type: SCM_RIGHTS, fd });
+    const msg = fdMessage(payload, cmsg);
     this.check(Number(this.fns.sendmsg(sockFd, msg, 0)), 'sendmsg', `fd ${sockFd}`);
   }
   socketPair(): [number, number] {
     const sv = Buffer.alloc(8);
-    this.check(this.fns.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 'socketpair');
+    this.check(this.fns.socketpair(AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC, 0, sv), 'socketpair');
     return [sv.readInt32LE(0), sv.readInt32LE(4)];
   }
   recvFd(sockFd: number): number {
     const payload = Buffer.alloc(4096);
-    const iov = Buffer.alloc(16);
-    iov.writeBigUInt64LE(koffi.address(payload), 0);
-    iov.writeBigUInt64LE(BigInt(payload.length), 8);
-    const cmsg = Buffer.alloc(24);
-    const msg = Buffer.alloc(56);
-    msg.writeBigUInt64LE(koffi.address(iov), 16);
-    msg.writeBigUInt64LE(1n, 24);
-    msg.writeBigUInt64LE(koffi.address(cmsg), 32);
-    msg.writeBigUInt64LE(24n, 40);
+    const cmsg = Buffer.alloc(koffi.sizeof(CmsgFd));
+    const msg = fdMessage(payload, cmsg);
     let n: number;
-    do n = Number(this.fns.recvmsg(sockFd, msg, MSG_CMSG_CLOEXEC));
-    while (n < 0 && koffi.errno() === 4 /* EINTR */);
+    do n = Number(this.fns.recvmsg(sockFd, msg, MSG.CMSG_CLOEXEC));
+    while (n < 0 && koffi.errno() === ERRNO.EINTR);
     this.check(n, 'recvmsg', `fd ${sockFd}`);
-    const controlLen = Number(msg.readBigUInt64LE(40));
-    if (controlLen < 20 || cmsg.readInt32LE(8) !== SOL_SOCKET || cmsg.readInt32LE(12) !== SCM_RIGHTS) {
-      this.fail('recvmsg', `fd ${sockFd} (no file descriptor received)`, n === 0 ? 104 /* ECONNRESET */ : 71 /* EPROTO */);
+    const controlLen = Number(koffi.decode(msg, Msghdr).msg_controllen);
+    const c = koffi.decode(cmsg, CmsgFd);
+    if (controlLen < CMSG_LEN_FD || c.cmsg_level !== SOL_SOCKET || c.cmsg_type !== SCM_RIGHTS) {
+      this.fail('recvmsg', `fd ${sockFd} (no file descriptor received)`, n === 0 ? ERRNO.ECONNRESET : ERRNO.EPROTO);
     }
-    return cmsg.readInt32LE(16);
+    return c.fd;
   }
 }

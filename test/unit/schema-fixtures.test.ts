@@ -28,6 +28,7 @@ const anyHost: HostFacts = {
   isOwnMountNamespace: () => false,
   // A resctrl with every feature (the fixtures' intelRdt configs are valid ones).
   resctrlRoot: () => fakeResctrl,
+  systemdRunning: () => true,
 };
 
 const read = (kind: string) => fs.readdirSync(path.join(fixtures, kind)).filter((f) => f.endsWith('.json')).map((f) => [f, fs.readFileSync(path.join(fixtures, kind, f), 'utf8')] as const);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { annotationProperties, deviceProperties, expandSlice, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../../src/cgroups/systemd.js';
+import { annotationProperties, checkSystemdCgroupsPath, deviceProperties, expandSlice, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../../src/cgroups/systemd.js';
 import type { CgroupLayout } from '../../src/cgroups/index.js';
 import { unitObjectPath } from '../../src/systemd/sdbus.js';
 import { parseVariant } from '../../src/systemd/variant.js';
@@ -19,8 +19,8 @@ describe('systemd cgroup driver: names and paths (runc ExpandSlice, getUnitName)
     expect(systemdUnit('', 'c1')).toEqual({ slice: 'system.slice', unit: 'ocirun-c1.scope' });
     expect(systemdUnit(':cri:x', 'c1')).toEqual({ slice: 'system.slice', unit: 'cri-x.scope' });
     expect(systemdUnit('machine.slice:p:my.slice', 'c1')).toEqual({ slice: 'machine.slice', unit: 'my.slice' });
-    expect(() => systemdUnit('system.slice:two', 'c1')).toThrow(/expected cgroupsPath to be of format "slice:prefix:name"/);
-    expect(() => systemdUnit('a:b:c:d', 'c1')).toThrow(/slice:prefix:name/);
+    expect(() => checkSystemdCgroupsPath('system.slice:two')).toThrow(/expected cgroupsPath to be of format "slice:prefix:name"/);
+    expect(() => checkSystemdCgroupsPath('a:b:c:d')).toThrow(/slice:prefix:name/);
   });
 
   const v1: CgroupLayout = { mode: 'v1', hierarchies: [{ name: 'memory', mountPoint: '/sys/fs/cgroup/memory', ownPath: '/' }, { name: 'cpuset', mountPoint: '/sys/fs/cgroup/cpuset', ownPath: '/' }] } as CgroupLayout;

@@ -4,7 +4,7 @@ import { ConfigError, RuntimeError } from '../../src/errors.js';
 import { parseJson } from '../../src/config/load.js';
 import { planContainer } from '../../src/config/plan.js';
 import { defaultSpec } from '../../src/config/default.js';
-import { validateConfig, type HostFacts } from '../../src/config/validate.js';
+import { validateConfig, validateForRestore, type HostFacts } from '../../src/config/validate.js';
 
 const host: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
@@ -15,6 +15,7 @@ const host: HostFacts = {
   selinux: () => false,
   isOwnMountNamespace: (p) => p === '/proc/self/ns/mnt',
   resctrlRoot: () => undefined,
+  systemdRunning: () => true,
 };
 
 type Mutate = (c: any) => void;
@@ -129,5 +130,48 @@ describe('config validation', () => {
     it("the runtime's own mount namespace, where pivot_root would move the host's root", () => {
       expectField((c) => (c.linux.namespaces[c.linux.namespaces.findIndex((n: any) => n.type === 'mount')] = { type: 'mount', path: '/proc/self/ns/mnt' }), /linux\.namespaces\[\d\]\.path/, /runtime's own mount namespace/);
     });
+  });
+});
+
+describe('--systemd-cgroup', () => {
+  const withSystemd = (cgroupsPath: string, running = true) => {
+    const c: any = defaultSpec();
+    c.linux.cgroupsPath = cgroupsPath;
+    validateConfig(parseJson(JSON.stringify(c), 'config.json'), { bundle: '/bundle', host: { ...host, systemdRunning: () => running }, systemdCgroup: true });
+  };
+  it('takes "slice:prefix:name" and the empty path', () => {
+    expect(() => withSystemd('system.slice:docker:abc')).not.toThrow();
+    expect(() => withSystemd('')).not.toThrow();
+  });
+  it('refuses another form, naming the field, before it asks whether systemd runs', () => {
+    expect(() => withSystemd('/plain/path', false)).toThrow('validate config: linux.cgroupsPath: expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/plain/path" instead');
+    expect(() => withSystemd('a--b.slice:p:n')).toThrow('validate config: linux.cgroupsPath: invalid slice name: a--b.slice');
+  });
+  it('refuses a host without systemd', () => {
+    expect(() => withSystemd('system.slice:p:n', false)).toThrow('systemd: systemd not running on this host, cannot use systemd cgroups manager (no /run/systemd/system)');
+  });
+});
+
+describe('restore', () => {
+  const forRestore = (mutate: Mutate) => {
+    const c: any = defaultSpec();
+    c.process.terminal = false;
+    mutate(c);
+    const config = parseJson(JSON.stringify(c), 'config.json');
+    validateConfig(config, { bundle: '/bundle', host });
+    validateForRestore(config, { bundle: '/bundle', host });
+  };
+  it('takes what create takes, with a mount namespace of its own', () => expect(() => forRestore(() => {})).not.toThrow());
+  it('refuses, in order, what this version cannot restore', () => {
+    expect(() => forRestore((c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'mount');
+      c.linux.maskedPaths = [];
+      c.linux.readonlyPaths = [];
+      c.root.readonly = false;
+      c.process.terminal = true;
+    })).toThrow('restore: a container without a mount namespace of its own cannot be restored by this version');
+    expect(() => forRestore((c) => (c.process.terminal = true))).toThrow('restore: a container with process.terminal cannot be restored by this version');
+    expect(() => forRestore((c) => (c.hooks = { createRuntime: [{ path: '/bin/true' }] }))).toThrow('restore: hooks.createRuntime: restore does not run these hooks in this version');
+    expect(() => forRestore((c) => c.linux.namespaces.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' }))).toThrow('restore: Do not know how to handle namespace cgroup');
   });
 });

@@ -6,14 +6,9 @@
  * before the old one is detached, so there is never a moment without one.
  */
 import { RuntimeError, step } from '../../errors.js';
-import { O } from '../../sys/constants.js';
+import { BPF_CMD, O } from '../../sys/constants.js';
 import { SysError, type Sys } from '../../sys/types.js';
 
-const BPF_PROG_LOAD = 5;
-const BPF_PROG_ATTACH = 8;
-const BPF_PROG_DETACH = 9;
-const BPF_PROG_GET_FD_BY_ID = 13;
-const BPF_PROG_QUERY = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
 const BPF_CGROUP_DEVICE = 6;
 const BPF_F_ALLOW_MULTI = 2;
@@ -33,7 +28,7 @@ function loadProgram(sys: Sys, insns: Buffer): number {
   attr.writeUInt32LE(LOG_SIZE, 28);
   attr.writeBigUInt64LE(sys.address(log), 32);
   try {
-    return sys.bpf(BPF_PROG_LOAD, attr);
+    return sys.bpf(BPF_CMD.PROG_LOAD, attr);
   } catch (err) {
     const verifier = log.toString('utf8', 0, Math.max(0, log.indexOf(0))).trim().split('\n').slice(-3).join('; ');
     throw verifier ? new RuntimeError('load device filter', `${(err as Error).message}: verifier: ${verifier}`, { cause: err }) : err;
@@ -48,7 +43,7 @@ function attachedPrograms(sys: Sys, cgroupFd: number): number[] {
   attr.writeUInt32LE(BPF_CGROUP_DEVICE, 4);
   attr.writeBigUInt64LE(sys.address(ids), 16);
   attr.writeUInt32LE(ids.length, 24);
-  sys.bpf(BPF_PROG_QUERY, attr);
+  sys.bpf(BPF_CMD.PROG_QUERY, attr);
   return [...ids.subarray(0, attr.readUInt32LE(24))];
 }
 
@@ -67,7 +62,7 @@ export function installDeviceFilter(sys: Sys, cgroupDir: string, insns: Buffer):
     const old = step('query device filters', () => attachedPrograms(sys, cgroupFd));
     const progFd = step('load device filter', () => loadProgram(sys, insns));
     try {
-      step('attach device filter', () => sys.bpf(BPF_PROG_ATTACH, attachment(cgroupFd, progFd, BPF_F_ALLOW_MULTI)));
+      step('attach device filter', () => sys.bpf(BPF_CMD.PROG_ATTACH, attachment(cgroupFd, progFd, BPF_F_ALLOW_MULTI)));
     } finally {
       sys.close(progFd);
     }
@@ -77,13 +72,13 @@ export function installDeviceFilter(sys: Sys, cgroupDir: string, insns: Buffer):
         byId.writeUInt32LE(id, 0);
         let fd: number;
         try {
-          fd = sys.bpf(BPF_PROG_GET_FD_BY_ID, byId);
+          fd = sys.bpf(BPF_CMD.PROG_GET_FD_BY_ID, byId);
         } catch (err) {
           if (err instanceof SysError && err.code === 'ENOENT') return; // gone meanwhile
           throw err;
         }
         try {
-          sys.bpf(BPF_PROG_DETACH, attachment(cgroupFd, fd, 0));
+          sys.bpf(BPF_CMD.PROG_DETACH, attachment(cgroupFd, fd, 0));
         } finally {
           sys.close(fd);
         }
