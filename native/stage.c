@@ -512,8 +512,10 @@ static void collect_bind_sources(void)
 	while (waitpid(binds.helper, &status, 0) < 0)
 		if (errno != EINTR)
 			fail("wait for the bind sources' helper");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
 		_exit(1); /* it reported the failed step to the parent */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_with(ECHILD, "bind sources: the helper ended abnormally");
 	close(binds.sock);
 	/* The id maps' user namespaces are the helper's business only. */
 	for (int i = 0; i < binds.n; i++) {
