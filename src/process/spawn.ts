@@ -160,7 +160,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     `_OCIRUN_CONTAINER=${opts.containerId}`,
     ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
   ];
-  // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
+  // The user namespaces of id-mapped bind sources, for the stage's helper (the stage closes them).
   const bindInstructions = (opts.bindSources ?? []).map((b): StageInstruction => {
     let usernsFd = 0;
     if (b.idmap) {
@@ -170,6 +170,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     const flags = (b.recursive ? BIND.RECURSIVE : 0) | (b.idmap ? BIND.IDMAP : 0) | (b.idmap?.recursive ? BIND.IDMAP_RECURSIVE : 0);
     return { type: 'bind', index: b.index, flags, usernsFd, path: b.source };
   });
+  // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
   const koffi = koffiFdForInit();
   if (koffi !== undefined) {
     fds.push(koffi);
