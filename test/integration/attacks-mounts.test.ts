@@ -151,6 +151,15 @@ describe('a process in the container: mount locks', () => {
     expect(r.runc.stdout).toBe(r.ocirun.stdout);
   });
 
+  it("a bind asking for ro of a source with locked flags gets ro and keeps them (runc 1.2 on; 1.1.5 fails)", () => {
+    const r = attack('grep " /mnt " /proc/self/mountinfo | cut -d" " -f6 | sed "s/^/flags=/"', [{ destination: '/mnt', type: 'bind', source: `${host}/flags`, options: ['rbind', 'ro'] }]);
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(field(r.ocirun.stdout, 'flags')!.split(',').sort()).toEqual(['nodev', 'noexec', 'nosuid', 'relatime', 'ro']);
+    // runc 1.1.5 retries with ro only, and fails (EPERM); runc 1.2 on re-applies the locked flags as we do.
+    if (r.runc.status === 0) expect(field(r.runc.stdout, 'flags')).toBe(field(r.ocirun.stdout, 'flags'));
+    else expect(r.runc.stderr).toMatch(/operation not permitted/);
+  });
+
   it('cannot remount an id-mapped bind of a read-only host mount read-write', () => {
     const before = hostMount(`${host}/ro-idmap`);
     // The host's root (who owns the files) shows as the container's root (100000 on the host).
