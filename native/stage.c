@@ -23,9 +23,11 @@
  *                    "join <hexflag> <path>" ... in order: user first, mount last
  *                    "unshare <hexflags>"
  *                    "timens <mono-s> <mono-ns> <boot-s> <boot-ns>"
+ *                    "bind <index> <hexflags> <userns fd> <path>" ... (see read_bind_line)
  *                    "end"
  *   stage -> parent: "userns"          (a new user ns exists: write the maps)
  *   parent -> stage: "maps-ok"
+ *   stage -> parent: "bind-fd <index> <fd>" ... a copy of each bind source
  *   stage -> parent: "pid <host pid>"  then the stage exits 0
  *   stage -> parent: "error <step>: <strerror> (errno N)"  then exit 1
  * The forked process then runs argv[2..] (the engine and its init entry)
@@ -46,8 +48,10 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWTIME
@@ -366,6 +370,214 @@ static void chroot_to_fd(int fd, const char *what)
 	close(fd);
 }
 
+/*
+ * Bind sources ("bind" instructions). A bind mount's source must be a
+ * mount of the container's own mount namespace: when that namespace was
+ * copied into the container's user namespace, the kernel locked the flags
+ * of every mount in it (read-only, nosuid, nodev, noexec, atime) and the
+ * mounts below each one, and a bind or open_tree copy of such a mount
+ * keeps those locks. A copy made in the host's namespace would carry none,
+ * and the container could then remount the host's read-only mount
+ * read-write, or unmount what covers a directory of the host. Yet the
+ * container's root may not reach a source below a directory it cannot
+ * search. As runc does, a process that stays root on the host (a helper
+ * forked before any join) enters the container's mount namespace once it
+ * exists, before anything of the container runs, and there takes a
+ * detached copy (open_tree) of each source, id-mapped where asked, for the
+ * init to move into place. The copies come back over a socket pair and
+ * stay open across the exec; their numbers go to the parent ("bind-fd").
+ */
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+/* The bits of a "bind" instruction's flags (src/process/messages.ts BIND). */
+#define BIND_RECURSIVE 0x1
+#define BIND_IDMAP 0x2
+#define BIND_IDMAP_RECURSIVE 0x4
+#define MAX_BINDS 512
+
+struct bind_source {
+	unsigned index;
+	unsigned flags;
+	int userns_fd;
+	char *path;
+};
+
+static struct {
+	struct bind_source list[MAX_BINDS];
+	int n;
+	pid_t helper;
+	int sock;
+} binds = { .helper = -1, .sock = -1 };
+
+/* "bind <index> <hexflags> <userns fd> <path>" */
+static void read_bind_line(const char *fields)
+{
+	const char *end;
+	if (binds.n == MAX_BINDS)
+		fail_with(E2BIG, "too many bind instructions");
+	struct bind_source *b = &binds.list[binds.n];
+	b->index = (unsigned)parse_number(fields, 10, UINT_MAX, &end, "bad bind line");
+	if (*end != ' ')
+		fail_with(EINVAL, "bad bind line");
+	b->flags = (unsigned)parse_number(end + 1, 16, BIND_RECURSIVE | BIND_IDMAP | BIND_IDMAP_RECURSIVE, &end, "bad bind line");
+	if (*end != ' ')
+		fail_with(EINVAL, "bad bind line");
+	b->userns_fd = (int)parse_number(end + 1, 10, INT_MAX, &end, "bad bind line");
+	if (*end != ' ' || end[1] != '/')
+		fail_with(EINVAL, "bad bind line");
+	if ((b->flags & BIND_IDMAP) && fcntl(b->userns_fd, F_GETFD) < 0)
+		fail("bind-source %u user namespace fd %d", b->index, b->userns_fd);
+	b->path = strdup(end + 1);
+	if (!b->path)
+		fail("strdup");
+	binds.n++;
+}
+
+static void send_fd(int sock, int fd)
+{
+	char byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			fail("send a bind source");
+}
+
+/* The next fd from the socket, or -1 once the other end is closed. */
+static int recv_fd(int sock, int flags)
+{
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	ssize_t r;
+	while ((r = recvmsg(sock, &msg, flags)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		fail("receive a bind source");
+	if (r == 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) || (msg.msg_flags & MSG_CTRUNC))
+		fail_with(EPROTO, "receive a bind source: no fd");
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* A detached copy of one source, as the helper makes it in the container's mount namespace. */
+static int bind_source_tree(const struct bind_source *b)
+{
+	int src = open(b->path, O_PATH | O_CLOEXEC);
+	if (src < 0)
+		fail("bind-source %u open", b->index);
+	unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | ((b->flags & BIND_RECURSIVE) ? AT_RECURSIVE : 0);
+	int tree = (int)syscall(SYS_open_tree, src, "", tree_flags);
+	if (tree < 0)
+		fail("bind-source %u open_tree", b->index);
+	close(src);
+	if (b->flags & BIND_IDMAP) {
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long)b->userns_fd };
+		unsigned at = AT_EMPTY_PATH | ((b->flags & BIND_IDMAP_RECURSIVE) ? AT_RECURSIVE : 0);
+		if (syscall(SYS_mount_setattr, tree, "", at, &attr, sizeof(attr)) < 0)
+			fail("bind-source %u id-map (mount_setattr MOUNT_ATTR_IDMAP)", b->index);
+	}
+	return tree;
+}
+
+/* The helper: waits for the container's mount namespace, then sends a copy of each source. */
+static void run_bind_helper(int sock) __attribute__((noreturn));
+static void run_bind_helper(int sock)
+{
+	int ns = recv_fd(sock, MSG_CMSG_CLOEXEC);
+	if (ns < 0)
+		_exit(1); /* the stage failed before, and said so */
+	if (setns(ns, CLONE_NEWNS) < 0)
+		fail("bind-source %u setns into the container's mount namespace", binds.list[0].index);
+	close(ns);
+	for (int i = 0; i < binds.n; i++) {
+		int tree = bind_source_tree(&binds.list[i]);
+		send_fd(sock, tree);
+		close(tree);
+	}
+	_exit(0);
+}
+
+/* Before any join: the helper must keep the caller's privileges over the host. */
+static void start_bind_helper(void)
+{
+	int sv[2];
+	if (!binds.n)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		fail("socketpair (bind sources)");
+	binds.helper = fork();
+	if (binds.helper < 0)
+		fail("fork (bind sources)");
+	if (binds.helper == 0) {
+		close(sv[0]);
+		run_bind_helper(sv[1]);
+	}
+	close(sv[1]);
+	binds.sock = sv[0];
+}
+
+/* Once the container's mount namespace exists (made or joined), before the fork of the init. */
+static void collect_bind_sources(void)
+{
+	if (!binds.n)
+		return;
+	int ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		fail("open /proc/self/ns/mnt (bind sources)");
+	send_fd(binds.sock, ns);
+	close(ns);
+	for (int i = 0; i < binds.n; i++) {
+		/* Without close-on-exec: the init's engine moves them into place, then closes them. */
+		int tree = recv_fd(binds.sock, 0);
+		if (tree < 0)
+			break;
+		reply("bind-fd %u %d", binds.list[i].index, tree);
+	}
+	int status;
+	while (waitpid(binds.helper, &status, 0) < 0)
+		if (errno != EINTR)
+			fail("wait for the bind sources' helper");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+		_exit(1); /* it reported the failed step to the parent */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_with(ECHILD, "bind sources: the helper ended abnormally");
+	close(binds.sock);
+	/* The id maps' user namespaces are the helper's business only. */
+	for (int i = 0; i < binds.n; i++) {
+		int fd = binds.list[i].userns_fd;
+		if (!(binds.list[i].flags & BIND_IDMAP))
+			continue;
+		int seen = 0;
+		for (int j = 0; j < i; j++)
+			seen |= (binds.list[j].flags & BIND_IDMAP) && binds.list[j].userns_fd == fd;
+		if (!seen)
+			close(fd);
+	}
+}
+
 struct instructions {
 	int root_fd;
 	unsigned long join_flags[MAX_JOINS];
@@ -407,6 +619,8 @@ static void read_instructions(struct instructions *in)
 			in->unshare_flags = parse_number(line + 8, 16, ULONG_MAX, &end, "bad unshare line");
 			if (*end)
 				fail_with(EINVAL, "bad unshare line");
+		} else if (strncmp(line, "bind ", 5) == 0) {
+			read_bind_line(line + 5);
 		} else if (strncmp(line, "timens ", 7) == 0) {
 			long long v[4];
 			const char *p = line + 7;
@@ -449,6 +663,8 @@ int main(int argc, char **argv)
 
 	struct instructions in;
 	read_instructions(&in);
+	/* Bind sources: the helper forks here, while the stage is the caller. */
+	start_bind_helper();
 	/* Before any join: cloning the host's mounts needs the host's privileges,
 	 * and so may reaching the engine (a user namespace's root need not be
 	 * able to search the directories it is in); it is exec'd by fd. */
@@ -503,6 +719,8 @@ int main(int argc, char **argv)
 		fail("unshare namespaces %#lx", rest);
 	if ((rest & CLONE_NEWTIME) && in.timens[0])
 		write_file("/proc/self/timens_offsets", in.timens);
+	/* Bind sources: copied in the container's mount namespace, now that it exists. */
+	collect_bind_sources();
 	/* The process's root: "/" of the mount namespace it is now in (a joined
 	 * one puts us at its root; a new one is a copy), unless given. */
 	if (in.root_fd < 0) {

@@ -22,8 +22,7 @@ import { containerInstructions } from '../process/spawn.js';
 import { loadConfig } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { labelMounts, planContainer } from '../config/plan.js';
-import { detachedBindSource } from '../rootfs/mounts.js';
-import { idmappedTree } from '../rootfs/idmap.js';
+import { bindSourceRequests } from '../rootfs/idmap.js';
 import { moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
@@ -155,14 +154,6 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   let bus: SystemdBus | undefined;
   let unitRequested = false;
   let listenerFd: number | undefined;
-  // Detached copies of bind sources, by mount index: id-mapped ones, and all in a user namespace.
-  const bindSources: Record<number, number> = {};
-  const closeBindSources = () => {
-    for (const [i, fd] of Object.entries(bindSources)) {
-      sys.close(fd);
-      delete bindSources[Number(i)];
-    }
-  };
   try {
     faultPoint('state-dir');
     step('write state', () => writeState(ctx.root, state));
@@ -225,29 +216,23 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // Inside a user namespace, the container's or (rootless podman) ours.
     const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
     const usernsCache = new Map<string, number>();
+    let init: Awaited<ReturnType<typeof launch>>;
     try {
-      for (const [i, m] of plan.mounts.entries()) {
-        if (m.idmap) bindSources[i] = await idmappedTree(sys, m, usernsCache);
-        // Detached copies let the container's root reach a source below a
-        // directory it cannot search. A caller without privileges over the
-        // host's mounts cannot make them: it binds by path, as runc does.
-        else if (inUserNs && m.bind && !rootlessEuid()) bindSources[i] = detachedBindSource(sys, m);
-      }
+      init = await launch(sys, {
+        instructions: containerInstructions(plan),
+        idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
+        stdio: opts.stdio,
+        preserveFds: passedFds,
+        extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd])],
+        containerId: opts.id,
+        oomScoreAdj: plan.process.oomScoreAdj,
+        bindSources: await bindSourceRequests(sys, plan.mounts, inUserNs && !rootlessEuid(), usernsCache),
+      });
     } finally {
       for (const fd of usernsCache.values()) sys.close(fd);
     }
-    const init = await launch(sys, {
-      instructions: containerInstructions(plan),
-      idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
-      stdio: opts.stdio,
-      preserveFds: passedFds,
-      extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd]), ...Object.values(bindSources)],
-      containerId: opts.id,
-      oomScoreAdj: plan.process.oomScoreAdj,
-    });
     if (listenerFd !== undefined) sys.close(listenerFd);
-    const bindSourceFds = Object.fromEntries(Object.entries(bindSources).map(([i, fd]) => [i, init.fdInProcess(fd)]));
-    closeBindSources();
+    const bindSourceFds = init.bindSourceFds;
     faultPoint('init-spawned');
     init.channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
     state.pid = init.pid;
@@ -345,7 +330,6 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
     throw err;
   } finally {
-    closeBindSources();
     bus?.close();
     unlock();
   }

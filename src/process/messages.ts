@@ -17,7 +17,18 @@ export type StageInstruction =
   | { type: 'join'; flag: number; path: string }
   | { type: 'unshare'; flags: number }
   | { type: 'timens'; monotonic: [number, number]; boottime: [number, number] }
+  /**
+   * A bind mount's source, copied (open_tree) by a helper of the stage that
+   * stays root on the host, inside the container's mount namespace: the copy
+   * keeps the locks the kernel put on the container's mounts. `index` is the
+   * mount's; `flags` are BIND bits; `usernsFd` (the stage's fd number) holds
+   * the id maps of an id-mapped one. The path comes last: it may hold spaces.
+   */
+  | { type: 'bind'; index: number; flags: number; usernsFd: number; path: string }
   | { type: 'end' };
+
+/** The flags of a "bind" instruction (native/stage.c has the same). */
+export const BIND = { RECURSIVE: 0x1, IDMAP: 0x2, IDMAP_RECURSIVE: 0x4 } as const;
 
 export type Message =
   | StageInstruction
@@ -25,6 +36,8 @@ export type Message =
   | { type: 'userns' }
   /** Parent → stage: the maps are written. */
   | { type: 'maps-ok' }
+  /** Stage → parent: the fd, in the stage and the init alike, of the copy of mount `index`'s source. */
+  | { type: 'bind-fd'; index: number; fd: number }
   /**
    * Stage → parent: the host pid of the process it forked (the init); the
    * stage then exits. The exec shim says the same of the process it forked
@@ -72,6 +85,24 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
     decode: (f) => {
       const n = f.split(' ').map(Number);
       return { monotonic: [n[0], n[1]], boottime: [n[2], n[3]] };
+    },
+  },
+  bind: {
+    encode: (m) => {
+      // A newline would end the line early: the stage would read another path.
+      if (m.path.includes('\n')) throw new RuntimeError('mount', `bind source ${JSON.stringify(m.path)}: a path with a newline is not supported (EINVAL)`);
+      return `${m.index} ${m.flags.toString(16)} ${m.usernsFd} ${m.path}`;
+    },
+    decode: (f) => {
+      const [index, flags, usernsFd] = f.split(' ', 3);
+      return { index: Number(index), flags: parseInt(flags, 16), usernsFd: Number(usernsFd), path: f.split(' ').slice(3).join(' ') };
+    },
+  },
+  'bind-fd': {
+    encode: (m) => `${m.index} ${m.fd}`,
+    decode: (f) => {
+      const [index, fd] = f.split(' ').map(Number);
+      return { index, fd };
     },
   },
   end: { encode: () => '', decode: () => ({}) },

@@ -12,7 +12,8 @@ import { builtin, embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, sta
 import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
-import type { StageInstruction } from './messages.js';
+import { BIND, type StageInstruction } from './messages.js';
+import { errnoName } from '../sys/errno.js';
 import type { ContainerPlan } from '../config/plan.js';
 
 export interface StageLaunch {
@@ -30,6 +31,19 @@ export interface StageLaunch {
   containerId: string;
   /** process.oomScoreAdj, written by us from the host: in a user namespace the process could not lower it. */
   oomScoreAdj?: number;
+  /** Bind sources the stage copies in the container's mount namespace ("bind" instructions). */
+  bindSources?: BindSourceRequest[];
+}
+
+/** A bind mount whose source the stage copies for the init (see StageInstruction "bind"). */
+export interface BindSourceRequest {
+  /** The mount's index in the plan. */
+  index: number;
+  source: string;
+  destination: string;
+  recursive: boolean;
+  /** An fd of ours: the user namespace holding the id maps, and whether they apply below the top. */
+  idmap?: { usernsFd: number; recursive: boolean };
 }
 
 export interface IdMap {
@@ -46,6 +60,8 @@ export interface LaunchedProcess {
   fdInProcess(fd: number): number;
   /** 3 + preserveFds: the fds below it reach the program. */
   keepFds: number;
+  /** The copies of the bind sources asked for (bindSources), by mount index: fds of the process. */
+  bindSourceFds: Record<number, number>;
 }
 
 /** create: join what the config names, unshare the rest (user first, mount last). */
@@ -96,6 +112,23 @@ function writeIdMap(pid: number, kind: 'uid' | 'gid', maps: IdMap[]): void {
 }
 
 /**
+ * The stage's failure to copy a bind source ("bind-source <index> <what>:
+ * <strerror> (errno N)") as the mount's error, naming source and destination.
+ */
+function bindSourceError(err: unknown, requests: BindSourceRequest[] = []): unknown {
+  if (!(err instanceof RuntimeError)) return err;
+  const m = /^bind-source (\d+) (.+)$/.exec(err.step);
+  const b = m && requests.find((r) => r.index === Number(m[1]));
+  if (!m || !b) return err;
+  const errno = /^(.*) \(errno (\d+)\)$/.exec(err.detail);
+  const detail = errno ? `${errno[1].toLowerCase()} (${errnoName(Number(errno[2]))})` : err.detail;
+  const what = m[2] === 'open' ? `source ${b.source}` : m[2];
+  // The kernel's has_locked_children: a bind without rbind would uncover what the mounts below the source hide.
+  const hint = m[2] === 'open_tree' && errno?.[2] === '22' && !b.recursive ? ' (the source has mounts below it, which a user namespace may only get with them: rbind)' : '';
+  return new RuntimeError('mount', `bind ${b.source} on ${b.destination}: ${what}: ${detail}${hint}`, { cause: err });
+}
+
+/**
  * The stage to run: the built file, or, in the single-file build, a sealed
  * memfd of the embedded copy (made once; the stage then need not copy itself).
  */
@@ -127,6 +160,16 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     `_OCIRUN_CONTAINER=${opts.containerId}`,
     ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
   ];
+  // The user namespaces of id-mapped bind sources, for the stage's helper (the stage closes them).
+  const bindInstructions = (opts.bindSources ?? []).map((b): StageInstruction => {
+    let usernsFd = 0;
+    if (b.idmap) {
+      usernsFd = fds.indexOf(b.idmap.usernsFd, keepFds + 1);
+      if (usernsFd < 0) usernsFd = fds.push(b.idmap.usernsFd) - 1;
+    }
+    const flags = (b.recursive ? BIND.RECURSIVE : 0) | (b.idmap ? BIND.IDMAP : 0) | (b.idmap?.recursive ? BIND.IDMAP_RECURSIVE : 0);
+    return { type: 'bind', index: b.index, flags, usernsFd, path: b.source };
+  });
   // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
   const koffi = koffiFdForInit((name, bytes) => sealedMemfd(sys, name, bytes));
   if (koffi !== undefined) {
@@ -148,11 +191,14 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
   const stageExit = sys.waitpid(stagePid);
   const channel = new Channel(sys, ours, 'stage');
   let pid = 0;
+  const bindSourceFds: Record<number, number> = {};
   try {
-    for (const i of [...opts.instructions, { type: 'end' } as const]) channel.send(i);
+    for (const i of [...opts.instructions, ...bindInstructions, { type: 'end' } as const]) channel.send(i);
     while (!pid) {
-      const msg = await channel.receive();
-      if (msg.type === 'userns' && opts.idMaps) {
+      const msg = await channel.receive().catch((err) => Promise.reject(bindSourceError(err, opts.bindSources)));
+      if (msg.type === 'bind-fd' && opts.bindSources?.some((b) => b.index === msg.index) && !(msg.index in bindSourceFds)) {
+        bindSourceFds[msg.index] = msg.fd;
+      } else if (msg.type === 'userns' && opts.idMaps) {
         writeIdMaps(stagePid, opts.idMaps);
         channel.send({ type: 'maps-ok' });
       } else if (msg.type === 'pid') {
@@ -171,7 +217,8 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
       }
     }
     const first = keepFds + 1;
-    return { pid, channel, keepFds, fdInProcess: (fd) => first + opts.extraFds.indexOf(fd) };
+    if (Object.keys(bindSourceFds).length !== (opts.bindSources?.length ?? 0)) throw new RuntimeError('sync', 'the stage did not send a copy of every bind source');
+    return { pid, channel, keepFds, fdInProcess: (fd) => first + opts.extraFds.indexOf(fd), bindSourceFds };
   } catch (err) {
     channel.close();
     await stageExit.catch(() => 0);

@@ -2,8 +2,10 @@
  * Id-mapped bind mounts (mounts[].uidMappings/gidMappings, idmap/ridmap),
  * as runc 1.2 makes them: a detached copy of the source (open_tree) gets
  * MOUNT_ATTR_IDMAP with a user namespace that holds the mappings, then the
- * init moves it into place (applyBindMount with the fd). The parent does
- * this as root on the host, before the init exists.
+ * init moves it into place (applyBindMount with the fd). A helper of the
+ * stage does this as root on the host, in the container's mount namespace
+ * (native/stage.c "bind"), so that the copy keeps the locks of the
+ * container's mounts; the parent provides the user namespace.
  *
  * A user namespace with given mappings needs a process in it: a helper
  * (util-linux's unshare, then sleep) makes one, we write its maps as root,
@@ -15,9 +17,9 @@ import { builtin } from '../engine.js';
 import { RuntimeError, step } from '../errors.js';
 import type { MountPlan } from '../config/plan.js';
 import type { IDMappingConfig } from '../config/schema.js';
-import { MOUNT_ATTR, O } from '../sys/constants.js';
+import { MS, O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
-import { detachedBindSource } from './mounts.js';
+import type { BindSourceRequest } from '../process/spawn.js';
 
 const mapText = (maps: IDMappingConfig[]) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 
@@ -50,22 +52,33 @@ export async function mappedUserns(sys: Sys, uid: IDMappingConfig[], gid: IDMapp
   }
 }
 
-/** The detached, id-mapped copy of a bind mount's source, for the init to move into place. */
-export async function idmappedTree(sys: Sys, m: MountPlan, usernsCache: Map<string, number>): Promise<number> {
-  const idmap = m.idmap!;
+/**
+ * The bind sources the stage copies in the container's mount namespace
+ * (src/process/spawn.ts, native/stage.c "bind"): every id-mapped one (the
+ * id map needs a detached copy), and, for a container in a user namespace
+ * made by a caller privileged over the host's mounts, every bind (the
+ * container's root may not reach a source below a directory it cannot
+ * search). A caller without those privileges binds by path, as runc does.
+ * The user namespaces holding id maps are opened (or made) here, once per
+ * set of maps, into `usernsCache`, for the caller to close.
+ */
+export async function bindSourceRequests(sys: Sys, mounts: MountPlan[], copyAll: boolean, usernsCache: Map<string, number>): Promise<BindSourceRequest[]> {
+  const out: BindSourceRequest[] = [];
+  for (const [index, m] of mounts.entries()) {
+    if (!m.idmap && !(copyAll && m.bind)) continue;
+    const request: BindSourceRequest = { index, source: m.source, destination: m.destination, recursive: (m.flags & MS.REC) !== 0 };
+    if (m.idmap) request.idmap = { usernsFd: await idmapUserns(sys, m.idmap, usernsCache), recursive: m.idmap.recursive };
+    out.push(request);
+  }
+  return out;
+}
+
+async function idmapUserns(sys: Sys, idmap: NonNullable<MountPlan['idmap']>, usernsCache: Map<string, number>): Promise<number> {
   const key = idmap.usernsPath ?? JSON.stringify([idmap.uidMappings, idmap.gidMappings]);
   let userns = usernsCache.get(key);
   if (userns === undefined) {
     userns = idmap.usernsPath ? step('id-mapped mount: open user namespace', () => sys.open(idmap.usernsPath!, O.RDONLY | O.CLOEXEC)) : await mappedUserns(sys, idmap.uidMappings, idmap.gidMappings);
     usernsCache.set(key, userns);
   }
-  const tree = detachedBindSource(sys, m);
-  try {
-    const ns = userns;
-    step(`mount: bind ${m.source} on ${m.destination}: id-map (mount_setattr MOUNT_ATTR_IDMAP)`, () => sys.mountSetattr(tree, MOUNT_ATTR.IDMAP, 0, idmap.recursive, ns));
-    return tree;
-  } catch (err) {
-    sys.close(tree);
-    throw err;
-  }
+  return userns;
 }

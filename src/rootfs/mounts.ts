@@ -47,23 +47,6 @@ function isDirectorySource(source: string, sourceFd?: number): boolean {
   }
 }
 
-/**
- * For a container in a user namespace, the parent (root on the host) makes
- * a detached copy of each bind source, as runc 1.1.5 opens them before the
- * user namespace: a source under a directory only the host's root may
- * enter (0700) is out of the init's reach by path.
- */
-export function detachedBindSource(sys: Sys, m: MountPlan): number {
-  let fd: number;
-  try {
-    fd = sys.open(m.source, O.PATH | O.CLOEXEC);
-  } catch (err) {
-    const e = atStep('mount', err);
-    throw new RuntimeError('mount', `bind ${m.source} on ${m.destination}: source ${m.source}: ${e.detail}`, { cause: err });
-  }
-  return withFd(sys, fd, () => step(`mount: bind ${m.source} on ${m.destination}: open_tree`, () => sys.openTree(fd, (m.flags & MS.REC) !== 0)));
-}
-
 function applyPropagation(sys: Sys, rootFd: number, dest: string, propagation: number[]): void {
   for (const p of propagation) withFd(sys, openInRoot(sys, rootFd, dest), (fd) => sys.mount(null, fdPath(fd), null, p, null));
 }
@@ -77,9 +60,38 @@ export function applyBindMount(sys: Sys, rootFd: number, m: MountPlan, sourceFd?
   const extra = m.flags & BIND_REMOUNT_FLAGS;
   if (extra) {
     // The first fd points under the new mount; the remount needs the mount itself.
-    withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, extra | MS.BIND | MS.REMOUNT, null));
+    withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => remountBind(sys, fd, extra));
   }
   applyPropagation(sys, rootFd, m.destination, m.propagation);
+}
+
+/** The MS_* flags the kernel locks on a mount copied into a less privileged user namespace (MNT_LOCK_*). */
+const LOCKABLE_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME;
+const ATIME_FLAGS = MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME;
+/** statfs's ST_RELATIME; the other ST_* flags that can be locked have their MS_* values. */
+const ST_RELATIME = 4096;
+
+/**
+ * The bind's flags. A bind in a user namespace is a copy of a mount whose
+ * flags the kernel has locked (nosuid on a source under /run, say), and a
+ * remount that would clear one fails (EPERM): as runc does (1.2 on), and as
+ * mount(8) does for "remount,bind", the mount's locked flags are then
+ * applied with the ones asked for. Asking for other atime flags than the
+ * locked ones stays an error.
+ */
+function remountBind(sys: Sys, fd: number, flags: number): void {
+  try {
+    sys.mount(null, fdPath(fd), null, flags | MS.BIND | MS.REMOUNT, null);
+    return;
+  } catch (err) {
+    if (!(err instanceof SysError && err.code === 'EPERM')) throw err;
+  }
+  const st = sys.fstatfs(fd).flags;
+  const current = (st & LOCKABLE_FLAGS & ~MS.RELATIME) | (st & ST_RELATIME ? MS.RELATIME : 0);
+  if (flags & ATIME_FLAGS && (flags & ATIME_FLAGS) !== (current & ATIME_FLAGS)) {
+    throw new RuntimeError('mount', `remount: the source's atime flags are locked and differ from the ones asked for (EPERM)`);
+  }
+  sys.mount(null, fdPath(fd), null, flags | current | MS.BIND | MS.REMOUNT, null);
 }
 
 function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: CgroupMountSource[], unified: boolean): void {

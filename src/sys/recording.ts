@@ -64,7 +64,9 @@ export class RecordingSys implements Sys {
   setCloexec(fd: number, on: boolean) { this.rec('setCloexec', fd, on); }
   dup(fd: number) { this.rec('dup', fd); return this.nextFd++; }
   fsType = 0x9fa0;
-  fstatfs(fd: number) { this.rec('fstatfs', fd); return { type: this.fsType, flags: 0 }; }
+  /** The ST_* flags fstatfs reports. */
+  fsFlags = 0;
+  fstatfs(fd: number) { this.rec('fstatfs', fd); return { type: this.fsType, flags: this.fsFlags }; }
   dup2(oldFd: number, newFd: number) { this.rec('dup2', oldFd, newFd); }
   cloexecFrom(first: number) { this.rec('cloexecFrom', first); }
   flock(fd: number, op: number) { this.rec('flock', fd, op); }

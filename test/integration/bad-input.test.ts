@@ -22,6 +22,14 @@ afterAll(() => {
   removeBundle(bundle);
 });
 
+/** A user namespace of its own (a v1 cgroup mount cannot be made from one). */
+function inUserns(c: any): void {
+  c.linux.namespaces.push({ type: 'user' });
+  c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  c.mounts = c.mounts.filter((m: any) => m.type !== 'cgroup');
+}
+
 const cases: [string, (c: any) => void, RegExp][] = [
   ['missing ociVersion', (c) => delete c.ociVersion, /ociVersion: is required/],
   ['unknown namespace', (c) => c.linux.namespaces.push({ type: 'bogus' }), /linux\.namespaces\[6\]\.type/],
@@ -39,6 +47,9 @@ const cases: [string, (c: any) => void, RegExp][] = [
   ['relative cwd', (c) => (c.process.cwd = 'rel'), /process\.cwd: "rel" must be an absolute path/],
   ['program not found', (c) => (c.process.args = ['no-such-program']), /"no-such-program": executable file not found in \$PATH/],
   ['mount source missing', (c) => c.mounts.push({ destination: '/m', type: 'bind', source: '/no/such/source', options: ['bind'] }), /mount: bind \/no\/such\/source on \/m: .*ENOENT/],
+  // In a user namespace the C stage's helper copies the sources; its errors name the mount just the same.
+  ['mount source missing, in a user namespace', (c) => (inUserns(c), c.mounts.push({ destination: '/m', type: 'bind', source: '/no/such/source', options: ['rbind'] })), /mount: bind \/no\/such\/source on \/m: source \/no\/such\/source: no such file or directory \(ENOENT\)$/],
+  ['a bind without rbind of a source with mounts below it, in a user namespace (runc: EINVAL too)', (c) => (inUserns(c), c.mounts.push({ destination: '/m', type: 'bind', source: '/sys/fs', options: ['bind'] })), /mount: bind \/sys\/fs on \/m: open_tree: invalid argument \(EINVAL\) \(the source has mounts below it/],
   // Where the LSM is missing (these machines have neither), asking for it is an error, as with runc.
   ...(fs.existsSync('/sys/kernel/security/apparmor') ? [] : [['AppArmor profile without AppArmor', (c: any) => (c.process.apparmorProfile = 'docker-default'), /process\.apparmorProfile: an AppArmor profile is set but AppArmor is not enabled on this host/] as [string, (c: any) => void, RegExp]]),
   ...(fs.existsSync('/sys/fs/selinux/enforce') ? [] : [['SELinux label without SELinux', (c: any) => (c.process.selinuxLabel = 'system_u:system_r:container_t:s0'), /process\.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported/] as [string, (c: any) => void, RegExp]]),

@@ -108,10 +108,14 @@ describe('exec plan', () => {
       { type: 'error', step: 'setns /proc/1/ns/mnt', detail: 'Invalid argument (errno 22)' },
       { type: 'continue', state: { ociVersion: '1.3.0', id: 'c', status: 'created', pid: 5, bundle: '/b' } },
       { type: 'ready' },
+      { type: 'bind', index: 3, flags: 0x7, usernsFd: 9, path: '/srv/a dir with spaces' },
+      { type: 'bind-fd', index: 3, fd: 11 },
     ];
     for (const m of msgs) expect(decodeMessage(encodeMessage(m).slice(0, -1), 'peer')).toEqual(m);
     // A newline in a text field cannot end the line early.
     expect(encodeMessage({ type: 'root', path: '/a\nend' })).toBe('root /a end\n');
+    // A bind source's path is opened by the stage: one with a newline is refused, not changed.
+    expect(() => encodeMessage({ type: 'bind', index: 0, flags: 0, usernsFd: 0, path: '/a\nb' })).toThrow(/newline/);
     expect(() => decodeMessage('bogus 1 2', 'the stage')).toThrow('unexpected message from the stage: bogus 1 2');
     expect(() => decodeMessage('plan {not json', 'parent')).toThrow(/unexpected message from parent/);
   });

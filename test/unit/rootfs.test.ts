@@ -105,6 +105,25 @@ describe('paths inside the rootfs', () => {
     expect(mounts[2][3]).toBe(MS.SLAVE);
   });
 
+  it("re-applies the source's locked flags when the remount alone is refused (EPERM), as runc and mount(8) do", () => {
+    const sys = new RecordingSys().failOn('mount', 'EPERM', (a) => a[3] === (MS.BIND | MS.REMOUNT | MS.RDONLY), 1);
+    sys.fsFlags = 2 | 4 | 4096; // ST_NOSUID | ST_NODEV | ST_RELATIME: a bind of a source under /run
+    applyBindMount(sys, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.RDONLY, propagation: [], data: '', bind: true });
+    const mounts = sys.named('mount');
+    expect(mounts.map((m) => m[3])).toEqual([MS.BIND, MS.BIND | MS.REMOUNT | MS.RDONLY, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.RELATIME]);
+  });
+
+  it('refuses atime flags other than the locked ones, and passes on errors other than EPERM', () => {
+    const atime = new RecordingSys().failOn('mount', 'EPERM', (a) => ((a[3] as number) & MS.REMOUNT) !== 0, 1);
+    atime.fsFlags = 1024; // ST_NOATIME
+    const plan = { source: '/tmp', destination: '/mnt', type: 'bind', propagation: [], data: '', bind: true };
+    expect(() => applyBindMount(atime, 7, { ...plan, flags: MS.BIND | MS.STRICTATIME })).toThrow(/atime flags are locked/);
+    expect(atime.named('mount')).toHaveLength(2);
+    const other = new RecordingSys().failOn('mount', 'EBUSY', (a) => ((a[3] as number) & MS.REMOUNT) !== 0, 16);
+    expect(() => applyBindMount(other, 7, { ...plan, flags: MS.BIND | MS.RDONLY })).toThrow(/EBUSY/);
+    expect(other.named('fstatfs')).toHaveLength(0);
+  });
+
   it('makes the parent mount private only when it is shared', () => {
     const info = '24 1 0:22 / / rw shared:1 - ext4 /dev/vda rw\n30 24 0:30 / /var rw shared:5 - tmpfs tmpfs rw\n';
     const sys = new RecordingSys();

@@ -43,6 +43,12 @@ describe.skipIf(!fs.existsSync(stage) && process.env.CI !== 'true')('C stage ins
     ['a NUL in a line', Buffer.from('join 40000000 /a\0b\nend\n'), /^error read sync socket: line too long or not text/],
     ['too many joins', `${'join 40000000 /proc/1/ns/net\n'.repeat(17)}end\n`, /^error too many join instructions/],
     ['the parent gone before "end"', 'unshare 20000\n', /^error read sync socket: parent closed it/],
+    ['a bind without a path', 'bind 0 1 0\nend\n', /^error bad bind line/],
+    ['a relative bind source', 'bind 0 1 0 tmp\nend\n', /^error bad bind line/],
+    ['a bind flag the stage does not know', 'bind 0 8 0 /tmp\nend\n', /^error bad bind line/],
+    ['a negative bind index', 'bind -1 1 0 /tmp\nend\n', /^error bad bind line/],
+    ['an id map whose user namespace fd is not open', 'bind 2 2 77 /tmp\nend\n', /^error bind-source 2 user namespace fd 77: Bad file descriptor/],
+    ['too many binds', `${'bind 0 0 0 /tmp\n'.repeat(513)}end\n`, /^error too many bind instructions/],
   ];
   for (const [name, input, want] of cases) {
     it(`refuses ${name}`, async () => {
