@@ -1,0 +1,199 @@
+// Attacks by a process in a container on the runtime's own processes, each
+// acted out for real against ocirun and runc in the same test: an attacker
+// program (test/fixtures/reach-runtime.c) scans the container's /proc for
+// every process that comes and goes while the host runs the runtime's
+// commands, and tries to read a host file through its root, to reopen its
+// fds for writing, to open a sysctl through a procfs fd of its, to write its
+// executable, and to attach to it while it is outside the container's
+// cgroups. The secret is a host file of the test's own; the attacker runs
+// only inside containers made for the test.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, makeBundle, OCIRUN, project } from './helpers.js';
+
+const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
+type Name = (typeof runtimes)[number][0];
+const roots = {} as Record<Name, string>;
+let work: string;
+let attacker: string;
+let secret: string;
+let token: string;
+let seq = 0;
+
+beforeAll(() => {
+  expect(RUNC, 'runc is needed to compare with').not.toBe('');
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-attack-'));
+  for (const [name] of runtimes) roots[name] = fs.mkdtempSync(path.join(work, `root-${name}-`));
+  attacker = path.join(work, 'reach-runtime');
+  execFileSync('gcc', ['-static', '-O2', '-o', attacker, path.join(project, 'test/fixtures/reach-runtime.c')]);
+  token = crypto.randomBytes(12).toString('hex');
+  secret = path.join(work, 'secret');
+  fs.writeFileSync(secret, token, { mode: 0o600 });
+});
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+const EXTRA_CAPS = ['CAP_SYS_PTRACE', 'CAP_DAC_OVERRIDE'];
+
+/** A bundle running `args` with the attacker at /reach-runtime; `caps` are added to every set. */
+function bundle(args: string[], opts: { caps?: string[]; pids?: number } = {}): string {
+  const b = makeBundle('ocirun-attack-', args, (c) => {
+    for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = [...new Set([...c.process.capabilities[set], ...(opts.caps ?? [])])];
+    if (opts.pids) c.linux.resources = { ...c.linux.resources, pids: { limit: opts.pids } };
+  });
+  fs.copyFileSync(attacker, path.join(b, 'rootfs/reach-runtime'));
+  fs.chmodSync(path.join(b, 'rootfs/reach-runtime'), 0o755);
+  return b;
+}
+
+interface Report {
+  hits: string[];
+  seen: number;
+}
+
+/**
+ * Runs the attacker for `seconds` in container `id` (with `exec`), calls
+ * `act` once it is scanning, and returns what it reached.
+ */
+async function attack(runtime: string, root: string, id: string, seconds: number, act: () => void): Promise<Report> {
+  const p = spawn(runtime, ['--root', root, 'exec', id, '/reach-runtime', secret, String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 200 && !out.includes('ready\n'); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(out, `the attacker did not start: ${err}`).toContain('ready\n');
+  act();
+  expect(await exited, err).toBe(0);
+  const m = /hits (\d+) seen (\d+)/.exec(out);
+  expect(m, out).not.toBeNull();
+  return { hits: out.split('\n').filter((l) => l.startsWith('hit ')), seen: Number(m![2]) };
+}
+
+describe('a process in the container', () => {
+  it('cannot reach the runtime through the processes that set an exec up (host files, fds, sysctls, its binary, a process outside the cgroups)', async () => {
+    const reports = {} as Record<Name, Report>;
+    for (const [name, bin] of runtimes) {
+      // CAP_SYS_PTRACE and CAP_DAC_OVERRIDE (a debugging image), and a pids
+      // limit small enough that ocirun moves an exec'd process into the
+      // cgroups only once it is set up.
+      const b = bundle(['sleep', '1000'], { caps: EXTRA_CAPS, pids: 100 });
+      const id = `attack-exec-${process.pid}-${++seq}`;
+      const root = roots[name];
+      expect(cli(root, ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true }).status).toBe(0);
+      try {
+        const hostFile = path.join(work, `control-${name}`);
+        reports[name] = await attack(bin, root, id, 8, () => {
+          // A control the attacker must catch: a process handed a host file
+          // it could reopen for writing (--preserve-fds), so a scan that
+          // reaches nothing is a scan that works.
+          const fd = fs.openSync(hostFile, 'w');
+          try {
+            const pidFile = path.join(work, `control-${name}.pid`);
+            const r = spawnSync(bin, ['--root', root, 'exec', '-d', '--pid-file', pidFile, '--preserve-fds', '1', id, 'sleep', '2'], { stdio: ['ignore', 'ignore', 'pipe', fd], encoding: 'utf8' });
+            expect(r.status, r.stderr).toBe(0);
+          } finally {
+            fs.closeSync(fd);
+          }
+          for (let i = 0; i < 30; i++) expect(cli(root, ['exec', id, 'true'], { runtime: bin }).status).toBe(0);
+        });
+      } finally {
+        cli(root, ['delete', '--force', id], { runtime: bin });
+      }
+    }
+    for (const [name] of runtimes) {
+      const r = reports[name];
+      // The control: its host file, from inside the container's pid namespace.
+      expect(r.hits.some((h) => h.startsWith('hit fd-write ') && h.includes(`control-${name}`)), `${name}: ${r.hits.join('; ')}`).toBe(true);
+    }
+    const real = (name: Name) => reports[name].hits.filter((h) => !h.includes(`control-${name}`));
+    expect(real('ocirun')).toEqual([]);
+    // runc 1.1.5, for the record: with CAP_SYS_PTRACE a process of the
+    // container can attach to runc's setns process before it has joined
+    // the cgroups (it is not dumpable, which only stops those without the
+    // capability). Nothing else of the host is reached.
+    console.info(`runc ${spawnSync(RUNC, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}: ${real('runc').length} hits: ${[...new Set(real('runc').map((h) => h.split(' ')[1]))].join(', ') || 'none'}`);
+    expect(real('runc').filter((h) => !h.startsWith('hit ptrace '))).toEqual([]);
+  });
+
+  it("cannot reach a created container's init through another container in its pid namespace (a pod), without CAP_SYS_PTRACE", async () => {
+    const reports = {} as Record<Name, Report>;
+    for (const [name, bin] of runtimes) {
+      const root = roots[name];
+      const id = `attack-pod-${process.pid}-${++seq}`;
+      expect(cli(root, ['run', '-d', '--bundle', bundle(['sleep', '1000'], { caps: ['CAP_DAC_OVERRIDE'] }), id], { runtime: bin, detached: true }).status).toBe(0);
+      try {
+        const pid = JSON.parse(cli(root, ['state', id], { runtime: bin }).stdout).pid;
+        const member = makeBundle('ocirun-attack-member-', ['true'], (c) => {
+          c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${pid}/ns/pid` } : n));
+        });
+        reports[name] = await attack(bin, root, id, 6, () => {
+          for (let i = 0; i < 12; i++) {
+            const m = `${id}-m${i}`;
+            expect(cli(root, ['create', '--bundle', member, m], { runtime: bin, detached: true }).status).toBe(0);
+            expect(cli(root, ['delete', '--force', m], { runtime: bin }).status).toBe(0);
+          }
+        });
+      } finally {
+        cli(root, ['delete', '--force', id], { runtime: bin });
+      }
+    }
+    expect(reports.ocirun.seen).toBeGreaterThanOrEqual(12);
+    expect(reports.ocirun.hits).toEqual([]);
+    expect(reports.runc.hits).toEqual([]);
+  });
+
+  it("cannot plant code for the runtime's next command through the host's /dev/shm (--ipc=host)", () => {
+    // Until this round the single file kept a copy of koffi's addon in
+    // /dev/shm/.ocirun-UID and loaded it when its owner, mode and size
+    // were right. The planted library says so on the host if it is loaded.
+    const marker = path.join(work, 'planted-library-ran');
+    const lib = path.join(work, 'planted.so');
+    const src = path.join(work, 'planted.c');
+    // It notes which executable loaded it (other checkouts' older builds on this machine may, too).
+    fs.writeFileSync(src, [
+      '#include <fcntl.h>',
+      '#include <unistd.h>',
+      '__attribute__((constructor)) static void ran(void) {',
+      '  char exe[4096]; ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);',
+      `  int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0600);`,
+      '  if (n > 0 && fd >= 0) { exe[n++] = 10; write(fd, exe, n); }',
+      '  close(fd);',
+      '}',
+      '',
+    ].join('\n'));
+    execFileSync('gcc', ['-shared', '-fPIC', '-o', lib, src]);
+    // As the old copy was checked by size: the addon's size, padded with zeros.
+    const addon = fs.readdirSync(path.join(project, 'node_modules/@koromix')).map((d) => path.join(project, 'node_modules/@koromix', d, 'linux_x64/koffi.node')).find((f) => fs.existsSync(f))!;
+    const padded = Buffer.alloc(fs.statSync(addon).size);
+    fs.readFileSync(lib).copy(padded);
+    const names = [...new Set(fs.readFileSync(path.join(project, 'build/ocirun')).toString('latin1').match(/koffi-[0-9a-z]+\.node/g) ?? [])];
+    expect(names.length, 'the embedded addon is named in build/ocirun').toBeGreaterThan(0);
+    for (const [name, bin] of runtimes) {
+      const b = makeBundle('ocirun-attack-shm-', ['sh', '-c', `mkdir -p /dev/shm/.ocirun-0 && chmod 700 /dev/shm/.ocirun-0 && for n in ${names.join(' ')}; do rm -f /dev/shm/.ocirun-0/$n; cp /planted /dev/shm/.ocirun-0/$n && chmod 555 /dev/shm/.ocirun-0/$n || exit 1; done`], (c) => {
+        c.mounts = [...c.mounts.filter((m: { destination: string }) => m.destination !== '/dev/shm'), { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rw'] }];
+        for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_DAC_OVERRIDE');
+      });
+      fs.writeFileSync(path.join(b, 'rootfs/planted'), padded);
+      try {
+        const id = `attack-shm-${process.pid}-${++seq}`;
+        const r = cli(roots[name], ['run', '--bundle', b, id], { runtime: bin });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        // The next commands on the host.
+        expect(cli(roots[name], ['list'], { runtime: bin }).status).toBe(0);
+        expect(cli(roots[name], ['delete', '--force', id], { runtime: bin }).status).toBe(0);
+        const loadedBy = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').split('\n') : [];
+        // The executable a command runs: bin/ocirun execs its checkout's build/ocirun.
+        const runs = [bin, path.join(path.dirname(path.dirname(bin)), 'build/ocirun')];
+        expect(loadedBy.filter((exe) => runs.includes(exe)), `${name} loaded the planted library`).toEqual([]);
+      } finally {
+        for (const n of names) fs.rmSync(`/dev/shm/.ocirun-0/${n}`, { force: true });
+      }
+    }
+  });
+});
