@@ -22,7 +22,7 @@ import { restoreAddresses } from '../network/net-devices.js';
 import { Channel } from './channel.js';
 import { withHome } from './exec-path.js';
 import { becomeProcess, compileFilter, execProgram, prepareProcess, SealedShim } from './finalize.js';
-import { openProcHandle, reopenFd, writeProcFile } from './procfs.js';
+import { openProcHandle, pidsOnlyProcHandle, reopenFd, writeProcFile } from './procfs.js';
 import { tightLimits, type ContainerSetup, type InitPlan } from './init-plan.js';
 import { logTime } from '../log.js';
 
@@ -116,6 +116,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   note('root switched');
   applyContainerIdentity(sys, c, rootFd, procFd);
   prepareProcess(sys, plan, procFd);
+  procFd = step('open procfs', () => pidsOnlyProcHandle(sys, procFd));
   sys.close(rootFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
   if (tightLimits(c.resources)) collectGarbage();

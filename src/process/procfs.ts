@@ -42,6 +42,30 @@ export function openProcHandle(sys: Sys, stageCopy: number | undefined): number 
   return fd;
 }
 
+/**
+ * The handle for what is left once the sysctls and LSM labels are written
+ * (the exec fifo's reopen, through thread-self): a procfs of the pid
+ * entries alone (subset=pid), as runc's, in place of `full`. A process of
+ * the container that reaches the waiting init's fds (one with
+ * CAP_SYS_PTRACE that shares its pid namespace) must find no /proc/sys
+ * there: kernel.core_pattern is the host's. Where the kernel has no
+ * subset=pid (before 5.8) or refuses a new procfs, `full` stays.
+ */
+export function pidsOnlyProcHandle(sys: Sys, full: number): number {
+  let fd: number;
+  try {
+    fd = withFd(sys, sys.fsopen('proc'), (ctx) => {
+      sys.fsconfig(ctx, 'subset', 'pid');
+      return sys.fsmount(ctx, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC);
+    });
+  } catch (err) {
+    if (err instanceof SysError && ['EPERM', 'EACCES', 'EINVAL'].includes(err.code)) return full;
+    throw err;
+  }
+  sys.close(full);
+  return fd;
+}
+
 /** Writes `value` to /proc/`rel` through the handle; `rel` must be one of the files above. */
 export function writeProcFile(sys: Sys, procFd: number, rel: string, value: string): void {
   if (!WRITABLE.test(rel) || rel.split('/').includes('..')) throw new RuntimeError('write /proc', `refusing to write ${rel}: not a file ocirun writes`);

@@ -59,8 +59,8 @@ interface Report {
  * Runs the attacker for `seconds` in container `id` (with `exec`), calls
  * `act` once it is scanning, and returns what it reached.
  */
-async function attack(runtime: string, root: string, id: string, seconds: number, act: () => void): Promise<Report> {
-  const p = spawn(runtime, ['--root', root, 'exec', id, '/reach-runtime', secret, String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function attack(runtime: string, root: string, id: string, seconds: number, act: () => void, targets: string[] = []): Promise<Report> {
+  const p = spawn(runtime, ['--root', root, 'exec', id, '/reach-runtime', secret, String(seconds), ...targets], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   p.stdout.on('data', (d) => (out += d));
@@ -72,7 +72,7 @@ async function attack(runtime: string, root: string, id: string, seconds: number
   expect(await exited, err).toBe(0);
   const m = /hits (\d+) seen (\d+)/.exec(out);
   expect(m, out).not.toBeNull();
-  return { hits: out.split('\n').filter((l) => l.startsWith('hit ')), seen: Number(m![2]) };
+  return { hits: [...new Set(out.split('\n').filter((l) => l.startsWith('hit ')))], seen: Number(m![2]) };
 }
 
 describe('a process in the container', () => {
@@ -144,6 +144,22 @@ describe('a process in the container', () => {
       }
     }
     expect(reports.ocirun.seen).toBeGreaterThanOrEqual(12);
+    expect(reports.ocirun.hits).toEqual([]);
+    expect(reports.runc.hits).toEqual([]);
+  });
+
+  it("cannot reach the host through the init of a created container, waiting for start (its procfs handle, its fds)", async () => {
+    const reports = {} as Record<Name, Report>;
+    for (const [name, bin] of runtimes) {
+      const root = roots[name];
+      const id = `attack-created-${process.pid}-${++seq}`;
+      expect(cli(root, ['create', '--bundle', bundle(['true'], { caps: EXTRA_CAPS }), id], { runtime: bin, detached: true }).status).toBe(0);
+      try {
+        reports[name] = await attack(bin, root, id, 1, () => {}, ['init']);
+      } finally {
+        cli(root, ['delete', '--force', id], { runtime: bin });
+      }
+    }
     expect(reports.ocirun.hits).toEqual([]);
     expect(reports.runc.hits).toEqual([]);
   });
