@@ -22,7 +22,7 @@ import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
 import { launch } from '../process/spawn.js';
 import { sessionKeyringName } from '../security/keyring.js';
-import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
+import { connectAgent, containerProcessState, sendToAgent } from '../security/seccomp-listener.js';
 import { usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, OCI_VERSION, type NamespaceType } from '../config/constants.js';
 import { memoryPolicyPlan, personalityValue, planProcess } from '../config/plan.js';
@@ -169,9 +169,10 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   try {
     consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
     const seccomp = config.linux?.seccomp;
+    // The agent is the parent's to reach: the init hands it the notify fd (seccompNotifyToParent).
     if (seccomp && usesNotify(seccomp)) agentFd = connectAgent(sys, seccomp.listenerPath!);
     if (namespaces.includes('pid')) pidNsFd = step('open the pid namespace', () => sys.open(`/proc/${s.pid}/ns/pid`, O.RDONLY | O.CLOEXEC));
-    const extraFds = [consoleFd, agentFd, pidNsFd].filter((fd): fd is number => fd !== undefined);
+    const extraFds = [consoleFd, pidNsFd].filter((fd): fd is number => fd !== undefined);
     log.debug('exec: process planned');
     launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
     const { pid, channel } = launched;
@@ -183,8 +184,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       consoleFd: consoleFd === undefined ? undefined : launched.fdInProcess(consoleFd),
       shimPath: execShim(),
       seccomp,
-      // runc's setns process: the state as "running", the exec'd process as pid.
-      seccompAgent: agentFd === undefined ? undefined : { fd: launched.fdInProcess(agentFd), processState: containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', pid, seccomp?.listenerMetadata) },
+      seccompNotifyToParent: agentFd !== undefined || undefined,
       personality,
       memoryPolicy,
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
@@ -198,13 +198,18 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       debug: log.debugging || undefined,
     };
     channel.send({ type: 'plan', plan });
+    // The filter's notify fd comes once the init loads it, before its exec.
+    const notifyFd = () => (agentFd === undefined ? undefined : channel.receiveFd('seccomp-fd'));
+    let notify: number | undefined;
     if (plan.cgroupsJoined) {
       // While the init starts: the join waits for an RCU grace period.
       joinExecCgroups(cgroupProcs, pid);
       log.debug('exec: joined the cgroups');
       channel.send({ type: 'go' });
+      notify = await notifyFd();
     } else {
       primeCgroupMigration(hostLayout(), pid);
+      notify = await notifyFd();
       // The init sets the process up and execs the shim, which says so and
       // waits: only then does the process join the container's cgroups.
       await channel.receive('shim');
@@ -220,6 +225,12 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       forked = (await channel.receive('pid')).pid;
       await sys.waitpid(pid);
       log.debug(`exec: forked into the pid namespace, pid ${forked}`);
+    }
+    if (notify !== undefined) {
+      // runc's setns process: the state as "running", the exec'd process as pid.
+      const state = containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', forked ?? pid, seccomp?.listenerMetadata);
+      step('send seccomp notify fd', () => sendToAgent(sys, agentFd!, notify!, state));
+      agentFd = undefined;
     }
     // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
     await channel.execed();

@@ -13,6 +13,8 @@ export class Channel {
   private buf = '';
   private eof = false;
   private closed = false;
+  /** Fds the peer sent with its messages (SCM_RIGHTS), oldest first. */
+  private fds: number[] = [];
 
   /** Where "log" messages from the peer go. */
   onLog: (level: string, msg: string, time?: string) => void = () => {};
@@ -33,9 +35,23 @@ export class Channel {
 
   private readMore(): void {
     const chunk = Buffer.alloc(65536);
-    const n = this.sys.read(this.fd, chunk);
+    const { n, fd } = this.sys.recvmsg(this.fd, chunk);
+    if (fd !== undefined) this.fds.push(fd);
     if (n === 0) this.eof = true;
     else this.buf += chunk.toString('utf8', 0, n);
+  }
+
+  /** The fd that came with a message that carries one ("seccomp-fd"). */
+  async receiveFd<T extends 'seccomp-fd'>(expected: T): Promise<number> {
+    await this.receive(expected);
+    const fd = this.fds.shift();
+    if (fd === undefined) throw new RuntimeError('sync', `"${expected}" from ${this.peer} came without its fd`);
+    return fd;
+  }
+
+  /** Sends `msg` with `fd` attached (SCM_RIGHTS). */
+  sendWithFd(msg: Message, fd: number): void {
+    this.sys.sendFd(this.fd, fd, encodeMessage(msg));
   }
 
   /** The next line, without its newline; a RuntimeError once the peer has closed. */
@@ -125,6 +141,7 @@ export class Channel {
     if (this.closed) return;
     this.closed = true;
     this.sys.close(this.fd);
+    for (const fd of this.fds.splice(0)) this.sys.close(fd);
   }
 
   get isClosed(): boolean {

@@ -26,6 +26,8 @@ import { procFileExists, writeProcFile } from './procfs.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { lookPath } from './exec-path.js';
+import type { Channel } from './channel.js';
+import { withFd } from '../rootfs/resolve.js';
 import type { InitPlan } from './init-plan.js';
 
 /**
@@ -64,7 +66,7 @@ export function applyLsmLabels(sys: Sys, plan: InitPlan, procFd: number): void {
  * init still sees the host's files); the returned function loads it and
  * hands its notify fd to the agent when there is one.
  */
-export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, note: (m: string) => void): (() => void) | undefined {
+export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, channel: Channel, note: (m: string) => void): (() => void) | undefined {
   const profile = plan.seccomp;
   if (!profile) return undefined;
   const lib = step('load libseccomp', () => new LibSeccomp());
@@ -74,6 +76,7 @@ export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, note: 
     const notifyFd = sys.seccompLoad(compiled.flags, compiled.bpf);
     const agent = plan.seccompAgent;
     if (agent) step('send seccomp notify fd', () => sendToAgent(sys, agent.fd, notifyFd, agent.processState));
+    else if (plan.seccompNotifyToParent) step('send seccomp notify fd', () => withFd(sys, notifyFd, () => channel.sendWithFd({ type: 'seccomp-fd' }, notifyFd)));
   };
 }
 

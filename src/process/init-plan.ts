@@ -40,6 +40,8 @@ export interface InitPlan {
   seccomp?: SeccompConfig;
   /** A socket connected to linux.seccomp.listenerPath, and the container process state to send with the notify fd. */
   seccompAgent?: { fd: number; processState: string };
+  /** exec with a seccomp agent: the filter's notify fd goes to the parent (a "seccomp-fd" message), which hands it on. */
+  seccompNotifyToParent?: boolean;
   /** personality(2) from linux.personality. */
   personality?: number;
   /** set_mempolicy(2) from linux.memoryPolicy. */

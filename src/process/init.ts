@@ -196,7 +196,7 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   note(`plan received (${performance.now().toFixed(1)} ms after the engine started)`);
   // While the host's files are reachable: the shim and libseccomp.
   const shim = step('read exec shim', () => new SealedShim(sys, fs.readFileSync(plan.shimPath)));
-  const loadFilter = compileFilter(sys, plan, shim, note);
+  const loadFilter = compileFilter(sys, plan, shim, channel, note);
   const initial = plan.container ? undefined : plan.process.execCPUAffinity?.initial;
   if (initial) step('set initial CPU affinity', () => sys.schedSetaffinity(initial));
   // The init's own procfs, from the host's (see ./procfs.ts).

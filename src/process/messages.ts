@@ -64,6 +64,12 @@ export type Message =
    * which must not exec the program before the join is done.
    */
   | { type: 'go' }
+  /**
+   * Init of an exec'd process → parent, with the notify fd of the seccomp
+   * filter it loaded attached: the parent hands it to the agent with the
+   * process's pid, which only the parent learns (the exec shim forks it).
+   */
+  | { type: 'seccomp-fd' }
   /** Init → parent: a line for ocirun's log. */
   | { type: 'log'; level: 'debug' | 'warning'; message: string; time?: string }
   /** Any party: the step that failed and why; the sender then exits. */
@@ -121,7 +127,7 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
   },
 };
 
-const JSON_TYPES = new Set<MessageType>(['plan', 'hooks', 'hooks-done', 'ready', 'continue', 'created', 'log']);
+const JSON_TYPES = new Set<MessageType>(['plan', 'hooks', 'hooks-done', 'ready', 'continue', 'created', 'seccomp-fd', 'log']);
 
 /** One message as its line, newline included. Text fields may not hold a newline. */
 export function encodeMessage(m: Message): string {

@@ -559,18 +559,19 @@ export class LibcSys implements Sys {
     return [sv.readInt32LE(0), sv.readInt32LE(4)];
   }
   recvFd(sockFd: number): number {
-    const payload = Buffer.alloc(4096);
+    const { n, fd } = this.recvmsg(sockFd, Buffer.alloc(4096));
+    if (fd === undefined) this.fail('recvmsg', `fd ${sockFd} (no file descriptor received)`, n === 0 ? ERRNO.ECONNRESET : ERRNO.EPROTO);
+    return fd;
+  }
+  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number } {
     const cmsg = Buffer.alloc(koffi.sizeof(CmsgFd));
-    const msg = fdMessage(payload, cmsg);
+    const msg = fdMessage(buf, cmsg);
     let n: number;
     do n = Number(this.fns.recvmsg(sockFd, msg, MSG.CMSG_CLOEXEC));
     while (n < 0 && koffi.errno() === ERRNO.EINTR);
     this.check(n, 'recvmsg', `fd ${sockFd}`);
     const controlLen = Number(koffi.decode(msg, Msghdr).msg_controllen);
     const c = koffi.decode(cmsg, CmsgFd);
-    if (controlLen < CMSG_LEN_FD || c.cmsg_level !== SOL_SOCKET || c.cmsg_type !== SCM_RIGHTS) {
-      this.fail('recvmsg', `fd ${sockFd} (no file descriptor received)`, n === 0 ? ERRNO.ECONNRESET : ERRNO.EPROTO);
-    }
-    return c.fd;
+    return controlLen >= CMSG_LEN_FD && c.cmsg_level === SOL_SOCKET && c.cmsg_type === SCM_RIGHTS ? { n, fd: c.fd } : { n };
   }
 }

@@ -101,6 +101,8 @@ export interface Sys {
   socketPair(): [number, number];
   /** Receives one fd sent with SCM_RIGHTS (blocking); it arrives close-on-exec. */
   recvFd(sockFd: number): number;
+  /** recvmsg(2) into `buf`, retried on EINTR: the bytes read (0 at end of file) and an fd sent with them, if one was (close-on-exec). */
+  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number };
   /** read(2), retried on EINTR; 0 at end of file. */
   read(fd: number, buf: Buffer): number;
   /** write(2), retried on EINTR; returns the bytes written. */
