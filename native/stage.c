@@ -18,7 +18,8 @@
  * to a writable host file, and it makes itself non-dumpable.
  *
  * Protocol on the sync socket (fd given as argv[1]), one message a line
- * (src/process/messages.ts is the other side):
+ * (src/process/messages.ts is the other side; the words come from there,
+ * through the generated ocirun-protocol.h):
  *   parent -> stage: "root <path>"               opened now: the process's root after the joins
  *                    "join <hexflag> <path>" ... in order: user first, mount last
  *                    "unshare <hexflags>"
@@ -53,6 +54,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "ocirun-protocol.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -123,7 +126,7 @@ static void fail(const char *fmt, ...)
 	vsnprintf(step, sizeof(step), fmt, ap);
 	va_end(ap);
 	if (sync_fd >= 0)
-		reply("error %s: %s (errno %d)", step, strerror(saved), saved);
+		reply(OCIRUN_WORD_ERROR " %s: %s (errno %d)", step, strerror(saved), saved);
 	else
 		fprintf(stderr, "ocirun-stage: %s: %s\n", step, strerror(saved));
 	_exit(1);
@@ -554,7 +557,7 @@ static void collect_bind_sources(void)
 		int tree = recv_fd(binds.sock, 0);
 		if (tree < 0)
 			break;
-		reply("bind-fd %u %d", binds.list[i].index, tree);
+		reply(OCIRUN_WORD_BIND_FD " %u %d", binds.list[i].index, tree);
 	}
 	int status;
 	while (waitpid(binds.helper, &status, 0) < 0)
@@ -587,6 +590,13 @@ struct instructions {
 	char timens[160];
 };
 
+/* What follows "<word> " at the start of line, or NULL. */
+static const char *after_word(const char *line, const char *word)
+{
+	size_t n = strlen(word);
+	return strncmp(line, word, n) == 0 && line[n] == ' ' ? line + n + 1 : NULL;
+}
+
 static void read_instructions(struct instructions *in)
 {
 	char line[LINE_MAX_LEN];
@@ -595,19 +605,20 @@ static void read_instructions(struct instructions *in)
 	in->root_fd = -1;
 	for (;;) {
 		read_line(line, sizeof(line));
-		if (strcmp(line, "end") == 0)
+		const char *fields;
+		if (strcmp(line, OCIRUN_WORD_END) == 0)
 			return;
-		if (strncmp(line, "root ", 5) == 0 && line[5] == '/') {
+		if ((fields = after_word(line, OCIRUN_WORD_ROOT)) && fields[0] == '/') {
 			if (in->root_fd >= 0)
 				fail_with(EINVAL, "bad root line: given twice");
 			/* Opened now, before the joins change what a path means. */
-			in->root_fd = open(line + 5, O_PATH | O_DIRECTORY);
+			in->root_fd = open(fields, O_PATH | O_DIRECTORY);
 			if (in->root_fd < 0)
-				fail("open the container's root %s", line + 5);
-		} else if (strncmp(line, "join ", 5) == 0) {
+				fail("open the container's root %s", fields);
+		} else if ((fields = after_word(line, OCIRUN_WORD_JOIN))) {
 			if (in->njoins == MAX_JOINS)
 				fail_with(E2BIG, "too many join instructions");
-			unsigned long flag = parse_number(line + 5, 16, ULONG_MAX, &end, "bad join line");
+			unsigned long flag = parse_number(fields, 16, ULONG_MAX, &end, "bad join line");
 			if (*end != ' ' || end[1] != '/')
 				fail_with(EINVAL, "bad join line");
 			in->join_flags[in->njoins] = flag;
@@ -615,15 +626,15 @@ static void read_instructions(struct instructions *in)
 			if (!in->join_paths[in->njoins])
 				fail("strdup");
 			in->njoins++;
-		} else if (strncmp(line, "unshare ", 8) == 0) {
-			in->unshare_flags = parse_number(line + 8, 16, ULONG_MAX, &end, "bad unshare line");
+		} else if ((fields = after_word(line, OCIRUN_WORD_UNSHARE))) {
+			in->unshare_flags = parse_number(fields, 16, ULONG_MAX, &end, "bad unshare line");
 			if (*end)
 				fail_with(EINVAL, "bad unshare line");
-		} else if (strncmp(line, "bind ", 5) == 0) {
-			read_bind_line(line + 5);
-		} else if (strncmp(line, "timens ", 7) == 0) {
+		} else if ((fields = after_word(line, OCIRUN_WORD_BIND))) {
+			read_bind_line(fields);
+		} else if ((fields = after_word(line, OCIRUN_WORD_TIMENS))) {
 			long long v[4];
-			const char *p = line + 7;
+			const char *p = fields;
 			for (int i = 0; i < 4; i++) {
 				v[i] = parse_signed(p, &end, "bad timens line");
 				if ((i % 2 == 1 && (v[i] < 0 || v[i] >= 1000000000)) || (i < 3 && *end != ' ') || (i == 3 && *end))
@@ -695,9 +706,9 @@ int main(int argc, char **argv)
 		 * dumpable (else our /proc files are root's), as in runc's nsexec. */
 		if (host_tree < 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 			fail("prctl(PR_SET_DUMPABLE)");
-		reply("userns");
+		reply("%s", OCIRUN_WORD_USERNS);
 		read_line(line, sizeof(line));
-		if (strcmp(line, "maps-ok") != 0) {
+		if (strcmp(line, OCIRUN_WORD_MAPS_OK) != 0) {
 			errno = EPROTO;
 			fail("waiting for the uid/gid maps: got '%.32s'", line);
 		}
@@ -736,7 +747,7 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		fail("clone");
 	if (pid > 0) {
-		reply("pid %d", pid);
+		reply(OCIRUN_WORD_PID " %d", pid);
 		_exit(0);
 	}
 

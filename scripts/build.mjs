@@ -66,13 +66,13 @@ fs.mkdirSync(path.join(root, 'build'), { recursive: true });
 const cc = process.env.CC || 'cc';
 // Static, so that a packed ocirun runs on any x86-64 Linux whatever its libc.
 const hardening = ['-static', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-Wl,-z,relro,-z,now'];
-run(cc, ['-O2', ...hardening, '-o', 'build/ocirun-stage', 'native/stage.c']);
+// The stage's and the shim's words on the sync socket come from the protocol's one definition.
+const { protocolHeader } = await import(path.join(root, 'dist/process/messages.js'));
+fs.writeFileSync(path.join(root, 'build/ocirun-protocol.h'), protocolHeader());
+run(cc, ['-O2', ...hardening, '-Ibuild', '-o', 'build/ocirun-stage', 'native/stage.c']);
 // The launcher is bin/ocirun itself (see native/launcher.c).
 fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
 run(cc, ['-O2', ...hardening, '-o', 'bin/ocirun', 'native/launcher.c']);
-// The shim's strings on the sync socket come from the protocol's one definition.
-const { protocolHeader } = await import(path.join(root, 'dist/process/messages.js'));
-fs.writeFileSync(path.join(root, 'build/ocirun-protocol.h'), protocolHeader());
 run(cc, ['-O2', '-Wall', '-static', '-nostdlib', '-fno-stack-protector', '-fno-builtin', '-fno-pie', '-no-pie', '-Ibuild', '-o', 'build/ocirun-exec-shim', 'native/exec-shim.c']);
 
 // 5. The single-file runtime, build/ocirun: Bun's standalone executable with

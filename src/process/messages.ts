@@ -177,13 +177,16 @@ export function shimArgv0(sync?: ShimSync): string {
 }
 
 /**
- * The C side's copy of what the exec shim reads and writes, as
- * ocirun-protocol.h: scripts/build.mjs writes it from here, so that the
+ * The C side's copy of what the C stage and the exec shim read and write,
+ * as ocirun-protocol.h: scripts/build.mjs writes it from here, so that the
  * two cannot drift apart.
  */
 export function protocolHeader(): string {
   const prefix = (line: string, field: string) => line.slice(0, line.indexOf(field));
+  // The type word of each message the C stage reads or writes.
+  const stageWords: MessageType[] = ['root', 'join', 'unshare', 'timens', 'bind', 'end', 'userns', 'maps-ok', 'bind-fd', 'pid', 'error'];
   const defines: [string, string][] = [
+    ...stageWords.map((w): [string, string] => [`OCIRUN_WORD_${w.toUpperCase().replace('-', '_')}`, JSON.stringify(w)]),
     ['OCIRUN_SHIM_ARGV0', JSON.stringify(SHIM_ARGV0)],
     ['OCIRUN_SHIM_FLAG_WAIT', `'${SHIM_FLAG.wait}'`],
     ['OCIRUN_SHIM_FLAG_FORK', `'${SHIM_FLAG.fork}'`],
