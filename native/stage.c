@@ -307,19 +307,6 @@ static void clone_host_tree_in_userns(int *host_tree, int *engine, const char *e
 }
 
 /*
- * A detached, writable copy of the host's /proc mount alone, without what
- * is mounted below it: the init's procfs where the kernel refuses it a new
- * instance (src/process/procfs.ts, CVE-2025-52881). It takes the host's
- * privileges, so a rootless caller has none; the init does without.
- */
-static void export_proc_clone(void)
-{
-	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE);
-	if (fd >= 0)
-		export_fd("_OCIRUN_PROC_FD", fd);
-}
-
-/*
  * The executable this stage was started from, when that is an fd of the
  * parent's (the single file's sealed memfd, run as /proc/self/fd/N): it is
  * not the init's to hold, where a process of the container could see it.
@@ -649,6 +636,26 @@ static void read_instructions(struct instructions *in)
 	}
 }
 
+/*
+ * A detached, writable copy of the host's /proc mount alone, without what
+ * is mounted below it: the init's procfs where the kernel refuses it a new
+ * instance (src/process/procfs.ts, CVE-2025-52881). It takes the host's
+ * privileges, so a rootless caller has none; the init does without. Not
+ * for an init that joins a pid namespace (a pod's): there the processes
+ * of another container see it while it starts, and one with
+ * CAP_SYS_PTRACE could reach the host's sysctls through this fd; that
+ * init gets a procfs of its own namespace, or does without.
+ */
+static void export_proc_clone(const struct instructions *in)
+{
+	for (int i = 0; i < in->njoins; i++)
+		if (in->join_flags[i] == CLONE_NEWPID)
+			return;
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE);
+	if (fd >= 0)
+		export_fd("_OCIRUN_PROC_FD", fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -682,7 +689,7 @@ int main(int argc, char **argv)
 	int host_tree = clone_host_tree();
 	if (host_tree < 0 && errno != EPERM)
 		fail("open_tree / (a copy of the host's mounts for the engine)");
-	export_proc_clone();
+	export_proc_clone(&in);
 	if (argv[2][0] != '/')
 		fail_with(EINVAL, "the engine's path must be absolute");
 	int engine = -1;
