@@ -159,6 +159,23 @@ describe('a failure part-way leaves nothing running or on disk', () => {
     }
   });
 
+  it('restore with a malformed descriptors.json: the file and the step named, nothing left', () => {
+    const images = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-images-'));
+    try {
+      fs.writeFileSync(path.join(images, 'descriptors.json'), '{"fds": [');
+      for (const [name, bin] of both) {
+        const id = `reliability-restore-${name}`;
+        const r = spawnSync(bin, ['--root', root, 'restore', '--image-path', images, '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.status, name).toBe(1);
+        expect(leftoversOf(root, id, bundle), name).toEqual([]);
+        // runc says only "unexpected end of JSON input"; ocirun names the step and the file.
+        if (name === 'ocirun') expect(r.stderr.trim()).toMatch(new RegExp(`restore: read ${images}/descriptors\\.json: not valid JSON: `));
+      }
+    } finally {
+      fs.rmSync(images, { recursive: true, force: true });
+    }
+  });
+
   it('list skips a directory that is not a container, with one "load container" line', () => {
     for (const [name, bin] of both) {
       const r0 = fs.mkdtempSync(path.join(os.tmpdir(), `reliability-list-${name}-`));

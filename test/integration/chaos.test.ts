@@ -94,6 +94,8 @@ interface Scenario {
   commands: string[][];
   /** Another container in the same cgroup. */
   shareCgroup?: boolean;
+  /** create, not run -d: the container stays created. */
+  createOnly?: boolean;
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,6 +158,17 @@ const scenarios: Scenario[] = [
     commands: [['state'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['kill', 'KILL'], ['delete', '-f']],
   },
   {
+    name: 'paused-created',
+    args: ['sleep', '1000'],
+    // A created container, paused: its init cannot open the exec fifo.
+    stall: async (rt, id) => {
+      expect(run(rt, ['pause', id]).status).toBe(0);
+      return [];
+    },
+    createOnly: true,
+    commands: [['state'], ['start'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+  {
     name: 'ignores-term',
     args: ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done'],
     stall: async () => [],
@@ -179,8 +192,8 @@ async function play(rt: Runtime, sc: Scenario): Promise<{ statuses: string[]; ti
   });
   const other = `${id}-other`;
   try {
-    const r = run(rt, ['run', '-d', '--bundle', bundle, id]);
-    expect(r.status, `${rt[0]} run -d: ${r.stderr}`).toBe(0);
+    const r = run(rt, [...(sc.createOnly ? ['create'] : ['run', '-d']), '--bundle', bundle, id]);
+    expect(r.status, `${rt[0]} ${sc.createOnly ? 'create' : 'run -d'}: ${r.stderr}`).toBe(0);
     if (sc.shareCgroup) expect(run(rt, ['run', '-d', '--bundle', bundle, other]).status).toBe(0);
     const inFlight = await sc.stall(rt, id, bundle);
     const statuses: string[] = [];
