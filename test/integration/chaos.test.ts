@@ -96,6 +96,8 @@ interface Scenario {
   shareCgroup?: boolean;
   /** create, not run -d: the container stays created. */
   createOnly?: boolean;
+  /** Changes the bundle's config. */
+  edit?: (config: any) => void;
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,19 +122,30 @@ function stateOf(rt: Runtime, id: string): string | undefined {
 
 const cgPath = (rt: Runtime, name: string) => `/reliability-chaos-${rt[0]}-${name}-${process.pid}`;
 
+/** The exec's init reads /etc/passwd before the program runs: a fifo holds it there. */
+async function passwdFifo(rt: Runtime, id: string, bundle: string): Promise<Array<Promise<number | null>>> {
+  const passwd = path.join(bundle, 'rootfs/etc/passwd');
+  fs.rmSync(passwd, { force: true });
+  spawnSync('mkfifo', [passwd]);
+  const b = background(rt, ['exec', id, 'true']);
+  await pause(1000);
+  return [b.ended];
+}
+
 const scenarios: Scenario[] = [
   {
     name: 'passwd-fifo',
     args: ['sleep', '1000'],
-    // The exec's init reads /etc/passwd before the program runs: a fifo holds it there.
-    stall: async (rt, id, bundle) => {
-      const passwd = path.join(bundle, 'rootfs/etc/passwd');
-      fs.rmSync(passwd, { force: true });
-      spawnSync('mkfifo', [passwd]);
-      const b = background(rt, ['exec', id, 'true']);
-      await pause(1000);
-      return [b.ended];
-    },
+    stall: passwdFifo,
+    commands: [['state'], ['ps'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+  {
+    // Without a pid namespace of its own, the stalled exec does not die with
+    // the init: teardown finds it in the cgroup.
+    name: 'passwd-fifo-host-pid',
+    args: ['sleep', '1000'],
+    edit: (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'pid')),
+    stall: passwdFifo,
     commands: [['state'], ['ps'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'KILL'], ['delete', '-f']],
   },
   {
@@ -189,6 +202,7 @@ async function play(rt: Runtime, sc: Scenario): Promise<{ statuses: string[]; ti
   const cgroupsPath = cgPath(rt, sc.name);
   const bundle = makeBundle(`reliability-chaos-${sc.name}-`, sc.args, (c) => {
     c.linux.cgroupsPath = cgroupsPath;
+    sc.edit?.(c);
   });
   const other = `${id}-other`;
   try {
