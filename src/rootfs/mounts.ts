@@ -191,23 +191,19 @@ function applyCopyUpTmpfs(sys: Sys, rootFd: number, m: MountPlan): void {
       mounted = false;
     });
     if (m.flags & MS.RDONLY) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | m.flags, m.data || null));
-  } finally {
-    removeStaging(sys, staging, mounted);
+  } catch (err) {
+    // The copy's error is the one to report (ENOSPC, not the cleanup's
+    // EBUSY): a tmpfs still on the staging directory is detached first, so
+    // that the directory goes too.
+    try {
+      if (mounted) sys.umount2(staging, MNT_DETACH);
+      fs.rmdirSync(staging);
+    } catch {
+      /* best effort, under the error being thrown */
+    }
+    throw err;
   }
-}
-
-/**
- * After a failed copy the tmpfs is still on the staging directory: it is
- * detached first, so that the directory goes and the copy's own error (not
- * this cleanup's) is what the caller reports.
- */
-function removeStaging(sys: Sys, staging: string, mounted: boolean): void {
-  try {
-    if (mounted) sys.umount2(staging, MNT_DETACH);
-    fs.rmdirSync(staging);
-  } catch {
-    /* best effort: the error being thrown, if any, is the one that matters */
-  }
+  fs.rmdirSync(staging);
 }
 
 /**
