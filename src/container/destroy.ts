@@ -80,7 +80,9 @@ async function stopScope(unit: string): Promise<void> {
   const { SystemdBus } = await import('../systemd/sdbus.js');
   const bus = new SystemdBus();
   try {
-    await bus.stopUnit(unit);
+    // Its processes are dead by now: the stop job is quick, or systemd is
+    // stuck, and teardown goes on to the cgroups either way.
+    await bus.stopUnit(unit, 3000);
     bus.resetFailedUnit(unit);
   } finally {
     bus.close();
