@@ -248,10 +248,12 @@ export interface CgroupLeft {
  * the path) is returned, not waited on: teardown goes on without it.
  */
 export async function removeCgroups(paths: Record<string, string>, killStragglers: () => void = () => {}, budgetMs = 1000): Promise<CgroupLeft[]> {
-  let pending = Object.values(paths).flatMap((top) => subtree(top));
   const failed = new Map<string, string>();
   const end = Date.now() + budgetMs;
+  let pending: string[];
   for (let round = 0; ; round++) {
+    // Listed again each round: a straggler may have made a sub-cgroup meanwhile.
+    pending = Object.values(paths).flatMap((top) => subtree(top));
     pending = pending.filter((dir) => {
       try {
         fs.rmdirSync(dir);
