@@ -7,8 +7,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeCgroups } from '../../src/cgroups/index.js';
 import { freeze, needsThaw, thaw } from '../../src/cgroups/freezer.js';
-import { signalAll } from '../../src/container/destroy.js';
-import type { SavedState } from '../../src/container/state.js';
+import { destroy, signalAll } from '../../src/container/destroy.js';
+import { processStartTime, type SavedState } from '../../src/container/state.js';
+import type { Sys } from '../../src/sys/types.js';
 
 let root: string;
 beforeEach(() => {
@@ -86,5 +87,45 @@ describe('signalAll on cgroup v2', () => {
     fs.writeFileSync(path.join(dir, 'cgroup.kill'), '');
     await signalAll({ cgroupPaths: { unified: dir } } as unknown as SavedState, 'SIGKILL');
     expect(fs.readFileSync(path.join(dir, 'cgroup.kill'), 'utf8')).toBe('1');
+  });
+});
+
+describe('destroy: every step attempted, the state directory last', () => {
+  /** A stopped container's state under a fake root (kill: false, so nothing is signalled). */
+  function stopped(extra: Partial<SavedState> = {}): { ctx: any; s: SavedState; warnings: string[] } {
+    const warnings: string[] = [];
+    const id = 'teardown-test';
+    fs.mkdirSync(path.join(root, 'state', id), { recursive: true });
+    const s = { id, pid: 0, pidStartTime: '', cgroupPaths: {}, annotations: {}, ...extra } as SavedState;
+    return { ctx: { root: path.join(root, 'state'), rootless: false, systemdCgroup: false, warn: (m: string) => warnings.push(m) }, s, warnings };
+  }
+  const noSys = {} as Sys;
+
+  it('a step that fails is reported, and the later steps and the state directory removal still happen', async () => {
+    const busy = path.join(root, 'memory/ctr');
+    fs.mkdirSync(busy, { recursive: true });
+    fs.writeFileSync(path.join(busy, 'cgroup.procs'), '4242\n');
+    const gone = path.join(root, 'pids/ctr');
+    fs.mkdirSync(gone, { recursive: true });
+    const { ctx, s, warnings } = stopped({ cgroupPaths: { memory: busy, pids: gone } });
+    // The first step fails (its init is gone already: pid 0, nothing is signalled).
+    process.env.OCIRUN_FAULT_FAIL = 'processes-killed';
+    try {
+      await destroy(noSys, ctx, s, { kill: true });
+    } finally {
+      delete process.env.OCIRUN_FAULT_FAIL;
+    }
+    expect(warnings[0]).toBe('kill processes: processes-killed: injected failure (OCIRUN_FAULT_FAIL)');
+    expect(fs.existsSync(path.join(ctx.root, s.id))).toBe(false);
+    expect(fs.existsSync(gone)).toBe(false);
+    expect(warnings.filter((w) => w.startsWith('remove cgroup: left in place'))).toHaveLength(1);
+    expect(warnings.find((w) => w.startsWith('remove cgroup:'))).toContain(`${busy} (ENOTEMPTY, 1 process(es))`);
+  });
+
+  it('keeps the state directory while the init still lives, and says why', async () => {
+    // This test's own process stands for an init that could not be killed.
+    const { ctx, s } = stopped({ pid: process.pid, pidStartTime: processStartTime(process.pid)! });
+    await expect(destroy(noSys, ctx, s, { kill: false })).rejects.toThrow(/container init \(pid \d+\) still running: state kept in /);
+    expect(fs.existsSync(path.join(ctx.root, s.id))).toBe(true);
   });
 });
