@@ -2,11 +2,13 @@
 // Parallel soak: W workers each run L container lifecycles (create, start,
 // state, kill, delete) on one --root, while a poker runs state/list/kill on
 // the same ids. A third of the creates are killed with SIGKILL part-way
-// (after a random delay), then cleaned with `delete -f`. At the end nothing
+// (after a random delay), then cleaned with `delete -f`; in another third
+// exec, update, pause and resume are killed part-way (the container must
+// still answer), and in the last third delete -f itself is. At the end nothing
 // may remain: state dirs, cgroup dirs, mounts, processes. Every `state`
 // output must parse.
 //
-//   node bench/soak.mjs [--runtime PATH] [--workers 8] [--lifecycles 100] [--json]
+//   node bench/soak.mjs [--runtime PATH] [--workers 8] [--lifecycles 70] [--json]
 //
 // Exit status 1 if anything leaked or a state output was corrupt.
 import { spawn } from 'node:child_process';
@@ -23,7 +25,7 @@ const opt = (name, dflt) => {
 };
 const runtime = path.resolve(opt('runtime', path.join(here, '../bin/ocirun')));
 const workers = Number(opt('workers', 8));
-const lifecycles = Number(opt('lifecycles', 100));
+const lifecycles = Number(opt('lifecycles', 70));
 const tag = `soak${process.pid}`;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-soak-root-'));
 const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-soak-bundle-'));
@@ -66,7 +68,7 @@ function sh(argv, { killAfterMs } = {}) {
   });
 }
 
-const stats = { lifecycles: 0, killedCreates: 0, startsLostToKill: 0, stateCalls: 0, corruptState: 0, failures: [] };
+const stats = { lifecycles: 0, killedCreates: 0, killedOps: { exec: 0, update: 0, pause: 0, resume: 0, delete: 0 }, startsLostToKill: 0, stateCalls: 0, corruptState: 0, failures: [] };
 
 async function state(id) {
   const r = await sh(['state', id]);
@@ -104,10 +106,35 @@ async function lifecycle(worker, n) {
   else if (s.status !== 0) stats.failures.push(`start ${id}: ${s.stderr.trim()}`);
   const st = await state(id);
   if (st && st.status !== 'running' && st.status !== 'stopped') stats.failures.push(`state ${id}: ${st.status} after start`);
-  await sh(['kill', id, 'KILL']);
+  if (n % 3 === 1) await killedOnRunning(id);
+  if (n % 3 === 2) {
+    // delete -f killed part-way (it takes 50-300 ms under load), then finished by another.
+    const k = await sh(['delete', '--force', id], { killAfterMs: Math.floor(Math.random() * 300) });
+    if (k.signal === 'SIGKILL') stats.killedOps.delete++;
+  } else await sh(['kill', id, 'KILL']);
   const d = await sh(['delete', '--force', id]);
-  if (d.status !== 0) stats.failures.push(`delete ${id}: ${d.stderr.trim()}`);
+  if (d.status !== 0 && !(n % 3 === 2 && /does not exist/.test(d.stderr))) stats.failures.push(`delete ${id}: ${d.stderr.trim()}`);
   stats.lifecycles++;
+}
+
+/**
+ * exec, update, pause and resume on a running container, each killed at a
+ * random point of its run (most take 50-200 ms under the soak's load): afterwards the
+ * container must still answer (resume if left paused, then an exec).
+ */
+async function killedOnRunning(id) {
+  for (const argv of [['exec', id, 'true'], ['update', '--pids-limit', '80', id], ['pause', id], ['resume', id]]) {
+    const r = await sh(argv, { killAfterMs: Math.floor(Math.random() * 250) });
+    if (r.signal === 'SIGKILL') stats.killedOps[argv[0]]++;
+  }
+  const st = await state(id);
+  if (st?.status === 'paused') {
+    const r = await sh(['resume', id]);
+    if (r.status !== 0) stats.failures.push(`resume ${id} after killed commands: ${r.stderr.trim()}`);
+  }
+  if (st?.status !== 'running' && st?.status !== 'paused') return;
+  const e = await sh(['exec', id, 'true']);
+  if (e.status !== 0 && (await state(id))?.status === 'running') stats.failures.push(`exec ${id} after killed commands: status ${e.status} ${e.stderr.trim()}`);
 }
 
 async function poker(done) {
@@ -180,10 +207,10 @@ async function main() {
     left = leftovers();
   }
   const seconds = (Date.now() - started) / 1000;
-  const report = { runtime, workers, lifecycles: stats.lifecycles, killedCreates: stats.killedCreates, stateCalls: stats.stateCalls, corruptState: stats.corruptState, leaks: left.length, seconds: Math.round(seconds), leaked: left.slice(0, 20), failures: stats.failures.slice(0, 20), failureCount: stats.failures.length };
+  const report = { runtime, workers, lifecycles: stats.lifecycles, killedCreates: stats.killedCreates, killedOps: stats.killedOps, stateCalls: stats.stateCalls, corruptState: stats.corruptState, leaks: left.length, seconds: Math.round(seconds), leaked: left.slice(0, 20), failures: stats.failures.slice(0, 20), failureCount: stats.failures.length };
   if (args.includes('--json')) process.stdout.write(JSON.stringify(report) + '\n');
   else {
-    process.stdout.write(`soak (${path.basename(runtime)}): ${report.lifecycles} lifecycles by ${workers} workers in ${report.seconds} s, ${report.killedCreates} creates killed part-way, ${report.stateCalls} state calls (${report.corruptState} unparsable), leaks: ${report.leaks}\n`);
+    process.stdout.write(`soak (${path.basename(runtime)}): ${report.lifecycles} lifecycles by ${workers} workers in ${report.seconds} s, ${report.killedCreates} creates killed part-way, other commands killed part-way: ${Object.entries(report.killedOps).map(([k, v]) => `${k} ${v}`).join(', ')}, ${report.stateCalls} state calls (${report.corruptState} unparsable), leaks: ${report.leaks}\n`);
     if (args.includes('--timing')) for (const [k, t] of Object.entries(timing)) process.stdout.write(`  ${k}: ${t.n} calls, mean ${Math.round(t.ms / t.n)} ms, max ${t.max} ms\n`);
     for (const l of report.leaked) process.stdout.write(`  leaked: ${l}\n`);
     for (const f of report.failures) process.stdout.write(`  failure: ${f}\n`);

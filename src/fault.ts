@@ -1,5 +1,5 @@
 /**
- * The steps of the commands that change state: each is a --debug line
+ * The steps of the commands that change state (for a command killed part-way): each is a --debug line
  * when done. Fault injection, for tests only: with OCIRUN_FAULT_AFTER=<step> set, ocirun
  * kills itself with SIGKILL right after that step, as a manager's timeout, a
  * reboot or the OOM killer would. The crash-safety tests stop it after every
@@ -13,8 +13,12 @@ import { log } from './log.js';
 export const FAULT_STEPS = {
   create: ['state-dir', 'state-written', 'config-saved', 'fifo-made', 'cgroups-made', 'resources-written', 'init-spawned', 'pid-saved', 'plan-sent', 'init-ready', 'cgroups-joined', 'init-created', 'created-saved'],
   start: ['fifo-opened', 'fifo-removed'],
-  delete: ['processes-killed', 'cgroups-removed'],
+  delete: ['processes-killed', 'cgroups-removed', 'state-removed'],
   run: ['run-created', 'run-started'],
+  exec: ['exec-checked', 'exec-started'],
+  update: ['update-written', 'update-saved'],
+  pause: ['freeze-written', 'paused'],
+  resume: ['thaw-written', 'resumed'],
 } as const;
 
 export type FaultStep = (typeof FAULT_STEPS)[keyof typeof FAULT_STEPS][number];

@@ -7,8 +7,9 @@
 #    podman run --rm scenario;
 #  - the single file (build/ocirun) copied out of the checkout: the podman
 #    and containerd scenarios;
-#  - the parallel crash soak (8 workers x 100 lifecycles, a third of the
-#    creates killed; OCIRUN_SOAK_LIFECYCLES changes the count);
+#  - the parallel crash soak (8 workers x 70 lifecycles, a third of the
+#    creates killed, exec/update/pause/resume and delete -f killed part-way
+#    in the others; OCIRUN_SOAK_LIFECYCLES changes the count);
 #  - last, the cgroup v2 tests (cgroups-v2, the fault tests of the cgroup
 #    steps, the mount namespace cases, the hardening checks) and the
 #    AppArmor tests inside a cgroup-v2-only qemu guest (scripts/cgroup2-vm.sh,
@@ -39,7 +40,7 @@ if [ "$(id -u)" = 0 ]; then
   OCIRUN_TEST_BINARY="$single/ocirun" npx vitest run --project integration test/integration/podman.test.ts test/integration/containerd.test.ts || status=1
   rm -rf "$single"
   step "crash soak"
-  node bench/soak.mjs --runtime "$PWD/bin/ocirun" --workers 8 --lifecycles "${OCIRUN_SOAK_LIFECYCLES:-100}" || status=1
+  node bench/soak.mjs --runtime "$PWD/bin/ocirun" --workers 8 --lifecycles "${OCIRUN_SOAK_LIFECYCLES:-70}" || status=1
   step "cgroup v2 (qemu guest)"
   scripts/cgroup2-vm.sh --timeout 1800 -- sh test/guest.sh || status=1
   step "systemd as PID 1 (qemu guests, cgroup v2 and hybrid): the systemd cgroup driver, checkpoint and restore"

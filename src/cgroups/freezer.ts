@@ -46,7 +46,14 @@ function reads(paths: Record<string, string>, state: 'frozen' | 'thawed'): boole
 /** Every task frozen: the container is paused. */
 export const isFrozen = (paths: Record<string, string>) => reads(paths, 'frozen');
 /** Frozen or on its way (v1 FREEZING): tasks may not run, nor die, until thawed. */
-export const needsThaw = (paths: Record<string, string>) => freezerOf(paths) !== undefined && !reads(paths, 'thawed');
+export function needsThaw(paths: Record<string, string>): boolean {
+  const f = freezerOf(paths);
+  try {
+    return f !== undefined && !f.isThawed();
+  } catch {
+    return false; // no such cgroup (yet, or any more): nothing to thaw
+  }
+}
 
 /**
  * Before create, as runc: a cgroup that is frozen already (or freezing)
@@ -63,23 +70,39 @@ export function refuseFrozen(paths: Record<string, string>): void {
   if (!thawed) throw new RuntimeError('check cgroup', "container's cgroup unexpectedly frozen");
 }
 
-async function setFrozen(paths: Record<string, string>, frozen: boolean): Promise<void> {
+/**
+ * Writes the state and waits until it reads back, for at most `budgetMs`:
+ * a task that cannot be frozen (one in an uninterruptible sleep) must not
+ * hold the command forever. A freeze that does not complete is undone, as
+ * runc's: a cgroup left FREEZING would stop some tasks and not others.
+ */
+async function setFrozen(paths: Record<string, string>, frozen: boolean, budgetMs: number, written?: () => void): Promise<void> {
   const what = frozen ? 'freeze' : 'thaw';
   const f = freezerOf(paths);
   if (!f) throw new RuntimeError(what, 'no freezer: neither the v1 freezer controller nor cgroup v2 cgroup.freeze is available');
   const done = frozen ? f.isFrozen : f.isThawed;
-  for (let attempt = 0; attempt < 1000; attempt++) {
+  const end = Date.now() + budgetMs;
+  for (let attempt = 0; attempt === 0 || Date.now() < end; attempt++) {
     try {
       // v1 can fall back to THAWED while tasks fork; writing again retries.
       if (attempt % 10 === 0) fs.writeFileSync(f.write, frozen ? f.on : f.off);
+      if (attempt === 0) written?.();
       if (done()) return;
     } catch (err) {
       throw new RuntimeError(what, `${f.write}: ${(err as Error).message}`, { cause: err });
     }
     await new Promise((r) => setTimeout(r, 1 + Math.min(attempt, 10)));
   }
-  throw new RuntimeError(what, `${f.write}: the cgroup did not reach the ${frozen ? f.on : f.off} state`);
+  if (frozen) {
+    try {
+      fs.writeFileSync(f.write, f.off);
+    } catch {
+      /* the error below says what matters */
+    }
+  }
+  throw new RuntimeError(what, `${f.write}: the cgroup did not reach the ${frozen ? f.on : f.off} state within ${budgetMs} ms`);
 }
 
-export const freeze = (paths: Record<string, string>) => setFrozen(paths, true);
-export const thaw = (paths: Record<string, string>) => setFrozen(paths, false);
+/** `written`: called once the state was first written (the pause and resume fault points). */
+export const freeze = (paths: Record<string, string>, budgetMs = 4000, written?: () => void) => setFrozen(paths, true, budgetMs, written);
+export const thaw = (paths: Record<string, string>, budgetMs = 4000, written?: () => void) => setFrozen(paths, false, budgetMs, written);

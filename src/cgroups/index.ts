@@ -231,34 +231,44 @@ export function cgroupPids(paths: Record<string, string>): number[] {
   return [];
 }
 
+/** A cgroup directory that teardown could not remove, and why. */
+export interface CgroupLeft {
+  dir: string;
+  code: string;
+  /** How many processes it still holds. */
+  held: number;
+}
+
 /**
- * Removes the container's cgroups, sub-cgroups first, retrying while exiting
- * tasks leave. A cgroup that still holds processes after that holds someone
- * else's (the container's are dead by now: the caller waited for them). As
- * runc, it is left in place with a warning, and the rest is removed.
+ * Removes the container's cgroups, every hierarchy's together, deepest
+ * first, retrying for about a second in all: a cgroup stays busy for a few
+ * milliseconds after its last task died. Between tries `killStragglers`
+ * ends the container's own processes still in it. What is left after that
+ * (a process that is not the container's keeps it: another container sharing
+ * the path) is returned, not waited on: teardown goes on without it.
  */
-export async function removeCgroups(paths: Record<string, string>, warn: (msg: string) => void): Promise<void> {
-  for (const top of Object.values(paths)) {
-    for (const dir of subtree(top)) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          fs.rmdirSync(dir);
-          break;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          // A path that cannot exist (too long, through a file) was never made.
-          if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') break;
-          if (code === 'EBUSY' && attempt >= 50) {
-            const held = cgroupPids({ dir }).length;
-            if (held) {
-              warn(`remove cgroup: ${dir}: left in place, it holds ${held} process(es) that are not the container's`);
-              break;
-            }
-          }
-          if (code !== 'EBUSY' || attempt >= 50) throw new RuntimeError('remove cgroup', `${dir}: ${(err as Error).message}`, { cause: err });
-          await new Promise((r) => setTimeout(r, 10 + attempt * 2));
-        }
+export async function removeCgroups(paths: Record<string, string>, killStragglers: () => void = () => {}, budgetMs = 1000): Promise<CgroupLeft[]> {
+  const failed = new Map<string, string>();
+  const end = Date.now() + budgetMs;
+  let pending: string[];
+  for (let round = 0; ; round++) {
+    // Listed again each round: a straggler may have made a sub-cgroup meanwhile.
+    pending = Object.values(paths).flatMap((top) => subtree(top));
+    pending = pending.filter((dir) => {
+      try {
+        fs.rmdirSync(dir);
+        return false;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+        // A path that cannot exist (too long, through a file) was never made.
+        if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') return false;
+        failed.set(dir, code);
+        return true;
       }
-    }
+    });
+    if (!pending.length || Date.now() >= end) break;
+    if (round > 0) killStragglers();
+    await new Promise((r) => setTimeout(r, Math.min(10 + round * 10, Math.max(1, end - Date.now()))));
   }
+  return pending.map((dir) => ({ dir, code: failed.get(dir) ?? 'EBUSY', held: cgroupPids({ dir }).length }));
 }

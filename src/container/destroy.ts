@@ -9,6 +9,7 @@ import { faultPoint } from '../fault.js';
 import { runHooks } from '../hooks/index.js';
 import { detachMountsBelow } from '../rootfs/host-mounts.js';
 import type { Sys } from '../sys/types.js';
+import { RuntimeError } from '../errors.js';
 import { hookState, initAlive, stateDir, type SavedState } from './state.js';
 
 function killQuietly(pid: number, signal: NodeJS.Signals | number): void {
@@ -33,11 +34,13 @@ export async function signalAll(s: SavedState, signal: NodeJS.Signals | number):
     fs.writeFileSync(killFile, '1');
     return;
   }
-  const frozen = hasFreezer(paths) && !isFrozen(paths) ? await freeze(paths).then(() => true, () => false) : false;
+  // A freeze that does not complete within its budget is undone by freeze
+  // itself: the signals then go to a running cgroup, as without a freezer.
+  const frozen = hasFreezer(paths) && !isFrozen(paths) ? await freeze(paths, 1000).then(() => true, () => false) : false;
   try {
     for (const pid of cgroupPids(paths)) killQuietly(pid, signal);
   } finally {
-    if (frozen) await thaw(paths);
+    if (frozen) await thaw(paths, 1000).catch(() => {});
   }
 }
 
@@ -77,35 +80,92 @@ async function stopScope(unit: string): Promise<void> {
   const { SystemdBus } = await import('../systemd/sdbus.js');
   const bus = new SystemdBus();
   try {
-    await bus.stopUnit(unit);
+    // Its processes are dead by now: the stop job is quick, or systemd is
+    // stuck, and teardown goes on to the cgroups either way.
+    await bus.stopUnit(unit, 3000);
     bus.resetFailedUnit(unit);
   } finally {
     bus.close();
   }
 }
 
-export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
-  if (opts.kill) {
-    const pidfd = initPidfd(sys, s);
+interface TeardownStep {
+  name: string;
+  run: () => void | Promise<void>;
+}
+
+/**
+ * Kills the container's processes: SIGKILL first, then the thaw (runc's
+ * order: a frozen task dies only once thawed, and thawing first would let
+ * it run, and fork, meanwhile).
+ */
+async function killProcesses(sys: Sys, s: SavedState): Promise<void> {
+  const pidfd = initPidfd(sys, s);
+  try {
     if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
     // With its own pid namespace, the init's death ends every process in it.
     // Without, the rest must be found in the cgroup (runc's destroy does the same).
     if (s.sharedPidNs) await signalAll(s, 'SIGKILL');
-    // Frozen tasks do not die until thawed.
-    if (needsThaw(s.cgroupPaths)) await thaw(s.cgroupPaths).catch(() => {});
-    try {
-      await waitGone(sys, s, pidfd, 5000);
-    } finally {
-      if (pidfd !== undefined) sys.close(pidfd);
-    }
-    faultPoint('processes-killed');
+    if (needsThaw(s.cgroupPaths)) await thaw(s.cgroupPaths, 1000);
+    await waitGone(sys, s, pidfd, 3000);
+  } finally {
+    if (pidfd !== undefined) sys.close(pidfd);
   }
-  if (s.hostMountsUnder) detachMountsBelow(sys, s.hostMountsUnder, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'));
-  if (s.systemdUnit) await stopScope(s.systemdUnit);
-  await removeCgroups(s.cgroupPaths, ctx.warn);
+  faultPoint('processes-killed');
+}
+
+/**
+ * Stragglers of a container without a pid namespace of its own (forked
+ * while it was killed, or an exec that joined late): its cgroup is all that
+ * marks them. With its own, every process of it died with its init, and
+ * what the cgroup still holds is someone else's: left alone.
+ */
+function killStragglers(s: SavedState): () => void {
+  if (!s.sharedPidNs) return () => {};
+  return () => void signalAll(s, 'SIGKILL').catch(() => {});
+}
+
+async function removeContainerCgroups(ctx: Context, s: SavedState): Promise<void> {
+  const left = await removeCgroups(s.cgroupPaths, killStragglers(s));
   if (s.resctrl) removeIntelRdt(s.resctrl);
   faultPoint('cgroups-removed');
+  if (left.length) {
+    const where = left.map((l) => `${l.dir} (${l.code}, ${l.held} process(es))`).join(', ');
+    ctx.warn(`remove cgroup: left in place, still in use: ${where}`);
+  }
+}
+
+/** The teardown, in runc's order; each step is attempted whatever the others did. */
+function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): TeardownStep[] {
+  const steps: TeardownStep[] = [];
+  if (opts.kill) steps.push({ name: 'kill processes', run: () => killProcesses(sys, s) });
+  // A container that stopped while paused keeps its cgroup frozen: thawed so that it can go.
+  else steps.push({ name: 'thaw', run: () => (needsThaw(s.cgroupPaths) ? thaw(s.cgroupPaths, 1000) : undefined) });
+  const under = s.hostMountsUnder;
+  if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')) });
+  const unit = s.systemdUnit;
+  if (unit) steps.push({ name: 'stop scope', run: () => stopScope(unit) });
+  steps.push({ name: 'remove cgroups', run: () => removeContainerCgroups(ctx, s) });
+  return steps;
+}
+
+/**
+ * Tears the container down: every step is attempted, a failure is reported
+ * (one error line each, as runc logs them) and the next step runs; the state
+ * directory goes last. It stays only while the init still lives: it is then
+ * the one record of a process on the host, and a later delete -f needs it.
+ */
+export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
+  for (const st of teardownSteps(sys, ctx, s, opts)) {
+    try {
+      await st.run();
+    } catch (err) {
+      ctx.warn(`${st.name}: ${(err as Error).message}`);
+    }
+  }
+  if (initAlive(s)) throw new RuntimeError('delete', `container init (pid ${s.pid}) still running: state kept in ${stateDir(ctx.root, s.id)}`);
   fs.rmSync(stateDir(ctx.root, s.id), { recursive: true, force: true });
+  faultPoint('state-removed');
   // After the container is deleted, once: the state directory is gone now.
   runHooks('poststop', s.hooks?.poststop, hookState(s, 'stopped'), ctx.warn);
 }

@@ -15,7 +15,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
-import { ConfigError, RuntimeError, step } from '../errors.js';
+import { faultPoint } from '../fault.js';
+import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
@@ -36,7 +37,7 @@ import { checkTerminal, writePidFile } from './create.js';
 import { exitCodeOf, relaySignals } from './run.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
 import { withContainer } from './lock.js';
-import { currentStatus, readSavedConfig, type SavedState } from './state.js';
+import { currentStatus, initAlive, readSavedConfig, type SavedState } from './state.js';
 
 export interface ExecOptions extends ExecFlags {
   id: string;
@@ -247,14 +248,38 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   }
 }
 
+/** A pid file that cannot be written ends the process it would have named (runc kills it too). */
+async function writeExecPidFile(sys: Sys, file: string, pid: number, pair: ConsolePair | undefined): Promise<void> {
+  try {
+    writePidFile(path.resolve(file), pid);
+  } catch (err) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+    await sys.waitpid(pid).catch(() => 0);
+    pair?.dispose();
+    throw atStep('write pid file', err);
+  }
+}
+
 export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<number> {
   const wantPair = (terminal: boolean) => (terminal && !opts.detach && !opts.consoleSocket ? consolePair(sys) : undefined);
-  // Under the container's lock until the process runs (not while it runs).
-  const { pid, pair } = await withContainer(sys, ctx, opts.id, (s) => {
+  // The lock covers reading and checking the state, nothing more: the launch
+  // waits on the container (its /etc/passwd, a stopped or frozen process),
+  // and kill, delete -f and resume must never wait behind that.
+  const s = await withContainer(sys, ctx, opts.id, (s) => {
     checkStatus(ctx, s, opts.ignorePaused ?? false);
-    return startInContainer(sys, ctx, s, opts, wantPair);
+    return s;
   });
-  if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), pid));
+  // Unlocked, a delete may have ended the init meanwhile: its pid, which the
+  // namespaces are joined through, must still be the container's.
+  if (!initAlive(s)) throw new RuntimeError('', 'cannot exec in a stopped container');
+  faultPoint('exec-checked');
+  const { pid, pair } = await startInContainer(sys, ctx, s, opts, wantPair);
+  faultPoint('exec-started');
+  if (opts.pidFile) await writeExecPidFile(sys, opts.pidFile, pid, pair);
   if (opts.detach) return 0;
   const stopRelay = relaySignals(pid);
   let proxy: TerminalProxy | undefined;

@@ -1,6 +1,7 @@
 /** `pause` and `resume`: freeze and thaw every process of the container. */
 import { freeze, thaw } from '../cgroups/freezer.js';
 import { controllerDir } from '../cgroups/index.js';
+import { faultPoint } from '../fault.js';
 import { ERR, RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
 import type { Sys } from '../sys/types.js';
@@ -17,7 +18,8 @@ export function pause(sys: Sys, ctx: Context, id: string): Promise<void> {
     const status = currentStatus(ctx.root, s);
     if (status !== 'running' && status !== 'created') throw new RuntimeError('', ERR.notRunning);
     needFreezer(ctx, s.cgroupPaths);
-    await freeze(s.cgroupPaths);
+    await freeze(s.cgroupPaths, 4000, () => faultPoint('freeze-written'));
+    faultPoint('paused');
   });
 }
 
@@ -25,6 +27,7 @@ export function resume(sys: Sys, ctx: Context, id: string): Promise<void> {
   return withContainer(sys, ctx, id, async (s) => {
     if (currentStatus(ctx.root, s) !== 'paused') throw new RuntimeError('', 'container not paused');
     needFreezer(ctx, s.cgroupPaths);
-    await thaw(s.cgroupPaths);
+    await thaw(s.cgroupPaths, 4000, () => faultPoint('thaw-written'));
+    faultPoint('resumed');
   });
 }

@@ -1,20 +1,32 @@
 /** The read-only commands: state, list, ps. None of them needs koffi. */
 import { cgroupPids } from '../cgroups/index.js';
-import { RuntimeError } from '../errors.js';
+import fs from 'node:fs';
+import { ERR, RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
-import { currentStatus, listIds, publicState, readState, stateOwner } from './state.js';
+import { currentStatus, listIds, publicState, readState, stateDir, stateFile, stateOwner } from './state.js';
 
 export function state(ctx: Context, id: string) {
   return publicState(ctx.root, readState(ctx.root, id));
 }
 
-export function list(ctx: Context) {
+/**
+ * As runc: a directory with no state file in it is not a container (a stray
+ * directory, or one a create killed before its first write): one "load
+ * container" line on stderr, and it is skipped. `state` and `delete` still
+ * find such a directory by its id.
+ */
+export function list(ctx: Context, report: (line: string) => void = (l) => process.stderr.write(l + '\n')) {
   const out = [];
   for (const id of listIds(ctx.root)) {
+    if (!fs.existsSync(stateFile(ctx.root, id))) {
+      if (fs.existsSync(stateDir(ctx.root, id))) report(`load container ${id}: ${ERR.notExist}`);
+      continue;
+    }
     try {
       out.push(publicState(ctx.root, readState(ctx.root, id), stateOwner(ctx.root, id)));
-    } catch {
-      /* removed while we listed */
+    } catch (err) {
+      if (err instanceof RuntimeError && err.detail === ERR.notExist) continue; // removed while we listed
+      report(`load container ${id}: ${(err as Error).message}`);
     }
   }
   return out;

@@ -60,7 +60,12 @@ function readDescriptors(images: string): string[] {
     const e = err as NodeJS.ErrnoException;
     throw new RuntimeError('restore', `open ${file}: ${e.message.replace(/^[A-Z]+: ([^,]+),.*$/, '$1')} (${e.code})`);
   }
-  const fds: unknown = JSON.parse(text);
+  let fds: unknown;
+  try {
+    fds = JSON.parse(text);
+  } catch (err) {
+    throw new RuntimeError('restore', `read ${file}: not valid JSON: ${(err as Error).message}`);
+  }
   if (!Array.isArray(fds) || !fds.every((f) => typeof f === 'string')) throw new RuntimeError('restore', `${file}: not a list of descriptors`);
   return fds as string[];
 }

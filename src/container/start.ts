@@ -21,7 +21,8 @@ export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptio
   const { s, relay } = await withContainer(sys, ctx, id, async (s) => {
     const status = currentStatus(ctx.root, s);
     if (status === 'stopped') throw new RuntimeError('', 'cannot start a container that has stopped');
-    if (status === 'running' || status === 'paused') throw new RuntimeError('', 'cannot start an already running container');
+    if (status === 'running') throw new RuntimeError('', 'cannot start an already running container');
+    if (status === 'paused') throw new RuntimeError('', 'cannot start a container in the paused state');
     if (status === 'creating') throw new RuntimeError('', 'cannot start a container that is still being created');
     const relay = opts.notifySocket ? new NotifyRelay(sys, ctx.root, id, opts.notifySocket, ctx.warn) : undefined;
     try {

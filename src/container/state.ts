@@ -155,8 +155,10 @@ export function initAlive(s: SavedState): boolean {
 export function currentStatus(root: string, s: SavedState): Status {
   if (!initAlive(s)) return 'stopped';
   if (s.phase === 'creating') return 'creating';
-  if (fs.existsSync(fifoPath(root, s.id))) return 'created';
-  return isFrozen(s.cgroupPaths) ? 'paused' : 'running';
+  // Frozen first, as runc's refreshState: a created container can be paused,
+  // and start must not then wait on an init that cannot open the fifo.
+  if (isFrozen(s.cgroupPaths)) return 'paused';
+  return fs.existsSync(fifoPath(root, s.id)) ? 'created' : 'running';
 }
 
 /** The state handed to hooks: the spec's state document. */

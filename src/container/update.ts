@@ -4,6 +4,7 @@
  * same conversion as at create (resources.ts), and the saved config is
  * updated so that it keeps describing the container.
  */
+import { faultPoint } from '../fault.js';
 import { deviceProperties, resourceProperties } from '../cgroups/systemd.js';
 import { SystemdBus } from '../systemd/sdbus.js';
 import { hostLayout } from '../cgroups/index.js';
@@ -99,6 +100,7 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
     // does not convert changes nothing.
     const props = s.systemdUnit ? [...resourceProperties(layout, resources), ...(devices && !ctx.rootless ? deviceProperties(targetDeviceRules(devices, allowed), ctx.warn) : [])] : [];
     writeResources(s.cgroupPaths, writes, ctx.rootless);
+    faultPoint('update-written');
     // Rootless, device rules are not enforced (create skipped them too).
     if (devices && layout.mode === 'v2' && !ctx.rootless) installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
     if (props.length) {
@@ -111,6 +113,7 @@ export function update(sys: Sys, ctx: Context, id: string, resources: unknown): 
     }
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
     writeSavedConfig(ctx.root, id, config);
+    faultPoint('update-saved');
   } finally {
     unlock();
   }

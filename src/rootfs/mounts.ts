@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { atStep, RuntimeError, step } from '../errors.js';
 import type { MountPlan } from '../config/plan.js';
-import { MOUNT_ATTR, mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
+import { MNT_DETACH, MOUNT_ATTR, mountAttrs, MS, O, RESOLVE } from '../sys/constants.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { components, fdPath, mkdirAllInRoot, mountAt, openInRoot, withFd } from './resolve.js';
 import { parseMountinfo } from './mountinfo.js';
@@ -189,8 +189,10 @@ export function copyTree(src: string, dst: string): void {
  */
 function applyCopyUpTmpfs(sys: Sys, rootFd: number, m: MountPlan): void {
   const staging = fs.mkdtempSync('/tmp/.ocirun-copyup-');
+  let mounted = false;
   try {
     sys.mount(m.source, staging, 'tmpfs', m.flags & ~MS.RDONLY, m.data || null);
+    mounted = true;
     withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => {
       // The tmpfs root takes the owner and mode of what it covers, as under runc.
       const st = fs.statSync(fdPath(fd));
@@ -198,11 +200,22 @@ function applyCopyUpTmpfs(sys: Sys, rootFd: number, m: MountPlan): void {
       fs.chownSync(staging, st.uid, st.gid);
       copyTree(fdPath(fd), staging);
       sys.mount(staging, fdPath(fd), null, MS.MOVE, null);
+      mounted = false;
     });
     if (m.flags & MS.RDONLY) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => sys.mount(null, fdPath(fd), null, MS.REMOUNT | m.flags, m.data || null));
-  } finally {
-    fs.rmdirSync(staging);
+  } catch (err) {
+    // The copy's error is the one to report (ENOSPC, not the cleanup's
+    // EBUSY): a tmpfs still on the staging directory is detached first, so
+    // that the directory goes too.
+    try {
+      if (mounted) sys.umount2(staging, MNT_DETACH);
+      fs.rmdirSync(staging);
+    } catch {
+      /* best effort, under the error being thrown */
+    }
+    throw err;
   }
+  fs.rmdirSync(staging);
 }
 
 /**

@@ -230,8 +230,8 @@ export class SystemdBus {
     }
   }
 
-  /** StopUnit, waiting for the job; a unit systemd does not know is no error. */
-  async stopUnit(unit: string): Promise<void> {
+  /** StopUnit, waiting for the job (up to `timeoutMs`); a unit systemd does not know is no error. */
+  async stopUnit(unit: string, timeoutMs?: number): Promise<void> {
     let job: string | undefined;
     try {
       job = this.callManager('StopUnit', (m) => {
@@ -241,7 +241,7 @@ export class SystemdBus {
       if (err instanceof BusCallError && err.busName === 'org.freedesktop.systemd1.NoSuchUnit') return;
       throw err;
     }
-    await this.waitForJob(job!, unit);
+    await this.waitForJob(job!, unit, timeoutMs);
   }
 
   /** ResetFailedUnit; errors (no such unit, not failed) are of no interest. */

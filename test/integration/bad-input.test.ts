@@ -113,3 +113,92 @@ describe('bad input', () => {
     expect(typeof entry.time).toBe('string');
   });
 });
+
+// What a failure part-way leaves, beside runc in the same test.
+const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+const both = [['ocirun', ocirun], ['runc', RUNC]] as const;
+
+describe('a failure part-way leaves nothing running or on disk', () => {
+  beforeAll(() => expect(RUNC, 'runc is needed to compare with').not.toBe(''));
+
+  it('tmpcopyup that runs out of space: the real cause, and no staging directory left in /tmp', () => {
+    const small = makeBundle('reliability-copyup-', ['true'], (c) => {
+      // busybox alone is larger than the tmpfs: the copy fails with ENOSPC.
+      c.mounts.push({ destination: '/bin', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'size=64k'] });
+    });
+    const staging = () => fs.readdirSync('/tmp').filter((e) => e.startsWith('.ocirun-copyup-')).length;
+    try {
+      for (const [name, bin] of both) {
+        const before = staging();
+        const id = `reliability-copyup-${name}`;
+        const r = spawnSync(bin, ['--root', root, 'run', '--bundle', small, id], { encoding: 'utf8', timeout: 30_000 });
+        spawnSync(bin, ['--root', root, 'delete', '-f', id]);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(1);
+        expect(r.stderr, name).toMatch(/no space left on device/i);
+        expect(r.stderr, name).not.toMatch(/EBUSY|rmdir/);
+        expect(staging(), name).toBe(before);
+        expect(leftoversOf(root, id, small), name).toEqual([]);
+      }
+    } finally {
+      removeBundle(small);
+    }
+  });
+
+  it('exec whose pid file cannot be written: the process is killed, exit 255 ("exec failed", as runc 1.1.5)', () => {
+    for (const [name, bin] of both) {
+      const id = `reliability-pidfile-${name}`;
+      const sleeper = makeBundle('reliability-pidfile-', ['sleep', '1000']);
+      try {
+        expect(spawnSync(bin, ['--root', root, 'run', '-d', '--bundle', sleeper, id], { stdio: 'ignore', timeout: 30_000 }).status).toBe(0);
+        const r = spawnSync(bin, ['--root', root, 'exec', '-d', '--pid-file', '/no/such/dir/pid', id, 'sleep', '77'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(255);
+        expect(r.stderr.trim().split('\n'), name).toHaveLength(1);
+        // Seen from the host: no sleep 77 among the container's processes.
+        const ps = spawnSync(bin, ['--root', root, 'ps', '--format', 'json', id], { encoding: 'utf8' });
+        const cmdlines = (JSON.parse(ps.stdout) as number[]).map((p) => {
+          try {
+            return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+          } catch {
+            return '';
+          }
+        });
+        expect(cmdlines, name).not.toContain('sleep 77');
+      } finally {
+        spawnSync(bin, ['--root', root, 'delete', '-f', id]);
+        removeBundle(sleeper);
+      }
+    }
+  });
+
+  it('restore with a malformed descriptors.json: the file and the step named, nothing left', () => {
+    const images = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-images-'));
+    try {
+      fs.writeFileSync(path.join(images, 'descriptors.json'), '{"fds": [');
+      for (const [name, bin] of both) {
+        const id = `reliability-restore-${name}`;
+        const r = spawnSync(bin, ['--root', root, 'restore', '--image-path', images, '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.status, name).toBe(1);
+        expect(leftoversOf(root, id, bundle), name).toEqual([]);
+        // runc says only "unexpected end of JSON input"; ocirun names the step and the file.
+        if (name === 'ocirun') expect(r.stderr.trim()).toMatch(new RegExp(`restore: read ${images}/descriptors\\.json: not valid JSON: `));
+      }
+    } finally {
+      fs.rmSync(images, { recursive: true, force: true });
+    }
+  });
+
+  it('list skips a directory that is not a container, with one "load container" line', () => {
+    for (const [name, bin] of both) {
+      const r0 = fs.mkdtempSync(path.join(os.tmpdir(), `reliability-list-${name}-`));
+      try {
+        fs.mkdirSync(path.join(r0, 'stray'));
+        const r = spawnSync(bin, ['--root', r0, 'list', '--format', 'json'], { encoding: 'utf8' });
+        expect(r.status, name).toBe(0);
+        expect(r.stdout.trim(), name).toBe('null');
+        expect(r.stderr.trim(), name).toBe('load container stray: container does not exist');
+      } finally {
+        fs.rmSync(r0, { recursive: true, force: true });
+      }
+    }
+  });
+});

@@ -1,6 +1,8 @@
-// A runtime killed (SIGKILL) right after any step of create, start, delete or
-// run leaves nothing that `delete -f` cannot clean: no state dir, cgroup
-// directory, mount or process. OCIRUN_FAULT_AFTER is the test-only hook.
+// A runtime killed (SIGKILL) right after any step of create, start, delete,
+// run, exec, update, pause or resume leaves nothing that `delete -f` cannot
+// clean: no state dir, cgroup directory, mount or process; a running
+// container stays manageable. OCIRUN_FAULT_AFTER is the test-only hook; with
+// OCIRUN_FAULT_FAIL a step fails instead (teardown goes on past it).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,6 +45,19 @@ function cleanedByForceDelete(id: string, of = bundle): void {
     left = leftovers(root, id, of);
   }
   expect(left).toEqual([]);
+}
+
+/** A container left by a killed command still answers: state, resume if it was left frozen, exec. */
+function stillManaged(id: string): void {
+  const st = cli(root, ['state', id]);
+  expect(st.status, st.stderr).toBe(0);
+  const status = JSON.parse(st.stdout).status;
+  expect(['running', 'paused']).toContain(status);
+  if (status === 'paused') expect(cli(root, ['resume', id]).status).toBe(0);
+  const e = cli(root, ['exec', id, 'true'], { timeout: 10_000 });
+  expect(e.status, e.stderr).toBe(0);
+  const u = cli(root, ['update', '--pids-limit', '70', id], { timeout: 10_000 });
+  expect(u.status, u.stderr).toBe(0);
 }
 
 describe('a step of create that fails', () => {
@@ -98,6 +113,46 @@ describe('a runtime killed after each step', () => {
       expect(cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true }).status).toBe(0);
       killedAfter(step, ['delete', '--force', id]);
       cleanedByForceDelete(id);
+    });
+  }
+
+  // A command on a running container, killed part-way: the container is left
+  // as it was or as the command made it, and still answers every command.
+  const onRunning: Record<'exec' | 'update' | 'pause' | 'resume', (id: string) => string[]> = {
+    exec: (id) => ['exec', id, 'sleep', '1000'],
+    update: (id) => ['update', '--pids-limit', '60', id],
+    pause: (id) => ['pause', id],
+    resume: (id) => ['resume', id],
+  };
+  for (const [command, argv] of Object.entries(onRunning) as [keyof typeof onRunning, (id: string) => string[]][]) {
+    for (const step of FAULT_STEPS[command]) {
+      it(`${command}, killed after ${step}: the container is still managed, then delete -f cleans it`, () => {
+        const id = `crash-${command}-${step}`;
+        expect(cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true }).status).toBe(0);
+        if (command === 'resume') expect(cli(root, ['pause', id]).status).toBe(0);
+        killedAfter(step, argv(id));
+        stillManaged(id);
+        cleanedByForceDelete(id);
+      });
+    }
+  }
+
+  // The teardown's own steps (state-removed comes after them).
+  for (const step of ['processes-killed', 'cgroups-removed'] as const) {
+    it(`delete -f whose ${step} step fails: the later steps still run, nothing left`, () => {
+      const id = `fail-delete-${step}`;
+      expect(cli(root, ['run', '-d', '--bundle', bundle, id], { detached: true }).status).toBe(0);
+      const r = cli(root, ['delete', '--force', id], { env: { OCIRUN_FAULT_FAIL: step } });
+      // As runc's delete -f: a failed step is reported, the rest is done, exit 0.
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`${step}: injected failure`);
+      let left = leftovers(root, id, bundle);
+      for (let i = 0; i < 40 && left.length; i++) {
+        spawnSync('sleep', ['0.05']);
+        left = leftovers(root, id, bundle);
+      }
+      expect(left).toEqual([]);
+      injected++;
     });
   }
 

@@ -1,0 +1,300 @@
+// A container that stalls every point where a runtime waits on it: a fifo
+// at /etc/passwd (read by an exec's init before the program runs), a
+// stopped exec'd process, a frozen cgroup with an exec in flight, an init
+// that ignores SIGTERM, a cgroup path shared with another container. While
+// it does, the commands a manager sends run against it, each within a bound,
+// under ocirun and runc in the same test: the exit statuses must be runc's,
+// and afterwards nothing of the container is left on the host.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeBundle, OCIRUN, removeBundle } from './helpers.js';
+
+const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
+type Runtime = (typeof runtimes)[number];
+const BOUND_MS = 5000;
+const roots: Record<string, string> = {};
+const v2Host = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+beforeAll(() => {
+  expect(RUNC, 'runc is needed to compare with').not.toBe('');
+  for (const [name] of runtimes) roots[name] = fs.mkdtempSync(path.join(os.tmpdir(), `reliability-chaos-${name}-`));
+});
+afterAll(() => Object.values(roots).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+interface Outcome {
+  status: number | null;
+  ms: number;
+  stderr: string;
+}
+
+/**
+ * One command, killed at 3x the bound so that a hang is seen as a failure,
+ * not waited on forever. Its stderr goes through a file: a process it
+ * leaves running (run -d, exec -d) would hold a pipe open.
+ */
+function run([name, bin]: Runtime, args: string[]): Outcome {
+  const errFile = path.join(roots[name], `.stderr-${process.pid}`);
+  const errFd = fs.openSync(errFile, 'w+');
+  const t0 = Date.now();
+  try {
+    const r = spawnSync(bin, ['--root', roots[name], ...args], { timeout: 3 * BOUND_MS, stdio: ['ignore', 'ignore', errFd] });
+    return { status: r.signal ? -1 : r.status, ms: Date.now() - t0, stderr: fs.readFileSync(errFile, 'utf8').trim() };
+  } finally {
+    fs.closeSync(errFd);
+    fs.rmSync(errFile, { force: true });
+  }
+}
+
+const children: ChildProcess[] = [];
+/** A command left running in the background (the exec that stalls); killed after its scenario if it hangs. */
+function background([name, bin]: Runtime, args: string[]): { child: ChildProcess; ended: Promise<number | null> } {
+  const child = spawn(bin, ['--root', roots[name], ...args], { stdio: 'ignore' });
+  children.push(child);
+  return { child, ended: new Promise((r) => child.on('exit', (code, signal) => r(signal ? -1 : code))) };
+}
+function killHung(): void {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+const controllerMounts = () => (v2Host ? [''] : fs.readdirSync('/sys/fs/cgroup').filter((d) => !fs.lstatSync(path.join('/sys/fs/cgroup', d)).isSymbolicLink()));
+
+/** What the host still has of a container: its state dir, its cgroup directories, its processes. */
+function leftovers(rt: Runtime, id: string, cgroupsPath: string): string[] {
+  const found: string[] = [];
+  if (fs.existsSync(path.join(roots[rt[0]], id))) found.push(`state dir of ${id}`);
+  for (const m of controllerMounts()) {
+    const dir = path.join('/sys/fs/cgroup', m, cgroupsPath);
+    if (fs.existsSync(dir)) found.push(`cgroup ${dir}`);
+  }
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').some((l) => l.endsWith(`:${cgroupsPath}`) || l.includes(`:${cgroupsPath}/`))) found.push(`process ${pid}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+async function settle(check: () => string[]): Promise<string[]> {
+  let left = check();
+  for (let i = 0; i < 50 && left.length; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = check();
+  }
+  return left;
+}
+
+interface Scenario {
+  name: string;
+  /** The init's command. */
+  args: string[];
+  /** Makes the container stall; returns what runs in the background meanwhile. */
+  stall: (rt: Runtime, id: string, bundle: string) => Promise<Array<Promise<number | null>>>;
+  /** The commands run against the stalled container, in order. */
+  commands: string[][];
+  /** Another container in the same cgroup. */
+  shareCgroup?: boolean;
+  /** create, not run -d: the container stays created. */
+  createOnly?: boolean;
+  /** Changes the bundle's config. */
+  edit?: (config: any) => void;
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The pid of the process running `needle` in the container's cgroup, as the host sees it. */
+function hostPidOf(cgroupsPath: string, needle: string): number | undefined {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`:${cgroupsPath}`)) continue;
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(needle)) return Number(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
+function stateOf(rt: Runtime, id: string): string | undefined {
+  const r = spawnSync(rt[1], ['--root', roots[rt[0]], 'state', id], { encoding: 'utf8', timeout: BOUND_MS });
+  return r.status === 0 ? JSON.parse(r.stdout).status : undefined;
+}
+
+const cgPath = (rt: Runtime, name: string) => `/reliability-chaos-${rt[0]}-${name}-${process.pid}`;
+
+/** The exec's init reads /etc/passwd before the program runs: a fifo holds it there. */
+async function passwdFifo(rt: Runtime, id: string, bundle: string): Promise<Array<Promise<number | null>>> {
+  const passwd = path.join(bundle, 'rootfs/etc/passwd');
+  fs.rmSync(passwd, { force: true });
+  spawnSync('mkfifo', [passwd]);
+  const b = background(rt, ['exec', id, 'true']);
+  await pause(1000);
+  return [b.ended];
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'passwd-fifo',
+    args: ['sleep', '1000'],
+    stall: passwdFifo,
+    commands: [['state'], ['ps'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+  {
+    // Without a pid namespace of its own, the stalled exec does not die with
+    // the init: teardown finds it in the cgroup.
+    name: 'passwd-fifo-host-pid',
+    args: ['sleep', '1000'],
+    edit: (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'pid')),
+    stall: passwdFifo,
+    commands: [['state'], ['ps'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+  {
+    name: 'stopped-exec',
+    args: ['sleep', '1000'],
+    stall: async (rt, id) => {
+      const r = run(rt, ['exec', '-d', id, 'sh', '-c', 'kill -STOP $$; sleep 1000']);
+      expect(r.status, r.stderr).toBe(0);
+      return [];
+    },
+    commands: [['state'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+  {
+    name: 'paused-exec',
+    args: ['sleep', '1000'],
+    // Frozen, with an exec in flight that joined the frozen cgroup.
+    stall: async (rt, id) => {
+      expect(run(rt, ['pause', id]).status).toBe(0);
+      const b = background(rt, ['exec', '--ignore-paused', id, 'echo', 'ok']);
+      await pause(1000);
+      return [b.ended];
+    },
+    commands: [['state'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+  {
+    name: 'paused-created',
+    args: ['sleep', '1000'],
+    // A created container, paused: its init cannot open the exec fifo.
+    stall: async (rt, id) => {
+      expect(run(rt, ['pause', id]).status).toBe(0);
+      return [];
+    },
+    createOnly: true,
+    commands: [['state'], ['start'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+  {
+    name: 'ignores-term',
+    args: ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done'],
+    stall: async () => [],
+    commands: [['kill', 'TERM'], ['state'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'TERM'], ['delete', '-f']],
+  },
+  {
+    name: 'shared-cgroup',
+    args: ['sleep', '1000'],
+    stall: async () => [],
+    shareCgroup: true,
+    commands: [['state'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'KILL'], ['delete', '-f']],
+  },
+];
+
+/** One scenario under one runtime: each command's exit status, and what was left. */
+async function play(rt: Runtime, sc: Scenario): Promise<{ statuses: string[]; timings: number[]; lastStderr: string; otherAfter?: string; slow: string[]; left: string[]; background: Array<number | null> }> {
+  const id = `reliability-chaos-${sc.name}-${process.pid}`;
+  const cgroupsPath = cgPath(rt, sc.name);
+  const bundle = makeBundle(`reliability-chaos-${sc.name}-`, sc.args, (c) => {
+    c.linux.cgroupsPath = cgroupsPath;
+    sc.edit?.(c);
+  });
+  const other = `${id}-other`;
+  try {
+    const r = run(rt, [...(sc.createOnly ? ['create'] : ['run', '-d']), '--bundle', bundle, id]);
+    expect(r.status, `${rt[0]} ${sc.createOnly ? 'create' : 'run -d'}: ${r.stderr}`).toBe(0);
+    if (sc.shareCgroup) expect(run(rt, ['run', '-d', '--bundle', bundle, other]).status).toBe(0);
+    const inFlight = await sc.stall(rt, id, bundle);
+    const statuses: string[] = [];
+    const timings: number[] = [];
+    let lastStderr = '';
+    const slow: string[] = [];
+    for (const cmd of sc.commands) {
+      // The id goes after the flags, before the arguments (kill ID SIGNAL, exec ID ARGS).
+      const flags = cmd.slice(1).filter((a, i, all) => a.startsWith('-') || all[i - 1]?.startsWith('--'));
+      const argv = [cmd[0], ...flags, id, ...cmd.slice(1 + flags.length)];
+      const o = run(rt, argv);
+      statuses.push(`${cmd.join(' ')}: ${o.status}`);
+      timings.push(o.ms);
+      lastStderr = o.stderr;
+      if (o.ms > BOUND_MS) slow.push(`${cmd.join(' ')}: ${o.ms} ms`);
+    }
+    // What was waiting on the container ends once it is gone.
+    const bg = await Promise.all(inFlight.map((p) => Promise.race([p, pause(BOUND_MS).then(() => 'hung' as const)])));
+    let otherAfter: string | undefined;
+    if (sc.shareCgroup) {
+      // The other container's processes kept the cgroup: they were not the deleted one's to kill.
+      otherAfter = stateOf(rt, other);
+      run(rt, ['delete', '-f', other]);
+    }
+    const left = await settle(() => leftovers(rt, id, cgroupsPath));
+    return { statuses, timings, slow, left, lastStderr, otherAfter, background: bg.map((b) => (b === 'hung' ? -2 : b)) };
+  } finally {
+    killHung();
+    run(rt, ['delete', '-f', id]);
+    if (sc.shareCgroup) run(rt, ['delete', '-f', other]);
+    removeBundle(bundle);
+  }
+}
+
+describe('a container that stalls the runtime', () => {
+  for (const sc of scenarios) {
+    it(`${sc.name}: every command returns within ${BOUND_MS / 1000} s with runc's status, nothing left`, async () => {
+      const results: Record<string, Awaited<ReturnType<typeof play>>> = {};
+      for (const rt of runtimes) results[rt[0]] = await play(rt, sc);
+      process.stdout.write(`chaos ${sc.name}: ocirun ${JSON.stringify(results.ocirun)}\n  runc ${JSON.stringify(results.runc)}\n`);
+      expect(results.ocirun.slow).toEqual([]);
+      expect(results.ocirun.statuses).toEqual(results.runc.statuses);
+      expect(results.ocirun.background.every((b) => b !== -2), 'an exec in flight ended').toBe(true);
+      expect(results.ocirun.left).toEqual([]);
+      if (sc.shareCgroup) {
+        // One warning names what was left and why; the other container still runs.
+        expect(results.ocirun.lastStderr).toMatch(new RegExp(`${cgPath(runtimes[0], sc.name)} \\(EBUSY`));
+        expect(results.ocirun.lastStderr.split('\n')).toHaveLength(1);
+        expect(results.ocirun.otherAfter).toBe('running');
+        expect(results.runc.otherAfter).toBe('running');
+      }
+    }, 120_000);
+  }
+});
+
+describe('exec --ignore-paused (runc cgroups.bats)', () => {
+  // runc's test: pause, exec --ignore-paused in the background, resume after 2 s: it prints ok.
+  for (const rt of runtimes) {
+    it(`${rt[0]}: the exec runs once resumed, and prints ok`, async () => {
+      const id = `reliability-chaos-ignore-paused-${process.pid}`;
+      const bundle = makeBundle('reliability-chaos-ip-', ['sleep', '1000'], (c) => {
+        c.linux.cgroupsPath = cgPath(rt, 'ignore-paused');
+      });
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', bundle, id]).status).toBe(0);
+        expect(run(rt, ['pause', id]).status).toBe(0);
+        const child = spawn(rt[1], ['--root', roots[rt[0]], 'exec', '--ignore-paused', id, 'echo', 'ok'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout!.on('data', (d) => (out += d));
+        const ended = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        await pause(2000);
+        const resumed = run(rt, ['resume', id]);
+        expect(resumed.status, resumed.stderr).toBe(0);
+        expect(resumed.ms).toBeLessThan(BOUND_MS);
+        const status = await Promise.race([ended, pause(BOUND_MS).then(() => 'hung')]);
+        if (status === 'hung') child.kill('SIGKILL');
+        expect(status).toBe(0);
+        expect(out).toBe('ok\n');
+      } finally {
+        run(rt, ['delete', '-f', id]);
+        removeBundle(bundle);
+      }
+    }, 60_000);
+  }
+});
