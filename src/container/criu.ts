@@ -59,11 +59,20 @@ export function checkCommonFlags(opts: CriuCommonOptions): void {
   if (opts.lazyPages) throw new ConfigError('--lazy-pages', 'lazy migration is not supported by this version of ocirun', 'check flags');
 }
 
+/**
+ * How long `criu check` may take: a working CRIU answers in well under a
+ * second; one that waits on the network (its TCP-repair probe over a
+ * loopback that is down) would hold the command, and the container's lock,
+ * for minutes.
+ */
+const CRIU_CHECK_MS = 10_000;
+
 /** Why CRIU cannot work here: its absence, or the first error `criu check` reports. */
 export function criuUnusable(): string | undefined {
-  const r = builtin<typeof ChildProcess>('node:child_process').spawnSync('criu', ['check'], { encoding: 'utf8', timeout: 30_000 });
+  const r = builtin<typeof ChildProcess>('node:child_process').spawnSync('criu', ['check'], { encoding: 'utf8', timeout: CRIU_CHECK_MS, killSignal: 'SIGKILL' });
   const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return 'criu is not installed (criu: command not found)';
+  if (code === 'ETIMEDOUT') return `criu check: no answer within ${CRIU_CHECK_MS / 1000} s (${firstError(`${r.stdout}\n${r.stderr}`) ?? 'killed'})`;
   if (r.error) return `criu check: ${r.error.message}`;
   const error = firstError(`${r.stdout}\n${r.stderr}`);
   if (r.status !== 0 || error) return `criu check: ${error ?? `exit status ${r.status}`}`;

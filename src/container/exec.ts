@@ -127,14 +127,44 @@ function joinExecCgroups(procsFiles: string[], pid: number): void {
   }
 }
 
-/** Our child `pid`, killed and waited for (a failed exec leaves nothing running). */
-async function killAndReap(sys: Sys, pid: number): Promise<void> {
+function killQuietly(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
     /* gone */
   }
+}
+
+/** Our child `pid`, killed and waited for (a failed exec leaves nothing running). */
+async function killAndReap(sys: Sys, pid: number): Promise<void> {
+  killQuietly(pid);
   await sys.waitpid(pid).catch(() => 0);
+}
+
+/**
+ * Calls `onGone` if the container's init exits before the returned
+ * function is called (through its pidfd, looked at every 200 ms).
+ */
+function whileInitLives(sys: Sys, s: SavedState, onGone: () => void): () => void {
+  let fd: number;
+  try {
+    fd = sys.pidfdOpen(s.pid);
+  } catch {
+    return () => {}; // gone already, or no pidfds: the exec fails or finishes on its own
+  }
+  let watching = initAlive(s);
+  void (async () => {
+    while (watching) {
+      if (await sys.waitReadable(fd, 200).catch(() => false)) {
+        if (watching) onGone();
+        break;
+      }
+    }
+    sys.close(fd);
+  })();
+  return () => {
+    watching = false;
+  };
 }
 
 /**
@@ -167,6 +197,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   let pidNsFd: number | undefined;
   let launched: Awaited<ReturnType<typeof launch>> | undefined;
   let forked: number | undefined;
+  let stopWatch = () => {};
   try {
     consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
     const seccomp = config.linux?.seccomp;
@@ -178,6 +209,10 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
     const { pid, channel } = launched;
     log.debug(`exec: init spawned, pid ${pid}`);
+    // The init runs outside the container's pid namespace, so the end of
+    // the container does not end it: we do, should it wait on something of
+    // the container's (a fifo at /etc/passwd) when the container goes.
+    if (pidNsFd !== undefined) stopWatch = whileInitLives(sys, s, () => killQuietly(pid));
     channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
     const plan: InitPlan = {
       process: processPlan,
@@ -196,6 +231,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       // CPU affinity must change between before and after the join.
       cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity?.final) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
+      runtimePid: process.pid,
       debug: log.debugging || undefined,
     };
     channel.send({ type: 'plan', plan });
@@ -242,6 +278,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     for (const p of [forked, launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
     throw err;
   } finally {
+    stopWatch();
     launched?.channel.close();
     if (opts.consoleSocket && consoleFd !== undefined) sys.close(consoleFd);
     for (const fd of [agentFd, pidNsFd]) if (fd !== undefined) sys.close(fd);

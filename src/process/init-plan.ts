@@ -68,6 +68,8 @@ export interface InitPlan {
    * the process into it (native/exec-shim.c).
    */
   pidNsFd?: number;
+  /** exec: the pid of the ocirun waiting for the process; the init dies with it (PR_SET_PDEATHSIG). */
+  runtimePid?: number;
   /** --debug: the init reports its steps, with their times, as log lines. */
   debug?: boolean;
 }

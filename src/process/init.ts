@@ -192,6 +192,12 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   const egid = process.getegid!();
   if (process.getgid!() !== egid) sys.setresgid(egid, egid, egid);
   const { plan } = await channel.receive('plan');
+  // An exec's init is outside the container's pid namespace: nothing ends
+  // it with the container, so it ends with the ocirun that waits for it.
+  if (plan.runtimePid !== undefined) {
+    sys.prctl(PR.SET_PDEATHSIG, 9);
+    if (process.ppid !== plan.runtimePid) throw new RuntimeError('init', 'ocirun exited before the process was set up');
+  }
   const note: Note = plan.debug ? (message) => channel.send({ type: 'log', level: 'debug', message: `init: ${message}`, time: logTime() }) : () => {};
   note(`plan received (${performance.now().toFixed(1)} ms after the engine started)`);
   // While the host's files are reachable: the shim and libseccomp.

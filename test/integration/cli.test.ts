@@ -184,9 +184,11 @@ describe('the command line, as runc has it', () => {
         const missing = cp('--parent-path', '../no-parent');
         expect(missing.status, name).toBe(1);
         expect(errorMsg(missing.stderr), name).toMatch(/invalid --parent-path: .*no-parent: no such file or directory/);
-        // CRIU 3.17 cannot work with this host's kernel; both runtimes fail, the container runs on.
-        // (Where CRIU works, test/integration/checkpoint.test.ts dumps and restores for real.)
-        const plain = cp();
+        // CRIU 3.17 cannot work with this host's kernel (or waits on a loopback
+        // that is down): both runtimes fail, or runc is stopped after 15 s, and
+        // the container runs on. (Where CRIU works, test/integration/checkpoint.test.ts
+        // dumps and restores for real.)
+        const plain = name === 'runc' ? cli(roots[name], ['checkpoint', '--image-path', path.join(images, name), id], { runtime: bin, timeout: 15_000 }) : cp();
         expect(plain.status, name).not.toBe(0);
         if (name === 'ocirun') {
           expect(plain.status).toBe(1);
