@@ -16,7 +16,7 @@ import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
 import { ConfigError, RuntimeError, step } from '../errors.js';
-import { namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
+import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
@@ -134,7 +134,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   const proc: unknown = opts.process !== undefined ? structuredClone(opts.process) : processFromFlags(config.process, opts);
   validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
-  const processPlan = planProcess(proc, ctx.warn);
+  const processPlan = planProcess(withContainerDefaults(proc, config.process), ctx.warn);
   const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);

@@ -60,6 +60,22 @@ export function processFromFlags(base: ProcessConfig | undefined, flags: ExecFla
   return p;
 }
 
+/**
+ * What an exec'd process takes from the container when its own config
+ * leaves it out, as runc's newInitConfig does: the AppArmor profile, the
+ * SELinux label and the rlimits. Without this a --process file that names
+ * no profile would run unconfined in a confined container.
+ * noNewPrivileges is not among them: runc takes the process's own value,
+ * false included.
+ */
+export function withContainerDefaults(proc: ProcessConfig, container: ProcessConfig | undefined): ProcessConfig {
+  const p = { ...proc };
+  if (!p.apparmorProfile && container?.apparmorProfile) p.apparmorProfile = container.apparmorProfile;
+  if (!p.selinuxLabel && container?.selinuxLabel) p.selinuxLabel = container.selinuxLabel;
+  if (!p.rlimits?.length && container?.rlimits?.length) p.rlimits = structuredClone(container.rlimits);
+  return p;
+}
+
 export function namespaceJoins(initPid: number, types: NamespaceType[]): { flag: number; path: string }[] {
   return JOIN_ORDER.filter((t) => types.includes(t)).map((t) => ({ flag: NS_FLAG[t], path: `/proc/${initPid}/ns/${NS_PROC_FILE[t]}` }));
 }
