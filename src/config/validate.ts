@@ -270,7 +270,7 @@ function checkSeccomp(s: SeccompConfig): void {
  * the host, or silently not happen, so here they are refused; masked and
  * read-only paths are refused with runc's own words.
  */
-function checkWithoutMountNs(config: Config, bundle: string, noPivot: boolean): void {
+function checkWithoutMountNs(config: Config, rootfs: string, noPivot: boolean): void {
   const linux = config.linux ?? {};
   const why = 'without a private mount namespace';
   if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
@@ -279,7 +279,7 @@ function checkWithoutMountNs(config: Config, bundle: string, noPivot: boolean): 
   if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
   if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
   if (noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
-  if ((config.mounts?.length ?? 0) > 0 && path.resolve(bundle, config.root?.path ?? '') === '/') {
+  if ((config.mounts?.length ?? 0) > 0 && rootfs === '/') {
     throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
   }
 }
@@ -287,6 +287,8 @@ function checkWithoutMountNs(config: Config, bundle: string, noPivot: boolean): 
 
 export interface ConfigCheckOptions {
   bundle: string;
+  /** root.path as resolveRootfs (./load.ts) made it, symlinks refused; without it, root.path taken as written. */
+  rootfs?: string;
   host?: HostFacts;
   /** --no-pivot */
   noPivot?: boolean;
@@ -306,7 +308,7 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
     if (config[other] !== undefined) throw new ConfigError(other, 'is for another platform; this runtime runs Linux containers');
   }
   if (!config.root) throw new ConfigError('root', 'is required on Linux');
-  const rootfs = path.resolve(opts.bundle, config.root.path);
+  const rootfs = opts.rootfs ?? path.resolve(opts.bundle, config.root.path);
   if (!host.isDirectory(rootfs)) throw new ConfigError('root.path', `${rootfs} does not exist or is not a directory`);
   if (!config.process) throw new ConfigError('process', 'is required to create a container');
   checkProcess(config.process, 'process', 'validate config', host);
@@ -340,7 +342,7 @@ export function validateConfig(value: unknown, opts: ConfigCheckOptions): assert
   if (linux.timeOffsets && !namespaces.some((n) => n.type === 'time' && !n.path)) {
     throw new ConfigError('linux.timeOffsets', 'time offsets need a new time namespace in linux.namespaces');
   }
-  if (!has('mount')) checkWithoutMountNs(config, opts.bundle, opts.noPivot ?? false);
+  if (!has('mount')) checkWithoutMountNs(config, rootfs, opts.noPivot ?? false);
   if (linux.cgroupsPath !== undefined) {
     const cg = linux.cgroupsPath;
     if (cg.includes('\n') || cg.includes('\0')) throw new ConfigError('linux.cgroupsPath', 'must not contain a newline or NUL');

@@ -19,7 +19,7 @@ import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, resolveRootfs } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { labelMounts, planContainer } from '../config/plan.js';
 import { detachedBindSource } from '../rootfs/mounts.js';
@@ -94,7 +94,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const bundle = path.resolve(opts.bundle);
   const userConfig = opts.config ?? loadConfig(bundle);
   const layout = step('detect cgroups', () => hostLayout());
-  validateConfig(userConfig, { bundle, noPivot: opts.noPivot, layout });
+  const rootfs = resolveRootfs(bundle, userConfig);
+  validateConfig(userConfig, { bundle, rootfs, noPivot: opts.noPivot, layout });
   log.debug(`create: ${opts.config ? 'the given config' : path.join(bundle, 'config.json')} is valid (ociVersion ${userConfig.ociVersion}); cgroup ${layout.mode}, cgroupfs driver`);
   // What runc adds to the user's config, after it was checked. Only for the
   // init: `exec` starts from the user's config, as runc's does.
@@ -102,7 +103,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.notifySocket) config = withNotifySocket(config, path.resolve(ctx.root), opts.id);
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
-  const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
+  const plan = planContainer(config, { id: opts.id, bundle, rootfs, noPivot: opts.noPivot, warn: ctx.warn });
   // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name", refused before anything exists.
   const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
   const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
@@ -121,7 +122,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
-  const hostMountsUnder = plan.mountNs === 'none' ? step('resolve rootfs', () => fs.realpathSync(plan.rootfs)) : undefined;
+  const hostMountsUnder = plan.mountNs === 'none' ? plan.rootfs : undefined;
   // Computed before anything exists, so a bad value fails without leftovers.
   const deviceRules = allowedDeviceRules(config.linux?.devices);
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
