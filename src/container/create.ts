@@ -39,6 +39,8 @@ import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { claimStateDir } from './lock.js';
+import { writePidFile } from './pid-file.js';
+import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
 import { checkId, creatingState, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
@@ -80,13 +82,6 @@ export function checkTerminal(terminal: boolean, consoleSocket: string | undefin
 export interface Created {
   pid: number;
   state: SavedState;
-}
-
-/** Writes a pid file atomically, as runc does (managers poll for it). */
-export function writePidFile(file: string, pid: number): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
-  fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
-  fs.renameSync(tmp, file);
 }
 
 export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
@@ -179,7 +174,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     });
     const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
     faultPoint('fifo-made');
-    if (opts.consoleSocket) consoleFd = step('connect console socket', () => sys.connectUnix(opts.consoleSocket!));
+    if (opts.consoleSocket) consoleFd = connectCallerSocket(sys, 'connect console socket', opts.consoleSocket);
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
@@ -336,7 +331,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('created-saved');
-    if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), init.pid));
+    if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     return { pid: init.pid, state };
   } catch (err) {
     // A unit never asked for is not stopped (there may be no bus to ask).

@@ -31,7 +31,9 @@ import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
 import { rootlessEuid, runningInUserNamespace } from './rootless.js';
-import { checkTerminal, writePidFile } from './create.js';
+import { checkTerminal } from './create.js';
+import { writePidFile } from './pid-file.js';
+import { connectCallerSocket } from '../caller-path.js';
 import { exitCodeOf, relaySignals } from './run.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
 import { withContainer } from './lock.js';
@@ -152,7 +154,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   let agentFd: number | undefined;
   let launched: Awaited<ReturnType<typeof launch>> | undefined;
   try {
-    consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
+    consoleFd = opts.consoleSocket ? connectCallerSocket(sys, 'connect console socket', opts.consoleSocket) : pair?.theirs;
     const seccomp = config.linux?.seccomp;
     if (seccomp && usesNotify(seccomp)) agentFd = connectAgent(sys, seccomp.listenerPath!);
     const extraFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
@@ -227,7 +229,7 @@ export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<n
     checkStatus(ctx, s, opts.ignorePaused ?? false);
     return startInContainer(sys, ctx, s, opts, wantPair);
   });
-  if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), pid));
+  if (opts.pidFile) writePidFile(opts.pidFile, pid);
   if (opts.detach) return 0;
   const stopRelay = relaySignals(pid);
   let proxy: TerminalProxy | undefined;

@@ -31,7 +31,7 @@ import type { Sys } from '../sys/types.js';
 import { externalNsKey, DESCRIPTORS_FILE } from './checkpoint.js';
 import type { Context } from './context.js';
 import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
-import { writePidFile } from './create.js';
+import { writePidFile } from './pid-file.js';
 import { deleteContainer } from './delete.js';
 import { destroy } from './destroy.js';
 import { claimStateDir } from './lock.js';
@@ -152,7 +152,7 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
     fs.rmSync(pidFile, { force: true });
     fs.rmdirSync(criuRoot);
     log.debug(`restore: the init runs again, pid ${pid}`);
-    if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), pid));
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
   } catch (err) {
     await destroy(sys, ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed restore: ${(e as Error).message}`));
     if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
