@@ -146,8 +146,12 @@ export function makeCallerDirs(step: string, dir: string, mode: number): number 
 export function openCallerFileForAppend(step: string, file: string): number {
   const parent = walkCallerPath(step, file, { followLast: true });
   try {
+    // Another user's FIFO would block the command in open(2) until they read.
+    const st = fs.lstatSync(atFd(parent.fd, parent.name), { throwIfNoEntry: false });
+    if (st && !st.isFile() && !trustedOwner(st.uid)) throw refuse(step, file, `refusing a file that is not a regular one, owned by uid ${st.uid} (neither the caller nor root)`, 'EPERM');
     return fs.openSync(atFd(parent.fd, parent.name), O.WRONLY | fs.constants.O_APPEND | O.CREAT | O.NOFOLLOW | O.CLOEXEC, 0o644);
   } catch (err) {
+    if (err instanceof RuntimeError) throw err;
     throw refuse(step, file, reason(err), errnoOf(err));
   } finally {
     parent.close();

@@ -229,7 +229,17 @@ export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<n
     checkStatus(ctx, s, opts.ignorePaused ?? false);
     return startInContainer(sys, ctx, s, opts, wantPair);
   });
-  if (opts.pidFile) writePidFile(opts.pidFile, pid);
+  if (opts.pidFile) {
+    try {
+      writePidFile(opts.pidFile, pid);
+    } catch (err) {
+      // As runc's runner: a process its caller cannot find by the pid file is not left running.
+      process.kill(pid, 'SIGKILL');
+      await sys.waitpid(pid).catch(() => 0);
+      pair?.dispose();
+      throw err;
+    }
+  }
   if (opts.detach) return 0;
   const stopRelay = relaySignals(pid);
   let proxy: TerminalProxy | undefined;

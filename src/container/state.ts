@@ -103,10 +103,26 @@ function emptyState(root: string, id: string): SavedState {
   return { ociVersion: OCI_VERSION, id, phase: 'creating', pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: new Date(0).toISOString(), annotations: {}, cgroupPaths: {} };
 }
 
+/**
+ * A new file, O_EXCL|O_NOFOLLOW: whatever is at the name (a leftover, or a
+ * symlink planted by someone who can write into --root's parent) is
+ * removed, never written through.
+ */
+function openNewFile(file: string): number {
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+  try {
+    return fs.openSync(file, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    fs.rmSync(file, { force: true });
+    return fs.openSync(file, flags, 0o600);
+  }
+}
+
 /** Temp file, fsync, rename: a reader sees the old content or the new, never part of it. */
 function writeJsonAtomically(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  const fd = openNewFile(tmp);
   try {
     fs.writeSync(fd, JSON.stringify(value));
     fs.fsyncSync(fd);

@@ -106,9 +106,11 @@ userSuite('a local unprivileged user', () => {
       const leftBehind = exists(name, id);
       remove(name, id);
       const other = running(name, 'pidtmp-exec');
-      const execd = cli(rootOf(name), ['exec', '--pid-file', path.join(dir, 'e.pid'), other, 'true'], { runtime: RUNTIMES[name] });
+      const execd = cli(rootOf(name), ['exec', '-d', '--pid-file', path.join(dir, 'e.pid'), other, 'sleep', '999'], { runtime: RUNTIMES[name], detached: true });
+      const ps = cli(rootOf(name), ['ps', '--format', 'json', other], { runtime: RUNTIMES[name] });
       remove(name, other);
-      result[name] = { create: created.status, exec: execd.status, victimIntact: intact(target), leftBehind, createError: lines(created), execError: lines(execd) };
+      const execLeft = JSON.parse(ps.stdout).length - 1;
+      result[name] = { create: created.status, exec: execd.status, victimIntact: intact(target), leftBehind, execLeft, createError: lines(created), execError: lines(execd) };
     }
     const o = result.ocirun as any;
     expect(o.victimIntact).toBe(true);
@@ -119,8 +121,10 @@ userSuite('a local unprivileged user', () => {
     // A failed exec exits 255, as runc's does.
     expect(o.exec).toBe(255);
     expect(o.execError[0]).toMatch(/write pid file: .*\/\.e\.pid: .*\(EEXIST\)/);
+    // Nor is the exec'd process left running, the pid file missing (runc kills it too).
+    expect(o.execLeft).toBe(0);
     // runc opens its temporary file with O_EXCL too: "file exists".
-    expect(result.runc).toMatchObject({ create: 1, exec: 255, victimIntact: true });
+    expect(result.runc).toMatchObject({ create: 1, exec: 255, victimIntact: true, execLeft: 0 });
   });
 
   it('cannot make the pid file write through a symlink at its own name: the rename replaces the link', () => {
@@ -174,6 +178,21 @@ userSuite('a local unprivileged user', () => {
     // link, and appends its error line to root's file.
     expect((result.runc as any).victimIntact).toBe(false);
     expect((result.runc as any).victim).toMatch(/^secret\n.*container does not exist/s);
+  });
+
+  it('cannot make a command hang on a FIFO planted as its --log', () => {
+    const result: Record<string, unknown> = {};
+    for (const name of NAMES) {
+      const dir = userDir('logfifo');
+      expect(asUser(['mkfifo', path.join(dir, 'log')]).status).toBe(0);
+      const started = Date.now();
+      const r = spawnSync(RUNTIMES[name], ['--root', rootOf(name), '--log', path.join(dir, 'log'), 'list'], { encoding: 'utf8', timeout: 5_000 });
+      result[name] = { status: r.status, signal: r.signal, error: lines(r), ms: Date.now() - started };
+    }
+    expect(result.ocirun).toMatchObject({ status: 1, signal: null });
+    expect((result.ocirun as any).error).toEqual([expect.stringMatching(/open log file: .*\/log: refusing a file that is not a regular one, owned by uid \d+ .*\(EPERM\)/)]);
+    // runc does not resist: it blocks in open(2) until someone reads the FIFO (here, until the test's timeout kills it).
+    expect(result.runc).toMatchObject({ status: null, signal: 'SIGTERM' });
   });
 
   it('cannot have containers made in a --root of its own', () => {
@@ -278,6 +297,8 @@ describe('a hostile bundle', () => {
       c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'mount');
       delete c.linux.maskedPaths;
       delete c.linux.readonlyPaths;
+      // Nothing else for a runtime to refuse: only the rootfs stands between the bind and the host.
+      c.root.readonly = false;
       c.mounts = [{ destination: '/dev', type: 'bind', source: 'fakedev', options: ['rbind'] }];
     });
     fs.mkdirSync(path.join(bundle, 'fakedev'));
@@ -292,7 +313,11 @@ describe('a hostile bundle', () => {
       'before=$(devMounts)',
       '"$1" --root "$2" create --bundle "$3" "$4" 2>"$5"; status=$?',
       'echo "status=$status before=$before after=$(devMounts) planted=$(test -e /dev/PLANTED && echo yes || echo no)"',
+      // A runtime that fell for it leaves an init waiting: its pid, from its own state, is ended too.
+      'pid=$("$1" --root "$2" state "$4" 2>/dev/null | sed -n \'s/.*"pid": *\\([0-9]*\\).*/\\1/p\')',
       '"$1" --root "$2" delete -f "$4" >/dev/null 2>&1',
+      'if [ -n "$pid" ] && [ "$pid" != 0 ]; then kill -9 "$pid" 2>/dev/null; fi',
+      'true',
     ].join('\n');
     const errFile = path.join(tmp, `${id}.err`);
     const out = execFileSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', RUNTIMES[name], rootOf(name), bundle, id, errFile], { encoding: 'utf8', timeout: 60_000 });
