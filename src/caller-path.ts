@@ -30,7 +30,8 @@ export interface ParentDir {
 /** `name` in the directory behind `fd`, as a path the kernel resolves through that fd. */
 export const atFd = (fd: number, name = ''): string => `/proc/self/fd/${fd}${name ? '/' + name : ''}`;
 
-const trustedOwner = (uid: number): boolean => uid === 0 || uid === process.geteuid!();
+/** Whether a file's owner is one ocirun may take it from: the caller, or root. */
+export const trustedOwner = (uid: number): boolean => uid === 0 || uid === process.geteuid!();
 
 function errnoOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? 'EIO';

@@ -9,7 +9,7 @@ import { ERR, RuntimeError } from '../errors.js';
 import { LOCK } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
-import { atFd, makeCallerDirs } from '../caller-path.js';
+import { atFd, makeCallerDirs, trustedOwner } from '../caller-path.js';
 import { readState, stateDir, type SavedState } from './state.js';
 
 export function lockDir(sys: Sys, dir: string): () => void {
@@ -58,9 +58,12 @@ export function claimStateDir(sys: Sys, root: string, id: string): () => void {
   const rootFd = makeCallerDirs('create root', root, 0o700);
   const dir = stateDir(root, id);
   try {
-    // Another user's --root could hold state files of their making (runc does not check).
-    const owner = fs.fstatSync(rootFd).uid;
-    if (owner !== 0 && owner !== process.geteuid!()) throw new RuntimeError('create root', `${root}: owned by uid ${owner}, neither the caller nor root (EPERM)`);
+    // A --root that another user owns, or that anyone may write into (even
+    // with the sticky bit), could hold state of their making: a pid to
+    // signal, paths to remove (runc does not check).
+    const st = fs.fstatSync(rootFd);
+    if (!trustedOwner(st.uid)) throw new RuntimeError('create root', `${root}: owned by uid ${st.uid}, neither the caller nor root (EPERM)`);
+    if (st.mode & 0o002) throw new RuntimeError('create root', `${root}: writable by any user (mode ${(st.mode & 0o7777).toString(8)}) (EPERM)`);
     fs.mkdirSync(atFd(rootFd, id), { mode: 0o711 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);

@@ -13,6 +13,7 @@ import { OCI_VERSION } from '../config/constants.js';
 import type { ContainerPlan } from '../config/plan.js';
 import type { Config, HookConfig } from '../config/schema.js';
 import { CLONE } from '../sys/constants.js';
+import { trustedOwner } from '../caller-path.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
@@ -79,12 +80,29 @@ export const stateFile = (root: string, id: string) => path.join(root, id, 'stat
 export const savedConfigFile = (root: string, id: string) => path.join(root, id, 'config.json');
 export const fifoPath = (root: string, id: string) => path.join(root, id, 'exec.fifo');
 
+/**
+ * A state file, if the caller or root wrote it: in a --root others can
+ * write into, a planted state.json would name a pid for kill to signal
+ * and paths for delete to remove.
+ */
+function readOwnFile(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const owner = fs.fstatSync(fd).uid;
+    if (!trustedOwner(owner)) throw new RuntimeError('read state', `${file}: owned by uid ${owner}, neither the caller nor root (EPERM)`);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function readState(root: string, id: string): SavedState {
   checkId(id);
   let text: string;
   try {
-    text = fs.readFileSync(stateFile(root, id), 'utf8');
+    text = readOwnFile(stateFile(root, id));
   } catch (err) {
+    if (err instanceof RuntimeError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(stateDir(root, id))) throw new RuntimeError('', ERR.notExist);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       // The directory exists but create died before its first write: an empty, stopped container.

@@ -216,6 +216,43 @@ userSuite('a local unprivileged user', () => {
     expect((result.runc as any).made).toHaveLength(1);
   });
 
+  it("cannot feed kill a state of its making through a --root anyone may write into", async () => {
+    const shared = path.join(tmp, `shared-root-${++serial}`);
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    // A process of the test's own stands for the victim: the planted state names it.
+    const victimProcess = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const pidStartTime = fs.readFileSync(`/proc/${victimProcess.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    try {
+      const result: Record<string, unknown> = {};
+      for (const name of NAMES) {
+        const id = idFor(name, 'shared');
+        const bundle = makeBundle('userpaths-attacks-', ['sleep', '1000']);
+        // First, root making a container there: ocirun refuses the root.
+        const created = cli(shared, ['create', '--bundle', bundle, id], { runtime: RUNTIMES[name], detached: true });
+        cli(shared, ['delete', '-f', id], { runtime: RUNTIMES[name] });
+        // Then the user plants a container's state (in ocirun's format) for root's kill to act on.
+        const planted = `planted-${name}`;
+        const state = { ociVersion: '1.0.2', id: planted, phase: 'created', pid: victimProcess.pid, pidStartTime, bundle, rootfs: path.join(bundle, 'rootfs'), created: new Date().toISOString(), annotations: {}, cgroupPaths: {} };
+        expect(asUser(['mkdir', path.join(shared, planted)]).status).toBe(0);
+        const write = spawnSync('runuser', ['-u', USER, '--', 'tee', path.join(shared, planted, 'state.json')], { input: JSON.stringify(state), encoding: 'utf8', timeout: 30_000 });
+        expect(write.status).toBe(0);
+        const killed = cli(shared, ['kill', planted, 'KILL'], { runtime: RUNTIMES[name] });
+        await new Promise((r) => setTimeout(r, 200));
+        result[name] = { create: created.status, createError: lines(created), kill: killed.status, killError: lines(killed), victimAlive: isRunning(victimProcess.pid!) };
+      }
+      expect(result.ocirun).toMatchObject({ create: 1, kill: 1, victimAlive: true });
+      expect((result.ocirun as any).createError).toEqual([expect.stringMatching(/create root: .*: writable by any user \(mode 1777\) \(EPERM\)/)]);
+      expect((result.ocirun as any).killError).toEqual([expect.stringMatching(/read state: .*state\.json: owned by uid \d+, neither the caller nor root \(EPERM\)/)]);
+      // runc makes containers in such a root; the state planted here is in
+      // ocirun's format, which runc does not read: its kill fails to load it.
+      expect(result.runc).toMatchObject({ create: 0, victimAlive: true });
+      expect((result.runc as any).kill).not.toBe(0);
+    } finally {
+      victimProcess.kill('SIGKILL');
+    }
+  });
+
   it("cannot receive a container's terminal through a console socket of its own", async () => {
     const result: Record<string, unknown> = {};
     for (const name of NAMES) {
@@ -264,6 +301,15 @@ userSuite('a local unprivileged user', () => {
     expect(result.runc).toMatchObject({ status: 0, made: true });
   });
 });
+
+/** Whether `pid` runs (a zombie, killed but not yet reaped, does not). */
+function isRunning(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** A unix socket of the user's that reports how many fds the first connection passed ("fds=N"). */
 function listenAsUser(socketPath: string): Promise<string> {
