@@ -195,10 +195,11 @@ export function replaceCallerFile(step: string, file: string, content: string, m
  * Connects to the unix socket at `file` (the console socket), following
  * only trusted symlinks, and only to a socket the caller or root made:
  * another user's socket, planted there or behind a link, would receive
- * the container's terminal. (The check is on the socket file, just before
- * connecting; the peer's credentials would close the remaining race.)
+ * the container's terminal. The socket file's owner is checked before
+ * connecting, and the listener's credentials (SO_PEERCRED) after, which
+ * a socket swapped in between cannot pass.
  */
-export function connectCallerSocket(sys: Pick<Sys, 'connectUnix'>, step: string, file: string): number {
+export function connectCallerSocket(sys: Pick<Sys, 'connectUnix' | 'peerUid' | 'close'>, step: string, file: string): number {
   const parent = walkCallerPath(step, file, { followLast: true });
   try {
     const at = atFd(parent.fd, parent.name);
@@ -211,11 +212,19 @@ export function connectCallerSocket(sys: Pick<Sys, 'connectUnix'>, step: string,
       throw refuse(step, file, reason(err), errnoOf(err));
     }
     if (!trustedOwner(owner)) throw refuse(step, file, `refusing a socket owned by uid ${owner} (neither the caller nor root)`, 'EPERM');
+    let sock: number;
     try {
-      return sys.connectUnix(at);
+      sock = sys.connectUnix(at);
     } catch (err) {
       throw refuse(step, file, reason(err), errnoOf(err));
     }
+    // Who listens, whatever the file said a moment ago: nothing is sent before this.
+    const peer = sys.peerUid(sock);
+    if (!trustedOwner(peer)) {
+      sys.close(sock);
+      throw refuse(step, file, `refusing a socket another user listens on (uid ${peer})`, 'EPERM');
+    }
+    return sock;
   } finally {
     parent.close();
   }

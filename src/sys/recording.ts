@@ -111,6 +111,7 @@ export class RecordingSys implements Sys {
   sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
   socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }
   recvFd(sockFd: number) { this.rec('recvFd', sockFd); return this.nextFd++; }
+  peerUid(sockFd: number) { this.rec('peerUid', sockFd); return 0; }
   /** What read() returns, in order; empty means end of file. */
   readData: Buffer[] = [];
   read(fd: number, buf: Buffer) {

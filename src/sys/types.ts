@@ -97,6 +97,8 @@ export interface Sys {
   sendFd(sockFd: number, fd: number, name: string): void;
   /** A connected pair of unix stream sockets, both close-on-exec. */
   socketPair(): [number, number];
+  /** The uid of the process at the other end of a connected unix socket (SO_PEERCRED), as seen from ours. */
+  peerUid(sockFd: number): number;
   /** Receives one fd sent with SCM_RIGHTS (blocking); it arrives close-on-exec. */
   recvFd(sockFd: number): number;
   /** read(2), retried on EINTR; 0 at end of file. */

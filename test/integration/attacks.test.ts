@@ -24,6 +24,7 @@ const present = idOf('-u').status === 0;
 // Where it must run (CI=true) a missing user is a failure, not a skip.
 const userSuite = present || process.env.CI === 'true' ? describe : describe.skip;
 const uid = present ? Number(idOf('-u').stdout) : -1;
+const gid = present ? Number(idOf('-g').stdout) : -1;
 
 let tmp: string;
 /** A directory only root can enter: what the user must not reach through the runtime. */
@@ -57,7 +58,7 @@ function asUser(argv: string[]): SpawnSyncReturns<string> {
 function userDir(tag: string): string {
   const dir = path.join(tmp, `user-${tag}-${++serial}`);
   fs.mkdirSync(dir, { mode: 0o755 });
-  fs.chownSync(dir, uid, uid);
+  fs.chownSync(dir, uid, gid);
   return dir;
 }
 
@@ -256,10 +257,13 @@ userSuite('a local unprivileged user', () => {
   it("cannot receive a container's terminal through a console socket of its own", async () => {
     const result: Record<string, unknown> = {};
     for (const name of NAMES) {
-      for (const how of ['symlink', 'in place'] as const) {
+      // "swapped": the socket file is root's (it passes a check of the
+      // file), the listener the user's: what a socket swapped in between
+      // such a check and the connect amounts to, made deterministic.
+      for (const how of ['symlink', 'in place', 'swapped'] as const) {
         const dir = userDir('console');
         const theirs = path.join(dir, 'theirs.sock');
-        const listener = listenAsUser(theirs);
+        const listener = listenAsUser(theirs, how === 'swapped');
         await waitForFile(theirs);
         const given = how === 'symlink' ? path.join(dir, 'console.sock') : theirs;
         if (how === 'symlink') plant(theirs, given);
@@ -272,17 +276,19 @@ userSuite('a local unprivileged user', () => {
         result[`${name} ${how}`] = { status: r.status, error: lines(r), received: await listener };
       }
     }
-    for (const how of ['symlink', 'in place']) {
+    for (const how of ['symlink', 'in place', 'swapped']) {
       expect(result[`ocirun ${how}`]).toMatchObject({ status: 1, received: 'fds=0' });
       expect((result[`ocirun ${how}`] as any).error).toHaveLength(1);
     }
     expect((result['ocirun symlink'] as any).error[0]).toMatch(/connect console socket: .*console\.sock: refusing to follow the symlink console\.sock, owned by uid \d+ .*\(ELOOP\)/);
     expect((result['ocirun in place'] as any).error[0]).toMatch(/connect console socket: .*theirs\.sock: refusing a socket owned by uid \d+ .*\(EPERM\)/);
+    expect((result['ocirun swapped'] as any).error[0]).toMatch(/connect console socket: .*theirs\.sock: refusing a socket another user listens on \(uid \d+\) \(EPERM\)/);
     // runc does not resist: it connects wherever the path leads and sends
     // the terminal's master to the user's socket (its create then succeeds
     // or not, depending on when the user's end closes).
     expect(result['runc symlink']).toMatchObject({ received: 'fds=1' });
     expect(result['runc in place']).toMatchObject({ received: 'fds=1' });
+    expect(result['runc swapped']).toMatchObject({ received: 'fds=1' });
   });
 
   it('cannot make spec create a file of its choosing through a dangling config.json symlink', () => {
@@ -311,17 +317,25 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** A unix socket of the user's that reports how many fds the first connection passed ("fds=N"). */
-function listenAsUser(socketPath: string): Promise<string> {
+/**
+ * A unix socket the user listens on, reporting how many fds the first
+ * connection passed ("fds=N"). With `rootFile` the socket file is bound by
+ * root, and the process becomes the user before it listens (the listener's
+ * credentials are taken at listen(2)).
+ */
+function listenAsUser(socketPath: string, rootFile = false): Promise<string> {
   const program = [
-    'import socket, sys',
+    'import os, socket, sys',
     's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
-    's.bind(sys.argv[1]); s.listen(1); s.settimeout(60)',
+    's.bind(sys.argv[1])',
+    'if len(sys.argv) > 2: os.setgroups([]); os.setgid(int(sys.argv[3])); os.setuid(int(sys.argv[2]))',
+    's.listen(1); s.settimeout(60)',
     'c, _ = s.accept()',
     'msg, anc, flags, addr = c.recvmsg(4096, socket.CMSG_SPACE(4 * 16))',
     'print("fds=%d" % sum(len(d) // 4 for (l, t, d) in anc if t == socket.SCM_RIGHTS))',
   ].join('\n');
-  const child = spawn('runuser', ['-u', USER, '--', '/usr/bin/python3', '-c', program, socketPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = ['/usr/bin/python3', '-c', program, socketPath];
+  const child = rootFile ? spawn(argv[0], [...argv.slice(1), String(uid), String(gid)], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('runuser', ['-u', USER, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
