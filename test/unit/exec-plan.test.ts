@@ -83,13 +83,17 @@ describe('exec plan', () => {
     const container = { ...base, apparmorProfile: 'ctr-profile', selinuxLabel: 'system_u:system_r:container_t:s0:c1,c2', rlimits: [{ type: 'RLIMIT_NOFILE', soft: 64, hard: 64 }] };
     const plan = (proc: Record<string, unknown>) => planProcess(withContainerDefaults({ args: ['sh'], cwd: '/', ...proc } as any, container), () => {});
 
-    it('falls back to the AppArmor profile, the SELinux label and the rlimits', () => {
+    it('falls back to the AppArmor profile and the SELinux label', () => {
       const p = plan({});
       expect(p.apparmorProfile).toBe('ctr-profile');
       expect(p.selinuxLabel).toBe('system_u:system_r:container_t:s0:c1,c2');
-      expect(p.rlimits).toEqual([{ resource: 7, soft: '64', hard: '64', name: 'RLIMIT_NOFILE' }]);
-      // An empty list is "none given" to runc too (len(process.Rlimits) > 0).
-      expect(plan({ rlimits: [] }).rlimits).toHaveLength(1);
+    });
+
+    it('falls back to the capabilities only when the process has no capabilities object (runc finalizeNamespace)', () => {
+      expect(plan({}).capabilities).toEqual(planProcess(container as any, () => {}).capabilities);
+      const none = plan({ capabilities: {} }).capabilities;
+      expect(none).toEqual(planProcess({ args: ['sh'], cwd: '/', capabilities: {} } as any, () => {}).capabilities);
+      expect(none).not.toEqual(plan({}).capabilities);
     });
 
     it("keeps the process's own values where it names them", () => {
@@ -99,8 +103,9 @@ describe('exec plan', () => {
       expect(p.rlimits.map((r) => r.name)).toEqual(['RLIMIT_CORE']);
     });
 
-    it('does not take noNewPrivileges: runc uses the process file\'s value, false included', () => {
+    it("does not take noNewPrivileges (runc uses the process file's value, false included) nor the rlimits (runc 1.1 never has the container's)", () => {
       expect(plan({}).noNewPrivileges).toBe(false);
+      expect(plan({}).rlimits).toEqual([]);
     });
 
     it('leaves a container without labels unlabelled', () => {
