@@ -11,7 +11,8 @@ export type LogFormat = 'text' | 'json';
 type Level = 'debug' | 'info' | 'warning' | 'error';
 
 export interface LogOptions {
-  file?: string;
+  /** --log, open for appending (src/caller-path.ts opens it). */
+  fd?: number;
   format?: LogFormat;
   debug?: boolean;
 }
@@ -40,9 +41,9 @@ export class Logger {
   private emit(level: Level, msg: string, time?: string): void {
     if (level === 'debug' && !this.opts.debug) return;
     const line = this.line(level, msg, time);
-    if (this.opts.file) {
+    if (this.opts.fd !== undefined) {
       try {
-        fs.appendFileSync(this.opts.file, line);
+        fs.writeSync(this.opts.fd, line);
       } catch {
         stderr(line);
       }
@@ -59,7 +60,7 @@ export class Logger {
   /** The one error line of a failed command. */
   error(msg: string): void {
     this.emit('error', msg);
-    if (this.opts.file) stderr(msg + '\n');
+    if (this.opts.fd !== undefined) stderr(msg + '\n');
   }
 }
 

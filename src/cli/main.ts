@@ -1,7 +1,6 @@
 /** ocirun's command line: runc's commands, flags, exit codes and messages. */
-import fs from 'node:fs';
-import { RuntimeError } from '../errors.js';
 import { log, Logger, setLogger, type LogFormat } from '../log.js';
+import { openCallerFileForAppend } from '../caller-path.js';
 import { stdout } from '../output.js';
 import { OCI_VERSION } from '../config/constants.js';
 import { VERSION } from '../version.js';
@@ -52,15 +51,10 @@ export async function main(argv: string[]): Promise<void> {
     const g = parsed.inv.global;
     const format = str(g['log-format']);
     if (format !== 'text' && format !== 'json') throw new UsageError(`invalid log-format: ${format}`);
-    setLogger(new Logger({ file: str(g.log), format: format as LogFormat, debug: g.debug === true }));
-    // As runc: the log file exists once the command has run, whatever it logged.
-    if (str(g.log)) {
-      try {
-        fs.closeSync(fs.openSync(str(g.log)!, 'a', 0o644));
-      } catch (err) {
-        throw new RuntimeError('open log file', `${str(g.log)}: ${(err as Error).message}`);
-      }
-    }
+    // As runc: the log file exists once the command has run, whatever it
+    // logged. It is opened once, so that every line goes to the file checked.
+    const logFd = str(g.log) ? openCallerFileForAppend('open log file', str(g.log)!) : undefined;
+    setLogger(new Logger({ fd: logFd, format: format as LogFormat, debug: g.debug === true }));
     log.debug(`${parsed.command.name}: started (${performance.now().toFixed(1)} ms after the engine)`);
     await parsed.command.run(parsed.inv);
     // Everything is written (the output is written synchronously; the

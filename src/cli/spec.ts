@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { createCallerFile } from '../caller-path.js';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { bool, str, type CommandDef } from './args.js';
@@ -15,8 +15,8 @@ export const command: CommandDef = {
   async run(inv) {
     const { defaultSpec, toRootless } = await import('../config/default.js');
     const file = path.join(str(inv.flags.bundle) ?? '.', 'config.json');
-    if (fs.existsSync(file)) throw new RuntimeError('spec', `File ${file} exists. Remove it first`);
     const spec = bool(inv.flags.rootless) ? toRootless(defaultSpec(), process.geteuid!(), process.getegid!()) : defaultSpec();
-    fs.writeFileSync(file, JSON.stringify(spec, null, '\t') + '\n', { mode: 0o666 });
+    // runc checks with stat, then writes through whatever is there: a dangling symlink would make its target.
+    if (!createCallerFile('spec', file, JSON.stringify(spec, null, '\t') + '\n', 0o666)) throw new RuntimeError('spec', `File ${file} exists. Remove it first`);
   },
 };

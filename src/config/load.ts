@@ -1,7 +1,7 @@
 /** Reading config.json from a bundle; ./validate.ts checks what it holds. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { RuntimeError } from '../errors.js';
+import { ConfigError, RuntimeError } from '../errors.js';
 
 /** Parsed JSON of a config (or process, or resources) file, not yet checked. */
 export function parseJson(text: string, source: string, step = 'load config'): unknown {
@@ -23,4 +23,30 @@ export function loadConfig(bundle: string): unknown {
     throw new RuntimeError('load config', `${file}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message} (${e.code})`);
   }
   return parseJson(text, file);
+}
+
+/**
+ * root.path made absolute, once, for every check and every use after:
+ * relative to the bundle's real path (runc chdirs into the bundle), and
+ * refused if it is, or goes through, a symlink, as runc's rootfs check
+ * does ("not an absolute path, or a symlink"). A rootfs that is a symlink
+ * to / would otherwise pass a check made on the path as written, and
+ * mounts meant for the container would land on the host's own directories.
+ * Undefined when the config has no root.path; validation says so.
+ */
+export function resolveRootfs(bundle: string, config: unknown): string | undefined {
+  const rootPath = (config as { root?: { path?: unknown } } | undefined)?.root?.path;
+  if (typeof rootPath !== 'string' || rootPath === '') return undefined;
+  const realpath = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new ConfigError('root.path', `${p} ${e.code === 'ENOENT' ? 'does not exist' : `cannot be resolved: ${e.message}`} (${e.code})`);
+    }
+  };
+  const rootfs = path.resolve(realpath(bundle), rootPath);
+  const real = realpath(rootfs);
+  if (real !== rootfs) throw new ConfigError('root.path', `${rootfs} is a symlink, or under one, to ${real}: refused, as runc refuses it (ELOOP)`);
+  return real;
 }

@@ -128,6 +128,8 @@ export interface ContainerPlan {
 export interface PlanOptions {
   id: string;
   bundle: string;
+  /** root.path as resolveRootfs (./load.ts) made it; without it, root.path taken as written (the unit tests). */
+  rootfs?: string;
   noPivot?: boolean;
   warn?: (msg: string) => void;
 }
@@ -208,7 +210,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
   return {
     id: opts.id,
     bundle: opts.bundle,
-    rootfs: path.resolve(opts.bundle, config.root!.path),
+    rootfs: opts.rootfs ?? path.resolve(opts.bundle, config.root!.path),
     readonlyRoot: config.root!.readonly ?? false,
     join,
     unshareFlags,

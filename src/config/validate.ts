@@ -211,6 +211,8 @@ export function validateResources(value: unknown, layout: CgroupLayout): asserts
 
 export interface ConfigCheckOptions {
   bundle: string;
+  /** root.path as resolveRootfs (./load.ts) made it, symlinks refused; without it, root.path taken as written. */
+  rootfs?: string;
   host?: HostFacts;
   /** --no-pivot */
   noPivot?: boolean;
@@ -513,7 +515,7 @@ const configChecks: ConfigCheck[] = [
 ];
 
 function runChecks(checks: ConfigCheck[], config: Config, opts: ConfigCheckOptions): void {
-  const rootfs = path.resolve(opts.bundle, config.root?.path ?? '');
+  const rootfs = opts.rootfs ?? path.resolve(opts.bundle, config.root?.path ?? '');
   const input: CheckInput = { config, linux: config.linux ?? {}, rootfs, host: opts.host ?? realHost, opts };
   for (const check of checks) check(input);
 }

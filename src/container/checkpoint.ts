@@ -17,6 +17,7 @@ import { ConfigError, RuntimeError, step } from '../errors.js';
 import { planContainer } from '../config/plan.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
+import { makeCallerDirs, replaceCallerFile } from '../caller-path.js';
 import { notifyDir } from '../systemd/notify.js';
 import type { Context } from './context.js';
 import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
@@ -73,7 +74,7 @@ export async function checkpoint(sys: Sys, ctx: Context, id: string, opts: Check
     requireCriu('checkpoint');
 
     const images = imageDir(opts);
-    step('create image dir', () => fs.mkdirSync(images, { recursive: true, mode: 0o700 }));
+    fs.closeSync(makeCallerDirs('create image dir', images, 0o700));
     const logPath = path.join(workDir(opts), 'dump.log');
     const args = [opts.preDump ? 'pre-dump' : 'dump', '-t', String(s.pid), ...commonArgs(opts, config, 'dump.log'), '--root', s.rootfs];
     if (opts.leaveRunning) args.push('--leave-running');
@@ -101,7 +102,7 @@ export async function checkpoint(sys: Sys, ctx: Context, id: string, opts: Check
         args.push('--external', `${j.type === 'network' ? 'net' : 'pid'}[${ino}]:${externalNsKey(j.type)}`);
       }
       const descriptors = [0, 1, 2].map((fd) => step('read the init\'s stdio', () => fs.readlinkSync(`/proc/${s.pid}/fd/${fd}`)));
-      step(`write ${DESCRIPTORS_FILE}`, () => fs.writeFileSync(path.join(images, DESCRIPTORS_FILE), JSON.stringify(descriptors), { mode: 0o600 }));
+      replaceCallerFile(`write ${DESCRIPTORS_FILE}`, path.join(images, DESCRIPTORS_FILE), JSON.stringify(descriptors), 0o600);
     }
     log.debug(`checkpoint: criu ${args.join(' ')}`);
     runCriu('checkpoint', args, logPath);

@@ -19,7 +19,7 @@ import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, resolveRootfs } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { labelMounts, planContainer } from '../config/plan.js';
 import { bindSourceRequests } from '../rootfs/idmap.js';
@@ -38,6 +38,8 @@ import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { destroy } from './destroy.js';
 import { claimStateDir } from './lock.js';
+import { writePidFile } from './pid-file.js';
+import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
 import { checkId, creatingState, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
@@ -81,19 +83,13 @@ export interface Created {
   state: SavedState;
 }
 
-/** Writes a pid file atomically, as runc does (managers poll for it). */
-export function writePidFile(file: string, pid: number): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
-  fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
-  fs.renameSync(tmp, file);
-}
-
 export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
   const userConfig = opts.config ?? loadConfig(bundle);
   const layout = step('detect cgroups', () => hostLayout());
-  validateConfig(userConfig, { bundle, noPivot: opts.noPivot, layout, systemdCgroup: ctx.systemdCgroup });
+  const rootfs = resolveRootfs(bundle, userConfig);
+  validateConfig(userConfig, { bundle, rootfs, noPivot: opts.noPivot, layout, systemdCgroup: ctx.systemdCgroup });
   log.debug(`create: ${opts.config ? 'the given config' : path.join(bundle, 'config.json')} is valid (ociVersion ${userConfig.ociVersion}); cgroup ${layout.mode}, cgroupfs driver`);
   // What runc adds to the user's config, after it was checked. Only for the
   // init: `exec` starts from the user's config, as runc's does.
@@ -101,7 +97,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.notifySocket) config = withNotifySocket(config, path.resolve(ctx.root), opts.id);
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
-  const plan = planContainer(config, { id: opts.id, bundle, noPivot: opts.noPivot, warn: ctx.warn });
+  const plan = planContainer(config, { id: opts.id, bundle, rootfs, noPivot: opts.noPivot, warn: ctx.warn });
   // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name" (validated above).
   const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
   const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
@@ -119,7 +115,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
-  const hostMountsUnder = plan.mountNs === 'none' ? step('resolve rootfs', () => fs.realpathSync(plan.rootfs)) : undefined;
+  const hostMountsUnder = plan.mountNs === 'none' ? plan.rootfs : undefined;
   // Computed before anything exists, so a bad value fails without leftovers.
   const deviceRules = allowedDeviceRules(config.linux?.devices);
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
@@ -168,7 +164,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     });
     const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
     faultPoint('fifo-made');
-    if (opts.consoleSocket) consoleFd = step('connect console socket', () => sys.connectUnix(opts.consoleSocket!));
+    if (opts.consoleSocket) consoleFd = connectCallerSocket(sys, 'connect console socket', opts.consoleSocket);
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
@@ -319,7 +315,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('created-saved');
-    if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), init.pid));
+    if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     return { pid: init.pid, state };
   } catch (err) {
     // A unit never asked for is not stopped (there may be no bus to ask).

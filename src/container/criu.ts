@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
+import { makeCallerDirs } from '../caller-path.js';
 import { ConfigError, RuntimeError, step } from '../errors.js';
 import type { CgroupLayout } from '../cgroups/index.js';
 import type { ContainerPlan } from '../config/plan.js';
@@ -38,7 +39,7 @@ export const imageDir = (opts: CriuCommonOptions): string => path.resolve(opts.i
 export function workDir(opts: CriuCommonOptions): string {
   if (!opts.workPath) return imageDir(opts);
   const dir = path.resolve(opts.workPath);
-  step('create work dir', () => fs.mkdirSync(dir, { recursive: true, mode: 0o700 }));
+  fs.closeSync(makeCallerDirs('create work dir', dir, 0o700));
   return dir;
 }
 

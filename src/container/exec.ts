@@ -17,7 +17,7 @@ import { callerIgnoredSignals, execShim } from '../engine.js';
 import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
 import { faultPoint } from '../fault.js';
 import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
-import { namespaceJoins, processFromFlags, type ExecFlags } from '../process/exec-plan.js';
+import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
@@ -33,7 +33,9 @@ import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
 import { rootlessEuid, runningInUserNamespace } from './rootless.js';
-import { checkTerminal, writePidFile } from './create.js';
+import { checkTerminal } from './create.js';
+import { writePidFile } from './pid-file.js';
+import { connectCallerSocket } from '../caller-path.js';
 import { exitCodeOf, relaySignals } from './run.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
 import { withContainer } from './lock.js';
@@ -176,7 +178,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   const proc: unknown = opts.process !== undefined ? structuredClone(opts.process) : processFromFlags(config.process, opts);
   validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
-  const processPlan = planProcess(proc, ctx.warn);
+  const processPlan = planProcess(withContainerDefaults(proc, config.process), ctx.warn);
   const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
@@ -199,7 +201,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   let forked: number | undefined;
   let stopWatch = () => {};
   try {
-    consoleFd = opts.consoleSocket ? step('connect console socket', () => sys.connectUnix(opts.consoleSocket!)) : pair?.theirs;
+    consoleFd = opts.consoleSocket ? connectCallerSocket(sys, 'connect console socket', opts.consoleSocket) : pair?.theirs;
     const seccomp = config.linux?.seccomp;
     // The agent is the parent's to reach: the init hands it the notify fd (seccompNotifyToParent).
     if (seccomp && usesNotify(seccomp)) agentFd = connectAgent(sys, seccomp.listenerPath!);
@@ -288,7 +290,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
 /** A pid file that cannot be written ends the process it would have named (runc kills it too). */
 async function writeExecPidFile(sys: Sys, file: string, pid: number, pair: ConsolePair | undefined): Promise<void> {
   try {
-    writePidFile(path.resolve(file), pid);
+    writePidFile(file, pid);
   } catch (err) {
     try {
       process.kill(pid, 'SIGKILL');

@@ -9,7 +9,7 @@ import { ERR, RuntimeError } from '../errors.js';
 import { LOCK } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
-import { atStep } from '../errors.js';
+import { atFd, makeCallerDirs, trustedOwner } from '../caller-path.js';
 import { readState, stateDir, type SavedState } from './state.js';
 
 export function lockDir(sys: Sys, dir: string): () => void {
@@ -55,13 +55,22 @@ export async function withContainer<T>(sys: Sys, ctx: Context, id: string, fn: (
  * that cannot be taken leaves no directory behind.
  */
 export function claimStateDir(sys: Sys, root: string, id: string): () => void {
-  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const rootFd = makeCallerDirs('create root', root, 0o700);
   const dir = stateDir(root, id);
   try {
-    fs.mkdirSync(dir, { mode: 0o711 });
+    // A --root that another user owns, or that anyone may write into (even
+    // with the sticky bit), could hold state of their making: a pid to
+    // signal, paths to remove (runc does not check).
+    const st = fs.fstatSync(rootFd);
+    if (!trustedOwner(st.uid)) throw new RuntimeError('create root', `${root}: owned by uid ${st.uid}, neither the caller nor root (EPERM)`);
+    if (st.mode & 0o002) throw new RuntimeError('create root', `${root}: writable by any user (mode ${(st.mode & 0o7777).toString(8)}) (EPERM)`);
+    fs.mkdirSync(atFd(rootFd, id), { mode: 0o711 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError('', ERR.exist);
-    throw atStep('create state dir', err);
+    if (err instanceof RuntimeError) throw err;
+    throw new RuntimeError('create state dir', `${dir}: ${(err as Error).message.replace(/, mkdir .*/, '')}`);
+  } finally {
+    fs.closeSync(rootFd);
   }
   try {
     return lockDir(sys, dir);

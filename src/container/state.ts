@@ -13,6 +13,7 @@ import { OCI_VERSION } from '../config/constants.js';
 import type { ContainerPlan } from '../config/plan.js';
 import type { Config, HookConfig } from '../config/schema.js';
 import { CLONE } from '../sys/constants.js';
+import { trustedOwner } from '../caller-path.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
@@ -79,12 +80,29 @@ export const stateFile = (root: string, id: string) => path.join(root, id, 'stat
 export const savedConfigFile = (root: string, id: string) => path.join(root, id, 'config.json');
 export const fifoPath = (root: string, id: string) => path.join(root, id, 'exec.fifo');
 
+/**
+ * A state file, if the caller or root wrote it: in a --root others can
+ * write into, a planted state.json would name a pid for kill to signal
+ * and paths for delete to remove.
+ */
+function readOwnFile(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const owner = fs.fstatSync(fd).uid;
+    if (!trustedOwner(owner)) throw new RuntimeError('read state', `${file}: owned by uid ${owner}, neither the caller nor root (EPERM)`);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function readState(root: string, id: string): SavedState {
   checkId(id);
   let text: string;
   try {
-    text = fs.readFileSync(stateFile(root, id), 'utf8');
+    text = readOwnFile(stateFile(root, id));
   } catch (err) {
+    if (err instanceof RuntimeError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(stateDir(root, id))) throw new RuntimeError('', ERR.notExist);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       // The directory exists but create died before its first write: an empty, stopped container.
@@ -103,10 +121,26 @@ function emptyState(root: string, id: string): SavedState {
   return { ociVersion: OCI_VERSION, id, phase: 'creating', pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: new Date(0).toISOString(), annotations: {}, cgroupPaths: {} };
 }
 
+/**
+ * A new file, O_EXCL|O_NOFOLLOW: whatever is at the name (a leftover, or a
+ * symlink planted by someone who can write into --root's parent) is
+ * removed, never written through.
+ */
+function openNewFile(file: string): number {
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+  try {
+    return fs.openSync(file, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    fs.rmSync(file, { force: true });
+    return fs.openSync(file, flags, 0o600);
+  }
+}
+
 /** Temp file, fsync, rename: a reader sees the old content or the new, never part of it. */
 function writeJsonAtomically(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  const fd = openNewFile(tmp);
   try {
     fs.writeSync(fd, JSON.stringify(value));
     fs.fsyncSync(fd);

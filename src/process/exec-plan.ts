@@ -60,6 +60,25 @@ export function processFromFlags(base: ProcessConfig | undefined, flags: ExecFla
   return p;
 }
 
+/**
+ * What an exec'd process takes from the container when its own config
+ * leaves it out, as runc 1.1 does: the AppArmor profile and the SELinux
+ * label (newInitConfig), and the capabilities when it has no capabilities
+ * object at all (finalizeNamespace; an empty one means none). Without this
+ * a --process file that names no profile would run unconfined in a
+ * confined container. Not among them: noNewPrivileges (runc takes the
+ * process's own value, false included) and the rlimits (newInitConfig
+ * would take the container's, but runc's specconv never fills them in, so
+ * the process keeps the caller's).
+ */
+export function withContainerDefaults(proc: ProcessConfig, container: ProcessConfig | undefined): ProcessConfig {
+  const p = { ...proc };
+  if (!p.apparmorProfile && container?.apparmorProfile) p.apparmorProfile = container.apparmorProfile;
+  if (!p.selinuxLabel && container?.selinuxLabel) p.selinuxLabel = container.selinuxLabel;
+  if (p.capabilities === undefined && container?.capabilities) p.capabilities = structuredClone(container.capabilities);
+  return p;
+}
+
 export function namespaceJoins(initPid: number, types: NamespaceType[]): { flag: number; path: string }[] {
   return JOIN_ORDER.filter((t) => types.includes(t)).map((t) => ({ flag: NS_FLAG[t], path: `/proc/${initPid}/ns/${NS_PROC_FILE[t]}` }));
 }

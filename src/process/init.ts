@@ -13,7 +13,7 @@ import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js
 import { applyMounts, finishReadonlyMounts, hostCgroup2Copy, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js';
-import { CLONE, MOUNT_ATTR, O, PR } from '../sys/constants.js';
+import { AT_FDCWD, CLONE, MOUNT_ATTR, O, PR, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { setupConsole } from '../tty/console.js';
 import { collectGarbage } from '../engine.js';
@@ -47,7 +47,12 @@ export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): voi
   if (c.mountNs !== 'none') {
     step('prepare rootfs', () => prepareRoot(sys, c.rootfs, c.rootPropagation, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')));
   }
-  const rootFd = step('open rootfs', () => sys.open(c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
+  // In the host's mount namespace the rootfs is opened as create resolved
+  // it (no symlink in it): one swapped in since, by whoever owns the
+  // bundle, would otherwise put these mounts on the host's directories.
+  const rootFd = step('open rootfs', () =>
+    c.mountNs === 'none' ? sys.openat2(AT_FDCWD, c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC, RESOLVE.NO_SYMLINKS) : sys.open(c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC),
+  );
   try {
     applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified, c.bindSourceFds);
     for (const fd of Object.values(c.bindSourceFds ?? {})) sys.close(fd);

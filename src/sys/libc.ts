@@ -125,6 +125,7 @@ export class LibcSys implements Sys {
       memfd_create: 'int memfd_create(const char *name, unsigned int flags)',
       execveat: 'int execveat(int fd, const char *path, const char **argv, const char **envp, int flags)',
       socket: 'int socket(int domain, int type, int proto)',
+      getsockopt: 'int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint8_t *len)',
       connect: 'int connect(int fd, const uint8_t *addr, uint32_t len)',
       bind: 'int bind(int fd, const uint8_t *addr, uint32_t len)',
       pipe2: 'int pipe2(_Out_ uint8_t *fds, int flags)',
@@ -557,6 +558,14 @@ export class LibcSys implements Sys {
     const sv = Buffer.alloc(8);
     this.check(this.fns.socketpair(AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC, 0, sv), 'socketpair');
     return [sv.readInt32LE(0), sv.readInt32LE(4)];
+  }
+  peerUid(sockFd: number): number {
+    // struct ucred { pid_t pid; uid_t uid; gid_t gid; }; SOL_SOCKET 1, SO_PEERCRED 17.
+    const cred = Buffer.alloc(12);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(cred.length, 0);
+    this.check(this.fns.getsockopt(sockFd, 1, 17, cred, len), 'getsockopt', `fd ${sockFd} SO_PEERCRED`);
+    return cred.readUInt32LE(4);
   }
   recvFd(sockFd: number): number {
     const { n, fd } = this.recvmsg(sockFd, Buffer.alloc(4096));

@@ -99,6 +99,8 @@ export interface Sys {
   sendFd(sockFd: number, fd: number, name: string): void;
   /** A connected pair of unix stream sockets, both close-on-exec. */
   socketPair(): [number, number];
+  /** The uid of the process at the other end of a connected unix socket (SO_PEERCRED), as seen from ours. */
+  peerUid(sockFd: number): number;
   /** Receives one fd sent with SCM_RIGHTS (blocking); it arrives close-on-exec. */
   recvFd(sockFd: number): number;
   /** recvmsg(2) into `buf`, retried on EINTR: the bytes read (0 at end of file) and an fd sent with them, if one was (close-on-exec). */

@@ -224,7 +224,54 @@ async function refusals(name: Name) {
   return out;
 }
 
+/**
+ * A local unprivileged user (OCIRUN_TEST_USER, the host's user, which the
+ * guest sees through the shared /etc/passwd) plants symlinks to a directory
+ * only root can enter where root's checkpoint will put its images, and its
+ * work files: what the runtime leaves in that directory.
+ */
+async function plantedPaths(name: Name) {
+  const user = process.env.OCIRUN_TEST_USER ?? 'ocirun-test';
+  const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }));
+  const c = await startCounter(name, 'planted');
+  const userDir = path.join(tmp, `user-${name}`);
+  fs.chmodSync(tmp, 0o755); // for the user to reach its directory
+  fs.mkdirSync(userDir, { mode: 0o755 });
+  fs.chownSync(userDir, id('-u'), id('-g'));
+  const secret = (tag: string) => {
+    const dir = path.join(tmp, `secret-${tag}-${name}`);
+    fs.mkdirSync(dir, { mode: 0o700 });
+    return dir;
+  };
+  const intoImages = secret('images');
+  const intoWork = secret('work');
+  for (const [target, link] of [[intoImages, 'images'], [intoWork, 'work']]) execFileSync('runuser', ['-u', user, '--', 'ln', '-s', target, path.join(userDir, link)]);
+  const images = c.rt(['checkpoint', '--leave-running', '--image-path', path.join(userDir, 'images'), c.id]);
+  const work = c.rt(['checkpoint', '--leave-running', '--image-path', c.images('planted-work'), '--work-path', path.join(userDir, 'work'), c.id]);
+  const out = {
+    images: { status: images.status, written: fs.readdirSync(intoImages).sort(), error: images.stderr.trim().split('\n') },
+    work: { status: work.status, written: fs.readdirSync(intoWork).sort(), error: work.stderr.trim().split('\n') },
+  };
+  c.rt(['delete', '-f', c.id]);
+  c.run.close();
+  return out;
+}
+
 describe('checkpoint and restore (CRIU)', () => {
+  it('a local unprivileged user cannot have a dump or its work files put in a directory of root through a symlink, while runc follows it', async () => {
+    const mine = await plantedPaths('ocirun');
+    const theirs = await plantedPaths('runc');
+    expect(mine.images).toMatchObject({ status: 1, written: [] });
+    expect(mine.images.error).toEqual([expect.stringMatching(/create image dir: .*\/images: refusing to follow the symlink images, owned by uid \d+ .*\(ELOOP\)/)]);
+    expect(mine.work).toMatchObject({ status: 1, written: [] });
+    expect(mine.work.error).toEqual([expect.stringMatching(/create work dir: .*\/work: refusing to follow the symlink work, owned by uid \d+ .*\(ELOOP\)/)]);
+    // runc does not resist: the images and CRIU's log land in root's directories.
+    expect(theirs.images.status).toBe(0);
+    expect(theirs.images.written).toContain('inventory.img');
+    expect(theirs.work.status).toBe(0);
+    expect(theirs.work.written).toContain('dump.log');
+  }, 300_000);
+
   it('dumps a running container, leaving nothing, and restores it where it left off, with its cgroup and limits, as runc', async () => {
     const mine = await dumpAndRestore('ocirun');
     const theirs = await dumpAndRestore('runc');

@@ -104,6 +104,36 @@ describe('exec', () => {
     expect(r.stdout).toBe('from-file\n/etc\n42\n');
   });
 
+  it("gives a process.json without capabilities the container's, and without rlimits not the container's, as runc does", () => {
+    const runc = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+    const seen: Record<string, unknown> = {};
+    for (const [name, runtime] of [['ocirun', OCIRUN], ['runc', runc]] as const) {
+      const caps = ['CAP_KILL', 'CAP_CHOWN'];
+      const bundle = makeBundle(`ocirun-exec-fallback-${name}-`, ['sleep', '1000'], (config) => {
+        config.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
+        config.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 123, hard: 123 }];
+      });
+      const fallbackRoot = fs.mkdtempSync(path.join(root, `fallback-${name}-`));
+      const fid = `exec-fallback-${name}-${process.pid}`;
+      try {
+        const run = cli(fallbackRoot, ['run', '-d', '--bundle', bundle, fid], { runtime, detached: true });
+        expect(run.status, run.stderr).toBe(0);
+        const file = path.join(fallbackRoot, 'process.json');
+        fs.writeFileSync(file, JSON.stringify({ args: ['sh', '-c', 'grep -E "^Cap(Eff|Bnd):" /proc/self/status; ulimit -n'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
+        const r = cli(fallbackRoot, ['exec', '--process', file, fid], { runtime });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        seen[name] = r.stdout;
+      } finally {
+        cli(fallbackRoot, ['delete', '-f', fid], { runtime });
+        removeBundle(bundle);
+      }
+    }
+    // CAP_CHOWN (0) and CAP_KILL (5); the open-file limit is the caller's,
+    // not the container's 123 (runc 1.1's libcontainer config has no rlimits).
+    expect(seen.ocirun).toMatch(/^CapEff:\t0000000000000021\nCapBnd:\t0000000000000021\n(?!123\n)\d+\n$/);
+    expect(seen.ocirun).toBe(seen.runc);
+  });
+
   it('passes --preserve-fds and nothing else (CVE-2024-21626)', () => {
     const extra = fs.openSync(path.join(project, 'package.json'), 'r');
     try {

@@ -1,7 +1,7 @@
 // The plan of an exec: runc's flag semantics and the stage's instructions.
 import { describe, expect, it } from 'vitest';
 import { execCgroupProcs, parseSubCgroups } from '../../src/container/exec.js';
-import { namespaceJoins, processFromFlags } from '../../src/process/exec-plan.js';
+import { namespaceJoins, processFromFlags, withContainerDefaults } from '../../src/process/exec-plan.js';
 import { validateProcess, type HostFacts } from '../../src/config/validate.js';
 import { prepareProcess } from '../../src/process/finalize.js';
 import type { InitPlan } from '../../src/process/init-plan.js';
@@ -76,6 +76,45 @@ describe('exec plan', () => {
     expect(calls.slice(0, 4)).toEqual(['setrlimit', 'prctl', 'joinSessionKeyring', 'keyPermissions']);
     expect(sys.named('setrlimit')[0]).toEqual([7, 10n, 20n]);
     expect(sys.named('openat2')[0].slice(0, 2)).toEqual([7, 'thread-self/attr/exec']);
+  });
+
+  // The hosts that run these tests have no LSM enabled, so the confinement
+  // itself cannot be seen from a container: what is checked is the plan the
+  // init is given, the same plan that is written to attr/exec above.
+  describe("a process file that names no LSM label gets the container's (runc's newInitConfig)", () => {
+    const container = { ...base, apparmorProfile: 'ctr-profile', selinuxLabel: 'system_u:system_r:container_t:s0:c1,c2', rlimits: [{ type: 'RLIMIT_NOFILE', soft: 64, hard: 64 }] };
+    const plan = (proc: Record<string, unknown>) => planProcess(withContainerDefaults({ args: ['sh'], cwd: '/', ...proc } as any, container), () => {});
+
+    it('falls back to the AppArmor profile and the SELinux label', () => {
+      const p = plan({});
+      expect(p.apparmorProfile).toBe('ctr-profile');
+      expect(p.selinuxLabel).toBe('system_u:system_r:container_t:s0:c1,c2');
+    });
+
+    it('falls back to the capabilities only when the process has no capabilities object (runc finalizeNamespace)', () => {
+      expect(plan({}).capabilities).toEqual(planProcess(container as any, () => {}).capabilities);
+      const none = plan({ capabilities: {} }).capabilities;
+      expect(none).toEqual(planProcess({ args: ['sh'], cwd: '/', capabilities: {} } as any, () => {}).capabilities);
+      expect(none).not.toEqual(plan({}).capabilities);
+    });
+
+    it("keeps the process's own values where it names them", () => {
+      const p = plan({ apparmorProfile: 'other', selinuxLabel: 'system_u:system_r:other_t:s0', rlimits: [{ type: 'RLIMIT_CORE', soft: 0, hard: 0 }] });
+      expect(p.apparmorProfile).toBe('other');
+      expect(p.selinuxLabel).toBe('system_u:system_r:other_t:s0');
+      expect(p.rlimits.map((r) => r.name)).toEqual(['RLIMIT_CORE']);
+    });
+
+    it("does not take noNewPrivileges (runc uses the process file's value, false included) nor the rlimits (runc 1.1 never has the container's)", () => {
+      expect(plan({}).noNewPrivileges).toBe(false);
+      expect(plan({}).rlimits).toEqual([]);
+    });
+
+    it('leaves a container without labels unlabelled', () => {
+      const p = planProcess(withContainerDefaults({ args: ['sh'], cwd: '/' } as any, { args: ['sh'], cwd: '/' } as any), () => {});
+      expect(p.apparmorProfile).toBeUndefined();
+      expect(p.selinuxLabel).toBeUndefined();
+    });
   });
 
   it('parses --cgroup as runc does and points at the sub-cgroups', () => {
