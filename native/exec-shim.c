@@ -62,6 +62,8 @@ static long sys3(long n, long a, long b, long c)
 #define SYS_ioctl 16
 #define SYS_clone 56
 #define SYS_setsid 112
+#define SYS_prctl 157
+#define PR_SET_DUMPABLE 4
 #define TIOCSCTTY 0x540E
 #define SYS_fcntl 72
 #define F_SETFD 2
@@ -128,6 +130,12 @@ static int handshake(long fd)
  */
 static long fork_into_pid_namespace(long fd, int terminal)
 {
+	/* The child is the container's to see from its birth, and holds the
+	 * sync socket until its execve (which makes the program dumpable as
+	 * usual): not dumpable till then. A filter that refuses prctl leaves
+	 * it as it is; ocirun does not trust what comes on the socket after
+	 * the pid anyway. */
+	sys3(SYS_prctl, PR_SET_DUMPABLE, 0, 0);
 	long pid = sys3(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0);
 	if (pid < 0)
 		return -pid;

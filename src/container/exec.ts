@@ -20,14 +20,15 @@ import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
-import type { StageInstruction } from '../process/messages.js';
+import { SHIM_MEMFD_NAME, type StageInstruction } from '../process/messages.js';
+import type { Channel } from '../process/channel.js';
 import { launch } from '../process/spawn.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { connectAgent, containerProcessState, sendToAgent } from '../security/seccomp-listener.js';
 import { usesNotify } from '../security/seccomp.js';
 import { NS_PROC_FILE, OCI_VERSION, type NamespaceType } from '../config/constants.js';
 import { memoryPolicyPlan, personalityValue, planProcess } from '../config/plan.js';
-import type { Config } from '../config/schema.js';
+import type { Config, SeccompConfig } from '../config/schema.js';
 import { O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
@@ -137,6 +138,13 @@ function killQuietly(pid: number): void {
   }
 }
 
+/** What the exec shim calls between the filter's load and the fork (native/exec-shim.c). */
+const SHIM_SYSCALLS = new Set(['read', 'write', 'prctl', 'clone', 'setsid', 'ioctl', 'fcntl', 'close', 'exit_group']);
+
+function notifiesShimCalls(seccomp: SeccompConfig | undefined): boolean {
+  return (seccomp?.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.some((n) => SHIM_SYSCALLS.has(n)));
+}
+
 /** Our child `pid`, killed and waited for (a failed exec leaves nothing running). */
 async function killAndReap(sys: Sys, pid: number): Promise<void> {
   killQuietly(pid);
@@ -144,29 +152,36 @@ async function killAndReap(sys: Sys, pid: number): Promise<void> {
 }
 
 /**
- * Calls `onGone` if the container's init exits before the returned
- * function is called (through its pidfd, looked at every 200 ms).
+ * Waits until the process the shim forked runs its program: end of file on
+ * the socket, as always, or, should something of the container hold a
+ * copy of the socket (it could take one from the process before its
+ * execve), its executable no longer the sealed shim (or the process gone).
  */
-function whileInitLives(sys: Sys, s: SavedState, onGone: () => void): () => void {
-  let fd: number;
-  try {
-    fd = sys.pidfdOpen(s.pid);
-  } catch {
-    return () => {}; // gone already, or no pidfds: the exec fails or finishes on its own
-  }
-  let watching = initAlive(s);
-  void (async () => {
-    while (watching) {
-      if (await sys.waitReadable(fd, 200).catch(() => false)) {
-        if (watching) onGone();
-        break;
-      }
+async function forkedExeced(channel: Channel, pid: number): Promise<void> {
+  while (!(await channel.endWithin(100))) {
+    let exe: string;
+    try {
+      exe = fs.readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return; // gone (a zombie has no exe): its status says how
     }
-    sys.close(fd);
-  })();
-  return () => {
-    watching = false;
-  };
+    if (!exe.startsWith(`/memfd:${SHIM_MEMFD_NAME}`)) return;
+  }
+}
+
+/**
+ * Calls `onGone` if the container's init exits before the returned
+ * function is called (looked at every 100 ms, by its pid and start time:
+ * a timer, not another wait on the engine's worker thread, which the sync
+ * socket's wait holds).
+ */
+function whileInitLives(s: SavedState, onGone: () => void): () => void {
+  const timer = setInterval(() => {
+    if (initAlive(s)) return;
+    clearInterval(timer);
+    onGone();
+  }, 100);
+  return () => clearInterval(timer);
 }
 
 /**
@@ -199,6 +214,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   let pidNsFd: number | undefined;
   let launched: Awaited<ReturnType<typeof launch>> | undefined;
   let forked: number | undefined;
+  let reaped = false;
   let stopWatch = () => {};
   try {
     consoleFd = opts.consoleSocket ? connectCallerSocket(sys, 'connect console socket', opts.consoleSocket) : pair?.theirs;
@@ -214,7 +230,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
     // the container's (a fifo at /etc/passwd) when the container goes.
-    if (pidNsFd !== undefined) stopWatch = whileInitLives(sys, s, () => killQuietly(pid));
+    if (pidNsFd !== undefined) stopWatch = whileInitLives(s, () => killQuietly(pid));
     channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
     const plan: InitPlan = {
       process: processPlan,
@@ -238,7 +254,21 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     };
     channel.send({ type: 'plan', plan });
     // The filter's notify fd comes once the init loads it, before its exec.
-    const notifyFd = () => (agentFd === undefined ? undefined : channel.receiveFd('seccomp-fd'));
+    // runc's setns process: the state as "running", the exec'd process as
+    // pid. But where the filter notifies a system call the exec shim makes
+    // before the fork, the agent must have the fd at once (the shim would
+    // wait on it), with the pid of the shim, the process's parent.
+    const sendNotifyFd = (processPid: number) => {
+      const state = containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', processPid, seccomp?.listenerMetadata);
+      step('send seccomp notify fd', () => sendToAgent(sys, agentFd!, notify!, state));
+      agentFd = notify = undefined;
+    };
+    const notifyFd = async () => {
+      if (agentFd === undefined) return undefined;
+      notify = await channel.receiveFd('seccomp-fd');
+      if (notifiesShimCalls(seccomp)) sendNotifyFd(pid);
+      return notify;
+    };
     let notify: number | undefined;
     if (plan.cgroupsJoined) {
       // While the init starts: the join waits for an RCU grace period.
@@ -263,21 +293,19 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     if (plan.pidNsFd !== undefined) {
       forked = (await channel.receive('pid')).pid;
       await sys.waitpid(pid);
+      reaped = true;
       log.debug(`exec: forked into the pid namespace, pid ${forked}`);
     }
-    if (notify !== undefined) {
-      // runc's setns process: the state as "running", the exec'd process as pid.
-      const state = containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', forked ?? pid, seccomp?.listenerMetadata);
-      step('send seccomp notify fd', () => sendToAgent(sys, agentFd!, notify!, state));
-      agentFd = undefined;
-    }
+    if (notify !== undefined) sendNotifyFd(forked ?? pid);
     // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
-    await channel.execed();
+    if (forked === undefined) await channel.execed();
+    else await forkedExeced(channel, forked);
     log.debug('exec: the program runs');
     return { pid: forked ?? pid, pair };
   } catch (err) {
     pair?.dispose();
-    for (const p of [forked, launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
+    // Not the shim once reaped: its pid may be another process's by now.
+    for (const p of [forked, reaped ? undefined : launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
     throw err;
   } finally {
     stopWatch();

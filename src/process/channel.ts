@@ -124,6 +124,21 @@ export class Channel {
   }
 
   /**
+   * Once the process the exec shim forked is the only one holding the
+   * socket (it is the container's until its execve, and something of the
+   * container may have taken a copy): whether end of file comes within
+   * `ms`. Whatever is written there is not ours to read: a protocol error,
+   * whatever it says.
+   */
+  async endWithin(ms: number): Promise<boolean> {
+    if (this.buf === '' && !this.eof && !(await this.sys.waitReadable(this.fd, ms))) return false;
+    if (this.buf === '') this.readMore();
+    for (const fd of this.fds.splice(0)) this.sys.close(fd);
+    if (this.eof && this.buf === '') return true;
+    throw new RuntimeError('sync', `${this.peer} wrote to the sync socket before its exec`);
+  }
+
+  /**
    * Sends a message. A peer that is gone is not an error here: it said why
    * before it went (or died), and the next receive() reports that.
    */

@@ -31,6 +31,24 @@ export function lookPath(file: string, env: string[], check = isExecutable): str
  * runc sets HOME when the config does not: the user's home from the
  * container's /etc/passwd, or "/" (read after the root switch).
  */
+/**
+ * The container's /etc/passwd, for withHome: read only if it is a regular
+ * file, opened without blocking and at most 4 MiB of it. The container
+ * owns the file: a fifo there would stall the init (and so an exec)
+ * for as long as the container likes.
+ */
+export function readContainerPasswd(): string {
+  const fd = fs.openSync('/etc/passwd', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new Error('/etc/passwd is not a regular file');
+    const buf = Buffer.alloc(4 * 2 ** 20);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    return buf.toString('utf8', 0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function withHome(env: string[], uid: number, passwd: () => string): string[] {
   if (env.some((e) => e.startsWith('HOME='))) return env;
   let home = '/';

@@ -21,7 +21,7 @@ import { compileToBpf } from '../security/seccomp.js';
 import { sendToAgent } from '../security/seccomp-listener.js';
 import { sealedMemfd } from '../security/sealed.js';
 import { CLONE, PR } from '../sys/constants.js';
-import { shimArgv0, type ShimSync } from './messages.js';
+import { SHIM_MEMFD_NAME, shimArgv0, type ShimSync } from './messages.js';
 import { procFileExists, writeProcFile } from './procfs.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 import { SysError, type Sys } from '../sys/types.js';
@@ -41,7 +41,7 @@ export class SealedShim {
   private memfd: number | undefined;
   constructor(private readonly sys: Sys, private readonly bytes: Uint8Array) {}
   fd(): number {
-    return (this.memfd ??= sealedMemfd(this.sys, 'ocirun-exec', this.bytes));
+    return (this.memfd ??= sealedMemfd(this.sys, SHIM_MEMFD_NAME, this.bytes));
   }
 }
 

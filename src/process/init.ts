@@ -20,7 +20,7 @@ import { collectGarbage } from '../engine.js';
 import { LibcSys } from '../sys/libc.js';
 import { restoreAddresses } from '../network/net-devices.js';
 import { Channel } from './channel.js';
-import { withHome } from './exec-path.js';
+import { readContainerPasswd, withHome } from './exec-path.js';
 import { becomeProcess, compileFilter, execProgram, prepareProcess, SealedShim } from './finalize.js';
 import { openProcHandle, pidsOnlyProcHandle, reopenFd, writeProcFile } from './procfs.js';
 import { tightLimits, type ContainerSetup, type InitPlan } from './init-plan.js';
@@ -123,7 +123,7 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   prepareProcess(sys, plan, procFd);
   procFd = step('open procfs', () => pidsOnlyProcHandle(sys, procFd));
   sys.close(rootFd);
-  plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
+  plan.process.env = withHome(plan.process.env, plan.process.uid, readContainerPasswd);
   if (tightLimits(c.resources)) collectGarbage();
   note('ready for the cgroups');
   channel.send({ type: 'ready' });
@@ -173,7 +173,7 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
   prepareProcess(sys, plan, procFd);
   sys.close(rootFd);
   sys.close(procFd);
-  plan.process.env = withHome(plan.process.env, plan.process.uid, () => fs.readFileSync('/etc/passwd', 'utf8'));
+  plan.process.env = withHome(plan.process.env, plan.process.uid, readContainerPasswd);
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
   // Joined early: the parent's join ran alongside our setup; the program
   // must still start only inside the cgroups (device rules, limits).

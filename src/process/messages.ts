@@ -157,6 +157,9 @@ export function decodeMessage(line: string, peer: string): Message {
   throw new RuntimeError('sync', `unexpected message from ${peer}: ${line.slice(0, 200)}`);
 }
 
+/** The exec shim's memfd: /proc/PID/exe reads "/memfd:<name> (deleted)" until the program's execve. */
+export const SHIM_MEMFD_NAME = 'ocirun-exec';
+
 /** The exec shim's argv[0]: its marker, then for an exec'd process ":<sync fd>:" and its flags (native/exec-shim.c). */
 export const SHIM_ARGV0 = 'ocirun-exec';
 const SHIM_FLAG = { wait: 'w', fork: 'f', tty: 't' } as const;

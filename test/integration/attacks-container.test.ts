@@ -164,6 +164,58 @@ describe('a process in the container', () => {
     expect(reports.runc.hits).toEqual([]);
   });
 
+  it("cannot take an exec'd process's sync socket before its exec (to forge ocirun's messages, or hold it so that exec never ends)", async () => {
+    const reports = {} as Record<Name, Report>;
+    const statuses = {} as Record<Name, (number | null)[]>;
+    for (const [name, bin] of runtimes) {
+      const root = roots[name];
+      const id = `attack-grab-${process.pid}-${++seq}`;
+      expect(cli(root, ['run', '-d', '--bundle', bundle(['sleep', '1000']), id], { runtime: bin, detached: true }).status).toBe(0);
+      try {
+        statuses[name] = [];
+        reports[name] = await attack(bin, root, id, 4, () => {
+          for (let i = 0; i < 20; i++) statuses[name].push(cli(root, ['exec', id, 'true'], { runtime: bin, timeout: 10_000 }).status);
+        }, ['grab']);
+      } finally {
+        cli(root, ['delete', '--force', id], { runtime: bin });
+      }
+    }
+    // The forked process is not dumpable until its execve: a process of the
+    // container without CAP_SYS_PTRACE cannot take its fds.
+    expect(reports.ocirun.hits).toEqual([]);
+    expect(statuses.ocirun).toEqual(Array(20).fill(0));
+    expect(reports.runc.hits).toEqual([]);
+  });
+
+  it('with CAP_SYS_PTRACE, takes the sync socket but cannot make exec hang or act on a forged message', async () => {
+    const root = roots.ocirun;
+    const id = `attack-grab-ptrace-${process.pid}-${++seq}`;
+    expect(cli(root, ['run', '-d', '--bundle', bundle(['sleep', '1000'], { caps: EXTRA_CAPS }), id], { detached: true }).status).toBe(0);
+    const sentinel = spawn('sleep', ['60']);
+    try {
+      const results: { status: number | null; ms: number; stderr: string }[] = [];
+      const report = await attack(OCIRUN, root, id, 4, () => {
+        for (let i = 0; i < 20; i++) {
+          const t = Date.now();
+          const r = cli(root, ['exec', id, 'true'], { timeout: 10_000 });
+          results.push({ status: r.status, ms: Date.now() - t, stderr: r.stderr });
+        }
+      }, ['grab']);
+      // Each exec ends: the program ran (0), or the forged line failed it (255), never the forger's words.
+      for (const r of results) {
+        expect([0, 255], r.stderr).toContain(r.status);
+        expect(r.ms).toBeLessThan(5000);
+        expect(r.stderr).not.toMatch(/forged by a process of the container/);
+      }
+      console.info(`sync socket taken ${report.hits.length} times in 20 execs; statuses ${results.map((r) => r.status).join(',')}`);
+      expect(cli(root, ['kill', id, 'KILL']).status).toBe(0);
+      expect(sentinel.exitCode).toBeNull();
+    } finally {
+      sentinel.kill();
+      cli(root, ['delete', '--force', id]);
+    }
+  });
+
   it("cannot plant code for the runtime's next command through the host's /dev/shm (--ipc=host)", () => {
     // Until this round the single file kept a copy of koffi's addon in
     // /dev/shm/.ocirun-UID and loaded it when its owner, mode and size

@@ -1,21 +1,23 @@
 // SCMP_ACT_NOTIFY: the notify fd goes to linux.seccomp.listenerPath with the
 // container process state, and the agent (test/fixtures/seccomp-agent.py)
 // decides the notified syscalls: here, mkdir fails with its EACCES.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, leftovers, makeBundle, project } from './helpers.js';
+import { cli, leftovers, makeBundle, OCIRUN, project } from './helpers.js';
+
+const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-notify-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function agent(connections: number, timeoutSec: number): Promise<{ socket: string; lines: () => string[]; done: Promise<void> }> {
+async function agent(connections: number, timeoutSec: number, mode: string[] = []): Promise<{ socket: string; lines: () => string[]; done: Promise<void> }> {
   const socket = path.join(tmp, `agent-${Date.now()}.sock`);
   const outFile = `${socket}.out`;
   const out = fs.openSync(outFile, 'w');
-  const child = spawn('python3', [path.join(project, 'test/fixtures/seccomp-agent.py'), socket, String(connections), String(timeoutSec)], { stdio: ['ignore', out, 'inherit'] });
+  const child = spawn('python3', [path.join(project, 'test/fixtures/seccomp-agent.py'), socket, String(connections), String(timeoutSec), ...mode], { stdio: ['ignore', out, 'inherit'] });
   fs.closeSync(out);
   const done = new Promise<void>((r) => child.on('exit', () => r()));
   const lines = () => fs.readFileSync(outFile, 'utf8').split('\n').filter(Boolean);
@@ -69,6 +71,29 @@ describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
       cli(root, ['delete', '-f', id]);
     }
     await a.done;
+  });
+
+  it("exec: a filter that notifies clone, which the exec shim itself calls, does not wait on the agent; runc's does not either", async () => {
+    // ocirun's exec shim forks the process under the container's filter: the
+    // agent must have the notify fd before that fork, not after it.
+    for (const [name, bin] of [['ocirun', OCIRUN], ['runc', RUNC]] as const) {
+      const a = await agent(2, 20, ['continue']);
+      const id = `notify-clone-${name}-${process.pid}`;
+      const bundle = makeBundle('ocirun-notify-', ['sleep', '100'], (c) => {
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: a.socket, syscalls: [{ names: ['clone', 'clone3'], action: 'SCMP_ACT_NOTIFY' }] };
+      });
+      const root = path.join(tmp, `root-clone-${name}`);
+      try {
+        expect(cli(root, ['run', '-d', '--bundle', bundle, id], { runtime: bin, detached: true }).status, name).toBe(0);
+        const e = cli(root, ['exec', id, 'sh', '-c', 'echo hi; (true); echo done'], { runtime: bin, timeout: 15_000 });
+        expect([e.status, e.stdout], `${name}: ${e.stderr}`).toEqual([0, 'hi\ndone\n']);
+        const states = a.lines().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+        expect(states.map((st) => st.state.status), name).toEqual(['creating', 'running']);
+      } finally {
+        cli(root, ['delete', '-f', id], { runtime: bin });
+      }
+      await a.done;
+    }
   });
 
   it('refuses NOTIFY without a listener, as the default action, or for write', () => {
