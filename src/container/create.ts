@@ -319,6 +319,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('created-saved');
+    // runc runs poststart here, in create, with the container "created"
+    // (not after start, as the spec has it); a failure destroys the container
+    // and fails create (runtime-spec 1.3.0 made it an error; runc always had).
+    runHooks('poststart', plan.hooks.poststart, hookState(state, 'created'), ctx.warn);
     if (opts.pidFile) step('write pid file', () => writePidFile(path.resolve(opts.pidFile!), init.pid));
     return { pid: init.pid, state };
   } catch (err) {

@@ -110,7 +110,10 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     channel.send({ type: 'hooks' });
     const { state } = await channel.receive('hooks-done');
     step('chdir to the rootfs', () => sys.chdir(c.rootfs));
-    runHooks('createContainer', c.hooks.createContainer, state, () => {}, note);
+    // Without an env of its own a createContainer hook gets an empty one:
+    // runc 1.3.6's init has cleared its environment by then (runc 1.1.5
+    // passed the process's env).
+    runHooks('createContainer', c.hooks.createContainer, state, () => {}, note, []);
   }
   const rootFd = enterRootfs(sys, plan, c);
   note('root switched');
@@ -150,7 +153,11 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   sys.close(procFd);
   // startContainer: inside the container, path resolved there, after start.
   // (No --debug lines: the channel to the CLI is closed by now.)
-  runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {}, () => {});
+  // One without an env (or with an empty one) gets the process's, HOME
+  // included, as runc 1.3.6 keeps it (its hooks.bats, "startContainer hook
+  // should inherit process environment").
+  const startHooks = c.hooks.startContainer?.map((h) => (h.env?.length ? h : { ...h, env: undefined }));
+  runHooks('startContainer', startHooks, { ...(state as HookState), status: 'running' }, () => {}, () => {}, plan.process.env);
   return execProgram(sys, plan, shim, program, filterBeforeHooks ? undefined : loadFilterLast);
 }
 

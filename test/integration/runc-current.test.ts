@@ -1,0 +1,163 @@
+// Behaviours of current runc (1.3.6, what managers ship), each run under
+// ocirun and under the installed runc 1.1.5. Where 1.1.5 behaves as 1.3.6
+// does both are held to it; where it does not, ocirun is held to 1.3.6's
+// behaviour and the comment names the runc 1.3.6 test that expects it.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, leftovers, makeBundle, OCIRUN } from './helpers.js';
+
+const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
+type Name = (typeof runtimes)[number][0];
+const roots = {} as Record<Name, string>;
+const made: string[] = [];
+let seq = 0;
+
+beforeAll(() => {
+  expect(RUNC, 'runc is needed to compare with').not.toBe('');
+  for (const [name] of runtimes) roots[name] = fs.mkdtempSync(path.join(os.tmpdir(), `ocirun-current-${name}-`));
+});
+afterAll(() => [...Object.values(roots), ...made].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function bundle(args: string[], edit?: (c: any) => void): string {
+  const b = makeBundle('ocirun-current-', args, edit);
+  fs.chmodSync(b, 0o755);
+  made.push(b);
+  return b;
+}
+
+/** A scratch directory the hooks (on the host) write into. */
+function scratch(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-current-out-'));
+  made.push(d);
+  return d;
+}
+
+interface Result {
+  id: string;
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * One runtime command on a fresh container id; `env` is added to the
+ * runtime's environment. A create leaves the container holding its stdio:
+ * such a command runs detached (stderr kept, no stdout).
+ */
+function runtimeCmd(name: Name, args: (id: string) => string[], env: Record<string, string> = {}): Result {
+  const id = `runc13-${process.pid}-${++seq}`;
+  const argv = args(id);
+  const r = cli(roots[name], argv, { runtime: runtimes.find(([n]) => n === name)![1], env, timeout: 60_000, detached: argv[0] === 'create' });
+  return { id, status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const remove = (name: Name, id: string) => cli(roots[name], ['delete', '--force', id], { runtime: runtimes.find(([n]) => n === name)![1] });
+
+describe('hooks (runc 1.2+ semantics)', () => {
+  it("runs a hook without env in the runtime's environment (PATH among it), one with env: [] in none", () => {
+    for (const [name] of runtimes) {
+      const out = scratch();
+      const dump = (file: string) => ['sh', '-c', `echo "\${PATH:-nopath} \${MARK:-nomark}" > ${out}/${file}`];
+      const b = bundle(['true'], (c) => {
+        c.hooks = {
+          prestart: [{ path: '/bin/sh', args: dump('prestart') }],
+          createRuntime: [{ path: '/bin/sh', args: dump('createRuntime') }, { path: '/bin/sh', args: dump('empty'), env: [] }],
+          poststart: [{ path: '/bin/sh', args: dump('poststart') }],
+          poststop: [{ path: '/bin/sh', args: dump('poststop') }],
+        };
+      });
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id], { MARK: 'from-the-caller' });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      for (const kind of ['prestart', 'createRuntime', 'poststart', 'poststop']) {
+        expect(fs.readFileSync(path.join(out, kind), 'utf8'), `${name} ${kind}`).toBe(`${process.env.PATH} from-the-caller\n`);
+      }
+      // (sh sets a PATH of its own when it has none.)
+      expect(fs.readFileSync(path.join(out, 'empty'), 'utf8'), name).toMatch(/ nomark\n$/);
+    }
+  });
+
+  it("runs a startContainer hook without env in the process's environment, HOME added", () => {
+    const b = bundle(['true'], (c) => {
+      c.process.env = ['ONE=two', 'FOO=bar', 'PATH=/bin'];
+      // As runc 1.3.6's hooks.bats "runc run [startContainer hook should inherit process environment]".
+      c.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-uec', 'test $ONE = two; test $FOO = bar; test -n "$HOME"; test -z "${MARK:-}"'] }] };
+    });
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id], { MARK: 'from-the-caller' });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    }
+  });
+
+  it('runs a createContainer hook without env in an empty environment (runc 1.3.6; 1.1.5 gave the process env)', () => {
+    // There is no runc 1.3.6 test of this: its init clears its environment
+    // (libcontainer/init_linux.go, os.Clearenv) before the createContainer
+    // hooks run, and sets the process's only for the exec.
+    const seen = {} as Record<Name, string>;
+    for (const [name] of runtimes) {
+      const out = scratch();
+      const b = bundle(['true'], (c) => {
+        c.process.env = ['ONE=two', 'PATH=/bin'];
+        c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `echo "\${ONE:-none} \${MARK:-nomark}" > ${out}/cc`] }] };
+      });
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id], { MARK: 'from-the-caller' });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      seen[name] = fs.readFileSync(path.join(out, 'cc'), 'utf8');
+    }
+    expect(seen).toEqual({ ocirun: 'none nomark\n', runc: 'two nomark\n' });
+  });
+
+  it('fails create on a failing prestart, createRuntime, createContainer or poststart hook, and leaves nothing', () => {
+    for (const kind of ['prestart', 'createRuntime', 'createContainer', 'poststart']) {
+      const b = bundle(['sleep', '100'], (c) => {
+        c.hooks = { [kind]: [{ path: '/bin/true' }, { path: '/bin/false' }] };
+      });
+      for (const [name] of runtimes) {
+        const r = runtimeCmd(name, (id) => ['create', '-b', b, id]);
+        expect(r.status, `${name} ${kind}`).toBe(1);
+        expect(leftovers(roots[name], r.id, b), `${name} ${kind}`).toEqual([]);
+        remove(name, r.id);
+        // runc 1.3.6's words (its hooks.bats "runc create [hook fails]");
+        // runc 1.1.5 says "error running hook #1: error running hook: ...".
+        if (name === 'ocirun') expect(r.stderr.trim().split('\n'), kind).toEqual([expect.stringContaining(`error running ${kind} hook #1: /bin/false: exit status 1`)]);
+        else expect(r.stderr).toContain('error running hook #1: ');
+      }
+    }
+  });
+
+  it('fails run on any failing hook but poststop, before the program runs', () => {
+    // runc 1.3.6's hooks.bats "runc run [hook fails]": no "Hello World", a non-zero status.
+    for (const kind of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart']) {
+      const b = bundle(['echo', 'Hello World'], (c) => {
+        c.hooks = { [kind]: [{ path: '/bin/true' }, { path: '/bin/false' }] };
+      });
+      for (const [name] of runtimes) {
+        const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+        expect(r.status, `${name} ${kind}`).toBe(1);
+        expect(r.stdout, `${name} ${kind}`).not.toContain('Hello World');
+        expect(leftovers(roots[name], r.id, b), `${name} ${kind}`).toEqual([]);
+        remove(name, r.id);
+        if (name === 'ocirun') expect(r.stderr, kind).toContain(`error running ${kind} hook #1: /bin/false: exit status 1`);
+      }
+    }
+  });
+
+  it('runs poststart hooks during create, with the container "created" (as runc does, not after start)', () => {
+    for (const [name] of runtimes) {
+      const out = scratch();
+      const b = bundle(['sleep', '100'], (c) => {
+        c.hooks = { poststart: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${out}/state`] }] };
+      });
+      const r = runtimeCmd(name, (id) => ['create', '-b', b, id]);
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      const state = JSON.parse(fs.readFileSync(path.join(out, 'state'), 'utf8'));
+      remove(name, r.id);
+      expect(state.status, name).toBe('created');
+      expect(state.id, name).toBe(r.id);
+      expect(state.pid, name).toBeGreaterThan(0);
+    }
+  });
+});
