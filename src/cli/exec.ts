@@ -39,6 +39,7 @@ export const command: CommandDef = {
     { name: 'ignore-paused', help: 'allow exec in a paused container' },
   ],
   args: { min: 1, max: Infinity },
+  flagsFirst: true,
   async run(inv) {
     // As runc: a failed exec exits 255 ("exec failed: ..."), so that a
     // caller can tell it from the process's own exit status 1. Bad input

@@ -51,7 +51,7 @@ interface Result {
 function runtimeCmd(name: Name, args: (id: string) => string[], env: Record<string, string> = {}): Result {
   const id = `runc13-${process.pid}-${++seq}`;
   const argv = args(id);
-  const r = cli(roots[name], argv, { runtime: runtimes.find(([n]) => n === name)![1], env, timeout: 60_000, detached: argv[0] === 'create' });
+  const r = cli(roots[name], argv, { runtime: runtimes.find(([n]) => n === name)![1], env, timeout: 60_000, detached: argv[0] === 'create' || argv.includes('-d') });
   return { id, status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -158,6 +158,85 @@ describe('hooks (runc 1.2+ semantics)', () => {
       expect(state.status, name).toBe('created');
       expect(state.id, name).toBe(r.id);
       expect(state.pid, name).toBeGreaterThan(0);
+    }
+  });
+});
+
+/** A file of the container's cpu cgroup, from the host's view of `pid` (v1's name, or v2's). */
+function cpuCgroupFile(pid: number, v1: string, v2: string): string {
+  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  if (fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) return fs.readFileSync(path.join('/sys/fs/cgroup', lines.find((l) => l.startsWith('0::'))!.slice(3), v2), 'utf8').trim();
+  const rel = lines.find((l) => l.split(':')[1]?.split(',').includes('cpu'))!.split(':')[2];
+  const mount = fs.readdirSync('/sys/fs/cgroup').find((d) => d.split(',').includes('cpu'))!;
+  return fs.readFileSync(path.join('/sys/fs/cgroup', mount, rel, v1), 'utf8').trim();
+}
+
+/** The CFS quota and period as "QUOTA PERIOD" (-1 for none), on v1 or v2. */
+function cpuQuota(pid: number): string {
+  if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) return `${cpuCgroupFile(pid, 'cpu.cfs_quota_us', '')} ${cpuCgroupFile(pid, 'cpu.cfs_period_us', '')}`;
+  return cpuCgroupFile(pid, '', 'cpu.max').replace(/^max /, '-1 ');
+}
+
+describe('update (runc 1.3.6)', () => {
+  /** A detached container under `name` with no CPU limits; its id and init pid. */
+  function detached(name: Name): { id: string; pid: number } {
+    const b = bundle(['sleep', '100'], (c) => (c.linux.resources = { ...c.linux.resources, cpu: {} }));
+    const r = runtimeCmd(name, (id) => ['run', '-d', '-b', b, id]);
+    expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    const state = JSON.parse(cli(roots[name], ['state', r.id], { runtime: runtimes.find(([n]) => n === name)![1] }).stdout);
+    return { id: r.id, pid: state.pid };
+  }
+  const update = (name: Name, args: string[], input = '') => cli(roots[name], ['update', ...args], { runtime: runtimes.find(([n]) => n === name)![1], input });
+
+  it('takes flags after the container id, a period with no previous quota, and a device rule with "rwa"', () => {
+    for (const [name] of runtimes) {
+      const { id, pid } = detached(name);
+      try {
+        // As update.bats "update cpu period with no previous period/quota set" (there the flag comes first).
+        let r = update(name, [id, '--cpu-period', '50000']);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(cpuQuota(pid), name).toBe('-1 50000');
+        r = update(name, [id, '--cpu-quota=30000']);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(cpuQuota(pid), name).toBe('30000 50000');
+        // update.bats "update devices [minimal transition rules]" has "rwa"; the letters other than r, w, m are ignored.
+        r = update(name, ['-r', '-', id], JSON.stringify({ devices: [{ allow: false, type: 'c', major: 1, minor: 11, access: 'rwa' }] }));
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      } finally {
+        remove(name, id);
+      }
+    }
+  });
+
+  it('sets cpu.idle and the CFS burst (--cpu-idle, --cpu-burst: runc 1.2+; runc 1.1.5 has neither flag)', () => {
+    for (const [name] of runtimes) {
+      const { id, pid } = detached(name);
+      try {
+        if (name === 'runc') {
+          expect(update(name, ['--cpu-burst', '500000', id]).stderr).toContain('flag provided but not defined: -cpu-burst');
+          continue;
+        }
+        // runc 1.3.6's update.bats "cpu burst": set, kept over another update, cleared with 0.
+        expect(update(name, [id, '--cpu-period', '900000', '--cpu-burst', '500000']).status).toBe(0);
+        expect(cpuCgroupFile(pid, 'cpu.cfs_burst_us', 'cpu.max.burst')).toBe('500000');
+        expect(update(name, [id, '--memory', '100M']).status).toBe(0);
+        expect(cpuCgroupFile(pid, 'cpu.cfs_burst_us', 'cpu.max.burst')).toBe('500000');
+        expect(update(name, [id, '--cpu-period', '900000', '--cpu-burst', '0']).status).toBe(0);
+        expect(cpuCgroupFile(pid, 'cpu.cfs_burst_us', 'cpu.max.burst')).toBe('0');
+        // update.bats "update cgroup cpu.idle": 1 and 0 taken, other values refused (by the kernel).
+        for (const v of ['1', '0', '1']) {
+          expect(update(name, ['--cpu-idle', v, id]).status, v).toBe(0);
+          expect(cpuCgroupFile(pid, 'cpu.idle', 'cpu.idle')).toBe(v);
+        }
+        for (const v of ['-1', '2']) {
+          const r = update(name, ['--cpu-idle', v, id]);
+          expect(r.status, v).toBe(1);
+          expect(r.stderr).toMatch(/cpu\.idle.*EINVAL/);
+          expect(cpuCgroupFile(pid, 'cpu.idle', 'cpu.idle')).toBe('1');
+        }
+      } finally {
+        remove(name, id);
+      }
     }
   });
 });
