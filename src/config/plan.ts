@@ -218,7 +218,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     uidMappings: linux.uidMappings ?? [],
     gidMappings: linux.gidMappings ?? [],
     timeOffsets,
-    rootPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : ROOTFS_PROPAGATION.slave,
+    rootPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : ROOTFS_PROPAGATION.rslave,
     mounts,
     setupDev: !devBind,
     devices: devBind ? [] : [...DEFAULT_DEVICES.filter((d) => !(linux.devices ?? []).some((c) => c.path === d.path)), ...(linux.devices ?? []).map(devicePlan)],

@@ -23,7 +23,7 @@ import { loadConfig } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { labelMounts, planContainer } from '../config/plan.js';
 import { bindSourceRequests } from '../rootfs/idmap.js';
-import { moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
+import { movableNetDevices, moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../config/schema.js';
@@ -141,7 +141,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     noNewKeyring: opts.noNewKeyring || undefined,
   };
   // Host interfaces for linux.netDevices: found before anything is made.
-  const netDevices = config.linux?.netDevices && Object.keys(config.linux.netDevices).length ? config.linux.netDevices : undefined;
+  const netDevices = movableNetDevices(config.linux?.netDevices, ctx.warn);
   const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
   // A cgroup that exists already: runc's checks, before anything is made.
   // runc counts its processes in one hierarchy, devices' (v2: the one).

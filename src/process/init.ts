@@ -13,6 +13,7 @@ import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js
 import { applyMounts, finishReadonlyMounts, hostCgroup2Copy, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js';
+import { mkdirAllInRoot } from '../rootfs/resolve.js';
 import { CLONE, MOUNT_ATTR, O, PR } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { setupConsole } from '../tty/console.js';
@@ -67,6 +68,9 @@ export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number
   const switchRoot = c.mountNs === 'none' ? chrootRoot : c.noPivot ? (s: Sys, rootfs: string) => moveRoot(s, rootfs, mountinfo) : pivotRoot;
   step('switch root', () => switchRoot(sys, c.rootfs));
   const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
+  // As runc: a process.cwd that does not exist is made (0755, root's),
+  // inside the new root and before it is made read-only.
+  step(`create cwd ${plan.process.cwd}`, () => sys.close(mkdirAllInRoot(sys, newRoot, plan.process.cwd)));
   // The console comes after the mounts (they may include devpts) and before
   // the root is made read-only (runc: "before we finalize the rootfs").
   if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true, controlling: true }));

@@ -240,3 +240,84 @@ describe('update (runc 1.3.6)', () => {
     }
   });
 });
+
+describe('configs runc runs (ocirun was stricter)', () => {
+  /** `run` under both; their results by name. */
+  function runBoth(b: string): Record<Name, Result> {
+    const out = {} as Record<Name, Result>;
+    for (const [name] of runtimes) {
+      out[name] = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, out[name].id);
+    }
+    return out;
+  }
+
+  it('takes every rootfsPropagation runc maps (rprivate, rslave, rshared, unbindable, runbindable)', () => {
+    for (const p of ['rprivate', 'rslave', 'rshared']) {
+      const r = runBoth(bundle(['echo', 'ran'], (c) => (c.linux.rootfsPropagation = p)));
+      for (const [name] of runtimes) expect([r[name].status, r[name].stdout], `${name} ${p}: ${r[name].stderr}`).toEqual([0, 'ran\n']);
+    }
+    // runc 1.1.5 fails these (EINVAL binding the rootfs under an unbindable
+    // parent); runc 1.3.6 makes the parent mount private first
+    // (libcontainer/rootfs_linux.go rootfsParentMountPrivate; its
+    // mounts_propagation.bats covers "shared" only). A recursive
+    // "runbindable" leaves no host mount to bind: no cgroup mount here.
+    for (const p of ['unbindable', 'runbindable']) {
+      const r = runBoth(bundle(['echo', 'ran'], (c) => {
+        c.linux.rootfsPropagation = p;
+        c.mounts = c.mounts.filter((m: any) => m.type !== 'cgroup' && m.type !== 'cgroup2');
+      }));
+      expect([r.ocirun.status, r.ocirun.stdout], `${p}: ${r.ocirun.stderr}`).toEqual([0, 'ran\n']);
+      expect(r.runc.stderr, p).toMatch(/error preparing rootfs: .*invalid argument/);
+    }
+  });
+
+  it('makes a missing process.cwd, and a device node outside /dev where the config says', () => {
+    for (const [name] of runtimes) {
+      // A bundle each: the directory one runtime made must not be there for the other.
+      const b = bundle(['sh', '-c', 'pwd; stat -c "%a %u" .; stat -c "%F %t:%T" /foo-dev'], (c) => {
+        c.process.cwd = '/no/such/dir';
+        c.linux.devices = [{ path: '/foo-dev', type: 'c', major: 1, minor: 3, fileMode: 0o666 }];
+      });
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect([r.status, r.stdout], `${name}: ${r.stderr}`).toEqual([0, '/no/such/dir\n755 0\ncharacter special file 1:3\n']);
+    }
+  });
+
+  it("applies a net.* sysctl in a joined network namespace or with slashes, refuses one in the runtime's own", () => {
+    const ns = `runc13-${process.pid}`;
+    expect(spawnSync('ip', ['netns', 'add', ns]).status).toBe(0);
+    try {
+      const joined = bundle(['cat', '/proc/sys/net/ipv4/ip_forward'], (c) => {
+        c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/run/netns/${ns}` } : n));
+        c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+      });
+      const slashes = bundle(['cat', '/proc/sys/net/ipv4/ip_forward'], (c) => (c.linux.sysctl = { 'net/ipv4/ip_forward': '1' }));
+      for (const b of [joined, slashes]) {
+        const r = runBoth(b);
+        for (const [name] of runtimes) expect([r[name].status, r[name].stdout], `${name}: ${r[name].stderr}`).toEqual([0, '1\n']);
+      }
+      // The host's namespace, by a path: refused by both (runc: "not allowed in host network namespace").
+      const host = bundle(['true'], (c) => {
+        c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/proc/${process.pid}/ns/net` } : n));
+        c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+      });
+      const r = runBoth(host);
+      for (const [name] of runtimes) {
+        expect(r[name].status, name).toBe(1);
+        expect(r[name].stderr, name).toMatch(/not allowed in host network namespace/);
+      }
+    } finally {
+      spawnSync('ip', ['netns', 'delete', ns]);
+    }
+  });
+
+  it('runs with the loopback in linux.netDevices (not moved: the container has its own)', () => {
+    // runc 1.3.6 (and 1.1.5) ignore linux.netDevices; ocirun moves the
+    // others, and leaves "lo" with a warning, as the kernel refuses to move it.
+    const r = runBoth(bundle(['cat', '/sys/class/net/lo/ifindex'], (c) => (c.linux.netDevices = { lo: {} })));
+    for (const [name] of runtimes) expect([r[name].status, r[name].stdout], `${name}: ${r[name].stderr}`).toEqual([0, '1\n']);
+    expect(r.ocirun.stderr).toMatch(/netDevices.*lo.*: the loopback device is not moved/);
+  });
+});
