@@ -15,6 +15,7 @@ import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
+import { sendPidfd } from '../process/pidfd-socket.js';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -50,6 +51,8 @@ export interface CreateOptions {
   config?: Config;
   pidFile?: string;
   consoleSocket?: string;
+  /** --pidfd-socket: where a pidfd of the init goes once it is created (see sendPidfd). */
+  pidfdSocket?: string;
   /**
    * A connected unix socket that receives the pty master: the library form
    * of --console-socket (run's terminal proxy passes its socket pair here).
@@ -313,6 +316,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     await init.channel.receive('created');
     init.channel.close();
     faultPoint('init-created');
+    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, init.pid, 'standard');
     sys.close(fifoFd);
     if (opts.consoleSocket) sys.close(consoleFd!);
 

@@ -21,6 +21,7 @@ import { validateProcess } from '../config/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
 import { launch } from '../process/spawn.js';
+import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { usesNotify } from '../security/seccomp.js';
@@ -43,6 +44,8 @@ export interface ExecOptions extends ExecFlags {
   /** A process.json's content (checked here): replaces the container's process and the flags above. */
   process?: unknown;
   consoleSocket?: string;
+  /** --pidfd-socket: where a pidfd of the process goes once it is forked (see sendPidfd). */
+  pidfdSocket?: string;
   detach?: boolean;
   pidFile?: string;
   preserveFds?: number;
@@ -221,6 +224,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       await sys.waitpid(pid);
       log.debug(`exec: forked into the pid namespace, pid ${forked}`);
     }
+    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, forked ?? pid, 'setns');
     // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
     await channel.execed();
     log.debug('exec: the program runs');

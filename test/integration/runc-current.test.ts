@@ -321,3 +321,78 @@ describe('configs runc runs (ocirun was stricter)', () => {
     expect(r.ocirun.stderr).toMatch(/netDevices.*lo.*: the loopback device is not moved/);
   });
 });
+
+describe('--pidfd-socket (runc 1.2+; runc 1.1.5 has no such flag)', () => {
+  // Accepts one connection on the socket, takes the fd sent with it, and
+  // once told to (a file appears) kills the process through it
+  // (pidfd_send_signal), then prints the payload.
+  const RECEIVER = [
+    'import socket, signal, sys, os, time',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)',
+    'open(sys.argv[1] + ".ready", "w").close()',
+    'c, _ = s.accept(); msg, fds, _, _ = socket.recv_fds(c, 64, 1)',
+    'while not os.path.exists(sys.argv[1] + ".kill"): time.sleep(0.02)',
+    'signal.pidfd_send_signal(fds[0], signal.SIGKILL)',
+    'print(msg.decode(), len(fds))',
+  ].join('\n');
+  const kill = (sock: string) => fs.writeFileSync(`${sock}.kill`, '');
+
+  /** The receiver, listening at a fresh socket path; resolves to what it printed. */
+  async function receiver(): Promise<{ sock: string; done: Promise<string> }> {
+    const dir = scratch();
+    const sock = path.join(dir, 'pidfd.sock');
+    const { spawn } = await import('node:child_process');
+    const child = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const done = new Promise<string>((resolve) => child.on('exit', () => resolve(out)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    done.finally(() => clearTimeout(timer));
+    for (let i = 0; i < 200 && !fs.existsSync(`${sock}.ready`); i++) await new Promise((r) => setTimeout(r, 25));
+    return { sock, done };
+  }
+
+  const status = (id: string) => JSON.parse(cli(roots.ocirun, ['state', id]).stdout).status;
+
+  it('sends a pidfd of the init on create and run, and of the process on exec; killing through it stops them', async () => {
+    // runc 1.3.6's pidfd-socket.bats: "runc create [ --pidfd-socket ]",
+    // "runc run [ --pidfd-socket ]", "runc exec [ --pidfd-socket ]".
+    const b = bundle(['sleep', '1000']);
+    for (const [cmd, before] of [[['create'], 'created'], [['run', '-d'], 'running']] as const) {
+      const r0 = await receiver();
+      const r = runtimeCmd('ocirun', (id) => [...cmd, '--pidfd-socket', r0.sock, '-b', b, id]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(status(r.id)).toBe(before);
+      kill(r0.sock);
+      expect(await r0.done).toBe('standard 1\n');
+      for (let i = 0; i < 100 && status(r.id) !== 'stopped'; i++) await new Promise((res) => setTimeout(res, 50));
+      expect(status(r.id), cmd.join(' ')).toBe('stopped');
+      remove('ocirun', r.id);
+    }
+    const ct = runtimeCmd('ocirun', (id) => ['run', '-d', '-b', b, id]);
+    try {
+      const r0 = await receiver();
+      const pidFile = path.join(scratch(), 'exec.pid');
+      const e = cli(roots.ocirun, ['exec', '-d', '--pid-file', pidFile, '--pidfd-socket', r0.sock, ct.id, 'sleep', '1000'], { detached: true });
+      expect(e.status, e.stderr).toBe(0);
+      kill(r0.sock);
+      expect(await r0.done).toBe('setns 1\n');
+      const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+      for (let i = 0; i < 100 && fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(!fs.existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))).toBe(true);
+      expect(status(ct.id)).toBe('running');
+    } finally {
+      remove('ocirun', ct.id);
+    }
+    const old = runtimeCmd('runc', (id) => ['create', '--pidfd-socket', '/nonexistent', '-b', b, id]);
+    expect(old.stderr).toContain('flag provided but not defined: -pidfd-socket');
+  });
+
+  it('fails create on a socket that is not there, leaving nothing', () => {
+    const b = bundle(['sleep', '1000']);
+    const r = runtimeCmd('ocirun', (id) => ['create', '--pidfd-socket', path.join(scratch(), 'none.sock'), '-b', b, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/connect to pidfd socket .*none\.sock.*ENOENT/)]);
+    expect(leftovers(roots.ocirun, r.id, b)).toEqual([]);
+  });
+});
