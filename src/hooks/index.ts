@@ -33,6 +33,11 @@ function envObject(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
+/** The runtime's environment less what our launcher put there for us (_OCIRUN_*). */
+function withoutOurs(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('_OCIRUN_')));
+}
+
 /** A hook's output in a one-line error. */
 const oneLine = (text: string | null) => (text ?? '').trim().replace(/\n/g, '\\n');
 
@@ -46,7 +51,7 @@ export function runHook(hook: HookConfig, state: HookState, inherited: NodeJS.Pr
   const args = hook.args?.length ? hook.args : [hook.path];
   const r = builtin<typeof ChildProcess>('node:child_process').spawnSync(hook.path, args.slice(1), {
     argv0: args[0],
-    env: hook.env ? envObject(hook.env) : Array.isArray(inherited) ? envObject(inherited) : { ...inherited },
+    env: hook.env ? envObject(hook.env) : Array.isArray(inherited) ? envObject(inherited) : withoutOurs(inherited),
     input: JSON.stringify(state),
     timeout: hook.timeout ? hook.timeout * 1000 : undefined,
     killSignal: 'SIGKILL',

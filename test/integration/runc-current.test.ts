@@ -61,7 +61,8 @@ describe('hooks (runc 1.2+ semantics)', () => {
   it("runs a hook without env in the runtime's environment (PATH among it), one with env: [] in none", () => {
     for (const [name] of runtimes) {
       const out = scratch();
-      const dump = (file: string) => ['sh', '-c', `echo "\${PATH:-nopath} \${MARK:-nomark}" > ${out}/${file}`];
+      // (And nothing of the runtime's own making: no _OCIRUN_ variable.)
+      const dump = (file: string) => ['sh', '-c', `echo "\${PATH:-nopath} \${MARK:-nomark} $(env | grep -c ^_OCIRUN_)" > ${out}/${file}`];
       const b = bundle(['true'], (c) => {
         c.hooks = {
           prestart: [{ path: '/bin/sh', args: dump('prestart') }],
@@ -73,10 +74,10 @@ describe('hooks (runc 1.2+ semantics)', () => {
       const r = runtimeCmd(name, (id) => ['run', '-b', b, id], { MARK: 'from-the-caller' });
       expect(r.status, `${name}: ${r.stderr}`).toBe(0);
       for (const kind of ['prestart', 'createRuntime', 'poststart', 'poststop']) {
-        expect(fs.readFileSync(path.join(out, kind), 'utf8'), `${name} ${kind}`).toBe(`${process.env.PATH} from-the-caller\n`);
+        expect(fs.readFileSync(path.join(out, kind), 'utf8'), `${name} ${kind}`).toBe(`${process.env.PATH} from-the-caller 0\n`);
       }
       // (sh sets a PATH of its own when it has none.)
-      expect(fs.readFileSync(path.join(out, 'empty'), 'utf8'), name).toMatch(/ nomark\n$/);
+      expect(fs.readFileSync(path.join(out, 'empty'), 'utf8'), name).toMatch(/ nomark 0\n$/);
     }
   });
 
