@@ -67,6 +67,8 @@ export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number
   const mountinfo = () => fs.readFileSync('/proc/self/mountinfo', 'utf8');
   const switchRoot = c.mountNs === 'none' ? chrootRoot : c.noPivot ? (s: Sys, rootfs: string) => moveRoot(s, rootfs, mountinfo) : pivotRoot;
   step('switch root', () => switchRoot(sys, c.rootfs));
+  // After the switch, so that it is the container's "/" that changes, not the host's.
+  if (c.newRootPropagation !== undefined && c.mountNs !== 'none') step('root propagation', () => sys.mount(null, '/', null, c.newRootPropagation!, null));
   const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   // As runc: a process.cwd that does not exist is made (0755, root's),
   // inside the new root and before it is made read-only.

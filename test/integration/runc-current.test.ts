@@ -189,7 +189,7 @@ describe('update (runc 1.3.6)', () => {
   }
   const update = (name: Name, args: string[], input = '') => cli(roots[name], ['update', ...args], { runtime: runtimes.find(([n]) => n === name)![1], input });
 
-  it('takes flags after the container id, a period with no previous quota, and a device rule with "rwa"', () => {
+  it('takes flags after the container id, a period with no previous quota, RT period and runtime, and a device rule with "rwa"', () => {
     for (const [name] of runtimes) {
       const { id, pid } = detached(name);
       try {
@@ -200,6 +200,12 @@ describe('update (runc 1.3.6)', () => {
         r = update(name, [id, '--cpu-quota=30000']);
         expect(r.status, `${name}: ${r.stderr}`).toBe(0);
         expect(cpuQuota(pid), name).toBe('30000 50000');
+        // update.bats "update rt period and runtime" (v1 only: v2 has no RT group files).
+        if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+          r = update(name, [id, '--cpu-rt-period', '900000', '--cpu-rt-runtime', '0']);
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          expect(`${cpuCgroupFile(pid, 'cpu.rt_period_us', '')} ${cpuCgroupFile(pid, 'cpu.rt_runtime_us', '')}`, name).toBe('900000 0');
+        }
         // update.bats "update devices [minimal transition rules]" has "rwa"; the letters other than r, w, m are ignored.
         r = update(name, ['-r', '-', id], JSON.stringify({ devices: [{ allow: false, type: 'c', major: 1, minor: 11, access: 'rwa' }] }));
         expect(r.status, `${name}: ${r.stderr}`).toBe(0);
@@ -253,22 +259,33 @@ describe('configs runc runs (ocirun was stricter)', () => {
     return out;
   }
 
-  it('takes every rootfsPropagation runc maps (rprivate, rslave, rshared, unbindable, runbindable)', () => {
-    for (const p of ['rprivate', 'rslave', 'rshared']) {
-      const r = runBoth(bundle(['echo', 'ran'], (c) => (c.linux.rootfsPropagation = p)));
-      for (const [name] of runtimes) expect([r[name].status, r[name].stdout], `${name} ${p}: ${r[name].stderr}`).toEqual([0, 'ran\n']);
+  it('takes every rootfsPropagation runc maps, and applies it to the container\'s "/" as runc 1.3.6 does', () => {
+    // The propagation of "/" as the container sees it (the optional fields of its mountinfo line).
+    const showRoot = ['sh', '-c', 'awk \'$5 == "/" { f = ""; for (i = 7; $i != "-"; i++) f = f " " $i; print f == "" ? "private" : substr(f, 2) }\' /proc/self/mountinfo | sed "s/:[0-9]*//"'];
+    for (const p of ['rprivate', 'rslave', 'private', 'slave']) {
+      const r = runBoth(bundle(showRoot, (c) => (c.linux.rootfsPropagation = p)));
+      for (const [name] of runtimes) expect([r[name].status, r[name].stdout], `${name} ${p}: ${r[name].stderr}`).toEqual([0, 'private\n']);
+    }
+    // runc 1.3.6 applies it again after pivot_root: "/" is shared inside
+    // (mounts_propagation.bats "runc run [rootfsPropagation shared]");
+    // runc 1.1.5 leaves it private.
+    for (const p of ['shared', 'rshared']) {
+      const r = runBoth(bundle(showRoot, (c) => (c.linux.rootfsPropagation = p)));
+      expect([r.ocirun.status, r.ocirun.stdout], `${p}: ${r.ocirun.stderr}`).toEqual([0, 'shared\n']);
+      expect([r.runc.status, r.runc.stdout], p).toEqual([0, 'private\n']);
     }
     // runc 1.1.5 fails these (EINVAL binding the rootfs under an unbindable
     // parent); runc 1.3.6 makes the parent mount private first
-    // (libcontainer/rootfs_linux.go rootfsParentMountPrivate; its
-    // mounts_propagation.bats covers "shared" only). A recursive
-    // "runbindable" leaves no host mount to bind: no cgroup mount here.
+    // (libcontainer/rootfs_linux.go rootfsParentMountPrivate), then "/" is
+    // unbindable inside. A recursive "runbindable" leaves nothing to bind,
+    // from the host or inside: no cgroup mount, masked or read-only paths.
     for (const p of ['unbindable', 'runbindable']) {
-      const r = runBoth(bundle(['echo', 'ran'], (c) => {
+      const r = runBoth(bundle(showRoot, (c) => {
         c.linux.rootfsPropagation = p;
         c.mounts = c.mounts.filter((m: any) => m.type !== 'cgroup' && m.type !== 'cgroup2');
+        if (p === 'runbindable') c.linux.maskedPaths = c.linux.readonlyPaths = [];
       }));
-      expect([r.ocirun.status, r.ocirun.stdout], `${p}: ${r.ocirun.stderr}`).toEqual([0, 'ran\n']);
+      expect([r.ocirun.status, r.ocirun.stdout], `${p}: ${r.ocirun.stderr}`).toEqual([0, 'unbindable\n']);
       expect(r.runc.stderr, p).toMatch(/error preparing rootfs: .*invalid argument/);
     }
   });
