@@ -1,8 +1,8 @@
 /**
  * The command line, parsed as runc's (urfave/cli on Go's flag package):
- * global flags before the command, each command's flags after it and
- * before its first positional argument (everything from there on is
- * positional: the program of `exec`, the signal of `kill`), a flag written
+ * global flags before the command, each command's flags after it, before
+ * or among its positional arguments (for exec and ps only before: from the
+ * first argument on, all is positional), a flag written
  * with one dash or two, its value after `=` or as the next word, a boolean
  * one also as `--flag=false`, and `--` ending the flags. Every command is a
  * table of flags plus a function, so that help, checks and the errors for a
@@ -41,6 +41,8 @@ export interface CommandDef {
   flags: Flag[];
   /** How many positional arguments: at least min, at most max. */
   args: { min: number; max: number };
+  /** Flags only before the first argument (exec, ps: what follows is the program's, or ps's). */
+  flagsFirst?: boolean;
   run(inv: Invocation): Promise<void>;
 }
 
@@ -81,6 +83,40 @@ export function parseFlags(argv: string[], flags: Flag[]): { values: FlagValues;
     else values[flag.name] = v;
   }
   return { values, args: [], help };
+}
+
+/** Whether `word` is one of `flags` (or help), written as a flag. */
+function isOwnFlag(word: string, flags: Flag[]): boolean {
+  if (word === '-' || word === '--' || !word.startsWith('-')) return false;
+  const name = word.replace(/^--?/, '').split('=')[0];
+  return name === 'h' || name === 'help' || flags.some((f) => f.name === name || f.short === name);
+}
+
+/**
+ * The command's flags moved before its arguments, as urfave/cli (v1) does
+ * for every runc command but exec and ps: `runc update ID --cpu-period N`
+ * is `runc update --cpu-period N ID`. A word after a flag without `=` goes
+ * along as its value (whether the flag takes one or not, as there), and
+ * nothing after `--` moves.
+ */
+export function flagsToFront(argv: string[], flags: Flag[]): string[] {
+  const moved: string[] = [];
+  const rest: string[] = [];
+  let valueMayFollow = false;
+  for (const [i, word] of argv.entries()) {
+    if (valueMayFollow && !isOwnFlag(word, flags)) {
+      valueMayFollow = false;
+      moved.push(word);
+    } else if (word === '--') {
+      return [...moved, '--', ...rest, ...argv.slice(i + 1)];
+    } else if (isOwnFlag(word, flags)) {
+      moved.push(word);
+      valueMayFollow = !word.includes('=');
+    } else {
+      rest.push(word);
+    }
+  }
+  return [...moved, ...rest];
 }
 
 function flagLines(flags: Flag[]): string {
@@ -124,7 +160,7 @@ export function parseCommandLine(argv: string[], globals: Flag[], commands: Comm
   }
   const command = commands.find((c) => c.name === name || c.aliases?.includes(name));
   if (!command) throw new UsageError(`No help topic for '${name}'`);
-  const own = parseFlags(rest, command.flags);
+  const own = parseFlags(command.flagsFirst ? rest : flagsToFront(rest, command.flags), command.flags);
   if (own.help) return { kind: 'help', text: commandHelp(command) };
   const n = own.args.length;
   const { min, max } = command.args;

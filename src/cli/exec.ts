@@ -30,6 +30,7 @@ export const command: CommandDef = {
     { name: 'process', short: 'p', value: true, help: 'path to the process.json' },
     { name: 'detach', short: 'd', help: "detach from the container's process" },
     { name: 'pid-file', value: true, help: 'specify the file to write the process id to' },
+    { name: 'pidfd-socket', value: true, help: 'path to an AF_UNIX socket which will receive a file descriptor referencing the exec process' },
     { name: 'process-label', value: true, help: 'set the asm process label for the process commonly used with selinux' },
     { name: 'apparmor', value: true, help: 'set the apparmor profile for the process' },
     { name: 'no-new-privs', help: 'set the no new privileges value for the process' },
@@ -39,6 +40,7 @@ export const command: CommandDef = {
     { name: 'ignore-paused', help: 'allow exec in a paused container' },
   ],
   args: { min: 1, max: Infinity },
+  flagsFirst: true,
   async run(inv) {
     // As runc: a failed exec exits 255 ("exec failed: ..."), so that a
     // caller can tell it from the process's own exit status 1. Bad input
@@ -64,6 +66,7 @@ export const command: CommandDef = {
         consoleSocket: str(f['console-socket']),
         detach: bool(f.detach),
         pidFile: str(f['pid-file']),
+        pidfdSocket: str(f['pidfd-socket']),
         preserveFds: countFlag(f['preserve-fds'], 'preserve-fds'),
         cgroup: list(f.cgroup),
         ignorePaused: bool(f['ignore-paused']),

@@ -9,6 +9,7 @@ export const command: CommandDef = {
   usage: '<container-id> [ps options]',
   flags: [{ name: 'format', short: 'f', value: true, default: 'table', help: 'select one of: table or json' }],
   args: { min: 1, max: Infinity },
+  flagsFirst: true,
   async run(inv) {
     const format = str(inv.flags.format);
     if (format !== 'table' && format !== 'json') throw new UsageError(`invalid format option: ${format}`);

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { parseCpuList } from './cpulist.js';
 import { planCapabilities, type CapabilityPlan } from '../security/capabilities.js';
-import { CLONE, RLIMIT } from '../sys/constants.js';
+import { CLONE, MS, RLIMIT } from '../sys/constants.js';
 import { parseMountOptions, ROOTFS_PROPAGATION } from '../rootfs/options.js';
 import { MPOL_FLAGS, MPOL_MODES, PERSONALITY_DOMAINS, PERSONALITY_FLAGS, SchedulerFlags, SchedulerPolicies, type NamespaceType } from './constants.js';
 import type { Config, DeviceConfig, IDMappingConfig, ProcessConfig, ResourcesConfig, SeccompConfig } from './schema.js';
@@ -101,6 +101,13 @@ export interface ContainerPlan {
   gidMappings: IDMappingConfig[];
   timeOffsets?: { monotonic: [number, number]; boottime: [number, number] };
   rootPropagation: number;
+  /**
+   * rootfsPropagation applied again to the new root after the switch, as
+   * runc 1.3.6 does (so that "shared" gives a shared "/" inside; runc 1.1.5
+   * did not); undefined when not configured, or private (the rootfs' parent
+   * was made private already).
+   */
+  newRootPropagation?: number;
   mounts: MountPlan[];
   /** runc creates /dev nodes only when /dev is not bind-mounted from elsewhere. */
   setupDev: boolean;
@@ -220,7 +227,8 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     uidMappings: linux.uidMappings ?? [],
     gidMappings: linux.gidMappings ?? [],
     timeOffsets,
-    rootPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : ROOTFS_PROPAGATION.slave,
+    rootPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : ROOTFS_PROPAGATION.rslave,
+    newRootPropagation: linux.rootfsPropagation && !(ROOTFS_PROPAGATION[linux.rootfsPropagation] & MS.PRIVATE) ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : undefined,
     mounts,
     setupDev: !devBind,
     devices: devBind ? [] : [...DEFAULT_DEVICES.filter((d) => !(linux.devices ?? []).some((c) => c.path === d.path)), ...(linux.devices ?? []).map(devicePlan)],

@@ -192,7 +192,7 @@ export const Linux = Type.Object({
   netDevices: Opt(Type.Record(Type.String(), Type.Object({ name: Opt(Type.String()) }))),
   cgroupsPath: Opt(Type.String()),
   resources: Opt(Resources),
-  rootfsPropagation: Opt(Enum(['private', 'shared', 'slave', 'unbindable'] as const)),
+  rootfsPropagation: Opt(Enum(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable'] as const)),
   seccomp: Opt(Seccomp),
   sysctl: Opt(MapStringString),
   maskedPaths: Opt(Strings),

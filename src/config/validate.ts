@@ -38,8 +38,8 @@ export interface HostFacts {
   isDirectory(p: string): boolean;
   appArmor(): boolean;
   selinux(): boolean;
-  /** Whether `nsPath` is the mount namespace this process is in. */
-  isOwnMountNamespace(nsPath: string): boolean;
+  /** Whether `nsPath` is the namespace of this type (mnt, net) this process is in. */
+  isOwnNamespace(nsPath: string, type: 'mnt' | 'net'): boolean;
   /** Where the resctrl filesystem (Intel RDT) is mounted, if it is. */
   resctrlRoot(): string | undefined;
   /** Whether systemd runs this host (for --systemd-cgroup). */
@@ -75,10 +75,10 @@ export const realHost: HostFacts = {
   selinux: selinuxEnabled,
   resctrlRoot: () => resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
   systemdRunning: runningSystemd,
-  isOwnMountNamespace(nsPath) {
+  isOwnNamespace(nsPath, type) {
     try {
       const theirs = fs.statSync(nsPath);
-      const ours = fs.statSync('/proc/self/ns/mnt');
+      const ours = fs.statSync(`/proc/self/ns/${type}`);
       return theirs.ino === ours.ino && theirs.dev === ours.dev;
     } catch {
       return false;
@@ -272,7 +272,7 @@ function namespaces({ linux, host }: CheckInput): void {
     // A rootless caller cannot reach another user's namespaces: EACCES, not "does not exist".
     if (code) throw new ConfigError(`linux.namespaces[${i}].path`, code === 'ENOENT' ? `${ns.path} does not exist` : `${ns.path}: stat: ${code}`);
     // pivot_root in the runtime's own mount namespace would move the host's root (runc does not check).
-    if (ns.type === 'mount' && host.isOwnMountNamespace(ns.path)) {
+    if (ns.type === 'mount' && host.isOwnNamespace(ns.path, 'mnt')) {
       throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");
     }
   }
@@ -377,12 +377,24 @@ function sysctlNamespace(name: string): 'ipc' | 'network' | 'uts' | undefined {
   return undefined;
 }
 
+/** A sysctl named with slashes ("net/ipv4/ip_forward") in the dotted form, a dot in it being a slash (runc's convertSysctlVariableToDotsSeparator). */
+const dottedSysctl = (name: string) => (/^[^./]*\//.test(name) ? name.replace(/[./]/g, (c) => (c === '.' ? '/' : '.')) : name);
+
+/**
+ * As runc 1.3.6: a net.* sysctl needs a network namespace other than the
+ * runtime's own (a new one, or one joined by path), kernel.hostname is
+ * refused for the hostname field, and a name may be written with slashes.
+ */
 function sysctls({ linux, host }: CheckInput): void {
   for (const name of Object.keys(linux.sysctl ?? {})) {
     const field = `linux.sysctl.${name}`;
-    const needs = sysctlNamespace(name);
+    const dotted = dottedSysctl(name);
+    const needs = sysctlNamespace(dotted);
     if (!needs) throw new ConfigError(field, `sysctl "${name}" is not in a separate kernel namespace, or is unknown`);
     if (!hasNamespace(linux, needs)) throw new ConfigError(field, `sysctl "${name}" needs a ${needs} namespace, and the container shares the host's`);
+    const netns = needs === 'network' ? linux.namespaces?.find((n) => n.type === 'network')?.path : undefined;
+    if (netns && host.isOwnNamespace(netns, 'net')) throw new ConfigError(field, `sysctl "${name}" not allowed in host network namespace (${netns} is the runtime's own)`);
+    if (dotted === 'kernel.hostname') throw new ConfigError(field, 'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field');
     if (!host.sysctlExists(name)) throw new ConfigError(field, `unknown sysctl "${name}" (no /proc/sys entry)`);
   }
 }
@@ -398,7 +410,8 @@ function hooks({ config }: CheckInput): void {
 
 function devices({ linux }: CheckInput): void {
   for (const [i, d] of (linux.devices ?? []).entries()) {
-    if (!d.path.startsWith('/dev/') && d.path !== '/dev') throw new ConfigError(`linux.devices[${i}].path`, `"${d.path}" must be under /dev`);
+    // A path outside /dev is made where the config says, as runc does.
+    if (!d.path.startsWith('/')) throw new ConfigError(`linux.devices[${i}].path`, `"${d.path}" must be an absolute path`);
     if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) throw new ConfigError(`linux.devices[${i}]`, 'a block or character device needs major and minor');
   }
 }

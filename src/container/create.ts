@@ -15,6 +15,7 @@ import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
+import { sendPidfd } from '../process/pidfd-socket.js';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -23,7 +24,7 @@ import { loadConfig, resolveRootfs } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { labelMounts, planContainer } from '../config/plan.js';
 import { bindSourceRequests } from '../rootfs/idmap.js';
-import { moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
+import { movableNetDevices, moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../config/schema.js';
@@ -52,6 +53,8 @@ export interface CreateOptions {
   config?: Config;
   pidFile?: string;
   consoleSocket?: string;
+  /** --pidfd-socket: where a pidfd of the init goes once it is created (see sendPidfd). */
+  pidfdSocket?: string;
   /**
    * A connected unix socket that receives the pty master: the library form
    * of --console-socket (run's terminal proxy passes its socket pair here).
@@ -137,7 +140,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     noNewKeyring: opts.noNewKeyring || undefined,
   };
   // Host interfaces for linux.netDevices: found before anything is made.
-  const netDevices = config.linux?.netDevices && Object.keys(config.linux.netDevices).length ? config.linux.netDevices : undefined;
+  const netDevices = movableNetDevices(config.linux?.netDevices, ctx.warn);
   const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
   // A cgroup that exists already: runc's checks, before anything is made.
   // runc counts its processes in one hierarchy, devices' (v2: the one).
@@ -309,12 +312,17 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     await init.channel.receive('created');
     init.channel.close();
     faultPoint('init-created');
+    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, init.pid, 'standard');
     sys.close(fifoFd);
     if (opts.consoleSocket) sys.close(consoleFd!);
 
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('created-saved');
+    // runc runs poststart here, in create, with the container "created"
+    // (not after start, as the spec has it); a failure destroys the container
+    // and fails create (runtime-spec 1.3.0 made it an error; runc always had).
+    runHooks('poststart', plan.hooks.poststart, hookState(state, 'created'), ctx.warn);
     if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     return { pid: init.pid, state };
   } catch (err) {

@@ -23,6 +23,7 @@ import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { SHIM_MEMFD_NAME, type StageInstruction } from '../process/messages.js';
 import type { Channel } from '../process/channel.js';
 import { launch } from '../process/spawn.js';
+import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { connectAgent, containerProcessState, sendToAgent } from '../security/seccomp-listener.js';
 import { usesNotify } from '../security/seccomp.js';
@@ -47,6 +48,8 @@ export interface ExecOptions extends ExecFlags {
   /** A process.json's content (checked here): replaces the container's process and the flags above. */
   process?: unknown;
   consoleSocket?: string;
+  /** --pidfd-socket: where a pidfd of the process goes once it is forked (see sendPidfd). */
+  pidfdSocket?: string;
   detach?: boolean;
   pidFile?: string;
   preserveFds?: number;
@@ -297,6 +300,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       log.debug(`exec: forked into the pid namespace, pid ${forked}`);
     }
     if (notify !== undefined) sendNotifyFd(forked ?? pid);
+    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, forked ?? pid, 'setns');
     // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
     if (forked === undefined) await channel.execed();
     else await forkedExeced(channel, forked);

@@ -3,11 +3,10 @@ import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
 import { faultPoint } from '../fault.js';
 import type { Context } from './context.js';
-import { runHooks } from '../hooks/index.js';
 import { NotifyRelay } from '../systemd/notify.js';
 import type { Sys } from '../sys/types.js';
 import { withContainer } from './lock.js';
-import { currentStatus, fifoPath, hookState, initAlive, type SavedState } from './state.js';
+import { currentStatus, fifoPath, initAlive, type SavedState } from './state.js';
 
 export interface StartOptions {
   /**
@@ -61,5 +60,4 @@ async function releaseInit(ctx: Context, s: SavedState): Promise<void> {
   if (data.length === 0) throw new RuntimeError('', 'cannot start a container that has stopped');
   fs.rmSync(fifo, { force: true });
   faultPoint('fifo-removed');
-  runHooks('poststart', s.hooks?.poststart, hookState(s, 'running'), ctx.warn);
 }

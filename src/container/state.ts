@@ -44,8 +44,8 @@ export interface SavedState {
   hostMountsUnder?: string;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
   noNewKeyring?: boolean;
-  /** The hooks that run after create: on start, and on delete. */
-  hooks?: { poststart?: HookConfig[]; poststop?: HookConfig[] };
+  /** The hooks that run after create: on delete (poststart runs within create, as runc's). */
+  hooks?: { poststop?: HookConfig[] };
   /** linux.intelRdt: the resctrl group (and monitoring group) made for the container. */
   resctrl?: ResctrlGroup;
 }
@@ -64,7 +64,7 @@ export function creatingState(plan: ContainerPlan, cgroupPaths: Record<string, s
     annotations: plan.annotations,
     cgroupPaths,
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
-    hooks: { poststart: plan.hooks.poststart, poststop: plan.hooks.poststop },
+    hooks: { poststop: plan.hooks.poststop },
   };
 }
 

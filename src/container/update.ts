@@ -26,6 +26,8 @@ export interface UpdateFlags {
   kernelMemoryTcp?: string;
   cpuShare?: string;
   cpuQuota?: string;
+  cpuBurst?: string;
+  cpuIdle?: string;
   cpuPeriod?: string;
   cpuRtPeriod?: string;
   cpuRtRuntime?: string;
@@ -63,6 +65,9 @@ export function resourcesFromFlags(f: UpdateFlags): ResourcesConfig {
   if (f.cpuShare !== undefined) cpu.shares = parseInteger('cpu-share', f.cpuShare);
   if (f.cpuQuota !== undefined) cpu.quota = parseInteger('cpu-quota', f.cpuQuota);
   if (f.cpuPeriod !== undefined) cpu.period = parseInteger('cpu-period', f.cpuPeriod);
+  // runc 1.2+ (not 1.1.5): cpu.cfs_burst_us / cpu.max.burst, and cpu.idle.
+  if (f.cpuBurst !== undefined) cpu.burst = parseInteger('cpu-burst', f.cpuBurst);
+  if (f.cpuIdle !== undefined) cpu.idle = parseInteger('cpu-idle', f.cpuIdle);
   if (f.cpuRtPeriod !== undefined) cpu.realtimePeriod = parseInteger('cpu-rt-period', f.cpuRtPeriod);
   if (f.cpuRtRuntime !== undefined) cpu.realtimeRuntime = parseInteger('cpu-rt-runtime', f.cpuRtRuntime);
   if (f.cpusetCpus !== undefined) cpu.cpus = f.cpusetCpus;

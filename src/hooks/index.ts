@@ -1,8 +1,10 @@
 /**
  * OCI hooks: each runs with its own args and env, the container state as
- * JSON on stdin, and an optional timeout after which it is killed. Failing
- * prestart/createRuntime/createContainer/startContainer hooks stop the
- * operation; poststart and poststop failures are only warnings (spec).
+ * JSON on stdin, and an optional timeout after which it is killed. A failing
+ * hook of any kind but poststop stops the operation: runtime-spec 1.3.0 made
+ * a failing poststart an error, as runc (1.1.5 and 1.3.6 alike) has it.
+ * A failing poststop only warns, as the spec says (runc 1.3.6 fails `delete`
+ * once all is removed).
  */
 import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
@@ -31,15 +33,25 @@ function envObject(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
+/** The runtime's environment less what our launcher put there for us (_OCIRUN_*). */
+function withoutOurs(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('_OCIRUN_')));
+}
+
 /** A hook's output in a one-line error. */
 const oneLine = (text: string | null) => (text ?? '').trim().replace(/\n/g, '\\n');
 
-/** Runs one hook; returns undefined on success, else what went wrong. */
-export function runHook(hook: HookConfig, state: HookState): string | undefined {
+/**
+ * Runs one hook; returns undefined on success, else what went wrong. A hook
+ * without an `env` of its own gets `inherited`: by default the runtime's own
+ * environment (PATH among it), as runc's hooks do (Go's exec with a nil Env).
+ * An `env` of [] is an empty environment, as in runc.
+ */
+export function runHook(hook: HookConfig, state: HookState, inherited: NodeJS.ProcessEnv | string[] = process.env): string | undefined {
   const args = hook.args?.length ? hook.args : [hook.path];
   const r = builtin<typeof ChildProcess>('node:child_process').spawnSync(hook.path, args.slice(1), {
     argv0: args[0],
-    env: envObject(hook.env),
+    env: hook.env ? envObject(hook.env) : Array.isArray(inherited) ? envObject(inherited) : withoutOurs(inherited),
     input: JSON.stringify(state),
     timeout: hook.timeout ? hook.timeout * 1000 : undefined,
     killSignal: 'SIGKILL',
@@ -49,24 +61,35 @@ export function runHook(hook: HookConfig, state: HookState): string | undefined 
     maxBuffer: 1 << 20,
   });
   const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ETIMEDOUT') return `timed out after ${hook.timeout}s`;
+  if (code === 'ETIMEDOUT') return `hook ran past specified timeout of ${hook.timeout!.toFixed(1)}s`;
   // A hook need not read the state: one that exits first leaves us EPIPE, which is no failure.
   if (r.error && code !== 'EPIPE') return r.error.message;
   const output = () => `, stdout: ${oneLine(r.stdout)}, stderr: ${oneLine(r.stderr)}`;
-  if (r.signal) return `error running hook: killed by ${r.signal}${output()}`;
-  if (r.status !== 0) return `error running hook: exit status ${r.status}${output()}`;
+  if (r.signal) return `signal: ${signalName(r.signal)}${output()}`;
+  if (r.status !== 0) return `exit status ${r.status}${output()}`;
   return undefined;
 }
 
-/** Runs the hooks of one kind in order; the first failure throws (or, for post* hooks, warns). */
-export function runHooks(kind: HookKind, hooks: HookConfig[] | undefined, state: HookState, warn: (m: string) => void, debug: (m: string) => void = (m) => log.debug(m)): void {
+/** As Go's exec reports a killed process ("signal: killed"). */
+function signalName(signal: NodeJS.Signals): string {
+  const names: Partial<Record<NodeJS.Signals, string>> = { SIGKILL: 'killed', SIGTERM: 'terminated', SIGSEGV: 'segmentation fault', SIGABRT: 'aborted', SIGINT: 'interrupt' };
+  return names[signal] ?? signal;
+}
+
+/**
+ * Runs the hooks of one kind in order; the first failure throws (a poststop
+ * one warns). The error starts as runc 1.3.6's ("error running createRuntime
+ * hook #1: exit status 1, ...", which its hooks.bats matches; runc 1.1.5 says
+ * "error running hook #1: error running hook: exit status 1, ...").
+ */
+export function runHooks(kind: HookKind, hooks: HookConfig[] | undefined, state: HookState, warn: (m: string) => void, debug: (m: string) => void = (m) => log.debug(m), inherited?: NodeJS.ProcessEnv | string[]): void {
   for (const [i, hook] of (hooks ?? []).entries()) {
     debug(`hooks.${kind}[${i}]: running ${JSON.stringify([hook.path, ...(hook.args ?? []).slice(1)])}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
-    const problem = runHook(hook, state);
+    const problem = runHook(hook, state, inherited);
     debug(`hooks.${kind}[${i}]: ${problem ?? 'done'}`);
     if (!problem) continue;
-    const msg = `hooks.${kind}[${i}] ${hook.path}: ${problem}`;
-    if (kind === 'poststart' || kind === 'poststop') warn(`${msg} (ignored: ${kind} hooks cannot fail the operation)`);
-    else throw new RuntimeError(`${kind} hook`, msg);
+    const step = `error running ${kind} hook #${i}`;
+    if (kind === 'poststop') warn(`${step}: ${hook.path}: ${problem} (ignored: a poststop hook cannot fail the operation)`);
+    else throw new RuntimeError(step, `${hook.path}: ${problem}`);
   }
 }

@@ -101,6 +101,18 @@ function request(sys: Sys, what: string, req: Buffer): void {
   if (errno) throw new RuntimeError('linux.netDevices', `${what}: errno ${errno} (${ERRNO_NAMES[errno] ?? 'E?'})`);
 }
 
+/**
+ * linux.netDevices less the host's loopback, with a warning: the kernel
+ * will not move it (EINVAL), and the container's network namespace has a
+ * loopback of its own. runc 1.3.6 ignores netDevices altogether, so such a
+ * config runs there; undefined when nothing is left to move.
+ */
+export function movableNetDevices(devices: Record<string, { name?: string }> | undefined, warn: (m: string) => void): Record<string, { name?: string }> | undefined {
+  const out = Object.fromEntries(Object.entries(devices ?? {}).filter(([host]) => host !== 'lo'));
+  if (devices?.lo) warn('linux.netDevices["lo"]: the loopback device is not moved (the kernel refuses it; the container has its own)');
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** The host interfaces' indexes, looked up before anything exists so a missing one fails cleanly. */
 export function netDeviceIndexes(sys: Sys, devices: Record<string, { name?: string }>): Map<string, number> {
   const out = new Map<string, number>();

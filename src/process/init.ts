@@ -13,6 +13,7 @@ import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js
 import { applyMounts, finishReadonlyMounts, hostCgroup2Copy, mountCgroup2, prepareRoot } from '../rootfs/mounts.js';
 import { applyPathRestrictions } from '../rootfs/paths.js';
 import { chrootRoot, chrootToFd, moveRoot, pivotRoot } from '../rootfs/pivot.js';
+import { mkdirAllInRoot } from '../rootfs/resolve.js';
 import { AT_FDCWD, CLONE, MOUNT_ATTR, O, PR, RESOLVE } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { setupConsole } from '../tty/console.js';
@@ -71,7 +72,12 @@ export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number
   const mountinfo = () => fs.readFileSync('/proc/self/mountinfo', 'utf8');
   const switchRoot = c.mountNs === 'none' ? chrootRoot : c.noPivot ? (s: Sys, rootfs: string) => moveRoot(s, rootfs, mountinfo) : pivotRoot;
   step('switch root', () => switchRoot(sys, c.rootfs));
+  // After the switch, so that it is the container's "/" that changes, not the host's.
+  if (c.newRootPropagation !== undefined && c.mountNs !== 'none') step('root propagation', () => sys.mount(null, '/', null, c.newRootPropagation!, null));
   const newRoot = step('open new root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
+  // As runc: a process.cwd that does not exist is made (0755, root's),
+  // inside the new root and before it is made read-only.
+  step(`create cwd ${plan.process.cwd}`, () => sys.close(mkdirAllInRoot(sys, newRoot, plan.process.cwd)));
   // The console comes after the mounts (they may include devpts) and before
   // the root is made read-only (runc: "before we finalize the rootfs").
   if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true, controlling: true }));
@@ -115,7 +121,10 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
     channel.send({ type: 'hooks' });
     const { state } = await channel.receive('hooks-done');
     step('chdir to the rootfs', () => sys.chdir(c.rootfs));
-    runHooks('createContainer', c.hooks.createContainer, state, () => {}, note);
+    // Without an env of its own a createContainer hook gets an empty one:
+    // runc 1.3.6's init has cleared its environment by then (runc 1.1.5
+    // passed the process's env).
+    runHooks('createContainer', c.hooks.createContainer, state, () => {}, note, []);
   }
   const rootFd = enterRootfs(sys, plan, c);
   note('root switched');
@@ -156,7 +165,11 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   sys.close(procFd);
   // startContainer: inside the container, path resolved there, after start.
   // (No --debug lines: the channel to the CLI is closed by now.)
-  runHooks('startContainer', c.hooks.startContainer, { ...(state as HookState), status: 'running' }, () => {}, () => {});
+  // One without an env (or with an empty one) gets the process's, HOME
+  // included, as runc 1.3.6 keeps it (its hooks.bats, "startContainer hook
+  // should inherit process environment").
+  const startHooks = c.hooks.startContainer?.map((h) => (h.env?.length ? h : { ...h, env: undefined }));
+  runHooks('startContainer', startHooks, { ...(state as HookState), status: 'running' }, () => {}, () => {}, plan.process.env);
   return execProgram(sys, plan, shim, program, filterBeforeHooks ? undefined : loadFilterLast);
 }
 

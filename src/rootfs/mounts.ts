@@ -27,16 +27,23 @@ export function prepareRoot(sys: Sys, rootfs: string, rootPropagation: number, m
   sys.mount(rootfs, rootfs, 'bind', MS.BIND | MS.REC, null);
 }
 
-/** pivot_root refuses a new root whose parent mount is shared (runc: rootfsParentMountPrivate). */
+/**
+ * pivot_root refuses a new root whose parent mount is shared, and the bind
+ * of the rootfs fails (EINVAL) on an unbindable one (rootfsPropagation
+ * "unbindable"): either is made private (runc: rootfsParentMountPrivate,
+ * which in 1.3.6 does so whatever the parent's propagation, so that
+ * "unbindable" runs; 1.1.5 did it only for a shared one). A slave parent
+ * stays one here.
+ */
 export function makeParentMountPrivate(sys: Sys, rootfs: string, mountinfo: string): void {
-  let best: { point: string; shared: boolean } | undefined;
+  let best: { point: string; blocks: boolean } | undefined;
   for (const m of parseMountinfo(mountinfo)) {
     const point = m.mountPoint;
     // The mount that holds the rootfs (the rootfs itself if it is a mount point).
     const inside = point === '/' || rootfs === point || rootfs.startsWith(point + '/');
-    if (inside && (!best || point.length >= best.point.length)) best = { point, shared: m.optional.some((o) => o.startsWith('shared:')) };
+    if (inside && (!best || point.length >= best.point.length)) best = { point, blocks: m.optional.some((o) => o.startsWith('shared:') || o === 'unbindable') };
   }
-  if (best?.shared) sys.mount(null, best.point, null, MS.PRIVATE, null);
+  if (best?.blocks) sys.mount(null, best.point, null, MS.PRIVATE, null);
 }
 
 function isDirectorySource(source: string, sourceFd?: number): boolean {

@@ -121,9 +121,18 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
   return { flags, propagation, data: data.join(','), copyUp, ...(recursive ? { recursive } : {}), ...(idmap ? { idmap } : {}) };
 }
 
+/**
+ * linux.rootfsPropagation as runc (1.1.5 and 1.3.6) maps it: the plain
+ * names apply to `/` alone, the r* ones (which the spec's schema does not
+ * list, and runc takes) to every mount under it.
+ */
 export const ROOTFS_PROPAGATION: Record<string, number> = {
-  private: MS.PRIVATE | MS.REC,
-  shared: MS.SHARED | MS.REC,
-  slave: MS.SLAVE | MS.REC,
-  unbindable: MS.UNBINDABLE | MS.REC,
+  private: MS.PRIVATE,
+  rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED,
+  rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE,
+  rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE,
+  runbindable: MS.UNBINDABLE | MS.REC,
 };

@@ -375,7 +375,7 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
     const r = runBoth(b);
     for (const name of ['ocirun', 'runc']) {
       expect(r[name].status, name).toBe(1);
-      expect(r[name].stderr, name).toMatch(/error running hook: exit status 1, stdout: , stderr: mkdir: can't create directory '\/hook-dir': Operation not permitted/);
+      expect(r[name].stderr, name).toMatch(/exit status 1, stdout: , stderr: mkdir: can't create directory '\/hook-dir': Operation not permitted/);
     }
     expect(r.ocirun.stderr.trim().split('\n')).toHaveLength(1);
     expect(fs.existsSync(path.join(b, 'rootfs/hook-dir'))).toBe(false);

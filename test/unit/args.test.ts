@@ -8,7 +8,7 @@ const globals: Flag[] = [
 ];
 const noop = async () => {};
 const commands: CommandDef[] = [
-  { name: 'exec', summary: '', usage: '', args: { min: 1, max: Infinity }, run: noop, flags: [{ name: 'env', short: 'e', value: true, repeat: true, help: '' }, { name: 'tty', short: 't', help: '' }] },
+  { name: 'exec', summary: '', usage: '', args: { min: 1, max: Infinity }, flagsFirst: true, run: noop, flags: [{ name: 'env', short: 'e', value: true, repeat: true, help: '' }, { name: 'tty', short: 't', help: '' }] },
   { name: 'list', aliases: ['ls'], summary: '', usage: '', args: { min: 0, max: 0 }, run: noop, flags: [{ name: 'format', short: 'f', value: true, default: 'table', help: '' }] },
   { name: 'kill', summary: '', usage: '', args: { min: 1, max: 2 }, run: noop, flags: [{ name: 'all', short: 'a', help: '' }] },
 ];
@@ -33,6 +33,17 @@ describe('command line', () => {
     expect(parse(['kill', 'c1', '-9'])).toMatchObject({ inv: { args: ['c1', '-9'], flags: {} } });
     // -- ends the flags.
     expect(parse(['kill', '-a', '--', '-c1'])).toMatchObject({ inv: { args: ['-c1'], flags: { all: true } } });
+  });
+
+  it("moves a command's own flags before its arguments, as urfave/cli does (but for exec)", () => {
+    expect(parse(['kill', 'c1', 'KILL', '--all'])).toMatchObject({ inv: { args: ['c1', 'KILL'], flags: { all: true } } });
+    expect(parse(['list', '--format', 'json'])).toMatchObject({ inv: { args: [], flags: { format: 'json' } } });
+    // A word after a flag goes along with it (urfave/cli's reorder does not
+    // know booleans), so that under runc too this names container KILL.
+    expect(parse(['kill', 'c1', '-a', 'KILL'])).toMatchObject({ inv: { args: ['KILL', 'c1'], flags: { all: true } } });
+    // Not our flag, or after --: stays where it is.
+    expect(parse(['kill', 'c1', '-9'])).toMatchObject({ inv: { args: ['c1', '-9'] } });
+    expect(parse(['kill', 'c1', '--', '--all'])).toMatchObject({ inv: { args: ['c1', '--all'], flags: {} } });
   });
 
   it('reads booleans as Go does, and refuses other values', () => {

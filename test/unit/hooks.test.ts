@@ -20,24 +20,38 @@ describe('hooks', () => {
 
   it('reports a failing hook with its exit status, and a hung one as timed out', () => {
     // runc's words, with the hook's output (kept, not passed on) on one line.
-    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', 'echo out; echo err >&2; echo more >&2; exit 3'] }, state)).toBe('error running hook: exit status 3, stdout: out, stderr: err\\nmore');
-    expect(runHook({ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }, state)).toBe('timed out after 1s');
+    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', 'echo out; echo err >&2; echo more >&2; exit 3'] }, state)).toBe('exit status 3, stdout: out, stderr: err\\nmore');
+    expect(runHook({ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }, state)).toBe('hook ran past specified timeout of 1.0s');
   });
 
   it('does not count a hook that never reads its stdin as failed', () => {
     // 1 MiB of annotations: more than a pipe holds, so the write meets a closed pipe.
     const big = { ...state, annotations: { big: 'x'.repeat(1 << 20) } };
     expect(runHook({ path: '/bin/true' }, big)).toBeUndefined();
-    expect(runHook({ path: '/bin/false' }, big)).toBe('error running hook: exit status 1, stdout: , stderr: ');
+    expect(runHook({ path: '/bin/false' }, big)).toBe('exit status 1, stdout: , stderr: ');
   });
 
-  it('fails the operation for create-time hooks, warns for poststart and poststop', () => {
-    const fail = [{ path: '/bin/false' }];
+  it('gives a hook without env the inherited environment, and one with env: [] none', () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hook-')), 'out');
+    const script = `echo "\${PATH:-nopath} \${FOO:-nofoo}" >> ${out}`;
+    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', script] }, state)).toBeUndefined();
+    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', script] }, state, ['FOO=inherited'])).toBeUndefined();
+    expect(runHook({ path: '/bin/sh', args: ['sh', '-c', script], env: [] }, state)).toBeUndefined();
+    const [runtime, given, empty] = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(runtime).toBe(`${process.env.PATH} nofoo`);
+    expect(given).toMatch(/ inherited$/);
+    expect(empty).toMatch(/ nofoo$/);
+    expect(empty).not.toContain(process.env.PATH!);
+  });
+
+  it('fails the operation for every hook kind but poststop, which warns', () => {
+    const fail = [{ path: '/bin/true' }, { path: '/bin/false' }];
     expect(() => runHooks('prestart', fail, state, () => {})).toThrow(RuntimeError);
-    expect(() => runHooks('createRuntime', fail, state, () => {})).toThrow(/hooks.createRuntime\[0\] \/bin\/false: error running hook: exit status 1/);
+    expect(() => runHooks('createRuntime', fail, state, () => {})).toThrow(/^error running createRuntime hook #1: \/bin\/false: exit status 1/);
+    expect(() => runHooks('poststart', fail, state, () => {})).toThrow(/^error running poststart hook #1: /);
     const warnings: string[] = [];
     runHooks('poststop', [...fail, { path: '/bin/true' }], state, (m) => warnings.push(m));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/hooks.poststop\[0\]/);
+    expect(warnings[0]).toMatch(/^error running poststop hook #1: /);
   });
 });

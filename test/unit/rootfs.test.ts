@@ -124,7 +124,7 @@ describe('paths inside the rootfs', () => {
     expect(other.named('fstatfs')).toHaveLength(0);
   });
 
-  it('makes the parent mount private only when it is shared', () => {
+  it('makes the parent mount private only when it is shared or unbindable', () => {
     const info = '24 1 0:22 / / rw shared:1 - ext4 /dev/vda rw\n30 24 0:30 / /var rw shared:5 - tmpfs tmpfs rw\n';
     const sys = new RecordingSys();
     makeParentMountPrivate(sys, '/var/lib/c/rootfs', info);
@@ -132,6 +132,9 @@ describe('paths inside the rootfs', () => {
     const quiet = new RecordingSys();
     makeParentMountPrivate(quiet, '/var/lib/c/rootfs', info.replace(/shared:\d+ /g, ''));
     expect(quiet.named('mount')).toEqual([]);
+    const unbindable = new RecordingSys();
+    makeParentMountPrivate(unbindable, '/var/lib/c/rootfs', info.replace('shared:5', 'unbindable'));
+    expect(unbindable.named('mount')).toEqual([[null, '/var', null, MS.PRIVATE, null]]);
   });
 
   it('pivots with pivot_root(".", ".") and detaches the old root', () => {

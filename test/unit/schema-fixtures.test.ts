@@ -25,7 +25,7 @@ const anyHost: HostFacts = {
   isDirectory: () => true,
   appArmor: () => true,
   selinux: () => true,
-  isOwnMountNamespace: () => false,
+  isOwnNamespace: () => false,
   // A resctrl with every feature (the fixtures' intelRdt configs are valid ones).
   resctrlRoot: () => fakeResctrl,
   systemdRunning: () => true,

@@ -13,7 +13,7 @@ const host: HostFacts = {
   isDirectory: (p) => !p.endsWith('/missing'),
   appArmor: () => false,
   selinux: () => false,
-  isOwnMountNamespace: (p) => p === '/proc/self/ns/mnt',
+  isOwnNamespace: (p, type) => p === `/proc/self/ns/${type}`,
   resctrlRoot: () => undefined,
   systemdRunning: () => true,
 };
@@ -69,6 +69,11 @@ describe('config validation', () => {
     c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
     c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
   }, 'linux.sysctl.net.ipv4.ip_forward', /network namespace/));
+  it("net sysctl in a joined network namespace that is the runtime's own", () => expectField((c) => {
+    c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: '/proc/self/ns/net' } : n));
+    c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  }, 'linux.sysctl.net.ipv4.ip_forward', /not allowed in host network namespace/));
+  it('kernel.hostname as a sysctl (runc: it conflicts with the hostname field)', () => expectField((c) => (c.linux.sysctl = { 'kernel.hostname': 'x' }), 'linux.sysctl.kernel.hostname', /conflicts with the OCI "hostname" field/));
   it('user namespace without mappings', () => expectField((c) => c.linux.namespaces.push({ type: 'user' }), 'linux.uidMappings', /needs uidMappings/));
   it('relative hook path', () => expectField((c) => (c.hooks = { prestart: [{ path: 'bin/hook' }] }), 'hooks.prestart[0].path', /absolute/));
   it('hostname without a UTS namespace (it would be the host\'s)', () => expectField((c) => (c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'uts')), 'hostname', /private UTS namespace/));
@@ -77,6 +82,10 @@ describe('config validation', () => {
   it('config for another platform', () => expectField((c) => (c.windows = {}), 'windows', /another platform/));
   it("podman's fileMode with the file-type bits (8630 = S_IFCHR | 0666) is a uint32, as in the spec", () => {
     expect(() => check((c) => (c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 8630, uid: 0, gid: 0 }]))).not.toThrow();
+    // As runc: a device outside /dev, a sysctl written with slashes, a net sysctl in a joined namespace not the runtime's.
+    expect(() => check((c) => (c.linux.devices = [{ path: '/foo-dev', type: 'c', major: 1, minor: 3 }]))).not.toThrow();
+    expect(() => check((c) => (c.linux.sysctl = { 'net/ipv4/ip_forward': '1' }))).toThrow(/unknown sysctl/); // (the fake host knows the dotted name only)
+    expect(() => check((c) => (c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: '/run/netns/x' } : n)), c.linux.sysctl = { 'net.ipv4.ip_forward': '1' }))).not.toThrow();
     expect(planContainer({ ...(defaultSpec() as any), linux: { ...(defaultSpec() as any).linux, devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 8630 }] } }, { id: 'x', bundle: '/b' }).devices.find((d) => d.path === '/dev/fuse')?.mode).toBe(8630);
     expectField((c) => (c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 1, fileMode: -1 }]), 'linux.devices[0].fileMode', /must be >= 0/);
   });

@@ -79,9 +79,14 @@ export function emulateDeviceRules(input: DeviceRule[]): DeviceRuleSet {
 
 const id = (n: number) => (n < 0 ? '*' : String(n));
 
-/** A rule from the config's form ("c 1:3 rwm" strings or objects) to the emulator's. */
+/**
+ * A rule from the config's form ("c 1:3 rwm" strings or objects) to the
+ * emulator's. Letters of the access other than r, w and m are ignored (the
+ * emulator keeps only those), as runc's Permissions set does: runc 1.3.6's
+ * update.bats "update devices [minimal transition rules]" has "rwa".
+ */
 export function parseDeviceRule(text: string, allow: boolean): DeviceRule {
-  const m = /^([acb]) (\*|\d+):(\*|\d+) ([rwm]*)$/.exec(text);
+  const m = /^([acb]) (\*|\d+):(\*|\d+) ([a-z]*)$/.exec(text);
   if (!m) throw new RuntimeError('device rules', `bad device rule "${text}"`);
   const num = (s: string) => (s === '*' ? -1 : Number(s));
   return { allow, type: m[1] as DeviceRule['type'], major: num(m[2]), minor: num(m[3]), access: m[4] };
