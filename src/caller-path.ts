@@ -147,10 +147,17 @@ export function makeCallerDirs(step: string, dir: string, mode: number): number 
 export function openCallerFileForAppend(step: string, file: string): number {
   const parent = walkCallerPath(step, file, { followLast: true });
   try {
-    // Another user's FIFO would block the command in open(2) until they read.
-    const st = fs.lstatSync(atFd(parent.fd, parent.name), { throwIfNoEntry: false });
-    if (st && !st.isFile() && !trustedOwner(st.uid)) throw refuse(step, file, `refusing a file that is not a regular one, owned by uid ${st.uid} (neither the caller nor root)`, 'EPERM');
-    return fs.openSync(atFd(parent.fd, parent.name), O.WRONLY | fs.constants.O_APPEND | O.CREAT | O.NOFOLLOW | O.CLOEXEC, 0o644);
+    // Another user's FIFO would block the command in open(2) until they
+    // read: opened without blocking, then what was opened is checked (a
+    // check of the path before the open could be raced by a rename).
+    const fd = fs.openSync(atFd(parent.fd, parent.name), O.WRONLY | fs.constants.O_APPEND | O.CREAT | O.NOFOLLOW | O.CLOEXEC | O.NONBLOCK, 0o644);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() && !trustedOwner(st.uid)) {
+      fs.closeSync(fd);
+      throw refuse(step, file, `refusing a file that is not a regular one, owned by uid ${st.uid} (neither the caller nor root)`, 'EPERM');
+    }
+    // O_NONBLOCK stays: it changes nothing for a regular file.
+    return fd;
   } catch (err) {
     if (err instanceof RuntimeError) throw err;
     throw refuse(step, file, reason(err), errnoOf(err));

@@ -15,9 +15,10 @@ import { readState, stateDir, type SavedState } from './state.js';
 export function lockDir(sys: Sys, dir: string): () => void {
   let fd: number;
   try {
-    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    // Never through a symlink (see readState).
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RuntimeError('', ERR.notExist);
+    if (['ENOENT', 'ELOOP', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw new RuntimeError('', ERR.notExist);
     throw new RuntimeError('lock state', `${dir}: ${(err as Error).message}`, { cause: err });
   }
   try {

@@ -96,8 +96,23 @@ function readOwnFile(file: string): string {
   }
 }
 
+/**
+ * Refuses what cannot be a container's state directory ocirun made: --root owned by the caller or root and writable by no other user
+ * (as create requires), and the id's entry a directory, not a symlink (a
+ * user who owns --root could point one at another root's container, whose
+ * state ocirun would then act on, as runc's securejoin does not).
+ */
+function checkStateDir(root: string, id: string): void {
+  const r = fs.statSync(root, { throwIfNoEntry: false });
+  if (r && !trustedOwner(r.uid)) throw new RuntimeError('read state', `${root}: owned by uid ${r.uid}, neither the caller nor root (EPERM)`);
+  if (r && r.mode & 0o002) throw new RuntimeError('read state', `${root}: writable by any user (mode ${(r.mode & 0o7777).toString(8)}) (EPERM)`);
+  const d = fs.lstatSync(stateDir(root, id), { throwIfNoEntry: false });
+  if (!d?.isDirectory()) throw new RuntimeError('', ERR.notExist);
+}
+
 export function readState(root: string, id: string): SavedState {
   checkId(id);
+  checkStateDir(root, id);
   let text: string;
   try {
     text = readOwnFile(stateFile(root, id));
@@ -110,11 +125,15 @@ export function readState(root: string, id: string): SavedState {
     }
     throw new RuntimeError('read state', `${stateFile(root, id)}: ${(err as Error).message}`);
   }
+  let s: SavedState;
   try {
-    return JSON.parse(text) as SavedState;
+    s = JSON.parse(text) as SavedState;
   } catch {
     throw new RuntimeError('read state', `${stateFile(root, id)}: not valid JSON`);
   }
+  // Another container's state, reached through a name that is not its own.
+  if (s.id !== id) throw new RuntimeError('', ERR.notExist);
+  return s;
 }
 
 function emptyState(root: string, id: string): SavedState {

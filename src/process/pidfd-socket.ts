@@ -5,11 +5,13 @@
  * for a container's init, "setns" for an exec'd process. (runc's init sends
  * its own; here the runtime opens it, which names the same process.)
  */
+import { connectCallerSocket } from '../caller-path.js';
 import { step } from '../errors.js';
 import type { Sys } from '../sys/types.js';
 
 export function sendPidfd(sys: Sys, socketPath: string, pid: number, kind: 'standard' | 'setns'): void {
-  const sock = step(`connect to pidfd socket ${socketPath}`, () => sys.connectUnix(socketPath));
+  // As the console socket: the path walked as the caller's, the listener the caller or root.
+  const sock = connectCallerSocket(sys, `connect to pidfd socket ${socketPath}`, socketPath);
   try {
     const pidfd = step(`pidfd_open ${pid}`, () => sys.pidfdOpen(pid));
     try {

@@ -165,14 +165,14 @@ export const AT_EMPTY_PATH = 0x1000;
 export const AT_RECURSIVE = 0x8000;
 
 /** fcntl(2) commands, and the one fd flag. */
-export const F = { GETFD: 1, SETFD: 2, DUPFD_CLOEXEC: 1030, ADD_SEALS: 1033 } as const;
+export const F = { GETFD: 1, SETFD: 2, SETFL: 4, DUPFD_CLOEXEC: 1030, ADD_SEALS: 1033 } as const;
 export const FD_CLOEXEC = 1;
 export const CLOSE_RANGE_CLOEXEC = 4;
 
 export const AF_UNIX = 1;
 export const AF_NETLINK = 16;
 /** socket(2) types; CLOEXEC is O_CLOEXEC's value, as pipe2(2) also takes it. */
-export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, CLOEXEC: 0o2000000 } as const;
+export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, NONBLOCK: 0o4000, CLOEXEC: 0o2000000 } as const;
 export const SOL_SOCKET = 1;
 export const SCM_RIGHTS = 1;
 export const MSG = { NOSIGNAL: 0x4000, CMSG_CLOEXEC: 0x40000000 } as const;

@@ -370,8 +370,11 @@ export class LibcSys implements Sys {
   /** A new unix socket, connected or bound to `socketPath`; closed again if that fails. */
   private unixSocket(kind: 'stream' | 'dgram', call: 'connect' | 'bind', socketPath: string): number {
     const [addr, len] = this.unixAddr(call, socketPath);
-    const sock = this.check(this.fns.socket(AF_UNIX, (kind === 'stream' ? SOCK.STREAM : SOCK.DGRAM) | SOCK.CLOEXEC, 0), 'socket', socketPath);
-    if (this.fns[call](sock, addr, len) < 0) {
+    // A listener that never accepts (a full backlog) would hold a blocking
+    // connect for ever, and the command with it: without blocking it is
+    // EAGAIN at once, as runc's (Go's) connect reports it.
+    const sock = this.check(this.fns.socket(AF_UNIX, (kind === 'stream' ? SOCK.STREAM : SOCK.DGRAM) | SOCK.CLOEXEC | SOCK.NONBLOCK, 0), 'socket', socketPath);
+    if (this.fns[call](sock, addr, len) < 0 || this.fns.fcntl(sock, F.SETFL, 0) < 0) {
       const errno = koffi.errno();
       this.fns.close(sock);
       this.fail(call, socketPath, errno);

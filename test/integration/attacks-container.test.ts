@@ -60,16 +60,20 @@ interface Report {
  * `act` once it is scanning, and returns what it reached.
  */
 async function attack(runtime: string, root: string, id: string, seconds: number, act: () => void, targets: string[] = []): Promise<Report> {
-  const p = spawn(runtime, ['--root', root, 'exec', id, '/reach-runtime', secret, String(seconds), ...targets], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (err += d));
+  // Its output goes to a file: `act` blocks this thread, and an attacker
+  // blocked on a full pipe could hold a process it has seized.
+  const outFile = path.join(work, `attack-${++seq}.out`);
+  const outFd = fs.openSync(outFile, 'w');
+  const p = spawn(runtime, ['--root', root, 'exec', id, '/reach-runtime', secret, String(seconds), ...targets], { stdio: ['ignore', outFd, outFd] });
+  fs.closeSync(outFd);
   const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
-  for (let i = 0; i < 200 && !out.includes('ready\n'); i++) await new Promise((r) => setTimeout(r, 25));
-  expect(out, `the attacker did not start: ${err}`).toContain('ready\n');
+  const read = () => fs.readFileSync(outFile, 'utf8');
+  for (let i = 0; i < 200 && !read().includes('ready\n'); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(read(), 'the attacker did not start').toContain('ready\n');
   act();
-  expect(await exited, err).toBe(0);
+  const code = await exited;
+  const out = read();
+  expect(code, out).toBe(0);
   const m = /hits (\d+) seen (\d+)/.exec(out);
   expect(m, out).not.toBeNull();
   return { hits: [...new Set(out.split('\n').filter((l) => l.startsWith('hit ')))], seen: Number(m![2]) };
