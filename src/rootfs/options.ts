@@ -126,13 +126,4 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
  * names apply to `/` alone, the r* ones (which the spec's schema does not
  * list, and runc takes) to every mount under it.
  */
-export const ROOTFS_PROPAGATION: Record<string, number> = {
-  private: MS.PRIVATE,
-  rprivate: MS.PRIVATE | MS.REC,
-  shared: MS.SHARED,
-  rshared: MS.SHARED | MS.REC,
-  slave: MS.SLAVE,
-  rslave: MS.SLAVE | MS.REC,
-  unbindable: MS.UNBINDABLE,
-  runbindable: MS.UNBINDABLE | MS.REC,
-};
+export const ROOTFS_PROPAGATION: Record<string, number> = PROPAGATION;
