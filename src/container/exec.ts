@@ -188,6 +188,61 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
 }
 
 /**
+ * The cgroup join and the "go": at once under roomy limits (the join's
+ * RCU wait overlaps the init's start), else once the exec shim says it is
+ * there. The agent's notify fd comes meanwhile, when the init loads the
+ * filter, before the shim runs.
+ */
+async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: string[], finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
+  if (plan.cgroupsJoined) {
+    joinExecCgroups(cgroupProcs, pid);
+    log.debug('exec: joined the cgroups');
+    channel.send({ type: 'go' });
+    await agent?.receive(channel, pid);
+    return;
+  }
+  primeCgroupMigration(hostLayout(), pid);
+  await agent?.receive(channel, pid);
+  await channel.receive('shim');
+  joinExecCgroups(cgroupProcs, pid);
+  log.debug('exec: the shim joined the cgroups');
+  // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
+  if (finalAffinity) step('set final CPU affinity', () => sys.schedSetaffinity(finalAffinity, pid));
+  channel.send({ type: 'go' });
+}
+
+/**
+ * The seccomp agent's notify fd, which the init sends us: the agent gets it
+ * with the container process state, "running" and the exec'd process as
+ * pid (runc's setns process). Where the filter notifies a system call the
+ * exec shim makes before its fork, the agent must have it at once (the
+ * shim would wait on it), with the pid of the shim, the process's parent.
+ */
+class AgentHandOff {
+  private notifyFd: number | undefined;
+  constructor(private readonly sys: Sys, private agentFd: number | undefined, private readonly s: SavedState, private readonly seccomp: SeccompConfig) {}
+
+  async receive(channel: Channel, shimPid: number): Promise<void> {
+    this.notifyFd = await channel.receiveFd('seccomp-fd');
+    if (notifiesShimCalls(this.seccomp)) this.send(shimPid);
+  }
+
+  send(pid: number): void {
+    if (this.agentFd === undefined || this.notifyFd === undefined) return;
+    const { s } = this;
+    const state = containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', pid, this.seccomp.listenerMetadata);
+    const [agentFd, notifyFd] = [this.agentFd, this.notifyFd];
+    this.agentFd = this.notifyFd = undefined;
+    step('send seccomp notify fd', () => sendToAgent(this.sys, agentFd, notifyFd, state));
+  }
+
+  close(): void {
+    for (const fd of [this.agentFd, this.notifyFd]) if (fd !== undefined) this.sys.close(fd);
+    this.agentFd = this.notifyFd = undefined;
+  }
+}
+
+/**
  * Starts the process; resolves to its pid once it runs the program. A
  * terminal for a foreground exec with no console socket goes down `pair`.
  */
@@ -256,50 +311,21 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       debug: log.debugging || undefined,
     };
     channel.send({ type: 'plan', plan });
-    // The filter's notify fd comes once the init loads it, before its exec.
-    // runc's setns process: the state as "running", the exec'd process as
-    // pid. But where the filter notifies a system call the exec shim makes
-    // before the fork, the agent must have the fd at once (the shim would
-    // wait on it), with the pid of the shim, the process's parent.
-    const sendNotifyFd = (processPid: number) => {
-      const state = containerProcessState({ ociVersion: OCI_VERSION, id: s.id, pid: s.pid, bundle: s.bundle, annotations: s.annotations }, 'running', processPid, seccomp?.listenerMetadata);
-      step('send seccomp notify fd', () => sendToAgent(sys, agentFd!, notify!, state));
-      agentFd = notify = undefined;
-    };
-    const notifyFd = async () => {
-      if (agentFd === undefined) return undefined;
-      notify = await channel.receiveFd('seccomp-fd');
-      if (notifiesShimCalls(seccomp)) sendNotifyFd(pid);
-      return notify;
-    };
-    let notify: number | undefined;
-    if (plan.cgroupsJoined) {
-      // While the init starts: the join waits for an RCU grace period.
-      joinExecCgroups(cgroupProcs, pid);
-      log.debug('exec: joined the cgroups');
-      channel.send({ type: 'go' });
-      notify = await notifyFd();
-    } else {
-      primeCgroupMigration(hostLayout(), pid);
-      notify = await notifyFd();
-      // The init sets the process up and execs the shim, which says so and
-      // waits: only then does the process join the container's cgroups.
-      await channel.receive('shim');
-      joinExecCgroups(cgroupProcs, pid);
-      log.debug('exec: the shim joined the cgroups');
-      // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
-      const final = processPlan.execCPUAffinity?.final;
-      if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
-      channel.send({ type: 'go' });
+    const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
+    agentFd = undefined;
+    try {
+      await joinAndGo(sys, channel, pid, plan, cgroupProcs, processPlan.execCPUAffinity?.final, agent);
+      // The shim forks the process into the pid namespace, names it and exits.
+      if (plan.pidNsFd !== undefined) {
+        forked = (await channel.receive('pid')).pid;
+        await sys.waitpid(pid);
+        reaped = true;
+        log.debug(`exec: forked into the pid namespace, pid ${forked}`);
+      }
+      agent?.send(forked ?? pid);
+    } finally {
+      agent?.close();
     }
-    // The shim forks the process into the pid namespace, names it and exits.
-    if (plan.pidNsFd !== undefined) {
-      forked = (await channel.receive('pid')).pid;
-      await sys.waitpid(pid);
-      reaped = true;
-      log.debug(`exec: forked into the pid namespace, pid ${forked}`);
-    }
-    if (notify !== undefined) sendNotifyFd(forked ?? pid);
     if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, forked ?? pid, 'setns');
     // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
     if (forked === undefined) await channel.execed();
