@@ -9,16 +9,9 @@ import { faultPoint } from '../fault.js';
 import { runHooks } from '../hooks/index.js';
 import { detachMountsBelow } from '../rootfs/host-mounts.js';
 import type { Sys } from '../sys/types.js';
+import { killQuietly } from '../process/kill.js';
 import { RuntimeError } from '../errors.js';
 import { hookState, initAlive, stateDir, type SavedState } from './state.js';
-
-function killQuietly(pid: number, signal: NodeJS.Signals | number): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
 
 /**
  * Sends `signal` to every process in the container's cgroups, sub-cgroups

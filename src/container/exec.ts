@@ -23,6 +23,7 @@ import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { SHIM_MEMFD_NAME, type StageInstruction } from '../process/messages.js';
 import type { Channel } from '../process/channel.js';
 import { launch } from '../process/spawn.js';
+import { killAndReap, killQuietly } from '../process/kill.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { connectAgent, containerProcessState, sendToAgent } from '../security/seccomp-listener.js';
@@ -133,14 +134,6 @@ function joinExecCgroups(procsFiles: string[], pid: number): void {
   }
 }
 
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
-
 /** What the exec shim calls between the filter's load and the fork (native/exec-shim.c). */
 const SHIM_SYSCALLS = new Set(['read', 'write', 'prctl', 'clone', 'setsid', 'ioctl', 'fcntl', 'close', 'exit_group']);
 
@@ -148,11 +141,6 @@ function notifiesShimCalls(seccomp: SeccompConfig | undefined): boolean {
   return (seccomp?.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.some((n) => SHIM_SYSCALLS.has(n)));
 }
 
-/** Our child `pid`, killed and waited for (a failed exec leaves nothing running). */
-async function killAndReap(sys: Sys, pid: number): Promise<void> {
-  killQuietly(pid);
-  await sys.waitpid(pid).catch(() => 0);
-}
 
 /**
  * Waits until the process the shim forked runs its program: end of file on
@@ -350,12 +338,7 @@ async function writeExecPidFile(sys: Sys, file: string, pid: number, pair: Conso
   try {
     writePidFile(file, pid);
   } catch (err) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone already */
-    }
-    await sys.waitpid(pid).catch(() => 0);
+    await killAndReap(sys, pid);
     pair?.dispose();
     throw atStep('write pid file', err);
   }

@@ -12,6 +12,7 @@ import { builtin, embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, sta
 import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
+import { killAndReap } from './kill.js';
 import { BIND, type StageInstruction } from './messages.js';
 import { errnoName } from '../sys/errno.js';
 import type { ContainerPlan } from '../config/plan.js';
@@ -222,14 +223,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
   } catch (err) {
     channel.close();
     await stageExit.catch(() => 0);
-    if (pid) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      await sys.waitpid(pid).catch(() => 0);
-    }
+    if (pid) await killAndReap(sys, pid);
     throw err;
   }
 }
