@@ -10,13 +10,15 @@
 #
 # usage (as root):
 #   RUNC_SUITE=<tool dir> RUNC_SRC=<prepared tree> conformance/runc-suite.sh [RUNTIME [BASELINE [OUTDIR]]]
-#   conformance/runc-suite.sh --compare RUNTIME_OUT BASELINE_OUT   # only compare two finished runs
-#
+#   conformance/runc-suite.sh --rerun RUNTIME BASELINE RUNTIME_OUT BASELINE_OUT
+#   conformance/runc-suite.sh --compare RUNTIME_OUT BASELINE_OUT
+#       (--rerun: the reruns and the comparison of two finished runs;
+#        --compare: only the comparison)
 #   RUNTIME   default bin/ocirun
 #   BASELINE  default $RUNC_SRC/runc when the tree built one (v1.3), else /usr/sbin/runc
-#   OUTDIR    default /tmp/runc-suite-<version>-<mode>; the runs go to OUTDIR/runtime,
-#             OUTDIR/baseline, the single-test reruns to OUTDIR/rerun, the report to
-#             OUTDIR/comparison.md
+#   OUTDIR    default /tmp/runc-suite-<version>-<mode>; the runs go to OUTDIR/runtime
+#             and OUTDIR/baseline, their single-test reruns to OUTDIR/runtime.rerun and
+#             OUTDIR/baseline.rerun, the report to OUTDIR/comparison.md
 # env:
 #   RUNC_SUITE    the runc-suite tool's directory (run.sh, run-rootless.sh,
 #                 identity.txt, skip lists); default ../shared/tools/runc-suite
@@ -24,12 +26,11 @@
 #   RUNC_SRC      tree the tool prepared (default /tmp/runc-src)
 #   ROOTLESS=1    run run-rootless.sh (tests run as RL_USER, default ocirun-test;
 #                 ROOTLESS_FEATURES as the tool takes it)
-#   PARALLEL=1    run the baseline and the runtime at the same time (both see
-#                 the same load); not with ROOTLESS=1, whose runs share the
-#                 delegated cgroup directories
-#   RERUN=0       do not rerun, alone, the tests the runtime fails where the
-#                 baseline passes (by default each is rerun once: on a shared
-#                 machine a test may time out under load)
+#   RERUN=0       no reruns. By default each test the baseline failed, then
+#                 each the runtime failed where the baseline passed, is run
+#                 once more alone, and counts as passed if it passes then: on a
+#                 shared machine a test may time out under load, or meet
+#                 another suite's container of the same name
 #   SKIP_LIST, FILES, FILTER, TEST_TIMEOUT, USE_SYSTEMD: passed to the tool
 # Identity text (the tool's identity.txt: runc's version string, help layout,
 # its internal --debug lines) is listed apart, not counted as a failure.
@@ -89,7 +90,7 @@ failure_excerpt() {
 			if ($0 ~ /^not ok/ && n == name) { on = 1; if ($0 ~ / # timeout after/) print "    timed out" } ; next }
 		on && /^# \(in test file|^#   `.*failed|^# .*\(status=[0-9]+\):?$/ { print "    " substr($0, 3); grab = ($0 ~ /status=/); next }
 		on && grab { if ($0 != "#") print "      " substr($0, 3); grab = 0 }
-	' "$tap" | tail -n 8
+	' "$tap" | tail -n 10
 }
 
 # --- running -----------------------------------------------------------------
@@ -121,73 +122,104 @@ mode_label() {
 	echo "v$(suite_version), $m"
 }
 
-# --- comparing ---------------------------------------------------------------
-# compare RUNTIME_OUT BASELINE_OUT [RERUN_DIR]: prints the table and the list.
-compare() {
-	local rto=$1 bo=$2 rerun=${3:-} tmp
-	tmp=$(mktemp -d)
-	results "$rto" | sort >"$tmp/rt"
-	results "$bo" | sort >"$tmp/base"
-	identity | sort >"$tmp/id"
-	# failed by the runtime, passed by the baseline
-	worse_than_baseline "$tmp/rt" "$tmp/base" >"$tmp/worse"
-	grep -vxF -f "$tmp/id" "$tmp/worse" >"$tmp/worse-behaviour" || true
-	grep -xF -f "$tmp/id" "$tmp/worse" >"$tmp/worse-identity" || true
-	: >"$tmp/flaky"
-	if [ -n "$rerun" ] && [ -d "$rerun" ]; then
-		local f n d
-		while IFS=$'\t' read -r f n; do
-			d=$(grep -lxF "$f"$'\t'"$n" "$rerun"/*/test 2>/dev/null | head -1)
-			[ -n "$d" ] || continue
-			results "$(dirname "$d")" | grep -qxF "$f"$'\t'"$n"$'\tpass' && printf '%s\t%s\n' "$f" "$n" >>"$tmp/flaky"
-		done <"$tmp/worse-behaviour"
-		grep -vxF -f "$tmp/flaky" "$tmp/worse-behaviour" >"$tmp/w" || true
-		mv "$tmp/w" "$tmp/worse-behaviour"
-	fi
-	local rtname bname nflaky
-	rtname=$(basename "$(sed -n -E 's/^# .* against (.*)$/\1/p' "$rto/summary.txt" | head -1)")
-	bname=$(sed -n 2p "$bo/summary.txt" | sed 's/^# //')
-	nflaky=$(wc -l <"$tmp/flaky")
-	local rp=$(($(count "$tmp/rt" pass) + nflaky)) rf=$(($(count "$tmp/rt" fail) - nflaky))
-	echo "| suite, mode | baseline ($bname) pass / fail / skip | $rtname pass / fail / skip | $rtname fails where the baseline passes (beyond identity text) |"
-	echo "|---|---|---|---|"
-	echo "| $(mode_label) | $(count "$tmp/base" pass) / $(count "$tmp/base" fail) / $(count "$tmp/base" skip) | $rp / $rf / $(count "$tmp/rt" skip) | $(wc -l <"$tmp/worse-behaviour") |"
-	echo
-	[ "$nflaky" -gt 0 ] && echo "$nflaky test(s) that failed in the full run passed when rerun alone, counted as passed:" &&
-		sed 's/^/  - /; s/\t/: /' "$tmp/flaky" && echo
-	echo "$rtname fails where the baseline passes ($(wc -l <"$tmp/worse-behaviour")):"
-	while IFS=$'\t' read -r f n; do
-		echo "  - $f: $n"
-		failure_excerpt "$rto" "$f" "$n"
-	done <"$tmp/worse-behaviour"
-	if [ -s "$tmp/worse-identity" ]; then
-		echo
-		echo "identity text, aside ($(wc -l <"$tmp/worse-identity")):"
-		sed 's/^/  - /; s/\t/: /' "$tmp/worse-identity"
-	fi
-	local worse
-	worse=$(wc -l <"$tmp/worse-behaviour")
-	rm -rf "$tmp"
-	[ "$worse" -eq 0 ]
-}
+# --- reruns -------------------------------------------------------------------
+# On a shared machine a test may time out, or meet another suite's container
+# of the same name, so each failed test is run once more by itself before it
+# counts: the reruns of a run OUT go to OUT.rerun/N (N/test names the test).
 
-# rerun_alone RUNTIME RUNTIME_OUT BASELINE_OUT RERUN_DIR: each test the runtime
-# failed where the baseline passed, once more by itself.
+# rerun_alone RUNTIME OUT: each "file<TAB>name" on stdin, alone, into OUT.rerun.
 rerun_alone() {
-	local rt=$1 rto=$2 bo=$3 dir=$4 f n i=0
+	local rt=$1 dir=${2%/}.rerun f n i=0
+	rm -rf "$dir"
 	mkdir -p "$dir"
 	while IFS=$'\t' read -r f n; do
 		i=$((i + 1))
 		mkdir -p "$dir/$i"
 		printf '%s\t%s\n' "$f" "$n" >"$dir/$i/test"
 		run_suite "$rt" "$dir/$i" "$f" "$n"
-	done < <(worse_than_baseline <(results "$rto") <(results "$bo") | grep -vxF -f <(identity))
+	done
 }
 
-if [ "${1:-}" = --compare ]; then
-	[ $# -ge 3 ] || die "usage: $0 --compare RUNTIME_OUT BASELINE_OUT [RERUN_DIR]"
+# Tests of OUT that failed in the full run and passed alone.
+passed_alone() {
+	local t d
+	for t in "${1%/}".rerun/*/test; do
+		[ -e "$t" ] || continue
+		d=$(dirname "$t")
+		results "$d" | grep -qxF "$(cat "$t")"$'\tpass' && cat "$t"
+	done
+}
+
+# results with the reruns applied: a failed test that passed alone counts as passed.
+effective() {
+	awk -F'\t' -v OFS='\t' 'FILENAME == ARGV[1] { alone[$1 "\t" $2] = 1; next }
+		$3 == "fail" && (($1 "\t" $2) in alone) { $3 = "pass" } { print }' \
+		<(passed_alone "$1") <(results "$1")
+}
+
+# Where the output of a test's last failure is: its rerun if any, else the run.
+failure_dir() {
+	local t
+	t=$(grep -lxF "$2"$'\t'"$3" "${1%/}".rerun/*/test 2>/dev/null | head -1)
+	if [ -n "$t" ]; then dirname "$t"; else echo "$1"; fi
+}
+
+# --- comparing ---------------------------------------------------------------
+# compare RUNTIME_OUT BASELINE_OUT: prints the table and the list.
+compare() {
+	local rto=$1 bo=$2 tmp f n
+	tmp=$(mktemp -d)
+	effective "$rto" >"$tmp/rt"
+	effective "$bo" >"$tmp/base"
+	identity >"$tmp/id"
+	worse_than_baseline "$tmp/rt" "$tmp/base" >"$tmp/worse"
+	grep -vxF -f "$tmp/id" "$tmp/worse" >"$tmp/worse-behaviour" || true
+	grep -xF -f "$tmp/id" "$tmp/worse" >"$tmp/worse-identity" || true
+	local rtname bname nworse
+	rtname=$(basename "$(sed -n -E 's/^# .* against (.*)$/\1/p' "$rto/summary.txt" | head -1)")
+	bname=$(sed -n 2p "$bo/summary.txt" | sed 's/^# //')
+	nworse=$(wc -l <"$tmp/worse-behaviour")
+	echo "| suite, mode | baseline ($bname) pass / fail / skip | $rtname pass / fail / skip | $rtname fails where the baseline passes (beyond identity text) |"
+	echo "|---|---|---|---|"
+	echo "| $(mode_label) | $(count "$tmp/base" pass) / $(count "$tmp/base" fail) / $(count "$tmp/base" skip) | $(count "$tmp/rt" pass) / $(count "$tmp/rt" fail) / $(count "$tmp/rt" skip) | $nworse |"
+	echo
+	echo "Counts after the reruns: a test that failed in the full run and passed alone counts as passed."
+	echo "Passed only when rerun alone: baseline $(passed_alone "$bo" | wc -l), $rtname $(passed_alone "$rto" | wc -l)."
+	passed_alone "$rto" | sed "s/^/  - $rtname: /; s/\t/: /"
+	passed_alone "$bo" | sed 's/^/  - baseline: /; s/\t/: /'
+	echo
+	echo "$rtname fails where the baseline passes ($nworse):"
+	while IFS=$'\t' read -r f n; do
+		echo "  - $f: $n"
+		failure_excerpt "$(failure_dir "$rto" "$f" "$n")" "$f" "$n"
+	done <"$tmp/worse-behaviour"
+	if [ -s "$tmp/worse-identity" ]; then
+		echo
+		echo "identity text, aside ($(wc -l <"$tmp/worse-identity")):"
+		sed 's/^/  - /; s/\t/: /' "$tmp/worse-identity"
+	fi
+	rm -rf "$tmp"
+	[ "$nworse" -eq 0 ]
+}
+
+# rerun_failures RUNTIME BASELINE RUNTIME_OUT BASELINE_OUT: the baseline's
+# failures alone, then the runtime's failures where the baseline passed.
+rerun_failures() {
+	results "$4" | awk -F'\t' -v OFS='\t' '$3 == "fail" { print $1, $2 }' | rerun_alone "$2" "$4"
+	worse_than_baseline <(results "$3") <(effective "$4") | grep -vxF -f <(identity) | rerun_alone "$1" "$3"
+}
+
+if [ "${1:-}" = --rerun ]; then
+	[ $# -eq 5 ] || die "usage: $0 --rerun RUNTIME BASELINE RUNTIME_OUT BASELINE_OUT"
 	need_tool
-	compare "$2" "$3" "${4:-}"
+	rerun_failures "$(readlink -f "$2")" "$(readlink -f "$3")" "$4" "$5"
+	compare "$4" "$5"
+	exit
+fi
+if [ "${1:-}" = --compare ]; then
+	[ $# -eq 3 ] || die "usage: $0 --compare RUNTIME_OUT BASELINE_OUT"
+	need_tool
+	compare "$2" "$3"
 	exit
 fi
 
@@ -206,15 +238,11 @@ mkdir -p "$out"
 [ -x "$base" ] || die "baseline not executable: $base"
 
 echo "runc-suite: $(mode_label): $rt against $base, output in $out" >&2
-if [ "${PARALLEL:-}" = 1 ] && [ "${ROOTLESS:-}" != 1 ]; then
-	run_suite "$base" "$out/baseline" &
-	run_suite "$rt" "$out/runtime"
-	wait
-else
-	run_suite "$base" "$out/baseline"
-	run_suite "$rt" "$out/runtime"
-fi
-rm -rf "$out/rerun"
-[ "${RERUN:-1}" = 1 ] && rerun_alone "$rt" "$out/runtime" "$out/baseline" "$out/rerun"
-compare "$out/runtime" "$out/baseline" "$out/rerun" | tee "$out/comparison.md"
+# One after the other, never at once: tests that set no cgroupsPath use a
+# cgroup named after the container id (test_busybox, ...), the same for both
+# runs, and runc 1.2+ refuses a cgroup that already holds processes.
+run_suite "$base" "$out/baseline"
+run_suite "$rt" "$out/runtime"
+[ "${RERUN:-1}" = 1 ] && rerun_failures "$rt" "$base" "$out/runtime" "$out/baseline"
+compare "$out/runtime" "$out/baseline" | tee "$out/comparison.md"
 exit "${PIPESTATUS[0]}"
