@@ -107,7 +107,9 @@ runner() { if [ "${ROOTLESS:-}" = 1 ]; then echo "$tool/run-rootless.sh"; else e
 
 # run_suite RUNTIME OUTDIR [FILE NAME]: the whole suite, or one test alone.
 run_suite() {
-	local rt=$1 out=$2 env=(RUNC_SRC="$src" SKIP_LIST="${SKIP_LIST:-$(default_skip_list)}")
+	# absolute: the tool writes its output from inside the suite's directory
+	local rt=$1 out env=(RUNC_SRC="$src" SKIP_LIST="${SKIP_LIST:-$(default_skip_list)}")
+	out=$(realpath -m "$2")
 	[ "${ROOTLESS:-}" = 1 ] && env+=(RL_USER="${RL_USER:-ocirun-test}")
 	if [ $# -eq 4 ]; then
 		env+=(FILES="$3" FILTER="^$(sed -e 's/[][\.*^$(){}+?|/]/\\&/g' <<<"$4")\$")
