@@ -225,7 +225,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
         extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd])],
         containerId: opts.id,
         oomScoreAdj: plan.process.oomScoreAdj,
-        bindSources: await bindSourceRequests(sys, plan.mounts, inUserNs && !rootlessEuid(), usernsCache),
+        bindSources: await bindSourceRequests(sys, plan.mounts, inUserNs && !rootlessEuid(), plan.rootfs, usernsCache),
       });
     } finally {
       for (const fd of usernsCache.values()) sys.close(fd);

@@ -12,10 +12,11 @@
  * keep the namespace by an fd and end the helper.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
 import { RuntimeError, step } from '../errors.js';
-import type { MountPlan } from '../config/plan.js';
+import { containerDestination, type MountPlan } from '../config/plan.js';
 import type { IDMappingConfig } from '../config/schema.js';
 import { MS, O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
@@ -59,13 +60,18 @@ export async function mappedUserns(sys: Sys, uid: IDMappingConfig[], gid: IDMapp
  * made by a caller privileged over the host's mounts, every bind (the
  * container's root may not reach a source below a directory it cannot
  * search). A caller without those privileges binds by path, as runc does.
+ * A source inside the rootfs ("/bundle/rootfs/mnt/x") is not copied but
+ * bound by the init, by path, when its turn comes: what it shows is made by
+ * the mounts before it (runc 1.3.6's mount-order tests; the copy would be
+ * taken before any of them), and the init reaches the rootfs anyway.
  * The user namespaces holding id maps are opened (or made) here, once per
  * set of maps, into `usernsCache`, for the caller to close.
  */
-export async function bindSourceRequests(sys: Sys, mounts: MountPlan[], copyAll: boolean, usernsCache: Map<string, number>): Promise<BindSourceRequest[]> {
+export async function bindSourceRequests(sys: Sys, mounts: MountPlan[], copyAll: boolean, rootfs: string, usernsCache: Map<string, number>): Promise<BindSourceRequest[]> {
   const out: BindSourceRequest[] = [];
+  const inRootfs = (source: string) => containerDestination(rootfs, source) !== path.posix.normalize(source);
   for (const [index, m] of mounts.entries()) {
-    if (!m.idmap && !(copyAll && m.bind)) continue;
+    if (!m.idmap && !(copyAll && m.bind && !inRootfs(m.source))) continue;
     const request: BindSourceRequest = { index, source: m.source, destination: m.destination, recursive: (m.flags & MS.REC) !== 0 };
     if (m.idmap) request.idmap = { usernsFd: await idmapUserns(sys, m.idmap, usernsCache), recursive: m.idmap.recursive };
     out.push(request);
