@@ -287,8 +287,26 @@ export function applyFilesystemMount(sys: Sys, rootFd: number, m: MountPlan): vo
     }
   }
   const flags = readonlyLater(m) ? m.flags & ~MS.RDONLY : m.flags;
-  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount(m.source, fdPath(fd), m.type, flags, m.data || null));
+  const data = m.type === 'tmpfs' ? tmpfsData(sys, rootFd, m) : m.data;
+  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount(m.source, fdPath(fd), m.type, flags, data || null));
   applyPropagation(sys, rootFd, m.destination, m.propagation);
+}
+
+/**
+ * A tmpfs on a directory that exists takes its mode (a "mode=" of the
+ * options, coming later, still wins), as runc 1.3.6 does (runc#4971); on
+ * one it makes, the tmpfs default (1777). runc 1.1.5 always left the default.
+ */
+function tmpfsData(sys: Sys, rootFd: number, m: MountPlan): string {
+  let fd: number;
+  try {
+    fd = openInRoot(sys, rootFd, m.destination);
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENOENT') return m.data;
+    throw err;
+  }
+  const mode = withFd(sys, fd, (f) => fs.fstatSync(f).mode & 0o7777);
+  return [`mode=${mode.toString(8).padStart(4, '0')}`, m.data].filter(Boolean).join(',');
 }
 
 export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}): void {
