@@ -204,8 +204,10 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
   const mountNs: ContainerPlan['mountNs'] = !mountEntry ? 'none' : mountEntry.path ? 'joined' : 'new';
 
   const rootfs = opts.rootfs ?? path.resolve(opts.bundle, config.root!.path);
+  if (config.root!.readonly && !mountEntry) warn('root.readonly is ignored without a mount namespace of the container\'s own (as runc ignores it)');
   const mounts: MountPlan[] = [];
   for (const m of config.mounts ?? []) {
+    if (!m.destination.startsWith('/')) warn(`mount destination ${m.destination} is not absolute: taken as relative to /`);
     const o = parseMountOptions(m.options);
     const bind = m.type === 'bind' || (o.flags & 4096) !== 0;
     const source = bind && m.source && !m.source.startsWith('/') ? path.resolve(opts.bundle, m.source) : m.source ?? m.type ?? 'none';
@@ -236,7 +238,7 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
     id: opts.id,
     bundle: opts.bundle,
     rootfs,
-    readonlyRoot: config.root!.readonly ?? false,
+    readonlyRoot: (config.root!.readonly ?? false) && mountNs !== 'none',
     join,
     unshareFlags,
     newCgroupNs,

@@ -77,7 +77,7 @@ function runBoth(bundleOf: string | (() => string)): Record<Name, Run> {
   for (const [name, bin] of runtimes) {
     const b = typeof bundleOf === 'string' ? bundleOf : bundleOf();
     const id = `mounts-current-${process.pid}-${++seq}`;
-    const r = cli(roots[name], ['run', '--bundle', b, id], { runtime: bin, timeout: 60_000 });
+    const r = cli(roots[name], ['run', '--bundle', b, id], { runtime: bin, timeout: 60_000, cwd: b });
     const left = leftovers(roots[name], id, b);
     cli(roots[name], ['delete', '--force', id], { runtime: bin });
     out[name] = { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -309,5 +309,33 @@ describe('tmpfs mode (runc 1.3.6, mounts.bats "tmpfs mount mode=")', () => {
     // runc 1.1.5 chmod-ed the tmpfs to the covered directory's mode after mounting, over an explicit mode= too.
     expect(r.runc.stdout).toBe('710\n710\n1777\n');
     expect(fs.statSync(path.join(b, 'rootfs/tmpfs2')).mode & 0o7777).toBe(0o710);
+  });
+});
+
+describe("the host's mount namespace (runc 1.3.6, host-mntns.bats)", () => {
+  it('runs a createRuntime hook once (runc 1.1.5: twice), a read-only root ignored as runc ignores it, with a warning', () => {
+    let b = '';
+    const fresh = () =>
+      (b = bundle(['/bin/echo', 'Hello World'], (c) => {
+        c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['/bin/sh', '-c', 'touch createRuntimeHook.$$'] }] };
+        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'mount');
+        c.linux.maskedPaths = [];
+        c.linux.readonlyPaths = [];
+        c.root.readonly = true;
+      }));
+    const made: string[] = [];
+    const r = runBoth(() => (made.push(fresh()), b));
+    // runc leaves the container's mounts on the host (ocirun detaches them: leftovers found none).
+    spawnSync('umount', ['-R', '--lazy', path.join(made[1], 'rootfs')]);
+    for (const [i, [name]] of runtimes.entries()) {
+      expect(r[name].status, `${name}: ${r[name].stderr}`).toBe(0);
+      expect(r[name].stdout, name).toBe('Hello World\n');
+      // runc 1.1.5 runs the hook twice here (the bug host-mntns.bats was written for; fixed in 1.2).
+      expect(fs.readdirSync(made[i]).filter((f) => f.startsWith('createRuntimeHook.')), name).toHaveLength(name === 'ocirun' ? 1 : 2);
+    }
+    expect(r.ocirun.left).toEqual([]);
+    expect(r.ocirun.stderr).toMatch(/root\.readonly is ignored without a mount namespace/);
+    // runc says nothing, and its rootfs is as writable as ocirun's.
+    expect(r.runc.stderr).toBe('');
   });
 });
