@@ -309,10 +309,28 @@ function tmpfsData(sys: Sys, rootFd: number, m: MountPlan): string {
   return [`mode=${mode.toString(8).padStart(4, '0')}`, m.data].filter(Boolean).join(',');
 }
 
-export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}): void {
+/**
+ * An id-mapped detached copy of a bind's source, made by the init itself
+ * in its turn (a source inside the rootfs, which earlier mounts make; see
+ * bindSourceRequests): as the stage's copy, open_tree then MOUNT_ATTR_IDMAP
+ * with the user namespace holding the maps.
+ */
+function idmappedCopy(sys: Sys, m: MountPlan, usernsFd: number): number {
+  const tree = withFd(sys, step(`open ${m.source}`, () => sys.open(m.source, O.PATH | O.CLOEXEC)), (fd) => step('open_tree', () => sys.openTree(fd, (m.flags & MS.REC) !== 0)));
+  try {
+    step('id-map (mount_setattr MOUNT_ATTR_IDMAP)', () => sys.mountSetattr(tree, MOUNT_ATTR.IDMAP, 0, m.idmap?.recursive ?? false, usernsFd));
+    return tree;
+  } catch (err) {
+    sys.close(tree);
+    throw err;
+  }
+}
+
+export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}, idmapUsernsFds: Record<number, number> = {}): void {
   for (const [i, m] of mounts.entries()) {
     try {
-      if (m.bind) applyBindMount(sys, rootFd, m, bindSourceFds[i]);
+      if (m.bind && idmapUsernsFds[i] !== undefined) withFd(sys, idmappedCopy(sys, m, idmapUsernsFds[i]), (tree) => applyBindMount(sys, rootFd, m, tree));
+      else if (m.bind) applyBindMount(sys, rootFd, m, bindSourceFds[i]);
       else if (m.type === 'cgroup') applyCgroupMount(sys, rootFd, m, cgroups, cgroupUnified);
       else applyFilesystemMount(sys, rootFd, m);
       const r = m.recursive;

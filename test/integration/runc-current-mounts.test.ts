@@ -222,10 +222,10 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
    * and /final a bind of the whole. The bind sources sit in a directory
    * others cannot search.
    */
-  function mountOrderBundle(userns: boolean): string {
-    return bundle(['cat', '/final/x/y/z/z/x/y/z/x/file'], (c, rootfs) => c.mounts.push(...mountTree(rootfs)), userns);
+  function mountOrderBundle(userns: boolean, args = ['cat', '/final/x/y/z/z/x/y/z/x/file'], idmap = false): string {
+    return bundle(args, (c, rootfs) => c.mounts.push(...mountTree(rootfs, idmap)), userns);
   }
-  function mountTree(rootfs: string): object[] {
+  function mountTree(rootfs: string, idmap: boolean): object[] {
     const treeDir = fs.mkdtempSync(path.join(scratch, 'tree-'));
     fs.chmodSync(treeDir, 0o755);
     const src = path.join(treeDir, 'bind-src');
@@ -236,7 +236,9 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
     }
     fs.chmodSync(src, 0o750);
     fs.mkdirSync(path.join(rootfs, 'final'), { recursive: true });
-    const bind = (s: string, d: string, o = 'bind') => ({ source: s, destination: d, type: 'bind', options: [o, 'rprivate'] });
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const bind = (s: string, d: string, o = 'bind') =>
+      o === 'rbind' && idmap ? { source: s, destination: d, type: 'bind', options: [o, 'rprivate', 'idmap'], uidMappings: maps, gidMappings: maps } : { source: s, destination: d, type: 'bind', options: [o, 'rprivate'] };
     return [
       bind(`${src}/a`, '/mnt'),
       bind(`${src}/sym-b`, '/mnt/x'),
@@ -254,6 +256,15 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
       expect(r[name].status, `${name}: ${r[name].stderr}`).toBe(0);
       expect(r[name].stdout, name).toBe('a/x\n');
     }
+  });
+
+  it('id-maps such sources in their turn, without a user namespace (runc 1.1.5 ignores the id map)', () => {
+    const r = runBoth(mountOrderBundle(false, ['sh', '-c', `cat /final/x/y/z/z/x/y/z/x/file; awk '$5 == "/final" { print $6 }' /proc/self/mountinfo`], true));
+    for (const [name] of runtimes) expect(r[name].status, `${name}: ${r[name].stderr}`).toBe(0);
+    expect(r.ocirun.stdout.split('\n')[0]).toBe('a/x');
+    expect(r.ocirun.stdout.split('\n')[1].split(',')).toContain('idmapped');
+    expect(r.runc.stdout.split('\n')[0]).toBe('a/x');
+    expect(r.runc.stdout.split('\n')[1].split(',')).not.toContain('idmapped');
   });
 
   it('does so in a user namespace too (runc 1.1.5 fails: it opened the source before the mounts)', () => {
