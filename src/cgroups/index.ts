@@ -213,6 +213,11 @@ export function subtree(dir: string): string[] {
   return out;
 }
 
+/** Whether any of the container's cgroup directories is there (runc's Manager.Exists). */
+export function cgroupExists(paths: Record<string, string>): boolean {
+  return Object.values(paths).some((dir) => fs.existsSync(dir));
+}
+
 /** Pids in the container's cgroup and its sub-cgroups (the first hierarchy that lists them), as runc's GetAllPids. */
 export function cgroupPids(paths: Record<string, string>): number[] {
   for (const dir of Object.values(paths)) {
@@ -229,6 +234,19 @@ export function cgroupPids(paths: Record<string, string>): number[] {
     return [...pids];
   }
   return [];
+}
+
+/**
+ * A container's cgroup must not hold processes already: runc 1.2+ refuses
+ * it (runc 1.3.6's cgroups.bats "runc run/create should error for a
+ * non-empty cgroup"; runc 1.1.5 only warned). As runc, it counts them in
+ * one hierarchy, devices' (v2: the one): checking every v1 hierarchy would
+ * cost more than it finds.
+ */
+export function refuseNonEmpty(paths: Record<string, string>): void {
+  const countIn = controllerDir(paths, 'devices') ?? paths.unified;
+  const found = countIn ? cgroupPids({ countIn }).length : 0;
+  if (found) throw new RuntimeError('check cgroup', `container's cgroup is not empty: ${found} process(es) found`);
 }
 
 /** A cgroup directory that teardown could not remove, and why. */

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
-import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
+import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, refuseNonEmpty } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
 import { annotationProperties, deviceProperties, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
@@ -142,12 +142,9 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   // Host interfaces for linux.netDevices: found before anything is made.
   const netDevices = movableNetDevices(config.linux?.netDevices, ctx.warn);
   const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
-  // A cgroup that exists already: runc's checks, before anything is made.
-  // runc counts its processes in one hierarchy, devices' (v2: the one).
+  // A cgroup that exists already: runc's checks, in its order, before anything is made.
+  refuseNonEmpty(state.cgroupPaths);
   refuseFrozen(state.cgroupPaths);
-  const countIn = controllerDir(state.cgroupPaths, 'devices') ?? state.cgroupPaths.unified;
-  const found = countIn ? cgroupPids({ countIn }).length : 0;
-  if (found) ctx.warn(`container's cgroup is not empty: ${found} process(es) found`);
   const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   let consoleFd = opts.consoleFd;
   let bus: SystemdBus | undefined;

@@ -187,6 +187,14 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
   sys.close(rootFd);
   sys.close(procFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, readContainerPasswd);
+  // The parent-death signal ended this setup with the ocirun that waits for
+  // it; the program must outlive an ocirun that leaves (exec -d, or one
+  // killed), as runc's does: a process of a container without a pid
+  // namespace of its own was killed at once by `exec -d` otherwise. From
+  // here on an ocirun gone shows as end of file on the channel (the go
+  // below, or the shim's handshake). Cleared before the filter loads, which
+  // must see nothing of ours.
+  step('clear the parent-death signal', () => sys.prctl(PR.SET_PDEATHSIG, 0));
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
   // Joined early: the parent's join ran alongside our setup; the program
   // must still start only inside the cgroups (device rules, limits).

@@ -145,7 +145,11 @@ describe('cgroups as runc treats them', () => {
     }
   });
 
-  it('runs in a cgroup that already holds a process, with a warning, and delete leaves that process alone', async () => {
+  // runc 1.2+ refuses a cgroup that holds a process (runc 1.3.6's cgroups.bats
+  // "runc run/create should error for a non-empty cgroup"); runc 1.1.5 here
+  // only warns and runs (its "should warn about a non-empty cgroup"), which
+  // is recorded for it. ocirun follows 1.3.6.
+  it('refuses a cgroup that already holds a process (runc 1.3.6; 1.1.5 warns), and leaves that process alone', async () => {
     for (const [name, bin] of runtimes) {
       const id = `parity-shared-${process.pid}-${++seq}`;
       const rel = `/ocirun-parity-shared-${name}-${process.pid}`;
@@ -155,12 +159,20 @@ describe('cgroups as runc treats them', () => {
       const other = spawn('sleep', ['300'], { stdio: 'ignore' });
       try {
         cg.add(other.pid!);
-        const r = cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true });
-        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
-        expect(r.stderr, name).toMatch(/container's cgroup is not empty: 1 process\(es\) found/);
-        const d = cli(roots[name], ['delete', '--force', id], { runtime: bin });
-        expect(d.status, `${name}: ${d.stderr}`).toBe(0);
-        expect(fs.existsSync(path.join(roots[name], id)), name).toBe(false);
+        for (const verb of ['run', 'create']) {
+          const r = cli(roots[name], [verb, ...(verb === 'run' ? ['-d'] : []), '--bundle', b, id], { runtime: bin, detached: true });
+          if (name === 'ocirun') {
+            expect(r.status, `${name} ${verb}`).toBe(1);
+            expect(r.stderr.trim().split('\n'), `${name} ${verb}`).toEqual([expect.stringContaining("check cgroup: container's cgroup is not empty: 1 process(es) found")]);
+            expect(fs.existsSync(path.join(roots[name], id)), `${name} ${verb}: state left`).toBe(false);
+          } else {
+            expect(r.status, `${name} ${verb}: ${r.stderr}`).toBe(0);
+            expect(r.stderr, name).toMatch(/container's cgroup is not empty: 1 process\(es\) found/);
+          }
+          const d = cli(roots[name], ['delete', '--force', id], { runtime: bin });
+          expect(d.status, `${name}: ${d.stderr}`).toBe(0);
+          expect(fs.existsSync(path.join(roots[name], id)), name).toBe(false);
+        }
         // Not the container's: it lives on.
         expect(other.exitCode, name).toBe(null);
         expect(fs.existsSync(`/proc/${other.pid}`), name).toBe(true);

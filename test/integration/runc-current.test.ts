@@ -414,3 +414,84 @@ describe('--pidfd-socket (runc 1.2+; runc 1.1.5 has no such flag)', () => {
     expect(leftovers(roots.ocirun, r.id, b)).toEqual([]);
   });
 });
+
+describe('a container without a pid namespace of its own, its init gone (runc#4047)', () => {
+  const bin = (name: Name) => runtimes.find(([n]) => n === name)![1];
+  const gone = (pid: number) => !fs.existsSync(`/proc/${pid}`) || /^State:\s+[ZX]/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  async function allGone(pids: number[]): Promise<boolean> {
+    for (let i = 0; i < 100 && !pids.every(gone); i++) await new Promise((r) => setTimeout(r, 50));
+    return pids.every(gone);
+  }
+
+  /**
+   * runc 1.3.6's kill.bats/delete.bats setup: a container in the host's pid
+   * namespace, two processes exec'd into it detached, then its init killed
+   * from the host. Returns the id, the cgroup.procs file and the exec'd pids.
+   */
+  async function initGone(name: Name): Promise<{ id: string; procs: string; pids: number[] }> {
+    const rel = `/rcbeh-hostpid-${name}-${process.pid}-${++seq}`;
+    const b = bundle(['sleep', '1000'], (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+      c.linux.cgroupsPath = rel;
+    });
+    const id = `runc13-hostpid-${process.pid}-${seq}`;
+    const r = cli(roots[name], ['run', '-d', '-b', b, id], { runtime: bin(name), detached: true });
+    expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    for (const t of ['900', '901']) {
+      const e = cli(roots[name], ['exec', '-d', id, 'sleep', t], { runtime: bin(name), detached: true });
+      expect(e.status, `${name}: ${e.stderr}`).toBe(0);
+    }
+    const procs = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? path.join('/sys/fs/cgroup', rel, 'cgroup.procs') : path.join('/sys/fs/cgroup/pids', rel, 'cgroup.procs');
+    const init = JSON.parse(cli(roots[name], ['state', id], { runtime: bin(name) }).stdout).pid as number;
+    const all = () => fs.readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number);
+    // The exec'd processes outlive the exec command (ocirun's died with it
+    // before: the parent-death signal of its setup was left on them).
+    await new Promise((res) => setTimeout(res, 200));
+    expect(all().length, `${name}: the init and both exec'd processes`).toBe(3);
+    process.kill(init, 'SIGKILL');
+    expect(await allGone([init]), `${name}: init`).toBe(true);
+    const pids = all();
+    expect(pids.length, `${name}: the exec'd processes live on`).toBe(2);
+    return { id, procs, pids };
+  }
+
+  it('kill KILL ends every process left in its cgroup (runc 1.3.6; runc 1.1.5 says "container not running" and leaves them)', async () => {
+    for (const [name] of runtimes) {
+      const { id, procs, pids } = await initGone(name);
+      try {
+        const k = cli(roots[name], ['kill', id, 'KILL'], { runtime: bin(name) });
+        if (name === 'ocirun') {
+          expect(k.status, k.stderr).toBe(0);
+          expect(await allGone(pids), name).toBe(true);
+          expect(fs.readFileSync(procs, 'utf8'), name).toBe('');
+          expect(JSON.parse(cli(roots[name], ['state', id]).stdout).status).toBe('stopped');
+        } else {
+          expect(k.status).toBe(1);
+          expect(k.stderr).toContain('container not running');
+          expect(pids.some(gone), name).toBe(false);
+        }
+      } finally {
+        remove(name, id);
+        pids.forEach((p) => { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } });
+      }
+    }
+  });
+
+  it('delete and delete --force end every process left in its cgroup, and remove it (runc 1.1.5 and 1.3.6)', async () => {
+    for (const [name] of runtimes) {
+      for (const force of [[], ['--force']]) {
+        const { id, procs, pids } = await initGone(name);
+        try {
+          const d = cli(roots[name], ['delete', ...force, id], { runtime: bin(name) });
+          expect(d.status, `${name} ${force}: ${d.stderr}`).toBe(0);
+          expect(await allGone(pids), `${name} ${force}`).toBe(true);
+          expect(fs.existsSync(path.dirname(procs)), `${name} ${force}: cgroup left`).toBe(false);
+          expect(fs.existsSync(path.join(roots[name], id)), `${name} ${force}: state left`).toBe(false);
+        } finally {
+          remove(name, id);
+          pids.forEach((p) => { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } });
+        }
+      }
+    }
+  });
+});
