@@ -213,6 +213,25 @@ export function subtree(dir: string): string[] {
   return out;
 }
 
+/**
+ * On a v2-only host, the cgroup.procs of the cgroup the container's init is
+ * in now (it may have moved itself into a sub-cgroup): where an exec'd
+ * process goes when the container's own cgroup refuses it with EBUSY (a
+ * domain controller enabled below it), as runc's setnsProcess falls back.
+ */
+export function initCgroupProcsV2(layout: CgroupLayout, initPid: number): string | undefined {
+  const unified = layout.mode === 'v2' ? layout.hierarchies.find((h) => h.name === 'unified') : undefined;
+  if (!unified) return undefined;
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const rel = lines.find((l) => l.startsWith('0::'))?.slice(3);
+  return rel === undefined ? undefined : path.join(unified.mountPoint, rel, 'cgroup.procs');
+}
+
 /** Whether any of the container's cgroup directories is there (runc's Manager.Exists). */
 export function cgroupExists(paths: Record<string, string>): boolean {
   return Object.values(paths).some((dir) => fs.existsSync(dir));

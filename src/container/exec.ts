@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
-import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
+import { currentLimits, hostLayout, initCgroupProcsV2, primeCgroupMigration } from '../cgroups/index.js';
 import { faultPoint } from '../fault.js';
 import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
@@ -123,15 +123,44 @@ function checkStatus(ctx: Context, s: SavedState, ignorePaused: boolean): void {
   if (status === 'paused' && !ignorePaused) throw new RuntimeError('', 'cannot exec in a paused container (use --ignore-paused to override)');
 }
 
-/** Puts the process in the container's cgroups (or the sub-cgroups asked for). */
-function joinExecCgroups(procsFiles: string[], pid: number): void {
-  for (const file of procsFiles) {
-    try {
-      fs.writeFileSync(file, String(pid));
-    } catch (err) {
-      throw new RuntimeError('join cgroup', `${file}: ${(err as Error).message}`, { cause: err });
+/** Where an exec'd process goes: the cgroup.procs files, and the init's cgroup should the container's refuse it. */
+interface ExecCgroups {
+  files: string[];
+  /** v2, no --cgroup: the init's cgroup (see initCgroupProcsV2); --cgroup turns it off, as in runc. */
+  initFallback?: string;
+}
+
+/**
+ * Puts the process in the container's cgroups (or the sub-cgroups asked
+ * for). A failure reads as runc's ("adding pid N to cgroups: ..."), which
+ * its exec.bats matches.
+ */
+function joinExecCgroups(cgroups: ExecCgroups, pid: number): void {
+  for (const file of cgroups.files) {
+    let where = file;
+    let failed = writeCgroupProcs(where, pid);
+    if (failed?.code === 'EBUSY' && cgroups.initFallback && cgroups.initFallback !== file) {
+      log.debug(`exec: adding pid ${pid} to ${file}: EBUSY; joining the init's cgroup instead`);
+      where = cgroups.initFallback;
+      failed = writeCgroupProcs(where, pid);
     }
+    if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });
   }
+}
+
+/** The write of a pid to a cgroup.procs file; its error, if any. */
+function writeCgroupProcs(file: string, pid: number): NodeJS.ErrnoException | undefined {
+  try {
+    fs.writeFileSync(file, String(pid));
+    return undefined;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+}
+
+/** "no such file or directory (ENOENT)" from Node's "ENOENT: no such file or directory, open '...'". */
+function errnoText(err: NodeJS.ErrnoException): string {
+  return err.code ? `${err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '')} (${err.code})` : err.message;
 }
 
 /** What the exec shim calls between the filter's load and the fork (native/exec-shim.c). */
@@ -181,7 +210,7 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
  * there. The agent's notify fd comes meanwhile, when the init loads the
  * filter, before the shim runs.
  */
-async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: string[], finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
+async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: ExecCgroups, finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
   if (plan.cgroupsJoined) {
     joinExecCgroups(cgroupProcs, pid);
     log.debug('exec: joined the cgroups');
@@ -240,7 +269,11 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   const processPlan = planProcess(withContainerDefaults(proc, config.process), ctx.warn);
-  const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
+  const subCgroups = parseSubCgroups(opts.cgroup);
+  const cgroupProcs: ExecCgroups = {
+    files: execCgroupProcs(s.cgroupPaths, subCgroups),
+    initFallback: subCgroups.size ? undefined : initCgroupProcsV2(hostLayout(), s.pid),
+  };
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
   const namespaces = containerNamespaces(config, s.pid);

@@ -277,6 +277,33 @@ describe('exec as runc does it', () => {
   });
 });
 
+describe('exec --cgroup errors in runc\'s words (runc 1.1.5 and 1.3.6, exec.bats "runc exec --cgroup sub-cgroups")', () => {
+  it('names the pid and the cgroup.procs of a missing sub-cgroup, and an unknown controller; nothing is left running', () => {
+    for (const [name, bin] of runtimes) {
+      const id = `parity-execcg-${process.pid}-${++seq}`;
+      const rel = `/ocirun-parity-execcg-${name}-${process.pid}-${seq}`;
+      const b = bundle(['sleep', '300'], (c) => (c.linux.cgroupsPath = rel));
+      try {
+        expect(cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true }).status).toBe(0);
+        const procs = () => (fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? fs.readFileSync(path.join('/sys/fs/cgroup', rel, 'cgroup.procs'), 'utf8') : fs.readFileSync(path.join('/sys/fs/cgroup/pids', rel, 'cgroup.procs'), 'utf8'));
+        const before = procs();
+        for (const arg of ['nonexistent', 'pids:nonexistent']) {
+          const r = cli(roots[name], ['exec', '--cgroup', arg, id, 'true'], { runtime: bin });
+          expect(r.status, `${name} ${arg}`).toBe(255);
+          expect(r.stderr.trim().split('\n'), `${name} ${arg}`).toEqual([expect.stringMatching(/ adding pid \d+ to cgroups: .*\/nonexistent\/cgroup\.procs: no such file /)]);
+        }
+        const r = cli(roots[name], ['exec', '--cgroup', 'whaaat:/', id, 'true'], { runtime: bin });
+        expect(r.status, name).not.toBe(0);
+        expect(r.stderr, name).toContain('unknown controller whaaat');
+        // The process that could not join was ended: the cgroup holds the init alone.
+        expect(procs(), name).toBe(before);
+      } finally {
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+      }
+    }
+  });
+});
+
 describe('seccomp as runc loads it', () => {
   it('answers ENOSYS, not the default errno, for syscalls newer than the profile knows', () => {
     // Every x86-64 syscall up to pidfd_open (434) but getcpu, default EPERM:
