@@ -15,6 +15,7 @@ import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
+import { resetCpuAffinity } from '../process/cpu-affinity.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
@@ -203,6 +204,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
       step('create cgroups', () => createCgroups(layout, missing));
       joinCgroups(state.cgroupPaths, pid);
+      resetCpuAffinity(sys, pid, ctx.warn);
       log.debug(`create: systemd scope ${scope!.slice}/${scope!.unit}; cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
       faultPoint('cgroups-made');
       applyResources();
@@ -288,6 +290,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // The join waits for an RCU grace period: now it does so while the init starts.
     if (!scope && !joinLate) {
       joinCgroups(state.cgroupPaths, init.pid);
+      resetCpuAffinity(sys, init.pid, ctx.warn);
       faultPoint('cgroups-joined');
     } else if (!scope) {
       primeCgroupMigration(layout, init.pid);
@@ -303,6 +306,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     faultPoint('init-ready');
     if (joinLate && !scope) {
       joinCgroups(state.cgroupPaths, init.pid);
+      resetCpuAffinity(sys, init.pid, ctx.warn);
       faultPoint('cgroups-joined');
     }
     init.channel.send({ type: 'continue', state: hookState(state, 'created') });

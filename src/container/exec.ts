@@ -23,6 +23,7 @@ import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { SHIM_MEMFD_NAME, type StageInstruction } from '../process/messages.js';
 import type { Channel } from '../process/channel.js';
 import { launch } from '../process/spawn.js';
+import { resetCpuAffinity } from '../process/cpu-affinity.js';
 import { killAndReap, killQuietly } from '../process/kill.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -210,9 +211,10 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
  * there. The agent's notify fd comes meanwhile, when the init loads the
  * filter, before the shim runs.
  */
-async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: ExecCgroups, finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
+async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: ExecCgroups, agent: AgentHandOff | undefined): Promise<void> {
   if (plan.cgroupsJoined) {
     joinExecCgroups(cgroupProcs, pid);
+    resetCpuAffinity(sys, pid, (m) => log.warn(m));
     log.debug('exec: joined the cgroups');
     channel.send({ type: 'go' });
     await agent?.receive(channel, pid);
@@ -223,8 +225,13 @@ async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan
   await channel.receive('shim');
   joinExecCgroups(cgroupProcs, pid);
   log.debug('exec: the shim joined the cgroups');
-  // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
-  if (finalAffinity) step('set final CPU affinity', () => sys.schedSetaffinity(finalAffinity, pid));
+  // process.execCPUAffinity: "final" once in the cgroups ("initial" was set
+  // by the init before); with neither, reset as the init's (runc 1.3's
+  // setFinalCPUAffinity); with "initial" alone, that one stays.
+  const affinity = plan.process.execCPUAffinity;
+  const final = affinity?.final;
+  if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
+  else if (!affinity?.initial) resetCpuAffinity(sys, pid, (m) => log.warn(m));
   channel.send({ type: 'go' });
 }
 
@@ -324,9 +331,10 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       inUserNs: namespaces.includes('user') || runningInUserNamespace(),
       rootlessEuid: rootlessEuid() || undefined,
       ignoredSignals: callerIgnoredSignals(),
-      // Under roomy limits the process joins the cgroups at once, unless the
-      // CPU affinity must change between before and after the join.
-      cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity?.final) || undefined,
+      // Under roomy limits the process joins the cgroups at once, unless
+      // process.execCPUAffinity is set: its "initial" applies before the
+      // join (the init sets it first), its "final" after.
+      cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       runtimePid: process.pid,
       debug: log.debugging || undefined,
@@ -335,7 +343,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
     agentFd = undefined;
     try {
-      await joinAndGo(sys, channel, pid, plan, cgroupProcs, processPlan.execCPUAffinity?.final, agent);
+      await joinAndGo(sys, channel, pid, plan, cgroupProcs, agent);
       // The shim forks the process into the pid namespace, names it and exits.
       if (plan.pidNsFd !== undefined) {
         forked = (await channel.receive('pid')).pid;

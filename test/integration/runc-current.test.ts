@@ -495,3 +495,67 @@ describe('a container without a pid namespace of its own, its init gone (runc#40
     }
   });
 });
+
+describe('CPU affinity (runc 1.3: not the runtime\'s; runc 1.1.5 passes its own on)', () => {
+  const bin = (name: Name) => runtimes.find(([n]) => n === name)![1];
+  const online = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  const twoCpus = /^0-([1-9]\d*)$/.test(online);
+  const PRINT = ['/bin/grep', 'Cpus_allowed_list', '/proc/self/status'];
+  /** The runtime pinned to CPU 0, as runc's cpu_affinity.bats runs it under `taskset -c 0`; the process's Cpus_allowed_list. */
+  function pinned(name: Name, args: string[]): { status: number | null; list: string; stderr: string } {
+    const r = spawnSync('taskset', ['-c', '0', bin(name), '--root', roots[name], ...args], { encoding: 'utf8', timeout: 60_000, input: '' });
+    return { status: r.status, list: /Cpus_allowed_list:\s+(\S+)/.exec(r.stdout)?.[1] ?? `(none: ${r.stdout})`, stderr: r.stderr };
+  }
+
+  beforeAll(() => expect(twoCpus || process.env.CI !== 'true', `these tests need two CPUs or more (online: ${online})`).toBe(true));
+
+  it('run: the init gets every CPU, or its cgroup\'s cpuset (cpu_affinity.bats "runc run [CPU affinity should reset ...]")', () => {
+    if (!twoCpus) return;
+    for (const [name] of runtimes) {
+      for (const [cpus, want] of [[undefined, online], ['1', '1']] as const) {
+        const b = bundle(PRINT, (c) => (c.linux.resources = { ...c.linux.resources, cpu: cpus ? { cpus, mems: '0' } : {} }));
+        const id = `runc13-aff-${process.pid}-${++seq}`;
+        const r = pinned(name, ['run', '-b', b, id]);
+        remove(name, id);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        // runc 1.1.5 leaves a process with no cpuset where the runtime ran (CPU 0).
+        expect(r.list, `${name} cpuset ${cpus}`).toBe(name === 'runc' && !cpus ? '0' : want);
+      }
+    }
+  });
+
+  it('exec: every CPU of the cpuset, or process.execCPUAffinity\'s "final", "initial" set before the cgroup join', () => {
+    if (!twoCpus) return;
+    for (const [name] of runtimes) {
+      for (const cpus of [online, '1']) {
+        const b = bundle(['sleep', '100'], (c) => (c.linux.resources = { ...c.linux.resources, cpu: { cpus, mems: '0' } }));
+        const id = `runc13-aff-${process.pid}-${++seq}`;
+        expect(cli(roots[name], ['run', '-d', '-b', b, id], { runtime: bin(name), detached: true }).status).toBe(0);
+        try {
+          // cpu_affinity.bats "runc exec [default CPU affinity should reset to cgroup cpuset]".
+          let r = pinned(name, ['exec', id, ...PRINT]);
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          expect(r.list, `${name} exec in cpuset ${cpus}`).toBe(name === 'runc' && cpus === online ? '0' : cpus);
+          const withAffinity = (aff: object) => {
+            const file = path.join(scratch(), 'process.json');
+            fs.writeFileSync(file, JSON.stringify({ terminal: false, cwd: '/', args: PRINT, execCPUAffinity: aff }));
+            return pinned(name, ['exec', '--process', file, id]);
+          };
+          // "initial" 0 outside a cpuset of CPU 1 alone: set after the join
+          // it would be refused (EINVAL); set before, the join moves the
+          // process into the cpuset. runc 1.1.5 ignores the field.
+          r = withAffinity({ initial: '0' });
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          expect(r.list, `${name} initial 0, cpuset ${cpus}`).toBe(cpus === '1' ? '1' : '0');
+          if (cpus === online) {
+            r = withAffinity({ initial: '0', final: '1' });
+            expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+            expect(r.list, `${name} final 1`).toBe(name === 'runc' ? '0' : '1');
+          }
+        } finally {
+          remove(name, id);
+        }
+      }
+    }
+  });
+});
