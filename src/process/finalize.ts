@@ -71,6 +71,7 @@ export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, channe
   if (!profile) return undefined;
   const lib = step('load libseccomp', () => new LibSeccomp());
   const compiled = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, note));
+  note(`seccomp filter flags: ${compiled.flags}`);
   return () => {
     step('seal exec shim', () => shim.fd());
     const notifyFd = sys.seccompLoad(compiled.flags, compiled.bpf);

@@ -559,3 +559,52 @@ describe('CPU affinity (runc 1.3: not the runtime\'s; runc 1.1.5 passes its own 
     }
   });
 });
+
+describe('seccomp (runc 1.3.6\'s seccomp.bats)', () => {
+  const bin = (name: Name) => runtimes.find(([n]) => n === name)![1];
+  const profile = (flags: string[] | undefined, action = 'SCMP_ACT_ERRNO') => ({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86_64'],
+    syscalls: [{ names: ['mkdir', 'mkdirat'], action }],
+    ...(flags ? { flags } : {}),
+  });
+
+  it('loads the filter with the flags asked for: none given is SPEC_ALLOW, TSYNC is taken and ignored (runc 1.1.5 refuses any flag)', () => {
+    // "SECCOMP_FILTER_FLAG_*": the value passed to seccomp(2), from --debug (the kernel shows no flag of a loaded filter).
+    const cases: [string[] | undefined, number][] = [[undefined, 4], [[], 0], [['SECCOMP_FILTER_FLAG_TSYNC'], 0], [['SECCOMP_FILTER_FLAG_LOG'], 2], [['SECCOMP_FILTER_FLAG_SPEC_ALLOW'], 4], [['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'], 6]];
+    for (const [name] of runtimes) {
+      for (const [flags, value] of cases) {
+        const b = bundle(['sh', '-c', 'mkdir /dev/shm/foo'], (c) => {
+          c.process.noNewPrivileges = false;
+          c.linux.seccomp = profile(flags);
+        });
+        const id = `runc13-scf-${process.pid}-${++seq}`;
+        const r = cli(roots[name], ['--debug', 'run', '-b', b, id], { runtime: bin(name) });
+        remove(name, id);
+        if (name === 'runc' && flags?.length) {
+          expect(r.stderr, `${name} ${flags}`).toContain('seccomp flags are not yet supported by runc');
+          continue;
+        }
+        // The filter applies: mkdir is refused inside.
+        expect(r.status, `${name} ${flags}`).not.toBe(0);
+        expect(r.stdout + r.stderr, `${name} ${flags}`).toMatch(/mkdir:.*\/dev\/shm\/foo.*Operation not permitted/);
+        if (name === 'ocirun') expect(r.stderr, `${name} ${flags}`).toContain(`seccomp filter flags: ${value}"`);
+      }
+    }
+  });
+
+  it('reports a startContainer hook the filter kills as "signal: bad system call"', () => {
+    const b = bundle(['/bin/true'], (c) => {
+      c.linux.seccomp = profile(undefined, 'SCMP_ACT_KILL');
+      c.process.rlimits = [{ type: 'RLIMIT_CORE', soft: 0, hard: 0 }];
+      c.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'mkdir /dev/shm/foo'] }] };
+    });
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect(r.status, name).not.toBe(0);
+      // runc 1.1.5: "error running hook #0: error running hook: signal: bad system call".
+      expect(r.stderr, name).toMatch(name === 'ocirun' ? /error running startContainer hook #0: .*signal: bad system call/ : /error running hook #0: .*signal: bad system call/);
+    }
+  });
+});
