@@ -102,6 +102,10 @@ export const TIOCSCTTY = 0x540e;
 export const TIOCGPTN = 0x80045430;
 export const TIOCSPTLCK = 0x40045431;
 export const TIOCSWINSZ = 0x5414;
+/** struct termios get/set (asm-generic), and c_oflag's ONLCR. */
+export const TCGETS = 0x5401;
+export const TCSETS = 0x5402;
+export const ONLCR = 0o4;
 export const TIOCGWINSZ = 0x5413;
 export const TIOCGPTPEER = 0x5441;
 

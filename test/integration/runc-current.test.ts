@@ -608,3 +608,20 @@ describe('seccomp (runc 1.3.6\'s seccomp.bats)', () => {
     }
   });
 });
+
+describe('terminal output (runc 1.2+ clears ONLCR on the container\'s pty)', () => {
+  // runc 1.1.5 leaves ONLCR on the container's pty but clears output
+  // processing on the caller's terminal; runc 1.3.6 and ocirun the other way
+  // round (libuv's raw mode keeps ONLCR): one "\r" either way, as asserted.
+  it('ends a line at the caller\'s terminal with one "\\r\\n", not "\\r\\r\\n"', () => {
+    const b = bundle(['echo', 'hi'], (c) => (c.process.terminal = true));
+    for (const [name, runtime] of runtimes) {
+      const id = `runc13-onlcr-${process.pid}-${++seq}`;
+      // script(1) gives the runtime a terminal of its own, as a user at a shell has.
+      const r = spawnSync('script', ['-qec', `${runtime} --root ${roots[name]} run -b ${b} ${id}`, '/dev/null'], { encoding: 'utf8', input: '', timeout: 60_000 });
+      remove(name, id);
+      expect(r.status, `${name}: ${r.stdout}`).toBe(0);
+      expect(r.stdout.replace(/^\^@/, ''), name).toBe('hi\r\n');
+    }
+  });
+});
