@@ -28,10 +28,6 @@ export function lookPath(file: string, env: string[], check = isExecutable): str
 }
 
 /**
- * runc sets HOME when the config does not: the user's home from the
- * container's /etc/passwd, or "/" (read after the root switch).
- */
-/**
  * The container's /etc/passwd, for withHome: read only if it is a regular
  * file, opened without blocking and at most 4 MiB of it. The container
  * owns the file: a fifo there would stall the init (and so an exec)
@@ -49,8 +45,26 @@ export function readContainerPasswd(): string {
   }
 }
 
+/**
+ * The environment the program gets, as runc 1.3.6's prepareEnv makes it: a
+ * name set twice keeps its last value, in that last place (Go's dedupEnv;
+ * runc's env.bats "env var override is set only once"), and HOME, when
+ * missing or empty, comes from the container's /etc/passwd ("/" for a user
+ * it does not list).
+ */
 export function withHome(env: string[], uid: number, passwd: () => string): string[] {
-  if (env.some((e) => e.startsWith('HOME='))) return env;
+  const seen = new Set<string>();
+  const kept: string[] = [];
+  for (let i = env.length - 1; i >= 0; i--) {
+    const name = env[i].slice(0, Math.max(0, env[i].indexOf('=')));
+    if (seen.has(name)) continue;
+    seen.add(name);
+    // An empty HOME is replaced below, as runc does.
+    if (name === 'HOME' && env[i] === 'HOME=') continue;
+    kept.push(env[i]);
+  }
+  kept.reverse();
+  if (kept.some((e) => e.startsWith('HOME='))) return kept;
   let home = '/';
   try {
     for (const line of passwd().split('\n')) {
@@ -63,5 +77,5 @@ export function withHome(env: string[], uid: number, passwd: () => string): stri
   } catch {
     /* no /etc/passwd: "/" */
   }
-  return [...env, `HOME=${home}`];
+  return [...kept, `HOME=${home}`];
 }

@@ -625,3 +625,25 @@ describe('terminal output (runc 1.2+ clears ONLCR on the container\'s pty)', () 
     }
   });
 });
+
+describe('the process environment (runc 1.3.6\'s env.bats)', () => {
+  it('sets a name given twice once, to its last value, and replaces an empty HOME', () => {
+    const cases: [string[], string[]][] = [
+      [['ONE=two', 'ONE=', 'PATH=/usr/bin:/bin'], ['ONE=', 'PATH=/usr/bin:/bin', 'HOME=/root']],
+      [['HOME=', 'PATH=/usr/bin:/bin'], ['PATH=/usr/bin:/bin', 'HOME=/root']],
+      [['PATH=/usr/bin:/bin', 'HOME=/override', 'HOME='], ['PATH=/usr/bin:/bin', 'HOME=/root']],
+    ];
+    for (const [env, want] of cases) {
+      const b = bundle(['env'], (c) => (c.process.env = env));
+      for (const [name] of runtimes) {
+        const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+        remove(name, r.id);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        const got = r.stdout.trim().split('\n');
+        // runc 1.1.5 puts a replaced HOME where the empty one was; 1.3.6 (and ocirun) last.
+        if (name === 'ocirun') expect(got, `${env}`).toEqual(want);
+        else expect([...got].sort(), `${name} ${env}`).toEqual([...want].sort());
+      }
+    }
+  });
+});
