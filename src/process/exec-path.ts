@@ -2,19 +2,34 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
+import type { Sys } from '../sys/types.js';
 
-function isExecutable(p: string): boolean {
+/**
+ * Whether the process may exec `p`, as Go's exec.LookPath (which runc uses)
+ * finds it: with the effective ids and capabilities (faccessat2 with
+ * AT_EACCESS), so that a user with CAP_DAC_OVERRIDE runs a program only its
+ * owner may (runc 1.3.6's start_hello.bats, runc#3715); access(2) would ask
+ * with the real uid and no capabilities. Where the call is refused (ENOSYS,
+ * or EPERM from a seccomp profile), any execute bit does, as in Go.
+ */
+export function isExecutable(sys: Pick<Sys, 'eaccess'>, p: string): boolean {
+  let st: fs.Stats;
   try {
-    const st = fs.statSync(p);
-    if (!st.isFile()) return false;
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
+    st = fs.statSync(p);
   } catch {
     return false;
   }
+  if (!st.isFile()) return false;
+  try {
+    sys.eaccess(p, fs.constants.X_OK);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return (code === 'ENOSYS' || code === 'EPERM') && (st.mode & 0o111) !== 0;
+  }
 }
 
-export function lookPath(file: string, env: string[], check = isExecutable): string {
+export function lookPath(file: string, env: string[], check: (p: string) => boolean): string {
   if (file.includes('/')) {
     if (check(file)) return file;
     throw new RuntimeError('exec', `"${file}": no such file or directory, or not executable`);

@@ -162,10 +162,13 @@ export const SYS = {
   FSMOUNT: 432,
   PIDFD_OPEN: 434,
   OPENAT2: 437,
+  FACCESSAT2: 439,
   MOUNT_SETATTR: 442,
 } as const;
 
 export const AT_EMPTY_PATH = 0x1000;
+/** faccessat2(2): check with the effective ids and capabilities, not the real ones. */
+export const AT_EACCESS = 0x200;
 export const AT_RECURSIVE = 0x8000;
 
 /** fcntl(2) commands, and the one fd flag. */

@@ -647,3 +647,63 @@ describe('the process environment (runc 1.3.6\'s env.bats)', () => {
     }
   });
 });
+
+describe('the program to run (runc 1.3.6\'s start_hello.bats and run.bats)', () => {
+  it('runs, as a user with CAP_DAC_OVERRIDE, a program only its owner (root) may execute; without it, refuses', () => {
+    const dacOverride = (c: any, on: boolean) => {
+      for (const set of ['bounding', 'effective', 'inheritable', 'ambient', 'permitted']) {
+        const list: string[] = (c.process.capabilities[set] ?? []).filter((x: string) => x !== 'CAP_DAC_OVERRIDE');
+        c.process.capabilities[set] = on ? [...list, 'CAP_DAC_OVERRIDE'] : list;
+      }
+    };
+    for (const on of [false, true]) {
+      const b = bundle(['/owner-only'], (c) => {
+        c.process.user = { uid: 1000, gid: 100 };
+        dacOverride(c, on);
+      });
+      const prog = path.join(b, 'rootfs/owner-only');
+      fs.writeFileSync(prog, '#!/bin/sh\necho ran\n');
+      fs.chownSync(prog, 0, 0);
+      fs.chmodSync(prog, 0o744);
+      for (const [name] of runtimes) {
+        const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+        remove(name, r.id);
+        if (on) {
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          expect(r.stdout, name).toBe('ran\n');
+        } else {
+          expect(r.status, name).not.toBe(0);
+        }
+      }
+    }
+  });
+
+  it('reports a failed execve as "exec /run.sh: no such file or directory", one line', () => {
+    const b = bundle(['/run.sh']);
+    fs.writeFileSync(path.join(b, 'rootfs/run.sh'), '#!/mmnnttbb foo bar\nsh\n', { mode: 0o755 });
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect(r.status, name).not.toBe(0);
+      expect(r.stderr.trim().split('\n'), name).toEqual(['exec /run.sh: no such file or directory']);
+    }
+  });
+});
+
+describe('ambient capabilities (runc 1.3.6\'s capabilities.bats)', () => {
+  it('raises those also inheritable, and warns in runc\'s words for the others (runc 1.1.5 drops them silently)', () => {
+    const b = bundle(['grep', 'CapAmb', '/proc/self/status'], (c) => {
+      c.process.capabilities.inheritable = ['CAP_KILL'];
+      c.process.capabilities.ambient = ['CAP_KILL', 'CAP_CHOWN'];
+    });
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      // CAP_KILL is 5: 0x20.
+      expect(r.stdout, name).toBe('CapAmb:\t0000000000000020\n');
+      if (name === 'ocirun') expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining("can't raise ambient capability CAP_CHOWN: ")]);
+      else expect(r.stderr, name).toBe('');
+    }
+  });
+});
