@@ -62,6 +62,8 @@ export interface CreateOptions {
    * The caller keeps ownership of the fd.
    */
   consoleFd?: number;
+  /** consoleFd is run's own terminal proxy: the pty's ONLCR is cleared (see InitPlan.proxiedConsole). */
+  proxiedConsole?: boolean;
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
@@ -272,6 +274,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       process: processPlan,
       keepFds: init.keepFds,
       consoleFd: consoleFd === undefined ? undefined : init.fdInProcess(consoleFd),
+      proxiedConsole: opts.proxiedConsole,
       shimPath: execShim(),
       seccomp,
       // runc sends the agent the state as it stands during create: "creating".

@@ -322,6 +322,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       process: processPlan,
       keepFds: launched.keepFds,
       consoleFd: consoleFd === undefined ? undefined : launched.fdInProcess(consoleFd),
+      proxiedConsole: (pair !== undefined && !opts.consoleSocket) || undefined,
       shimPath: execShim(),
       seccomp,
       seccompNotifyToParent: agentFd !== undefined || undefined,

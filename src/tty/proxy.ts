@@ -11,7 +11,7 @@
  */
 import type * as Tty from 'node:tty';
 import { builtin } from '../engine.js';
-import { ONLCR, TCGETS, TCSETS, TIOCGWINSZ, TIOCSWINSZ } from '../sys/constants.js';
+import { TIOCGWINSZ, TIOCSWINSZ } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { step } from '../errors.js';
 
@@ -73,21 +73,7 @@ function callerWindowSize(sys: Sys): Buffer | undefined {
   return undefined;
 }
 
-/**
- * The container's pty leaves "\n" as it is, as runc 1.2+ sets it (tty.go,
- * ClearONLCR): the caller's own terminal turns it into "\r\n" once, not
- * twice ("\r\r\n" on a terminal, "\r\n" in a pipe). On the master, the
- * ioctl sets the pty's (the slave's) termios.
- */
-function clearOnlcr(sys: Sys, master: number): void {
-  const termios = Buffer.alloc(64);
-  step('get pty termios', () => sys.ioctl(master, TCGETS, termios));
-  termios.writeUInt32LE(termios.readUInt32LE(4) & ~ONLCR, 4);
-  step('clear ONLCR on the pty', () => sys.ioctl(master, TCSETS, termios));
-}
-
 function proxyTerminal(sys: Sys, master: number): TerminalProxy {
-  clearOnlcr(sys, master);
   const resize = () => {
     const ws = callerWindowSize(sys);
     try {

@@ -624,6 +624,23 @@ describe('terminal output (runc 1.2+ clears ONLCR on the container\'s pty)', () 
       expect(r.stdout.replace(/^\^@/, ''), name).toBe('hi\r\n');
     }
   });
+
+  it('also for exec -t, even for what is written before the terminal is proxied (a failed execve)', () => {
+    const b = bundle(['sleep', '100']);
+    fs.writeFileSync(path.join(b, 'rootfs/run.sh'), '#!/mmnnttbb foo bar\nsh\n', { mode: 0o755 });
+    for (const [name, runtime] of runtimes) {
+      const id = `runc13-onlcr-${process.pid}-${++seq}`;
+      expect(cli(roots[name], ['run', '-d', '-b', b, id], { runtime, detached: true }).status).toBe(0);
+      try {
+        const r = spawnSync('script', ['-qec', `${runtime} --root ${roots[name]} exec -t ${id} /run.sh`, '/dev/null'], { encoding: 'utf8', input: '', timeout: 60_000 });
+        // runc 1.1.5's line endings here depend on when it sets the caller's terminal raw: its text only.
+        if (name === 'ocirun') expect(r.stdout.replace(/\^@/g, '')).toBe('exec /run.sh: no such file or directory\r\n');
+        else expect(r.stdout, name).toContain('exec /run.sh: no such file or directory');
+      } finally {
+        remove(name, id);
+      }
+    }
+  });
 });
 
 describe('the process environment (runc 1.3.6\'s env.bats)', () => {
