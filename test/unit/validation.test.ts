@@ -52,6 +52,14 @@ describe('config validation', () => {
     expect(() => parseJson('{]', 'config.json')).toThrow(/load config: config.json: not valid JSON/);
     expect(() => parseJson('{]', 'config.json')).toThrow(RuntimeError);
   });
+  it('reads a null member as absent, as Go does (runc 1.3.6 timens.bats: "timeOffsets": null)', () => {
+    const config = parseJson('{"linux": {"timeOffsets": null, "namespaces": [{"type": "time"}]}, "hooks": null}', 'config.json');
+    expect(config).toEqual({ linux: { namespaces: [{ type: 'time' }] } });
+    expect(() => check((c) => Object.assign(c.linux, { timeOffsets: null, namespaces: [...c.linux.namespaces, { type: 'time' }] }))).not.toThrow();
+    // Not in an array: ["a", null] is no list of strings.
+    expect(parseJson('{"args": ["a", null]}', 'config.json')).toEqual({ args: ['a', null] });
+    expectField((c) => (c.process.args = ['sh', null]), 'process.args[1]');
+  });
   it('missing ociVersion', () => expectField((c) => delete c.ociVersion, 'ociVersion', /is required/));
   it('unsupported ociVersion', () => expectField((c) => (c.ociVersion = '2.0.0'), 'ociVersion'));
   it('unknown namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'bogus' }), 'linux.namespaces[5].type', /one of/));
