@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeBundle, OCIRUN, project } from './helpers.js';
+import { cli, leftovers, makeBundle, OCIRUN, project } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
@@ -162,6 +162,27 @@ describe("joining another container's user namespace", () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.split('\n').filter((l) => MAP_LINE.test(l))).toHaveLength(2);
       expect(r.stdout).toMatch(new RegExp(`^user:\\[${nsInode(userns)}\\]$`, 'm'));
+    }
+  });
+
+  it('refuses maps given beside it that are not its own, as runc 1.3.6 does, and leaves nothing; runc 1.1.5 takes them', () => {
+    for (const [name] of runtimes) {
+      const target = runDetached(name, usernsBundle(['sleep', '300']));
+      expect(target.status, `${name}: ${target.stderr}`).toBe(0);
+      const userns = bindNsFile(`/proc/${initPid(name, target.id)}/ns/user`);
+      const b = usernsBundle(['sleep', '300'], (c) => {
+        joinUserns(c, userns, true);
+        c.linux.uidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+      });
+      const joiner = runDetached(name, b);
+      if (name === 'runc') {
+        expect(joiner.status, joiner.stderr).toBe(0);
+        continue;
+      }
+      expect(joiner.status).toBe(1);
+      expect(joiner.stderr.trim().split('\n')).toHaveLength(1);
+      expect(joiner.stderr).toMatch(/linux\.uidMappings: user namespaces enabled, but both namespace path and non-matching mapping specified -- you may only provide one \(.* maps uid 0:100000:65536, gid 0:100000:65536\)/);
+      expect(leftovers(roots[name], joiner.id, b)).toEqual([]);
     }
   });
 
