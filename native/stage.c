@@ -708,6 +708,43 @@ static void join_namespaces(struct instructions *in, int *host_tree, int *engine
 	join_pass(in, 0, 0, host_tree, engine, engine_path);
 }
 
+/* A new user namespace: the parent writes its maps, then the stage becomes its root, as runc does. */
+static void make_user_namespace(int *host_tree, int *engine, const char *engine_path)
+{
+	char line[64];
+	if (unshare(CLONE_NEWUSER) < 0)
+		fail("unshare user namespace");
+	/* An unprivileged parent may write our maps only while we are
+	 * dumpable (else our /proc files are root's), as in runc's nsexec. */
+	if (*host_tree < 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
+	reply("%s", OCIRUN_WORD_USERNS);
+	read_line(line, sizeof(line));
+	if (strcmp(line, OCIRUN_WORD_MAPS_OK) != 0) {
+		errno = EPROTO;
+		fail("waiting for the uid/gid maps: got '%.32s'", line);
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
+	if (setresgid(0, 0, 0) < 0)
+		fail("setresgid 0 in user namespace");
+	if (setresuid(0, 0, 0) < 0)
+		fail("setresuid 0 in user namespace");
+	clone_host_tree_in_userns(host_tree, engine, engine_path);
+}
+
+/* The offsets of the time namespace just made, through the file opened before (open_timens_offsets). */
+static void write_timens_offsets(struct instructions *in)
+{
+	if (in->timens_fd < 0)
+		return;
+	size_t len = strlen(in->timens);
+	if (write(in->timens_fd, in->timens, len) != (ssize_t)len)
+		fail("write /proc/self/timens_offsets");
+	close(in->timens_fd);
+	in->timens_fd = -1;
+}
+
 /*
  * A detached, writable copy of the host's /proc mount alone, without what
  * is mounted below it: the init's procfs where the kernel refuses it a new
@@ -773,29 +810,8 @@ int main(int argc, char **argv)
 
 	join_namespaces(&in, &host_tree, &engine, argv[2]);
 
-	if (in.unshare_flags & CLONE_NEWUSER) {
-		char line[64];
-		if (unshare(CLONE_NEWUSER) < 0)
-			fail("unshare user namespace");
-		/* An unprivileged parent may write our maps only while we are
-		 * dumpable (else our /proc files are root's), as in runc's nsexec. */
-		if (host_tree < 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			fail("prctl(PR_SET_DUMPABLE)");
-		reply("%s", OCIRUN_WORD_USERNS);
-		read_line(line, sizeof(line));
-		if (strcmp(line, OCIRUN_WORD_MAPS_OK) != 0) {
-			errno = EPROTO;
-			fail("waiting for the uid/gid maps: got '%.32s'", line);
-		}
-		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			fail("prctl(PR_SET_DUMPABLE)");
-		/* Become root of the new namespace, as runc does. */
-		if (setresgid(0, 0, 0) < 0)
-			fail("setresgid 0 in user namespace");
-		if (setresuid(0, 0, 0) < 0)
-			fail("setresuid 0 in user namespace");
-		clone_host_tree_in_userns(&host_tree, &engine, argv[2]);
-	}
+	if (in.unshare_flags & CLONE_NEWUSER)
+		make_user_namespace(&host_tree, &engine, argv[2]);
 	if (host_tree < 0) {
 		errno = EPERM;
 		fail("open_tree / (a copy of the host's mounts for the engine; no privileges over the host's mounts, and no user namespace to gain them in)");
@@ -803,12 +819,8 @@ int main(int argc, char **argv)
 	unsigned long rest = in.unshare_flags & ~(unsigned long)CLONE_NEWUSER;
 	if (rest && unshare((int)rest) < 0)
 		fail("unshare namespaces %#lx", rest);
-	if (in.timens_fd >= 0) {
-		size_t len = strlen(in.timens);
-		if ((rest & CLONE_NEWTIME) && write(in.timens_fd, in.timens, len) != (ssize_t)len)
-			fail("write /proc/self/timens_offsets");
-		close(in.timens_fd);
-	}
+	if (rest & CLONE_NEWTIME)
+		write_timens_offsets(&in);
 	/* Bind sources: copied in the container's mount namespace, now that it exists. */
 	collect_bind_sources();
 	/* The process's root: "/" of the mount namespace it is now in (a joined
