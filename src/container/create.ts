@@ -111,6 +111,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);
   }
   // The spec: "not applicable to the container's init process"; exec applies it.
+  for (const m of config.mounts ?? []) if (!m.destination.startsWith('/')) ctx.warn(`mount ${m.destination}: relative destination path is **deprecated**, using it as relative to /`);
   if (config.process?.execCPUAffinity) ctx.warn("process.execCPUAffinity applies to exec'd processes only, not to the container's init (runtime-spec)");
   if (plan.mountLabel) {
     // runc ignores the mount label where SELinux is off; we say so.
