@@ -64,6 +64,15 @@ describe('config validation', () => {
   it('unsupported ociVersion', () => expectField((c) => (c.ociVersion = '2.0.0'), 'ociVersion'));
   it('unknown namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'bogus' }), 'linux.namespaces[5].type', /one of/));
   it('duplicate namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'pid' }), 'linux.namespaces[5].type', /twice/));
+  it('takes an empty namespace path as none: a new namespace, as runc does', () => {
+    const c: any = defaultSpec();
+    c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'mount' ? { type: 'mount', path: '' } : n));
+    const config = parseJson(JSON.stringify(c), 'config.json');
+    validateConfig(config, { bundle: '/bundle', host });
+    const plan = planContainer(config, { id: 'x', bundle: '/bundle' });
+    expect(plan.mountNs).toBe('new');
+    expect(plan.join).toEqual([]);
+  });
   it('namespace path that does not exist', () => expectField((c) => (c.linux.namespaces[1] = { type: 'network', path: '/nonexistent/ns' }), 'linux.namespaces[1].path'));
   it('empty args', () => expectField((c) => (c.process.args = []), 'process.args', /empty/));
   it('negative uid', () => expectField((c) => (c.process.user.uid = -1), 'process.user.uid', /must be >= 0/));
