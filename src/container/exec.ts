@@ -313,6 +313,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
     const { pid, channel } = launched;
     log.debug(`exec: init spawned, pid ${pid}`);
+    channel.onlyFrom(pid);
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
     // the container's (a fifo at /etc/passwd) when the container goes.
@@ -348,6 +349,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       // The shim forks the process into the pid namespace, names it and exits.
       if (plan.pidNsFd !== undefined) {
         forked = (await channel.receive('pid')).pid;
+        channel.onlyFrom(forked);
         await sys.waitpid(pid);
         reaped = true;
         log.debug(`exec: forked into the pid namespace, pid ${forked}`);

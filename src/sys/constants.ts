@@ -183,6 +183,8 @@ export const AF_NETLINK = 16;
 export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, NONBLOCK: 0o4000, CLOEXEC: 0o2000000 } as const;
 export const SOL_SOCKET = 1;
 export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
+export const SO_PASSCRED = 16;
 export const MSG = { NOSIGNAL: 0x4000, CMSG_CLOEXEC: 0x40000000 } as const;
 export const POLLIN = 1;
 

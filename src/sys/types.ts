@@ -103,8 +103,15 @@ export interface Sys {
   peerUid(sockFd: number): number;
   /** Receives one fd sent with SCM_RIGHTS (blocking); it arrives close-on-exec. */
   recvFd(sockFd: number): number;
-  /** recvmsg(2) into `buf`, retried on EINTR: the bytes read (0 at end of file) and an fd sent with them, if one was (close-on-exec). */
-  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number };
+  /**
+   * recvmsg(2) into `buf`, retried on EINTR: the bytes read (0 at end of
+   * file), an fd sent with them, if one was (close-on-exec), and, once
+   * passCredentials() is on, the pid of the process that wrote them (one
+   * call never returns bytes of two writers).
+   */
+  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number; pid?: number };
+  /** SO_PASSCRED: from now on, what is received on the socket comes with its writer's credentials. */
+  passCredentials(sockFd: number): void;
   /** read(2), retried on EINTR; 0 at end of file. */
   read(fd: number, buf: Buffer): number;
   /** write(2), retried on EINTR; returns the bytes written. */
