@@ -10,12 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeBundle, OCIRUN, removeBundle } from './helpers.js';
+import { COMMAND_BOUND_MS, makeBundle, OCIRUN, removeBundle } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
 type Runtime = (typeof runtimes)[number];
-const BOUND_MS = 5000;
+const BOUND_MS = COMMAND_BOUND_MS;
 const roots: Record<string, string> = {};
 const v2Host = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
 
@@ -264,7 +264,7 @@ describe('a container that stalls the runtime', () => {
         expect(results.ocirun.otherAfter).toBe('running');
         expect(results.runc.otherAfter).toBe('running');
       }
-    }, 120_000);
+    }, 300_000);
   }
 });
 
@@ -295,6 +295,6 @@ describe('exec --ignore-paused (runc cgroups.bats)', () => {
         run(rt, ['delete', '-f', id]);
         removeBundle(bundle);
       }
-    }, 60_000);
+    }, 120_000);
   }
 });

@@ -12,6 +12,16 @@ export const project = path.resolve(__dirname, '../..');
  */
 export const OCIRUN = process.env.OCIRUN_TEST_BINARY ?? path.join(project, 'bin/ocirun');
 
+/**
+ * The bound on one command that a stalled container must not stretch: 5 s
+ * (containerd's shim gives kill and delete 10). In the qemu guests
+ * (scripts/cgroup2-vm.sh, scripts/systemd-vm.sh) the CPU is emulated (TCG)
+ * and a command that waits on nothing takes 0.5-3 s, up to 10 on a loaded
+ * host: there the bound is containerd's deadline itself.
+ */
+export const EMULATED = /QEMU TCG CPU/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+export const COMMAND_BOUND_MS = EMULATED ? 10_000 : 5000;
+
 const madeBundles: string[] = [];
 
 /** A bundle from busybox-static running `args`; `edit` changes its config. Removed after the test file (test/integration/setup.ts). */
