@@ -22,6 +22,20 @@ export const OCIRUN = process.env.OCIRUN_TEST_BINARY ?? path.join(project, 'bin/
 export const EMULATED = /QEMU TCG CPU/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
 export const COMMAND_BOUND_MS = EMULATED ? 10_000 : 5000;
 
+/**
+ * Under emulation, what one command of `bin` that waits on nothing takes at
+ * this moment (`state` of an id that does not exist): a guest's speed varies
+ * from one second to the next with the host's load, and what a stalled
+ * container must not add comes on top of it. On real hardware, 0: the
+ * bound is the whole time.
+ */
+export function startupCostMs(bin: string, root: string): number {
+  if (!EMULATED) return 0;
+  const t0 = Date.now();
+  spawnSync(bin, ['--root', root, 'state', 'no-such-container'], { stdio: 'ignore', timeout: 60_000 });
+  return Date.now() - t0;
+}
+
 const madeBundles: string[] = [];
 
 /** A bundle from busybox-static running `args`; `edit` changes its config. Removed after the test file (test/integration/setup.ts). */
