@@ -116,7 +116,7 @@ async function lifecycle(worker, n) {
     return;
   }
   const c = await sh(['create', '--bundle', bundle, id]);
-  if (c.status !== 0) stats.failures.push(`create ${id}: ${c.stderr.trim()}`);
+  if (c.status !== 0) stats.failures.push(`create ${id}: ${c.signal ? `killed (${c.signal}) after 60 s` : c.stderr.trim()}`);
   const s = await sh(['start', id]);
   // The poker's SIGTERM may have ended a created container's init first.
   if (s.status !== 0 && /has stopped/.test(s.stderr)) stats.startsLostToKill++;
