@@ -23,6 +23,12 @@ export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp
    * init may not be able to reach the path.
    */
   bindSourceFds?: Record<number, number>;
+  /**
+   * By the index of an id-mapped bind whose source is inside the rootfs
+   * (without a user namespace): the user namespace holding its id map. The
+   * init copies and id-maps the source itself when its turn comes (../rootfs/idmap.ts).
+   */
+  idmapUsernsFds?: Record<number, number>;
   /** linux.netDevices the parent moved into our network namespace: their addresses go back on here. */
   movedNetDevices?: MovedDevice[];
 }
@@ -35,6 +41,13 @@ export interface InitPlan {
   keepFds: number;
   /** A unix socket connected to --console-socket (or the terminal proxy): the pty master goes there. */
   consoleFd?: number;
+  /**
+   * The pty goes to ocirun's own terminal proxy (run, exec -t, with no
+   * --console-socket): its ONLCR is cleared before anything is written to
+   * it, as runc's own console receiver does (tty.go); a --console-socket
+   * listener keeps the pty as the kernel makes it.
+   */
+  proxiedConsole?: boolean;
   /** Path of the exec shim on the host, sealed into a memfd before the root changes (CVE-2019-5736). */
   shimPath: string;
   seccomp?: SeccompConfig;

@@ -32,6 +32,7 @@ export const MS = {
   SLAVE: 1 << 19,
   SHARED: 1 << 20,
   RELATIME: 1 << 21,
+  I_VERSION: 1 << 23,
   STRICTATIME: 1 << 24,
   LAZYTIME: 1 << 25,
 } as const;
@@ -102,6 +103,10 @@ export const TIOCSCTTY = 0x540e;
 export const TIOCGPTN = 0x80045430;
 export const TIOCSPTLCK = 0x40045431;
 export const TIOCSWINSZ = 0x5414;
+/** struct termios get/set (asm-generic), and c_oflag's ONLCR. */
+export const TCGETS = 0x5401;
+export const TCSETS = 0x5402;
+export const ONLCR = 0o4;
 export const TIOCGWINSZ = 0x5413;
 export const TIOCGPTPEER = 0x5441;
 
@@ -158,10 +163,13 @@ export const SYS = {
   FSMOUNT: 432,
   PIDFD_OPEN: 434,
   OPENAT2: 437,
+  FACCESSAT2: 439,
   MOUNT_SETATTR: 442,
 } as const;
 
 export const AT_EMPTY_PATH = 0x1000;
+/** faccessat2(2): check with the effective ids and capabilities, not the real ones. */
+export const AT_EACCESS = 0x200;
 export const AT_RECURSIVE = 0x8000;
 
 /** fcntl(2) commands, and the one fd flag. */

@@ -7,7 +7,7 @@ import { loadKoffi } from '../engine.js';
 import fs from 'node:fs';
 import { errnoName } from './errno.js';
 import {
-  AF_NETLINK, AF_UNIX, AT_EMPTY_PATH, AT_RECURSIVE, BPF_CMD, CLOSE_RANGE_CLOEXEC, ERRNO, F, FD_CLOEXEC, FSCONFIG, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC,
+  AF_NETLINK, AF_UNIX, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, BPF_CMD, CLOSE_RANGE_CLOEXEC, ERRNO, F, FD_CLOEXEC, FSCONFIG, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC,
   IOPRIO_WHO_PROCESS, KEYCTL, LINUX_CAPABILITY_VERSION_3, MOVE_MOUNT, MSG, NETLINK_ROUTE, O, OPEN_TREE_CLONE, POLLIN, POSIX_SPAWN, SCM_RIGHTS,
   SECCOMP_SET_MODE_FILTER, SIG_SETMASK, SOCK, SOL_SOCKET, SYS,
 } from './constants.js';
@@ -524,6 +524,9 @@ export class LibcSys implements Sys {
     const attr = encoded(MountAttr, { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: usernsFd ?? 0 });
     const r = Number(this.syscallFn(SYS.MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), 'uint8_t *', attr, 'size_t', attr.length));
     this.check(r, 'mount_setattr', `fd ${fd}`);
+  }
+  eaccess(path: string, mode: number): void {
+    this.check(Number(this.syscallFn(SYS.FACCESSAT2, 'int', AT_FDCWD, 'const char *', path, 'int', mode, 'int', AT_EACCESS)), 'faccessat2', path);
   }
   getcwd(): string {
     const buf = Buffer.alloc(4097);

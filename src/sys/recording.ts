@@ -142,6 +142,7 @@ export class RecordingSys implements Sys {
   mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number) { this.rec('mountSetattr', fd, set, clear, recursive, ...(usernsFd === undefined ? [] : [usernsFd])); }
   cwd = '/';
   getcwd() { this.rec('getcwd'); return this.cwd; }
+  eaccess(path: string, mode: number) { this.rec('eaccess', path, mode); }
   schedSetaffinity(cpus: number[], pid = 0) { this.rec('schedSetaffinity', cpus, pid); }
   resetSignals(ignored: bigint) { this.rec('resetSignals', ignored); }
 }

@@ -130,6 +130,8 @@ export interface Sys {
   mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number): void;
   /** The getcwd(2) system call's answer, as is: "(unreachable)..." for a cwd outside the root. */
   getcwd(): string;
+  /** faccessat2(AT_FDCWD, path, mode, AT_EACCESS): as the effective ids and capabilities may, not the real ones (access(2)). */
+  eaccess(path: string, mode: number): void;
   /** sched_setaffinity: the CPUs of `pid` (0: the calling thread), kept across exec. */
   schedSetaffinity(cpus: number[], pid?: number): void;
   /**
