@@ -8,7 +8,7 @@ const alias = [{ find: /^\.\/validators\.js$/, replacement: path.resolve(import.
 const guestOnly = ['test/integration/cgroups-v2.test.ts', 'test/integration/lsm.test.ts', 'test/integration/rootless-v2.test.ts'];
 // Tests that need systemd as PID 1: in the systemd qemu guest (scripts/systemd-vm.sh).
 // checkpoint.test.ts: CRIU 3.17 works with the guest's 6.1 kernel, not with this host's.
-const systemdGuestOnly = ['test/integration/systemd-cgroup.test.ts', 'test/integration/systemd-managers.test.ts', 'test/integration/checkpoint.test.ts'];
+const systemdGuestOnly = ['test/integration/systemd-cgroup.test.ts', 'test/integration/systemd-chaos.test.ts', 'test/integration/systemd-managers.test.ts', 'test/integration/checkpoint.test.ts'];
 const slow = { testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false, setupFiles: ['test/integration/setup.ts'] };
 
 export default defineConfig({

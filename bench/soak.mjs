@@ -31,6 +31,18 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-soak-root-'));
 const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-soak-bundle-'));
 
 const timing = {};
+/** Mean duration of each command's runs that were not killed: where "part-way" is, on this machine. */
+const finished = {};
+
+/**
+ * A random point within a command's usual run: the mean of its earlier
+ * unkilled runs here (under a qemu guest's emulation, seconds rather than the
+ * host's 50-600 ms), or `fallbackMs` before there is one.
+ */
+function partWay(command, fallbackMs) {
+  const f = finished[command];
+  return Math.floor(Math.random() * (f ? f.ms / f.n : fallbackMs));
+}
 
 /**
  * Runs one runtime command. create gets no pipes: the container's init
@@ -57,6 +69,11 @@ function sh(argv, { killAfterMs } = {}) {
       timing[k].n++;
       timing[k].ms += Date.now() - t0;
       timing[k].max = Math.max(timing[k].max, Date.now() - t0);
+      if (!signal) {
+        finished[k] = finished[k] ?? { n: 0, ms: 0 };
+        finished[k].n++;
+        finished[k].ms += Date.now() - t0;
+      }
       clearTimeout(timer);
       clearTimeout(hard);
       if (errFile) {
@@ -89,8 +106,8 @@ async function state(id) {
 async function lifecycle(worker, n) {
   const id = `${tag}-${worker}-${n}`;
   if (n % 3 === 0) {
-    // Killed part-way: somewhere in the ~0.2-0.7 s a create takes here.
-    const r = await sh(['create', '--bundle', bundle, id], { killAfterMs: 50 + Math.floor(Math.random() * 600) });
+    // Killed part-way: somewhere in the time a create takes (~0.2-0.7 s on the host).
+    const r = await sh(['create', '--bundle', bundle, id], { killAfterMs: 50 + partWay('create', 600) });
     if (r.signal === 'SIGKILL') stats.killedCreates++;
     await state(id);
     const d = await sh(['delete', '--force', id]);
@@ -99,7 +116,7 @@ async function lifecycle(worker, n) {
     return;
   }
   const c = await sh(['create', '--bundle', bundle, id]);
-  if (c.status !== 0) stats.failures.push(`create ${id}: ${c.stderr.trim()}`);
+  if (c.status !== 0) stats.failures.push(`create ${id}: ${c.signal ? `killed (${c.signal}) after 60 s` : c.stderr.trim()}`);
   const s = await sh(['start', id]);
   // The poker's SIGTERM may have ended a created container's init first.
   if (s.status !== 0 && /has stopped/.test(s.stderr)) stats.startsLostToKill++;
@@ -108,8 +125,8 @@ async function lifecycle(worker, n) {
   if (st && st.status !== 'running' && st.status !== 'stopped') stats.failures.push(`state ${id}: ${st.status} after start`);
   if (n % 3 === 1) await killedOnRunning(id);
   if (n % 3 === 2) {
-    // delete -f killed part-way (it takes 50-300 ms under load), then finished by another.
-    const k = await sh(['delete', '--force', id], { killAfterMs: Math.floor(Math.random() * 300) });
+    // delete -f killed part-way (on the host it takes 50-300 ms under load), then finished by another.
+    const k = await sh(['delete', '--force', id], { killAfterMs: partWay('delete', 300) });
     if (k.signal === 'SIGKILL') stats.killedOps.delete++;
   } else await sh(['kill', id, 'KILL']);
   const d = await sh(['delete', '--force', id]);
@@ -119,12 +136,12 @@ async function lifecycle(worker, n) {
 
 /**
  * exec, update, pause and resume on a running container, each killed at a
- * random point of its run (most take 50-200 ms under the soak's load): afterwards the
+ * random point of its run (on the host most take 50-200 ms under the soak's load): afterwards the
  * container must still answer (resume if left paused, then an exec).
  */
 async function killedOnRunning(id) {
   for (const argv of [['exec', id, 'true'], ['update', '--pids-limit', '80', id], ['pause', id], ['resume', id]]) {
-    const r = await sh(argv, { killAfterMs: Math.floor(Math.random() * 250) });
+    const r = await sh(argv, { killAfterMs: partWay(argv[0], 250) });
     if (r.signal === 'SIGKILL') stats.killedOps[argv[0]]++;
   }
   const st = await state(id);

@@ -100,6 +100,37 @@ static char *decimal(long v, char *buf, int size)
 	return buf + i;
 }
 
+/*
+ * What execve's errno says, in Go's words (lower-case strerror), so that a
+ * failed exec reads as runc's: "exec /run.sh: no such file or directory"
+ * (runc 1.3.6's run.bats and exec.bats "[execve error]"). NULL for one not
+ * listed: the number is printed then.
+ */
+static const char *errno_text(long err)
+{
+	switch (err) {
+	case 1: return "operation not permitted";
+	case 2: return "no such file or directory";
+	case 5: return "input/output error";
+	case 7: return "argument list too long";
+	case 8: return "exec format error";
+	case 12: return "cannot allocate memory";
+	case 13: return "permission denied";
+	case 14: return "bad address";
+	case 20: return "not a directory";
+	case 21: return "is a directory";
+	case 22: return "invalid argument";
+	case 24: return "too many open files";
+	case 26: return "text file busy";
+	case 32: return "broken pipe";
+	case 36: return "file name too long";
+	case 40: return "too many levels of symbolic links";
+	case 71: return "protocol error";
+	case 80: return "accessing a corrupted shared library";
+	}
+	return 0;
+}
+
 /* The hello to fd, then read until the go; 0 when that went as it should. */
 static int handshake(long fd)
 {
@@ -241,11 +272,17 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 		close_at_exec(m.fd);
 	if (m.ours && argc >= 3)
 		err = -sys3(SYS_execve, (long)argv[1], (long)(argv + 2), (long)envp);
-	char num[24];
-	put(2, "ocirun: exec ");
+	put(2, "exec ");
 	put(2, program);
-	put(2, ": errno ");
-	put(2, decimal(err, num, sizeof(num)));
+	put(2, ": ");
+	const char *text = errno_text(err);
+	if (text) {
+		put(2, text);
+	} else {
+		char num[24];
+		put(2, "errno ");
+		put(2, decimal(err, num, sizeof(num)));
+	}
 	put(2, "\n");
 	/* 127 like a shell for a missing program, 126 for any other failure. */
 	sys3(SYS_exit_group, err == 2 ? 127 : 126, 0, 0);

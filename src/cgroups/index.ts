@@ -213,6 +213,30 @@ export function subtree(dir: string): string[] {
   return out;
 }
 
+/**
+ * On a v2-only host, the cgroup.procs of the cgroup the container's init is
+ * in now (it may have moved itself into a sub-cgroup): where an exec'd
+ * process goes when the container's own cgroup refuses it with EBUSY (a
+ * domain controller enabled below it), as runc's setnsProcess falls back.
+ */
+export function initCgroupProcsV2(layout: CgroupLayout, initPid: number): string | undefined {
+  const unified = layout.mode === 'v2' ? layout.hierarchies.find((h) => h.name === 'unified') : undefined;
+  if (!unified) return undefined;
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const rel = lines.find((l) => l.startsWith('0::'))?.slice(3);
+  return rel === undefined ? undefined : path.join(unified.mountPoint, rel, 'cgroup.procs');
+}
+
+/** Whether any of the container's cgroup directories is there (runc's Manager.Exists). */
+export function cgroupExists(paths: Record<string, string>): boolean {
+  return Object.values(paths).some((dir) => fs.existsSync(dir));
+}
+
 /** Pids in the container's cgroup and its sub-cgroups (the first hierarchy that lists them), as runc's GetAllPids. */
 export function cgroupPids(paths: Record<string, string>): number[] {
   for (const dir of Object.values(paths)) {
@@ -229,6 +253,19 @@ export function cgroupPids(paths: Record<string, string>): number[] {
     return [...pids];
   }
   return [];
+}
+
+/**
+ * A container's cgroup must not hold processes already: runc 1.2+ refuses
+ * it (runc 1.3.6's cgroups.bats "runc run/create should error for a
+ * non-empty cgroup"; runc 1.1.5 only warned). As runc, it counts them in
+ * one hierarchy, devices' (v2: the one): checking every v1 hierarchy would
+ * cost more than it finds.
+ */
+export function refuseNonEmpty(paths: Record<string, string>): void {
+  const countIn = controllerDir(paths, 'devices') ?? paths.unified;
+  const found = countIn ? cgroupPids({ countIn }).length : 0;
+  if (found) throw new RuntimeError('check cgroup', `container's cgroup is not empty: ${found} process(es) found`);
 }
 
 /** A cgroup directory that teardown could not remove, and why. */

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
-import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
+import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, refuseNonEmpty } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
 import { annotationProperties, deviceProperties, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
@@ -15,6 +15,7 @@ import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
+import { resetCpuAffinity } from '../process/cpu-affinity.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
@@ -42,6 +43,7 @@ import { claimStateDir } from './lock.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
+import { checkJoinedUsernsMaps } from './joined-userns.js';
 import { checkId, creatingState, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
@@ -61,6 +63,8 @@ export interface CreateOptions {
    * The caller keeps ownership of the fd.
    */
   consoleFd?: number;
+  /** consoleFd is run's own terminal proxy: the pty's ONLCR is cleared (see InitPlan.proxiedConsole). */
+  proxiedConsole?: boolean;
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
@@ -142,12 +146,9 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   // Host interfaces for linux.netDevices: found before anything is made.
   const netDevices = movableNetDevices(config.linux?.netDevices, ctx.warn);
   const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
-  // A cgroup that exists already: runc's checks, before anything is made.
-  // runc counts its processes in one hierarchy, devices' (v2: the one).
+  // A cgroup that exists already: runc's checks, in its order, before anything is made.
+  refuseNonEmpty(state.cgroupPaths);
   refuseFrozen(state.cgroupPaths);
-  const countIn = controllerDir(state.cgroupPaths, 'devices') ?? state.cgroupPaths.unified;
-  const found = countIn ? cgroupPids({ countIn }).length : 0;
-  if (found) ctx.warn(`container's cgroup is not empty: ${found} process(es) found`);
   const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   let consoleFd = opts.consoleFd;
   let bus: SystemdBus | undefined;
@@ -206,6 +207,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
       step('create cgroups', () => createCgroups(layout, missing));
       joinCgroups(state.cgroupPaths, pid);
+      resetCpuAffinity(sys, pid, ctx.warn);
       log.debug(`create: systemd scope ${scope!.slice}/${scope!.unit}; cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
       faultPoint('cgroups-made');
       applyResources();
@@ -241,6 +243,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('pid-saved');
+    const joinedUserns = plan.join.find((j) => j.type === 'user');
+    if (joinedUserns) checkJoinedUsernsMaps(init.pid, joinedUserns.path, config.linux?.uidMappings, config.linux?.gidMappings);
     if (config.linux?.intelRdt) {
       // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
       state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, init.pid);
@@ -277,6 +281,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       process: processPlan,
       keepFds: init.keepFds,
       consoleFd: consoleFd === undefined ? undefined : init.fdInProcess(consoleFd),
+      proxiedConsole: opts.proxiedConsole,
       shimPath: execShim(),
       seccomp,
       // runc sends the agent the state as it stands during create: "creating".
@@ -295,6 +300,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // The join waits for an RCU grace period: now it does so while the init starts.
     if (!scope && !joinLate) {
       joinCgroups(state.cgroupPaths, init.pid);
+      resetCpuAffinity(sys, init.pid, ctx.warn);
       faultPoint('cgroups-joined');
     } else if (!scope) {
       primeCgroupMigration(layout, init.pid);
@@ -310,6 +316,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     faultPoint('init-ready');
     if (joinLate && !scope) {
       joinCgroups(state.cgroupPaths, init.pid);
+      resetCpuAffinity(sys, init.pid, ctx.warn);
       faultPoint('cgroups-joined');
     }
     init.channel.send({ type: 'continue', state: hookState(state, 'created') });

@@ -131,7 +131,10 @@ async function removeContainerCgroups(ctx: Context, s: SavedState): Promise<void
 /** The teardown, in runc's order; each step is attempted whatever the others did. */
 function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): TeardownStep[] {
   const steps: TeardownStep[] = [];
-  if (opts.kill) steps.push({ name: 'kill processes', run: () => killProcesses(sys, s) });
+  // Without a pid namespace of its own, a stopped container (its init gone)
+  // may still have processes in its cgroups: killed too, as runc's destroy
+  // does (runc#4047).
+  if (opts.kill || s.sharedPidNs) steps.push({ name: 'kill processes', run: () => killProcesses(sys, s) });
   // A container that stopped while paused keeps its cgroup frozen: thawed so that it can go.
   else steps.push({ name: 'thaw', run: () => (needsThaw(s.cgroupPaths) ? thaw(s.cgroupPaths, 1000) : undefined) });
   const under = s.hostMountsUnder;

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
-import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
+import { currentLimits, hostLayout, initCgroupProcsV2, primeCgroupMigration } from '../cgroups/index.js';
 import { faultPoint } from '../fault.js';
 import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
@@ -23,6 +23,7 @@ import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { SHIM_MEMFD_NAME, type StageInstruction } from '../process/messages.js';
 import type { Channel } from '../process/channel.js';
 import { launch } from '../process/spawn.js';
+import { resetCpuAffinity } from '../process/cpu-affinity.js';
 import { killAndReap, killQuietly } from '../process/kill.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -123,15 +124,44 @@ function checkStatus(ctx: Context, s: SavedState, ignorePaused: boolean): void {
   if (status === 'paused' && !ignorePaused) throw new RuntimeError('', 'cannot exec in a paused container (use --ignore-paused to override)');
 }
 
-/** Puts the process in the container's cgroups (or the sub-cgroups asked for). */
-function joinExecCgroups(procsFiles: string[], pid: number): void {
-  for (const file of procsFiles) {
-    try {
-      fs.writeFileSync(file, String(pid));
-    } catch (err) {
-      throw new RuntimeError('join cgroup', `${file}: ${(err as Error).message}`, { cause: err });
+/** Where an exec'd process goes: the cgroup.procs files, and the init's cgroup should the container's refuse it. */
+interface ExecCgroups {
+  files: string[];
+  /** v2, no --cgroup: the init's cgroup (see initCgroupProcsV2); --cgroup turns it off, as in runc. */
+  initFallback?: string;
+}
+
+/**
+ * Puts the process in the container's cgroups (or the sub-cgroups asked
+ * for). A failure reads as runc's ("adding pid N to cgroups: ..."), which
+ * its exec.bats matches.
+ */
+function joinExecCgroups(cgroups: ExecCgroups, pid: number): void {
+  for (const file of cgroups.files) {
+    let where = file;
+    let failed = writeCgroupProcs(where, pid);
+    if (failed?.code === 'EBUSY' && cgroups.initFallback && cgroups.initFallback !== file) {
+      log.debug(`exec: adding pid ${pid} to ${file}: EBUSY; joining the init's cgroup instead`);
+      where = cgroups.initFallback;
+      failed = writeCgroupProcs(where, pid);
     }
+    if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });
   }
+}
+
+/** The write of a pid to a cgroup.procs file; its error, if any. */
+function writeCgroupProcs(file: string, pid: number): NodeJS.ErrnoException | undefined {
+  try {
+    fs.writeFileSync(file, String(pid));
+    return undefined;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+}
+
+/** "no such file or directory (ENOENT)" from Node's "ENOENT: no such file or directory, open '...'". */
+function errnoText(err: NodeJS.ErrnoException): string {
+  return err.code ? `${err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '')} (${err.code})` : err.message;
 }
 
 /** What the exec shim calls between the filter's load and the fork (native/exec-shim.c). */
@@ -181,9 +211,10 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
  * there. The agent's notify fd comes meanwhile, when the init loads the
  * filter, before the shim runs.
  */
-async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: string[], finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
+async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: ExecCgroups, agent: AgentHandOff | undefined): Promise<void> {
   if (plan.cgroupsJoined) {
     joinExecCgroups(cgroupProcs, pid);
+    resetCpuAffinity(sys, pid, (m) => log.warn(m));
     log.debug('exec: joined the cgroups');
     channel.send({ type: 'go' });
     await agent?.receive(channel, pid);
@@ -194,8 +225,13 @@ async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan
   await channel.receive('shim');
   joinExecCgroups(cgroupProcs, pid);
   log.debug('exec: the shim joined the cgroups');
-  // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
-  if (finalAffinity) step('set final CPU affinity', () => sys.schedSetaffinity(finalAffinity, pid));
+  // process.execCPUAffinity: "final" once in the cgroups ("initial" was set
+  // by the init before); with neither, reset as the init's (runc 1.3's
+  // setFinalCPUAffinity); with "initial" alone, that one stays.
+  const affinity = plan.process.execCPUAffinity;
+  const final = affinity?.final;
+  if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
+  else if (!affinity?.initial) resetCpuAffinity(sys, pid, (m) => log.warn(m));
   channel.send({ type: 'go' });
 }
 
@@ -240,7 +276,11 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   const processPlan = planProcess(withContainerDefaults(proc, config.process), ctx.warn);
-  const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
+  const subCgroups = parseSubCgroups(opts.cgroup);
+  const cgroupProcs: ExecCgroups = {
+    files: execCgroupProcs(s.cgroupPaths, subCgroups),
+    initFallback: subCgroups.size ? undefined : initCgroupProcsV2(hostLayout(), s.pid),
+  };
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
   const namespaces = containerNamespaces(config, s.pid);
@@ -273,6 +313,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
     const { pid, channel } = launched;
     log.debug(`exec: init spawned, pid ${pid}`);
+    channel.onlyFrom(pid);
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
     // the container's (a fifo at /etc/passwd) when the container goes.
@@ -282,6 +323,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       process: processPlan,
       keepFds: launched.keepFds,
       consoleFd: consoleFd === undefined ? undefined : launched.fdInProcess(consoleFd),
+      proxiedConsole: (pair !== undefined && !opts.consoleSocket) || undefined,
       shimPath: execShim(),
       seccomp,
       seccompNotifyToParent: agentFd !== undefined || undefined,
@@ -291,9 +333,10 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       inUserNs: namespaces.includes('user') || runningInUserNamespace(),
       rootlessEuid: rootlessEuid() || undefined,
       ignoredSignals: callerIgnoredSignals(),
-      // Under roomy limits the process joins the cgroups at once, unless the
-      // CPU affinity must change between before and after the join.
-      cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity?.final) || undefined,
+      // Under roomy limits the process joins the cgroups at once, unless
+      // process.execCPUAffinity is set: its "initial" applies before the
+      // join (the init sets it first), its "final" after.
+      cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       runtimePid: process.pid,
       debug: log.debugging || undefined,
@@ -302,10 +345,11 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
     agentFd = undefined;
     try {
-      await joinAndGo(sys, channel, pid, plan, cgroupProcs, processPlan.execCPUAffinity?.final, agent);
+      await joinAndGo(sys, channel, pid, plan, cgroupProcs, agent);
       // The shim forks the process into the pid namespace, names it and exits.
       if (plan.pidNsFd !== undefined) {
         forked = (await channel.receive('pid')).pid;
+        channel.onlyFrom(forked);
         await sys.waitpid(pid);
         reaped = true;
         log.debug(`exec: forked into the pid namespace, pid ${forked}`);

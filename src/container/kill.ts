@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { ERR, RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
+import { cgroupExists } from '../cgroups/index.js';
 import { signalAll } from './destroy.js';
 import type { Sys } from '../sys/types.js';
 import { withContainer } from './lock.js';
@@ -30,9 +31,13 @@ export function parseSignal(sig: string | number | undefined): number {
 export async function kill(sys: Sys, ctx: Context, id: string, signal: string | number | undefined, opts: { all?: boolean } = {}): Promise<void> {
   const sig = parseSignal(signal);
   await withContainer(sys, ctx, id, async (s) => {
-    const status = currentStatus(ctx.root, s);
-    if (status === 'stopped' && !opts.all) throw new RuntimeError('', ERR.notRunning);
     if (opts.all) return signalAll(s, sig);
+    // Without a pid namespace of its own, the init's death ends nothing
+    // else: SIGKILL goes to every process in the container's cgroups, even
+    // once the init is gone (runc 1.2+, its kill.bats "kill KILL [host pidns
+    // + init gone]", runc#4047; runc 1.1.5 said "container not running").
+    if (sig === os.constants.signals.SIGKILL && s.sharedPidNs && cgroupExists(s.cgroupPaths)) return signalAll(s, sig);
+    if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', ERR.notRunning);
     try {
       process.kill(s.pid, sig);
     } catch (err) {

@@ -70,7 +70,7 @@ export async function run(sys: Sys, ctx: Context, opts: RunOptions): Promise<num
   const pair = wantsProxy(opts) ? consolePair(sys) : undefined;
   let created;
   try {
-    created = await create(sys, ctx, { ...opts, detach: opts.detach ?? false, consoleFd: pair?.theirs ?? opts.consoleFd });
+    created = await create(sys, ctx, { ...opts, detach: opts.detach ?? false, consoleFd: pair?.theirs ?? opts.consoleFd, proxiedConsole: pair !== undefined || undefined });
   } catch (err) {
     pair?.dispose();
     throw err;

@@ -70,10 +70,24 @@ export function runHook(hook: HookConfig, state: HookState, inherited: NodeJS.Pr
   return undefined;
 }
 
-/** As Go's exec reports a killed process ("signal: killed"). */
+/**
+ * As Go's exec reports a killed process ("signal: killed"), in Go's words
+ * for each Linux signal: a hook killed by the seccomp filter reads "signal:
+ * bad system call", which runc 1.3.6's seccomp.bats "startContainer hook"
+ * matches.
+ */
+const GO_SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = {
+  SIGHUP: 'hangup', SIGINT: 'interrupt', SIGQUIT: 'quit', SIGILL: 'illegal instruction', SIGTRAP: 'trace/breakpoint trap',
+  SIGABRT: 'aborted', SIGBUS: 'bus error', SIGFPE: 'floating point exception', SIGKILL: 'killed', SIGUSR1: 'user defined signal 1',
+  SIGSEGV: 'segmentation fault', SIGUSR2: 'user defined signal 2', SIGPIPE: 'broken pipe', SIGALRM: 'alarm clock', SIGTERM: 'terminated',
+  SIGSTKFLT: 'stack fault', SIGCHLD: 'child exited', SIGCONT: 'continued', SIGSTOP: 'stopped (signal)', SIGTSTP: 'stopped',
+  SIGTTIN: 'stopped (tty input)', SIGTTOU: 'stopped (tty output)', SIGURG: 'urgent I/O condition', SIGXCPU: 'CPU time limit exceeded',
+  SIGXFSZ: 'file size limit exceeded', SIGVTALRM: 'virtual timer expired', SIGPROF: 'profiling timer expired', SIGWINCH: 'window changed',
+  SIGIO: 'I/O possible', SIGPWR: 'power failure', SIGSYS: 'bad system call',
+};
+
 function signalName(signal: NodeJS.Signals): string {
-  const names: Partial<Record<NodeJS.Signals, string>> = { SIGKILL: 'killed', SIGTERM: 'terminated', SIGSEGV: 'segmentation fault', SIGABRT: 'aborted', SIGINT: 'interrupt' };
-  return names[signal] ?? signal;
+  return GO_SIGNAL_NAMES[signal] ?? signal;
 }
 
 /**

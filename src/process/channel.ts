@@ -15,6 +15,8 @@ export class Channel {
   private closed = false;
   /** Fds the peer sent with its messages (SCM_RIGHTS), oldest first. */
   private fds: number[] = [];
+  /** The only process whose writes are read, once onlyFrom() has named it. */
+  private writer?: number;
 
   /** Where "log" messages from the peer go. */
   onLog: (level: string, msg: string, time?: string) => void = () => {};
@@ -35,10 +37,28 @@ export class Channel {
 
   private readMore(): void {
     const chunk = Buffer.alloc(65536);
-    const { n, fd } = this.sys.recvmsg(this.fd, chunk);
+    const { n, fd, pid } = this.sys.recvmsg(this.fd, chunk);
     if (fd !== undefined) this.fds.push(fd);
+    // Bytes with no writer named (no credentials, or pid 0) were queued
+    // before onlyFrom(), when only the peer held the socket. Any process of
+    // the container is in a pid namespace below ours, so it has a pid here.
+    if (this.writer !== undefined && pid && pid !== this.writer) {
+      throw new RuntimeError('sync', `process ${pid}, not the ${this.peer} (${this.writer}), wrote to the sync socket`);
+    }
     if (n === 0) this.eof = true;
     else this.buf += chunk.toString('utf8', 0, n);
+  }
+
+  /**
+   * From now on, only what process `pid` writes is read; anything another
+   * process writes is a protocol error, whatever it says. For the exec,
+   * whose socket a process of the container can take a copy of (with
+   * CAP_SYS_PTRACE, from the process forked into its pid namespace, before
+   * the shim has named that process): its words must never pass for ours.
+   */
+  onlyFrom(pid: number): void {
+    this.sys.passCredentials(this.fd);
+    this.writer = pid;
   }
 
   /** The fd that came with a message that carries one ("seccomp-fd"). */

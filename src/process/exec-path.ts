@@ -2,19 +2,34 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
+import type { Sys } from '../sys/types.js';
 
-function isExecutable(p: string): boolean {
+/**
+ * Whether the process may exec `p`, as Go's exec.LookPath (which runc uses)
+ * finds it: with the effective ids and capabilities (faccessat2 with
+ * AT_EACCESS), so that a user with CAP_DAC_OVERRIDE runs a program only its
+ * owner may (runc 1.3.6's start_hello.bats, runc#3715); access(2) would ask
+ * with the real uid and no capabilities. Where the call is refused (ENOSYS,
+ * or EPERM from a seccomp profile), any execute bit does, as in Go.
+ */
+export function isExecutable(sys: Pick<Sys, 'eaccess'>, p: string): boolean {
+  let st: fs.Stats;
   try {
-    const st = fs.statSync(p);
-    if (!st.isFile()) return false;
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
+    st = fs.statSync(p);
   } catch {
     return false;
   }
+  if (!st.isFile()) return false;
+  try {
+    sys.eaccess(p, fs.constants.X_OK);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return (code === 'ENOSYS' || code === 'EPERM') && (st.mode & 0o111) !== 0;
+  }
 }
 
-export function lookPath(file: string, env: string[], check = isExecutable): string {
+export function lookPath(file: string, env: string[], check: (p: string) => boolean): string {
   if (file.includes('/')) {
     if (check(file)) return file;
     throw new RuntimeError('exec', `"${file}": no such file or directory, or not executable`);
@@ -27,10 +42,6 @@ export function lookPath(file: string, env: string[], check = isExecutable): str
   throw new RuntimeError('exec', `"${file}": executable file not found in $PATH`);
 }
 
-/**
- * runc sets HOME when the config does not: the user's home from the
- * container's /etc/passwd, or "/" (read after the root switch).
- */
 /**
  * The container's /etc/passwd, for withHome: read only if it is a regular
  * file, opened without blocking and at most 4 MiB of it. The container
@@ -49,8 +60,26 @@ export function readContainerPasswd(): string {
   }
 }
 
+/**
+ * The environment the program gets, as runc 1.3.6's prepareEnv makes it: a
+ * name set twice keeps its last value, in that last place (Go's dedupEnv;
+ * runc's env.bats "env var override is set only once"), and HOME, when
+ * missing or empty, comes from the container's /etc/passwd ("/" for a user
+ * it does not list).
+ */
 export function withHome(env: string[], uid: number, passwd: () => string): string[] {
-  if (env.some((e) => e.startsWith('HOME='))) return env;
+  const seen = new Set<string>();
+  const kept: string[] = [];
+  for (let i = env.length - 1; i >= 0; i--) {
+    const name = env[i].slice(0, Math.max(0, env[i].indexOf('=')));
+    if (seen.has(name)) continue;
+    seen.add(name);
+    // An empty HOME is replaced below, as runc does.
+    if (name === 'HOME' && env[i] === 'HOME=') continue;
+    kept.push(env[i]);
+  }
+  kept.reverse();
+  if (kept.some((e) => e.startsWith('HOME='))) return kept;
   let home = '/';
   try {
     for (const line of passwd().split('\n')) {
@@ -63,5 +92,5 @@ export function withHome(env: string[], uid: number, passwd: () => string): stri
   } catch {
     /* no /etc/passwd: "/" */
   }
-  return [...env, `HOME=${home}`];
+  return [...kept, `HOME=${home}`];
 }

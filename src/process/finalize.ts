@@ -25,7 +25,7 @@ import { SHIM_MEMFD_NAME, shimArgv0, type ShimSync } from './messages.js';
 import { procFileExists, writeProcFile } from './procfs.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 import { SysError, type Sys } from '../sys/types.js';
-import { lookPath } from './exec-path.js';
+import { isExecutable, lookPath } from './exec-path.js';
 import type { Channel } from './channel.js';
 import { withFd } from '../rootfs/resolve.js';
 import type { InitPlan } from './init-plan.js';
@@ -71,6 +71,7 @@ export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, channe
   if (!profile) return undefined;
   const lib = step('load libseccomp', () => new LibSeccomp());
   const compiled = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, note));
+  note(`seccomp filter flags: ${compiled.flags}`);
   return () => {
     step('seal exec shim', () => shim.fd());
     const notifyFd = sys.seccompLoad(compiled.flags, compiled.bpf);
@@ -199,7 +200,7 @@ export function becomeProcess(sys: Sys, plan: InitPlan, loadFilter: (() => void)
   // before the capabilities are dropped, as runc does.
   if (loadFilter && !plan.process.noNewPrivileges) step('load seccomp filter', loadFilter);
   switchUserAndCaps(sys, plan);
-  const program = step('find program', () => lookPath(plan.process.args[0], plan.process.env));
+  const program = step('find program', () => lookPath(plan.process.args[0], plan.process.env, (p) => isExecutable(sys, p)));
   return { program, loadFilterLast: plan.process.noNewPrivileges ? loadFilter : undefined };
 }
 

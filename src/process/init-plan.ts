@@ -41,6 +41,13 @@ export interface InitPlan {
   keepFds: number;
   /** A unix socket connected to --console-socket (or the terminal proxy): the pty master goes there. */
   consoleFd?: number;
+  /**
+   * The pty goes to ocirun's own terminal proxy (run, exec -t, with no
+   * --console-socket): its ONLCR is cleared before anything is written to
+   * it, as runc's own console receiver does (tty.go); a --console-socket
+   * listener keeps the pty as the kernel makes it.
+   */
+  proxiedConsole?: boolean;
   /** Path of the exec shim on the host, sealed into a memfd before the root changes (CVE-2019-5736). */
   shimPath: string;
   seccomp?: SeccompConfig;

@@ -80,7 +80,7 @@ export function enterRootfs(sys: Sys, plan: InitPlan, c: ContainerSetup): number
   step(`create cwd ${plan.process.cwd}`, () => sys.close(mkdirAllInRoot(sys, newRoot, plan.process.cwd)));
   // The console comes after the mounts (they may include devpts) and before
   // the root is made read-only (runc: "before we finalize the rootfs").
-  if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true, controlling: true }));
+  if (plan.process.terminal) step('console', () => setupConsole(sys, newRoot, consoleSocket(plan), plan.process.consoleSize, { devConsole: true, controlling: true, clearOnlcr: plan.proxiedConsole }));
   step('readonly mounts', () => finishReadonlyMounts(sys, newRoot, c.mounts));
   if (c.readonlyRoot) step('readonly root', () => sys.mountSetattr(newRoot, MOUNT_ATTR.RDONLY, 0, false));
   return newRoot;
@@ -182,11 +182,19 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
 async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: number, shim: SealedShim, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   const rootFd = step('open root', () => sys.open('/', O.PATH | O.DIRECTORY | O.CLOEXEC));
   // With a fork into the pid namespace, the forked process claims the terminal (native/exec-shim.c).
-  if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false, controlling: plan.pidNsFd === undefined }));
+  if (plan.process.terminal) step('console', () => setupConsole(sys, rootFd, consoleSocket(plan), plan.process.consoleSize, { devConsole: false, controlling: plan.pidNsFd === undefined, clearOnlcr: plan.proxiedConsole }));
   prepareProcess(sys, plan, procFd);
   sys.close(rootFd);
   sys.close(procFd);
   plan.process.env = withHome(plan.process.env, plan.process.uid, readContainerPasswd);
+  // The parent-death signal ended this setup with the ocirun that waits for
+  // it; the program must outlive an ocirun that leaves (exec -d, or one
+  // killed), as runc's does: a process of a container without a pid
+  // namespace of its own was killed at once by `exec -d` otherwise. From
+  // here on an ocirun gone shows as end of file on the channel (the go
+  // below, or the shim's handshake). Cleared before the filter loads, which
+  // must see nothing of ours.
+  step('clear the parent-death signal', () => sys.prctl(PR.SET_PDEATHSIG, 0));
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
   // Joined early: the parent's join ran alongside our setup; the program
   // must still start only inside the cgroups (device rules, limits).

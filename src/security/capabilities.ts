@@ -59,12 +59,14 @@ export function planCapabilities(
   const m = (n?: string[]) => capabilityMask(n, last, warn);
   const permitted = m(caps?.permitted);
   const inheritable = m(caps?.inheritable);
-  // The kernel refuses an ambient cap that is not both permitted and inheritable.
+  // The kernel refuses an ambient cap that is not both permitted and
+  // inheritable (EPERM): it is left out with runc's warning, which its
+  // capabilities.bats matches ("can't raise ambient capability CAP_CHOWN: ").
   const ambient: number[] = [];
   for (let bit = 0; bit <= last; bit++) {
     if ((m(caps?.ambient) >> BigInt(bit)) & 1n) {
       if ((permitted >> BigInt(bit)) & (inheritable >> BigInt(bit)) & 1n) ambient.push(bit);
-      else warn(`ambient capability ${CAPABILITIES[bit]} is not both permitted and inheritable; it is not raised`);
+      else warn(`can't raise ambient capability ${CAPABILITIES[bit]}: operation not permitted (EPERM): not both permitted and inheritable`);
     }
   }
   return { bounding: m(caps?.bounding).toString(), effective: m(caps?.effective).toString(), permitted: permitted.toString(), inheritable: inheritable.toString(), ambient };

@@ -41,16 +41,29 @@ export function actionValue(action: string, errnoRet: number | undefined, field:
 const OPS: Record<string, number> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7 };
 
 /**
+ * The filter flags a profile asks for. Without a `flags` field (not even an
+ * empty one), SECCOMP_FILTER_FLAG_SPEC_ALLOW, as runc 1.2+ defaults it
+ * (its seccomp.bats "SECCOMP_FILTER_FLAG_*", case REMOVE); `flags: []` is
+ * none.
+ */
+export function requestedFlags(cfg: SeccompConfig): string[] {
+  return (cfg.flags as string[] | undefined) ?? ['SECCOMP_FILTER_FLAG_SPEC_ALLOW'];
+}
+
+/**
  * The flags of seccomp(SECCOMP_SET_MODE_FILTER): the filter is exported as
  * BPF by libseccomp and loaded with the system call (by the init and the
  * exec stage alike), so flags libseccomp 2.5 has no attribute for, such as
- * WAIT_KILLABLE_RECV, work too. NEW_LISTENER comes with SCMP_ACT_NOTIFY.
+ * WAIT_KILLABLE_RECV (runc 1.4+), work too. NEW_LISTENER comes with
+ * SCMP_ACT_NOTIFY. TSYNC is taken and ignored, as runc does: the filter is
+ * loaded by the one thread that execs the program, and synchronising the
+ * engine's other threads to it would only constrain the engine.
  */
 export function kernelFilterFlags(cfg: SeccompConfig): number {
-  const bits: Record<string, number> = { SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32 };
-  const flags = (cfg.flags ?? []).reduce((m, f, i) => {
-    if (bits[f as string] === undefined) throw new ConfigError(`linux.seccomp.flags[${i}]`, `${f} is not supported by this version of ocirun`);
-    return m | bits[f as string];
+  const bits: Record<string, number> = { SECCOMP_FILTER_FLAG_TSYNC: 0, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32 };
+  const flags = requestedFlags(cfg).reduce((m, f, i) => {
+    if (bits[f] === undefined) throw new ConfigError(`linux.seccomp.flags[${i}]`, `${f} is not supported by this version of ocirun`);
+    return m | bits[f];
   }, 0);
   return usesNotify(cfg) ? flags | SECCOMP_FILTER_FLAG_NEW_LISTENER : flags;
 }
@@ -154,7 +167,7 @@ export function usesNotify(cfg: SeccompConfig): boolean {
 }
 
 /** libseccomp filter attributes. */
-const ATTR = { NNP: 3, TSYNC: 4, LOG: 6, SSB: 7 } as const;
+const ATTR = { NNP: 3, LOG: 6, SSB: 7 } as const;
 
 /** SCMP_ARCH_X86_64 → x86_64, the name libseccomp resolves. */
 export const archName = (a: string) => a.replace(/^SCMP_ARCH_/, '').toLowerCase();
@@ -168,8 +181,8 @@ export function compileSeccomp(lib: SeccompLib, cfg: SeccompConfig, note: (m: st
     // Flags with a libseccomp attribute are set, so that a filter loaded by
     // libseccomp itself (bench/seccomp.mjs) behaves the same; the rest only
     // matter to the seccomp(2) call (kernelFilterFlags).
-    for (const flag of cfg.flags ?? []) {
-      const attr = { SECCOMP_FILTER_FLAG_LOG: ATTR.LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW: ATTR.SSB, SECCOMP_FILTER_FLAG_TSYNC: ATTR.TSYNC }[flag as string];
+    for (const flag of requestedFlags(cfg)) {
+      const attr = { SECCOMP_FILTER_FLAG_LOG: ATTR.LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW: ATTR.SSB }[flag];
       if (attr !== undefined) lib.attrSet(ctx, attr, 1);
     }
     for (const arch of cfg.architectures ?? []) {

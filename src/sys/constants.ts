@@ -103,6 +103,10 @@ export const TIOCSCTTY = 0x540e;
 export const TIOCGPTN = 0x80045430;
 export const TIOCSPTLCK = 0x40045431;
 export const TIOCSWINSZ = 0x5414;
+/** struct termios get/set (asm-generic), and c_oflag's ONLCR. */
+export const TCGETS = 0x5401;
+export const TCSETS = 0x5402;
+export const ONLCR = 0o4;
 export const TIOCGWINSZ = 0x5413;
 export const TIOCGPTPEER = 0x5441;
 
@@ -159,10 +163,13 @@ export const SYS = {
   FSMOUNT: 432,
   PIDFD_OPEN: 434,
   OPENAT2: 437,
+  FACCESSAT2: 439,
   MOUNT_SETATTR: 442,
 } as const;
 
 export const AT_EMPTY_PATH = 0x1000;
+/** faccessat2(2): check with the effective ids and capabilities, not the real ones. */
+export const AT_EACCESS = 0x200;
 export const AT_RECURSIVE = 0x8000;
 
 /** fcntl(2) commands, and the one fd flag. */
@@ -176,6 +183,8 @@ export const AF_NETLINK = 16;
 export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, NONBLOCK: 0o4000, CLOEXEC: 0o2000000 } as const;
 export const SOL_SOCKET = 1;
 export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
+export const SO_PASSCRED = 16;
 export const MSG = { NOSIGNAL: 0x4000, CMSG_CLOEXEC: 0x40000000 } as const;
 export const POLLIN = 1;
 

@@ -7,8 +7,8 @@ import { loadKoffi } from '../engine.js';
 import fs from 'node:fs';
 import { errnoName } from './errno.js';
 import {
-  AF_NETLINK, AF_UNIX, AT_EMPTY_PATH, AT_RECURSIVE, BPF_CMD, CLOSE_RANGE_CLOEXEC, ERRNO, F, FD_CLOEXEC, FSCONFIG, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC,
-  IOPRIO_WHO_PROCESS, KEYCTL, LINUX_CAPABILITY_VERSION_3, MOVE_MOUNT, MSG, NETLINK_ROUTE, O, OPEN_TREE_CLONE, POLLIN, POSIX_SPAWN, SCM_RIGHTS,
+  AF_NETLINK, AF_UNIX, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, BPF_CMD, CLOSE_RANGE_CLOEXEC, ERRNO, F, FD_CLOEXEC, FSCONFIG, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC,
+  IOPRIO_WHO_PROCESS, KEYCTL, LINUX_CAPABILITY_VERSION_3, MOVE_MOUNT, MSG, NETLINK_ROUTE, O, OPEN_TREE_CLONE, POLLIN, POSIX_SPAWN, SCM_CREDENTIALS, SCM_RIGHTS, SO_PASSCRED,
   SECCOMP_SET_MODE_FILTER, SIG_SETMASK, SOCK, SOL_SOCKET, SYS,
 } from './constants.js';
 import { endsAnswer } from './netlink.js';
@@ -30,6 +30,11 @@ const Msghdr = koffi.struct('msghdr', { msg_name: 'void *', msg_namelen: 'uint32
 const CmsgFd = koffi.struct('cmsghdr_fd', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int', fd: 'int' });
 /** CMSG_LEN(sizeof(int)): the header and the fd, without the tail padding. */
 const CMSG_LEN_FD = koffi.offsetof(CmsgFd, 'fd') + 4;
+/** A received control message's header, and SCM_CREDENTIALS' payload (struct ucred). */
+const CmsgHdr = koffi.struct('cmsghdr', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int' });
+const Ucred = koffi.struct('ucred', { pid: 'int', uid: 'uint32', gid: 'uint32' });
+/** Room for an fd (SCM_RIGHTS) and the sender's credentials (SCM_CREDENTIALS) together. */
+const RECV_CONTROL_BYTES = 64;
 const SockFprog = koffi.struct('sock_fprog', { len: 'ushort', filter: 'void *' });
 const Rlimit = koffi.struct('rlimit', { rlim_cur: 'uint64', rlim_max: 'uint64' });
 const CapHeader = koffi.struct('cap_user_header', { version: 'uint32', pid: 'int' });
@@ -126,6 +131,7 @@ export class LibcSys implements Sys {
       execveat: 'int execveat(int fd, const char *path, const char **argv, const char **envp, int flags)',
       socket: 'int socket(int domain, int type, int proto)',
       getsockopt: 'int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint8_t *len)',
+      setsockopt: 'int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)',
       connect: 'int connect(int fd, const uint8_t *addr, uint32_t len)',
       bind: 'int bind(int fd, const uint8_t *addr, uint32_t len)',
       pipe2: 'int pipe2(_Out_ uint8_t *fds, int flags)',
@@ -525,6 +531,9 @@ export class LibcSys implements Sys {
     const r = Number(this.syscallFn(SYS.MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), 'uint8_t *', attr, 'size_t', attr.length));
     this.check(r, 'mount_setattr', `fd ${fd}`);
   }
+  eaccess(path: string, mode: number): void {
+    this.check(Number(this.syscallFn(SYS.FACCESSAT2, 'int', AT_FDCWD, 'const char *', path, 'int', mode, 'int', AT_EACCESS)), 'faccessat2', path);
+  }
   getcwd(): string {
     const buf = Buffer.alloc(4097);
     const n = Number(this.syscallFn(SYS.GETCWD, 'uint8_t *', buf, 'size_t', buf.length));
@@ -562,6 +571,11 @@ export class LibcSys implements Sys {
     this.check(this.fns.socketpair(AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC, 0, sv), 'socketpair');
     return [sv.readInt32LE(0), sv.readInt32LE(4)];
   }
+  passCredentials(sockFd: number): void {
+    const on = Buffer.alloc(4);
+    on.writeInt32LE(1, 0);
+    this.check(this.fns.setsockopt(sockFd, SOL_SOCKET, SO_PASSCRED, on, on.length), 'setsockopt', `fd ${sockFd} SO_PASSCRED`);
+  }
   peerUid(sockFd: number): number {
     // struct ucred { pid_t pid; uid_t uid; gid_t gid; }; SOL_SOCKET 1, SO_PEERCRED 17.
     const cred = Buffer.alloc(12);
@@ -575,15 +589,31 @@ export class LibcSys implements Sys {
     if (fd === undefined) this.fail('recvmsg', `fd ${sockFd} (no file descriptor received)`, n === 0 ? ERRNO.ECONNRESET : ERRNO.EPROTO);
     return fd;
   }
-  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number } {
-    const cmsg = Buffer.alloc(koffi.sizeof(CmsgFd));
+  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number; pid?: number } {
+    const cmsg = Buffer.alloc(RECV_CONTROL_BYTES);
     const msg = fdMessage(buf, cmsg);
     let n: number;
     do n = Number(this.fns.recvmsg(sockFd, msg, MSG.CMSG_CLOEXEC));
     while (n < 0 && koffi.errno() === ERRNO.EINTR);
     this.check(n, 'recvmsg', `fd ${sockFd}`);
     const controlLen = Number(koffi.decode(msg, Msghdr).msg_controllen);
-    const c = koffi.decode(cmsg, CmsgFd);
-    return controlLen >= CMSG_LEN_FD && c.cmsg_level === SOL_SOCKET && c.cmsg_type === SCM_RIGHTS ? { n, fd: c.fd } : { n };
+    const out: { n: number; fd?: number; pid?: number } = { n };
+    // Walk the control messages (CMSG_NXTHDR: each padded to 8 bytes).
+    const header = koffi.sizeof(CmsgHdr);
+    for (let off = 0; off + header <= controlLen; ) {
+      const h = koffi.decode(cmsg, off, CmsgHdr);
+      const len = Number(h.cmsg_len);
+      if (len < header || off + len > controlLen) break;
+      if (h.cmsg_level === SOL_SOCKET && h.cmsg_type === SCM_RIGHTS && len >= CMSG_LEN_FD) {
+        // Only one fd is ever sent; any more are closed rather than leaked.
+        out.fd = cmsg.readInt32LE(off + header);
+        for (let extra = off + header + 4; extra + 4 <= off + len; extra += 4) this.close(cmsg.readInt32LE(extra));
+      } else if (h.cmsg_level === SOL_SOCKET && h.cmsg_type === SCM_CREDENTIALS) {
+        out.pid = koffi.decode(cmsg, off + header, Ucred).pid;
+      }
+      off += (len + 7) & ~7;
+    }
+    return out;
   }
+
 }

@@ -115,6 +115,7 @@ export class RecordingSys implements Sys {
   socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }
   recvFd(sockFd: number) { this.rec('recvFd', sockFd); return this.nextFd++; }
   recvmsg(sockFd: number, buf: Buffer) { this.rec('recvmsg', sockFd, buf.length); return { n: 0 }; }
+  passCredentials(sockFd: number) { this.rec('passCredentials', sockFd); }
   peerUid(sockFd: number) { this.rec('peerUid', sockFd); return 0; }
   /** What read() returns, in order; empty means end of file. */
   readData: Buffer[] = [];
@@ -142,6 +143,7 @@ export class RecordingSys implements Sys {
   mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number) { this.rec('mountSetattr', fd, set, clear, recursive, ...(usernsFd === undefined ? [] : [usernsFd])); }
   cwd = '/';
   getcwd() { this.rec('getcwd'); return this.cwd; }
+  eaccess(path: string, mode: number) { this.rec('eaccess', path, mode); }
   schedSetaffinity(cpus: number[], pid = 0) { this.rec('schedSetaffinity', cpus, pid); }
   resetSignals(ignored: bigint) { this.rec('resetSignals', ignored); }
 }

@@ -103,8 +103,15 @@ export interface Sys {
   peerUid(sockFd: number): number;
   /** Receives one fd sent with SCM_RIGHTS (blocking); it arrives close-on-exec. */
   recvFd(sockFd: number): number;
-  /** recvmsg(2) into `buf`, retried on EINTR: the bytes read (0 at end of file) and an fd sent with them, if one was (close-on-exec). */
-  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number };
+  /**
+   * recvmsg(2) into `buf`, retried on EINTR: the bytes read (0 at end of
+   * file), an fd sent with them, if one was (close-on-exec), and, once
+   * passCredentials() is on, the pid of the process that wrote them (one
+   * call never returns bytes of two writers).
+   */
+  recvmsg(sockFd: number, buf: Buffer): { n: number; fd?: number; pid?: number };
+  /** SO_PASSCRED: from now on, what is received on the socket comes with its writer's credentials. */
+  passCredentials(sockFd: number): void;
   /** read(2), retried on EINTR; 0 at end of file. */
   read(fd: number, buf: Buffer): number;
   /** write(2), retried on EINTR; returns the bytes written. */
@@ -130,6 +137,8 @@ export interface Sys {
   mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number): void;
   /** The getcwd(2) system call's answer, as is: "(unreachable)..." for a cwd outside the root. */
   getcwd(): string;
+  /** faccessat2(AT_FDCWD, path, mode, AT_EACCESS): as the effective ids and capabilities may, not the real ones (access(2)). */
+  eaccess(path: string, mode: number): void;
   /** sched_setaffinity: the CPUs of `pid` (0: the calling thread), kept across exec. */
   schedSetaffinity(cpus: number[], pid?: number): void;
   /**

@@ -4,11 +4,23 @@
  * bound on /dev/console), its master sent to the console socket (runc's
  * setupConsole, for the standard and the setns init alike).
  */
-import { O, RESOLVE, TIOCGPTN, TIOCGPTPEER, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } from '../sys/constants.js';
+import { O, ONLCR, RESOLVE, TCGETS, TCSETS, TIOCGPTN, TIOCGPTPEER, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { bindAt, mkdirAllInRoot, withFd } from '../rootfs/resolve.js';
 
-export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: { height: number; width: number } | undefined, opts: { devConsole: boolean; controlling: boolean }): void {
+/**
+ * The pty leaves "\n" as it is, as runc 1.2+ sets the pty it proxies
+ * (tty.go, ClearONLCR): the caller's own terminal turns it into "\r\n"
+ * once, not twice ("\r\r\n"). Set on the slave before the process writes.
+ */
+function clearOnlcr(sys: Sys, slave: number): void {
+  const termios = Buffer.alloc(64);
+  sys.ioctl(slave, TCGETS, termios);
+  termios.writeUInt32LE(termios.readUInt32LE(4) & ~ONLCR, 4);
+  sys.ioctl(slave, TCSETS, termios);
+}
+
+export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: { height: number; width: number } | undefined, opts: { devConsole: boolean; controlling: boolean; clearOnlcr?: boolean }): void {
   const master = sys.open('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
   try {
     sys.ioctl(master, TIOCSPTLCK, Buffer.alloc(4));
@@ -23,6 +35,7 @@ export function setupConsole(sys: Sys, rootFd: number, socketFd: number, size: {
     }
     // TIOCGPTPEER: the slave of this very master, not whatever /dev/pts/N names.
     const slave = sys.ioctl(master, TIOCGPTPEER, O.RDWR | O.NOCTTY | O.CLOEXEC);
+    if (opts.clearOnlcr) clearOnlcr(sys, slave);
     if (opts.devConsole) {
       // As runc: a /dev/console that is a symlink is refused (O_NOFOLLOW), so
       // the bind cannot be sent onto a /proc file (CVE-2025-52565); the bind

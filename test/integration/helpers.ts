@@ -12,6 +12,30 @@ export const project = path.resolve(__dirname, '../..');
  */
 export const OCIRUN = process.env.OCIRUN_TEST_BINARY ?? path.join(project, 'bin/ocirun');
 
+/**
+ * The bound on one command that a stalled container must not stretch: 5 s
+ * (containerd's shim gives kill and delete 10). In the qemu guests
+ * (scripts/cgroup2-vm.sh, scripts/systemd-vm.sh) the CPU is emulated (TCG)
+ * and a command that waits on nothing takes 0.5-3 s, up to 10 on a loaded
+ * host: there the bound is containerd's deadline itself.
+ */
+export const EMULATED = /QEMU TCG CPU/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+export const COMMAND_BOUND_MS = EMULATED ? 10_000 : 5000;
+
+/**
+ * Under emulation, what one command of `bin` that waits on nothing takes at
+ * this moment (`state` of an id that does not exist): a guest's speed varies
+ * from one second to the next with the host's load, and what a stalled
+ * container must not add comes on top of it. On real hardware, 0: the
+ * bound is the whole time.
+ */
+export function startupCostMs(bin: string, root: string): number {
+  if (!EMULATED) return 0;
+  const t0 = Date.now();
+  spawnSync(bin, ['--root', root, 'state', 'no-such-container'], { stdio: 'ignore', timeout: 60_000 });
+  return Date.now() - t0;
+}
+
 const madeBundles: string[] = [];
 
 /** A bundle from busybox-static running `args`; `edit` changes its config. Removed after the test file (test/integration/setup.ts). */

@@ -145,7 +145,11 @@ describe('cgroups as runc treats them', () => {
     }
   });
 
-  it('runs in a cgroup that already holds a process, with a warning, and delete leaves that process alone', async () => {
+  // runc 1.2+ refuses a cgroup that holds a process (runc 1.3.6's cgroups.bats
+  // "runc run/create should error for a non-empty cgroup"); runc 1.1.5 here
+  // only warns and runs (its "should warn about a non-empty cgroup"), which
+  // is recorded for it. ocirun follows 1.3.6.
+  it('refuses a cgroup that already holds a process (runc 1.3.6; 1.1.5 warns), and leaves that process alone', async () => {
     for (const [name, bin] of runtimes) {
       const id = `parity-shared-${process.pid}-${++seq}`;
       const rel = `/ocirun-parity-shared-${name}-${process.pid}`;
@@ -155,12 +159,20 @@ describe('cgroups as runc treats them', () => {
       const other = spawn('sleep', ['300'], { stdio: 'ignore' });
       try {
         cg.add(other.pid!);
-        const r = cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true });
-        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
-        expect(r.stderr, name).toMatch(/container's cgroup is not empty: 1 process\(es\) found/);
-        const d = cli(roots[name], ['delete', '--force', id], { runtime: bin });
-        expect(d.status, `${name}: ${d.stderr}`).toBe(0);
-        expect(fs.existsSync(path.join(roots[name], id)), name).toBe(false);
+        for (const verb of ['run', 'create']) {
+          const r = cli(roots[name], [verb, ...(verb === 'run' ? ['-d'] : []), '--bundle', b, id], { runtime: bin, detached: true });
+          if (name === 'ocirun') {
+            expect(r.status, `${name} ${verb}`).toBe(1);
+            expect(r.stderr.trim().split('\n'), `${name} ${verb}`).toEqual([expect.stringContaining("check cgroup: container's cgroup is not empty: 1 process(es) found")]);
+            expect(fs.existsSync(path.join(roots[name], id)), `${name} ${verb}: state left`).toBe(false);
+          } else {
+            expect(r.status, `${name} ${verb}: ${r.stderr}`).toBe(0);
+            expect(r.stderr, name).toMatch(/container's cgroup is not empty: 1 process\(es\) found/);
+          }
+          const d = cli(roots[name], ['delete', '--force', id], { runtime: bin });
+          expect(d.status, `${name}: ${d.stderr}`).toBe(0);
+          expect(fs.existsSync(path.join(roots[name], id)), name).toBe(false);
+        }
         // Not the container's: it lives on.
         expect(other.exitCode, name).toBe(null);
         expect(fs.existsSync(`/proc/${other.pid}`), name).toBe(true);
@@ -262,6 +274,33 @@ describe('exec as runc does it', () => {
         expect(r.stderr, `${name} ${arg}`).toMatch(/is not a sub cgroup path/);
       }
     });
+  });
+});
+
+describe('exec --cgroup errors in runc\'s words (runc 1.1.5 and 1.3.6, exec.bats "runc exec --cgroup sub-cgroups")', () => {
+  it('names the pid and the cgroup.procs of a missing sub-cgroup, and an unknown controller; nothing is left running', () => {
+    for (const [name, bin] of runtimes) {
+      const id = `parity-execcg-${process.pid}-${++seq}`;
+      const rel = `/ocirun-parity-execcg-${name}-${process.pid}-${seq}`;
+      const b = bundle(['sleep', '300'], (c) => (c.linux.cgroupsPath = rel));
+      try {
+        expect(cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true }).status).toBe(0);
+        const procs = () => (fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? fs.readFileSync(path.join('/sys/fs/cgroup', rel, 'cgroup.procs'), 'utf8') : fs.readFileSync(path.join('/sys/fs/cgroup/pids', rel, 'cgroup.procs'), 'utf8'));
+        const before = procs();
+        for (const arg of ['nonexistent', 'pids:nonexistent']) {
+          const r = cli(roots[name], ['exec', '--cgroup', arg, id, 'true'], { runtime: bin });
+          expect(r.status, `${name} ${arg}`).toBe(255);
+          expect(r.stderr.trim().split('\n'), `${name} ${arg}`).toEqual([expect.stringMatching(/ adding pid \d+ to cgroups: .*\/nonexistent\/cgroup\.procs: no such file /)]);
+        }
+        const r = cli(roots[name], ['exec', '--cgroup', 'whaaat:/', id, 'true'], { runtime: bin });
+        expect(r.status, name).not.toBe(0);
+        expect(r.stderr, name).toContain('unknown controller whaaat');
+        // The process that could not join was ended: the cgroup holds the init alone.
+        expect(procs(), name).toBe(before);
+      } finally {
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+      }
+    }
   });
 });
 

@@ -414,3 +414,328 @@ describe('--pidfd-socket (runc 1.2+; runc 1.1.5 has no such flag)', () => {
     expect(leftovers(roots.ocirun, r.id, b)).toEqual([]);
   });
 });
+
+describe('a container without a pid namespace of its own, its init gone (runc#4047)', () => {
+  const bin = (name: Name) => runtimes.find(([n]) => n === name)![1];
+  const gone = (pid: number) => !fs.existsSync(`/proc/${pid}`) || /^State:\s+[ZX]/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  async function allGone(pids: number[]): Promise<boolean> {
+    for (let i = 0; i < 100 && !pids.every(gone); i++) await new Promise((r) => setTimeout(r, 50));
+    return pids.every(gone);
+  }
+
+  /**
+   * runc 1.3.6's kill.bats/delete.bats setup: a container in the host's pid
+   * namespace, two processes exec'd into it detached, then its init killed
+   * from the host. Returns the id, the cgroup.procs file and the exec'd pids.
+   */
+  async function initGone(name: Name): Promise<{ id: string; procs: string; pids: number[] }> {
+    const rel = `/rcbeh-hostpid-${name}-${process.pid}-${++seq}`;
+    const b = bundle(['sleep', '1000'], (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+      c.linux.cgroupsPath = rel;
+    });
+    const id = `runc13-hostpid-${process.pid}-${seq}`;
+    const r = cli(roots[name], ['run', '-d', '-b', b, id], { runtime: bin(name), detached: true });
+    expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    for (const t of ['900', '901']) {
+      const e = cli(roots[name], ['exec', '-d', id, 'sleep', t], { runtime: bin(name), detached: true });
+      expect(e.status, `${name}: ${e.stderr}`).toBe(0);
+    }
+    const procs = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? path.join('/sys/fs/cgroup', rel, 'cgroup.procs') : path.join('/sys/fs/cgroup/pids', rel, 'cgroup.procs');
+    const init = JSON.parse(cli(roots[name], ['state', id], { runtime: bin(name) }).stdout).pid as number;
+    const all = () => fs.readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number);
+    // The exec'd processes outlive the exec command (ocirun's died with it
+    // before: the parent-death signal of its setup was left on them).
+    await new Promise((res) => setTimeout(res, 200));
+    expect(all().length, `${name}: the init and both exec'd processes`).toBe(3);
+    process.kill(init, 'SIGKILL');
+    expect(await allGone([init]), `${name}: init`).toBe(true);
+    const pids = all();
+    expect(pids.length, `${name}: the exec'd processes live on`).toBe(2);
+    return { id, procs, pids };
+  }
+
+  it('kill KILL ends every process left in its cgroup (runc 1.3.6; runc 1.1.5 says "container not running" and leaves them)', async () => {
+    for (const [name] of runtimes) {
+      const { id, procs, pids } = await initGone(name);
+      try {
+        const k = cli(roots[name], ['kill', id, 'KILL'], { runtime: bin(name) });
+        if (name === 'ocirun') {
+          expect(k.status, k.stderr).toBe(0);
+          expect(await allGone(pids), name).toBe(true);
+          expect(fs.readFileSync(procs, 'utf8'), name).toBe('');
+          expect(JSON.parse(cli(roots[name], ['state', id]).stdout).status).toBe('stopped');
+        } else {
+          expect(k.status).toBe(1);
+          expect(k.stderr).toContain('container not running');
+          expect(pids.some(gone), name).toBe(false);
+        }
+      } finally {
+        remove(name, id);
+        pids.forEach((p) => { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } });
+      }
+    }
+  });
+
+  it('delete and delete --force end every process left in its cgroup, and remove it (runc 1.1.5 and 1.3.6)', async () => {
+    for (const [name] of runtimes) {
+      for (const force of [[], ['--force']]) {
+        const { id, procs, pids } = await initGone(name);
+        try {
+          const d = cli(roots[name], ['delete', ...force, id], { runtime: bin(name) });
+          expect(d.status, `${name} ${force}: ${d.stderr}`).toBe(0);
+          expect(await allGone(pids), `${name} ${force}`).toBe(true);
+          expect(fs.existsSync(path.dirname(procs)), `${name} ${force}: cgroup left`).toBe(false);
+          expect(fs.existsSync(path.join(roots[name], id)), `${name} ${force}: state left`).toBe(false);
+        } finally {
+          remove(name, id);
+          pids.forEach((p) => { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } });
+        }
+      }
+    }
+  });
+});
+
+describe('CPU affinity (runc 1.3: not the runtime\'s; runc 1.1.5 passes its own on)', () => {
+  const bin = (name: Name) => runtimes.find(([n]) => n === name)![1];
+  const online = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  const twoCpus = /^0-([1-9]\d*)$/.test(online);
+  const PRINT = ['/bin/grep', 'Cpus_allowed_list', '/proc/self/status'];
+  /** The runtime pinned to CPU 0, as runc's cpu_affinity.bats runs it under `taskset -c 0`; the process's Cpus_allowed_list. */
+  function pinned(name: Name, args: string[]): { status: number | null; list: string; stderr: string } {
+    const r = spawnSync('taskset', ['-c', '0', bin(name), '--root', roots[name], ...args], { encoding: 'utf8', timeout: 60_000, input: '' });
+    return { status: r.status, list: /Cpus_allowed_list:\s+(\S+)/.exec(r.stdout)?.[1] ?? `(none: ${r.stdout})`, stderr: r.stderr };
+  }
+
+  beforeAll(() => expect(twoCpus || process.env.CI !== 'true', `these tests need two CPUs or more (online: ${online})`).toBe(true));
+
+  it('run: the init gets every CPU, or its cgroup\'s cpuset (cpu_affinity.bats "runc run [CPU affinity should reset ...]")', () => {
+    if (!twoCpus) return;
+    for (const [name] of runtimes) {
+      for (const [cpus, want] of [[undefined, online], ['1', '1']] as const) {
+        const b = bundle(PRINT, (c) => (c.linux.resources = { ...c.linux.resources, cpu: cpus ? { cpus, mems: '0' } : {} }));
+        const id = `runc13-aff-${process.pid}-${++seq}`;
+        const r = pinned(name, ['run', '-b', b, id]);
+        remove(name, id);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        // runc 1.1.5 leaves a process with no cpuset where the runtime ran (CPU 0).
+        expect(r.list, `${name} cpuset ${cpus}`).toBe(name === 'runc' && !cpus ? '0' : want);
+      }
+    }
+  });
+
+  it('exec: every CPU of the cpuset, or process.execCPUAffinity\'s "final", "initial" set before the cgroup join', () => {
+    if (!twoCpus) return;
+    for (const [name] of runtimes) {
+      for (const cpus of [online, '1']) {
+        const b = bundle(['sleep', '100'], (c) => (c.linux.resources = { ...c.linux.resources, cpu: { cpus, mems: '0' } }));
+        const id = `runc13-aff-${process.pid}-${++seq}`;
+        expect(cli(roots[name], ['run', '-d', '-b', b, id], { runtime: bin(name), detached: true }).status).toBe(0);
+        try {
+          // cpu_affinity.bats "runc exec [default CPU affinity should reset to cgroup cpuset]".
+          let r = pinned(name, ['exec', id, ...PRINT]);
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          expect(r.list, `${name} exec in cpuset ${cpus}`).toBe(name === 'runc' && cpus === online ? '0' : cpus);
+          const withAffinity = (aff: object) => {
+            const file = path.join(scratch(), 'process.json');
+            fs.writeFileSync(file, JSON.stringify({ terminal: false, cwd: '/', args: PRINT, execCPUAffinity: aff }));
+            return pinned(name, ['exec', '--process', file, id]);
+          };
+          // "initial" 0 outside a cpuset of CPU 1 alone: set after the join
+          // it would be refused (EINVAL); set before, the join moves the
+          // process into the cpuset. runc 1.1.5 ignores the field.
+          r = withAffinity({ initial: '0' });
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          expect(r.list, `${name} initial 0, cpuset ${cpus}`).toBe(cpus === '1' ? '1' : '0');
+          if (cpus === online) {
+            r = withAffinity({ initial: '0', final: '1' });
+            expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+            expect(r.list, `${name} final 1`).toBe(name === 'runc' ? '0' : '1');
+          }
+        } finally {
+          remove(name, id);
+        }
+      }
+    }
+  });
+});
+
+describe('seccomp (runc 1.3.6\'s seccomp.bats)', () => {
+  const bin = (name: Name) => runtimes.find(([n]) => n === name)![1];
+  const profile = (flags: string[] | undefined, action = 'SCMP_ACT_ERRNO') => ({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86_64'],
+    syscalls: [{ names: ['mkdir', 'mkdirat'], action }],
+    ...(flags ? { flags } : {}),
+  });
+
+  it('loads the filter with the flags asked for: none given is SPEC_ALLOW, TSYNC is taken and ignored (runc 1.1.5 refuses any flag)', () => {
+    // "SECCOMP_FILTER_FLAG_*": the value passed to seccomp(2), from --debug (the kernel shows no flag of a loaded filter).
+    const cases: [string[] | undefined, number][] = [[undefined, 4], [[], 0], [['SECCOMP_FILTER_FLAG_TSYNC'], 0], [['SECCOMP_FILTER_FLAG_LOG'], 2], [['SECCOMP_FILTER_FLAG_SPEC_ALLOW'], 4], [['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'], 6]];
+    for (const [name] of runtimes) {
+      for (const [flags, value] of cases) {
+        const b = bundle(['sh', '-c', 'mkdir /dev/shm/foo'], (c) => {
+          c.process.noNewPrivileges = false;
+          c.linux.seccomp = profile(flags);
+        });
+        const id = `runc13-scf-${process.pid}-${++seq}`;
+        const r = cli(roots[name], ['--debug', 'run', '-b', b, id], { runtime: bin(name) });
+        remove(name, id);
+        if (name === 'runc' && flags?.length) {
+          expect(r.stderr, `${name} ${flags}`).toContain('seccomp flags are not yet supported by runc');
+          continue;
+        }
+        // The filter applies: mkdir is refused inside.
+        expect(r.status, `${name} ${flags}`).not.toBe(0);
+        expect(r.stdout + r.stderr, `${name} ${flags}`).toMatch(/mkdir:.*\/dev\/shm\/foo.*Operation not permitted/);
+        if (name === 'ocirun') expect(r.stderr, `${name} ${flags}`).toContain(`seccomp filter flags: ${value}"`);
+      }
+    }
+  });
+
+  it('reports a startContainer hook the filter kills as "signal: bad system call"', () => {
+    const b = bundle(['/bin/true'], (c) => {
+      c.linux.seccomp = profile(undefined, 'SCMP_ACT_KILL');
+      c.process.rlimits = [{ type: 'RLIMIT_CORE', soft: 0, hard: 0 }];
+      c.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'mkdir /dev/shm/foo'] }] };
+    });
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect(r.status, name).not.toBe(0);
+      // runc 1.1.5: "error running hook #0: error running hook: signal: bad system call".
+      expect(r.stderr, name).toMatch(name === 'ocirun' ? /error running startContainer hook #0: .*signal: bad system call/ : /error running hook #0: .*signal: bad system call/);
+    }
+  });
+});
+
+describe('terminal output (runc 1.2+ clears ONLCR on the container\'s pty)', () => {
+  // runc 1.1.5 leaves ONLCR on the container's pty but clears output
+  // processing on the caller's terminal; runc 1.3.6 and ocirun the other way
+  // round (libuv's raw mode keeps ONLCR): one "\r" either way, as asserted.
+  it('ends a line at the caller\'s terminal with one "\\r\\n", not "\\r\\r\\n"', () => {
+    const b = bundle(['echo', 'hi'], (c) => (c.process.terminal = true));
+    for (const [name, runtime] of runtimes) {
+      const id = `runc13-onlcr-${process.pid}-${++seq}`;
+      // script(1) gives the runtime a terminal of its own, as a user at a shell has.
+      const r = spawnSync('script', ['-qec', `${runtime} --root ${roots[name]} run -b ${b} ${id}`, '/dev/null'], { encoding: 'utf8', input: '', timeout: 60_000 });
+      remove(name, id);
+      expect(r.status, `${name}: ${r.stdout}`).toBe(0);
+      // script(1) echoes its stdin's end as "^@", before or after the output.
+      expect(r.stdout.replace(/\^@/g, ''), name).toBe('hi\r\n');
+    }
+  });
+
+  it('also for exec -t, even for what is written before the terminal is proxied (a failed execve)', () => {
+    const b = bundle(['sleep', '100']);
+    fs.writeFileSync(path.join(b, 'rootfs/run.sh'), '#!/mmnnttbb foo bar\nsh\n', { mode: 0o755 });
+    for (const [name, runtime] of runtimes) {
+      const id = `runc13-onlcr-${process.pid}-${++seq}`;
+      expect(cli(roots[name], ['run', '-d', '-b', b, id], { runtime, detached: true }).status).toBe(0);
+      try {
+        const r = spawnSync('script', ['-qec', `${runtime} --root ${roots[name]} exec -t ${id} /run.sh`, '/dev/null'], { encoding: 'utf8', input: '', timeout: 60_000 });
+        // runc 1.1.5's line endings here depend on when it sets the caller's terminal raw: its text only.
+        if (name === 'ocirun') expect(r.stdout.replace(/\^@/g, '')).toBe('exec /run.sh: no such file or directory\r\n');
+        else expect(r.stdout, name).toContain('exec /run.sh: no such file or directory');
+      } finally {
+        remove(name, id);
+      }
+    }
+  });
+});
+
+describe('the process environment (runc 1.3.6\'s env.bats)', () => {
+  it('sets a name given twice once, to its last value, and replaces an empty HOME', () => {
+    const cases: [string[], string[]][] = [
+      [['ONE=two', 'ONE=', 'PATH=/usr/bin:/bin'], ['ONE=', 'PATH=/usr/bin:/bin', 'HOME=/root']],
+      [['HOME=', 'PATH=/usr/bin:/bin'], ['PATH=/usr/bin:/bin', 'HOME=/root']],
+      [['PATH=/usr/bin:/bin', 'HOME=/override', 'HOME='], ['PATH=/usr/bin:/bin', 'HOME=/root']],
+    ];
+    for (const [env, want] of cases) {
+      const b = bundle(['env'], (c) => (c.process.env = env));
+      for (const [name] of runtimes) {
+        const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+        remove(name, r.id);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        const got = r.stdout.trim().split('\n');
+        // runc 1.1.5 puts a replaced HOME where the empty one was; 1.3.6 (and ocirun) last.
+        if (name === 'ocirun') expect(got, `${env}`).toEqual(want);
+        else expect([...got].sort(), `${name} ${env}`).toEqual([...want].sort());
+      }
+    }
+  });
+});
+
+describe('the program to run (runc 1.3.6\'s start_hello.bats and run.bats)', () => {
+  it('runs, as a user with CAP_DAC_OVERRIDE, a program only its owner (root) may execute; without it, refuses', () => {
+    const dacOverride = (c: any, on: boolean) => {
+      for (const set of ['bounding', 'effective', 'inheritable', 'ambient', 'permitted']) {
+        const list: string[] = (c.process.capabilities[set] ?? []).filter((x: string) => x !== 'CAP_DAC_OVERRIDE');
+        c.process.capabilities[set] = on ? [...list, 'CAP_DAC_OVERRIDE'] : list;
+      }
+    };
+    for (const on of [false, true]) {
+      const b = bundle(['/owner-only'], (c) => {
+        c.process.user = { uid: 1000, gid: 100 };
+        dacOverride(c, on);
+      });
+      const prog = path.join(b, 'rootfs/owner-only');
+      fs.writeFileSync(prog, '#!/bin/sh\necho ran\n');
+      fs.chownSync(prog, 0, 0);
+      fs.chmodSync(prog, 0o744);
+      for (const [name] of runtimes) {
+        const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+        remove(name, r.id);
+        if (on) {
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          expect(r.stdout, name).toBe('ran\n');
+        } else {
+          expect(r.status, name).not.toBe(0);
+        }
+      }
+    }
+  });
+
+  it('reports a failed execve as "exec /run.sh: no such file or directory", one line', () => {
+    const b = bundle(['/run.sh']);
+    fs.writeFileSync(path.join(b, 'rootfs/run.sh'), '#!/mmnnttbb foo bar\nsh\n', { mode: 0o755 });
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect(r.status, name).not.toBe(0);
+      expect(r.stderr.trim().split('\n'), name).toEqual(['exec /run.sh: no such file or directory']);
+    }
+  });
+});
+
+describe('ambient capabilities (runc 1.3.6\'s capabilities.bats)', () => {
+  it('raises those also inheritable, and warns in runc\'s words for the others (runc 1.1.5 drops them silently)', () => {
+    const b = bundle(['grep', 'CapAmb', '/proc/self/status'], (c) => {
+      c.process.capabilities.inheritable = ['CAP_KILL'];
+      c.process.capabilities.ambient = ['CAP_KILL', 'CAP_CHOWN'];
+    });
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      // CAP_KILL is 5: 0x20.
+      expect(r.stdout, name).toBe('CapAmb:\t0000000000000020\n');
+      if (name === 'ocirun') expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining("can't raise ambient capability CAP_CHOWN: ")]);
+      else expect(r.stderr, name).toBe('');
+    }
+  });
+});
+
+describe('a relative mount destination (runc 1.3.6 idmap.bats "idmap mount with relative path")', () => {
+  it('is taken as relative to /, with a warning, as every runc takes it', () => {
+    const src = scratch();
+    fs.writeFileSync(path.join(src, 'file'), 'seen\n');
+    const b = bundle(['cat', '/mnt/rel/file'], (c) => c.mounts.push({ destination: 'mnt/rel', type: 'bind', source: src, options: ['bind'] }));
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect([r.status, r.stdout], `${name}: ${r.stderr}`).toEqual([0, 'seen\n']);
+      expect(r.stderr, name).toMatch(/level=warning msg=".*mnt\/rel.*(not absolute|relative destination path is \*\*deprecated\*\*)/);
+    }
+  });
+});

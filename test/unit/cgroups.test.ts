@@ -1,7 +1,8 @@
 // cgroup layout detection, placement and resource writes, against fake mount tables.
 import { describe, expect, it } from 'vitest';
 import { validateResources } from '../../src/config/validate.js';
-import { cgroupPaths, detectLayout } from '../../src/cgroups/index.js';
+import fs from 'node:fs';
+import { cgroupPaths, detectLayout, initCgroupProcsV2 } from '../../src/cgroups/index.js';
 import { DEFAULT_DEVICE_RULES, blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -30,6 +31,16 @@ describe('cgroup layout', () => {
     expect(cgroupPaths(l, 'pods/c1', 'c1').memory).toBe('/sys/fs/cgroup/memory/user.slice/pods/c1');
     expect(cgroupPaths(l, '', 'c1')['cpu,cpuacct']).toBe('/sys/fs/cgroup/cpu,cpuacct/c1');
     expect(cgroupPaths(l, '', 'c1').unified).toBe('/sys/fs/cgroup/unified/init.scope/c1');
+  });
+});
+
+describe("an exec'd process's fallback to the init's cgroup (runc's setnsProcess, v2 only)", () => {
+  it("is the cgroup.procs of the init's current v2 cgroup on a v2 host, none on a hybrid one", () => {
+    // Our own process stands in for the init: its "0::" line is read from /proc.
+    const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+    expect(initCgroupProcsV2(detectLayout(v2Mountinfo, '0::/\n'), process.pid)).toBe(`/sys/fs/cgroup${own === '/' ? '' : own}/cgroup.procs`);
+    expect(initCgroupProcsV2(detectLayout(hybridMountinfo, hybridSelf), process.pid)).toBeUndefined();
+    expect(initCgroupProcsV2(detectLayout(v2Mountinfo, '0::/\n'), 0x7ffffffe)).toBeUndefined();
   });
 });
 

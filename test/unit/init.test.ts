@@ -15,6 +15,12 @@ describe('process environment', () => {
   it('keeps a configured HOME', () => {
     expect(withHome(['HOME=/x'], 0, passwd)).toEqual(['HOME=/x']);
   });
+  it('keeps the last value of a name set twice, in its place; an empty HOME is replaced (runc 1.3.6)', () => {
+    expect(withHome(['ONE=two', 'ONE=', 'PATH=/usr/bin:/bin'], 0, passwd)).toEqual(['ONE=', 'PATH=/usr/bin:/bin', 'HOME=/root']);
+    expect(withHome(['HOME=', 'PATH=/bin'], 1000, passwd)).toEqual(['PATH=/bin', 'HOME=/home/alice']);
+    expect(withHome(['HOME=/override', 'HOME='], 0, passwd)).toEqual(['HOME=/root']);
+    expect(withHome(['A=1', 'HOME=/x', 'A=2'], 0, passwd)).toEqual(['HOME=/x', 'A=2']);
+  });
 });
 
 describe('program lookup', () => {

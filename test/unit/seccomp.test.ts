@@ -49,6 +49,8 @@ describe('seccomp', () => {
     expect(lib.calls).toEqual([
       ['init', 0x00050001],
       ['attr', 3, 0],
+      // No flags field: SPEC_ALLOW (SSB), runc's default.
+      ['attr', 7, 1],
       ['archAdd', 3],
       ['archAdd', 3],
       ['rule', 0x7fff0000, 4, []],
@@ -66,6 +68,10 @@ describe('seccomp', () => {
     // A listener: NEW_LISTENER (8), and WAIT_KILLABLE_RECV (32), which libseccomp 2.5 has no attribute for.
     const notify = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/a', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] } as const;
     expect(kernelFilterFlags(notify as never)).toBe(8 | 32);
+    // As runc 1.3.6: no flags field at all is SPEC_ALLOW, an empty one none, TSYNC taken and ignored.
+    expect(kernelFilterFlags({ defaultAction: 'SCMP_ACT_ALLOW' })).toBe(4);
+    expect(kernelFilterFlags({ defaultAction: 'SCMP_ACT_ALLOW', flags: [] })).toBe(0);
+    expect(kernelFilterFlags({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG'] })).toBe(2);
   });
 
   it('skips, with a warning, a rule libseccomp reports as colliding (EEXIST)', () => {
