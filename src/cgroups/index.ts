@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
+import { execCgroupProcs, type SubCgroups } from './sub-cgroups.js';
 
 export interface Hierarchy {
   /** Controller list as mounted ("cpu,cpuacct", "memory", "name=systemd"), or "unified". */
@@ -147,12 +148,13 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
   return skipped;
 }
 
-export function joinCgroups(paths: Record<string, string>, pid: number): void {
-  for (const dir of Object.values(paths)) {
+/** Puts `pid` in the cgroups, or in the sub-cgroups asked for (exec --cgroup). */
+export function joinCgroups(paths: Record<string, string>, pid: number, sub: SubCgroups = new Map()): void {
+  for (const file of execCgroupProcs(paths, sub)) {
     try {
-      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+      fs.writeFileSync(file, String(pid));
     } catch (err) {
-      throw new RuntimeError('join cgroup', `${dir}/cgroup.procs: ${(err as Error).message}`, { cause: err });
+      throw new RuntimeError('join cgroup', `${file}: ${(err as Error).message}`, { cause: err });
     }
   }
 }

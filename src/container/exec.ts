@@ -14,7 +14,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
-import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
+import { cgroupManager } from '../cgroups/drivers.js';
+import type { CgroupManager } from '../cgroups/manager.js';
+import type { SubCgroups } from '../cgroups/sub-cgroups.js';
 import { faultPoint } from '../fault.js';
 import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
@@ -60,47 +62,6 @@ export interface ExecOptions extends ExecFlags {
   stdio?: [number, number, number];
 }
 
-/** runc's getSubCgroupPaths: controller → sub-path ("" for v2's single path). */
-export function parseSubCgroups(args: string[] | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const arg of args ?? []) {
-    const colon = arg.indexOf(':');
-    if (colon < 0) {
-      if (args!.length !== 1) throw new ConfigError('--cgroup', `invalid --cgroup argument: ${arg} (missing <controller>: prefix)`, 'check flags');
-      out.set('', arg);
-      continue;
-    }
-    for (const ctrl of arg.slice(0, colon).split(',')) {
-      if (!ctrl) throw new ConfigError('--cgroup', `invalid --cgroup argument: ${arg} (empty <controller> prefix)`, 'check flags');
-      if (out.has(ctrl)) throw new ConfigError('--cgroup', `invalid --cgroup argument(s): controller ${ctrl} specified multiple times`, 'check flags');
-      out.set(ctrl, arg.slice(colon + 1));
-    }
-  }
-  return out;
-}
-
-/**
- * The cgroup.procs files the process joins: the container's, or the
- * sub-cgroups asked for. As runc, a sub-path must stay under the container's
- * cgroup ("..", "a/../..": refused, not clamped), and a controller must be
- * one the container has.
- */
-export function execCgroupProcs(paths: Record<string, string>, sub: Map<string, string>): string[] {
-  // On v2 the one path is the "" entry, and controller prefixes mean nothing (as runc).
-  const v2 = Object.keys(paths).join() === 'unified';
-  const names = Object.keys(paths).flatMap((name) => name.split(','));
-  for (const ctrl of sub.keys()) {
-    if (ctrl && !v2 && !names.includes(ctrl)) throw new ConfigError('--cgroup', `unknown controller ${ctrl} in the container's cgroups`, 'check flags');
-  }
-  return Object.entries(paths).map(([name, dir]) => {
-    const rel = name === 'unified' ? sub.get('') : name.split(',').map((c) => sub.get(c) ?? sub.get('')).find((p) => p !== undefined);
-    if (rel === undefined) return path.join(dir, 'cgroup.procs');
-    const target = path.join(dir, rel);
-    if (target !== dir && !target.startsWith(dir + '/')) throw new ConfigError('--cgroup', `${rel} is not a sub cgroup path`, 'check flags');
-    return path.join(target, 'cgroup.procs');
-  });
-}
-
 /** Namespaces the container has apart from ours (joining our own user namespace is EINVAL). */
 function containerNamespaces(config: Config, initPid: number): NamespaceType[] {
   return (config.linux?.namespaces ?? [])
@@ -121,17 +82,6 @@ function checkStatus(ctx: Context, s: SavedState, ignorePaused: boolean): void {
   const status = currentStatus(ctx.root, s);
   if (status === 'stopped' || status === 'creating') throw new RuntimeError('', 'cannot exec in a stopped container');
   if (status === 'paused' && !ignorePaused) throw new RuntimeError('', 'cannot exec in a paused container (use --ignore-paused to override)');
-}
-
-/** Puts the process in the container's cgroups (or the sub-cgroups asked for). */
-function joinExecCgroups(procsFiles: string[], pid: number): void {
-  for (const file of procsFiles) {
-    try {
-      fs.writeFileSync(file, String(pid));
-    } catch (err) {
-      throw new RuntimeError('join cgroup', `${file}: ${(err as Error).message}`, { cause: err });
-    }
-  }
 }
 
 /** What the exec shim calls between the filter's load and the fork (native/exec-shim.c). */
@@ -181,18 +131,18 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
  * there. The agent's notify fd comes meanwhile, when the init loads the
  * filter, before the shim runs.
  */
-async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: string[], finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
+async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroups: { manager: CgroupManager; sub: SubCgroups }, finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
   if (plan.cgroupsJoined) {
-    joinExecCgroups(cgroupProcs, pid);
+    cgroups.manager.join(pid, cgroups.sub);
     log.debug('exec: joined the cgroups');
     channel.send({ type: 'go' });
     await agent?.receive(channel, pid);
     return;
   }
-  primeCgroupMigration(hostLayout(), pid);
+  cgroups.manager.primeJoin(pid);
   await agent?.receive(channel, pid);
   await channel.receive('shim');
-  joinExecCgroups(cgroupProcs, pid);
+  cgroups.manager.join(pid, cgroups.sub);
   log.debug('exec: the shim joined the cgroups');
   // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
   if (finalAffinity) step('set final CPU affinity', () => sys.schedSetaffinity(finalAffinity, pid));
@@ -240,7 +190,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   const processPlan = planProcess(withContainerDefaults(proc, config.process), ctx.warn);
-  const cgroupProcs = execCgroupProcs(s.cgroupPaths, parseSubCgroups(opts.cgroup));
+  const containerCgroups = cgroupManager(s, { rootless: ctx.rootless, sys });
+  const cgroups = { manager: containerCgroups, sub: containerCgroups.subCgroups(opts.cgroup) };
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
   const namespaces = containerNamespaces(config, s.pid);
@@ -293,7 +244,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       ignoredSignals: callerIgnoredSignals(),
       // Under roomy limits the process joins the cgroups at once, unless the
       // CPU affinity must change between before and after the join.
-      cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity?.final) || undefined,
+      cgroupsJoined: (!tightLimits(cgroups.manager.currentLimits()) && !processPlan.execCPUAffinity?.final) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       runtimePid: process.pid,
       debug: log.debugging || undefined,
@@ -302,7 +253,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
     agentFd = undefined;
     try {
-      await joinAndGo(sys, channel, pid, plan, cgroupProcs, processPlan.execCPUAffinity?.final, agent);
+      await joinAndGo(sys, channel, pid, plan, cgroups, processPlan.execCPUAffinity?.final, agent);
       // The shim forks the process into the pid namespace, names it and exits.
       if (plan.pidNsFd !== undefined) {
         forked = (await channel.receive('pid')).pid;
