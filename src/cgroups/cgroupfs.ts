@@ -136,12 +136,12 @@ export class CgroupfsManager implements CgroupManager {
     return controllerDir(this.paths, 'freezer') ?? this.paths.unified;
   }
 
-  freeze(budgetMs = 4000, written?: () => void): Promise<void> {
+  async freeze(budgetMs = 4000, written?: () => void): Promise<void> {
     this.needFreezer();
     return freeze(this.paths, budgetMs, written);
   }
 
-  thaw(budgetMs = 4000, written?: () => void): Promise<void> {
+  async thaw(budgetMs = 4000, written?: () => void): Promise<void> {
     this.needFreezer();
     return thaw(this.paths, budgetMs, written);
   }

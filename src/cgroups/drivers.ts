@@ -3,7 +3,7 @@ import type { Sys } from '../sys/types.js';
 import { CgroupfsManager } from './cgroupfs.js';
 import { cgroupPaths, type CgroupLayout } from './index.js';
 import type { CgroupDriver, CgroupManager, CgroupRecord } from './manager.js';
-import { SystemdScopeManager } from './systemd-scope.js';
+import { SystemdScopeManager, type ScopeBus } from './systemd-scope.js';
 import { annotationProperties, systemdPaths, systemdUnit } from './systemd.js';
 
 export interface NewCgroupsOptions {
@@ -19,6 +19,8 @@ export interface NewCgroupsOptions {
   annotations?: Record<string, string>;
   command?: string;
   onStep?: (step: 'cgroups-made' | 'resources-written') => void;
+  /** How systemd is reached (unit tests). */
+  connect?: () => Promise<ScopeBus>;
 }
 
 /**
@@ -31,7 +33,7 @@ export function newCgroupManager(o: NewCgroupsOptions): CgroupManager {
   if (o.systemd) {
     // The scope, from cgroupsPath's "slice:prefix:name".
     const scope = systemdUnit(o.cgroupsPath, o.id, o.rootless);
-    return new SystemdScopeManager(scope, systemdPaths(o.layout, scope), { ...opts, id: o.id, annotations: annotationProperties(o.annotations), requested: false });
+    return new SystemdScopeManager(scope, systemdPaths(o.layout, scope), { ...opts, id: o.id, annotations: annotationProperties(o.annotations), requested: false, connect: o.connect });
   }
   return new CgroupfsManager(o.layout.mode === 'v2' ? 'cgroupfs-v2' : 'cgroupfs-v1', cgroupPaths(o.layout, o.cgroupsPath, o.id), opts);
 }
@@ -44,11 +46,11 @@ export function driverOf(r: CgroupRecord): CgroupDriver {
 }
 
 /** The manager of an existing container, from its state. */
-export function cgroupManager(r: CgroupRecord & { id?: string }, opts: { rootless?: boolean; sys?: Sys } = {}): CgroupManager {
+export function cgroupManager(r: CgroupRecord & { id?: string }, opts: { rootless?: boolean; sys?: Sys; layout?: CgroupLayout; connect?: () => Promise<ScopeBus> } = {}): CgroupManager {
   const driver = driverOf(r);
-  const o = { rootless: opts.rootless ?? false, sys: opts.sys };
+  const o = { rootless: opts.rootless ?? false, sys: opts.sys, layout: opts.layout };
   if (driver === 'systemd' && r.systemdUnit) {
-    return new SystemdScopeManager({ slice: '', unit: r.systemdUnit }, r.cgroupPaths, { ...o, id: r.id ?? '' });
+    return new SystemdScopeManager({ slice: '', unit: r.systemdUnit }, r.cgroupPaths, { ...o, id: r.id ?? '', connect: opts.connect });
   }
   return new CgroupfsManager(driver, r.cgroupPaths, o);
 }

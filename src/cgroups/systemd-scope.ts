@@ -21,14 +21,21 @@ export interface ScopeOptions extends ManagerOptions {
   annotations?: UnitProperty[];
   /** A container being made: its unit is not asked for until adopt (so not stopped on failure before it). */
   requested?: boolean;
+  /** How systemd is reached (unit tests give a recording bus). */
+  connect?: () => Promise<ScopeBus>;
 }
 
-const connect = () => import('../systemd/sdbus.js').then((m) => new m.SystemdBus());
+/** What the driver asks of systemd's bus (src/systemd/sdbus.ts). */
+export type ScopeBus = Pick<SystemdBus, 'startTransientUnit' | 'stopUnit' | 'resetFailedUnit' | 'setUnitProperties' | 'close'>;
+
+/** Loaded when first needed: the bus needs koffi, which the read-only commands do without. */
+const systemdBus = (): Promise<ScopeBus> => import('../systemd/sdbus.js').then((m) => new m.SystemdBus());
 
 export class SystemdScopeManager extends CgroupfsManager {
   private readonly scope: SystemdUnit;
   private readonly scopeOpts: ScopeOptions;
-  private bus: SystemdBus | undefined;
+  private bus: ScopeBus | undefined;
+  private readonly connect: () => Promise<ScopeBus>;
   private pending: PreparedResources | undefined;
   /** Whether the unit was asked for: a unit never asked for is not stopped (there may be no bus to ask). */
   private requested: boolean;
@@ -38,6 +45,7 @@ export class SystemdScopeManager extends CgroupfsManager {
     this.scope = scope;
     this.scopeOpts = opts;
     this.requested = opts.requested ?? true;
+    this.connect = opts.connect ?? systemdBus;
   }
 
   override record(): CgroupRecord {
@@ -59,7 +67,7 @@ export class SystemdScopeManager extends CgroupfsManager {
   /** The scope's cgroups are made when the init is moved in (adopt): now only the bus is reached. */
   override async create(res: PreparedResources): Promise<void> {
     this.pending = res;
-    this.bus = await connect();
+    this.bus = await this.connect();
   }
 
   /**
@@ -91,7 +99,7 @@ export class SystemdScopeManager extends CgroupfsManager {
     const props = [...res.properties, ...this.deviceProperties(res)];
     this.applyFiles(res);
     if (!props.length) return;
-    const bus = await connect();
+    const bus = await this.connect();
     try {
       bus.setUnitProperties(this.scope.unit, props);
     } finally {
@@ -110,7 +118,7 @@ export class SystemdScopeManager extends CgroupfsManager {
   }
 
   private async stopScope(): Promise<void> {
-    const bus = await connect();
+    const bus = await this.connect();
     try {
       // Its processes are dead by now: the stop job is quick, or systemd is
       // stuck, and teardown goes on to the cgroups either way.
