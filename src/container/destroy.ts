@@ -1,6 +1,5 @@
 /** Tearing a container down: kill what runs, remove its cgroups and state. */
 import fs from 'node:fs';
-import path from 'node:path';
 import { cgroupManager } from '../cgroups/drivers.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import { removeIntelRdt } from '../cgroups/resctrl.js';

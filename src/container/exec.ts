@@ -18,7 +18,7 @@ import { cgroupManager } from '../cgroups/drivers.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import type { SubCgroups } from '../cgroups/sub-cgroups.js';
 import { faultPoint } from '../fault.js';
-import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
+import { atStep, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
