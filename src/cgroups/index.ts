@@ -7,7 +7,9 @@ import type { ResourcesConfig } from '../config/schema.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { log } from '../log.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
+import { execCgroupProcs, type SubCgroups } from './sub-cgroups.js';
 
 export interface Hierarchy {
   /** Controller list as mounted ("cpu,cpuacct", "memory", "name=systemd"), or "unified". */
@@ -147,14 +149,34 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
   return skipped;
 }
 
-export function joinCgroups(paths: Record<string, string>, pid: number): void {
-  for (const dir of Object.values(paths)) {
-    try {
-      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
-    } catch (err) {
-      throw new RuntimeError('join cgroup', `${dir}/cgroup.procs: ${(err as Error).message}`, { cause: err });
+/** Puts `pid` in the cgroups, or in the sub-cgroups asked for (exec --cgroup). */
+export function joinCgroups(paths: Record<string, string>, pid: number, sub: SubCgroups = new Map(), initFallback?: string): void {
+  for (const file of execCgroupProcs(paths, sub)) {
+    let where = file;
+    let failed = writeCgroupProcs(where, pid);
+    if (failed?.code === 'EBUSY' && initFallback && initFallback !== file) {
+      log.debug(`adding pid ${pid} to ${file}: EBUSY; joining the init's cgroup instead`);
+      where = initFallback;
+      failed = writeCgroupProcs(where, pid);
     }
+    // In runc's words ("adding pid N to cgroups: ..."), which its exec.bats matches.
+    if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });
   }
+}
+
+/** The write of a pid to a cgroup.procs file; its error, if any. */
+function writeCgroupProcs(file: string, pid: number): NodeJS.ErrnoException | undefined {
+  try {
+    fs.writeFileSync(file, String(pid));
+    return undefined;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+}
+
+/** "no such file or directory (ENOENT)" from Node's "ENOENT: no such file or directory, open '...'". */
+function errnoText(err: NodeJS.ErrnoException): string {
+  return err.code ? `${err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '')} (${err.code})` : err.message;
 }
 
 /**

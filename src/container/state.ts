@@ -7,7 +7,8 @@
 import type { ResctrlGroup } from '../cgroups/resctrl.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isFrozen } from '../cgroups/freezer.js';
+import { cgroupManager } from '../cgroups/drivers.js';
+import type { CgroupDriver, CgroupRecord } from '../cgroups/manager.js';
 import { ERR, RuntimeError } from '../errors.js';
 import { OCI_VERSION } from '../config/constants.js';
 import type { ContainerPlan } from '../config/plan.js';
@@ -30,6 +31,8 @@ export interface SavedState {
   created: string;
   annotations: Record<string, string>;
   cgroupPaths: Record<string, string>;
+  /** The cgroup driver the container was made with (src/cgroups/drivers.ts; derived where absent). */
+  cgroupDriver?: CgroupDriver;
   /** --systemd-cgroup: the container's transient scope, stopped at delete. */
   systemdUnit?: string;
   /**
@@ -51,7 +54,7 @@ export interface SavedState {
 }
 
 /** The state a new container starts from: "creating", no init yet (create, restore). */
-export function creatingState(plan: ContainerPlan, cgroupPaths: Record<string, string>): SavedState {
+export function creatingState(plan: ContainerPlan, cgroups: CgroupRecord): SavedState {
   return {
     ociVersion: OCI_VERSION,
     id: plan.id,
@@ -62,7 +65,7 @@ export function creatingState(plan: ContainerPlan, cgroupPaths: Record<string, s
     rootfs: plan.rootfs,
     created: new Date().toISOString(),
     annotations: plan.annotations,
-    cgroupPaths,
+    ...cgroups,
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
     hooks: { poststop: plan.hooks.poststop },
   };
@@ -210,7 +213,7 @@ export function currentStatus(root: string, s: SavedState): Status {
   if (s.phase === 'creating') return 'creating';
   // Frozen first, as runc's refreshState: a created container can be paused,
   // and start must not then wait on an init that cannot open the fifo.
-  if (isFrozen(s.cgroupPaths)) return 'paused';
+  if (cgroupManager(s).isFrozen()) return 'paused';
   return fs.existsSync(fifoPath(root, s.id)) ? 'created' : 'running';
 }
 
