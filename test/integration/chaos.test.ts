@@ -103,6 +103,8 @@ interface Scenario {
   createOnly?: boolean;
   /** Changes the bundle's config. */
   edit?: (config: any) => void;
+  /** What ran in the background must end with runc's statuses too. */
+  sameBackground?: boolean;
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,10 +122,11 @@ function hostPidOf(cgroupsPath: string, needle: string): number | undefined {
   return undefined;
 }
 
-function stateOf(rt: Runtime, id: string): string | undefined {
+function stateDoc(rt: Runtime, id: string): { status: string; pid: number } | undefined {
   const r = spawnSync(rt[1], ['--root', roots[rt[0]], 'state', id], { encoding: 'utf8', timeout: BOUND_MS });
-  return r.status === 0 ? JSON.parse(r.stdout).status : undefined;
+  return r.status === 0 ? JSON.parse(r.stdout) : undefined;
 }
+const stateOf = (rt: Runtime, id: string) => stateDoc(rt, id)?.status;
 
 const cgPath = (rt: Runtime, name: string) => `/reliability-chaos-${rt[0]}-${name}-${process.pid}`;
 
@@ -199,6 +202,25 @@ const scenarios: Scenario[] = [
     shareCgroup: true,
     commands: [['state'], ['ps'], ['exec', 'true'], ['update', '--pids-limit', '200'], ['pause'], ['resume'], ['kill', 'KILL'], ['delete', '-f']],
   },
+  {
+    // A created container without a pid namespace: a process exec'd into it
+    // stops the init, which then never opens the exec fifo. start waits on
+    // it; kill and delete -f must not wait behind start, and start must end
+    // (rc 1) once the init is killed.
+    name: 'stopped-init-start',
+    args: ['sleep', '1000'],
+    edit: (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'pid')),
+    createOnly: true,
+    stall: async (rt, id) => {
+      const r = run(rt, ['exec', id, 'kill', '-STOP', String(stateDoc(rt, id)!.pid)]);
+      expect(r.status, r.stderr).toBe(0);
+      const b = background(rt, ['start', id]);
+      await pause(1000);
+      return [b.ended];
+    },
+    commands: [['state'], ['kill', 'KILL'], ['delete', '-f']],
+    sameBackground: true,
+  },
 ];
 
 /** One scenario under one runtime: each command's exit status, and what was left. */
@@ -257,6 +279,7 @@ describe('a container that stalls the runtime', () => {
       expect(results.ocirun.statuses).toEqual(results.runc.statuses);
       expect(results.ocirun.background.every((b) => b !== -2), 'an exec in flight ended').toBe(true);
       expect(results.ocirun.left).toEqual([]);
+      if (sc.sameBackground) expect(results.ocirun.background).toEqual(results.runc.background);
       if (sc.shareCgroup) {
         // One warning names what was left and why; the other container still runs.
         expect(results.ocirun.lastStderr).toMatch(new RegExp(`${cgPath(runtimes[0], sc.name)} \\(EBUSY`));
