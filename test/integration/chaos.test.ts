@@ -321,3 +321,54 @@ describe('exec --ignore-paused (runc cgroups.bats)', () => {
     }, 60_000);
   }
 });
+
+describe('a command waiting on a container that is deleted and its id reused', () => {
+  // delete -f is slowed by another container in the same cgroup (whose
+  // removal it retries), then runs a poststop hook after the state directory
+  // is gone; a kill sent meanwhile waits on ocirun's lock, and a create makes
+  // a new container of the same id. The kill must not signal the new one: it
+  // fails "does not exist", as runc's (which takes no lock) does.
+  for (const rt of runtimes) {
+    it(`${rt[0]}: the waiting kill fails within the bound; the new container runs`, async () => {
+      const id = `harden-idreuse-${process.pid}`;
+      const shared = cgPath(rt, 'idreuse-old');
+      const old = makeBundle('harden-idreuse-old-', ['sleep', '1000'], (c) => {
+        c.linux.cgroupsPath = shared;
+        c.hooks = { poststop: [{ path: '/bin/sleep', args: ['sleep', '2'] }] };
+      });
+      const keeper = makeBundle('harden-idreuse-keeper-', ['sleep', '1000'], (c) => (c.linux.cgroupsPath = shared));
+      const fresh = makeBundle('harden-idreuse-new-', ['sleep', '1000'], (c) => (c.linux.cgroupsPath = cgPath(rt, 'idreuse-new')));
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', keeper, `${id}-keeper`]).status).toBe(0);
+        expect(run(rt, ['run', '-d', '--bundle', old, id]).status).toBe(0);
+        const deleting = background(rt, ['delete', '-f', id]);
+        await pause(150);
+        const t0 = Date.now();
+        const killing = spawn(rt[1], ['--root', roots[rt[0]], 'kill', id, 'KILL'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        children.push(killing);
+        let killErr = '';
+        killing.stderr!.on('data', (d) => (killErr += d));
+        let killEnded = 0;
+        const killed = new Promise<number | null>((r) => killing.on('exit', (code, signal) => ((killEnded = Date.now()), r(signal ? -1 : code))));
+        for (let i = 0; i < 150 && fs.existsSync(path.join(roots[rt[0]], id)); i++) await pause(20);
+        expect(fs.existsSync(path.join(roots[rt[0]], id)), 'the old state directory went').toBe(false);
+        const created = run(rt, ['run', '-d', '--bundle', fresh, id]);
+        const createdAt = Date.now();
+        expect(created.status, created.stderr).toBe(0);
+        const killStatus = await Promise.race([killed, pause(BOUND_MS).then(() => 'hung' as const)]);
+        process.stdout.write(`id reuse ${rt[0]}: kill ${killStatus} after ${killEnded - t0} ms (${killEnded > createdAt ? 'after' : 'before'} the new create): ${killErr.trim()}\n`);
+        expect(killStatus).toBe(1);
+        expect(killEnded - t0).toBeLessThan(BOUND_MS);
+        // ocirun's kill waited on the old lock across the reuse: the case at stake.
+        if (rt[0] === 'ocirun') expect(killEnded).toBeGreaterThan(createdAt);
+        expect(await Promise.race([deleting.ended, pause(BOUND_MS).then(() => 'hung')])).toBe(0);
+        expect(stateOf(rt, id)).toBe('running');
+      } finally {
+        killHung();
+        run(rt, ['delete', '-f', id]);
+        run(rt, ['delete', '-f', `${id}-keeper`]);
+        for (const b of [old, keeper, fresh]) removeBundle(b);
+      }
+    }, 60_000);
+  }
+});
