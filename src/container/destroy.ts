@@ -70,7 +70,7 @@ async function killProcesses(sys: Sys, s: SavedState, cgroups: CgroupManager): P
     // With its own pid namespace, the init's death ends every process in it.
     // Without, the rest must be found in the cgroup (runc's destroy does the same).
     if (s.sharedPidNs) await signalAll(s, 'SIGKILL', cgroups);
-    if (cgroups.needsThaw()) await cgroups.thaw(1000);
+    if (cgroups.needsThaw()) await cgroups.thawTree(1000);
     await waitGone(sys, s, cgroups, pidfd, 3000);
   } finally {
     if (pidfd !== undefined) sys.close(pidfd);
@@ -106,7 +106,7 @@ function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: TeardownOpti
   const steps: TeardownStep[] = [];
   if (opts.kill) steps.push({ name: 'kill processes', run: () => killProcesses(sys, s, cgroups) });
   // A container that stopped while paused keeps its cgroup frozen: thawed so that it can go.
-  else steps.push({ name: 'thaw', run: () => (cgroups.needsThaw() ? cgroups.thaw(1000) : undefined) });
+  else steps.push({ name: 'thaw', run: () => (cgroups.needsThaw() ? cgroups.thawTree(1000) : undefined) });
   const under = s.hostMountsUnder;
   if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')) });
   steps.push({ name: 'remove cgroups', run: () => removeContainerCgroups(ctx, s, cgroups) });

@@ -372,3 +372,52 @@ describe('a command waiting on a container that is deleted and its id reused', (
     }, 60_000);
   }
 });
+
+/** The bundle's cgroup mount made writable: the container can make and freeze cgroups of its own. */
+const writableCgroupfs = (c: any) => {
+  const m = c.mounts.find((x: any) => x.destination === '/sys/fs/cgroup');
+  m.options = m.options.filter((o: string) => o !== 'ro').concat('rw');
+};
+
+describe('a container that froze a sub-cgroup of its own', () => {
+  // With its cgroupfs writable, the container moves a process into a
+  // sub-cgroup and freezes it: that process can neither run nor die. ocirun's
+  // teardown thaws the whole subtree after the kill, so delete -f succeeds
+  // within the bound with nothing left. runc 1.1.5 thaws the top cgroup only:
+  // its delete -f fails (rc 1, after about 10 s) while the freeze holds,
+  // every time; asserted here as the difference.
+  const freezeSub = [
+    'if [ -d /sys/fs/cgroup/freezer ]; then d=/sys/fs/cgroup/freezer/harden-sub; f=freezer.state; v=FROZEN; else d=/sys/fs/cgroup/harden-sub; f=cgroup.freeze; v=1; fi',
+    'mkdir $d; sleep 1001 & echo $! > $d/cgroup.procs; echo $v > $d/$f; touch /tmp/frozen; exec sleep 1000',
+  ].join('; ');
+  for (const rt of runtimes) {
+    it(`${rt[0]}: delete -f ${rt[0] === 'ocirun' ? 'succeeds within the bound, nothing left' : 'fails while the freeze holds'}`, async () => {
+      const id = `harden-subfreeze-${process.pid}`;
+      const cgroupsPath = cgPath(rt, 'subfreeze');
+      const bundle = makeBundle('harden-subfreeze-', ['sh', '-c', freezeSub], (c) => {
+        c.linux.cgroupsPath = cgroupsPath;
+        c.root.readonly = false;
+        writableCgroupfs(c);
+      });
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', bundle, id]).status).toBe(0);
+        for (let i = 0; i < 100 && !fs.existsSync(path.join(bundle, 'rootfs/tmp/frozen')); i++) await pause(20);
+        const sub = path.join('/sys/fs/cgroup', v2Host ? '' : 'freezer', cgroupsPath, 'harden-sub');
+        expect(fs.readFileSync(path.join(sub, v2Host ? 'cgroup.freeze' : 'freezer.state'), 'utf8').trim()).toBe(v2Host ? '1' : 'FROZEN');
+        const d = run(rt, ['delete', '-f', id]);
+        if (rt[0] === 'ocirun') {
+          expect(d.status, d.stderr).toBe(0);
+          expect(d.ms).toBeLessThan(BOUND_MS);
+          expect(await settle(() => leftovers(rt, id, cgroupsPath))).toEqual([]);
+        } else {
+          expect(d.status).toBe(1);
+          expect(fs.existsSync(sub)).toBe(true);
+          fs.writeFileSync(path.join(sub, v2Host ? 'cgroup.freeze' : 'freezer.state'), v2Host ? '0' : 'THAWED');
+        }
+      } finally {
+        run(rt, ['delete', '-f', id]);
+        removeBundle(bundle);
+      }
+    }, 60_000);
+  }
+});
