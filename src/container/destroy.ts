@@ -30,7 +30,8 @@ async function waitGone(sys: Sys, s: SavedState, cgroups: CgroupManager, pidfd: 
   if (pidfd !== undefined) await sys.waitReadable(pidfd, timeoutMs).catch(() => false);
   while (Date.now() < end) {
     if (!initAlive(s) && (!s.sharedPidNs || cgroups.pids().length === 0)) return;
-    await new Promise((r) => setTimeout(r, 1));
+    // Not every millisecond: listing the cgroups walks every sub-cgroup.
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -95,8 +96,10 @@ async function removeContainerCgroups(ctx: Context, s: SavedState, cgroups: Cgro
   if (s.resctrl) removeIntelRdt(s.resctrl);
   faultPoint('cgroups-removed');
   if (left.length) {
-    const where = left.map((l) => `${l.dir} (${l.code}, ${l.held} process(es))`).join(', ');
-    ctx.warn(`remove cgroup: left in place, still in use: ${where}`);
+    // One line, however many: a container can make thousands of cgroups.
+    const shown = left.slice(0, 3).map((l) => `${l.dir} (${l.code}, ${l.held} process(es))`);
+    if (left.length > shown.length) shown.push(`and ${left.length - shown.length} more`);
+    ctx.warn(`remove cgroup: left in place, still in use: ${shown.join(', ')}`);
   }
 }
 

@@ -421,3 +421,66 @@ describe('a container that froze a sub-cgroup of its own', () => {
     }, 60_000);
   }
 });
+
+describe('a process hidden in a cgroup chain deeper than PATH_MAX', () => {
+  // With its cgroupfs writable and no pid namespace of its own, the container
+  // makes a chain of 400 sub-cgroups (over 4 KB of path) in two hierarchies
+  // and moves a process to the bottom. No path reaches it there. ocirun walks
+  // the cgroups through fds: ps lists the process, and delete -f kills it and
+  // removes every cgroup within the bound, with a one-line report at most.
+  // runc 1.1.5: ps fails ("unable to get all container pids"), delete -f
+  // leaves the process running and the cgroups in place.
+  const hide = [
+    'sleep 1001 & P=$!; echo $P > /tmp/hidden',
+    'if [ -d /sys/fs/cgroup/cpu ]; then hs="cpu devices"; else hs=.; fi',
+    'for h in $hs; do cd /sys/fs/cgroup/$h; i=0; while [ $i -lt 400 ]; do mkdir aaaaaaaaaa; cd aaaaaaaaaa; i=$((i+1)); done; echo $P > cgroup.procs; done',
+    'touch /tmp/ready; exec sleep 1000',
+  ].join('; ');
+  /** What runc leaves: the chain, removed bottom up through relative paths. */
+  const removeChain = (dir: string) =>
+    spawnSync('sh', ['-c', `cd "$1" 2>/dev/null || exit 0; n=0; while cd aaaaaaaaaa 2>/dev/null; do n=$((n+1)); done; while [ $n -gt 0 ]; do cd ..; rmdir aaaaaaaaaa; n=$((n-1)); done; cd /; rmdir "$1"`, 'sh', dir]);
+  for (const rt of runtimes) {
+    it(`${rt[0]}: ps and delete -f within the bound; ${rt[0] === 'ocirun' ? 'the process found and killed, nothing left' : 'ps fails, the process and cgroups are left'}`, async () => {
+      const id = `harden-deep-${process.pid}`;
+      const cgroupsPath = cgPath(rt, 'deep');
+      const bundle = makeBundle('harden-deep-', ['sh', '-c', hide], (c) => {
+        c.linux.cgroupsPath = cgroupsPath;
+        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'pid');
+        c.root.readonly = false;
+        writableCgroupfs(c);
+      });
+      let hidden = 0;
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', bundle, id]).status).toBe(0);
+        for (let i = 0; i < 300 && !fs.existsSync(path.join(bundle, 'rootfs/tmp/ready')); i++) await pause(50);
+        hidden = Number(fs.readFileSync(path.join(bundle, 'rootfs/tmp/hidden'), 'utf8'));
+        expect(fs.readFileSync(`/proc/${hidden}/cmdline`, 'utf8')).toContain('1001');
+        const psOut = spawnSync(rt[1], ['--root', roots[rt[0]], 'ps', id, '-o', 'pid'], { encoding: 'utf8', timeout: 3 * BOUND_MS });
+        const d = run(rt, ['delete', '-f', id]);
+        process.stdout.write(`deep ${rt[0]}: ps ${psOut.status} (${psOut.stderr.trim().slice(0, 200)}), delete -f ${d.status} in ${d.ms} ms, stderr ${d.stderr.length} chars: ${d.stderr.slice(0, 300)}\n`);
+        expect(d.ms).toBeLessThan(BOUND_MS);
+        expect(d.status).toBe(0);
+        if (rt[0] === 'ocirun') {
+          expect(psOut.status, psOut.stderr).toBe(0);
+          expect(psOut.stdout.split('\n').map((l) => l.trim())).toContain(String(hidden));
+          expect(d.stderr.split('\n').length).toBe(1);
+          expect(d.stderr.length).toBeLessThan(1000);
+          expect(await settle(() => leftovers(rt, id, cgroupsPath))).toEqual([]);
+        } else {
+          expect(psOut.status).toBe(1);
+          expect(psOut.stderr).toMatch(/unable to get all container pids/);
+          expect(fs.existsSync(`/proc/${hidden}`)).toBe(true);
+        }
+      } finally {
+        if (hidden) spawnSync('kill', ['-9', String(hidden)]);
+        run(rt, ['delete', '-f', id]);
+        // The killed process leaves its cgroup a moment later.
+        for (let i = 0; i < 20 && controllerMounts().some((m) => fs.existsSync(path.join('/sys/fs/cgroup', m, cgroupsPath))); i++) {
+          await pause(200);
+          for (const m of controllerMounts()) removeChain(path.join('/sys/fs/cgroup', m, cgroupsPath));
+        }
+        removeBundle(bundle);
+      }
+    }, 120_000);
+  }
+});
