@@ -161,16 +161,19 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
     const usernsCache = new Map<string, number>();
     let init: Awaited<ReturnType<typeof launch>>;
+    let initIdmaps: Record<number, number> = {};
     try {
+      const bindSources = await bindSourceRequests(sys, plan.mounts, { copyAll: inUserNs && !rootlessEuid(), inUserNs, rootfs: plan.rootfs }, usernsCache);
+      initIdmaps = bindSources.initIdmaps;
       init = await launch(sys, {
         instructions: containerInstructions(plan),
         idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
         stdio: opts.stdio,
         preserveFds: passedFds,
-        extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd])],
+        extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd]), ...new Set(Object.values(initIdmaps))],
         containerId: opts.id,
         oomScoreAdj: plan.process.oomScoreAdj,
-        bindSources: await bindSourceRequests(sys, plan.mounts, inUserNs && !rootlessEuid(), usernsCache),
+        bindSources: bindSources.requests,
       });
     } finally {
       for (const fd of usernsCache.values()) sys.close(fd);
@@ -213,6 +216,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
         hostHasKcore: fs.existsSync('/proc/kcore'),
         fifoFd: init.fdInProcess(fifoFd),
         bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
+        idmapUsernsFds: Object.keys(initIdmaps).length ? Object.fromEntries(Object.entries(initIdmaps).map(([i, fd]) => [i, init.fdInProcess(fd)])) : undefined,
         movedNetDevices,
       },
       process: processPlan,
