@@ -111,7 +111,7 @@ function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: TeardownOpti
   // A container that stopped while paused keeps its cgroup frozen: thawed so that it can go.
   else steps.push({ name: 'thaw', run: () => (cgroups.needsThaw() ? cgroups.thawTree(1000) : undefined) });
   const under = s.hostMountsUnder;
-  if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')) });
+  if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'), s.hostMounts) });
   steps.push({ name: 'remove cgroups', run: () => removeContainerCgroups(ctx, s, cgroups) });
   return steps;
 }

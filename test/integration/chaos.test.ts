@@ -484,3 +484,49 @@ describe('a process hidden in a cgroup chain deeper than PATH_MAX', () => {
     }, 120_000);
   }
 });
+
+describe('teardown without a mount namespace leaves mounts that are not the container\'s', () => {
+  // A mount the user made below the rootfs before create (a tmpfs at
+  // /mnt/victim) is not the container's: delete -f detaches only what create
+  // mounted there (ocirun) or nothing at all (runc 1.1.5, which leaves its
+  // own /proc mount behind too). Either way the user's mount stays.
+  const mounted = (point: string) => parseMountinfoPoints().includes(point);
+  const parseMountinfoPoints = () =>
+    fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter(Boolean)
+      .map((p) => p.replace(/\\040/g, ' '));
+  for (const rt of runtimes) {
+    it(`${rt[0]}: the user's mount stays after delete -f${rt[0] === 'ocirun' ? ', the container\'s own go' : ''}`, async () => {
+      const id = `harden-hostmnt-${process.pid}`;
+      const bundle = makeBundle('harden-hostmnt-', ['sleep', '1000'], (c) => {
+        c.linux.cgroupsPath = cgPath(rt, 'hostmnt');
+        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'mount' && n.type !== 'cgroup');
+        delete c.linux.maskedPaths;
+        delete c.linux.readonlyPaths;
+        c.mounts = c.mounts.filter((m: any) => m.destination === '/proc');
+        c.root.readonly = false;
+      });
+      const rootfs = fs.realpathSync(path.join(bundle, 'rootfs'));
+      const victim = path.join(rootfs, 'mnt/harden-victim');
+      fs.mkdirSync(victim, { recursive: true });
+      expect(spawnSync('mount', ['-t', 'tmpfs', 'harden-victim', victim]).status).toBe(0);
+      try {
+        const r = run(rt, ['run', '-d', '--bundle', bundle, id]);
+        expect(r.status, r.stderr).toBe(0);
+        expect(mounted(path.join(rootfs, 'proc'))).toBe(true);
+        const d = run(rt, ['delete', '-f', id]);
+        expect(d.status, d.stderr).toBe(0);
+        expect(d.ms).toBeLessThan(BOUND_MS);
+        expect(mounted(victim), 'the user\'s mount below the rootfs').toBe(true);
+        if (rt[0] === 'ocirun') expect(mounted(path.join(rootfs, 'proc')), 'the container\'s /proc').toBe(false);
+      } finally {
+        run(rt, ['delete', '-f', id]);
+        for (const p of parseMountinfoPoints().filter((p) => p.startsWith(rootfs + '/')).reverse()) spawnSync('umount', ['-l', p]);
+        removeBundle(bundle);
+      }
+    }, 60_000);
+  }
+});
