@@ -39,6 +39,7 @@ import { claimStateDir } from './lock.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
+import { checkJoinedUsernsMaps } from './joined-userns.js';
 import { checkId, creatingState, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
@@ -189,6 +190,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     state.pidStartTime = processStartTime(init.pid) ?? '';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('pid-saved');
+    const joinedUserns = plan.join.find((j) => j.type === 'user');
+    if (joinedUserns) checkJoinedUsernsMaps(init.pid, joinedUserns.path, config.linux?.uidMappings, config.linux?.gidMappings);
     if (config.linux?.intelRdt) {
       // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
       state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, init.pid);
