@@ -10,6 +10,7 @@ import { RuntimeError } from '../errors.js';
 import { log } from '../log.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
 import { execCgroupProcs, type SubCgroups } from './sub-cgroups.js';
+import { describeCgroup, procsOf, walkCgroups } from './tree.js';
 
 export interface Hierarchy {
   /** Controller list as mounted ("cpu,cpuacct", "memory", "name=systemd"), or "unified". */
@@ -259,19 +260,16 @@ export function cgroupExists(paths: Record<string, string>): boolean {
   return Object.values(paths).some((dir) => fs.existsSync(dir));
 }
 
-/** Pids in the container's cgroup and its sub-cgroups (the first hierarchy that lists them), as runc's GetAllPids. */
+/**
+ * Pids in the container's cgroup and its sub-cgroups (the first hierarchy
+ * that lists them), as runc's GetAllPids; walked through fds, so that a
+ * process hidden at the bottom of a chain deeper than PATH_MAX is found too.
+ */
 export function cgroupPids(paths: Record<string, string>): number[] {
   for (const dir of Object.values(paths)) {
-    const dirs = subtree(dir);
-    if (!dirs.length) continue;
+    if (!fs.existsSync(dir)) continue;
     const pids = new Set<number>();
-    for (const d of dirs) {
-      try {
-        for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
-      } catch {
-        /* removed meanwhile */
-      }
-    }
+    walkCgroups(dir, (v) => procsOf(v.dir).forEach((p) => pids.add(p)));
     return [...pids];
   }
   return [];
@@ -299,6 +297,26 @@ export interface CgroupLeft {
 }
 
 /**
+ * One pass over every hierarchy: each cgroup removed, deepest first, through
+ * fds (see tree.ts). What could not be removed, with why and how many
+ * processes it holds.
+ */
+function removePass(paths: Record<string, string>): CgroupLeft[] {
+  const left: CgroupLeft[] = [];
+  for (const top of Object.values(paths)) {
+    walkCgroups(top, (v) => {
+      try {
+        fs.rmdirSync(v.entry);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+        if (code !== 'ENOENT') left.push({ dir: describeCgroup(top, v.names), code, held: procsOf(v.dir).length });
+      }
+    });
+  }
+  return left;
+}
+
+/**
  * Removes the container's cgroups, every hierarchy's together, deepest
  * first, retrying for about a second in all: a cgroup stays busy for a few
  * milliseconds after its last task died. Between tries `killStragglers`
@@ -307,27 +325,13 @@ export interface CgroupLeft {
  * the path) is returned, not waited on: teardown goes on without it.
  */
 export async function removeCgroups(paths: Record<string, string>, killStragglers: () => void = () => {}, budgetMs = 1000): Promise<CgroupLeft[]> {
-  const failed = new Map<string, string>();
   const end = Date.now() + budgetMs;
-  let pending: string[];
   for (let round = 0; ; round++) {
-    // Listed again each round: a straggler may have made a sub-cgroup meanwhile.
-    pending = Object.values(paths).flatMap((top) => subtree(top));
-    pending = pending.filter((dir) => {
-      try {
-        fs.rmdirSync(dir);
-        return false;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-        // A path that cannot exist (too long, through a file) was never made.
-        if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') return false;
-        failed.set(dir, code);
-        return true;
-      }
-    });
-    if (!pending.length || Date.now() >= end) break;
+    // Walked again each round: a straggler may have made a sub-cgroup meanwhile.
+    const left = removePass(paths);
+    // At least two passes, the stragglers killed between them, however long the first took.
+    if (!left.length || (round > 0 && Date.now() >= end)) return left;
     if (round > 0) killStragglers();
     await new Promise((r) => setTimeout(r, Math.min(10 + round * 10, Math.max(1, end - Date.now()))));
   }
-  return pending.map((dir) => ({ dir, code: failed.get(dir) ?? 'EBUSY', held: cgroupPids({ dir }).length }));
 }

@@ -101,8 +101,10 @@ export interface CgroupManager {
   thaw(budgetMs?: number, written?: () => void): Promise<void>;
   /** Every task frozen. */
   isFrozen(): boolean;
-  /** Frozen, or on its way. */
+  /** Frozen, or on its way: the cgroups or any sub-cgroup (teardown's question). */
   needsThaw(): boolean;
+  /** Teardown: thaws the cgroups and every sub-cgroup, the container's own freezes included. */
+  thawTree(budgetMs: number): Promise<void>;
   /** Sends a signal to every process in the cgroups, sub-cgroups included (runc's signalAllProcesses). */
   signalAll(signal: NodeJS.Signals | number, kill: (pid: number, signal: NodeJS.Signals | number) => void): Promise<void>;
 

@@ -5,6 +5,7 @@
  * create killed at any step leaves something `delete -f` can find and undo.
  */
 import fs from 'node:fs';
+import { mountKeysBelow } from '../rootfs/host-mounts.js';
 import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
 import { hostLayout } from '../cgroups/index.js';
@@ -131,6 +132,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const state: SavedState = {
     ...creatingState(plan, cgroups.record()),
     hostMountsUnder,
+    // What is mounted there already is not the container's: teardown leaves it (as runc leaves every one).
+    hostMounts: hostMountsUnder ? { before: mountKeysBelow(fs.readFileSync('/proc/self/mountinfo', 'utf8'), hostMountsUnder) } : undefined,
     noNewKeyring: opts.noNewKeyring || undefined,
   };
   // Host interfaces for linux.netDevices: found before anything is made.
@@ -276,6 +279,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     sys.close(fifoFd);
     if (opts.consoleSocket) sys.close(consoleFd!);
 
+    if (state.hostMounts) state.hostMounts.made = mountKeysBelow(fs.readFileSync('/proc/self/mountinfo', 'utf8'), hostMountsUnder!).filter((k) => !state.hostMounts!.before!.includes(k));
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('created-saved');

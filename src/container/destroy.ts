@@ -30,7 +30,8 @@ async function waitGone(sys: Sys, s: SavedState, cgroups: CgroupManager, pidfd: 
   if (pidfd !== undefined) await sys.waitReadable(pidfd, timeoutMs).catch(() => false);
   while (Date.now() < end) {
     if (!initAlive(s) && (!s.sharedPidNs || cgroups.pids().length === 0)) return;
-    await new Promise((r) => setTimeout(r, 1));
+    // Not every millisecond: listing the cgroups walks every sub-cgroup.
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -70,7 +71,7 @@ async function killProcesses(sys: Sys, s: SavedState, cgroups: CgroupManager): P
     // With its own pid namespace, the init's death ends every process in it.
     // Without, the rest must be found in the cgroup (runc's destroy does the same).
     if (s.sharedPidNs) await signalAll(s, 'SIGKILL', cgroups);
-    if (cgroups.needsThaw()) await cgroups.thaw(1000);
+    if (cgroups.needsThaw()) await cgroups.thawTree(1000);
     await waitGone(sys, s, cgroups, pidfd, 3000);
   } finally {
     if (pidfd !== undefined) sys.close(pidfd);
@@ -95,8 +96,10 @@ async function removeContainerCgroups(ctx: Context, s: SavedState, cgroups: Cgro
   if (s.resctrl) removeIntelRdt(s.resctrl);
   faultPoint('cgroups-removed');
   if (left.length) {
-    const where = left.map((l) => `${l.dir} (${l.code}, ${l.held} process(es))`).join(', ');
-    ctx.warn(`remove cgroup: left in place, still in use: ${where}`);
+    // One line, however many: a container can make thousands of cgroups.
+    const shown = left.slice(0, 3).map((l) => `${l.dir} (${l.code}, ${l.held} process(es))`);
+    if (left.length > shown.length) shown.push(`and ${left.length - shown.length} more`);
+    ctx.warn(`remove cgroup: left in place, still in use: ${shown.join(', ')}`);
   }
 }
 
@@ -109,9 +112,9 @@ function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: TeardownOpti
   // does (runc#4047).
   if (opts.kill || s.sharedPidNs) steps.push({ name: 'kill processes', run: () => killProcesses(sys, s, cgroups) });
   // A container that stopped while paused keeps its cgroup frozen: thawed so that it can go.
-  else steps.push({ name: 'thaw', run: () => (cgroups.needsThaw() ? cgroups.thaw(1000) : undefined) });
+  else steps.push({ name: 'thaw', run: () => (cgroups.needsThaw() ? cgroups.thawTree(1000) : undefined) });
   const under = s.hostMountsUnder;
-  if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')) });
+  if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'), s.hostMounts) });
   steps.push({ name: 'remove cgroups', run: () => removeContainerCgroups(ctx, s, cgroups) });
   return steps;
 }

@@ -4,6 +4,7 @@
  * plus start time no longer match) is stopped, a live one with its exec fifo
  * still present is created, otherwise running.
  */
+import type { HostMounts } from '../rootfs/host-mounts.js';
 import type { ResctrlGroup } from '../cgroups/resctrl.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,6 +46,8 @@ export interface SavedState {
    * its mounts sit in the host's mount namespace until teardown detaches them.
    */
   hostMountsUnder?: string;
+  /** Which of the mounts there are the container's (see detachMountsBelow). */
+  hostMounts?: HostMounts;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
   noNewKeyring?: boolean;
   /** The hooks that run after create: on delete (poststart runs within create, as runc's). */
