@@ -361,8 +361,8 @@ describe('exec --ignore-paused (runc cgroups.bats)', () => {
 });
 
 describe('a command waiting on a container that is deleted and its id reused', () => {
-  // delete -f is slowed by another container in the same cgroup (whose
-  // removal it retries), then runs a poststop hook after the state directory
+  // delete -f is slowed by a process that is not the container's in its
+  // cgroup (whose removal it retries), then runs a poststop hook after the state directory
   // is gone; a kill sent meanwhile waits on ocirun's lock, and a create makes
   // a new container of the same id. The kill must not signal the new one: it
   // fails "does not exist", as runc's (which takes no lock) does.
@@ -374,11 +374,11 @@ describe('a command waiting on a container that is deleted and its id reused', (
         c.linux.cgroupsPath = shared;
         c.hooks = { poststop: [{ path: '/bin/sleep', args: ['sleep', '2'] }] };
       });
-      const keeper = makeBundle('harden-idreuse-keeper-', ['sleep', '1000'], (c) => (c.linux.cgroupsPath = shared));
       const fresh = makeBundle('harden-idreuse-new-', ['sleep', '1000'], (c) => (c.linux.cgroupsPath = cgPath(rt, 'idreuse-new')));
+      let outsider: ChildProcess | undefined;
       try {
-        expect(run(rt, ['run', '-d', '--bundle', keeper, `${id}-keeper`]).status).toBe(0);
         expect(run(rt, ['run', '-d', '--bundle', old, id]).status).toBe(0);
+        outsider = intoCgroup(shared);
         const deleting = background(rt, ['delete', '-f', id]);
         await pause(150);
         const t0 = Date.now();
@@ -404,8 +404,8 @@ describe('a command waiting on a container that is deleted and its id reused', (
       } finally {
         killHung();
         run(rt, ['delete', '-f', id]);
-        run(rt, ['delete', '-f', `${id}-keeper`]);
-        for (const b of [old, keeper, fresh]) removeBundle(b);
+        if (outsider) await endOutsider(outsider, shared);
+        for (const b of [old, fresh]) removeBundle(b);
       }
     }, 60_000);
   }
