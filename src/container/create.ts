@@ -7,22 +7,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
-import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
+import { cgroupPaths, createCgroups, hostLayout, type CgroupLayout, joinCgroups, primeCgroupMigration, cgroupPids, controllerDir } from '../cgroups/index.js';
 import { refuseFrozen } from '../cgroups/freezer.js';
 import { annotationProperties, deviceProperties, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups/devices/index.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
-import { launch } from '../process/spawn.js';
+import { createExchange, launchProcess, type Launched } from '../process/launcher.js';
+import { checkTerminal } from '../process/foreground.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
-import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
 import { loadConfig, resolveRootfs } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
-import { labelMounts, planContainer } from '../config/plan.js';
+import { labelMounts, planContainer, type ContainerPlan } from '../config/plan.js';
 import { bindSourceRequests } from '../rootfs/idmap.js';
 import { movableNetDevices, moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
@@ -37,12 +37,12 @@ import { makeNotifyDir, withNotifySocket } from '../systemd/notify.js';
 import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
-import { destroy } from './destroy.js';
+import { undoCreate } from './destroy.js';
 import { claimStateDir } from './lock.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
-import { checkId, creatingState, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
+import { checkId, creatingState, fifoPath, hookState, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -71,26 +71,33 @@ export interface CreateOptions {
   stdio?: [number, number, number];
 }
 
-/**
- * runc's checkTerminal: which combinations of terminal, console socket and
- * detach make sense. A foreground caller with a terminal and no socket gets
- * the terminal proxy (src/tty/proxy.ts).
- */
-export function checkTerminal(terminal: boolean, consoleSocket: string | undefined, detach: boolean): void {
-  if (detach && terminal && !consoleSocket) throw new RuntimeError('', 'cannot allocate tty if ocirun will detach without setting console socket');
-  if ((!detach || !terminal) && consoleSocket) throw new RuntimeError('', 'cannot use console socket if ocirun will not detach or allocate tty');
-}
-
 export interface Created {
   pid: number;
   state: SavedState;
 }
 
-export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
+/** What create works from, all of it computed before anything exists: a bad value fails without leftovers. */
+interface Prepared {
+  /** The user's config, as saved in the state directory (exec starts from it). */
+  userConfig: Config;
+  /** The user's config with what runc adds for the init (NOTIFY_SOCKET, LISTEN_FDS). */
+  config: Config;
+  plan: ContainerPlan;
+  state: SavedState;
+  layout: CgroupLayout;
+  /** Socket-activation and --preserve-fds fds, from fd 3. */
+  passedFds: number;
+  /** Host interfaces for linux.netDevices, and their indexes. */
+  netDevices?: Record<string, { name?: string }>;
+  netIndexes?: Map<string, number>;
+  cgroups: CgroupSetup;
+}
+
+/** The config, checked, with what runc adds to it, and its plan. */
+function planCreate(ctx: Context, opts: CreateOptions, layout: CgroupLayout): Pick<Prepared, 'userConfig' | 'config' | 'plan' | 'passedFds'> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
   const userConfig = opts.config ?? loadConfig(bundle);
-  const layout = step('detect cgroups', () => hostLayout());
   const rootfs = resolveRootfs(bundle, userConfig);
   validateConfig(userConfig, { bundle, rootfs, noPivot: opts.noPivot, layout, systemdCgroup: ctx.systemdCgroup });
   log.debug(`create: ${opts.config ? 'the given config' : path.join(bundle, 'config.json')} is valid (ociVersion ${userConfig.ociVersion}); cgroup ${layout.mode}, cgroupfs driver`);
@@ -101,10 +108,6 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, rootfs, noPivot: opts.noPivot, warn: ctx.warn });
-  // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name" (validated above).
-  const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
-  const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
-  const scopeResources = scope ? resourceProperties(layout, plan.resources) : [];
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
     log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);
@@ -118,7 +121,17 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
-  const hostMountsUnder = plan.mountNs === 'none' ? plan.rootfs : undefined;
+  return { userConfig, config, plan, passedFds };
+}
+
+/** Checks, plans and computes the container's state ("creating"); nothing exists yet. */
+function prepareCreate(sys: Sys, ctx: Context, opts: CreateOptions): Prepared {
+  const layout = step('detect cgroups', () => hostLayout());
+  const { userConfig, config, plan, passedFds } = planCreate(ctx, opts, layout);
+  // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name" (validated above).
+  const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
+  const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
+  const scopeResources = scope ? resourceProperties(layout, plan.resources) : [];
   // Computed before anything exists, so a bad value fails without leftovers.
   const deviceRules = allowedDeviceRules(config.linux?.devices);
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
@@ -136,7 +149,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const state: SavedState = {
     ...creatingState(plan, scope ? systemdPaths(layout, scope) : cgroupPaths(layout, plan.cgroupsPath, opts.id)),
     systemdUnit: scope?.unit,
-    hostMountsUnder,
+    hostMountsUnder: plan.mountNs === 'none' ? plan.rootfs : undefined,
     noNewKeyring: opts.noNewKeyring || undefined,
   };
   // Host interfaces for linux.netDevices: found before anything is made.
@@ -148,37 +161,52 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const countIn = controllerDir(state.cgroupPaths, 'devices') ?? state.cgroupPaths.unified;
   const found = countIn ? cgroupPids({ countIn }).length : 0;
   if (found) ctx.warn(`container's cgroup is not empty: ${found} process(es) found`);
-  const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
-  let consoleFd = opts.consoleFd;
-  let bus: SystemdBus | undefined;
-  let unitRequested = false;
-  let listenerFd: number | undefined;
-  try {
-    faultPoint('state-dir');
-    step('write state', () => writeState(ctx.root, state));
-    faultPoint('state-written');
-    step('save config', () => writeSavedConfig(ctx.root, opts.id, userConfig));
-    faultPoint('config-saved');
-    if (opts.notifySocket) makeNotifyDir(ctx.root, opts.id);
-    const fifo = fifoPath(ctx.root, opts.id);
-    step('create exec fifo', () => {
-      sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);
-      fs.chmodSync(fifo, 0o622);
-    });
-    const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
-    faultPoint('fifo-made');
-    if (opts.consoleSocket) consoleFd = connectCallerSocket(sys, 'connect console socket', opts.consoleSocket);
-    // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
-    const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
-    if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
-    // Rootless, device rules are not enforced, as runc's managers ignore
-    // their failure (attaching a BPF program needs the host's privileges).
-    const applyResources = () => {
-      writeResources(state.cgroupPaths, writes, ctx.rootless);
-      if (filter && !ctx.rootless) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
-      faultPoint('resources-written');
-    };
-    if (scope) bus = await import('../systemd/sdbus.js').then((m) => new m.SystemdBus());
+  const cgroups = new CgroupSetup(sys, ctx, opts.id, { layout, plan, state, scope, scopeAnnotations, scopeResources, deviceRules, writes, filter, joinLate });
+  return { userConfig, config, plan, state, layout, passedFds, netDevices, netIndexes, cgroups };
+}
+
+/**
+ * The container's cgroups, from creation to the init's join: made before
+ * the init exists (cgroupfs) or when the init is moved into the systemd
+ * scope; joined at once, or once the init is set up under small limits.
+ */
+class CgroupSetup {
+  private bus: SystemdBus | undefined;
+  /** Whether the systemd unit was asked for (a unit never asked for is not stopped on failure). */
+  unitRequested = false;
+
+  constructor(
+    private readonly sys: Sys,
+    private readonly ctx: Context,
+    private readonly id: string,
+    private readonly p: {
+      layout: CgroupLayout;
+      plan: ContainerPlan;
+      state: SavedState;
+      scope: ReturnType<typeof systemdUnit> | undefined;
+      scopeAnnotations: ReturnType<typeof annotationProperties>;
+      scopeResources: ReturnType<typeof resourceProperties>;
+      deviceRules: ReturnType<typeof allowedDeviceRules>;
+      writes: ReturnType<typeof resourceWrites>;
+      filter: ReturnType<typeof deviceFilter> | undefined;
+      joinLate: boolean;
+    },
+  ) {}
+
+  // Rootless, device rules are not enforced, as runc's managers ignore
+  // their failure (attaching a BPF program needs the host's privileges).
+  private applyResources(): void {
+    const { state, writes, filter } = this.p;
+    writeResources(state.cgroupPaths, writes, this.ctx.rootless);
+    if (filter && !this.ctx.rootless) installDeviceFilter(this.sys, state.cgroupPaths.unified, filter);
+    faultPoint('resources-written');
+  }
+
+  /** Before the init exists: the cgroupfs driver's cgroups, with their limits. */
+  async make(): Promise<void> {
+    const { layout, plan, state, scope } = this.p;
+    const ctx = this.ctx;
+    if (scope) this.bus = await import('../systemd/sdbus.js').then((m) => new m.SystemdBus());
     // With systemd, the scope's cgroups are made when the init is moved in (joinScope).
     if (!scope) {
       const skipped = step('create cgroups', () => createCgroups(layout, state.cgroupPaths, ctx.rootless ? { cgroupsPath: plan.cgroupsPath } : undefined));
@@ -186,135 +214,207 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       if (skipped.length) log.debug(`create: rootless: no permission to create a cgroup on ${skipped.join(', ')}; the container stays in the caller's there`);
       log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
       faultPoint('cgroups-made');
-      applyResources();
+      this.applyResources();
     }
-    /**
-     * systemd: StartTransientUnit moves the init into the scope; the v1
-     * hierarchies systemd leaves alone (cpuset, freezer, ... : it even
-     * removes directories there that it did not ask for) are made and joined
-     * through the files, as runc's v1 systemd manager does; then the limits,
-     * which the unit's start would have reset, are written. Before the init
-     * gets its plan: it binds the v1 directories into the container, so they
-     * must exist; under small limits its setup is then charged to them, as
-     * runc's init is (see tightLimits for the cgroupfs driver, which avoids that).
-     */
-    const joinScope = async (pid: number) => {
-      unitRequested = true;
-      // The device rules as DevicePolicy/DeviceAllow (rootless: none, as the files); its warnings once systemd is reached, as runc's.
-      const devices = ctx.rootless ? [] : deviceProperties(targetDeviceRules(plan.resources?.devices ?? [], deviceRules), ctx.warn, undefined, (m) => log.debug(`create: ${m}`));
-      await bus!.startTransientUnit(scope!.unit, [...unitProperties(scope!, opts.id, pid, scopeResources, devices), ...scopeAnnotations]);
-      const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
-      step('create cgroups', () => createCgroups(layout, missing));
-      joinCgroups(state.cgroupPaths, pid);
-      log.debug(`create: systemd scope ${scope!.slice}/${scope!.unit}; cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
-      faultPoint('cgroups-made');
-      applyResources();
-      faultPoint('cgroups-joined');
-    };
+  }
 
-    // Inside a user namespace, the container's or (rootless podman) ours.
-    const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
-    const usernsCache = new Map<string, number>();
-    let init: Awaited<ReturnType<typeof launch>>;
-    try {
-      init = await launch(sys, {
+  /**
+   * systemd: StartTransientUnit moves the init into the scope; the v1
+   * hierarchies systemd leaves alone (cpuset, freezer, ... : it even
+   * removes directories there that it did not ask for) are made and joined
+   * through the files, as runc's v1 systemd manager does; then the limits,
+   * which the unit's start would have reset, are written. Before the init
+   * gets its plan: it binds the v1 directories into the container, so they
+   * must exist; under small limits its setup is then charged to them, as
+   * runc's init is (see tightLimits for the cgroupfs driver, which avoids that).
+   */
+  async beforePlan(pid: number): Promise<void> {
+    const { layout, plan, state, scope, scopeResources, scopeAnnotations, deviceRules } = this.p;
+    const ctx = this.ctx;
+    if (!scope) return;
+    this.unitRequested = true;
+    // The device rules as DevicePolicy/DeviceAllow (rootless: none, as the files); its warnings once systemd is reached, as runc's.
+    const devices = ctx.rootless ? [] : deviceProperties(targetDeviceRules(plan.resources?.devices ?? [], deviceRules), ctx.warn, undefined, (m) => log.debug(`create: ${m}`));
+    await this.bus!.startTransientUnit(scope.unit, [...unitProperties(scope, this.id, pid, scopeResources, devices), ...scopeAnnotations]);
+    const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
+    step('create cgroups', () => createCgroups(layout, missing));
+    joinCgroups(state.cgroupPaths, pid);
+    log.debug(`create: systemd scope ${scope.slice}/${scope.unit}; cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
+    faultPoint('cgroups-made');
+    this.applyResources();
+    faultPoint('cgroups-joined');
+  }
+
+  /** The plan is sent. The join waits for an RCU grace period: now it does so while the init starts. */
+  planSent(pid: number): void {
+    const { layout, state, scope, joinLate } = this.p;
+    if (!scope && !joinLate) {
+      joinCgroups(state.cgroupPaths, pid);
+      faultPoint('cgroups-joined');
+    } else if (!scope) {
+      primeCgroupMigration(layout, pid);
+    }
+  }
+
+  /** The init is set up: under small limits, it joins now. */
+  ready(pid: number): void {
+    const { state, scope, joinLate } = this.p;
+    if (joinLate && !scope) {
+      joinCgroups(state.cgroupPaths, pid);
+      faultPoint('cgroups-joined');
+    }
+  }
+
+  close(): void {
+    this.bus?.close();
+  }
+}
+
+/** The state directory: state, the user's config, the notify socket's directory, the exec fifo; returns an O_PATH fd of the fifo. */
+function makeStateDir(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared): number {
+  faultPoint('state-dir');
+  step('write state', () => writeState(ctx.root, prep.state));
+  faultPoint('state-written');
+  step('save config', () => writeSavedConfig(ctx.root, opts.id, prep.userConfig));
+  faultPoint('config-saved');
+  if (opts.notifySocket) makeNotifyDir(ctx.root, opts.id);
+  const fifo = fifoPath(ctx.root, opts.id);
+  step('create exec fifo', () => {
+    sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);
+    fs.chmodSync(fifo, 0o622);
+  });
+  const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
+  faultPoint('fifo-made');
+  return fifoFd;
+}
+
+/** The fds of ours the init gets: the exec fifo, the console socket, the seccomp agent's socket. */
+interface InitFds {
+  fifoFd: number;
+  consoleFd?: number;
+  listenerFd?: number;
+}
+
+/** Spawns the init in the container's namespaces, with copies of the bind sources it cannot reach. */
+async function spawnInit(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, fds: InitFds): Promise<Launched> {
+  const { plan } = prep;
+  const { process: processPlan, seccomp, personality, memoryPolicy } = plan;
+  // Inside a user namespace, the container's or (rootless podman) ours.
+  const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
+  const usernsCache = new Map<string, number>();
+  try {
+    return await launchProcess(sys, {
+      stage: {
         instructions: containerInstructions(plan),
         idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
         stdio: opts.stdio,
-        preserveFds: passedFds,
-        extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd])],
+        preserveFds: prep.passedFds,
+        extraFds: [fds.fifoFd, ...(fds.consoleFd === undefined ? [] : [fds.consoleFd]), ...(fds.listenerFd === undefined ? [] : [fds.listenerFd])],
         containerId: opts.id,
-        oomScoreAdj: plan.process.oomScoreAdj,
+        oomScoreAdj: processPlan.oomScoreAdj,
         bindSources: await bindSourceRequests(sys, plan.mounts, inUserNs && !rootlessEuid(), usernsCache),
-      });
-    } finally {
-      for (const fd of usernsCache.values()) sys.close(fd);
-    }
-    if (listenerFd !== undefined) sys.close(listenerFd);
-    const bindSourceFds = init.bindSourceFds;
-    faultPoint('init-spawned');
-    init.channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
-    state.pid = init.pid;
-    state.pidStartTime = processStartTime(init.pid) ?? '';
-    step('write state', () => writeState(ctx.root, state));
-    faultPoint('pid-saved');
-    if (config.linux?.intelRdt) {
-      // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
-      state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, init.pid);
-      step('write state', () => writeState(ctx.root, state));
-      log.debug(`create: intel RDT group ${state.resctrl.path}`);
-    }
-    let movedNetDevices: MovedDevice[] | undefined;
-    if (netDevices) {
-      // Into the init's network namespace (its own, or the one it joined), as runc does.
-      const netns = step('open network namespace', () => sys.open(`/proc/${init.pid}/ns/net`, O.RDONLY | O.CLOEXEC));
-      try {
-        movedNetDevices = moveNetDevices(sys, netDevices, netIndexes!, netns);
-      } finally {
-        sys.close(netns);
-      }
-      log.debug(`create: moved ${Object.keys(netDevices).join(', ')} into the container's network namespace`);
-    }
-
-    const { process: processPlan, seccomp, personality, memoryPolicy, ...container } = plan;
-    const initPlan: InitPlan = {
-      container: {
-        ...container,
-        // A hierarchy skipped rootless shows the caller's own cgroup, as runc's.
-        cgroupMounts: layout.hierarchies
-          .filter((h) => h.name !== 'unified' || layout.mode === 'v2')
-          .map((h) => ({ name: h.name.replace(/^name=/, ''), hostPath: state.cgroupPaths[h.name] ?? path.join(h.mountPoint, h.ownPath) })),
-        cgroupUnified: layout.mode === 'v2',
-        hostHasKcore: fs.existsSync('/proc/kcore'),
-        fifoFd: init.fdInProcess(fifoFd),
-        bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
-        movedNetDevices,
       },
       process: processPlan,
-      keepFds: init.keepFds,
-      consoleFd: consoleFd === undefined ? undefined : init.fdInProcess(consoleFd),
-      shimPath: execShim(),
       seccomp,
-      // runc sends the agent the state as it stands during create: "creating".
-      seccompAgent: listenerFd === undefined ? undefined : { fd: init.fdInProcess(listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
       personality,
       memoryPolicy,
       keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
       inUserNs,
-      rootlessEuid: rootlessEuid() || undefined,
-      ignoredSignals: callerIgnoredSignals(),
-      debug: log.debugging || undefined,
-    };
-    if (scope) await joinScope(init.pid);
-    init.channel.send({ type: 'plan', plan: initPlan });
-    faultPoint('plan-sent');
-    // The join waits for an RCU grace period: now it does so while the init starts.
-    if (!scope && !joinLate) {
-      joinCgroups(state.cgroupPaths, init.pid);
-      faultPoint('cgroups-joined');
-    } else if (!scope) {
-      primeCgroupMigration(layout, init.pid);
-    }
-    let msg = await init.channel.receive();
-    if (msg.type === 'hooks') {
-      runHooks('prestart', plan.hooks.prestart, hookState(state, 'creating'), ctx.warn);
-      runHooks('createRuntime', plan.hooks.createRuntime, hookState(state, 'creating'), ctx.warn);
-      init.channel.send({ type: 'hooks-done', state: hookState(state, 'creating') });
-      msg = await init.channel.receive();
-    }
-    if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
-    faultPoint('init-ready');
-    if (joinLate && !scope) {
-      joinCgroups(state.cgroupPaths, init.pid);
-      faultPoint('cgroups-joined');
-    }
-    init.channel.send({ type: 'continue', state: hookState(state, 'created') });
-    await init.channel.receive('created');
-    init.channel.close();
-    faultPoint('init-created');
+      consoleFd: fds.consoleFd,
+      warn: ctx.warn,
+    });
+  } finally {
+    for (const fd of usernsCache.values()) sys.close(fd);
+  }
+}
+
+/** With the init's pid: recorded, then its Intel RDT group and the network devices moved into its namespace. */
+function afterSpawn(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, pid: number): MovedDevice[] | undefined {
+  const { state, config, netDevices } = prep;
+  state.pid = pid;
+  state.pidStartTime = processStartTime(pid) ?? '';
+  step('write state', () => writeState(ctx.root, state));
+  faultPoint('pid-saved');
+  if (config.linux?.intelRdt) {
+    // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
+    state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, pid);
+    step('write state', () => writeState(ctx.root, state));
+    log.debug(`create: intel RDT group ${state.resctrl.path}`);
+  }
+  if (!netDevices) return undefined;
+  // Into the init's network namespace (its own, or the one it joined), as runc does.
+  const netns = step('open network namespace', () => sys.open(`/proc/${pid}/ns/net`, O.RDONLY | O.CLOEXEC));
+  let moved: MovedDevice[];
+  try {
+    moved = moveNetDevices(sys, netDevices, prep.netIndexes!, netns);
+  } finally {
+    sys.close(netns);
+  }
+  log.debug(`create: moved ${Object.keys(netDevices).join(', ')} into the container's network namespace`);
+  return moved;
+}
+
+/** The init's plan: the container to set up, then the process. */
+function containerInitPlan(init: Launched, prep: Prepared, fds: InitFds, movedNetDevices: MovedDevice[] | undefined): InitPlan {
+  const { state, plan, layout } = prep;
+  // The process and what the launcher sends of it are the InitPlan's own fields.
+  const { process: _process, seccomp, personality: _personality, memoryPolicy: _memoryPolicy, ...container } = plan;
+  const bindSourceFds = init.bindSourceFds;
+  return init.initPlan({
+    container: {
+      ...container,
+      // A hierarchy skipped rootless shows the caller's own cgroup, as runc's.
+      cgroupMounts: layout.hierarchies
+        .filter((h) => h.name !== 'unified' || layout.mode === 'v2')
+        .map((h) => ({ name: h.name.replace(/^name=/, ''), hostPath: state.cgroupPaths[h.name] ?? path.join(h.mountPoint, h.ownPath) })),
+      cgroupUnified: layout.mode === 'v2',
+      hostHasKcore: fs.existsSync('/proc/kcore'),
+      fifoFd: init.fdInProcess(fds.fifoFd),
+      bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
+      movedNetDevices,
+    },
+    // runc sends the agent the state as it stands during create: "creating".
+    seccompAgent: fds.listenerFd === undefined ? undefined : { fd: init.fdInProcess(fds.listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
+  });
+}
+
+/** From the spawned init to the "created" container: its plan, the cgroup joins and the hooks. */
+async function setUpInit(ctx: Context, prep: Prepared, init: Launched, plan: InitPlan): Promise<void> {
+  const { state, cgroups } = prep;
+  const hooks = prep.plan.hooks;
+  await cgroups.beforePlan(init.pid);
+  await createExchange(init, plan, {
+    planSent: () => cgroups.planSent(init.pid),
+    hooks: () => {
+      runHooks('prestart', hooks.prestart, hookState(state, 'creating'), ctx.warn);
+      runHooks('createRuntime', hooks.createRuntime, hookState(state, 'creating'), ctx.warn);
+      return hookState(state, 'creating');
+    },
+    ready: () => cgroups.ready(init.pid),
+    created: () => hookState(state, 'created'),
+  });
+}
+
+export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
+  const prep = prepareCreate(sys, ctx, opts);
+  const { state, plan } = prep;
+  const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
+  const fds: Partial<InitFds> = { consoleFd: opts.consoleFd };
+  try {
+    const fifoFd = (fds.fifoFd = makeStateDir(sys, ctx, opts, prep));
+    if (opts.consoleSocket) fds.consoleFd = connectCallerSocket(sys, 'connect console socket', opts.consoleSocket);
+    // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
+    const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
+    if (seccompListener) fds.listenerFd = connectAgent(sys, seccompListener);
+    await prep.cgroups.make();
+    const init = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
+    if (fds.listenerFd !== undefined) sys.close(fds.listenerFd);
+    faultPoint('init-spawned');
+    const movedNetDevices = afterSpawn(sys, ctx, opts, prep, init.pid);
+    await setUpInit(ctx, prep, init, containerInitPlan(init, prep, { ...fds, fifoFd }, movedNetDevices));
     if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, init.pid, 'standard');
     sys.close(fifoFd);
-    if (opts.consoleSocket) sys.close(consoleFd!);
+    if (opts.consoleSocket) sys.close(fds.consoleFd!);
 
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
@@ -327,14 +427,11 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     return { pid: init.pid, state };
   } catch (err) {
     // A unit never asked for is not stopped (there may be no bus to ask).
-    if (!unitRequested) delete state.systemdUnit;
-    await destroy(sys, ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
-    // The init is our child (the stage forks it with CLONE_PARENT): reap it,
-    // or its zombie would outlive us in whatever pid namespace it joined.
-    if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
+    if (!prep.cgroups.unitRequested) delete state.systemdUnit;
+    await undoCreate(sys, ctx, state, 'create');
     throw err;
   } finally {
-    bus?.close();
+    prep.cgroups.close();
     unlock();
   }
 }

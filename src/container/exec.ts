@@ -13,16 +13,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { callerIgnoredSignals, execShim } from '../engine.js';
 import { currentLimits, hostLayout, primeCgroupMigration } from '../cgroups/index.js';
 import { faultPoint } from '../fault.js';
 import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
-import { tightLimits, type InitPlan } from '../process/init-plan.js';
-import { SHIM_MEMFD_NAME, type StageInstruction } from '../process/messages.js';
+import { tightLimits } from '../process/init-plan.js';
+import type { StageInstruction } from '../process/messages.js';
 import type { Channel } from '../process/channel.js';
-import { launch } from '../process/spawn.js';
+import { execExchange, launchProcess, programRuns, type ExecProgress, type Launched, type NotifyFdHandOff } from '../process/launcher.js';
 import { killAndReap, killQuietly } from '../process/kill.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -35,11 +34,10 @@ import { O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
-import { rootlessEuid, runningInUserNamespace } from './rootless.js';
-import { checkTerminal } from './create.js';
+import { runningInUserNamespace } from './rootless.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
-import { exitCodeOf, relaySignals } from './run.js';
+import { checkTerminal, exitCodeOf, relaySignals } from '../process/foreground.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
 import { withContainer } from './lock.js';
 import { currentStatus, initAlive, readSavedConfig, type SavedState } from './state.js';
@@ -143,24 +141,6 @@ function notifiesShimCalls(seccomp: SeccompConfig | undefined): boolean {
 
 
 /**
- * Waits until the process the shim forked runs its program: end of file on
- * the socket, as always, or, should something of the container hold a
- * copy of the socket (it could take one from the process before its
- * execve), its executable no longer the sealed shim (or the process gone).
- */
-async function forkedExeced(channel: Channel, pid: number): Promise<void> {
-  while (!(await channel.endWithin(100))) {
-    let exe: string;
-    try {
-      exe = fs.readlinkSync(`/proc/${pid}/exe`);
-    } catch {
-      return; // gone (a zombie has no exe): its status says how
-    }
-    if (!exe.startsWith(`/memfd:${SHIM_MEMFD_NAME}`)) return;
-  }
-}
-
-/**
  * Calls `onGone` if the container's init exits before the returned
  * function is called (looked at every 100 ms, by its pid and start time:
  * a timer, not another wait on the engine's worker thread, which the sync
@@ -176,37 +156,13 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
 }
 
 /**
- * The cgroup join and the "go": at once under roomy limits (the join's
- * RCU wait overlaps the init's start), else once the exec shim says it is
- * there. The agent's notify fd comes meanwhile, when the init loads the
- * filter, before the shim runs.
- */
-async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: string[], finalAffinity: number[] | undefined, agent: AgentHandOff | undefined): Promise<void> {
-  if (plan.cgroupsJoined) {
-    joinExecCgroups(cgroupProcs, pid);
-    log.debug('exec: joined the cgroups');
-    channel.send({ type: 'go' });
-    await agent?.receive(channel, pid);
-    return;
-  }
-  primeCgroupMigration(hostLayout(), pid);
-  await agent?.receive(channel, pid);
-  await channel.receive('shim');
-  joinExecCgroups(cgroupProcs, pid);
-  log.debug('exec: the shim joined the cgroups');
-  // process.execCPUAffinity: "final" once in the cgroups ("initial" was before).
-  if (finalAffinity) step('set final CPU affinity', () => sys.schedSetaffinity(finalAffinity, pid));
-  channel.send({ type: 'go' });
-}
-
-/**
  * The seccomp agent's notify fd, which the init sends us: the agent gets it
  * with the container process state, "running" and the exec'd process as
  * pid (runc's setns process). Where the filter notifies a system call the
  * exec shim makes before its fork, the agent must have it at once (the
  * shim would wait on it), with the pid of the shim, the process's parent.
  */
-class AgentHandOff {
+class AgentHandOff implements NotifyFdHandOff {
   private notifyFd: number | undefined;
   constructor(private readonly sys: Sys, private agentFd: number | undefined, private readonly s: SavedState, private readonly seccomp: SeccompConfig) {}
 
@@ -258,9 +214,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   let consoleFd: number | undefined;
   let agentFd: number | undefined;
   let pidNsFd: number | undefined;
-  let launched: Awaited<ReturnType<typeof launch>> | undefined;
-  let forked: number | undefined;
-  let reaped = false;
+  let launched: Launched | undefined;
+  const progress: ExecProgress = { reaped: false };
   let stopWatch = () => {};
   try {
     consoleFd = opts.consoleSocket ? connectCallerSocket(sys, 'connect console socket', opts.consoleSocket) : pair?.theirs;
@@ -270,60 +225,52 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     if (namespaces.includes('pid')) pidNsFd = step('open the pid namespace', () => sys.open(`/proc/${s.pid}/ns/pid`, O.RDONLY | O.CLOEXEC));
     const extraFds = [consoleFd, pidNsFd].filter((fd): fd is number => fd !== undefined);
     log.debug('exec: process planned');
-    launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
-    const { pid, channel } = launched;
+    launched = await launchProcess(sys, {
+      stage: { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj },
+      process: processPlan,
+      seccomp,
+      personality,
+      memoryPolicy,
+      keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
+      inUserNs: namespaces.includes('user') || runningInUserNamespace(),
+      consoleFd,
+      warn: ctx.warn,
+    });
+    const { pid } = launched;
     log.debug(`exec: init spawned, pid ${pid}`);
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
     // the container's (a fifo at /etc/passwd) when the container goes.
     if (pidNsFd !== undefined) stopWatch = whileInitLives(s, () => killQuietly(pid));
-    channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
-    const plan: InitPlan = {
-      process: processPlan,
-      keepFds: launched.keepFds,
-      consoleFd: consoleFd === undefined ? undefined : launched.fdInProcess(consoleFd),
-      shimPath: execShim(),
-      seccomp,
+    const plan = launched.initPlan({
       seccompNotifyToParent: agentFd !== undefined || undefined,
-      personality,
-      memoryPolicy,
-      keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
-      inUserNs: namespaces.includes('user') || runningInUserNamespace(),
-      rootlessEuid: rootlessEuid() || undefined,
-      ignoredSignals: callerIgnoredSignals(),
       // Under roomy limits the process joins the cgroups at once, unless the
       // CPU affinity must change between before and after the join.
       cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity?.final) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       runtimePid: process.pid,
-      debug: log.debugging || undefined,
-    };
-    channel.send({ type: 'plan', plan });
+    });
     const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
     agentFd = undefined;
+    let runs: number;
     try {
-      await joinAndGo(sys, channel, pid, plan, cgroupProcs, processPlan.execCPUAffinity?.final, agent);
-      // The shim forks the process into the pid namespace, names it and exits.
-      if (plan.pidNsFd !== undefined) {
-        forked = (await channel.receive('pid')).pid;
-        await sys.waitpid(pid);
-        reaped = true;
-        log.debug(`exec: forked into the pid namespace, pid ${forked}`);
-      }
-      agent?.send(forked ?? pid);
+      runs = await execExchange(sys, launched, plan, {
+        joinCgroups: (p) => joinExecCgroups(cgroupProcs, p),
+        primeJoin: (p) => primeCgroupMigration(hostLayout(), p),
+        finalAffinity: processPlan.execCPUAffinity?.final,
+        agent,
+      }, progress);
     } finally {
       agent?.close();
     }
-    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, forked ?? pid, 'setns');
-    // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
-    if (forked === undefined) await channel.execed();
-    else await forkedExeced(channel, forked);
+    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, runs, 'setns');
+    await programRuns(launched, progress.forked);
     log.debug('exec: the program runs');
-    return { pid: forked ?? pid, pair };
+    return { pid: runs, pair };
   } catch (err) {
     pair?.dispose();
     // Not the shim once reaped: its pid may be another process's by now.
-    for (const p of [forked, reaped ? undefined : launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
+    for (const p of [progress.forked, progress.reaped ? undefined : launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
     throw err;
   } finally {
     stopWatch();
