@@ -43,7 +43,7 @@ export interface ProcessRequest {
 }
 
 /** The fields of the InitPlan that the launcher fills in for every process. */
-type CommonField = 'process' | 'keepFds' | 'consoleFd' | 'shimPath' | 'seccomp' | 'personality' | 'memoryPolicy' | 'keyring' | 'inUserNs' | 'rootlessEuid' | 'ignoredSignals' | 'debug';
+type CommonField = 'process' | 'rootFd' | 'procFd' | 'keepFds' | 'consoleFd' | 'shimPath' | 'seccomp' | 'personality' | 'memoryPolicy' | 'keyring' | 'inUserNs' | 'rootlessEuid' | 'ignoredSignals' | 'debug';
 
 export interface Launched extends LaunchedProcess {
   /** The plan for the init: the fields every process has, then the command's own. */
@@ -56,6 +56,8 @@ export async function launchProcess(sys: Sys, req: ProcessRequest): Promise<Laun
   launched.channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : req.warn(msg));
   const initPlan = (own: Omit<InitPlan, CommonField>): InitPlan => ({
     process: req.process,
+    rootFd: launched.rootFd,
+    procFd: launched.procFd,
     keepFds: launched.keepFds,
     consoleFd: req.consoleFd === undefined ? undefined : launched.fdInProcess(req.consoleFd),
     shimPath: execShim(),
