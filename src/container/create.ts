@@ -90,14 +90,17 @@ interface Prepared {
   /** Host interfaces for linux.netDevices, and their indexes. */
   netDevices?: Record<string, { name?: string }>;
   netIndexes?: Map<string, number>;
-  cgroups: CgroupSetup;
+  cgroups: ContainerCgroups;
+  /** Small limits: the init joins its cgroups once it is set up (see tightLimits). */
+  joinLate: boolean;
 }
 
 /** The config, checked, with what runc adds to it, and its plan. */
-function planCreate(ctx: Context, opts: CreateOptions, layout: CgroupLayout): Pick<Prepared, 'userConfig' | 'config' | 'plan' | 'passedFds'> {
+function planCreate(ctx: Context, opts: CreateOptions): Pick<Prepared, 'userConfig' | 'config' | 'plan' | 'layout' | 'passedFds'> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
   const userConfig = opts.config ?? loadConfig(bundle);
+  const layout = step('detect cgroups', () => hostLayout());
   const rootfs = resolveRootfs(bundle, userConfig);
   validateConfig(userConfig, { bundle, rootfs, noPivot: opts.noPivot, layout, systemdCgroup: ctx.systemdCgroup });
   log.debug(`create: ${opts.config ? 'the given config' : path.join(bundle, 'config.json')} is valid (ociVersion ${userConfig.ociVersion}); cgroup ${layout.mode}, cgroupfs driver`);
@@ -108,6 +111,11 @@ function planCreate(ctx: Context, opts: CreateOptions, layout: CgroupLayout): Pi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, rootfs, noPivot: opts.noPivot, warn: ctx.warn });
+  return { userConfig, config, plan, layout, passedFds };
+}
+
+/** What the plan leaves to the host: the mount label, the terminal flags; warnings for what the init ignores. */
+function checkPlan(ctx: Context, opts: CreateOptions, config: Config, plan: ContainerPlan): void {
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
     log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);
@@ -121,17 +129,16 @@ function planCreate(ctx: Context, opts: CreateOptions, layout: CgroupLayout): Pi
   }
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
-  return { userConfig, config, plan, passedFds };
 }
 
 /** Checks, plans and computes the container's state ("creating"); nothing exists yet. */
 function prepareCreate(sys: Sys, ctx: Context, opts: CreateOptions): Prepared {
-  const layout = step('detect cgroups', () => hostLayout());
-  const { userConfig, config, plan, passedFds } = planCreate(ctx, opts, layout);
+  const { userConfig, config, plan, layout, passedFds } = planCreate(ctx, opts);
   // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name" (validated above).
   const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
   const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
   const scopeResources = scope ? resourceProperties(layout, plan.resources) : [];
+  checkPlan(ctx, opts, config, plan);
   // Computed before anything exists, so a bad value fails without leftovers.
   const deviceRules = allowedDeviceRules(config.linux?.devices);
   const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
@@ -161,16 +168,17 @@ function prepareCreate(sys: Sys, ctx: Context, opts: CreateOptions): Prepared {
   const countIn = controllerDir(state.cgroupPaths, 'devices') ?? state.cgroupPaths.unified;
   const found = countIn ? cgroupPids({ countIn }).length : 0;
   if (found) ctx.warn(`container's cgroup is not empty: ${found} process(es) found`);
-  const cgroups = new CgroupSetup(sys, ctx, opts.id, { layout, plan, state, scope, scopeAnnotations, scopeResources, deviceRules, writes, filter, joinLate });
-  return { userConfig, config, plan, state, layout, passedFds, netDevices, netIndexes, cgroups };
+  const cgroups = new ContainerCgroups(sys, ctx, opts.id, { layout, plan, state, scope, scopeAnnotations, scopeResources, deviceRules, writes, filter });
+  return { userConfig, config, plan, state, layout, passedFds, netDevices, netIndexes, cgroups, joinLate };
 }
 
 /**
  * The container's cgroups, from creation to the init's join: made before
- * the init exists (cgroupfs) or when the init is moved into the systemd
- * scope; joined at once, or once the init is set up under small limits.
+ * the init exists (cgroupfs), or when the init is moved into the systemd
+ * scope (adopt); otherwise joined by the caller, at once or once the init
+ * is set up under small limits.
  */
-class CgroupSetup {
+class ContainerCgroups {
   private bus: SystemdBus | undefined;
   /** Whether the systemd unit was asked for (a unit never asked for is not stopped on failure). */
   unitRequested = false;
@@ -189,7 +197,6 @@ class CgroupSetup {
       deviceRules: ReturnType<typeof allowedDeviceRules>;
       writes: ReturnType<typeof resourceWrites>;
       filter: ReturnType<typeof deviceFilter> | undefined;
-      joinLate: boolean;
     },
   ) {}
 
@@ -203,11 +210,11 @@ class CgroupSetup {
   }
 
   /** Before the init exists: the cgroupfs driver's cgroups, with their limits. */
-  async make(): Promise<void> {
+  async create(): Promise<void> {
     const { layout, plan, state, scope } = this.p;
     const ctx = this.ctx;
     if (scope) this.bus = await import('../systemd/sdbus.js').then((m) => new m.SystemdBus());
-    // With systemd, the scope's cgroups are made when the init is moved in (joinScope).
+    // With systemd, the scope's cgroups are made when the init is moved in (adopt).
     if (!scope) {
       const skipped = step('create cgroups', () => createCgroups(layout, state.cgroupPaths, ctx.rootless ? { cgroupsPath: plan.cgroupsPath } : undefined));
       for (const name of skipped) delete state.cgroupPaths[name];
@@ -227,11 +234,12 @@ class CgroupSetup {
    * gets its plan: it binds the v1 directories into the container, so they
    * must exist; under small limits its setup is then charged to them, as
    * runc's init is (see tightLimits for the cgroupfs driver, which avoids that).
+   * Returns whether the init is in its cgroups now (cgroupfs: not yet).
    */
-  async beforePlan(pid: number): Promise<void> {
+  async adopt(pid: number): Promise<boolean> {
     const { layout, plan, state, scope, scopeResources, scopeAnnotations, deviceRules } = this.p;
     const ctx = this.ctx;
-    if (!scope) return;
+    if (!scope) return false;
     this.unitRequested = true;
     // The device rules as DevicePolicy/DeviceAllow (rootless: none, as the files); its warnings once systemd is reached, as runc's.
     const devices = ctx.rootless ? [] : deviceProperties(targetDeviceRules(plan.resources?.devices ?? [], deviceRules), ctx.warn, undefined, (m) => log.debug(`create: ${m}`));
@@ -242,27 +250,15 @@ class CgroupSetup {
     log.debug(`create: systemd scope ${scope.slice}/${scope.unit}; cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
     faultPoint('cgroups-made');
     this.applyResources();
-    faultPoint('cgroups-joined');
+    return true;
   }
 
-  /** The plan is sent. The join waits for an RCU grace period: now it does so while the init starts. */
-  planSent(pid: number): void {
-    const { layout, state, scope, joinLate } = this.p;
-    if (!scope && !joinLate) {
-      joinCgroups(state.cgroupPaths, pid);
-      faultPoint('cgroups-joined');
-    } else if (!scope) {
-      primeCgroupMigration(layout, pid);
-    }
+  join(pid: number): void {
+    joinCgroups(this.p.state.cgroupPaths, pid);
   }
 
-  /** The init is set up: under small limits, it joins now. */
-  ready(pid: number): void {
-    const { state, scope, joinLate } = this.p;
-    if (joinLate && !scope) {
-      joinCgroups(state.cgroupPaths, pid);
-      faultPoint('cgroups-joined');
-    }
+  primeJoin(pid: number): void {
+    primeCgroupMigration(this.p.layout, pid);
   }
 
   close(): void {
@@ -380,17 +376,32 @@ function containerInitPlan(init: Launched, prep: Prepared, fds: InitFds, movedNe
 
 /** From the spawned init to the "created" container: its plan, the cgroup joins and the hooks. */
 async function setUpInit(ctx: Context, prep: Prepared, init: Launched, plan: InitPlan): Promise<void> {
-  const { state, cgroups } = prep;
+  const { state, cgroups, joinLate } = prep;
   const hooks = prep.plan.hooks;
-  await cgroups.beforePlan(init.pid);
+  // A driver that makes its cgroups with the init in them (systemd's scope) does so now.
+  const joined = await cgroups.adopt(init.pid);
+  if (joined) faultPoint('cgroups-joined');
   await createExchange(init, plan, {
-    planSent: () => cgroups.planSent(init.pid),
+    // The join waits for an RCU grace period: now it does so while the init starts.
+    planSent: () => {
+      if (!joined && !joinLate) {
+        cgroups.join(init.pid);
+        faultPoint('cgroups-joined');
+      } else if (!joined) {
+        cgroups.primeJoin(init.pid);
+      }
+    },
     hooks: () => {
       runHooks('prestart', hooks.prestart, hookState(state, 'creating'), ctx.warn);
       runHooks('createRuntime', hooks.createRuntime, hookState(state, 'creating'), ctx.warn);
       return hookState(state, 'creating');
     },
-    ready: () => cgroups.ready(init.pid),
+    ready: () => {
+      if (joinLate && !joined) {
+        cgroups.join(init.pid);
+        faultPoint('cgroups-joined');
+      }
+    },
     created: () => hookState(state, 'created'),
   });
 }
@@ -406,7 +417,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) fds.listenerFd = connectAgent(sys, seccompListener);
-    await prep.cgroups.make();
+    // The cgroups with their limits (systemd's scope waits for the init: adopt).
+    await prep.cgroups.create();
     const init = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
     if (fds.listenerFd !== undefined) sys.close(fds.listenerFd);
     faultPoint('init-spawned');
