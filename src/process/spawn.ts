@@ -2,7 +2,8 @@
  * The parent's side of starting a process in namespaces, for `create` (the
  * container's init) and `exec` alike: spawn the C stage with the fds the
  * process needs, tell it what to join and unshare, write the id maps of a
- * new user namespace, and learn the pid. The process then runs the init
+ * new user namespace, and learn the pid and the fds the init inherits
+ * ("init-fds"). ./launcher.ts builds on this. The process then runs the init
  * (./init.ts) on the same engine as ours, which reads its plan from the
  * channel this returns.
  */
