@@ -32,6 +32,8 @@ export interface MountPlan {
   destination: string;
   type: string;
   flags: number;
+  /** The MS_* flags an option asked to be off (ParsedOptions.clearedFlags). */
+  clearedFlags: number;
   propagation: number[];
   data: string;
   bind: boolean;
@@ -169,6 +171,20 @@ function devicePlan(d: DeviceConfig): DevicePlan {
   };
 }
 
+/**
+ * A mount's destination inside the container. One written with the
+ * rootfs' own host path in front ("/bundle/rootfs/mnt") names the same
+ * place as "/mnt": runc (1.1.5 and 1.3.6, LexicallyStripRoot) takes it so,
+ * and its mount-order tests write destinations that way.
+ */
+export function containerDestination(rootfs: string, destination: string): string {
+  const root = path.posix.normalize(path.posix.join('/', rootfs)).replace(/\/+$/, '');
+  const dest = path.posix.normalize(path.posix.join('/', destination));
+  if (root === '' || root === '/') return dest;
+  if (dest === root) return '/';
+  return dest.startsWith(root + '/') ? dest.slice(root.length) : dest;
+}
+
 export function planContainer(config: Config, opts: PlanOptions): ContainerPlan {
   const warn = opts.warn ?? (() => {});
   const p = config.process!;
@@ -187,16 +203,20 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
   const mountEntry = namespaces.find((n) => n.type === 'mount');
   const mountNs: ContainerPlan['mountNs'] = !mountEntry ? 'none' : mountEntry.path ? 'joined' : 'new';
 
+  const rootfs = opts.rootfs ?? path.resolve(opts.bundle, config.root!.path);
+  if (config.root!.readonly && !mountEntry) warn('root.readonly is ignored without a mount namespace of the container\'s own (as runc ignores it)');
   const mounts: MountPlan[] = [];
   for (const m of config.mounts ?? []) {
+    if (!m.destination.startsWith('/')) warn(`mount destination ${m.destination} is not absolute: taken as relative to /`);
     const o = parseMountOptions(m.options);
     const bind = m.type === 'bind' || (o.flags & 4096) !== 0;
     const source = bind && m.source && !m.source.startsWith('/') ? path.resolve(opts.bundle, m.source) : m.source ?? m.type ?? 'none';
     mounts.push({
       source,
-      destination: path.posix.normalize(path.posix.join('/', m.destination)),
+      destination: containerDestination(rootfs, m.destination),
       type: m.type ?? (bind ? 'bind' : 'none'),
       flags: bind ? o.flags | 4096 : o.flags,
+      clearedFlags: o.clearedFlags,
       propagation: o.propagation,
       data: o.data,
       bind,
@@ -217,8 +237,8 @@ export function planContainer(config: Config, opts: PlanOptions): ContainerPlan 
   return {
     id: opts.id,
     bundle: opts.bundle,
-    rootfs: opts.rootfs ?? path.resolve(opts.bundle, config.root!.path),
-    readonlyRoot: config.root!.readonly ?? false,
+    rootfs,
+    readonlyRoot: (config.root!.readonly ?? false) && mountNs !== 'none',
     join,
     unshareFlags,
     newCgroupNs,

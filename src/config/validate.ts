@@ -149,7 +149,9 @@ function checkProcess(p: ProcessConfig, field: string, step: string, host: HostF
   const level = p.ioPriority?.priority ?? 0;
   if (p.ioPriority && (!Number.isInteger(level) || level < 0 || level > 7)) throw bad('ioPriority.priority', `must be 0 to 7, not ${level}`);
   const nice = p.scheduler?.nice;
-  if (nice !== undefined && (nice < -20 || nice > 19)) throw bad('scheduler.nice', `must be -20 to 19, not ${nice}`);
+  // runc checks the nice value only where the policy uses it.
+  const usesNice = p.scheduler?.policy === 'SCHED_OTHER' || p.scheduler?.policy === 'SCHED_BATCH';
+  if (usesNice && nice !== undefined && (nice < -20 || nice > 19)) throw bad('scheduler.nice', `must be -20 to 19, not ${nice}`);
   for (const when of ['initial', 'final'] as const) {
     const list = p.execCPUAffinity?.[when];
     if (list !== undefined) cpuList(list, `${field}.execCPUAffinity.${when}`, step);
@@ -299,10 +301,11 @@ function timeOffsets({ linux }: CheckInput): void {
 
 /**
  * Without a mount namespace of its own, runc still makes the host's `/`
- * rslave (or as rootfsPropagation says), moves the rootfs over the host's
- * `/` with --no-pivot, and ignores root.readonly. Each of those would change
- * the host, or silently not happen, so here they are refused; masked and
- * read-only paths are refused with runc's own words.
+ * rslave (or as rootfsPropagation says) and moves the rootfs over the
+ * host's `/` with --no-pivot. Each of those would change the host, so here
+ * they are refused; masked and read-only paths are refused with runc's own
+ * words. root.readonly runc (1.1.5 and 1.3.6) ignores there, and so does
+ * ocirun, with a warning (planContainer), so that such configs run.
  */
 function withoutMountNs({ config, linux, opts, rootfs }: CheckInput): void {
   if (hasNamespace(linux, 'mount')) return;
@@ -311,7 +314,6 @@ function withoutMountNs({ config, linux, opts, rootfs }: CheckInput): void {
     throw new ConfigError(linux.maskedPaths?.length ? 'linux.maskedPaths' : 'linux.readonlyPaths', `unable to restrict sys entries ${why}`);
   }
   if (linux.rootfsPropagation) throw new ConfigError('linux.rootfsPropagation', `cannot be applied ${why}: it would change the host's own mount propagation`);
-  if (config.root?.readonly) throw new ConfigError('root.readonly', `cannot make the rootfs read-only ${why}`);
   if (opts.noPivot) throw new ConfigError('linux.namespaces', `--no-pivot cannot be used ${why}: it would move the rootfs over the host's /`);
   if ((config.mounts?.length ?? 0) > 0 && rootfs === '/') {
     throw new ConfigError('root.path', `the rootfs is the host's /: its mounts would cover the host's own directories ${why}`);
@@ -343,9 +345,8 @@ function mounts({ config, linux, host }: CheckInput): void {
 }
 
 function checkMount(m: NonNullable<Config['mounts']>[number], field: string, config: Config, linux: CheckInput['linux'], filesystems: Set<string>): void {
-  if (!m.destination.startsWith('/') && !config.ociVersion.startsWith('1.0.')) {
-    throw new ConfigError(`${field}.destination`, `"${m.destination}" must be an absolute path`);
-  }
+  // A relative destination is taken as relative to "/", with a warning
+  // (planContainer), as runc 1.3.6 does (mountsWarn).
   const o = parseMountOptions(m.options);
   const isBind = (m.options ?? []).some((x) => x === 'bind' || x === 'rbind') || m.type === 'bind';
   const type = m.type ?? '';
@@ -356,6 +357,8 @@ function checkMount(m: NonNullable<Config['mounts']>[number], field: string, con
   }
   if (!isBind && BIND_TYPES.has(type) && type !== 'bind') throw new ConfigError(`${field}.type`, `"${type || '(none)'}" mounts need the bind or rbind option`);
   if (isBind && !m.source) throw new ConfigError(`${field}.source`, 'a bind mount needs a source');
+  // runc's checkBindOptions: the kernel ignores a filesystem's options on a bind.
+  if (isBind && o.data) throw new ConfigError(`${field}.options`, `bind mounts cannot have any filesystem-specific options applied (${JSON.stringify(o.data)})`);
   if (!o.idmap && !m.uidMappings && !m.gidMappings) return;
   // runc's checkIDMapMounts, with the container's user namespace as the fallback specconv gives.
   if (!isBind) throw new ConfigError(field, 'id-mapped mounts are only supported for bind mounts');
@@ -395,7 +398,10 @@ function sysctls({ linux, host }: CheckInput): void {
     const netns = needs === 'network' ? linux.namespaces?.find((n) => n.type === 'network')?.path : undefined;
     if (netns && host.isOwnNamespace(netns, 'net')) throw new ConfigError(field, `sysctl "${name}" not allowed in host network namespace (${netns} is the runtime's own)`);
     if (dotted === 'kernel.hostname') throw new ConfigError(field, 'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field');
-    if (!host.sysctlExists(name)) throw new ConfigError(field, `unknown sysctl "${name}" (no /proc/sys entry)`);
+    // A network sysctl is the container's network namespace's (a device
+    // made there by a hook, say), which the host's /proc/sys does not show:
+    // as runc, it is left to the write in the container.
+    if (needs !== 'network' && !host.sysctlExists(name)) throw new ConfigError(field, `unknown sysctl "${name}" (no /proc/sys entry)`);
   }
 }
 
@@ -413,12 +419,6 @@ function devices({ linux }: CheckInput): void {
     // A path outside /dev is made where the config says, as runc does.
     if (!d.path.startsWith('/')) throw new ConfigError(`linux.devices[${i}].path`, `"${d.path}" must be an absolute path`);
     if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) throw new ConfigError(`linux.devices[${i}]`, 'a block or character device needs major and minor');
-  }
-}
-
-function maskedAndReadonlyPaths({ linux }: CheckInput): void {
-  for (const [field, list] of [['linux.maskedPaths', linux.maskedPaths], ['linux.readonlyPaths', linux.readonlyPaths]] as const) {
-    for (const [i, p] of (list ?? []).entries()) if (!p.startsWith('/')) throw new ConfigError(`${field}[${i}]`, `"${p}" must be an absolute path`);
   }
 }
 
@@ -517,7 +517,6 @@ const configChecks: ConfigCheck[] = [
   sysctls,
   hooks,
   devices,
-  maskedAndReadonlyPaths,
   seccomp,
   personality,
   memoryPolicy,

@@ -291,24 +291,30 @@ interface InitFds {
   listenerFd?: number;
 }
 
-/** Spawns the init in the container's namespaces, with copies of the bind sources it cannot reach. */
-async function spawnInit(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, fds: InitFds): Promise<Launched> {
+/**
+ * Spawns the init in the container's namespaces, with copies of the bind
+ * sources it cannot reach, and the user namespaces of the id-mapped binds
+ * it makes itself (by mount index: fds of ours it is given).
+ */
+async function spawnInit(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, fds: InitFds): Promise<{ init: Launched; initIdmaps: Record<number, number> }> {
   const { plan } = prep;
   const { process: processPlan, seccomp, personality, memoryPolicy } = plan;
   // Inside a user namespace, the container's or (rootless podman) ours.
   const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
   const usernsCache = new Map<string, number>();
   try {
-    return await launchProcess(sys, {
+    const bindSources = await bindSourceRequests(sys, plan.mounts, { copyAll: inUserNs && !rootlessEuid(), inUserNs, rootfs: plan.rootfs }, usernsCache);
+    const initIdmaps = bindSources.initIdmaps;
+    const init = await launchProcess(sys, {
       stage: {
         instructions: containerInstructions(plan),
         idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
         stdio: opts.stdio,
         preserveFds: prep.passedFds,
-        extraFds: [fds.fifoFd, ...(fds.consoleFd === undefined ? [] : [fds.consoleFd]), ...(fds.listenerFd === undefined ? [] : [fds.listenerFd])],
+        extraFds: [fds.fifoFd, ...(fds.consoleFd === undefined ? [] : [fds.consoleFd]), ...(fds.listenerFd === undefined ? [] : [fds.listenerFd]), ...new Set(Object.values(initIdmaps))],
         containerId: opts.id,
         oomScoreAdj: processPlan.oomScoreAdj,
-        bindSources: await bindSourceRequests(sys, plan.mounts, inUserNs && !rootlessEuid(), usernsCache),
+        bindSources: bindSources.requests,
       },
       process: processPlan,
       seccomp,
@@ -319,6 +325,7 @@ async function spawnInit(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prep
       consoleFd: fds.consoleFd,
       warn: ctx.warn,
     });
+    return { init, initIdmaps };
   } finally {
     for (const fd of usernsCache.values()) sys.close(fd);
   }
@@ -351,7 +358,7 @@ function afterSpawn(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared,
 }
 
 /** The init's plan: the container to set up, then the process. */
-function containerInitPlan(init: Launched, prep: Prepared, fds: InitFds, movedNetDevices: MovedDevice[] | undefined): InitPlan {
+function containerInitPlan(init: Launched, prep: Prepared, fds: InitFds, initIdmaps: Record<number, number>, movedNetDevices: MovedDevice[] | undefined): InitPlan {
   const { state, plan, layout } = prep;
   // The process and what the launcher sends of it are the InitPlan's own fields.
   const { process: _process, seccomp, personality: _personality, memoryPolicy: _memoryPolicy, ...container } = plan;
@@ -367,6 +374,7 @@ function containerInitPlan(init: Launched, prep: Prepared, fds: InitFds, movedNe
       hostHasKcore: fs.existsSync('/proc/kcore'),
       fifoFd: init.fdInProcess(fds.fifoFd),
       bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
+      idmapUsernsFds: Object.keys(initIdmaps).length ? Object.fromEntries(Object.entries(initIdmaps).map(([i, fd]) => [i, init.fdInProcess(fd)])) : undefined,
       movedNetDevices,
     },
     // runc sends the agent the state as it stands during create: "creating".
@@ -419,11 +427,11 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (seccompListener) fds.listenerFd = connectAgent(sys, seccompListener);
     // The cgroups with their limits (systemd's scope waits for the init: adopt).
     await prep.cgroups.create();
-    const init = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
+    const { init, initIdmaps } = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
     if (fds.listenerFd !== undefined) sys.close(fds.listenerFd);
     faultPoint('init-spawned');
     const movedNetDevices = afterSpawn(sys, ctx, opts, prep, init.pid);
-    await setUpInit(ctx, prep, init, containerInitPlan(init, prep, { ...fds, fifoFd }, movedNetDevices));
+    await setUpInit(ctx, prep, init, containerInitPlan(init, prep, { ...fds, fifoFd }, initIdmaps, movedNetDevices));
     if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, init.pid, 'standard');
     sys.close(fifoFd);
     if (opts.consoleSocket) sys.close(fds.consoleFd!);

@@ -23,6 +23,12 @@ export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp
    * init may not be able to reach the path.
    */
   bindSourceFds?: Record<number, number>;
+  /**
+   * By the index of an id-mapped bind whose source is inside the rootfs
+   * (without a user namespace): the user namespace holding its id map. The
+   * init copies and id-maps the source itself when its turn comes (../rootfs/idmap.ts).
+   */
+  idmapUsernsFds?: Record<number, number>;
   /** linux.netDevices the parent moved into our network namespace: their addresses go back on here. */
   movedNetDevices?: MovedDevice[];
 }

@@ -45,8 +45,8 @@ export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): voi
     c.mountNs === 'none' ? sys.openat2(AT_FDCWD, c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC, RESOLVE.NO_SYMLINKS) : sys.open(c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC),
   );
   try {
-    applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified, c.bindSourceFds);
-    for (const fd of Object.values(c.bindSourceFds ?? {})) sys.close(fd);
+    applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified, c.bindSourceFds, c.idmapUsernsFds);
+    for (const fd of new Set([...Object.values(c.bindSourceFds ?? {}), ...Object.values(c.idmapUsernsFds ?? {})])) sys.close(fd);
     if (c.setupDev) {
       for (const d of c.devices) createDevice(sys, rootFd, d, inUserNs);
       createDevSymlinks(sys, rootFd, c.hostHasKcore);

@@ -12,10 +12,11 @@
  * keep the namespace by an fd and end the helper.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type * as ChildProcess from 'node:child_process';
 import { builtin } from '../engine.js';
 import { RuntimeError, step } from '../errors.js';
-import type { MountPlan } from '../config/plan.js';
+import { containerDestination, type MountPlan } from '../config/plan.js';
 import type { IDMappingConfig } from '../config/schema.js';
 import { MS, O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
@@ -52,6 +53,14 @@ export async function mappedUserns(sys: Sys, uid: IDMappingConfig[], gid: IDMapp
   }
 }
 
+/** What create hands out for the bind sources (bindSources). */
+export interface BindSources {
+  /** The sources the stage copies in the container's mount namespace before the init runs. */
+  requests: BindSourceRequest[];
+  /** By mount index, fds of ours: the user namespaces of id-mapped binds the init makes itself, in their turn. */
+  initIdmaps: Record<number, number>;
+}
+
 /**
  * The bind sources the stage copies in the container's mount namespace
  * (src/process/spawn.ts, native/stage.c "bind"): every id-mapped one (the
@@ -59,16 +68,28 @@ export async function mappedUserns(sys: Sys, uid: IDMappingConfig[], gid: IDMapp
  * made by a caller privileged over the host's mounts, every bind (the
  * container's root may not reach a source below a directory it cannot
  * search). A caller without those privileges binds by path, as runc does.
+ * A source inside the rootfs ("/bundle/rootfs/mnt/x") is not copied then:
+ * what it shows is made by the mounts before it (runc 1.3.6's mount-order
+ * tests; a copy would be taken before any of them), so the init binds it,
+ * by path, in its turn, as it reaches the rootfs anyway. An id-mapped one
+ * the init, root on the host without a user namespace, copies and id-maps
+ * itself in its turn (`initIdmaps`); in a user namespace it could not set
+ * the id map, and the stage's copy, taken before the mounts, is used.
  * The user namespaces holding id maps are opened (or made) here, once per
  * set of maps, into `usernsCache`, for the caller to close.
  */
-export async function bindSourceRequests(sys: Sys, mounts: MountPlan[], copyAll: boolean, usernsCache: Map<string, number>): Promise<BindSourceRequest[]> {
-  const out: BindSourceRequest[] = [];
+export async function bindSourceRequests(sys: Sys, mounts: MountPlan[], opts: { copyAll: boolean; inUserNs: boolean; rootfs: string }, usernsCache: Map<string, number>): Promise<BindSources> {
+  const out: BindSources = { requests: [], initIdmaps: {} };
+  const inRootfs = (source: string) => containerDestination(opts.rootfs, source) !== path.posix.normalize(source);
   for (const [index, m] of mounts.entries()) {
-    if (!m.idmap && !(copyAll && m.bind)) continue;
+    if (m.idmap && !opts.inUserNs && inRootfs(m.source)) {
+      out.initIdmaps[index] = await idmapUserns(sys, m.idmap, usernsCache);
+      continue;
+    }
+    if (!m.idmap && !(opts.copyAll && m.bind && !inRootfs(m.source))) continue;
     const request: BindSourceRequest = { index, source: m.source, destination: m.destination, recursive: (m.flags & MS.REC) !== 0 };
     if (m.idmap) request.idmap = { usernsFd: await idmapUserns(sys, m.idmap, usernsCache), recursive: m.idmap.recursive };
-    out.push(request);
+    out.requests.push(request);
   }
   return out;
 }

@@ -64,41 +64,74 @@ export function applyBindMount(sys: Sys, rootFd: number, m: MountPlan, sourceFd?
     if (sourceFd === undefined) sys.mount(m.source, fdPath(fd), null, MS.BIND | (m.flags & MS.REC), null);
     else sys.moveMount(sourceFd, fd);
   });
-  const extra = m.flags & BIND_REMOUNT_FLAGS;
-  if (extra) {
+  // As runc 1.2+: a bind with any option beyond bind/rbind, a clearing one
+  // ("rw", "dev") included, gets exactly the flags asked for, the source's
+  // own (a "ro" or "noexec" source) cleared; a bind with none keeps the
+  // source's. The atime mode the options leave unnamed stays the source's
+  // (the kernel keeps it on a remount that names none). runc 1.1.5 remounted
+  // only when a flag was set, so "bind,rw" of a "ro" source stayed ro there.
+  if (m.flags & ~(MS.BIND | MS.REC | MS.REMOUNT) || m.clearedFlags) {
     // The first fd points under the new mount; the remount needs the mount itself.
-    withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => remountBind(sys, fd, extra));
+    withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => remountBind(sys, fd, m.flags & BIND_REMOUNT_FLAGS, m.clearedFlags));
   }
   applyPropagation(sys, rootFd, m.destination, m.propagation);
 }
 
-/** The MS_* flags the kernel locks on a mount copied into a less privileged user namespace (MNT_LOCK_*). */
-const LOCKABLE_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME;
-const ATIME_FLAGS = MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME;
-/** statfs's ST_RELATIME; the other ST_* flags that can be locked have their MS_* values. */
-const ST_RELATIME = 4096;
+/**
+ * The MS_* flags the kernel locks on a mount copied into a less privileged
+ * user namespace (MNT_LOCK_READONLY, _NODEV, _NOSUID, _NOEXEC, _ATIME).
+ */
+const LOCKABLE_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME;
+/** The access-time modes, one of which a mount has (strictatime when statfs shows neither of the others). */
+const ATIME_MODES = MS.NOATIME | MS.RELATIME | MS.STRICTATIME;
+const ATIME_FLAGS = ATIME_MODES | MS.NODIRATIME;
+/** statfs(2)'s ST_* flags (calculate_f_flags) and the MS_* flag each stands for. */
+const ST_TO_MS: [number, number][] = [
+  [1, MS.RDONLY], [2, MS.NOSUID], [4, MS.NODEV], [8, MS.NOEXEC], [16, MS.SYNCHRONOUS], [64, MS.MANDLOCK],
+  [1024, MS.NOATIME], [2048, MS.NODIRATIME], [4096, MS.RELATIME], [0x2000, MS.NOSYMFOLLOW],
+];
+
+/** A mount's flags as MS_* from its statfs, as runc's statfsToMountFlags. */
+export function statfsMountFlags(stFlags: number): number {
+  let flags = 0;
+  for (const [st, ms] of ST_TO_MS) if (stFlags & st) flags |= ms;
+  return flags & ATIME_MODES ? flags : flags | MS.STRICTATIME;
+}
+
+const FLAG_NAMES: [number, string][] = [
+  [MS.RDONLY, 'ro'], [MS.NOSUID, 'nosuid'], [MS.NODEV, 'nodev'], [MS.NOEXEC, 'noexec'], [MS.NOATIME, 'noatime'],
+  [MS.NODIRATIME, 'nodiratime'], [MS.RELATIME, 'relatime'], [MS.STRICTATIME, 'strictatime'],
+];
+const flagNames = (flags: number) => FLAG_NAMES.filter(([f]) => flags & f).map(([, n]) => n).join(',');
 
 /**
- * The bind's flags. A bind in a user namespace is a copy of a mount whose
- * flags the kernel has locked (nosuid on a source under /run, say), and a
- * remount that would clear one fails (EPERM): as runc does (1.2 on), and as
- * mount(8) does for "remount,bind", the mount's locked flags are then
- * applied with the ones asked for. Asking for other atime flags than the
- * locked ones stays an error.
+ * Remounts a bind with `flags`. A bind in a user namespace is a copy of a
+ * mount whose lockable flags the kernel has locked (nosuid on a source under
+ * /run, say), and a remount that would clear one fails (EPERM): then, as
+ * runc 1.2+ does (and mount(8) for "remount,bind"), the source's locked
+ * flags are applied with the ones asked for, unless the options cleared one
+ * of them explicitly ("rw" of a "ro" source) or asked for another atime
+ * than the source's: those stay errors, the mount would not be the one
+ * asked for.
  */
-function remountBind(sys: Sys, fd: number, flags: number): void {
+function remountBind(sys: Sys, fd: number, flags: number, clearedFlags: number): void {
+  let first: unknown;
   try {
     sys.mount(null, fdPath(fd), null, flags | MS.BIND | MS.REMOUNT, null);
     return;
   } catch (err) {
     if (!(err instanceof SysError && err.code === 'EPERM')) throw err;
+    first = err;
   }
-  const st = sys.fstatfs(fd).flags;
-  const current = (st & LOCKABLE_FLAGS & ~MS.RELATIME) | (st & ST_RELATIME ? MS.RELATIME : 0);
-  if (flags & ATIME_FLAGS && (flags & ATIME_FLAGS) !== (current & ATIME_FLAGS)) {
-    throw new RuntimeError('mount', `remount: the source's atime flags are locked and differ from the ones asked for (EPERM)`);
+  const reason = (first as Error).message;
+  const source = statfsMountFlags(sys.fstatfs(fd).flags);
+  const locked = source & clearedFlags & LOCKABLE_FLAGS;
+  if (locked) throw new RuntimeError('remount', `cannot clear locked flags ${flagNames(locked)}: ${reason}`);
+  if (flags & ATIME_FLAGS && (flags & ATIME_FLAGS) !== (source & ATIME_FLAGS)) {
+    throw new RuntimeError('remount', `cannot change locked atime flags ${flagNames(source & ATIME_FLAGS)}: ${reason}`);
   }
-  sys.mount(null, fdPath(fd), null, flags | current | MS.BIND | MS.REMOUNT, null);
+  const inherited = source & LOCKABLE_FLAGS;
+  step(`remount with locked flags ${flagNames(inherited)} re-applied`, () => sys.mount(null, fdPath(fd), null, flags | inherited | MS.BIND | MS.REMOUNT, null));
 }
 
 function applyCgroupMount(sys: Sys, rootFd: number, m: MountPlan, cgroups: CgroupMountSource[], unified: boolean): void {
@@ -254,14 +287,50 @@ export function applyFilesystemMount(sys: Sys, rootFd: number, m: MountPlan): vo
     }
   }
   const flags = readonlyLater(m) ? m.flags & ~MS.RDONLY : m.flags;
-  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount(m.source, fdPath(fd), m.type, flags, m.data || null));
+  const data = m.type === 'tmpfs' ? tmpfsData(sys, rootFd, m) : m.data;
+  withFd(sys, mkdirAllInRoot(sys, rootFd, m.destination), (fd) => sys.mount(m.source, fdPath(fd), m.type, flags, data || null));
   applyPropagation(sys, rootFd, m.destination, m.propagation);
 }
 
-export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}): void {
+/**
+ * A tmpfs on a directory that exists takes its mode (a "mode=" of the
+ * options, coming later, still wins), as runc 1.3.6 does (runc#4971); on
+ * one it makes, the tmpfs default (1777). runc 1.1.5 always left the default.
+ */
+function tmpfsData(sys: Sys, rootFd: number, m: MountPlan): string {
+  let fd: number;
+  try {
+    fd = openInRoot(sys, rootFd, m.destination);
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENOENT') return m.data;
+    throw err;
+  }
+  const mode = withFd(sys, fd, (f) => fs.fstatSync(f).mode & 0o7777);
+  return [`mode=${mode.toString(8).padStart(4, '0')}`, m.data].filter(Boolean).join(',');
+}
+
+/**
+ * An id-mapped detached copy of a bind's source, made by the init itself
+ * in its turn (a source inside the rootfs, which earlier mounts make; see
+ * bindSourceRequests): as the stage's copy, open_tree then MOUNT_ATTR_IDMAP
+ * with the user namespace holding the maps.
+ */
+function idmappedCopy(sys: Sys, m: MountPlan, usernsFd: number): number {
+  const tree = withFd(sys, step(`open ${m.source}`, () => sys.open(m.source, O.PATH | O.CLOEXEC)), (fd) => step('open_tree', () => sys.openTree(fd, (m.flags & MS.REC) !== 0)));
+  try {
+    step('id-map (mount_setattr MOUNT_ATTR_IDMAP)', () => sys.mountSetattr(tree, MOUNT_ATTR.IDMAP, 0, m.idmap?.recursive ?? false, usernsFd));
+    return tree;
+  } catch (err) {
+    sys.close(tree);
+    throw err;
+  }
+}
+
+export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}, idmapUsernsFds: Record<number, number> = {}): void {
   for (const [i, m] of mounts.entries()) {
     try {
-      if (m.bind) applyBindMount(sys, rootFd, m, bindSourceFds[i]);
+      if (m.bind && idmapUsernsFds[i] !== undefined) withFd(sys, idmappedCopy(sys, m, idmapUsernsFds[i]), (tree) => applyBindMount(sys, rootFd, m, tree));
+      else if (m.bind) applyBindMount(sys, rootFd, m, bindSourceFds[i]);
       else if (m.type === 'cgroup') applyCgroupMount(sys, rootFd, m, cgroups, cgroupUnified);
       else applyFilesystemMount(sys, rootFd, m);
       const r = m.recursive;

@@ -11,6 +11,7 @@ const FLAGS: Record<string, { clear: boolean; flag: number }> = {
   diratime: { clear: true, flag: MS.NODIRATIME },
   dirsync: { clear: false, flag: MS.DIRSYNC },
   exec: { clear: true, flag: MS.NOEXEC },
+  iversion: { clear: false, flag: MS.I_VERSION },
   lazytime: { clear: false, flag: MS.LAZYTIME },
   loud: { clear: true, flag: MS.SILENT },
   mand: { clear: false, flag: MS.MANDLOCK },
@@ -18,6 +19,7 @@ const FLAGS: Record<string, { clear: boolean; flag: number }> = {
   noatime: { clear: false, flag: MS.NOATIME },
   nodev: { clear: false, flag: MS.NODEV },
   nodiratime: { clear: false, flag: MS.NODIRATIME },
+  noiversion: { clear: true, flag: MS.I_VERSION },
   noexec: { clear: false, flag: MS.NOEXEC },
   nolazytime: { clear: true, flag: MS.LAZYTIME },
   nomand: { clear: true, flag: MS.MANDLOCK },
@@ -80,6 +82,12 @@ export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(RECURSIVE), 
 
 export interface ParsedOptions {
   flags: number;
+  /**
+   * The flags an option asked to be off ("rw", "dev", "symfollow"), as
+   * runc's ClearedFlags: a bind with any of them is remounted, and a locked
+   * one of them on the source is an error rather than silently kept.
+   */
+  clearedFlags: number;
   propagation: number[];
   data: string;
   /** idmap (the top mount) or ridmap (it and all below): an id-mapped bind mount. */
@@ -92,6 +100,7 @@ export interface ParsedOptions {
 
 export function parseMountOptions(options: readonly string[] = []): ParsedOptions {
   let flags = 0;
+  let clearedFlags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
   let idmap: ParsedOptions['idmap'];
@@ -104,12 +113,25 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
       copyUp = true;
     } else if (r) {
       recursive ??= { set: 0, clear: 0 };
-      if (r.clear) recursive.clear |= r.attr;
-      // An access-time mode is set by clearing the whole field too (mount_setattr(2)).
-      else recursive.set |= r.attr;
-      if (!r.clear && (r.attr & MOUNT_ATTR.ATIME_MASK) === r.attr) recursive.clear |= MOUNT_ATTR.ATIME_MASK;
+      if (r.clear) {
+        recursive.clear |= r.attr;
+        recursive.set &= ~r.attr;
+      } else {
+        recursive.set |= r.attr;
+        recursive.clear &= ~r.attr;
+      }
+      // The access time is one field: mount_setattr(2) takes a change of it
+      // (setting a mode, or clearing one: "ratime", "rnostrictatime") only
+      // with the whole field cleared, else EINVAL. As runc 1.3.6 (#5095).
+      if ((r.attr & MOUNT_ATTR.ATIME_MASK) === r.attr) recursive.clear |= MOUNT_ATTR.ATIME_MASK;
     } else if (f) {
-      flags = f.clear ? flags & ~f.flag : flags | f.flag;
+      if (f.clear) {
+        flags &= ~f.flag;
+        clearedFlags |= f.flag;
+      } else {
+        flags |= f.flag;
+        clearedFlags &= ~f.flag;
+      }
     } else if (o in PROPAGATION) {
       propagation.push(PROPAGATION[o]);
     } else if (o === 'idmap' || o === 'ridmap') {
@@ -118,7 +140,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
       data.push(o);
     }
   }
-  return { flags, propagation, data: data.join(','), copyUp, ...(recursive ? { recursive } : {}), ...(idmap ? { idmap } : {}) };
+  return { flags, clearedFlags, propagation, data: data.join(','), copyUp, ...(recursive ? { recursive } : {}), ...(idmap ? { idmap } : {}) };
 }
 
 /**

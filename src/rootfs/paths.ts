@@ -44,12 +44,32 @@ export function openVerifiedDevNull(sys: Sys, rootFd: number): number {
   return fd;
 }
 
-export function maskPath(sys: Sys, rootFd: number, p: string, devNullFd: number): void {
+/**
+ * Masks one path: a file with /dev/null, a directory with an empty
+ * read-only tmpfs. As runc 1.3.6 does, the masked directories share one
+ * tmpfs: the first gets it, the others a bind of it (`shared` holds an fd
+ * of that first mask); should a bind fail, each gets a tmpfs of its own.
+ * runc 1.1.5 mounted a tmpfs for each.
+ */
+export function maskPath(sys: Sys, rootFd: number, p: string, devNullFd: number, shared: { fd?: number; bindFailed?: boolean } = {}): void {
   const fd = openIfExists(sys, rootFd, p);
   if (fd === undefined) return;
   try {
-    if (fs.fstatSync(fd).isDirectory()) mountAt(sys, 'tmpfs', { source: 'tmpfs', ro: true }, MOUNT_ATTR.RDONLY, fd);
-    else bindAt(sys, devNullFd, fd);
+    if (!fs.fstatSync(fd).isDirectory()) {
+      bindAt(sys, devNullFd, fd);
+      return;
+    }
+    if (shared.fd !== undefined && !shared.bindFailed) {
+      try {
+        bindAt(sys, shared.fd, fd);
+        return;
+      } catch {
+        shared.bindFailed = true;
+      }
+    }
+    mountAt(sys, 'tmpfs', { source: 'tmpfs', ro: true, nr_blocks: '1', nr_inodes: '1' }, MOUNT_ATTR.RDONLY, fd);
+    // The fd still names what is under the new mount: the mask is opened again.
+    if (shared.fd === undefined && !shared.bindFailed) shared.fd = openInRoot(sys, rootFd, p);
   } finally {
     sys.close(fd);
   }
@@ -65,15 +85,17 @@ export function applyPathRestrictions(sys: Sys, rootFd: number, readonly: string
   }
   if (masked.length === 0) return;
   const devNull = openVerifiedDevNull(sys, rootFd);
+  const shared: { fd?: number; bindFailed?: boolean } = {};
   try {
     for (const p of masked) {
       try {
-        maskPath(sys, rootFd, p, devNull);
+        maskPath(sys, rootFd, p, devNull, shared);
       } catch (err) {
         throw new RuntimeError('mask path', `${p}: ${(err as Error).message}`, { cause: err });
       }
     }
   } finally {
     sys.close(devNull);
+    if (shared.fd !== undefined) sys.close(shared.fd);
   }
 }

@@ -39,7 +39,10 @@ const cases: [string, (c: any) => void, RegExp][] = [
   ['unknown rlimit', (c) => (c.process.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]), /unknown rlimit "RLIMIT_BOGUS"/],
   ['missing rootfs', (c) => (c.root.path = 'nope'), /root\.path: .*nope does not exist/],
   ['unknown filesystem type', (c) => c.mounts.push({ destination: '/x', type: 'nosuchfs', source: 'x' }), /mounts\[7\]\.type: unknown filesystem type "nosuchfs"/],
-  ['unknown sysctl', (c) => (c.linux.sysctl = { 'net.no.such.thing': '1' }), /linux\.sysctl\.net\.no\.such\.thing: unknown sysctl/],
+  ['unknown sysctl', (c) => (c.linux.sysctl = { 'fs.mqueue.no_such_thing': '1' }), /linux\.sysctl\.fs\.mqueue\.no_such_thing: unknown sysctl/],
+  // A network sysctl is the container's network namespace's: as runc, its absence shows only when it is written there.
+  ['unknown network sysctl', (c) => (c.linux.sysctl = { 'net.no.such.thing': '1' }), /sysctl net\.no\.such\.thing: .*ENOENT/],
+  ['bind mount with filesystem options', (c) => c.mounts.push({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', 'size=1m'] }), /mounts\[7\]\.options: bind mounts cannot have any filesystem-specific options applied/],
   ['user namespace without mappings', (c) => c.linux.namespaces.push({ type: 'user' }), /linux\.uidMappings/],
   ['relative hook path', (c) => (c.hooks = { poststop: [{ path: 'rel/hook' }] }), /hooks\.poststop\[0\]\.path/],
   ['cgroupsPath at the hierarchy root', (c) => (c.linux.cgroupsPath = '/'), /linux\.cgroupsPath: "\/" names the root of the cgroup hierarchy/],

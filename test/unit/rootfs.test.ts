@@ -6,7 +6,7 @@ import { applyPathRestrictions } from '../../src/rootfs/paths.js';
 import { pivotRoot } from '../../src/rootfs/pivot.js';
 import { mkdirAllInRoot } from '../../src/rootfs/resolve.js';
 import { defaultSpec } from '../../src/config/default.js';
-import { planContainer } from '../../src/config/plan.js';
+import { containerDestination, planContainer } from '../../src/config/plan.js';
 import { CLONE, MOUNT_ATTR, MS, RESOLVE } from '../../src/sys/constants.js';
 import { openProcHandle, writeProcFile } from '../../src/process/procfs.js';
 import { RecordingSys } from '../../src/sys/recording.js';
@@ -24,6 +24,11 @@ describe('mount options', () => {
     expect(o.propagation).toEqual([MS.PRIVATE | MS.REC]);
     expect(o.data).toBe('mode=755,size=1m');
   });
+  it('records the flags an option cleared, as runc\'s ClearedFlags; a later set takes one back', () => {
+    expect(parseMountOptions(['bind', 'rw', 'dev', 'symfollow']).clearedFlags).toBe(MS.RDONLY | MS.NODEV | MS.NOSYMFOLLOW);
+    expect(parseMountOptions(['rw', 'ro']).clearedFlags).toBe(0);
+    expect(parseMountOptions(['bind']).clearedFlags).toBe(0);
+  });
   it('rbind is bind plus recursive', () => {
     expect(parseMountOptions(['rbind']).flags).toBe(MS.BIND | MS.REC);
   });
@@ -31,6 +36,12 @@ describe('mount options', () => {
     expect(parseMountOptions(['rbind', 'rro', 'rnosuid']).recursive).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, clear: 0 });
     expect(parseMountOptions(['rrw', 'rexec']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC });
     expect(parseMountOptions(['rnoatime']).recursive).toEqual({ set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME_MASK });
+    // Clearing an atime mode changes the field too: relatime, with the field cleared (runc 1.3.6, #5095).
+    expect(parseMountOptions(['ratime']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.NOATIME | MOUNT_ATTR.ATIME_MASK });
+    expect(parseMountOptions(['rnostrictatime']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.ATIME_MASK });
+    expect(parseMountOptions(['rrelatime']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.ATIME_MASK });
+    // The last word on a flag wins.
+    expect(parseMountOptions(['rro', 'rrw']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
     expect(parseMountOptions(['ro']).recursive).toBeUndefined();
     expect(parseMountOptions(['rro']).data).toBe('');
   });
@@ -56,6 +67,17 @@ describe('namespace planning', () => {
     const c: any = defaultSpec();
     c.mounts = [{ destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] }];
     expect(planContainer(c, { id: 'x', bundle: '/b' }).setupDev).toBe(false);
+  });
+  it("reads a destination written with the rootfs' host path in front as inside the container, as runc does", () => {
+    expect(containerDestination('/b/rootfs', '/b/rootfs/mnt/x')).toBe('/mnt/x');
+    expect(containerDestination('/b/rootfs/', '/b/rootfs/../rootfs/final')).toBe('/final');
+    expect(containerDestination('/b/rootfs', '/b/rootfs')).toBe('/');
+    expect(containerDestination('/b/rootfs', '/b/rootfsx/y')).toBe('/b/rootfsx/y');
+    expect(containerDestination('/b/rootfs', 'mnt/../etc')).toBe('/etc');
+    const c: any = defaultSpec();
+    c.root.path = 'rootfs';
+    c.mounts = [{ destination: '/b/rootfs/final', type: 'bind', source: '/b/rootfs/mnt', options: ['rbind'] }];
+    expect(planContainer(c, { id: 'x', bundle: '/b' }).mounts[0].destination).toBe('/final');
   });
 });
 
@@ -89,7 +111,7 @@ describe('paths inside the rootfs', () => {
 
   it('mounts through /proc/self/fd/N, never through a path string', () => {
     const sys = new RecordingSys();
-    applyFilesystemMount(sys, 7, { source: 'proc', destination: '/proc', type: 'proc', flags: 0, propagation: [], data: '', bind: false });
+    applyFilesystemMount(sys, 7, { source: 'proc', destination: '/proc', type: 'proc', flags: 0, clearedFlags: 0, propagation: [], data: '', bind: false });
     const [mount] = sys.named('mount');
     expect(mount[1]).toMatch(/^\/proc\/self\/fd\/\d+$/);
     expect(mount[2]).toBe('proc');
@@ -97,7 +119,7 @@ describe('paths inside the rootfs', () => {
 
   it('remounts a read-only bind mount in a second pass', () => {
     const sys = new RecordingSys();
-    applyBindMount(sys, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.RDONLY | MS.NOSUID, propagation: [MS.SLAVE], data: '', bind: true });
+    applyBindMount(sys, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.RDONLY | MS.NOSUID, clearedFlags: 0, propagation: [MS.SLAVE], data: '', bind: true });
     const mounts = sys.named('mount');
     expect(mounts[0][0]).toBe('/tmp');
     expect(mounts[0][3]).toBe(MS.BIND);
@@ -108,16 +130,38 @@ describe('paths inside the rootfs', () => {
   it("re-applies the source's locked flags when the remount alone is refused (EPERM), as runc and mount(8) do", () => {
     const sys = new RecordingSys().failOn('mount', 'EPERM', (a) => a[3] === (MS.BIND | MS.REMOUNT | MS.RDONLY), 1);
     sys.fsFlags = 2 | 4 | 4096; // ST_NOSUID | ST_NODEV | ST_RELATIME: a bind of a source under /run
-    applyBindMount(sys, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.RDONLY, propagation: [], data: '', bind: true });
+    applyBindMount(sys, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.RDONLY, clearedFlags: 0, propagation: [], data: '', bind: true });
     const mounts = sys.named('mount');
     expect(mounts.map((m) => m[3])).toEqual([MS.BIND, MS.BIND | MS.REMOUNT | MS.RDONLY, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.RELATIME]);
+    // A strictatime source (statfs shows no atime flag) keeps strictatime on the retry.
+    const strict = new RecordingSys().failOn('mount', 'EPERM', (a) => a[3] === (MS.BIND | MS.REMOUNT | MS.RDONLY), 1);
+    strict.fsFlags = 4; // ST_NODEV
+    applyBindMount(strict, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.RDONLY, clearedFlags: MS.NOSYMFOLLOW, propagation: [], data: '', bind: true });
+    expect(strict.named('mount').map((m) => m[3])[2]).toBe(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV | MS.STRICTATIME);
+  });
+
+  it('remounts a bind with only clearing options (runc 1.2+), and leaves one with none as it is', () => {
+    const cleared = new RecordingSys();
+    applyBindMount(cleared, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND, clearedFlags: MS.NODEV, propagation: [], data: '', bind: true });
+    expect(cleared.named('mount').map((m) => m[3])).toEqual([MS.BIND, MS.BIND | MS.REMOUNT]);
+    const plain = new RecordingSys();
+    applyBindMount(plain, 7, { source: '/tmp', destination: '/mnt', type: 'bind', flags: MS.BIND | MS.REC, clearedFlags: 0, propagation: [], data: '', bind: true });
+    expect(plain.named('mount').map((m) => m[3])).toEqual([MS.BIND | MS.REC]);
+  });
+
+  it('refuses to keep a locked flag the options cleared ("rw" of a locked "ro" source)', () => {
+    const sys = new RecordingSys().failOn('mount', 'EPERM', (a) => ((a[3] as number) & MS.REMOUNT) !== 0, 1);
+    sys.fsFlags = 1 | 4096; // ST_RDONLY | ST_RELATIME
+    const plan = { source: '/tmp', destination: '/mnt', type: 'bind', propagation: [], data: '', bind: true };
+    expect(() => applyBindMount(sys, 7, { ...plan, flags: MS.BIND | MS.NOSUID, clearedFlags: MS.RDONLY })).toThrow(/cannot clear locked flags ro: .*EPERM/);
+    expect(sys.named('mount')).toHaveLength(2);
   });
 
   it('refuses atime flags other than the locked ones, and passes on errors other than EPERM', () => {
     const atime = new RecordingSys().failOn('mount', 'EPERM', (a) => ((a[3] as number) & MS.REMOUNT) !== 0, 1);
     atime.fsFlags = 1024; // ST_NOATIME
-    const plan = { source: '/tmp', destination: '/mnt', type: 'bind', propagation: [], data: '', bind: true };
-    expect(() => applyBindMount(atime, 7, { ...plan, flags: MS.BIND | MS.STRICTATIME })).toThrow(/atime flags are locked/);
+    const plan = { source: '/tmp', destination: '/mnt', type: 'bind', clearedFlags: 0, propagation: [], data: '', bind: true };
+    expect(() => applyBindMount(atime, 7, { ...plan, flags: MS.BIND | MS.STRICTATIME })).toThrow(/cannot change locked atime flags noatime/);
     expect(atime.named('mount')).toHaveLength(2);
     const other = new RecordingSys().failOn('mount', 'EBUSY', (a) => ((a[3] as number) & MS.REMOUNT) !== 0, 16);
     expect(() => applyBindMount(other, 7, { ...plan, flags: MS.BIND | MS.RDONLY })).toThrow(/EBUSY/);

@@ -63,7 +63,17 @@ describe('config validation', () => {
   it('soft rlimit above hard', () => expectField((c) => (c.process.rlimits[0] = { type: 'RLIMIT_NOFILE', soft: 10, hard: 5 }), 'process.rlimits[0]'));
   it('missing rootfs', () => expectField((c) => (c.root.path = 'missing'), 'root.path', /does not exist/));
   it('unknown filesystem type', () => expectField((c) => c.mounts.push({ destination: '/x', type: 'nosuchfs', source: 'x' }), 'mounts[7].type', /unknown filesystem type/));
-  it('unknown sysctl', () => expectField((c) => (c.linux.sysctl = { 'net.bogus.entry': '1' }), 'linux.sysctl.net.bogus.entry', /unknown sysctl/));
+  it('unknown sysctl', () => expectField((c) => (c.linux.sysctl = { 'fs.mqueue.bogus': '1' }), 'linux.sysctl.fs.mqueue.bogus', /unknown sysctl/));
+  it("a network sysctl the host does not show is left to the container's network namespace, as runc does", () => {
+    expect(() => check((c) => (c.linux.sysctl = { 'net.ipv6.conf.eth0.disable_ipv6': '1' }))).not.toThrow();
+  });
+  it("bind mounts with a filesystem's options (runc's checkBindOptions)", () => expectField((c) => c.mounts.push({ destination: '/mnt', type: 'bind', source: '/tmp', options: ['rbind', 'size=1m'] }), 'mounts[' + (defaultSpec() as any).mounts.length + '].options', /filesystem-specific options/));
+  it('takes a relative mount destination, masked or read-only path as relative to /, as runc 1.3.6 does', () => {
+    expect(() => check((c) => c.mounts.push({ destination: 'mnt', type: 'tmpfs', source: 'tmpfs' }))).not.toThrow();
+    expect(() => check((c) => (c.linux.maskedPaths = ['proc/kcore'], c.linux.readonlyPaths = ['proc/sys']))).not.toThrow();
+    expect(() => check((c) => (c.process.scheduler = { policy: 'SCHED_FIFO', nice: 40, priority: 1 }))).not.toThrow();
+    expectField((c) => (c.process.scheduler = { policy: 'SCHED_OTHER', nice: 40 }), 'process.scheduler.nice', /-20 to 19/);
+  });
   it('sysctl that is not namespaced', () => expectField((c) => (c.linux.sysctl = { 'vm.swappiness': '1' }), 'linux.sysctl.vm.swappiness', /not in a separate kernel namespace/));
   it('sysctl whose namespace is shared with the host', () => expectField((c) => {
     c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
@@ -84,7 +94,7 @@ describe('config validation', () => {
     expect(() => check((c) => (c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 8630, uid: 0, gid: 0 }]))).not.toThrow();
     // As runc: a device outside /dev, a sysctl written with slashes, a net sysctl in a joined namespace not the runtime's.
     expect(() => check((c) => (c.linux.devices = [{ path: '/foo-dev', type: 'c', major: 1, minor: 3 }]))).not.toThrow();
-    expect(() => check((c) => (c.linux.sysctl = { 'net/ipv4/ip_forward': '1' }))).toThrow(/unknown sysctl/); // (the fake host knows the dotted name only)
+    expect(() => check((c) => (c.linux.sysctl = { 'kernel/shmmax': '1' }))).toThrow(/unknown sysctl/); // (the fake host knows the dotted name only)
     expect(() => check((c) => (c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: '/run/netns/x' } : n)), c.linux.sysctl = { 'net.ipv4.ip_forward': '1' }))).not.toThrow();
     expect(planContainer({ ...(defaultSpec() as any), linux: { ...(defaultSpec() as any).linux, devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 8630 }] } }, { id: 'x', bundle: '/b' }).devices.find((d) => d.path === '/dev/fuse')?.mode).toBe(8630);
     expectField((c) => (c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 1, fileMode: -1 }]), 'linux.devices[0].fileMode', /must be >= 0/);
@@ -111,10 +121,15 @@ describe('config validation', () => {
       shareMounts(c);
       c.linux.readonlyPaths = ['/proc/sys'];
     }, 'linux.readonlyPaths', /unable to restrict sys entries/));
-    it('a read-only root, which runc silently leaves writable', () => expectField((c) => {
+    it('a read-only root, which runc (1.1.5 and 1.3.6) ignores there: ignored with a warning', () => {
+      expect(() => check((c) => (shareMounts(c), (c.root.readonly = true)))).not.toThrow();
+      const warnings: string[] = [];
+      const c: any = defaultSpec();
       shareMounts(c);
       c.root.readonly = true;
-    }, 'root.readonly', /read-only without a private mount namespace/));
+      expect(planContainer(c, { id: 'x', bundle: '/b', warn: (m) => warnings.push(m) }).readonlyRoot).toBe(false);
+      expect(warnings).toEqual([expect.stringMatching(/root\.readonly is ignored without a mount namespace/)]);
+    });
     it('rootfsPropagation, which would change the host', () => expectField((c) => {
       shareMounts(c);
       c.linux.rootfsPropagation = 'shared';
