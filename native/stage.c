@@ -21,7 +21,7 @@
  * (src/process/messages.ts is the other side; the words come from there,
  * through the generated ocirun-protocol.h):
  *   parent -> stage: "root <path>"               opened now: the process's root after the joins
- *                    "join <hexflag> <path>" ... in order: user first, mount last
+ *                    "join <hexflag> <path>" ... opened as read, joined in runc's order (join_namespaces)
  *                    "unshare <hexflags>"
  *                    "timens <mono-s> <mono-ns> <boot-s> <boot-ns>"
  *                    "bind <index> <hexflags> <userns fd> <path>" ... (see read_bind_line)
@@ -226,27 +226,6 @@ static void reexec_sealed(char **argv)
 	extern char **environ;
 	syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
 	fail("execveat sealed memfd");
-}
-
-static void write_file(const char *path, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail("open %s", path);
-	size_t len = strlen(data);
-	if (write(fd, data, len) != (ssize_t)len)
-		fail("write %s", path);
-	close(fd);
-}
-
-static void join_namespace(unsigned long flag, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail("open namespace %s", path);
-	if (setns(fd, (int)flag) < 0)
-		fail("setns %s", path);
-	close(fd);
 }
 
 /*
@@ -563,10 +542,40 @@ struct instructions {
 	int root_fd;
 	unsigned long join_flags[MAX_JOINS];
 	char *join_paths[MAX_JOINS];
+	/* Opened as the instructions arrive: once a mount or user namespace is
+	 * joined, a path may name something else, or nothing we may open. -1
+	 * once joined. */
+	int join_fds[MAX_JOINS];
 	int njoins;
 	unsigned long unshare_flags;
 	char timens[160];
+	int timens_fd;
 };
+
+/*
+ * The new time namespace's offsets are written through a file opened now,
+ * before any namespace is joined or made, as the caller: the kernel checks
+ * CAP_SYS_TIME over the time namespace's user namespace with the opener's
+ * credentials (file_ns_capable), which the caller has over a user namespace
+ * it makes (root, or its owner when rootless). After the user namespace's
+ * root becomes ours, /proc/self of a non-dumpable process is not ours to
+ * open (runc has its parent write it for the same reason). A rootless
+ * caller may open its own /proc files only while dumpable: for the open,
+ * in the caller's own namespaces, where only the caller's peers see us.
+ */
+static int open_timens_offsets(void)
+{
+	if (geteuid() != 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	int saved = errno;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
+	errno = saved;
+	if (fd < 0)
+		fail("open /proc/self/timens_offsets");
+	return fd;
+}
 
 /* What follows "<word> " at the start of line, or NULL. */
 static const char *after_word(const char *line, const char *word)
@@ -581,6 +590,7 @@ static void read_instructions(struct instructions *in)
 	const char *end;
 	memset(in, 0, sizeof(*in));
 	in->root_fd = -1;
+	in->timens_fd = -1;
 	for (;;) {
 		read_line(line, sizeof(line));
 		const char *fields;
@@ -603,6 +613,9 @@ static void read_instructions(struct instructions *in)
 			in->join_paths[in->njoins] = strdup(end + 1);
 			if (!in->join_paths[in->njoins])
 				fail("strdup");
+			in->join_fds[in->njoins] = open(end + 1, O_RDONLY | O_CLOEXEC);
+			if (in->join_fds[in->njoins] < 0)
+				fail("open namespace %s", end + 1);
 			in->njoins++;
 		} else if ((fields = after_word(line, OCIRUN_WORD_UNSHARE))) {
 			in->unshare_flags = parse_number(fields, 16, ULONG_MAX, &end, "bad unshare line");
@@ -620,11 +633,107 @@ static void read_instructions(struct instructions *in)
 				p = end + 1;
 			}
 			snprintf(in->timens, sizeof(in->timens), "monotonic %lld %lld\nboottime %lld %lld\n", v[0], v[1], v[2], v[3]);
+			in->timens_fd = open_timens_offsets();
 		} else {
 			errno = EINVAL;
 			fail("unknown instruction '%.64s'", line);
 		}
 	}
+}
+
+/*
+ * Root of a joined user namespace, as after unshare(CLONE_NEWUSER) below
+ * and as runc's nsexec does (runc#4466): the stage keeps the caller's ids,
+ * which need not be mapped there, and the engine it execs would lose every
+ * capability at the exec (only the namespace's root keeps them), and with
+ * them the chroot into the container's root. A user namespace without a
+ * uid 0 is an error, as in runc. Its gid 0 may be unmapped (runc then
+ * keeps the caller's gid until the process's own is set): so it is here.
+ */
+static void become_root_of_joined_userns(const char *path)
+{
+	if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+		fail("setresgid 0 in user namespace %s", path);
+	if (setresuid(0, 0, 0) < 0)
+		fail("become root in user namespace %s: setresuid 0", path);
+}
+
+/* One pass over the joins left: of the user namespace, or of the others. */
+static void join_pass(struct instructions *in, int user, int skip_eperm, int *host_tree, int *engine, const char *engine_path)
+{
+	for (int i = 0; i < in->njoins; i++) {
+		unsigned long flag = in->join_flags[i];
+		if (in->join_fds[i] < 0 || (flag == CLONE_NEWUSER) != user)
+			continue;
+		/* A rootless caller's copy of the host's mounts is made once it
+		 * is root of the user namespace, in the host's mount namespace. */
+		if (skip_eperm && flag == CLONE_NEWNS && *host_tree < 0)
+			continue;
+		if (setns(in->join_fds[i], (int)flag) < 0) {
+			if (skip_eperm && errno == EPERM)
+				continue;
+			fail("setns %s", in->join_paths[i]);
+		}
+		close(in->join_fds[i]);
+		in->join_fds[i] = -1;
+		if (flag == CLONE_NEWUSER) {
+			become_root_of_joined_userns(in->join_paths[i]);
+			clone_host_tree_in_userns(host_tree, engine, engine_path);
+		}
+	}
+}
+
+/*
+ * The joins, in runc's order (libcontainer/nsenter/nsexec.c,
+ * join_namespaces): first each namespace but the user one that the caller
+ * may join as it is (EPERM: later), then the user namespace, then the rest
+ * as its root. So a namespace that the joined user namespace does not own
+ * (the host's network namespace, another container's) is joined with the
+ * caller's privileges before they are given up, and one that only the
+ * user namespace's root may join (a rootless caller's) after.
+ */
+static void join_namespaces(struct instructions *in, int *host_tree, int *engine, const char *engine_path)
+{
+	join_pass(in, 0, 1, host_tree, engine, engine_path);
+	join_pass(in, 1, 0, host_tree, engine, engine_path);
+	join_pass(in, 0, 0, host_tree, engine, engine_path);
+}
+
+/* A new user namespace: the parent writes its maps, then the stage becomes its root, as runc does. */
+static void make_user_namespace(int *host_tree, int *engine, const char *engine_path)
+{
+	char line[64];
+	if (unshare(CLONE_NEWUSER) < 0)
+		fail("unshare user namespace");
+	/* An unprivileged parent may write our maps only while we are
+	 * dumpable (else our /proc files are root's), as in runc's nsexec. */
+	if (*host_tree < 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
+	reply("%s", OCIRUN_WORD_USERNS);
+	read_line(line, sizeof(line));
+	if (strcmp(line, OCIRUN_WORD_MAPS_OK) != 0) {
+		errno = EPROTO;
+		fail("waiting for the uid/gid maps: got '%.32s'", line);
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
+	if (setresgid(0, 0, 0) < 0)
+		fail("setresgid 0 in user namespace");
+	if (setresuid(0, 0, 0) < 0)
+		fail("setresuid 0 in user namespace");
+	clone_host_tree_in_userns(host_tree, engine, engine_path);
+}
+
+/* The offsets of the time namespace just made, through the file opened before (open_timens_offsets). */
+static void write_timens_offsets(struct instructions *in)
+{
+	if (in->timens_fd < 0)
+		return;
+	size_t len = strlen(in->timens);
+	if (write(in->timens_fd, in->timens, len) != (ssize_t)len)
+		fail("write /proc/self/timens_offsets");
+	close(in->timens_fd);
+	in->timens_fd = -1;
 }
 
 /*
@@ -688,35 +797,10 @@ int main(int argc, char **argv)
 			fail("open %s in the copy of the host's mounts", argv[2]);
 	}
 
-	for (int i = 0; i < in.njoins; i++) {
-		join_namespace(in.join_flags[i], in.join_paths[i]);
-		if (in.join_flags[i] == CLONE_NEWUSER)
-			clone_host_tree_in_userns(&host_tree, &engine, argv[2]);
-	}
+	join_namespaces(&in, &host_tree, &engine, argv[2]);
 
-	if (in.unshare_flags & CLONE_NEWUSER) {
-		char line[64];
-		if (unshare(CLONE_NEWUSER) < 0)
-			fail("unshare user namespace");
-		/* An unprivileged parent may write our maps only while we are
-		 * dumpable (else our /proc files are root's), as in runc's nsexec. */
-		if (host_tree < 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			fail("prctl(PR_SET_DUMPABLE)");
-		reply("%s", OCIRUN_WORD_USERNS);
-		read_line(line, sizeof(line));
-		if (strcmp(line, OCIRUN_WORD_MAPS_OK) != 0) {
-			errno = EPROTO;
-			fail("waiting for the uid/gid maps: got '%.32s'", line);
-		}
-		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			fail("prctl(PR_SET_DUMPABLE)");
-		/* Become root of the new namespace, as runc does. */
-		if (setresgid(0, 0, 0) < 0)
-			fail("setresgid 0 in user namespace");
-		if (setresuid(0, 0, 0) < 0)
-			fail("setresuid 0 in user namespace");
-		clone_host_tree_in_userns(&host_tree, &engine, argv[2]);
-	}
+	if (in.unshare_flags & CLONE_NEWUSER)
+		make_user_namespace(&host_tree, &engine, argv[2]);
 	if (host_tree < 0) {
 		errno = EPERM;
 		fail("open_tree / (a copy of the host's mounts for the engine; no privileges over the host's mounts, and no user namespace to gain them in)");
@@ -724,8 +808,8 @@ int main(int argc, char **argv)
 	unsigned long rest = in.unshare_flags & ~(unsigned long)CLONE_NEWUSER;
 	if (rest && unshare((int)rest) < 0)
 		fail("unshare namespaces %#lx", rest);
-	if ((rest & CLONE_NEWTIME) && in.timens[0])
-		write_file("/proc/self/timens_offsets", in.timens);
+	if (rest & CLONE_NEWTIME)
+		write_timens_offsets(&in);
 	/* Bind sources: copied in the container's mount namespace, now that it exists. */
 	collect_bind_sources();
 	/* The process's root: "/" of the mount namespace it is now in (a joined

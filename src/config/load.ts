@@ -3,10 +3,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, RuntimeError } from '../errors.js';
 
-/** Parsed JSON of a config (or process, or resources) file, not yet checked. */
+/**
+ * Parsed JSON of a config (or process, or resources) file, not yet checked.
+ * A member whose value is null is left out, as if absent: runc reads these
+ * files with Go's encoding/json, for which null is the zero value (runc
+ * 1.3.6's timens.bats runs a config with `"timeOffsets": null`). A null in
+ * an array stays, for the schema to refuse.
+ */
 export function parseJson(text: string, source: string, step = 'load config'): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text, function nullAsAbsent(this: unknown, key, value) {
+      return value === null && key !== '' && !Array.isArray(this) ? undefined : value;
+    });
   } catch (err) {
     throw new RuntimeError(step, `${source}: not valid JSON: ${(err as Error).message}`);
   }

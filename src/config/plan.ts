@@ -24,7 +24,11 @@ export const NS_FLAG: Record<NamespaceType, number> = {
   time: CLONE.NEWTIME,
 };
 
-/** Join order: user first (it grants the rights for the others), mount last. */
+/**
+ * The order the stage is given the joins in. It joins them in runc's passes
+ * (native/stage.c, join_namespaces): the others it may join as the caller,
+ * then the user namespace, then the rest as that namespace's root.
+ */
 export const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
 
 export interface MountPlan {

@@ -268,7 +268,8 @@ function namespaces({ linux, host }: CheckInput): void {
     if (!(NamespaceTypes as readonly string[]).includes(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `unknown namespace "${ns.type}"`);
     if (seen.has(ns.type)) throw new ConfigError(`linux.namespaces[${i}].type`, `namespace "${ns.type}" is listed twice`);
     seen.add(ns.type);
-    if (ns.path === undefined) continue;
+    // An empty path is none, as runc reads it (a new namespace; runc 1.3.6's run.bats writes one).
+    if (!ns.path) continue;
     if (!ns.path.startsWith('/')) throw new ConfigError(`linux.namespaces[${i}].path`, `"${ns.path}" must be an absolute path`);
     const code = host.statError(ns.path);
     // A rootless caller cannot reach another user's namespaces: EACCES, not "does not exist".

@@ -42,6 +42,7 @@ import { claimStateDir } from './lock.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
+import { checkJoinedUsernsMaps } from './joined-userns.js';
 import { checkId, creatingState, fifoPath, hookState, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
@@ -338,6 +339,8 @@ function afterSpawn(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared,
   state.pidStartTime = processStartTime(pid) ?? '';
   step('write state', () => writeState(ctx.root, state));
   faultPoint('pid-saved');
+  const joinedUserns = prep.plan.join.find((j) => j.type === 'user');
+  if (joinedUserns) checkJoinedUsernsMaps(pid, joinedUserns.path, config.linux?.uidMappings, config.linux?.gidMappings);
   if (config.linux?.intelRdt) {
     // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
     state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, pid);

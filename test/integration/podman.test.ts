@@ -149,3 +149,51 @@ describe('podman --uidmap/--gidmap and --security-opt seccomp=FILE', () => {
     }
   });
 });
+
+// --userns=auto (what Kubernetes' hostUsers: false amounts to): podman
+// picks a free range of the subordinate ids of its auto-userns user
+// (storage.conf's root-auto-userns-user, "containers" by default). The test
+// names the rootless tests' user, whose /etc/subuid range exists here
+// (scripts/setup-and-test.sh makes it), in a storage.conf of its own that
+// keeps the host's store.
+const autoUser = process.env.OCIRUN_TEST_USER ?? 'ocirun-test';
+const hasSubids = (file: string) => fs.existsSync(file) && fs.readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${autoUser}:`));
+const autoUserns = hasSubids('/etc/subuid') && hasSubids('/etc/subgid');
+(autoUserns || process.env.CI === 'true' ? describe : describe.skip)('podman --userns=auto and exec', () => {
+  function scenario(runtime: string, storageConf: string) {
+    const env = { ...process.env, CONTAINERS_STORAGE_CONF: storageConf };
+    const pm = (args: string[]) => spawnSync('podman', ['--runtime', runtime, ...args], { encoding: 'utf8', timeout: 60_000, env });
+    const run = pm(['run', '-d', ...ulimits, '--userns=auto', image, 'sleep', '300']);
+    expect(run.status, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    try {
+      const pid = JSON.parse(pm(['inspect', id]).stdout)[0].State.Pid;
+      const root = pm(['exec', id, 'sh', '-c', 'id; cat /proc/self/uid_map; readlink /proc/self/ns/user']);
+      const user = pm(['exec', '-u', '1000:1000', id, 'id']);
+      return { root: root.stdout + root.stderr, user: user.stdout + user.stderr, initUserns: fs.readlinkSync(`/proc/${pid}/ns/user`) };
+    } finally {
+      pm(['rm', '-f', '-t', '0', id]);
+    }
+  }
+
+  it("execs into the container's user namespace, as under runc", () => {
+    const info = JSON.parse(execFileSync('podman', ['info', '--format', 'json'], { encoding: 'utf8' })).store;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-podman-auto-'));
+    const storageConf = path.join(dir, 'storage.conf');
+    fs.writeFileSync(storageConf, `[storage]\ndriver = "${info.graphDriverName}"\ngraphroot = "${info.graphRoot}"\nrunroot = "${info.runRoot}"\n[storage.options]\nroot-auto-userns-user = "${autoUser}"\n`);
+    try {
+      const mine = scenario(ocirun, storageConf);
+      const theirs = scenario(runc, storageConf);
+      expect(mine.root).toMatch(/^uid=0\(root\) gid=0\(root\)|^uid=0 gid=0/);
+      // Root of a namespace mapped onto the user's range, the init's namespace.
+      expect(mine.root).toMatch(/^\s+0\s+\d+\s+\d+$/m);
+      expect(mine.root).not.toMatch(/^\s+0\s+0\s+4294967295$/m);
+      expect(mine.root.trim().split('\n').pop()).toBe(mine.initUserns);
+      expect(mine.user).toMatch(/^uid=1000 gid=1000/);
+      const general = (r: typeof mine) => ({ ...r, root: r.root.replace(/user:\[\d+\]/, 'user:[N]'), initUserns: undefined });
+      expect(general(mine)).toEqual(general(theirs));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -414,3 +414,17 @@ describe('--pidfd-socket (runc 1.2+; runc 1.1.5 has no such flag)', () => {
     expect(leftovers(roots.ocirun, r.id, b)).toEqual([]);
   });
 });
+
+describe('a relative mount destination (runc 1.3.6 idmap.bats "idmap mount with relative path")', () => {
+  it('is taken as relative to /, with a warning, as every runc takes it', () => {
+    const src = scratch();
+    fs.writeFileSync(path.join(src, 'file'), 'seen\n');
+    const b = bundle(['cat', '/mnt/rel/file'], (c) => c.mounts.push({ destination: 'mnt/rel', type: 'bind', source: src, options: ['bind'] }));
+    for (const [name] of runtimes) {
+      const r = runtimeCmd(name, (id) => ['run', '-b', b, id]);
+      remove(name, r.id);
+      expect([r.status, r.stdout], `${name}: ${r.stderr}`).toEqual([0, 'seen\n']);
+      expect(r.stderr, name).toMatch(/level=warning msg=".*mnt\/rel.*(not absolute|relative destination path is \*\*deprecated\*\*)/);
+    }
+  });
+});

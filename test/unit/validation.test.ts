@@ -52,10 +52,27 @@ describe('config validation', () => {
     expect(() => parseJson('{]', 'config.json')).toThrow(/load config: config.json: not valid JSON/);
     expect(() => parseJson('{]', 'config.json')).toThrow(RuntimeError);
   });
+  it('reads a null member as absent, as Go does (runc 1.3.6 timens.bats: "timeOffsets": null)', () => {
+    const config = parseJson('{"linux": {"timeOffsets": null, "namespaces": [{"type": "time"}]}, "hooks": null}', 'config.json');
+    expect(config).toEqual({ linux: { namespaces: [{ type: 'time' }] } });
+    expect(() => check((c) => Object.assign(c.linux, { timeOffsets: null, namespaces: [...c.linux.namespaces, { type: 'time' }] }))).not.toThrow();
+    // Not in an array: ["a", null] is no list of strings.
+    expect(parseJson('{"args": ["a", null]}', 'config.json')).toEqual({ args: ['a', null] });
+    expectField((c) => (c.process.args = ['sh', null]), 'process.args[1]');
+  });
   it('missing ociVersion', () => expectField((c) => delete c.ociVersion, 'ociVersion', /is required/));
   it('unsupported ociVersion', () => expectField((c) => (c.ociVersion = '2.0.0'), 'ociVersion'));
   it('unknown namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'bogus' }), 'linux.namespaces[5].type', /one of/));
   it('duplicate namespace', () => expectField((c) => c.linux.namespaces.push({ type: 'pid' }), 'linux.namespaces[5].type', /twice/));
+  it('takes an empty namespace path as none: a new namespace, as runc does', () => {
+    const c: any = defaultSpec();
+    c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'mount' ? { type: 'mount', path: '' } : n));
+    const config = parseJson(JSON.stringify(c), 'config.json');
+    validateConfig(config, { bundle: '/bundle', host });
+    const plan = planContainer(config, { id: 'x', bundle: '/bundle' });
+    expect(plan.mountNs).toBe('new');
+    expect(plan.join).toEqual([]);
+  });
   it('namespace path that does not exist', () => expectField((c) => (c.linux.namespaces[1] = { type: 'network', path: '/nonexistent/ns' }), 'linux.namespaces[1].path'));
   it('empty args', () => expectField((c) => (c.process.args = []), 'process.args', /empty/));
   it('negative uid', () => expectField((c) => (c.process.user.uid = -1), 'process.user.uid', /must be >= 0/));
