@@ -228,15 +228,6 @@ static void reexec_sealed(char **argv)
 	fail("execveat sealed memfd");
 }
 
-/* An fd number as the environment variable `name`, for the engine after the exec. */
-static void export_fd(const char *name, int fd)
-{
-	char num[16];
-	snprintf(num, sizeof(num), "%d", fd);
-	if (setenv(name, num, 1) < 0)
-		fail("setenv %s", name);
-}
-
 /*
  * Where the engine starts. The engine is the host's, and a joined mount
  * namespace (another container's, or the container's own for an exec)
@@ -249,7 +240,7 @@ static void export_fd(const char *name, int fd)
  * (mount_setattr MOUNT_ATTR_RDONLY, recursively: a write through any path
  * into it is EROFS, and nothing in the container can reach the detached
  * mounts to change that), keeps an fd of the root the process is to have
- * ($_OCIRUN_ROOT_FD), and execs the engine with its root in the copy. The
+ * (sent to the parent in "init-fds"), and execs the engine with its root in the copy. The
  * init loads what it needs from the host, then chroots into that fd: from
  * there on, paths, mount(2) and pivot_root(2) act in its own namespace.
  */
@@ -755,14 +746,12 @@ static void write_timens_offsets(struct instructions *in)
  * CAP_SYS_PTRACE could reach the host's sysctls through this fd; that
  * init gets a procfs of its own namespace, or does without.
  */
-static void export_proc_clone(const struct instructions *in)
+static int clone_proc(const struct instructions *in)
 {
 	for (int i = 0; i < in->njoins; i++)
 		if (in->join_flags[i] == CLONE_NEWPID)
-			return;
-	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE);
-	if (fd >= 0)
-		export_fd("_OCIRUN_PROC_FD", fd);
+			return -1;
+	return (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE);
 }
 
 int main(int argc, char **argv)
@@ -798,7 +787,7 @@ int main(int argc, char **argv)
 	int host_tree = clone_host_tree();
 	if (host_tree < 0 && errno != EPERM)
 		fail("open_tree / (a copy of the host's mounts for the engine)");
-	export_proc_clone(&in);
+	int proc_fd = clone_proc(&in);
 	if (argv[2][0] != '/')
 		fail_with(EINVAL, "the engine's path must be absolute");
 	int engine = -1;
@@ -838,6 +827,9 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		fail("clone");
 	if (pid > 0) {
+		/* The init inherits both fds under the same numbers (not close-on-exec);
+		 * the parent passes them on in its plan. */
+		reply(OCIRUN_WORD_INIT_FDS " %d %d", in.root_fd, proc_fd < 0 ? -1 : proc_fd);
 		reply(OCIRUN_WORD_PID " %d", pid);
 		_exit(0);
 	}
@@ -846,7 +838,6 @@ int main(int argc, char **argv)
 	if (setsid() < 0)
 		fail("setsid");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[init]", 0, 0, 0);
-	export_fd("_OCIRUN_ROOT_FD", in.root_fd);
 	real_gid_for_a_nondumpable_exec();
 	/* Last: a chrooted process may not unshare a user namespace. The root's
 	 * fd stays open, without close-on-exec, for the engine. */

@@ -20,7 +20,7 @@ import { log } from '../log.js';
 import { makeCallerDirs, replaceCallerFile } from '../caller-path.js';
 import { notifyDir } from '../systemd/notify.js';
 import type { Context } from './context.js';
-import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
+import { checkCommonFlags, commonArgs, DESCRIPTORS_FILE, externalMounts, externalNsKey, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
 import { destroy } from './destroy.js';
 import { withContainer } from './lock.js';
 import { currentStatus, readSavedConfig, readState } from './state.js';
@@ -33,9 +33,6 @@ export interface CheckpointOptions extends CriuCommonOptions {
   pageServer?: string;
   statusFd?: number;
 }
-
-/** The file restore reads first: the init's stdin, stdout and stderr as /proc/PID/fd shows them. */
-export const DESCRIPTORS_FILE = 'descriptors.json';
 
 function checkFlags(opts: CheckpointOptions): { address: string; port: number } | undefined {
   checkCommonFlags(opts);
@@ -109,6 +106,3 @@ export async function checkpoint(sys: Sys, ctx: Context, id: string, opts: Check
     if (!opts.leaveRunning && !opts.preDump) await destroy(sys, ctx, s, { kill: true });
   });
 }
-
-/** The key CRIU files an external namespace under, on dump and restore alike (runc's criuNsToKey). */
-export const externalNsKey = (type: 'network' | 'pid'): string => (type === 'network' ? 'extRootNetNS' : 'extRootPidNS');

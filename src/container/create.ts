@@ -8,20 +8,21 @@ import fs from 'node:fs';
 import { mountKeysBelow } from '../rootfs/host-mounts.js';
 import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
-import { hostLayout } from '../cgroups/index.js';
+import { hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { newCgroupManager } from '../cgroups/drivers.js';
+import type { CgroupManager, PreparedResources } from '../cgroups/manager.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
-import { launch } from '../process/spawn.js';
+import { createExchange, launchProcess, type Launched } from '../process/launcher.js';
 import { resetCpuAffinity } from '../process/cpu-affinity.js';
+import { checkTerminal } from '../process/foreground.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
-import { callerIgnoredSignals, execShim } from '../engine.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
 import { containerInstructions } from '../process/spawn.js';
 import { loadConfig, resolveRootfs } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
-import { labelMounts, planContainer } from '../config/plan.js';
+import { labelMounts, planContainer, type ContainerPlan } from '../config/plan.js';
 import { bindSourceRequests } from '../rootfs/idmap.js';
 import { movableNetDevices, moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
@@ -35,13 +36,13 @@ import { makeNotifyDir, withNotifySocket } from '../systemd/notify.js';
 import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
-import { destroy } from './destroy.js';
+import { undoCreate } from './destroy.js';
 import { claimStateDir } from './lock.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
 import { checkJoinedUsernsMaps } from './joined-userns.js';
-import { checkId, creatingState, fifoPath, hookState, initAlive, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
+import { checkId, creatingState, fifoPath, hookState, processStartTime, writeSavedConfig, writeState, type SavedState } from './state.js';
 
 export interface CreateOptions {
   id: string;
@@ -72,22 +73,34 @@ export interface CreateOptions {
   stdio?: [number, number, number];
 }
 
-/**
- * runc's checkTerminal: which combinations of terminal, console socket and
- * detach make sense. A foreground caller with a terminal and no socket gets
- * the terminal proxy (src/tty/proxy.ts).
- */
-export function checkTerminal(terminal: boolean, consoleSocket: string | undefined, detach: boolean): void {
-  if (detach && terminal && !consoleSocket) throw new RuntimeError('', 'cannot allocate tty if ocirun will detach without setting console socket');
-  if ((!detach || !terminal) && consoleSocket) throw new RuntimeError('', 'cannot use console socket if ocirun will not detach or allocate tty');
-}
-
 export interface Created {
   pid: number;
   state: SavedState;
 }
 
-export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
+/** What create works from, all of it computed before anything exists: a bad value fails without leftovers. */
+interface Prepared {
+  /** The user's config, as saved in the state directory (exec starts from it). */
+  userConfig: Config;
+  /** The user's config with what runc adds for the init (NOTIFY_SOCKET, LISTEN_FDS). */
+  config: Config;
+  plan: ContainerPlan;
+  state: SavedState;
+  layout: CgroupLayout;
+  /** Socket-activation and --preserve-fds fds, from fd 3. */
+  passedFds: number;
+  /** Host interfaces for linux.netDevices, and their indexes. */
+  netDevices?: Record<string, { name?: string }>;
+  netIndexes?: Map<string, number>;
+  cgroups: CgroupManager;
+  /** linux.resources as the driver applies them. */
+  resources: PreparedResources;
+  /** Small limits: the init joins its cgroups once it is set up (see tightLimits). */
+  joinLate: boolean;
+}
+
+/** The config, checked, with what runc adds to it, and its plan. */
+function planCreate(ctx: Context, opts: CreateOptions): Pick<Prepared, 'userConfig' | 'config' | 'plan' | 'layout' | 'passedFds'> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
   const userConfig = opts.config ?? loadConfig(bundle);
@@ -102,8 +115,11 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, rootfs, noPivot: opts.noPivot, warn: ctx.warn });
-  // The driver, once: systemd's with --systemd-cgroup (cgroupsPath validated above), else cgroupfs.
-  const cgroups = newCgroupManager({ layout, systemd: !!ctx.systemdCgroup, rootless: !!ctx.rootless, sys, id: opts.id, cgroupsPath: plan.cgroupsPath, annotations: config.annotations, onStep: faultPoint });
+  return { userConfig, config, plan, layout, passedFds };
+}
+
+/** What the plan leaves to the host: the mount label, the terminal flags; warnings for what the init ignores. */
+function checkPlan(ctx: Context, opts: CreateOptions, config: Config, plan: ContainerPlan): void {
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
     log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);
@@ -117,7 +133,14 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   }
   if (opts.consoleFd === undefined) checkTerminal(plan.process.terminal, opts.consoleSocket, opts.detach ?? true);
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
-  const hostMountsUnder = plan.mountNs === 'none' ? plan.rootfs : undefined;
+}
+
+/** Checks, plans and computes the container's state ("creating"); nothing exists yet. */
+function prepareCreate(sys: Sys, ctx: Context, opts: CreateOptions): Prepared {
+  const { userConfig, config, plan, layout, passedFds } = planCreate(ctx, opts);
+  // The driver, once: systemd's with --systemd-cgroup (cgroupsPath validated above), else cgroupfs.
+  const cgroups = newCgroupManager({ layout, systemd: !!ctx.systemdCgroup, rootless: !!ctx.rootless, sys, id: opts.id, cgroupsPath: plan.cgroupsPath, annotations: config.annotations, onStep: faultPoint });
+  checkPlan(ctx, opts, config, plan);
   // Computed before anything exists, so a bad value fails without leftovers.
   const resources = cgroups.prepare({ resources: plan.resources, devices: { linuxDevices: config.linux?.devices }, warn: ctx.warn });
   // Under small limits the init's engine must not count against them: its
@@ -128,6 +151,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   // unshares the cgroup namespace after the join, and on v2 mounts cgroup2
   // after that (v1 cgroup mounts are bind mounts of known paths).
   const joinLate = tightLimits(plan.resources);
+  const hostMountsUnder = plan.mountNs === 'none' ? plan.rootfs : undefined;
 
   const state: SavedState = {
     ...creatingState(plan, cgroups.record()),
@@ -141,145 +165,185 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
   // A cgroup that exists already: runc's checks, in its order, before anything is made.
   cgroups.checkReusable();
-  const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
-  let consoleFd = opts.consoleFd;
-  let listenerFd: number | undefined;
+  return { userConfig, config, plan, state, layout, passedFds, netDevices, netIndexes, cgroups, resources, joinLate };
+}
+
+/** The state directory: state, the user's config, the notify socket's directory, the exec fifo; returns an O_PATH fd of the fifo. */
+function makeStateDir(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared): number {
+  faultPoint('state-dir');
+  step('write state', () => writeState(ctx.root, prep.state));
+  faultPoint('state-written');
+  step('save config', () => writeSavedConfig(ctx.root, opts.id, prep.userConfig));
+  faultPoint('config-saved');
+  if (opts.notifySocket) makeNotifyDir(ctx.root, opts.id);
+  const fifo = fifoPath(ctx.root, opts.id);
+  step('create exec fifo', () => {
+    sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);
+    fs.chmodSync(fifo, 0o622);
+  });
+  const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
+  faultPoint('fifo-made');
+  return fifoFd;
+}
+
+/** The fds of ours the init gets: the exec fifo, the console socket, the seccomp agent's socket. */
+interface InitFds {
+  fifoFd: number;
+  consoleFd?: number;
+  listenerFd?: number;
+}
+
+/**
+ * Spawns the init in the container's namespaces, with copies of the bind
+ * sources it cannot reach, and the user namespaces of the id-mapped binds
+ * it makes itself (by mount index: fds of ours it is given).
+ */
+async function spawnInit(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, fds: InitFds): Promise<{ init: Launched; initIdmaps: Record<number, number> }> {
+  const { plan } = prep;
+  const { process: processPlan, seccomp, personality, memoryPolicy } = plan;
+  // Inside a user namespace, the container's or (rootless podman) ours.
+  const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
+  const usernsCache = new Map<string, number>();
   try {
-    faultPoint('state-dir');
-    step('write state', () => writeState(ctx.root, state));
-    faultPoint('state-written');
-    step('save config', () => writeSavedConfig(ctx.root, opts.id, userConfig));
-    faultPoint('config-saved');
-    if (opts.notifySocket) makeNotifyDir(ctx.root, opts.id);
-    const fifo = fifoPath(ctx.root, opts.id);
-    step('create exec fifo', () => {
-      sys.mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0n);
-      fs.chmodSync(fifo, 0o622);
-    });
-    const fifoFd = step('open exec fifo', () => sys.open(fifo, O.PATH | O.CLOEXEC));
-    faultPoint('fifo-made');
-    if (opts.consoleSocket) consoleFd = connectCallerSocket(sys, 'connect console socket', opts.consoleSocket);
-    // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
-    const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
-    if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
-    // The cgroups with their limits (systemd's scope waits for the init: adopt, below).
-    await cgroups.create(resources);
-    // Inside a user namespace, the container's or (rootless podman) ours.
-    const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
-    const usernsCache = new Map<string, number>();
-    let init: Awaited<ReturnType<typeof launch>>;
-    let initIdmaps: Record<number, number> = {};
-    try {
-      const bindSources = await bindSourceRequests(sys, plan.mounts, { copyAll: inUserNs && !rootlessEuid(), inUserNs, rootfs: plan.rootfs }, usernsCache);
-      initIdmaps = bindSources.initIdmaps;
-      init = await launch(sys, {
+    const bindSources = await bindSourceRequests(sys, plan.mounts, { copyAll: inUserNs && !rootlessEuid(), inUserNs, rootfs: plan.rootfs }, usernsCache);
+    const initIdmaps = bindSources.initIdmaps;
+    const init = await launchProcess(sys, {
+      stage: {
         instructions: containerInstructions(plan),
         idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
         stdio: opts.stdio,
-        preserveFds: passedFds,
-        extraFds: [fifoFd, ...(consoleFd === undefined ? [] : [consoleFd]), ...(listenerFd === undefined ? [] : [listenerFd]), ...new Set(Object.values(initIdmaps))],
+        preserveFds: prep.passedFds,
+        extraFds: [fds.fifoFd, ...(fds.consoleFd === undefined ? [] : [fds.consoleFd]), ...(fds.listenerFd === undefined ? [] : [fds.listenerFd]), ...new Set(Object.values(initIdmaps))],
         containerId: opts.id,
-        oomScoreAdj: plan.process.oomScoreAdj,
+        oomScoreAdj: processPlan.oomScoreAdj,
         bindSources: bindSources.requests,
-      });
-    } finally {
-      for (const fd of usernsCache.values()) sys.close(fd);
-    }
-    if (listenerFd !== undefined) sys.close(listenerFd);
-    const bindSourceFds = init.bindSourceFds;
-    faultPoint('init-spawned');
-    init.channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
-    state.pid = init.pid;
-    state.pidStartTime = processStartTime(init.pid) ?? '';
-    step('write state', () => writeState(ctx.root, state));
-    faultPoint('pid-saved');
-    const joinedUserns = plan.join.find((j) => j.type === 'user');
-    if (joinedUserns) checkJoinedUsernsMaps(init.pid, joinedUserns.path, config.linux?.uidMappings, config.linux?.gidMappings);
-    if (config.linux?.intelRdt) {
-      // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
-      state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, init.pid);
-      step('write state', () => writeState(ctx.root, state));
-      log.debug(`create: intel RDT group ${state.resctrl.path}`);
-    }
-    let movedNetDevices: MovedDevice[] | undefined;
-    if (netDevices) {
-      // Into the init's network namespace (its own, or the one it joined), as runc does.
-      const netns = step('open network namespace', () => sys.open(`/proc/${init.pid}/ns/net`, O.RDONLY | O.CLOEXEC));
-      try {
-        movedNetDevices = moveNetDevices(sys, netDevices, netIndexes!, netns);
-      } finally {
-        sys.close(netns);
-      }
-      log.debug(`create: moved ${Object.keys(netDevices).join(', ')} into the container's network namespace`);
-    }
-
-    const { process: processPlan, seccomp, personality, memoryPolicy, ...container } = plan;
-    const initPlan: InitPlan = {
-      container: {
-        ...container,
-        // A hierarchy skipped rootless shows the caller's own cgroup, as runc's.
-        cgroupMounts: layout.hierarchies
-          .filter((h) => h.name !== 'unified' || layout.mode === 'v2')
-          .map((h) => ({ name: h.name.replace(/^name=/, ''), hostPath: state.cgroupPaths[h.name] ?? path.join(h.mountPoint, h.ownPath) })),
-        cgroupUnified: layout.mode === 'v2',
-        hostHasKcore: fs.existsSync('/proc/kcore'),
-        fifoFd: init.fdInProcess(fifoFd),
-        bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
-        idmapUsernsFds: Object.keys(initIdmaps).length ? Object.fromEntries(Object.entries(initIdmaps).map(([i, fd]) => [i, init.fdInProcess(fd)])) : undefined,
-        movedNetDevices,
       },
       process: processPlan,
-      keepFds: init.keepFds,
-      consoleFd: consoleFd === undefined ? undefined : init.fdInProcess(consoleFd),
-      proxiedConsole: opts.proxiedConsole,
-      shimPath: execShim(),
       seccomp,
-      // runc sends the agent the state as it stands during create: "creating".
-      seccompAgent: listenerFd === undefined ? undefined : { fd: init.fdInProcess(listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
       personality,
       memoryPolicy,
       keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
       inUserNs,
-      rootlessEuid: rootlessEuid() || undefined,
-      ignoredSignals: callerIgnoredSignals(),
-      debug: log.debugging || undefined,
-    };
-    // A driver that makes its cgroups with the init in them (systemd's scope) does so now.
-    const joined = await cgroups.adopt(init.pid);
-    // Once in the cgroups, every CPU of the cpuset, not ours (runc 1.3).
-    const joinCgroups = () => {
-      if (!joined) cgroups.join(init.pid);
-      resetCpuAffinity(sys, init.pid, ctx.warn);
-      faultPoint('cgroups-joined');
-    };
-    if (joined) joinCgroups();
-    init.channel.send({ type: 'plan', plan: initPlan });
-    faultPoint('plan-sent');
+      consoleFd: fds.consoleFd,
+      warn: ctx.warn,
+    });
+    return { init, initIdmaps };
+  } finally {
+    for (const fd of usernsCache.values()) sys.close(fd);
+  }
+}
+
+/** With the init's pid: recorded, then its Intel RDT group and the network devices moved into its namespace. */
+function afterSpawn(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, pid: number): MovedDevice[] | undefined {
+  const { state, config, netDevices } = prep;
+  state.pid = pid;
+  state.pidStartTime = processStartTime(pid) ?? '';
+  step('write state', () => writeState(ctx.root, state));
+  faultPoint('pid-saved');
+  const joinedUserns = prep.plan.join.find((j) => j.type === 'user');
+  if (joinedUserns) checkJoinedUsernsMaps(pid, joinedUserns.path, config.linux?.uidMappings, config.linux?.gidMappings);
+  if (config.linux?.intelRdt) {
+    // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
+    state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, pid);
+    step('write state', () => writeState(ctx.root, state));
+    log.debug(`create: intel RDT group ${state.resctrl.path}`);
+  }
+  if (!netDevices) return undefined;
+  // Into the init's network namespace (its own, or the one it joined), as runc does.
+  const netns = step('open network namespace', () => sys.open(`/proc/${pid}/ns/net`, O.RDONLY | O.CLOEXEC));
+  let moved: MovedDevice[];
+  try {
+    moved = moveNetDevices(sys, netDevices, prep.netIndexes!, netns);
+  } finally {
+    sys.close(netns);
+  }
+  log.debug(`create: moved ${Object.keys(netDevices).join(', ')} into the container's network namespace`);
+  return moved;
+}
+
+/** The init's plan: the container to set up, then the process. */
+function containerInitPlan(opts: CreateOptions, init: Launched, prep: Prepared, fds: InitFds, initIdmaps: Record<number, number>, movedNetDevices: MovedDevice[] | undefined): InitPlan {
+  const { state, plan, layout } = prep;
+  // The process and what the launcher sends of it are the InitPlan's own fields.
+  const { process: _process, seccomp, personality: _personality, memoryPolicy: _memoryPolicy, ...container } = plan;
+  const bindSourceFds = init.bindSourceFds;
+  return init.initPlan({
+    container: {
+      ...container,
+      // A hierarchy skipped rootless shows the caller's own cgroup, as runc's.
+      cgroupMounts: layout.hierarchies
+        .filter((h) => h.name !== 'unified' || layout.mode === 'v2')
+        .map((h) => ({ name: h.name.replace(/^name=/, ''), hostPath: state.cgroupPaths[h.name] ?? path.join(h.mountPoint, h.ownPath) })),
+      cgroupUnified: layout.mode === 'v2',
+      hostHasKcore: fs.existsSync('/proc/kcore'),
+      fifoFd: init.fdInProcess(fds.fifoFd),
+      bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
+      idmapUsernsFds: Object.keys(initIdmaps).length ? Object.fromEntries(Object.entries(initIdmaps).map(([i, fd]) => [i, init.fdInProcess(fd)])) : undefined,
+      movedNetDevices,
+    },
+    proxiedConsole: opts.proxiedConsole,
+    // runc sends the agent the state as it stands during create: "creating".
+    seccompAgent: fds.listenerFd === undefined ? undefined : { fd: init.fdInProcess(fds.listenerFd), processState: containerProcessState(hookState(state, 'creating'), 'creating', init.pid, seccomp?.listenerMetadata) },
+  });
+}
+
+/** From the spawned init to the "created" container: its plan, the cgroup joins and the hooks. */
+async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched, plan: InitPlan): Promise<void> {
+  const { state, cgroups, joinLate } = prep;
+  const hooks = prep.plan.hooks;
+  // A driver that makes its cgroups with the init in them (systemd's scope) does so now.
+  const joined = await cgroups.adopt(init.pid);
+  // Once in the cgroups, every CPU of the cpuset, not ours (runc 1.3).
+  const joinCgroups = () => {
+    if (!joined) cgroups.join(init.pid);
+    resetCpuAffinity(sys, init.pid, ctx.warn);
+    faultPoint('cgroups-joined');
+  };
+  if (joined) joinCgroups();
+  await createExchange(init, plan, {
     // The join waits for an RCU grace period: now it does so while the init starts.
-    if (!joined && !joinLate) {
-      joinCgroups();
-    } else if (!joined) {
-      cgroups.primeJoin(init.pid);
-    }
-    let msg = await init.channel.receive();
-    if (msg.type === 'hooks') {
-      runHooks('prestart', plan.hooks.prestart, hookState(state, 'creating'), ctx.warn);
-      runHooks('createRuntime', plan.hooks.createRuntime, hookState(state, 'creating'), ctx.warn);
-      init.channel.send({ type: 'hooks-done', state: hookState(state, 'creating') });
-      msg = await init.channel.receive();
-    }
-    if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
-    faultPoint('init-ready');
-    if (joinLate && !joined) joinCgroups();
-    init.channel.send({ type: 'continue', state: hookState(state, 'created') });
-    await init.channel.receive('created');
-    init.channel.close();
-    faultPoint('init-created');
+    planSent: () => {
+      if (!joined && !joinLate) {
+        joinCgroups();
+      } else if (!joined) {
+        cgroups.primeJoin(init.pid);
+      }
+    },
+    hooks: () => {
+      runHooks('prestart', hooks.prestart, hookState(state, 'creating'), ctx.warn);
+      runHooks('createRuntime', hooks.createRuntime, hookState(state, 'creating'), ctx.warn);
+      return hookState(state, 'creating');
+    },
+    ready: () => {
+      if (joinLate && !joined) joinCgroups();
+    },
+    created: () => hookState(state, 'created'),
+  });
+}
+
+export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promise<Created> {
+  const prep = prepareCreate(sys, ctx, opts);
+  const { state, plan } = prep;
+  const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
+  const fds: Partial<InitFds> = { consoleFd: opts.consoleFd };
+  try {
+    const fifoFd = (fds.fifoFd = makeStateDir(sys, ctx, opts, prep));
+    if (opts.consoleSocket) fds.consoleFd = connectCallerSocket(sys, 'connect console socket', opts.consoleSocket);
+    // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
+    const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
+    if (seccompListener) fds.listenerFd = connectAgent(sys, seccompListener);
+    // The cgroups with their limits (systemd's scope waits for the init: adopt, in setUpInit).
+    await prep.cgroups.create(prep.resources);
+    const { init, initIdmaps } = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
+    if (fds.listenerFd !== undefined) sys.close(fds.listenerFd);
+    faultPoint('init-spawned');
+    const movedNetDevices = afterSpawn(sys, ctx, opts, prep, init.pid);
+    await setUpInit(sys, ctx, prep, init, containerInitPlan(opts, init, prep, { ...fds, fifoFd }, initIdmaps, movedNetDevices));
     if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, init.pid, 'standard');
     sys.close(fifoFd);
-    if (opts.consoleSocket) sys.close(consoleFd!);
+    if (opts.consoleSocket) sys.close(fds.consoleFd!);
 
-    if (state.hostMounts) state.hostMounts.made = mountKeysBelow(fs.readFileSync('/proc/self/mountinfo', 'utf8'), hostMountsUnder!).filter((k) => !state.hostMounts!.before!.includes(k));
+    if (state.hostMounts) state.hostMounts.made = mountKeysBelow(fs.readFileSync('/proc/self/mountinfo', 'utf8'), state.hostMountsUnder!).filter((k) => !state.hostMounts!.before!.includes(k));
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('created-saved');
@@ -290,14 +354,10 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     return { pid: init.pid, state };
   } catch (err) {
-    // The live manager: it knows whether a unit was asked for (one never asked for is not stopped).
-    await destroy(sys, ctx, state, { kill: true, cgroups }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
-    // The init is our child (the stage forks it with CLONE_PARENT): reap it,
-    // or its zombie would outlive us in whatever pid namespace it joined.
-    if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
+    await undoCreate(sys, ctx, state, 'create', prep.cgroups);
     throw err;
   } finally {
-    cgroups.close();
+    prep.cgroups.close();
     unlock();
   }
 }

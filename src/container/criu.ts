@@ -16,6 +16,12 @@ import type { CgroupLayout } from '../cgroups/index.js';
 import type { ContainerPlan } from '../config/plan.js';
 import type { Config } from '../config/schema.js';
 
+/** The file restore reads first: the init's stdin, stdout and stderr as /proc/PID/fd shows them (checkpoint writes it). */
+export const DESCRIPTORS_FILE = 'descriptors.json';
+
+/** The key CRIU files an external namespace under, on dump and restore alike (runc's criuNsToKey). */
+export const externalNsKey = (type: 'network' | 'pid'): string => (type === 'network' ? 'extRootNetNS' : 'extRootPidNS');
+
 /** The options both verbs take, as runc's flags of the same names. */
 export interface CriuCommonOptions {
   imagePath?: string;

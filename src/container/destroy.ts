@@ -1,4 +1,10 @@
-/** Tearing a container down: kill what runs, remove its cgroups and state. */
+/**
+ * Tearing a container down: kill what runs, remove its cgroups and state.
+ * Shared, not a verb: `delete` is removeContainer; create and restore undo
+ * a failed attempt with destroy; run and restore end a foreground container
+ * with removeContainer; checkpoint destroys what it dumped; `kill --all`
+ * signals through signalAll.
+ */
 import fs from 'node:fs';
 import { cgroupManager } from '../cgroups/drivers.js';
 import type { CgroupManager } from '../cgroups/manager.js';
@@ -9,8 +15,9 @@ import { runHooks } from '../hooks/index.js';
 import { detachMountsBelow } from '../rootfs/host-mounts.js';
 import type { Sys } from '../sys/types.js';
 import { killQuietly } from '../process/kill.js';
-import { RuntimeError } from '../errors.js';
-import { hookState, initAlive, stateDir, type SavedState } from './state.js';
+import { ERR, RuntimeError } from '../errors.js';
+import { withContainer } from './lock.js';
+import { currentStatus, hookState, initAlive, readState, stateDir, type SavedState } from './state.js';
 
 /**
  * Sends `signal` to every process in the container's cgroups, sub-cgroups
@@ -138,4 +145,38 @@ export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: Teard
   faultPoint('state-removed');
   // After the container is deleted, once: the state directory is gone now.
   runHooks('poststop', s.hooks?.poststop, hookState(s, 'stopped'), ctx.warn);
+}
+
+/**
+ * Removes container `id`: a stopped or created one (whose init is killed,
+ * as runc deletes it), or with `force` a running or paused one too. With
+ * `force`, one that does not exist is no error (runc's delete --force).
+ */
+export async function removeContainer(sys: Sys, ctx: Context, id: string, opts: { force?: boolean } = {}): Promise<void> {
+  try {
+    readState(ctx.root, id);
+  } catch (err) {
+    if (opts.force && err instanceof RuntimeError && err.detail === ERR.notExist) return;
+    throw err;
+  }
+  await withContainer(sys, ctx, id, async (s) => {
+    const status = currentStatus(ctx.root, s);
+    if ((status === 'running' || status === 'paused') && !opts.force) {
+      throw new RuntimeError('', `cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    // runc deletes a created container by killing its init.
+    await destroy(sys, ctx, s, { kill: status !== 'stopped' || s.phase === 'creating' });
+  });
+}
+
+/**
+ * Undoes a create or restore that failed: everything it made goes. Its
+ * init is our child (the stage forks it with CLONE_PARENT, CRIU restores
+ * it as a sibling): reaped, or its zombie would outlive us in whatever pid
+ * namespace it joined.
+ */
+export async function undoCreate(sys: Sys, ctx: Context, state: SavedState, command: 'create' | 'restore', cgroups: CgroupManager): Promise<void> {
+  // The live manager: it knows whether a unit was asked for (one never asked for is not stopped).
+  await destroy(sys, ctx, state, { kill: true, cgroups }).catch((e) => ctx.warn(`cleanup after failed ${command}: ${(e as Error).message}`));
+  if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
 }

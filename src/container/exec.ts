@@ -13,7 +13,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { callerIgnoredSignals, execShim } from '../engine.js';
 import { cgroupManager } from '../cgroups/drivers.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import type { SubCgroups } from '../cgroups/sub-cgroups.js';
@@ -21,11 +20,10 @@ import { faultPoint } from '../fault.js';
 import { atStep, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
-import { tightLimits, type InitPlan } from '../process/init-plan.js';
-import { SHIM_MEMFD_NAME, type StageInstruction } from '../process/messages.js';
+import { tightLimits } from '../process/init-plan.js';
+import type { StageInstruction } from '../process/messages.js';
 import type { Channel } from '../process/channel.js';
-import { launch } from '../process/spawn.js';
-import { resetCpuAffinity } from '../process/cpu-affinity.js';
+import { execExchange, launchProcess, programRuns, type ExecProgress, type Launched, type NotifyFdHandOff } from '../process/launcher.js';
 import { killAndReap, killQuietly } from '../process/kill.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -38,11 +36,10 @@ import { O } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { log } from '../log.js';
 import type { Context } from './context.js';
-import { rootlessEuid, runningInUserNamespace } from './rootless.js';
-import { checkTerminal } from './create.js';
+import { runningInUserNamespace } from './rootless.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
-import { exitCodeOf, relaySignals } from './run.js';
+import { checkTerminal, exitCodeOf, relaySignals } from '../process/foreground.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
 import { withContainer } from './lock.js';
 import { currentStatus, initAlive, readSavedConfig, type SavedState } from './state.js';
@@ -104,24 +101,6 @@ function notifiesShimCalls(seccomp: SeccompConfig | undefined): boolean {
 
 
 /**
- * Waits until the process the shim forked runs its program: end of file on
- * the socket, as always, or, should something of the container hold a
- * copy of the socket (it could take one from the process before its
- * execve), its executable no longer the sealed shim (or the process gone).
- */
-async function forkedExeced(channel: Channel, pid: number): Promise<void> {
-  while (!(await channel.endWithin(100))) {
-    let exe: string;
-    try {
-      exe = fs.readlinkSync(`/proc/${pid}/exe`);
-    } catch {
-      return; // gone (a zombie has no exe): its status says how
-    }
-    if (!exe.startsWith(`/memfd:${SHIM_MEMFD_NAME}`)) return;
-  }
-}
-
-/**
  * Calls `onGone` if the container's init exits before the returned
  * function is called (looked at every 100 ms, by its pid and start time:
  * a timer, not another wait on the engine's worker thread, which the sync
@@ -137,43 +116,13 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
 }
 
 /**
- * The cgroup join and the "go": at once under roomy limits (the join's
- * RCU wait overlaps the init's start), else once the exec shim says it is
- * there. The agent's notify fd comes meanwhile, when the init loads the
- * filter, before the shim runs.
- */
-async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroups: ExecCgroups, agent: AgentHandOff | undefined): Promise<void> {
-  if (plan.cgroupsJoined) {
-    cgroups.manager.join(pid, cgroups.sub, cgroups.initPid);
-    resetCpuAffinity(sys, pid, (m) => log.warn(m));
-    log.debug('exec: joined the cgroups');
-    channel.send({ type: 'go' });
-    await agent?.receive(channel, pid);
-    return;
-  }
-  cgroups.manager.primeJoin(pid);
-  await agent?.receive(channel, pid);
-  await channel.receive('shim');
-  cgroups.manager.join(pid, cgroups.sub, cgroups.initPid);
-  log.debug('exec: the shim joined the cgroups');
-  // process.execCPUAffinity: "final" once in the cgroups ("initial" was set
-  // by the init before); with neither, reset as the init's (runc 1.3's
-  // setFinalCPUAffinity); with "initial" alone, that one stays.
-  const affinity = plan.process.execCPUAffinity;
-  const final = affinity?.final;
-  if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
-  else if (!affinity?.initial) resetCpuAffinity(sys, pid, (m) => log.warn(m));
-  channel.send({ type: 'go' });
-}
-
-/**
  * The seccomp agent's notify fd, which the init sends us: the agent gets it
  * with the container process state, "running" and the exec'd process as
  * pid (runc's setns process). Where the filter notifies a system call the
  * exec shim makes before its fork, the agent must have it at once (the
  * shim would wait on it), with the pid of the shim, the process's parent.
  */
-class AgentHandOff {
+class AgentHandOff implements NotifyFdHandOff {
   private notifyFd: number | undefined;
   constructor(private readonly sys: Sys, private agentFd: number | undefined, private readonly s: SavedState, private readonly seccomp: SeccompConfig) {}
 
@@ -226,9 +175,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   let consoleFd: number | undefined;
   let agentFd: number | undefined;
   let pidNsFd: number | undefined;
-  let launched: Awaited<ReturnType<typeof launch>> | undefined;
-  let forked: number | undefined;
-  let reaped = false;
+  let launched: Launched | undefined;
+  const progress: ExecProgress = { reaped: false };
   let stopWatch = () => {};
   try {
     consoleFd = opts.consoleSocket ? connectCallerSocket(sys, 'connect console socket', opts.consoleSocket) : pair?.theirs;
@@ -238,64 +186,54 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     if (namespaces.includes('pid')) pidNsFd = step('open the pid namespace', () => sys.open(`/proc/${s.pid}/ns/pid`, O.RDONLY | O.CLOEXEC));
     const extraFds = [consoleFd, pidNsFd].filter((fd): fd is number => fd !== undefined);
     log.debug('exec: process planned');
-    launched = await launch(sys, { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj });
-    const { pid, channel } = launched;
-    log.debug(`exec: init spawned, pid ${pid}`);
-    channel.onlyFrom(pid);
-    // The init runs outside the container's pid namespace, so the end of
-    // the container does not end it: we do, should it wait on something of
-    // the container's (a fifo at /etc/passwd) when the container goes.
-    if (pidNsFd !== undefined) stopWatch = whileInitLives(s, () => killQuietly(pid));
-    channel.onLog = (level, msg, time) => (level === 'debug' ? log.debug(msg, time) : ctx.warn(msg));
-    const plan: InitPlan = {
+    launched = await launchProcess(sys, {
+      stage: { instructions, stdio: opts.stdio, preserveFds: opts.preserveFds ?? 0, extraFds, containerId: s.id, oomScoreAdj: processPlan.oomScoreAdj },
       process: processPlan,
-      keepFds: launched.keepFds,
-      consoleFd: consoleFd === undefined ? undefined : launched.fdInProcess(consoleFd),
-      proxiedConsole: (pair !== undefined && !opts.consoleSocket) || undefined,
-      shimPath: execShim(),
       seccomp,
-      seccompNotifyToParent: agentFd !== undefined || undefined,
       personality,
       memoryPolicy,
       keyring: s.noNewKeyring ? undefined : sessionKeyringName(s.id),
       inUserNs: namespaces.includes('user') || runningInUserNamespace(),
-      rootlessEuid: rootlessEuid() || undefined,
-      ignoredSignals: callerIgnoredSignals(),
+      consoleFd,
+      warn: ctx.warn,
+    });
+    const { pid } = launched;
+    log.debug(`exec: init spawned, pid ${pid}`);
+    launched.channel.onlyFrom(pid);
+    // The init runs outside the container's pid namespace, so the end of
+    // the container does not end it: we do, should it wait on something of
+    // the container's (a fifo at /etc/passwd) when the container goes.
+    if (pidNsFd !== undefined) stopWatch = whileInitLives(s, () => killQuietly(pid));
+    const plan = launched.initPlan({
+      proxiedConsole: (pair !== undefined && !opts.consoleSocket) || undefined,
+      seccompNotifyToParent: agentFd !== undefined || undefined,
       // Under roomy limits the process joins the cgroups at once, unless
       // process.execCPUAffinity is set: its "initial" applies before the
       // join (the init sets it first), its "final" after.
       cgroupsJoined: (!tightLimits(cgroups.manager.currentLimits()) && !processPlan.execCPUAffinity) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       runtimePid: process.pid,
-      debug: log.debugging || undefined,
-    };
-    channel.send({ type: 'plan', plan });
+    });
     const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
     agentFd = undefined;
+    let runs: number;
     try {
-      await joinAndGo(sys, channel, pid, plan, cgroups, agent);
-      // The shim forks the process into the pid namespace, names it and exits.
-      if (plan.pidNsFd !== undefined) {
-        forked = (await channel.receive('pid')).pid;
-        channel.onlyFrom(forked);
-        await sys.waitpid(pid);
-        reaped = true;
-        log.debug(`exec: forked into the pid namespace, pid ${forked}`);
-      }
-      agent?.send(forked ?? pid);
+      runs = await execExchange(sys, launched, plan, {
+        joinCgroups: (p) => cgroups.manager.join(p, cgroups.sub, cgroups.initPid),
+        primeJoin: (p) => cgroups.manager.primeJoin(p),
+        agent,
+      }, progress);
     } finally {
       agent?.close();
     }
-    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, forked ?? pid, 'setns');
-    // The shim makes the socket close-on-exec and execs the program: EOF once it runs.
-    if (forked === undefined) await channel.execed();
-    else await forkedExeced(channel, forked);
+    if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, runs, 'setns');
+    await programRuns(launched, progress.forked);
     log.debug('exec: the program runs');
-    return { pid: forked ?? pid, pair };
+    return { pid: runs, pair };
   } catch (err) {
     pair?.dispose();
     // Not the shim once reaped: its pid may be another process's by now.
-    for (const p of [forked, reaped ? undefined : launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
+    for (const p of [progress.forked, progress.reaped ? undefined : launched?.pid]) if (p !== undefined) await killAndReap(sys, p);
     throw err;
   } finally {
     stopWatch();

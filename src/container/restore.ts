@@ -27,15 +27,13 @@ import { loadConfig, resolveRootfs } from '../config/load.js';
 import { planContainer } from '../config/plan.js';
 import { validateConfig, validateForRestore } from '../config/validate.js';
 import type { Sys } from '../sys/types.js';
-import { externalNsKey, DESCRIPTORS_FILE } from './checkpoint.js';
 import type { Context } from './context.js';
-import { checkCommonFlags, commonArgs, externalMounts, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
+import { checkCommonFlags, commonArgs, DESCRIPTORS_FILE, externalMounts, externalNsKey, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
 import { writePidFile } from './pid-file.js';
-import { deleteContainer } from './delete.js';
-import { destroy } from './destroy.js';
+import { removeContainer, undoCreate } from './destroy.js';
 import { claimStateDir } from './lock.js';
-import { exitCodeOf, relaySignals } from './run.js';
-import { checkId, creatingState, initAlive, processStartTime, stateDir, writeSavedConfig, writeState } from './state.js';
+import { exitCodeOf, relaySignals } from '../process/foreground.js';
+import { checkId, creatingState, processStartTime, stateDir, writeSavedConfig, writeState } from './state.js';
 
 export interface RestoreOptions extends CriuCommonOptions {
   id: string;
@@ -150,8 +148,7 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
     log.debug(`restore: the init runs again, pid ${pid}`);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
   } catch (err) {
-    await destroy(sys, ctx, state, { kill: true, cgroups }).catch((e) => ctx.warn(`cleanup after failed restore: ${(e as Error).message}`));
-    if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
+    await undoCreate(sys, ctx, state, 'restore', cgroups);
     throw err;
   } finally {
     for (const fd of nsFds) fs.closeSync(fd);
@@ -164,6 +161,6 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
     return exitCodeOf(await sys.waitpid(state.pid));
   } finally {
     stopRelay();
-    await deleteContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after restore: ${(e as Error).message}`));
+    await removeContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after restore: ${(e as Error).message}`));
   }
 }

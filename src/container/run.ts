@@ -13,36 +13,9 @@ import { consolePair, type TerminalProxy } from '../tty/proxy.js';
 import type { Sys } from '../sys/types.js';
 import type { Context } from './context.js';
 import { create, type CreateOptions } from './create.js';
-import { deleteContainer } from './delete.js';
+import { removeContainer } from './destroy.js';
 import { start } from './start.js';
-
-// As runc, SIGWINCH is not relayed: with a terminal proxy it resizes the pty
-// (which signals the container), and without one it is not the container's.
-const RELAYED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
-export function exitCodeOf(status: number): number {
-  const sig = status & 0x7f;
-  if (sig === 0) return (status >> 8) & 0xff;
-  return 128 + sig;
-}
-
-/** Forwards the signals a foreground caller gets to `pid`; returns the undo. */
-export function relaySignals(pid: number): () => void {
-  const handlers = RELAYED.map((sig) => {
-    const h = () => {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* gone */
-      }
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  return () => {
-    for (const [sig, h] of handlers) process.off(sig, h);
-  };
-}
+import { exitCodeOf, relaySignals } from '../process/foreground.js';
 
 /** Whether a foreground run of this config needs the terminal proxy. */
 function wantsProxy(opts: CreateOptions & { detach?: boolean }): boolean {
@@ -99,7 +72,7 @@ export async function run(sys: Sys, ctx: Context, opts: RunOptions): Promise<num
   } finally {
     stopRelay();
     await proxy?.close();
-    if (!opts.keep) await deleteContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after run: ${(e as Error).message}`));
+    if (!opts.keep) await removeContainer(sys, ctx, opts.id, { force: true }).catch((e) => ctx.warn(`delete after run: ${(e as Error).message}`));
   }
 }
 

@@ -37,6 +37,14 @@ export interface InitPlan {
   /** create when set: set up the container, then wait for `start`; else an exec'd process. */
   container?: ContainerSetup;
   process: ProcessPlan;
+  /**
+   * The root the process is to have: the stage started the engine rooted
+   * in a read-only copy of the host's mounts (native/stage.c), and said
+   * which fd ("init-fds").
+   */
+  rootFd: number;
+  /** The stage's copy of the host's /proc mount, if it could make one (./procfs.ts). */
+  procFd?: number;
   /** 3 + the preserved fds (LISTEN_FDS and --preserve-fds): fds below it reach the program. */
   keepFds: number;
   /** A unix socket connected to --console-socket (or the terminal proxy): the pty master goes there. */

@@ -21,6 +21,7 @@ import { collectGarbage } from '../engine.js';
 import { LibcSys } from '../sys/libc.js';
 import { restoreAddresses } from '../network/net-devices.js';
 import { Channel } from './channel.js';
+import { SYNC_FD_ENV } from './messages.js';
 import { readContainerPasswd, withHome } from './exec-path.js';
 import { becomeProcess, compileFilter, execProgram, prepareProcess, SealedShim } from './finalize.js';
 import { openProcHandle, pidsOnlyProcHandle, reopenFd, writeProcFile } from './procfs.js';
@@ -29,17 +30,6 @@ import { logTime } from '../log.js';
 
 /** A --debug line about the init's progress, to the parent's log; nothing without --debug. */
 type Note = (message: string) => void;
-
-/** What the stage left in the environment. */
-export interface InitEnv {
-  /**
-   * The root the process is to have: the stage started the engine rooted
-   * in a read-only copy of the host's mounts (native/stage.c).
-   */
-  rootFd: number;
-  /** The stage's copy of the host's /proc mount, if it could make one (./procfs.ts). */
-  procFd: number | undefined;
-}
 
 /** Everything before the root switch: propagation, mounts, /dev. */
 export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): void {
@@ -209,7 +199,7 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
 }
 
 /** The whole init; errors go to the parent over the channel. */
-export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise<never> {
+export async function runInit(sys: Sys, channel: Channel): Promise<never> {
   // Before anything else: no other process may ptrace us or open our
   // /proc/PID/exe (the host's engine binary) while we run in the container.
   sys.prctl(PR.SET_DUMPABLE, 0);
@@ -232,10 +222,10 @@ export async function runInit(sys: Sys, channel: Channel, env: InitEnv): Promise
   const initial = plan.container ? undefined : plan.process.execCPUAffinity?.initial;
   if (initial) step('set initial CPU affinity', () => sys.schedSetaffinity(initial));
   // The init's own procfs, from the host's (see ./procfs.ts).
-  const procFd = step('open procfs', () => openProcHandle(sys, env.procFd));
+  const procFd = step('open procfs', () => openProcHandle(sys, plan.procFd));
   // Everything from the host is loaded by now: move into the root the
   // process is to have, where paths, mount(2) and pivot_root(2) act.
-  step('enter the mount namespace', () => chrootToFd(sys, env.rootFd));
+  step('enter the mount namespace', () => chrootToFd(sys, plan.rootFd));
   note('host files loaded; in the mount namespace');
   if (plan.container) return initContainer(sys, channel, plan, plan.container, procFd, shim, loadFilter, note);
   return initExec(sys, channel, plan, procFd, shim, loadFilter, note);
@@ -250,11 +240,12 @@ export function reportError(channel: Channel, err: unknown): void {
 
 /** The init's entry: what the C stage execs runs this (./init-main.ts, or the single file as the init). */
 export async function initMain(): Promise<never> {
-  const env = process.env;
   const sys = new LibcSys();
-  const channel = new Channel(sys, Number(env._OCIRUN_SYNC_FD), 'parent');
+  // The one thing the init must learn before it can read a message: where
+  // the channel is (the parent's environment for the stage, passed on).
+  const channel = new Channel(sys, Number(process.env[SYNC_FD_ENV]), 'parent');
   try {
-    return await runInit(sys, channel, { rootFd: Number(env._OCIRUN_ROOT_FD), procFd: env._OCIRUN_PROC_FD ? Number(env._OCIRUN_PROC_FD) : undefined });
+    return await runInit(sys, channel);
   } catch (err) {
     try {
       reportError(channel, err);

@@ -39,6 +39,13 @@ export type Message =
   /** Stage → parent: the fd, in the stage and the init alike, of the copy of mount `index`'s source. */
   | { type: 'bind-fd'; index: number; fd: number }
   /**
+   * Stage → parent, just before "pid": fds the init inherits (the same
+   * numbers there), which the parent passes on in its plan (InitPlan.rootFd,
+   * procFd): the root the process is to have, and the stage's copy of the
+   * host's /proc mount (-1: none, see ./procfs.ts).
+   */
+  | { type: 'init-fds'; root: number; proc: number }
+  /**
    * Stage → parent: the host pid of the process it forked (the init); the
    * stage then exits. The exec shim says the same of the process it forked
    * into the container's pid namespace (an exec), then exits.
@@ -114,6 +121,13 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
   end: { encode: () => '', decode: () => ({}) },
   userns: { encode: () => '', decode: () => ({}) },
   'maps-ok': { encode: () => '', decode: () => ({}) },
+  'init-fds': {
+    encode: (m) => `${m.root} ${m.proc}`,
+    decode: (f) => {
+      const [root, proc] = f.split(' ').map(Number);
+      return { root, proc };
+    },
+  },
   pid: { encode: (m) => String(m.pid), decode: (f) => ({ pid: Number(f) }) },
   shim: { encode: () => '', decode: () => ({}) },
   go: { encode: () => '', decode: () => ({}) },
@@ -157,6 +171,13 @@ export function decodeMessage(line: string, peer: string): Message {
   throw new RuntimeError('sync', `unexpected message from ${peer}: ${line.slice(0, 200)}`);
 }
 
+/**
+ * The environment variable that names the sync socket's fd to the init:
+ * the one thing it must know before it can read a message, so it cannot be
+ * in one. (The stage takes the same number as its first argument.)
+ */
+export const SYNC_FD_ENV = '_OCIRUN_SYNC_FD';
+
 /** The exec shim's memfd: /proc/PID/exe reads "/memfd:<name> (deleted)" until the program's execve. */
 export const SHIM_MEMFD_NAME = 'ocirun-exec';
 
@@ -187,9 +208,9 @@ export function shimArgv0(sync?: ShimSync): string {
 export function protocolHeader(): string {
   const prefix = (line: string, field: string) => line.slice(0, line.indexOf(field));
   // The type word of each message the C stage reads or writes.
-  const stageWords: MessageType[] = ['root', 'join', 'unshare', 'timens', 'bind', 'end', 'userns', 'maps-ok', 'bind-fd', 'pid', 'error'];
+  const stageWords: MessageType[] = ['root', 'join', 'unshare', 'timens', 'bind', 'end', 'userns', 'maps-ok', 'bind-fd', 'init-fds', 'pid', 'error'];
   const defines: [string, string][] = [
-    ...stageWords.map((w): [string, string] => [`OCIRUN_WORD_${w.toUpperCase().replace('-', '_')}`, JSON.stringify(w)]),
+    ...stageWords.map((w): [string, string] => [`OCIRUN_WORD_${w.toUpperCase().replaceAll('-', '_')}`, JSON.stringify(w)]),
     ['OCIRUN_SHIM_ARGV0', JSON.stringify(SHIM_ARGV0)],
     ['OCIRUN_SHIM_FLAG_WAIT', `'${SHIM_FLAG.wait}'`],
     ['OCIRUN_SHIM_FLAG_FORK', `'${SHIM_FLAG.fork}'`],

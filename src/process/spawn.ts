@@ -2,7 +2,8 @@
  * The parent's side of starting a process in namespaces, for `create` (the
  * container's init) and `exec` alike: spawn the C stage with the fds the
  * process needs, tell it what to join and unshare, write the id maps of a
- * new user namespace, and learn the pid. The process then runs the init
+ * new user namespace, and learn the pid and the fds the init inherits
+ * ("init-fds"). ./launcher.ts builds on this. The process then runs the init
  * (./init.ts) on the same engine as ours, which reads its plan from the
  * channel this returns.
  */
@@ -13,7 +14,7 @@ import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
 import { killAndReap } from './kill.js';
-import { BIND, type StageInstruction } from './messages.js';
+import { BIND, SYNC_FD_ENV, type StageInstruction } from './messages.js';
 import { errnoName } from '../sys/errno.js';
 import type { ContainerPlan } from '../config/plan.js';
 
@@ -63,6 +64,9 @@ export interface LaunchedProcess {
   keepFds: number;
   /** The copies of the bind sources asked for (bindSources), by mount index: fds of the process. */
   bindSourceFds: Record<number, number>;
+  /** The stage's "init-fds": the root the process is to have, and the copy of /proc (if any); fds of the process. */
+  rootFd: number;
+  procFd?: number;
 }
 
 /** create: join what the config names, unshare the rest (user first, mount last). */
@@ -157,7 +161,8 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
   const engine = initCommand();
   const env = [
     `PATH=${process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}`,
-    `_OCIRUN_SYNC_FD=${keepFds}`,
+    `${SYNC_FD_ENV}=${keepFds}`,
+    // Names the container's processes in `ps e` (and to the crash tests) while the stage and the init run.
     `_OCIRUN_CONTAINER=${opts.containerId}`,
     ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
   ];
@@ -192,6 +197,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
   const stageExit = sys.waitpid(stagePid);
   const channel = new Channel(sys, ours, 'stage');
   let pid = 0;
+  let initFds: { root: number; proc: number } | undefined;
   const bindSourceFds: Record<number, number> = {};
   try {
     for (const i of [...opts.instructions, ...bindInstructions, { type: 'end' } as const]) channel.send(i);
@@ -202,7 +208,9 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
       } else if (msg.type === 'userns' && opts.idMaps) {
         writeIdMaps(stagePid, opts.idMaps);
         channel.send({ type: 'maps-ok' });
-      } else if (msg.type === 'pid') {
+      } else if (msg.type === 'init-fds' && !initFds) {
+        initFds = { root: msg.root, proc: msg.proc };
+      } else if (msg.type === 'pid' && initFds) {
         pid = msg.pid;
       } else {
         throw new RuntimeError('sync', `unexpected "${msg.type}" from the stage`);
@@ -219,7 +227,8 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     }
     const first = keepFds + 1;
     if (Object.keys(bindSourceFds).length !== (opts.bindSources?.length ?? 0)) throw new RuntimeError('sync', 'the stage did not send a copy of every bind source');
-    return { pid, channel, keepFds, fdInProcess: (fd) => first + opts.extraFds.indexOf(fd), bindSourceFds };
+    const procFd = initFds!.proc >= 0 ? initFds!.proc : undefined;
+    return { pid, channel, keepFds, fdInProcess: (fd) => first + opts.extraFds.indexOf(fd), bindSourceFds, rootFd: initFds!.root, procFd };
   } catch (err) {
     channel.close();
     await stageExit.catch(() => 0);

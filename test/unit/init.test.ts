@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { withHome } from '../../src/process/exec-path.js';
 import { lookPath } from '../../src/process/exec-path.js';
-import { exitCodeOf } from '../../src/container/run.js';
+import { exitCodeOf } from '../../src/process/foreground.js';
 import { parseSignal } from '../../src/container/kill.js';
 
 describe('process environment', () => {
@@ -50,7 +50,7 @@ describe('exit status and signals', () => {
   });
 });
 
-import { checkTerminal } from '../../src/container/create.js';
+import { checkTerminal } from '../../src/process/foreground.js';
 
 describe('terminal and console socket (runc checkTerminal)', () => {
   it('needs a console socket to detach with a terminal', () => {
