@@ -120,14 +120,33 @@ export function enableControllers(mountPoint: string, dir: string): void {
 }
 
 /**
- * Makes the container's directory on each hierarchy. Rootless, as runc's
- * cgroupfs manager: where permission is lacking and the config names no
- * cgroupsPath, the hierarchy is skipped and the container stays in the
- * caller's cgroup there (a limit that needs it fails later, in
- * writeResources). Returns the hierarchies skipped.
+ * Hierarchies with no controller of their own that runc's cgroupfs manager
+ * joins only where it can (its NameGroup, whose errors are dropped, root or
+ * not): `name=systemd` and, on a hybrid host, the v2 mount (runc 1.1.5 and
+ * 1.3.6 alike). On a hybrid host the v2 one is never delegated to a
+ * rootless user, so a failure there must not stop the container.
+ */
+export function joinedIfPossible(paths: Record<string, string>, name: string): boolean {
+  return name.startsWith('name=') || (name === 'unified' && Object.keys(paths).some((k) => k !== 'unified'));
+}
+
+const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * Makes the container's directory on each hierarchy. As runc's cgroupfs
+ * manager, a hierarchy is skipped (the container stays in the caller's
+ * cgroup there) when it is one joined only if possible (joinedIfPossible)
+ * and cannot be made, or, rootless with no cgroupsPath, when the caller may
+ * not make it or may not move a process into it (runc's Apply is mkdir
+ * plus the join, and drops the hierarchy on a permission error): then a
+ * cgroup that exists already and is not the caller's is left alone. A limit
+ * that needs a skipped hierarchy fails later, in writeResources. Rootless
+ * with a cgroupsPath, a permission error is an error, as in runc. Returns
+ * the hierarchies skipped.
  */
 export function createCgroups(layout: CgroupLayout, paths: Record<string, string>, rootless?: { cgroupsPath: string }): string[] {
   const skipped: string[] = [];
+  const rootlessNoPath = rootless !== undefined && !rootless.cgroupsPath;
   for (const h of layout.hierarchies) {
     const dir = paths[h.name];
     if (!dir) continue;
@@ -135,9 +154,10 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
       fs.mkdirSync(dir, { recursive: true });
       if (layout.mode === 'v2') enableControllers(h.mountPoint, dir);
       if (h.name.split(',').includes('cpuset')) fillCpuset(dir, h.mountPoint);
+      if (rootlessNoPath) fs.accessSync(path.join(dir, 'cgroup.procs'), fs.constants.W_OK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (rootless && !rootless.cgroupsPath && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (joinedIfPossible(paths, h.name) || (rootlessNoPath && PERMISSION_CODES.has(code))) {
         skipped.push(h.name);
         continue;
       }
@@ -147,11 +167,13 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
   return skipped;
 }
 
+/** Moves `pid` into the container's cgroups; where joinedIfPossible, a failure is dropped, as runc drops it. */
 export function joinCgroups(paths: Record<string, string>, pid: number): void {
-  for (const dir of Object.values(paths)) {
+  for (const [name, dir] of Object.entries(paths)) {
     try {
       fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
     } catch (err) {
+      if (joinedIfPossible(paths, name)) continue;
       throw new RuntimeError('join cgroup', `${dir}/cgroup.procs: ${(err as Error).message}`, { cause: err });
     }
   }

@@ -184,7 +184,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (!scope) {
       const skipped = step('create cgroups', () => createCgroups(layout, state.cgroupPaths, ctx.rootless ? { cgroupsPath: plan.cgroupsPath } : undefined));
       for (const name of skipped) delete state.cgroupPaths[name];
-      if (skipped.length) log.debug(`create: rootless: no permission to create a cgroup on ${skipped.join(', ')}; the container stays in the caller's there`);
+      if (skipped.length) log.debug(`create: no cgroup of its own on ${skipped.join(', ')} (not ours to make or join); the container stays in the caller's there`);
       log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
       faultPoint('cgroups-made');
       applyResources();

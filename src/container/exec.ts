@@ -129,6 +129,8 @@ interface ExecCgroups {
   files: string[];
   /** v2, no --cgroup: the init's cgroup (see initCgroupProcsV2); --cgroup turns it off, as in runc. */
   initFallback?: string;
+  /** Rootless: a join that fails is dropped, the process stays in the caller's cgroup there (runc's setnsProcess). */
+  rootless?: boolean;
 }
 
 /**
@@ -144,6 +146,10 @@ function joinExecCgroups(cgroups: ExecCgroups, pid: number): void {
       log.debug(`exec: adding pid ${pid} to ${file}: EBUSY; joining the init's cgroup instead`);
       where = cgroups.initFallback;
       failed = writeCgroupProcs(where, pid);
+    }
+    if (failed && cgroups.rootless) {
+      log.debug(`exec: adding pid ${pid} to ${where}: ${failed.code}; rootless: left where it is`);
+      continue;
     }
     if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });
   }
@@ -280,6 +286,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   const cgroupProcs: ExecCgroups = {
     files: execCgroupProcs(s.cgroupPaths, subCgroups),
     initFallback: subCgroups.size ? undefined : initCgroupProcsV2(hostLayout(), s.pid),
+    rootless: ctx.rootless || undefined,
   };
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
