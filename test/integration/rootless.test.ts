@@ -199,6 +199,23 @@ suite('rootless, directly', () => {
     expect((mine.exec as any).stdout).toMatch(/^uid=0 gid=0 groups=0\n/);
   }, 180_000);
 
+  it('a redundant /dev/ptmx in linux.devices: the link to the devpts instance, as runc (dev.bats)', () => {
+    const outcome = (name: Name) => {
+      const { dir } = userBundle(name, 'ptmx', (c) => {
+        c.linux.devices = [{ path: '/dev/ptmx', type: 'c', major: 5, minor: 2 }];
+        c.process.args = ['sh', '-c', 'readlink /dev/ptmx; ls -lLn /dev/ptmx'];
+      });
+      const id = `${name}-ptmx`;
+      const r = asUser([RUNTIMES[name], 'run', id], { cwd: dir });
+      return { status: r.status, stdout: r.stdout.replace(/ +/g, ' ').replace(/ \w{3} +\d+ [\d:]+ /, ' <date> '), errors: errorLines(r.stderr), leftovers: leftovers(name, id) };
+    };
+    const mine = outcome('ocirun');
+    const theirs = outcome('runc');
+    expect(mine).toEqual(theirs);
+    expect(mine.status).toBe(0);
+    expect(mine.stdout).toMatch(/^pts\/ptmx\ncrw-rw-rw- 1 0 0 5, 2 <date> \/dev\/ptmx\n$/);
+  }, 60_000);
+
   it('runs a shell on a real terminal, exit status back, as runc does', async () => {
     const mine = await terminalScenario('ocirun');
     const theirs = await terminalScenario('runc');
