@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
-import { controllerDir } from './index.js';
+import { controllerDir, subtree } from './index.js';
 
 interface FreezerFiles {
   write: string;
@@ -16,19 +16,39 @@ interface FreezerFiles {
   isThawed: () => boolean;
 }
 
+const v1Freezer = (dir: string): FreezerFiles => {
+  const file = path.join(dir, 'freezer.state');
+  const read = () => fs.readFileSync(file, 'utf8').trim();
+  return { write: file, on: 'FROZEN', off: 'THAWED', isFrozen: () => read() === 'FROZEN', isThawed: () => read() === 'THAWED' };
+};
+
+const v2Freezer = (dir: string): FreezerFiles => {
+  const events = path.join(dir, 'cgroup.events');
+  const frozen = () => /^frozen 1$/m.test(fs.readFileSync(events, 'utf8'));
+  return { write: path.join(dir, 'cgroup.freeze'), on: '1', off: '0', isFrozen: frozen, isThawed: () => !frozen() };
+};
+
 function freezerOf(paths: Record<string, string>): FreezerFiles | undefined {
   const v1 = controllerDir(paths, 'freezer');
-  if (v1) {
-    const file = path.join(v1, 'freezer.state');
-    const read = () => fs.readFileSync(file, 'utf8').trim();
-    return { write: file, on: 'FROZEN', off: 'THAWED', isFrozen: () => read() === 'FROZEN', isThawed: () => read() === 'THAWED' };
-  }
-  if (paths.unified && fs.existsSync(path.join(paths.unified, 'cgroup.freeze'))) {
-    const events = path.join(paths.unified, 'cgroup.events');
-    const frozen = () => /^frozen 1$/m.test(fs.readFileSync(events, 'utf8'));
-    return { write: path.join(paths.unified, 'cgroup.freeze'), on: '1', off: '0', isFrozen: frozen, isThawed: () => !frozen() };
-  }
+  if (v1) return v1Freezer(v1);
+  if (paths.unified && fs.existsSync(path.join(paths.unified, 'cgroup.freeze'))) return v2Freezer(paths.unified);
   return undefined;
+}
+
+/**
+ * The freezers of the container's cgroup and of every cgroup below it,
+ * parents first: a child cannot thaw while its parent is frozen. With its
+ * cgroupfs writable, the container can freeze a sub-cgroup of its own; its
+ * tasks then neither run nor die, and a teardown that thaws the top cgroup
+ * only (runc 1.1.5's) never sees them go.
+ */
+function treeFreezers(paths: Record<string, string>): FreezerFiles[] {
+  const v1 = controllerDir(paths, 'freezer');
+  const top = v1 ?? (freezerOf(paths) ? paths.unified : undefined);
+  if (!top) return [];
+  return subtree(top)
+    .reverse()
+    .map(v1 ? v1Freezer : v2Freezer);
 }
 
 /** Whether the container's cgroups can be frozen at all (v1 freezer, or v2 cgroup.freeze). */
@@ -45,14 +65,18 @@ function reads(paths: Record<string, string>, state: 'frozen' | 'thawed'): boole
 }
 /** Every task frozen: the container is paused. */
 export const isFrozen = (paths: Record<string, string>) => reads(paths, 'frozen');
-/** Frozen or on its way (v1 FREEZING): tasks may not run, nor die, until thawed. */
+/**
+ * Frozen or on its way (v1 FREEZING), the cgroup or any below it: tasks
+ * there may not run, nor die, until thawed.
+ */
 export function needsThaw(paths: Record<string, string>): boolean {
-  const f = freezerOf(paths);
-  try {
-    return f !== undefined && !f.isThawed();
-  } catch {
-    return false; // no such cgroup (yet, or any more): nothing to thaw
-  }
+  return treeFreezers(paths).some((f) => {
+    try {
+      return !f.isThawed();
+    } catch {
+      return false; // no such cgroup (yet, or any more): nothing to thaw
+    }
+  });
 }
 
 /**
@@ -76,9 +100,8 @@ export function refuseFrozen(paths: Record<string, string>): void {
  * hold the command forever. A freeze that does not complete is undone, as
  * runc's: a cgroup left FREEZING would stop some tasks and not others.
  */
-async function setFrozen(paths: Record<string, string>, frozen: boolean, budgetMs: number, written?: () => void): Promise<void> {
+async function setFrozen(f: FreezerFiles | undefined, frozen: boolean, budgetMs: number, written?: () => void): Promise<void> {
   const what = frozen ? 'freeze' : 'thaw';
-  const f = freezerOf(paths);
   if (!f) throw new RuntimeError(what, 'no freezer: neither the v1 freezer controller nor cgroup v2 cgroup.freeze is available');
   const done = frozen ? f.isFrozen : f.isThawed;
   const end = Date.now() + budgetMs;
@@ -104,5 +127,25 @@ async function setFrozen(paths: Record<string, string>, frozen: boolean, budgetM
 }
 
 /** `written`: called once the state was first written (the pause and resume fault points). */
-export const freeze = (paths: Record<string, string>, budgetMs = 4000, written?: () => void) => setFrozen(paths, true, budgetMs, written);
-export const thaw = (paths: Record<string, string>, budgetMs = 4000, written?: () => void) => setFrozen(paths, false, budgetMs, written);
+export const freeze = (paths: Record<string, string>, budgetMs = 4000, written?: () => void) => setFrozen(freezerOf(paths), true, budgetMs, written);
+/** The container's cgroup only, as runc's resume: what pause froze. */
+export const thaw = (paths: Record<string, string>, budgetMs = 4000, written?: () => void) => setFrozen(freezerOf(paths), false, budgetMs, written);
+
+/**
+ * Teardown's thaw: the container's cgroup and every cgroup below it, the
+ * ones it froze itself included, within \`budgetMs\` in all, so that its
+ * tasks can die. (runc 1.1.5 thaws the top cgroup only, and its delete -f
+ * then fails for as long as the container's own freeze holds.)
+ */
+export async function thawTree(paths: Record<string, string>, budgetMs: number): Promise<void> {
+  const end = Date.now() + budgetMs;
+  for (const f of treeFreezers(paths)) {
+    let thawed: boolean;
+    try {
+      thawed = f.isThawed();
+    } catch {
+      continue; // removed meanwhile
+    }
+    if (!thawed) await setFrozen(f, false, Math.max(1, end - Date.now()));
+  }
+}

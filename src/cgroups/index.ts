@@ -7,7 +7,10 @@ import type { ResourcesConfig } from '../config/schema.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { log } from '../log.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
+import { execCgroupProcs, type SubCgroups } from './sub-cgroups.js';
+import { describeCgroup, procsOf, walkCgroups } from './tree.js';
 
 export interface Hierarchy {
   /** Controller list as mounted ("cpu,cpuacct", "memory", "name=systemd"), or "unified". */
@@ -167,16 +170,43 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
   return skipped;
 }
 
-/** Moves `pid` into the container's cgroups; where joinedIfPossible, a failure is dropped, as runc drops it. */
-export function joinCgroups(paths: Record<string, string>, pid: number): void {
-  for (const [name, dir] of Object.entries(paths)) {
-    try {
-      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
-    } catch (err) {
-      if (joinedIfPossible(paths, name)) continue;
-      throw new RuntimeError('join cgroup', `${dir}/cgroup.procs: ${(err as Error).message}`, { cause: err });
+/**
+ * Puts `pid` in the cgroups, or in the sub-cgroups asked for (exec --cgroup).
+ * A hierarchy for which `mayFail(name)` holds is left as it is should the
+ * write fail (runc drops those failures: see the manager's join).
+ */
+export function joinCgroups(paths: Record<string, string>, pid: number, sub: SubCgroups = new Map(), initFallback?: string, mayFail: (name: string) => boolean = () => false): void {
+  const names = Object.keys(paths);
+  for (const [i, file] of execCgroupProcs(paths, sub).entries()) {
+    let where = file;
+    let failed = writeCgroupProcs(where, pid);
+    if (failed?.code === 'EBUSY' && initFallback && initFallback !== file) {
+      log.debug(`adding pid ${pid} to ${file}: EBUSY; joining the init's cgroup instead`);
+      where = initFallback;
+      failed = writeCgroupProcs(where, pid);
     }
+    if (failed && mayFail(names[i])) {
+      log.debug(`adding pid ${pid} to ${where}: ${failed.code}; left where it is`);
+      continue;
+    }
+    // In runc's words ("adding pid N to cgroups: ..."), which its exec.bats matches.
+    if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });
   }
+}
+
+/** The write of a pid to a cgroup.procs file; its error, if any. */
+function writeCgroupProcs(file: string, pid: number): NodeJS.ErrnoException | undefined {
+  try {
+    fs.writeFileSync(file, String(pid));
+    return undefined;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+}
+
+/** "no such file or directory (ENOENT)" from Node's "ENOENT: no such file or directory, open '...'". */
+function errnoText(err: NodeJS.ErrnoException): string {
+  return err.code ? `${err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '')} (${err.code})` : err.message;
 }
 
 /**
@@ -259,19 +289,16 @@ export function cgroupExists(paths: Record<string, string>): boolean {
   return Object.values(paths).some((dir) => fs.existsSync(dir));
 }
 
-/** Pids in the container's cgroup and its sub-cgroups (the first hierarchy that lists them), as runc's GetAllPids. */
+/**
+ * Pids in the container's cgroup and its sub-cgroups (the first hierarchy
+ * that lists them), as runc's GetAllPids; walked through fds, so that a
+ * process hidden at the bottom of a chain deeper than PATH_MAX is found too.
+ */
 export function cgroupPids(paths: Record<string, string>): number[] {
   for (const dir of Object.values(paths)) {
-    const dirs = subtree(dir);
-    if (!dirs.length) continue;
+    if (!fs.existsSync(dir)) continue;
     const pids = new Set<number>();
-    for (const d of dirs) {
-      try {
-        for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
-      } catch {
-        /* removed meanwhile */
-      }
-    }
+    walkCgroups(dir, (v) => procsOf(v.dir).forEach((p) => pids.add(p)));
     return [...pids];
   }
   return [];
@@ -299,6 +326,26 @@ export interface CgroupLeft {
 }
 
 /**
+ * One pass over every hierarchy: each cgroup removed, deepest first, through
+ * fds (see tree.ts). What could not be removed, with why and how many
+ * processes it holds.
+ */
+function removePass(paths: Record<string, string>): CgroupLeft[] {
+  const left: CgroupLeft[] = [];
+  for (const top of Object.values(paths)) {
+    walkCgroups(top, (v) => {
+      try {
+        fs.rmdirSync(v.entry);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+        if (code !== 'ENOENT') left.push({ dir: describeCgroup(top, v.names), code, held: procsOf(v.dir).length });
+      }
+    });
+  }
+  return left;
+}
+
+/**
  * Removes the container's cgroups, every hierarchy's together, deepest
  * first, retrying for about a second in all: a cgroup stays busy for a few
  * milliseconds after its last task died. Between tries `killStragglers`
@@ -307,27 +354,13 @@ export interface CgroupLeft {
  * the path) is returned, not waited on: teardown goes on without it.
  */
 export async function removeCgroups(paths: Record<string, string>, killStragglers: () => void = () => {}, budgetMs = 1000): Promise<CgroupLeft[]> {
-  const failed = new Map<string, string>();
   const end = Date.now() + budgetMs;
-  let pending: string[];
   for (let round = 0; ; round++) {
-    // Listed again each round: a straggler may have made a sub-cgroup meanwhile.
-    pending = Object.values(paths).flatMap((top) => subtree(top));
-    pending = pending.filter((dir) => {
-      try {
-        fs.rmdirSync(dir);
-        return false;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-        // A path that cannot exist (too long, through a file) was never made.
-        if (code === 'ENOENT' || code === 'ENAMETOOLONG' || code === 'ENOTDIR') return false;
-        failed.set(dir, code);
-        return true;
-      }
-    });
-    if (!pending.length || Date.now() >= end) break;
+    // Walked again each round: a straggler may have made a sub-cgroup meanwhile.
+    const left = removePass(paths);
+    // At least two passes, the stragglers killed between them, however long the first took.
+    if (!left.length || (round > 0 && Date.now() >= end)) return left;
     if (round > 0) killStragglers();
     await new Promise((r) => setTimeout(r, Math.min(10 + round * 10, Math.max(1, end - Date.now()))));
   }
-  return pending.map((dir) => ({ dir, code: failed.get(dir) ?? 'EBUSY', held: cgroupPids({ dir }).length }));
 }

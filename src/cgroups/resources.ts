@@ -12,9 +12,10 @@ import { swappinessSet } from '../config/validate.js';
 import type { ResourcesConfig } from '../config/schema.js';
 
 import { controllerDir, type CgroupLayout } from './index.js';
-import { targetDeviceRules } from './devices/index.js';
+import { deviceRule, targetDeviceRules } from './devices/index.js';
 import { deviceTransition, parseDevicesList, ruleText, type DeviceRuleSet } from './devices/emulator.js';
 import { DEFAULT_DEVICES } from '../config/plan.js';
+import { blkioToIoWeight, sharesToWeight } from './weights.js';
 
 /** Writes a file the kernel made: never O_CREAT, so a file it lacks is ENOENT, as runc reports it. */
 function writeExisting(file: string, value: string): void {
@@ -69,15 +70,7 @@ const limitOrMax = (v: number) => (v < 0 ? 'max' : num(v));
 const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
 const nz = (v: number | undefined) => (set(v) ? num(v) : undefined);
 
-export function deviceRule(d: { type?: string; major?: number; minor?: number; access?: string }): string {
-  const id = (n?: number) => (n === undefined || n < 0 ? '*' : num(n));
-  return `${d.type || 'a'} ${id(d.major)}:${id(d.minor)} ${d.access || 'rwm'}`;
-}
-
-/** cpu.shares (2..262144) to cpu.weight (1..10000), the formula runc and crun use. */
-export const sharesToWeight = (shares: number) => (shares === 0 ? 0 : 1 + Math.floor(((shares - 2) * 9999) / 262142));
-/** blkio.weight (10..1000) to io.weight (1..10000). */
-export const blkioToIoWeight = (w: number) => (w === 0 ? 0 : 1 + Math.floor(((w - 10) * 9999) / 990));
+export { blkioToIoWeight, sharesToWeight };
 
 function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) => void): CgroupWrite[] {
   const w: CgroupWrite[] = [];

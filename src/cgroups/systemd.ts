@@ -14,7 +14,7 @@ import type { UnitProperty } from '../systemd/sdbus.js';
 import { parseVariant, VariantError } from '../systemd/variant.js';
 import type { CgroupLayout } from './index.js';
 import type { DeviceRuleSet } from './devices/emulator.js';
-import { sharesToWeight } from './resources.js';
+import { sharesToWeight } from './weights.js';
 
 export interface SystemdUnit {
   /** The slice, "system.slice" unless the config names one. */

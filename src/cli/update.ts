@@ -70,6 +70,6 @@ export const command: CommandDef = {
           pidsLimit: str(f['pids-limit']),
           blkioWeight: str(f['blkio-weight']),
         });
-    update(await loadSys(), ctxOf(inv), inv.args[0], resources);
+    await update(await loadSys(), ctxOf(inv), inv.args[0], resources);
   },
 };

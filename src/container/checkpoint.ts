@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { controllerDir, hostLayout } from '../cgroups/index.js';
+import { cgroupManager } from '../cgroups/drivers.js';
 import { ConfigError, RuntimeError, step } from '../errors.js';
 import { planContainer } from '../config/plan.js';
 import type { Sys } from '../sys/types.js';
@@ -79,13 +79,13 @@ export async function checkpoint(sys: Sys, ctx: Context, id: string, opts: Check
     const args = [opts.preDump ? 'pre-dump' : 'dump', '-t', String(s.pid), ...commonArgs(opts, config, 'dump.log'), '--root', s.rootfs];
     if (opts.leaveRunning) args.push('--leave-running');
     // CRIU collects the tasks with the container's freezer rather than ptrace (runc's FreezeCgroup).
-    const freezer = controllerDir(s.cgroupPaths, 'freezer') ?? s.cgroupPaths.unified;
+    const cgroups = cgroupManager(s);
+    const freezer = cgroups.freezerDir();
     if (freezer) args.push(`--freeze-cgroup=${freezer}`);
     if (pageServer) args.push('--page-server', '--address', pageServer.address, '--port', String(pageServer.port));
     if (opts.parentPath !== undefined) args.push('--prev-images-dir', opts.parentPath, '--track-mem');
     // A pre-dump is memory only: no mounts, no descriptors (runc's).
     if (!opts.preDump) {
-      const layout = hostLayout();
       // Masked paths that are files are /dev/null binds: CRIU finds them by that key.
       const maskedFiles = plan.maskedPaths.filter((p) => {
         try {
@@ -94,7 +94,7 @@ export async function checkpoint(sys: Sys, ctx: Context, id: string, opts: Check
           return false;
         }
       });
-      for (const m of externalMounts(plan, layout, s.cgroupPaths, maskedFiles)) args.push('--external', `mnt[${m.path}]:${m.key}`);
+      for (const m of externalMounts(plan, cgroups.layout, cgroups.paths, maskedFiles)) args.push('--external', `mnt[${m.path}]:${m.key}`);
       // Namespaces joined by path stay outside the image; restore hands them back (runc's extRoot<Type>NS).
       for (const j of plan.join) {
         if (j.type !== 'network' && j.type !== 'pid') continue;

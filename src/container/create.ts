@@ -5,14 +5,12 @@
  * create killed at any step leaves something `delete -f` can find and undo.
  */
 import fs from 'node:fs';
+import { mountKeysBelow } from '../rootfs/host-mounts.js';
 import path from 'node:path';
 import { RuntimeError, step } from '../errors.js';
-import { cgroupPaths, createCgroups, hostLayout, joinCgroups, primeCgroupMigration, refuseNonEmpty } from '../cgroups/index.js';
-import { refuseFrozen } from '../cgroups/freezer.js';
-import { annotationProperties, deviceProperties, resourceProperties, systemdPaths, systemdUnit, unitProperties } from '../cgroups/systemd.js';
+import { hostLayout } from '../cgroups/index.js';
+import { newCgroupManager } from '../cgroups/drivers.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
-import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups/devices/index.js';
-import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { launch } from '../process/spawn.js';
 import { resetCpuAffinity } from '../process/cpu-affinity.js';
@@ -33,7 +31,6 @@ import { AT_FDCWD, O, S_IFIFO } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
 import { withListenFds } from '../systemd/activation.js';
-import type { SystemdBus } from '../systemd/sdbus.js';
 import { makeNotifyDir, withNotifySocket } from '../systemd/notify.js';
 import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
@@ -105,10 +102,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   if (opts.listenFds) config = withListenFds(config, opts.listenFds);
   const passedFds = (opts.listenFds ?? 0) + (opts.preserveFds ?? 0);
   const plan = planContainer(config, { id: opts.id, bundle, rootfs, noPivot: opts.noPivot, warn: ctx.warn });
-  // --systemd-cgroup: the scope, from cgroupsPath's "slice:prefix:name" (validated above).
-  const scope = ctx.systemdCgroup ? systemdUnit(plan.cgroupsPath, opts.id, ctx.rootless) : undefined;
-  const scopeAnnotations = scope ? annotationProperties(config.annotations) : [];
-  const scopeResources = scope ? resourceProperties(layout, plan.resources) : [];
+  // The driver, once: systemd's with --systemd-cgroup (cgroupsPath validated above), else cgroupfs.
+  const cgroups = newCgroupManager({ layout, systemd: !!ctx.systemdCgroup, rootless: !!ctx.rootless, sys, id: opts.id, cgroupsPath: plan.cgroupsPath, annotations: config.annotations, onStep: faultPoint });
   if (log.debugging) {
     const fresh = (config.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type);
     log.debug(`create: namespaces: new ${fresh.join(',') || 'none'}; joined ${plan.join.map((j) => `${j.type} (${j.path})`).join(', ') || 'none'}`);
@@ -124,10 +119,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   else if (!plan.process.terminal) throw new RuntimeError('', 'a console socket is only used with process.terminal');
   const hostMountsUnder = plan.mountNs === 'none' ? plan.rootfs : undefined;
   // Computed before anything exists, so a bad value fails without leftovers.
-  const deviceRules = allowedDeviceRules(config.linux?.devices);
-  const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
-  // On v2 the same rules become a BPF program (v1 gets them as devices.allow/deny writes).
-  const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;
+  const resources = cgroups.prepare({ resources: plan.resources, devices: { linuxDevices: config.linux?.devices }, warn: ctx.warn });
   // Under small limits the init's engine must not count against them: its
   // heap would not fit `--memory 4m`, and its threads would not fit a small
   // pids.max. Memory stays charged to the cgroup it was allocated in (v1 and
@@ -138,21 +130,19 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const joinLate = tightLimits(plan.resources);
 
   const state: SavedState = {
-    ...creatingState(plan, scope ? systemdPaths(layout, scope) : cgroupPaths(layout, plan.cgroupsPath, opts.id)),
-    systemdUnit: scope?.unit,
+    ...creatingState(plan, cgroups.record()),
     hostMountsUnder,
+    // What is mounted there already is not the container's: teardown leaves it (as runc leaves every one).
+    hostMounts: hostMountsUnder ? { before: mountKeysBelow(fs.readFileSync('/proc/self/mountinfo', 'utf8'), hostMountsUnder) } : undefined,
     noNewKeyring: opts.noNewKeyring || undefined,
   };
   // Host interfaces for linux.netDevices: found before anything is made.
   const netDevices = movableNetDevices(config.linux?.netDevices, ctx.warn);
   const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
   // A cgroup that exists already: runc's checks, in its order, before anything is made.
-  refuseNonEmpty(state.cgroupPaths);
-  refuseFrozen(state.cgroupPaths);
+  cgroups.checkReusable();
   const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   let consoleFd = opts.consoleFd;
-  let bus: SystemdBus | undefined;
-  let unitRequested = false;
   let listenerFd: number | undefined;
   try {
     faultPoint('state-dir');
@@ -172,48 +162,8 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) listenerFd = connectAgent(sys, seccompListener);
-    // Rootless, device rules are not enforced, as runc's managers ignore
-    // their failure (attaching a BPF program needs the host's privileges).
-    const applyResources = () => {
-      writeResources(state.cgroupPaths, writes, ctx.rootless);
-      if (filter && !ctx.rootless) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
-      faultPoint('resources-written');
-    };
-    if (scope) bus = await import('../systemd/sdbus.js').then((m) => new m.SystemdBus());
-    // With systemd, the scope's cgroups are made when the init is moved in (joinScope).
-    if (!scope) {
-      const skipped = step('create cgroups', () => createCgroups(layout, state.cgroupPaths, ctx.rootless ? { cgroupsPath: plan.cgroupsPath } : undefined));
-      for (const name of skipped) delete state.cgroupPaths[name];
-      if (skipped.length) log.debug(`create: no cgroup of its own on ${skipped.join(', ')} (not ours to make or join); the container stays in the caller's there`);
-      log.debug(`create: cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
-      faultPoint('cgroups-made');
-      applyResources();
-    }
-    /**
-     * systemd: StartTransientUnit moves the init into the scope; the v1
-     * hierarchies systemd leaves alone (cpuset, freezer, ... : it even
-     * removes directories there that it did not ask for) are made and joined
-     * through the files, as runc's v1 systemd manager does; then the limits,
-     * which the unit's start would have reset, are written. Before the init
-     * gets its plan: it binds the v1 directories into the container, so they
-     * must exist; under small limits its setup is then charged to them, as
-     * runc's init is (see tightLimits for the cgroupfs driver, which avoids that).
-     */
-    const joinScope = async (pid: number) => {
-      unitRequested = true;
-      // The device rules as DevicePolicy/DeviceAllow (rootless: none, as the files); its warnings once systemd is reached, as runc's.
-      const devices = ctx.rootless ? [] : deviceProperties(targetDeviceRules(plan.resources?.devices ?? [], deviceRules), ctx.warn, undefined, (m) => log.debug(`create: ${m}`));
-      await bus!.startTransientUnit(scope!.unit, [...unitProperties(scope!, opts.id, pid, scopeResources, devices), ...scopeAnnotations]);
-      const missing = Object.fromEntries(Object.entries(state.cgroupPaths).filter(([, dir]) => !fs.existsSync(dir)));
-      step('create cgroups', () => createCgroups(layout, missing));
-      joinCgroups(state.cgroupPaths, pid);
-      resetCpuAffinity(sys, pid, ctx.warn);
-      log.debug(`create: systemd scope ${scope!.slice}/${scope!.unit}; cgroups: ${[...new Set(Object.values(state.cgroupPaths))].join(' ')}`);
-      faultPoint('cgroups-made');
-      applyResources();
-      faultPoint('cgroups-joined');
-    };
-
+    // The cgroups with their limits (systemd's scope waits for the init: adopt, below).
+    await cgroups.create(resources);
     // Inside a user namespace, the container's or (rootless podman) ours.
     const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
     const usernsCache = new Map<string, number>();
@@ -294,16 +244,22 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
       ignoredSignals: callerIgnoredSignals(),
       debug: log.debugging || undefined,
     };
-    if (scope) await joinScope(init.pid);
+    // A driver that makes its cgroups with the init in them (systemd's scope) does so now.
+    const joined = await cgroups.adopt(init.pid);
+    // Once in the cgroups, every CPU of the cpuset, not ours (runc 1.3).
+    const joinCgroups = () => {
+      if (!joined) cgroups.join(init.pid);
+      resetCpuAffinity(sys, init.pid, ctx.warn);
+      faultPoint('cgroups-joined');
+    };
+    if (joined) joinCgroups();
     init.channel.send({ type: 'plan', plan: initPlan });
     faultPoint('plan-sent');
     // The join waits for an RCU grace period: now it does so while the init starts.
-    if (!scope && !joinLate) {
-      joinCgroups(state.cgroupPaths, init.pid);
-      resetCpuAffinity(sys, init.pid, ctx.warn);
-      faultPoint('cgroups-joined');
-    } else if (!scope) {
-      primeCgroupMigration(layout, init.pid);
+    if (!joined && !joinLate) {
+      joinCgroups();
+    } else if (!joined) {
+      cgroups.primeJoin(init.pid);
     }
     let msg = await init.channel.receive();
     if (msg.type === 'hooks') {
@@ -314,11 +270,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     }
     if (msg.type !== 'ready') throw new RuntimeError('sync', `expected "ready" from init, got "${msg.type}"`);
     faultPoint('init-ready');
-    if (joinLate && !scope) {
-      joinCgroups(state.cgroupPaths, init.pid);
-      resetCpuAffinity(sys, init.pid, ctx.warn);
-      faultPoint('cgroups-joined');
-    }
+    if (joinLate && !joined) joinCgroups();
     init.channel.send({ type: 'continue', state: hookState(state, 'created') });
     await init.channel.receive('created');
     init.channel.close();
@@ -327,6 +279,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     sys.close(fifoFd);
     if (opts.consoleSocket) sys.close(consoleFd!);
 
+    if (state.hostMounts) state.hostMounts.made = mountKeysBelow(fs.readFileSync('/proc/self/mountinfo', 'utf8'), hostMountsUnder!).filter((k) => !state.hostMounts!.before!.includes(k));
     state.phase = 'created';
     step('write state', () => writeState(ctx.root, state));
     faultPoint('created-saved');
@@ -337,15 +290,14 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     return { pid: init.pid, state };
   } catch (err) {
-    // A unit never asked for is not stopped (there may be no bus to ask).
-    if (!unitRequested) delete state.systemdUnit;
-    await destroy(sys, ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
+    // The live manager: it knows whether a unit was asked for (one never asked for is not stopped).
+    await destroy(sys, ctx, state, { kill: true, cgroups }).catch((e) => ctx.warn(`cleanup after failed create: ${(e as Error).message}`));
     // The init is our child (the stage forks it with CLONE_PARENT): reap it,
     // or its zombie would outlive us in whatever pid namespace it joined.
     if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
     throw err;
   } finally {
-    bus?.close();
+    cgroups.close();
     unlock();
   }
 }

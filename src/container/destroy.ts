@@ -1,8 +1,7 @@
 /** Tearing a container down: kill what runs, remove its cgroups and state. */
 import fs from 'node:fs';
-import path from 'node:path';
-import { freeze, hasFreezer, isFrozen, needsThaw, thaw } from '../cgroups/freezer.js';
-import { cgroupPids, removeCgroups } from '../cgroups/index.js';
+import { cgroupManager } from '../cgroups/drivers.js';
+import type { CgroupManager } from '../cgroups/manager.js';
 import { removeIntelRdt } from '../cgroups/resctrl.js';
 import type { Context } from './context.js';
 import { faultPoint } from '../fault.js';
@@ -15,26 +14,10 @@ import { hookState, initAlive, stateDir, type SavedState } from './state.js';
 
 /**
  * Sends `signal` to every process in the container's cgroups, sub-cgroups
- * included (runc's signalAllProcesses, for kill --all and teardown). On
- * cgroup v2, SIGKILL is cgroup.kill: the kernel kills the whole subtree,
- * forks in flight included. Otherwise the cgroup is frozen while its pids
- * are listed and signalled, so that none forks away meanwhile, then thawed.
+ * included (runc's signalAllProcesses, for kill --all and teardown).
  */
-export async function signalAll(s: SavedState, signal: NodeJS.Signals | number): Promise<void> {
-  const paths = s.cgroupPaths;
-  const killFile = paths.unified && !Object.keys(paths).some((k) => k !== 'unified') ? path.join(paths.unified, 'cgroup.kill') : undefined;
-  if ((signal === 'SIGKILL' || signal === 9) && killFile && fs.existsSync(killFile)) {
-    fs.writeFileSync(killFile, '1');
-    return;
-  }
-  // A freeze that does not complete within its budget is undone by freeze
-  // itself: the signals then go to a running cgroup, as without a freezer.
-  const frozen = hasFreezer(paths) && !isFrozen(paths) ? await freeze(paths, 1000).then(() => true, () => false) : false;
-  try {
-    for (const pid of cgroupPids(paths)) killQuietly(pid, signal);
-  } finally {
-    if (frozen) await thaw(paths, 1000).catch(() => {});
-  }
+export function signalAll(s: SavedState, signal: NodeJS.Signals | number, cgroups: CgroupManager = cgroupManager(s)): Promise<void> {
+  return cgroups.signalAll(signal, killQuietly);
 }
 
 /**
@@ -42,12 +25,13 @@ export async function signalAll(s: SavedState, signal: NodeJS.Signals | number):
  * when there is one (no polling delay), and, without a pid namespace of its
  * own, until its cgroups hold no process either.
  */
-async function waitGone(sys: Sys, s: SavedState, pidfd: number | undefined, timeoutMs: number): Promise<void> {
+async function waitGone(sys: Sys, s: SavedState, cgroups: CgroupManager, pidfd: number | undefined, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   if (pidfd !== undefined) await sys.waitReadable(pidfd, timeoutMs).catch(() => false);
   while (Date.now() < end) {
-    if (!initAlive(s) && (!s.sharedPidNs || cgroupPids(s.cgroupPaths).length === 0)) return;
-    await new Promise((r) => setTimeout(r, 1));
+    if (!initAlive(s) && (!s.sharedPidNs || cgroups.pids().length === 0)) return;
+    // Not every millisecond: listing the cgroups walks every sub-cgroup.
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -64,22 +48,10 @@ function initPidfd(sys: Sys, s: SavedState): number | undefined {
   return undefined;
 }
 
-/**
- * --systemd-cgroup: stops the container's scope (its processes are gone by
- * now) and resets it if it failed, as runc's destroy; systemd removes the
- * cgroups it made, removeCgroups the others.
- */
-async function stopScope(unit: string): Promise<void> {
-  const { SystemdBus } = await import('../systemd/sdbus.js');
-  const bus = new SystemdBus();
-  try {
-    // Its processes are dead by now: the stop job is quick, or systemd is
-    // stuck, and teardown goes on to the cgroups either way.
-    await bus.stopUnit(unit, 3000);
-    bus.resetFailedUnit(unit);
-  } finally {
-    bus.close();
-  }
+interface TeardownOptions {
+  kill: boolean;
+  /** The manager of a create or restore that failed (else one from the state). */
+  cgroups?: CgroupManager;
 }
 
 interface TeardownStep {
@@ -92,15 +64,15 @@ interface TeardownStep {
  * order: a frozen task dies only once thawed, and thawing first would let
  * it run, and fork, meanwhile).
  */
-async function killProcesses(sys: Sys, s: SavedState): Promise<void> {
+async function killProcesses(sys: Sys, s: SavedState, cgroups: CgroupManager): Promise<void> {
   const pidfd = initPidfd(sys, s);
   try {
     if (initAlive(s)) killQuietly(s.pid, 'SIGKILL');
     // With its own pid namespace, the init's death ends every process in it.
     // Without, the rest must be found in the cgroup (runc's destroy does the same).
-    if (s.sharedPidNs) await signalAll(s, 'SIGKILL');
-    if (needsThaw(s.cgroupPaths)) await thaw(s.cgroupPaths, 1000);
-    await waitGone(sys, s, pidfd, 3000);
+    if (s.sharedPidNs) await signalAll(s, 'SIGKILL', cgroups);
+    if (cgroups.needsThaw()) await cgroups.thawTree(1000);
+    await waitGone(sys, s, cgroups, pidfd, 3000);
   } finally {
     if (pidfd !== undefined) sys.close(pidfd);
   }
@@ -113,35 +85,37 @@ async function killProcesses(sys: Sys, s: SavedState): Promise<void> {
  * marks them. With its own, every process of it died with its init, and
  * what the cgroup still holds is someone else's: left alone.
  */
-function killStragglers(s: SavedState): () => void {
+function killStragglers(s: SavedState, cgroups: CgroupManager): () => void {
   if (!s.sharedPidNs) return () => {};
-  return () => void signalAll(s, 'SIGKILL').catch(() => {});
+  return () => void signalAll(s, 'SIGKILL', cgroups).catch(() => {});
 }
 
-async function removeContainerCgroups(ctx: Context, s: SavedState): Promise<void> {
-  const left = await removeCgroups(s.cgroupPaths, killStragglers(s));
+/** The cgroups (with systemd, its scope first), then the resctrl group. */
+async function removeContainerCgroups(ctx: Context, s: SavedState, cgroups: CgroupManager): Promise<void> {
+  const left = await cgroups.destroy(killStragglers(s, cgroups), ctx.warn);
   if (s.resctrl) removeIntelRdt(s.resctrl);
   faultPoint('cgroups-removed');
   if (left.length) {
-    const where = left.map((l) => `${l.dir} (${l.code}, ${l.held} process(es))`).join(', ');
-    ctx.warn(`remove cgroup: left in place, still in use: ${where}`);
+    // One line, however many: a container can make thousands of cgroups.
+    const shown = left.slice(0, 3).map((l) => `${l.dir} (${l.code}, ${l.held} process(es))`);
+    if (left.length > shown.length) shown.push(`and ${left.length - shown.length} more`);
+    ctx.warn(`remove cgroup: left in place, still in use: ${shown.join(', ')}`);
   }
 }
 
 /** The teardown, in runc's order; each step is attempted whatever the others did. */
-function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): TeardownStep[] {
+function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: TeardownOptions): TeardownStep[] {
+  const cgroups = opts.cgroups ?? cgroupManager(s, { rootless: ctx.rootless, sys });
   const steps: TeardownStep[] = [];
   // Without a pid namespace of its own, a stopped container (its init gone)
   // may still have processes in its cgroups: killed too, as runc's destroy
   // does (runc#4047).
-  if (opts.kill || s.sharedPidNs) steps.push({ name: 'kill processes', run: () => killProcesses(sys, s) });
+  if (opts.kill || s.sharedPidNs) steps.push({ name: 'kill processes', run: () => killProcesses(sys, s, cgroups) });
   // A container that stopped while paused keeps its cgroup frozen: thawed so that it can go.
-  else steps.push({ name: 'thaw', run: () => (needsThaw(s.cgroupPaths) ? thaw(s.cgroupPaths, 1000) : undefined) });
+  else steps.push({ name: 'thaw', run: () => (cgroups.needsThaw() ? cgroups.thawTree(1000) : undefined) });
   const under = s.hostMountsUnder;
-  if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8')) });
-  const unit = s.systemdUnit;
-  if (unit) steps.push({ name: 'stop scope', run: () => stopScope(unit) });
-  steps.push({ name: 'remove cgroups', run: () => removeContainerCgroups(ctx, s) });
+  if (under) steps.push({ name: 'detach mounts', run: () => detachMountsBelow(sys, under, () => fs.readFileSync('/proc/self/mountinfo', 'utf8'), s.hostMounts) });
+  steps.push({ name: 'remove cgroups', run: () => removeContainerCgroups(ctx, s, cgroups) });
   return steps;
 }
 
@@ -151,7 +125,7 @@ function teardownSteps(sys: Sys, ctx: Context, s: SavedState, opts: { kill: bool
  * directory goes last. It stays only while the init still lives: it is then
  * the one record of a process on the host, and a later delete -f needs it.
  */
-export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: { kill: boolean }): Promise<void> {
+export async function destroy(sys: Sys, ctx: Context, s: SavedState, opts: TeardownOptions): Promise<void> {
   for (const st of teardownSteps(sys, ctx, s, opts)) {
     try {
       await st.run();

@@ -3,7 +3,7 @@
  * (`--stats`) or every interval, with an {"type":"oom"} line whenever the
  * OOM killer acts in the container. The stream ends when the container stops.
  */
-import { cgroupStats, oomKills } from '../cgroups/stats.js';
+import { cgroupManager } from '../cgroups/drivers.js';
 import { RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
 import { currentStatus, readState } from './state.js';
@@ -16,7 +16,7 @@ function runningState(ctx: Context, id: string) {
 }
 
 export function statsEvent(ctx: Context, id: string) {
-  return { type: 'stats', id, data: cgroupStats(runningState(ctx, id).cgroupPaths) };
+  return { type: 'stats', id, data: cgroupManager(runningState(ctx, id)).stats() };
 }
 
 /** Go's time.ParseDuration for the units people use: "5s", "500ms", "1m30s". */
@@ -34,8 +34,8 @@ export function parseDuration(text: string): number {
 }
 
 export async function streamEvents(ctx: Context, id: string, intervalMs: number, emit: (event: object) => void, stop?: AbortSignal): Promise<void> {
-  const s = runningState(ctx, id);
-  let kills = oomKills(s.cgroupPaths);
+  const cgroups = cgroupManager(runningState(ctx, id));
+  let kills = cgroups.oomKills();
   let nextStats = 0;
   // OOM counters are polled more often than stats are printed.
   const tick = Math.min(intervalMs, 200);
@@ -47,11 +47,11 @@ export async function streamEvents(ctx: Context, id: string, intervalMs: number,
       return; // deleted
     }
     if (status === 'stopped') return;
-    const k = oomKills(s.cgroupPaths);
+    const k = cgroups.oomKills();
     if (k > kills) emit({ type: 'oom', id });
     kills = k;
     if (Date.now() >= nextStats) {
-      emit({ type: 'stats', id, data: cgroupStats(s.cgroupPaths) });
+      emit({ type: 'stats', id, data: cgroups.stats() });
       nextStats = Date.now() + intervalMs;
     }
     await new Promise((r) => setTimeout(r, tick));

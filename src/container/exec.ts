@@ -14,9 +14,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { callerIgnoredSignals, execShim } from '../engine.js';
-import { currentLimits, hostLayout, initCgroupProcsV2, primeCgroupMigration } from '../cgroups/index.js';
+import { cgroupManager } from '../cgroups/drivers.js';
+import type { CgroupManager } from '../cgroups/manager.js';
+import type { SubCgroups } from '../cgroups/sub-cgroups.js';
 import { faultPoint } from '../fault.js';
-import { atStep, ConfigError, RuntimeError, step } from '../errors.js';
+import { atStep, RuntimeError, step } from '../errors.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults, type ExecFlags } from '../process/exec-plan.js';
 import { validateProcess } from '../config/validate.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
@@ -61,47 +63,6 @@ export interface ExecOptions extends ExecFlags {
   stdio?: [number, number, number];
 }
 
-/** runc's getSubCgroupPaths: controller → sub-path ("" for v2's single path). */
-export function parseSubCgroups(args: string[] | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const arg of args ?? []) {
-    const colon = arg.indexOf(':');
-    if (colon < 0) {
-      if (args!.length !== 1) throw new ConfigError('--cgroup', `invalid --cgroup argument: ${arg} (missing <controller>: prefix)`, 'check flags');
-      out.set('', arg);
-      continue;
-    }
-    for (const ctrl of arg.slice(0, colon).split(',')) {
-      if (!ctrl) throw new ConfigError('--cgroup', `invalid --cgroup argument: ${arg} (empty <controller> prefix)`, 'check flags');
-      if (out.has(ctrl)) throw new ConfigError('--cgroup', `invalid --cgroup argument(s): controller ${ctrl} specified multiple times`, 'check flags');
-      out.set(ctrl, arg.slice(colon + 1));
-    }
-  }
-  return out;
-}
-
-/**
- * The cgroup.procs files the process joins: the container's, or the
- * sub-cgroups asked for. As runc, a sub-path must stay under the container's
- * cgroup ("..", "a/../..": refused, not clamped), and a controller must be
- * one the container has.
- */
-export function execCgroupProcs(paths: Record<string, string>, sub: Map<string, string>): string[] {
-  // On v2 the one path is the "" entry, and controller prefixes mean nothing (as runc).
-  const v2 = Object.keys(paths).join() === 'unified';
-  const names = Object.keys(paths).flatMap((name) => name.split(','));
-  for (const ctrl of sub.keys()) {
-    if (ctrl && !v2 && !names.includes(ctrl)) throw new ConfigError('--cgroup', `unknown controller ${ctrl} in the container's cgroups`, 'check flags');
-  }
-  return Object.entries(paths).map(([name, dir]) => {
-    const rel = name === 'unified' ? sub.get('') : name.split(',').map((c) => sub.get(c) ?? sub.get('')).find((p) => p !== undefined);
-    if (rel === undefined) return path.join(dir, 'cgroup.procs');
-    const target = path.join(dir, rel);
-    if (target !== dir && !target.startsWith(dir + '/')) throw new ConfigError('--cgroup', `${rel} is not a sub cgroup path`, 'check flags');
-    return path.join(target, 'cgroup.procs');
-  });
-}
-
 /** Namespaces the container has apart from ours (joining our own user namespace is EINVAL). */
 function containerNamespaces(config: Config, initPid: number): NamespaceType[] {
   return (config.linux?.namespaces ?? [])
@@ -124,50 +85,14 @@ function checkStatus(ctx: Context, s: SavedState, ignorePaused: boolean): void {
   if (status === 'paused' && !ignorePaused) throw new RuntimeError('', 'cannot exec in a paused container (use --ignore-paused to override)');
 }
 
-/** Where an exec'd process goes: the cgroup.procs files, and the init's cgroup should the container's refuse it. */
-interface ExecCgroups {
-  files: string[];
-  /** v2, no --cgroup: the init's cgroup (see initCgroupProcsV2); --cgroup turns it off, as in runc. */
-  initFallback?: string;
-  /** Rootless: a join that fails is dropped, the process stays in the caller's cgroup there (runc's setnsProcess). */
-  rootless?: boolean;
-}
-
 /**
- * Puts the process in the container's cgroups (or the sub-cgroups asked
- * for). A failure reads as runc's ("adding pid N to cgroups: ..."), which
- * its exec.bats matches.
+ * Where an exec'd process goes: the container's cgroups, the sub-cgroups
+ * --cgroup asks for, and the init's (whose cgroup it may fall back to).
  */
-function joinExecCgroups(cgroups: ExecCgroups, pid: number): void {
-  for (const file of cgroups.files) {
-    let where = file;
-    let failed = writeCgroupProcs(where, pid);
-    if (failed?.code === 'EBUSY' && cgroups.initFallback && cgroups.initFallback !== file) {
-      log.debug(`exec: adding pid ${pid} to ${file}: EBUSY; joining the init's cgroup instead`);
-      where = cgroups.initFallback;
-      failed = writeCgroupProcs(where, pid);
-    }
-    if (failed && cgroups.rootless) {
-      log.debug(`exec: adding pid ${pid} to ${where}: ${failed.code}; rootless: left where it is`);
-      continue;
-    }
-    if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });
-  }
-}
-
-/** The write of a pid to a cgroup.procs file; its error, if any. */
-function writeCgroupProcs(file: string, pid: number): NodeJS.ErrnoException | undefined {
-  try {
-    fs.writeFileSync(file, String(pid));
-    return undefined;
-  } catch (err) {
-    return err as NodeJS.ErrnoException;
-  }
-}
-
-/** "no such file or directory (ENOENT)" from Node's "ENOENT: no such file or directory, open '...'". */
-function errnoText(err: NodeJS.ErrnoException): string {
-  return err.code ? `${err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '')} (${err.code})` : err.message;
+interface ExecCgroups {
+  manager: CgroupManager;
+  sub: SubCgroups;
+  initPid: number;
 }
 
 /** What the exec shim calls between the filter's load and the fork (native/exec-shim.c). */
@@ -217,19 +142,19 @@ function whileInitLives(s: SavedState, onGone: () => void): () => void {
  * there. The agent's notify fd comes meanwhile, when the init loads the
  * filter, before the shim runs.
  */
-async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroupProcs: ExecCgroups, agent: AgentHandOff | undefined): Promise<void> {
+async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan, cgroups: ExecCgroups, agent: AgentHandOff | undefined): Promise<void> {
   if (plan.cgroupsJoined) {
-    joinExecCgroups(cgroupProcs, pid);
+    cgroups.manager.join(pid, cgroups.sub, cgroups.initPid);
     resetCpuAffinity(sys, pid, (m) => log.warn(m));
     log.debug('exec: joined the cgroups');
     channel.send({ type: 'go' });
     await agent?.receive(channel, pid);
     return;
   }
-  primeCgroupMigration(hostLayout(), pid);
+  cgroups.manager.primeJoin(pid);
   await agent?.receive(channel, pid);
   await channel.receive('shim');
-  joinExecCgroups(cgroupProcs, pid);
+  cgroups.manager.join(pid, cgroups.sub, cgroups.initPid);
   log.debug('exec: the shim joined the cgroups');
   // process.execCPUAffinity: "final" once in the cgroups ("initial" was set
   // by the init before); with neither, reset as the init's (runc 1.3's
@@ -282,12 +207,8 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
   validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   const processPlan = planProcess(withContainerDefaults(proc, config.process), ctx.warn);
-  const subCgroups = parseSubCgroups(opts.cgroup);
-  const cgroupProcs: ExecCgroups = {
-    files: execCgroupProcs(s.cgroupPaths, subCgroups),
-    initFallback: subCgroups.size ? undefined : initCgroupProcsV2(hostLayout(), s.pid),
-    rootless: ctx.rootless || undefined,
-  };
+  const containerCgroups = cgroupManager(s, { rootless: ctx.rootless, sys });
+  const cgroups: ExecCgroups = { manager: containerCgroups, sub: containerCgroups.subCgroups(opts.cgroup), initPid: s.pid };
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
   const namespaces = containerNamespaces(config, s.pid);
@@ -343,7 +264,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       // Under roomy limits the process joins the cgroups at once, unless
       // process.execCPUAffinity is set: its "initial" applies before the
       // join (the init sets it first), its "final" after.
-      cgroupsJoined: (!tightLimits(currentLimits(s.cgroupPaths)) && !processPlan.execCPUAffinity) || undefined,
+      cgroupsJoined: (!tightLimits(cgroups.manager.currentLimits()) && !processPlan.execCPUAffinity) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       runtimePid: process.pid,
       debug: log.debugging || undefined,
@@ -352,7 +273,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
     agentFd = undefined;
     try {
-      await joinAndGo(sys, channel, pid, plan, cgroupProcs, agent);
+      await joinAndGo(sys, channel, pid, plan, cgroups, agent);
       // The shim forks the process into the pid namespace, names it and exits.
       if (plan.pidNsFd !== undefined) {
         forked = (await channel.receive('pid')).pid;

@@ -27,6 +27,14 @@ export function lockDir(sys: Sys, dir: string): () => void {
     fs.closeSync(fd);
     throw new RuntimeError('lock state', `${dir}: ${(err as Error).message}`, { cause: err });
   }
+  // The lock is on the directory opened before the wait: whoever held it may
+  // have deleted the container, and a create may have reused its id since.
+  // Acting then on what the path now names would be acting on the new
+  // container without its lock: the one locked is gone (runc: "does not exist").
+  if (!stillAt(fd, dir)) {
+    fs.closeSync(fd);
+    throw new RuntimeError('', ERR.notExist);
+  }
   return () => {
     try {
       fs.closeSync(fd);
@@ -34,6 +42,17 @@ export function lockDir(sys: Sys, dir: string): () => void {
       /* already closed */
     }
   };
+}
+
+/** Whether `dir` (not followed if a symlink) is still the directory open at `fd`. */
+function stillAt(fd: number, dir: string): boolean {
+  try {
+    const held = fs.fstatSync(fd);
+    const now = fs.lstatSync(dir);
+    return now.isDirectory() && now.dev === held.dev && now.ino === held.ino;
+  } catch {
+    return false;
+  }
 }
 
 /**

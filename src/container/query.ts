@@ -1,5 +1,5 @@
 /** The read-only commands: state, list, ps. None of them needs koffi. */
-import { cgroupPids } from '../cgroups/index.js';
+import { cgroupManager } from '../cgroups/drivers.js';
 import fs from 'node:fs';
 import { ERR, RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
@@ -34,7 +34,8 @@ export function list(ctx: Context, report: (line: string) => void = (l) => proce
 
 export function pids(ctx: Context, id: string): number[] {
   const s = readState(ctx.root, id);
-  if (currentStatus(ctx.root, s) === 'stopped' && cgroupPids(s.cgroupPaths).length === 0) return [];
-  if (Object.keys(s.cgroupPaths).length === 0) throw new RuntimeError('', 'container has no cgroup');
-  return cgroupPids(s.cgroupPaths);
+  const cgroups = cgroupManager(s);
+  if (currentStatus(ctx.root, s) === 'stopped' && cgroups.pids().length === 0) return [];
+  if (Object.keys(cgroups.paths).length === 0) throw new RuntimeError('', 'container has no cgroup');
+  return cgroups.pids();
 }

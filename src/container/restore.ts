@@ -19,10 +19,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { cgroupPaths, createCgroups, hostLayout } from '../cgroups/index.js';
-import { refuseFrozen } from '../cgroups/freezer.js';
-import { deviceFilter, installDeviceFilter } from '../cgroups/devices/index.js';
-import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
+import { hostLayout } from '../cgroups/index.js';
+import { newCgroupManager } from '../cgroups/drivers.js';
 import { ConfigError, ERR, RuntimeError, step } from '../errors.js';
 import { log } from '../log.js';
 import { loadConfig, resolveRootfs } from '../config/load.js';
@@ -86,22 +84,20 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
   if (ctx.systemdCgroup) throw new RuntimeError('restore', 'restore with the systemd cgroup driver is not supported by this version');
   validateForRestore(config, { bundle, rootfs, layout });
   const plan = planContainer(config, { id: opts.id, bundle, rootfs, warn: ctx.warn });
-  const deviceRules = allowedDeviceRules(config.linux?.devices);
-  const writes = resourceWrites(layout, plan.resources, deviceRules, ctx.warn);
-  const filter = layout.mode === 'v2' ? step('device rules', () => deviceFilter(plan.resources?.devices ?? [], deviceRules)) : undefined;
+  // CRIU restores as root: no rootless skipping of cgroups, device rules enforced.
+  const cgroups = newCgroupManager({ layout, systemd: false, rootless: false, sys, id: opts.id, cgroupsPath: plan.cgroupsPath, command: 'restore' });
+  const resources = cgroups.prepare({ resources: plan.resources, devices: { linuxDevices: config.linux?.devices }, warn: ctx.warn });
   requireCriu('restore');
 
-  const state = creatingState(plan, cgroupPaths(layout, plan.cgroupsPath, opts.id));
-  refuseFrozen(state.cgroupPaths);
+  const state = creatingState(plan, cgroups.record());
+  cgroups.checkReusable();
   const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   const dir = stateDir(ctx.root, opts.id);
   const nsFds: number[] = [];
   try {
     step('write state', () => writeState(ctx.root, state));
     step('save config', () => writeSavedConfig(ctx.root, opts.id, config));
-    step('create cgroups', () => createCgroups(layout, state.cgroupPaths));
-    writeResources(state.cgroupPaths, writes, false);
-    if (filter) installDeviceFilter(sys, state.cgroupPaths.unified, filter);
+    await cgroups.create(resources);
 
     const criuRoot = path.join(dir, 'criu-root');
     step('create criu root', () => fs.mkdirSync(criuRoot));
@@ -154,7 +150,7 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
     log.debug(`restore: the init runs again, pid ${pid}`);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
   } catch (err) {
-    await destroy(sys, ctx, state, { kill: true }).catch((e) => ctx.warn(`cleanup after failed restore: ${(e as Error).message}`));
+    await destroy(sys, ctx, state, { kill: true, cgroups }).catch((e) => ctx.warn(`cleanup after failed restore: ${(e as Error).message}`));
     if (state.pid && !initAlive(state)) await sys.waitpid(state.pid).catch(() => 0);
     throw err;
   } finally {

@@ -6,7 +6,8 @@ import type { Context } from './context.js';
 import { NotifyRelay } from '../systemd/notify.js';
 import type { Sys } from '../sys/types.js';
 import { withContainer } from './lock.js';
-import { currentStatus, fifoPath, initAlive, type SavedState } from './state.js';
+import { atFd } from '../caller-path.js';
+import { currentStatus, initAlive, stateDir, type SavedState } from './state.js';
 
 export interface StartOptions {
   /**
@@ -17,47 +18,66 @@ export interface StartOptions {
 }
 
 export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptions = {}): Promise<void> {
-  const { s, relay } = await withContainer(sys, ctx, id, async (s) => {
+  // The lock is held only to check the state: the wait on the init below is
+  // a wait on something the container controls (a stopped init never opens
+  // the fifo), and kill and delete -f must not queue behind it (runc's start
+  // holds no lock across it either). The state directory is held open
+  // instead, so that the fifo used is this container's even if the id is
+  // deleted and reused meanwhile.
+  const { s, dirFd } = await withContainer(sys, ctx, id, (s) => {
     const status = currentStatus(ctx.root, s);
     if (status === 'stopped') throw new RuntimeError('', 'cannot start a container that has stopped');
     if (status === 'running') throw new RuntimeError('', 'cannot start an already running container');
     if (status === 'paused') throw new RuntimeError('', 'cannot start a container in the paused state');
     if (status === 'creating') throw new RuntimeError('', 'cannot start a container that is still being created');
-    const relay = opts.notifySocket ? new NotifyRelay(sys, ctx.root, id, opts.notifySocket, ctx.warn) : undefined;
-    try {
-      await releaseInit(ctx, s);
-    } catch (err) {
-      relay?.close();
-      throw err;
-    }
-    return { s, relay };
+    return { s, dirFd: fs.openSync(stateDir(ctx.root, id), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW) };
   });
+  let relay: NotifyRelay | undefined;
+  try {
+    relay = opts.notifySocket ? new NotifyRelay(sys, ctx.root, id, opts.notifySocket, ctx.warn) : undefined;
+    await releaseInit(s, atFd(dirFd, 'exec.fifo'));
+  } catch (err) {
+    relay?.close();
+    throw err;
+  } finally {
+    fs.closeSync(dirFd);
+  }
   // Waiting for READY= holds no lock: a delete may go on meanwhile.
   await relay?.relayReady(s.pid, () => initAlive(s));
 }
 
-async function releaseInit(ctx: Context, s: SavedState): Promise<void> {
-  const id = s.id;
-  const fifo = fifoPath(ctx.root, id);
-  // The open blocks until init opens its end; give up if init dies meanwhile.
-  // (Only until the open completes: after that the program may exit at once.)
-  const opened = fs.promises.open(fifo, fs.constants.O_RDONLY);
+/** Settles with 'died' once the init is gone (killed, or exited), polled: a pending fifo open or read has no other way out. */
+function initDeath(s: SavedState): { died: Promise<'died'>; stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   const died = new Promise<'died'>((resolve) => {
     timer = setInterval(() => {
       if (!initAlive(s)) resolve('died');
     }, 20);
   });
-  const first = await Promise.race([opened, died]);
-  clearInterval(timer);
-  if (first === 'died') {
-    opened.then((fh) => fh.close()).catch(() => {});
-    throw new RuntimeError('', 'cannot start a container that has stopped');
+  return { died, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Opens the exec fifo and reads the init's byte. The open blocks until the
+ * init opens its end, the read until it writes: both are abandoned once the
+ * init is gone (a stopped init does neither until it is killed).
+ */
+async function releaseInit(s: SavedState, fifo: string): Promise<void> {
+  const death = initDeath(s);
+  try {
+    const opened = fs.promises.open(fifo, fs.constants.O_RDONLY);
+    const first = await Promise.race([opened, death.died]);
+    if (first === 'died') {
+      opened.then((fh) => fh.close()).catch(() => {});
+      throw new RuntimeError('', 'cannot start a container that has stopped');
+    }
+    faultPoint('fifo-opened');
+    const data = await Promise.race([first.readFile(), death.died]).finally(() => void first.close().catch(() => {}));
+    // No byte: the init died, or another start read it first (runc's message for that).
+    if (data === 'died' || data.length === 0) throw new RuntimeError('', initAlive(s) ? 'cannot start an already running container' : 'cannot start a container that has stopped');
+  } finally {
+    death.stop();
   }
-  faultPoint('fifo-opened');
-  const data = await first.readFile();
-  await first.close();
-  if (data.length === 0) throw new RuntimeError('', 'cannot start a container that has stopped');
   fs.rmSync(fifo, { force: true });
   faultPoint('fifo-removed');
 }

@@ -4,10 +4,12 @@
  * plus start time no longer match) is stopped, a live one with its exec fifo
  * still present is created, otherwise running.
  */
+import type { HostMounts } from '../rootfs/host-mounts.js';
 import type { ResctrlGroup } from '../cgroups/resctrl.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isFrozen } from '../cgroups/freezer.js';
+import { cgroupManager } from '../cgroups/drivers.js';
+import type { CgroupDriver, CgroupRecord } from '../cgroups/manager.js';
 import { ERR, RuntimeError } from '../errors.js';
 import { OCI_VERSION } from '../config/constants.js';
 import type { ContainerPlan } from '../config/plan.js';
@@ -30,6 +32,8 @@ export interface SavedState {
   created: string;
   annotations: Record<string, string>;
   cgroupPaths: Record<string, string>;
+  /** The cgroup driver the container was made with (src/cgroups/drivers.ts; derived where absent). */
+  cgroupDriver?: CgroupDriver;
   /** --systemd-cgroup: the container's transient scope, stopped at delete. */
   systemdUnit?: string;
   /**
@@ -42,6 +46,8 @@ export interface SavedState {
    * its mounts sit in the host's mount namespace until teardown detaches them.
    */
   hostMountsUnder?: string;
+  /** Which of the mounts there are the container's (see detachMountsBelow). */
+  hostMounts?: HostMounts;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
   noNewKeyring?: boolean;
   /** The hooks that run after create: on delete (poststart runs within create, as runc's). */
@@ -51,7 +57,7 @@ export interface SavedState {
 }
 
 /** The state a new container starts from: "creating", no init yet (create, restore). */
-export function creatingState(plan: ContainerPlan, cgroupPaths: Record<string, string>): SavedState {
+export function creatingState(plan: ContainerPlan, cgroups: CgroupRecord): SavedState {
   return {
     ociVersion: OCI_VERSION,
     id: plan.id,
@@ -62,7 +68,7 @@ export function creatingState(plan: ContainerPlan, cgroupPaths: Record<string, s
     rootfs: plan.rootfs,
     created: new Date().toISOString(),
     annotations: plan.annotations,
-    cgroupPaths,
+    ...cgroups,
     sharedPidNs: !(plan.unshareFlags & CLONE.NEWPID),
     hooks: { poststop: plan.hooks.poststop },
   };
@@ -210,7 +216,7 @@ export function currentStatus(root: string, s: SavedState): Status {
   if (s.phase === 'creating') return 'creating';
   // Frozen first, as runc's refreshState: a created container can be paused,
   // and start must not then wait on an init that cannot open the fifo.
-  if (isFrozen(s.cgroupPaths)) return 'paused';
+  if (cgroupManager(s).isFrozen()) return 'paused';
   return fs.existsSync(fifoPath(root, s.id)) ? 'created' : 'running';
 }
 

@@ -5,12 +5,8 @@
  * updated so that it keeps describing the container.
  */
 import { faultPoint } from '../fault.js';
-import { deviceProperties, resourceProperties } from '../cgroups/systemd.js';
-import { SystemdBus } from '../systemd/sdbus.js';
-import { hostLayout } from '../cgroups/index.js';
-import { allowedDeviceRules, resourceWrites, writeResources } from '../cgroups/resources.js';
-import { deviceFilter, installDeviceFilter, targetDeviceRules } from '../cgroups/devices/index.js';
-import { ERR, RuntimeError, step } from '../errors.js';
+import { cgroupManager } from '../cgroups/drivers.js';
+import { ERR, RuntimeError } from '../errors.js';
 import type { ResourcesConfig } from '../config/schema.js';
 import { validateResources } from '../config/validate.js';
 import type { Context } from './context.js';
@@ -87,35 +83,20 @@ function merge(into: ResourcesConfig, r: ResourcesConfig): ResourcesConfig {
   return out as ResourcesConfig;
 }
 
-export function update(sys: Sys, ctx: Context, id: string, resources: unknown): void {
+export async function update(sys: Sys, ctx: Context, id: string, resources: unknown): Promise<void> {
   const s = readState(ctx.root, id);
-  const layout = step('detect cgroups', () => hostLayout());
-  validateResources(resources, layout);
+  const cgroups = cgroupManager(s, { rootless: ctx.rootless, sys });
+  validateResources(resources, cgroups.layout);
   const unlock = lockDir(sys, stateDir(ctx.root, id));
   try {
     if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', ERR.notRunning);
     const config = readSavedConfig(ctx.root, id);
     // New device rules replace the old ones, followed by runc's defaults as
     // at create (runc 1.1.5 skips them on update; runc 1.2 applies them).
-    const devices = resources.devices?.length ? resources.devices : undefined;
-    const allowed = devices ? allowedDeviceRules(config.linux?.devices) : [];
-    const writes = resourceWrites(layout, resources, allowed, ctx.warn);
-    // With systemd, its properties too, or a daemon-reload would undo the
-    // files' values (runc does both); computed first, so that a value that
-    // does not convert changes nothing.
-    const props = s.systemdUnit ? [...resourceProperties(layout, resources), ...(devices && !ctx.rootless ? deviceProperties(targetDeviceRules(devices, allowed), ctx.warn) : [])] : [];
-    writeResources(s.cgroupPaths, writes, ctx.rootless);
+    // Computed first, so that a value that does not convert changes nothing.
+    const devices = resources.devices?.length ? { linuxDevices: config.linux?.devices } : undefined;
+    await cgroups.apply(cgroups.prepare({ resources, devices, warn: ctx.warn }));
     faultPoint('update-written');
-    // Rootless, device rules are not enforced (create skipped them too).
-    if (devices && layout.mode === 'v2' && !ctx.rootless) installDeviceFilter(sys, s.cgroupPaths.unified, deviceFilter(devices, allowed));
-    if (props.length) {
-      const bus = new SystemdBus();
-      try {
-        bus.setUnitProperties(s.systemdUnit!, props);
-      } finally {
-        bus.close();
-      }
-    }
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
     writeSavedConfig(ctx.root, id, config);
     faultPoint('update-saved');

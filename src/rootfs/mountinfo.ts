@@ -1,6 +1,8 @@
 /** /proc/PID/mountinfo, parsed once for everyone who reads it (proc(5)). */
 
 export interface MountEntry {
+  /** The mount's ID: one mount, not its place (another mounted there later has another). */
+  id: string;
   /** The path within the filesystem that is mounted here ("/" for the whole of it). */
   root: string;
   mountPoint: string;
@@ -21,7 +23,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const f = line.split(' ');
     const sep = f.indexOf('-');
     if (sep < 6) continue;
-    out.push({ root: unescape(f[3]), mountPoint: unescape(f[4]), optional: f.slice(6, sep), fstype: f[sep + 1] ?? '', source: unescape(f[sep + 2] ?? ''), superOptions: f[sep + 3] ?? '' });
+    out.push({ id: f[0], root: unescape(f[3]), mountPoint: unescape(f[4]), optional: f.slice(6, sep), fstype: f[sep + 1] ?? '', source: unescape(f[sep + 2] ?? ''), superOptions: f[sep + 3] ?? '' });
   }
   return out;
 }

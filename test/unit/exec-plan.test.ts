@@ -1,6 +1,6 @@
 // The plan of an exec: runc's flag semantics and the stage's instructions.
 import { describe, expect, it } from 'vitest';
-import { execCgroupProcs, parseSubCgroups } from '../../src/container/exec.js';
+import { execCgroupProcs, parseSubCgroups } from '../../src/cgroups/sub-cgroups.js';
 import { namespaceJoins, processFromFlags, withContainerDefaults } from '../../src/process/exec-plan.js';
 import { validateProcess, type HostFacts } from '../../src/config/validate.js';
 import { prepareProcess } from '../../src/process/finalize.js';

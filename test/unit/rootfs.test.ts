@@ -13,7 +13,7 @@ import { RecordingSys } from '../../src/sys/recording.js';
 import { enterRootfs, mountRootfs } from '../../src/process/init.js';
 import { switchUserAndCaps } from '../../src/process/finalize.js';
 import type { ContainerSetup, InitPlan } from '../../src/process/init-plan.js';
-import { detachMountsBelow, fullProcAndSysfsOutside, mountPointsBelow } from '../../src/rootfs/host-mounts.js';
+import { detachMountsBelow, fullProcAndSysfsOutside, mountKeysBelow } from '../../src/rootfs/host-mounts.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
 
@@ -299,8 +299,17 @@ describe('a container that shares the host mount namespace', () => {
     '44 22 0:54 / /b/rootfs2/proc rw - proc proc rw',
     '45 40 0:55 / /b/rootfs/with\\040space rw - tmpfs tmpfs rw',
   ].join('\n');
-  it('finds its mounts below the rootfs, innermost and latest first, not the rootfs itself nor a sibling', () => {
-    expect(mountPointsBelow(mountinfo, '/b/rootfs')).toEqual(['/b/rootfs/with space', '/b/rootfs/dev/pts', '/b/rootfs/dev', '/b/rootfs/proc']);
+  it('finds the mounts below the rootfs by ID and place, not the rootfs itself nor a sibling', () => {
+    expect(mountKeysBelow(mountinfo, '/b/rootfs')).toEqual(['41 /b/rootfs/proc', '42 /b/rootfs/dev', '43 /b/rootfs/dev/pts', '45 /b/rootfs/with space']);
+  });
+  it('detaches only what create made: not what was there before, nor what was mounted after', () => {
+    const made = new RecordingSys();
+    detachMountsBelow(made, '/b/rootfs', () => mountinfo, { before: ['41 /b/rootfs/proc'], made: ['42 /b/rootfs/dev', '43 /b/rootfs/dev/pts'] });
+    expect(made.named('umount2').map((a) => a[0])).toEqual(['/b/rootfs/dev/pts', '/b/rootfs/dev']);
+    // A create that failed before recording what it made: all but what was there before.
+    const failed = new RecordingSys();
+    detachMountsBelow(failed, '/b/rootfs', () => mountinfo, { before: ['41 /b/rootfs/proc'] });
+    expect(failed.named('umount2').map((a) => a[0])).toEqual(['/b/rootfs/with space', '/b/rootfs/dev/pts', '/b/rootfs/dev']);
   });
   it('detaches them at teardown, and tolerates one already gone', () => {
     const sys = new RecordingSys().failOn('umount2', 'EINVAL', (a) => a[0] === '/b/rootfs/dev/pts');

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeCgroups } from '../../src/cgroups/index.js';
-import { freeze, needsThaw, thaw } from '../../src/cgroups/freezer.js';
+import { freeze, needsThaw, thaw, thawTree } from '../../src/cgroups/freezer.js';
 import { destroy, signalAll } from '../../src/container/destroy.js';
 import { processStartTime, type SavedState } from '../../src/container/state.js';
 import type { Sys } from '../../src/sys/types.js';
@@ -76,6 +76,22 @@ describe('freezer with a budget', () => {
     await thaw(paths, 150);
     expect(needsThaw(paths)).toBe(false);
     fs.rmSync(dir, { recursive: true });
+    expect(needsThaw(paths)).toBe(false);
+  });
+});
+
+describe('thawTree: every cgroup below the container, parents first', () => {
+  it('v1: a sub-cgroup the container froze itself is seen by needsThaw and thawed, the top left alone when thawed', async () => {
+    const dir = path.join(root, 'freezer/tree');
+    fs.mkdirSync(path.join(dir, 'a/b'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'freezer.state'), 'THAWED\n');
+    fs.writeFileSync(path.join(dir, 'a/freezer.state'), 'THAWED\n');
+    fs.writeFileSync(path.join(dir, 'a/b/freezer.state'), 'FROZEN\n');
+    const paths = { freezer: dir };
+    expect(needsThaw(paths)).toBe(true);
+    await thawTree(paths, 150);
+    expect(fs.readFileSync(path.join(dir, 'a/b/freezer.state'), 'utf8')).toBe('THAWED');
+    expect(fs.readFileSync(path.join(dir, 'freezer.state'), 'utf8')).toBe('THAWED\n');
     expect(needsThaw(paths)).toBe(false);
   });
 });

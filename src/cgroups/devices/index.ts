@@ -1,11 +1,16 @@
 /** A container's device rules: emulated as v1 would apply them, then written to v1 or compiled to BPF for v2. */
-import { deviceRule } from '../resources.js';
 import { deviceFilterProgram, encodeProgram } from './bpf.js';
 import { emulateDeviceRules, parseDeviceRule, type DeviceRuleSet } from './emulator.js';
 
 export type ConfiguredDeviceRule = { allow: boolean; type?: string; major?: number; minor?: number; access?: string };
 
 export { installDeviceFilter } from './attach.js';
+
+/** A configured rule in v1's "c 1:3 rwm" form ("a *:* rwm" for an empty one). */
+export function deviceRule(d: { type?: string; major?: number; minor?: number; access?: string }): string {
+  const id = (n?: number) => (n === undefined || n < 0 ? '*' : String(Math.trunc(n)));
+  return `${d.type || 'a'} ${id(d.major)}:${id(d.minor)} ${d.access || 'rwm'}`;
+}
 
 /**
  * `configured` are linux.resources.devices (allow or deny, in order);
