@@ -10,7 +10,7 @@ import { RuntimeError, step } from '../errors.js';
 import { log } from '../log.js';
 import type { ResourcesConfig } from '../config/schema.js';
 import type { Sys } from '../sys/types.js';
-import { cgroupPids, controllerDir, createCgroups, currentLimits, hostLayout, initCgroupProcsV2, joinCgroups, primeCgroupMigration, refuseNonEmpty, removeCgroups, type CgroupLayout, type CgroupLeft } from './index.js';
+import { cgroupPids, controllerDir, createCgroups, currentLimits, hostLayout, initCgroupProcsV2, joinCgroups, joinedIfPossible, primeCgroupMigration, refuseNonEmpty, removeCgroups, type CgroupLayout, type CgroupLeft } from './index.js';
 import { freeze, hasFreezer, isFrozen, needsThaw, refuseFrozen, thaw, thawTree } from './freezer.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from './resources.js';
 import { deviceFilter, installDeviceFilter, targetDeviceRules } from './devices/index.js';
@@ -74,7 +74,7 @@ export class CgroupfsManager implements CgroupManager {
     const rootless = this.opts.rootless ? { cgroupsPath: this.opts.cgroupsPath ?? '' } : undefined;
     const skipped = step('create cgroups', () => createCgroups(this.layout, this.paths, rootless));
     for (const name of skipped) delete this.paths[name];
-    if (skipped.length) this.debug(`rootless: no permission to create a cgroup on ${skipped.join(', ')}; the container stays in the caller's there`);
+    if (skipped.length) this.debug(`no cgroup of its own on ${skipped.join(', ')} (not ours to make or join); the container stays in the caller's there`);
     this.debug(`cgroups: ${[...new Set(Object.values(this.paths))].join(' ')}`);
     this.opts.onStep?.('cgroups-made');
     this.applyFiles(res);
@@ -115,7 +115,12 @@ export class CgroupfsManager implements CgroupManager {
 
   join(pid: number, sub?: SubCgroups, initPid?: number): void {
     const fallback = sub?.size || initPid === undefined ? undefined : initCgroupProcsV2(this.layout, initPid);
-    joinCgroups(this.paths, pid, sub, fallback);
+    // As runc: the init's join drops a failure where the hierarchy is joined
+    // only if possible (its NameGroup: the hybrid v2 mount, name=systemd);
+    // an exec's (initPid given) drops every failure rootless (setnsProcess).
+    const exec = initPid !== undefined;
+    const mayFail = (name: string) => (exec ? this.opts.rootless : joinedIfPossible(this.paths, name));
+    joinCgroups(this.paths, pid, sub, fallback, mayFail);
   }
 
   primeJoin(pid: number): void {

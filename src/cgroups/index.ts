@@ -123,14 +123,33 @@ export function enableControllers(mountPoint: string, dir: string): void {
 }
 
 /**
- * Makes the container's directory on each hierarchy. Rootless, as runc's
- * cgroupfs manager: where permission is lacking and the config names no
- * cgroupsPath, the hierarchy is skipped and the container stays in the
- * caller's cgroup there (a limit that needs it fails later, in
- * writeResources). Returns the hierarchies skipped.
+ * Hierarchies with no controller of their own that runc's cgroupfs manager
+ * joins only where it can (its NameGroup, whose errors are dropped, root or
+ * not): `name=systemd` and, on a hybrid host, the v2 mount (runc 1.1.5 and
+ * 1.3.6 alike). On a hybrid host the v2 one is never delegated to a
+ * rootless user, so a failure there must not stop the container.
+ */
+export function joinedIfPossible(paths: Record<string, string>, name: string): boolean {
+  return name.startsWith('name=') || (name === 'unified' && Object.keys(paths).some((k) => k !== 'unified'));
+}
+
+const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * Makes the container's directory on each hierarchy. As runc's cgroupfs
+ * manager, a hierarchy is skipped (the container stays in the caller's
+ * cgroup there) when it is one joined only if possible (joinedIfPossible)
+ * and cannot be made, or, rootless with no cgroupsPath, when the caller may
+ * not make it or may not move a process into it (runc's Apply is mkdir
+ * plus the join, and drops the hierarchy on a permission error): then a
+ * cgroup that exists already and is not the caller's is left alone. A limit
+ * that needs a skipped hierarchy fails later, in writeResources. Rootless
+ * with a cgroupsPath, a permission error is an error, as in runc. Returns
+ * the hierarchies skipped.
  */
 export function createCgroups(layout: CgroupLayout, paths: Record<string, string>, rootless?: { cgroupsPath: string }): string[] {
   const skipped: string[] = [];
+  const rootlessNoPath = rootless !== undefined && !rootless.cgroupsPath;
   for (const h of layout.hierarchies) {
     const dir = paths[h.name];
     if (!dir) continue;
@@ -138,9 +157,10 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
       fs.mkdirSync(dir, { recursive: true });
       if (layout.mode === 'v2') enableControllers(h.mountPoint, dir);
       if (h.name.split(',').includes('cpuset')) fillCpuset(dir, h.mountPoint);
+      if (rootlessNoPath) fs.accessSync(path.join(dir, 'cgroup.procs'), fs.constants.W_OK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (rootless && !rootless.cgroupsPath && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (joinedIfPossible(paths, h.name) || (rootlessNoPath && PERMISSION_CODES.has(code))) {
         skipped.push(h.name);
         continue;
       }
@@ -150,15 +170,24 @@ export function createCgroups(layout: CgroupLayout, paths: Record<string, string
   return skipped;
 }
 
-/** Puts `pid` in the cgroups, or in the sub-cgroups asked for (exec --cgroup). */
-export function joinCgroups(paths: Record<string, string>, pid: number, sub: SubCgroups = new Map(), initFallback?: string): void {
-  for (const file of execCgroupProcs(paths, sub)) {
+/**
+ * Puts `pid` in the cgroups, or in the sub-cgroups asked for (exec --cgroup).
+ * A hierarchy for which `mayFail(name)` holds is left as it is should the
+ * write fail (runc drops those failures: see the manager's join).
+ */
+export function joinCgroups(paths: Record<string, string>, pid: number, sub: SubCgroups = new Map(), initFallback?: string, mayFail: (name: string) => boolean = () => false): void {
+  const names = Object.keys(paths);
+  for (const [i, file] of execCgroupProcs(paths, sub).entries()) {
     let where = file;
     let failed = writeCgroupProcs(where, pid);
     if (failed?.code === 'EBUSY' && initFallback && initFallback !== file) {
       log.debug(`adding pid ${pid} to ${file}: EBUSY; joining the init's cgroup instead`);
       where = initFallback;
       failed = writeCgroupProcs(where, pid);
+    }
+    if (failed && mayFail(names[i])) {
+      log.debug(`adding pid ${pid} to ${where}: ${failed.code}; left where it is`);
+      continue;
     }
     // In runc's words ("adding pid N to cgroups: ..."), which its exec.bats matches.
     if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });

@@ -103,7 +103,9 @@ function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) 
     if (set(c.period)) w.push({ controller: 'cpu', file: 'cpu.cfs_period_us', value: num(c.period), retryAfter: set(c.quota) ? 'cpu.cfs_quota_us' : undefined });
     put('cpu', 'cpu.cfs_quota_us', nz(c.quota));
     put('cpu', 'cpu.cfs_burst_us', c.burst !== undefined ? num(c.burst) : undefined);
-    put('cpu', 'cpu.rt_period_us', nz(c.realtimePeriod));
+    // The same for the realtime pair: a period shorter than the current
+    // runtime is EINVAL until the runtime is lowered (runc's SetRtSched).
+    if (set(c.realtimePeriod)) w.push({ controller: 'cpu', file: 'cpu.rt_period_us', value: num(c.realtimePeriod), retryAfter: set(c.realtimeRuntime) ? 'cpu.rt_runtime_us' : undefined });
     put('cpu', 'cpu.rt_runtime_us', nz(c.realtimeRuntime));
     put('cpu', 'cpu.idle', c.idle !== undefined ? num(c.idle) : undefined);
     put('cpuset', 'cpuset.cpus', c.cpus || undefined);

@@ -7,6 +7,7 @@
  * (./finalize.ts), in the order of runc's standard and setns inits.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { atStep, RuntimeError, step } from '../errors.js';
 import { runHooks, type HookState } from '../hooks/index.js';
 import { createDevice, createDevSymlinks, setupPtmx } from '../rootfs/devices.js';
@@ -48,7 +49,10 @@ export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): voi
     applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified, c.bindSourceFds, c.idmapUsernsFds);
     for (const fd of new Set([...Object.values(c.bindSourceFds ?? {}), ...Object.values(c.idmapUsernsFds ?? {})])) sys.close(fd);
     if (c.setupDev) {
-      for (const d of c.devices) createDevice(sys, rootFd, d, inUserNs);
+      // /dev/ptmx is setupPtmx's, as in runc's createDevices: one asked for
+      // in linux.devices is not made (in a user namespace its bind could
+      // not be replaced by the link: EBUSY).
+      for (const d of c.devices) if (path.posix.normalize(d.path) !== '/dev/ptmx') createDevice(sys, rootFd, d, inUserNs);
       createDevSymlinks(sys, rootFd, c.hostHasKcore);
       setupPtmx(sys, c.rootfs, rootFd);
     }

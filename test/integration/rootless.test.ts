@@ -199,6 +199,23 @@ suite('rootless, directly', () => {
     expect((mine.exec as any).stdout).toMatch(/^uid=0 gid=0 groups=0\n/);
   }, 180_000);
 
+  it('a redundant /dev/ptmx in linux.devices: the link to the devpts instance, as runc (dev.bats)', () => {
+    const outcome = (name: Name) => {
+      const { dir } = userBundle(name, 'ptmx', (c) => {
+        c.linux.devices = [{ path: '/dev/ptmx', type: 'c', major: 5, minor: 2 }];
+        c.process.args = ['sh', '-c', 'readlink /dev/ptmx; ls -lLn /dev/ptmx'];
+      });
+      const id = `${name}-ptmx`;
+      const r = asUser([RUNTIMES[name], 'run', id], { cwd: dir });
+      return { status: r.status, stdout: r.stdout.replace(/ +/g, ' ').replace(/ \w{3} +\d+ [\d:]+ /, ' <date> '), errors: errorLines(r.stderr), leftovers: leftovers(name, id) };
+    };
+    const mine = outcome('ocirun');
+    const theirs = outcome('runc');
+    expect(mine).toEqual(theirs);
+    expect(mine.status).toBe(0);
+    expect(mine.stdout).toMatch(/^pts\/ptmx\ncrw-rw-rw- 1 0 0 5, 2 <date> \/dev\/ptmx\n$/);
+  }, 60_000);
+
   it('runs a shell on a real terminal, exit status back, as runc does', async () => {
     const mine = await terminalScenario('ocirun');
     const theirs = await terminalScenario('runc');
@@ -274,6 +291,108 @@ suite('rootless, bad input: exit 1, one line naming it, nothing left', () => {
     expect(mine.errors[0]).toMatch(/cannot set memory limit: container could not join or create cgroup/);
     expect(mine.leftovers).toEqual([]);
   });
+});
+
+// A hybrid host (v1 controllers, v2 mounted at /sys/fs/cgroup/unified) with
+// a cgroup delegated to the user on every v1 hierarchy, as runc's suite sets
+// it up for its "cgroup" rootless feature; the v2 mount is not delegated
+// (nobody does on a hybrid host). runc's cgroupfs manager joins the v2 one
+// only where it can (its NameGroup): the container runs, its processes in
+// the delegated v1 cgroups and in the caller's v2 one.
+const v1Mounts = fs
+  .readFileSync('/proc/self/mountinfo', 'utf8')
+  .split('\n')
+  .map((l) => l.split(' - ')[1]?.split(' ')[0] === 'cgroup' ? l.split(' ')[4] : undefined)
+  .filter((m): m is string => m !== undefined);
+const hybrid = v1Mounts.length > 0 && fs.existsSync('/sys/fs/cgroup/unified/cgroup.controllers');
+const hybridSuite = (present && hybrid) || process.env.CI === 'true' ? describe : describe.skip;
+
+hybridSuite('rootless on a hybrid host, with a delegated v1 cgroup', () => {
+  const base = `ocirun-rootless-deleg-${process.pid}`;
+  /** Cgroups root made for a test, to be removed (children first) afterwards. */
+  const madeByRoot: string[] = [];
+  /** The test process's cgroups: "hierarchy id:controllers" → path. What runuser's children start in. */
+  const ownCgroups = () => Object.fromEntries(fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').map((l) => [l.slice(0, l.lastIndexOf(':')), l.slice(l.lastIndexOf(':') + 1)]));
+  const cgroupsOf = (pid: number) => Object.fromEntries(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.lastIndexOf(':')), l.slice(l.lastIndexOf(':') + 1)]));
+  /** Every cgroup directory named `leaf` under any hierarchy (v1 and the v2 mount). */
+  const dirsNamed = (leaf: string) => [...v1Mounts, '/sys/fs/cgroup/unified'].flatMap((m) => execFileSync('find', [m, '-maxdepth', '3', '-type', 'd', '-name', leaf], { encoding: 'utf8' }).split('\n').filter(Boolean));
+
+  beforeAll(() => {
+    if (!hybrid) throw new Error('this host is not cgroup v1 hybrid (v1 controllers and /sys/fs/cgroup/unified): the delegated-cgroup case cannot run');
+    for (const m of v1Mounts) {
+      const d = path.join(m, base);
+      fs.mkdirSync(d);
+      madeByRoot.push(d);
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) if (fs.existsSync(path.join(d, f))) fs.writeFileSync(path.join(d, f), fs.readFileSync(path.join(m, f)));
+      for (const f of ['', 'cgroup.procs', 'tasks']) fs.chownSync(path.join(d, f), uid, gid);
+    }
+  });
+  afterAll(() => {
+    for (const d of madeByRoot.reverse()) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        /* gone already, or a runtime left something in it: the test says so */
+      }
+    }
+  });
+
+  /** A detached container of the user's: where its init is, then what is left once it is deleted. */
+  async function scenario(name: Name, tag: string, edit: (c: any) => void, limited = false) {
+    const bin = RUNTIMES[name];
+    const id = `${name}-${tag}-${process.pid}`;
+    const { dir } = userBundle(name, `deleg-${tag}`, (c) => {
+      c.process.args = ['sleep', '300'];
+      edit(c);
+    });
+    const run = asUser([bin, 'run', '-d', id], { cwd: dir, detached: true });
+    const state = JSON.parse(asUser([bin, 'state', id]).stdout || '{}');
+    const cgroups = state.pid ? cgroupsOf(state.pid) : {};
+    const pidsMax = limited && state.pid ? fs.readFileSync(path.join('/sys/fs/cgroup/pids', cgroups[Object.keys(cgroups).find((k) => k.split(':')[1].split(',').includes('pids'))!], 'pids.max'), 'utf8').trim() : undefined;
+    const kill = asUser([bin, 'kill', id, 'KILL']).status;
+    for (let i = 0; i < 100 && JSON.parse(asUser([bin, 'state', id]).stdout || '{}').status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 50));
+    const del = asUser([bin, 'delete', id]).status;
+    return { run: run.status, status: state.status, cgroups, pidsMax, kill, delete: del, leftovers: leftovers(name, id) };
+  }
+
+  it('a cgroupsPath in the delegated cgroup: the v1 hierarchies joined, with limits; the v2 mount left alone; nothing left', async () => {
+    const outcome = async (name: Name) => {
+      const r = await scenario(name, 'cgpath', (c) => {
+        c.linux.cgroupsPath = `/${base}/${name}-cgpath-${process.pid}`;
+        c.linux.resources = { pids: { limit: 50 } };
+      }, true);
+      // Each runtime names its own path: compared as "<path>".
+      return { ...r, cgroupDirsLeft: dirsNamed(`${name}-cgpath-${process.pid}`), cgroups: Object.fromEntries(Object.entries(r.cgroups).map(([k, v]) => [k, v.replace(`${name}-cgpath-`, '<rt>-cgpath-')])) };
+    };
+    const mine = await outcome('ocirun');
+    const theirs = await outcome('runc');
+    expect(mine).toEqual(theirs);
+    const own = ownCgroups();
+    const expected = Object.fromEntries(Object.entries(own).map(([k, v]) => [k, k.startsWith('0:') ? v : `/${base}/<rt>-cgpath-${process.pid}`]));
+    expect(mine).toEqual({ run: 0, status: 'running', cgroups: expected, pidsMax: '50', kill: 0, delete: 0, leftovers: [], cgroupDirsLeft: [] });
+  }, 120_000);
+
+  it("no cgroupsPath, and a cgroup named after the container that root made: the caller's cgroups, root's left alone", async () => {
+    // rootless runc's default path is still the id under the caller's cgroup;
+    // one there that is root's (not the user's to join) is skipped, not joined.
+    const own = ownCgroups();
+    const rootMade = (name: Name) => {
+      for (const m of v1Mounts) {
+        const key = Object.keys(own).find((k) => k.split(':')[1].split(',').some((c) => path.basename(m).split(',').includes(c.replace(/^name=/, ''))));
+        const d = path.join(m, key ? own[key] : '/', `${name}-nopath-${process.pid}`);
+        fs.mkdirSync(d);
+        madeByRoot.push(d);
+      }
+    };
+    rootMade('ocirun');
+    rootMade('runc');
+    const mine = await scenario('ocirun', 'nopath', () => {});
+    const theirs = await scenario('runc', 'nopath', () => {});
+    expect(mine).toEqual(theirs);
+    expect(mine).toEqual({ run: 0, status: 'running', cgroups: own, pidsMax: undefined, kill: 0, delete: 0, leftovers: [] });
+    // root's directories are still there, on every v1 hierarchy, and nothing was made under the v2 mount.
+    for (const name of ['ocirun', 'runc'] as const) expect(dirsNamed(`${name}-nopath-${process.pid}`).map((d) => d.split('/')[3]).sort(), name).toEqual(v1Mounts.map((m) => m.split('/')[3]).sort());
+  }, 120_000);
 });
 
 // Rootless podman: the runtime runs as root of podman's user namespace.

@@ -205,6 +205,22 @@ describe('update (runc 1.3.6)', () => {
           r = update(name, [id, '--cpu-rt-period', '900000', '--cpu-rt-runtime', '0']);
           expect(r.status, `${name}: ${r.stderr}`).toBe(0);
           expect(`${cpuCgroupFile(pid, 'cpu.rt_period_us', '')} ${cpuCgroupFile(pid, 'cpu.rt_runtime_us', '')}`, name).toBe('900000 0');
+          // update.bats "update rt period and runtime" (runc#4094): a period
+          // below the current runtime is EINVAL until the runtime is lowered;
+          // runc 1.3 writes it again after the runtime, runc 1.1.5 fails.
+          // Small shares of the parent's budget: siblings may hold some.
+          r = update(name, [id, '--cpu-rt-period', '900000', '--cpu-rt-runtime', '20000']);
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+          r = update(name, [id, '--cpu-rt-period', '10000', '--cpu-rt-runtime', '200']);
+          const rt = `${cpuCgroupFile(pid, 'cpu.rt_period_us', '')} ${cpuCgroupFile(pid, 'cpu.rt_runtime_us', '')}`;
+          if (name === 'runc') {
+            expect(r.status).toBe(1);
+            expect(r.stderr).toMatch(/cpu\.rt_period_us: invalid argument/);
+            expect(rt).toBe('900000 20000');
+          } else {
+            expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+            expect(rt).toBe('10000 200');
+          }
         }
         // update.bats "update devices [minimal transition rules]" has "rwa"; the letters other than r, w, m are ignored.
         r = update(name, ['-r', '-', id], JSON.stringify({ devices: [{ allow: false, type: 'c', major: 1, minor: 11, access: 'rwa' }] }));

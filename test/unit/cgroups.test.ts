@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateResources } from '../../src/config/validate.js';
 import fs from 'node:fs';
-import { cgroupPaths, detectLayout, initCgroupProcsV2 } from '../../src/cgroups/index.js';
+import { cgroupPaths, createCgroups, detectLayout, initCgroupProcsV2, joinCgroups, joinedIfPossible } from '../../src/cgroups/index.js';
 import { DEFAULT_DEVICE_RULES, blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -122,5 +122,73 @@ describe('resource writes', () => {
     expect(() => validateResources(sent, v1)).not.toThrow();
     expect(() => validateResources(sent, v2)).not.toThrow();
     expect(() => validateResources({ memory: { swappiness: 101 } }, v1)).toThrow(/swappiness: invalid value 101/);
+  });
+});
+
+describe('hierarchies joined only if possible (runc NameGroup)', () => {
+  /** A hybrid layout over a temp dir: v1 "memory", "name=systemd", and a v2 mount that is a file (mkdir under it fails with ENOTDIR). */
+  function fakeHybrid() {
+    const root = fs.mkdtempSync('/tmp/ocirun-unit-cg-');
+    fs.mkdirSync(`${root}/memory`);
+    fs.mkdirSync(`${root}/systemd`);
+    fs.writeFileSync(`${root}/unified`, '');
+    const layout = detectLayout(
+      [
+        `31 30 0:27 / ${root}/unified rw - cgroup2 cgroup2 rw`,
+        `34 30 0:30 / ${root}/memory rw - cgroup cgroup rw,memory`,
+        `35 30 0:31 / ${root}/systemd rw - cgroup cgroup rw,xattr,name=systemd`,
+      ].join('\n'),
+      '2:memory:/\n1:name=systemd:/\n0::/\n',
+    );
+    return { root, layout, paths: cgroupPaths(layout, '/ct', 'ct') };
+  }
+
+  it('skips the hybrid v2 mount where its cgroup cannot be made, root or not, and keeps the v1 one', () => {
+    const { root, layout, paths } = fakeHybrid();
+    try {
+      expect(joinedIfPossible(paths, 'unified')).toBe(true);
+      expect(joinedIfPossible(paths, 'name=systemd')).toBe(true);
+      expect(joinedIfPossible(paths, 'memory')).toBe(false);
+      expect(joinedIfPossible({ unified: paths.unified }, 'unified')).toBe(false); // v2 only: the one hierarchy
+      expect(createCgroups(layout, paths)).toEqual(['unified']);
+      expect(fs.statSync(`${root}/memory/ct`).isDirectory()).toBe(true);
+      // A controller's hierarchy that cannot be made is an error.
+      fs.rmdirSync(`${root}/memory/ct`);
+      fs.rmdirSync(`${root}/memory`);
+      fs.writeFileSync(`${root}/memory`, '');
+      expect(() => createCgroups(layout, paths)).toThrow(/create cgroup: .*memory\/ct: ENOTDIR/);
+    } finally {
+      fs.rmSync(root, { recursive: true });
+    }
+  });
+
+  it('drops a failed join where joined only if possible, not elsewhere', () => {
+    const { root, paths } = fakeHybrid();
+    try {
+      fs.mkdirSync(`${root}/memory/ct`);
+      fs.writeFileSync(`${root}/memory/ct/cgroup.procs`, '');
+      // name=systemd and unified have no cgroup.procs to write: dropped, as the manager's init join drops them.
+      const mayFail = (name: string) => joinedIfPossible(paths, name);
+      expect(() => joinCgroups(paths, 4242, undefined, undefined, mayFail)).not.toThrow();
+      expect(() => joinCgroups(paths, 4242)).toThrow(/join cgroup: adding pid 4242 to cgroups: write .*unified\/ct\/cgroup.procs/);
+      expect(fs.readFileSync(`${root}/memory/ct/cgroup.procs`, 'utf8')).toBe('4242');
+      fs.rmSync(`${root}/memory/ct/cgroup.procs`);
+      fs.mkdirSync(`${root}/memory/ct/cgroup.procs`);
+      expect(() => joinCgroups(paths, 4242, undefined, undefined, mayFail)).toThrow(/join cgroup: .*memory\/ct\/cgroup.procs/);
+    } finally {
+      fs.rmSync(root, { recursive: true });
+    }
+  });
+});
+
+describe('realtime writes', () => {
+  it('writes the rt period again after the runtime when the kernel refuses it first, as runc 1.3', () => {
+    const v1 = detectLayout(hybridMountinfo, hybridSelf);
+    const w = resourceWrites(v1, { cpu: { realtimePeriod: 10000, realtimeRuntime: 3000 } }, []);
+    expect(w.filter((x) => x.file.startsWith('cpu.rt_'))).toEqual([
+      { controller: 'cpu', file: 'cpu.rt_period_us', value: '10000', retryAfter: 'cpu.rt_runtime_us' },
+      { controller: 'cpu', file: 'cpu.rt_runtime_us', value: '3000' },
+    ]);
+    expect(resourceWrites(v1, { cpu: { realtimePeriod: 10000 } }, []).find((x) => x.file === 'cpu.rt_period_us')?.retryAfter).toBeUndefined();
   });
 });
