@@ -66,6 +66,31 @@ function stillAt(fd: number, dir: string): boolean {
 }
 
 /**
+ * Whether some process holds the flock of `dir` now. Read from /proc/locks
+ * (device as hex major:minor, then the inode), so that the read-only
+ * commands need no syscall layer; a waiter's line ("->") is no holder.
+ */
+export function lockHeld(dir: string): boolean {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.lstatSync(dir, { bigint: true });
+  } catch {
+    return false;
+  }
+  // glibc's dev_t encoding (gnu_dev_major / gnu_dev_minor).
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  const key = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`;
+  let locks: string;
+  try {
+    locks = fs.readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return false;
+  }
+  return locks.split('\n').some((l) => /^\d+: FLOCK /.test(l) && l.split(/\s+/)[5] === key);
+}
+
+/**
  * Runs `fn` on the container's state with its lock held. The state is read
  * under the lock: whoever held it before may have changed or deleted it.
  */

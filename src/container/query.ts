@@ -3,10 +3,17 @@ import { cgroupManager } from '../cgroups/drivers.js';
 import fs from 'node:fs';
 import { ERR, RuntimeError } from '../errors.js';
 import type { Context } from './context.js';
+import { lockHeld } from './lock.js';
 import { currentStatus, listIds, publicState, readState, stateDir, stateFile, stateOwner } from './state.js';
 
 export function state(ctx: Context, id: string) {
-  return publicState(ctx.root, readState(ctx.root, id));
+  const s = readState(ctx.root, id);
+  // runc writes its state only once the container is created: while a create
+  // is under way (it holds the lock), the container does not exist to runc's
+  // `state`, nor to ocirun's (kill and delete agree, see lock.ts). A create
+  // that died half-way holds no lock: its remains are reported.
+  if (s.phase === 'creating' && lockHeld(stateDir(ctx.root, id))) throw new RuntimeError('', ERR.notExist);
+  return publicState(ctx.root, s);
 }
 
 /**
