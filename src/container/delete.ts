@@ -22,6 +22,7 @@ export async function deleteContainer(sys: Sys, ctx: Context, id: string, opts: 
         await destroy(sys, ctx, s, { kill: status !== 'stopped' || s.phase === 'creating' });
       },
       endCreate,
+      true,
     );
   } catch (err) {
     // runc: deleting what does not exist is no error with --force.

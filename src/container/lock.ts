@@ -112,9 +112,10 @@ export async function withContainer<T>(sys: Sys, ctx: Context, id: string, fn: (
  * "creating", `whileCreating` runs instead, without the lock, on the state as
  * create last wrote it: runc writes its state only once the container is
  * created, so to runc's kill and delete the container does not exist yet.
- * Until create has recorded its init's pid (its own steps, nothing of the
- * container's yet) this polls; a lock held for anything else (an exec, a
- * start, a create past "creating") is waited for as before.
+ * With `needsInit`, until create has recorded its init's pid (its own
+ * steps, nothing of the container's yet) this polls; a lock held for
+ * anything else (an exec, a start, a create past "creating") is waited for
+ * as before.
  */
 export async function withContainerUnlessCreating<T>(
   sys: Sys,
@@ -122,6 +123,7 @@ export async function withContainerUnlessCreating<T>(
   id: string,
   fn: (s: SavedState) => T | Promise<T>,
   whileCreating: (s: SavedState) => T | Promise<T>,
+  needsInit = false,
 ): Promise<T> {
   const dir = stateDir(ctx.root, id);
   for (;;) {
@@ -136,7 +138,7 @@ export async function withContainerUnlessCreating<T>(
     }
     // Read again: the create may have written its pid, or "created", since.
     const now = readState(ctx.root, id);
-    if (now.phase === 'creating' && now.pid > 0) return whileCreating(now);
+    if (now.phase === 'creating' && (now.pid > 0 || !needsInit)) return whileCreating(now);
     if (now.phase === 'creating') await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -61,8 +61,13 @@ describe('withContainerUnlessCreating', () => {
     const s = saved('c4', {});
     const sys = heldSys(100);
     setTimeout(() => writeState(root, { ...s, pid: 77 }), 100);
-    expect(await withContainerUnlessCreating(sys, ctx(), 'c4', () => 'locked', (now) => `creating ${now.pid}`)).toBe('creating 77');
+    expect(await withContainerUnlessCreating(sys, ctx(), 'c4', () => 'locked', (now) => `creating ${now.pid}`, true)).toBe('creating 77');
     expect(sys.calls.filter((c) => c.call === 'flock').length).toBeGreaterThan(1);
+  });
+
+  it('without needsInit, does not wait for the pid either', async () => {
+    saved('c5', {});
+    expect(await withContainerUnlessCreating(heldSys(1), ctx(), 'c5', () => 'locked', (now) => `creating ${now.pid}`)).toBe('creating 0');
   });
 
   it('a container gone meanwhile is runc\'s "does not exist"', async () => {
