@@ -5,7 +5,7 @@ import type { Context } from './context.js';
 import { cgroupExists } from '../cgroups/index.js';
 import { signalAll } from './destroy.js';
 import type { Sys } from '../sys/types.js';
-import { withContainer } from './lock.js';
+import { withContainerUnlessCreating } from './lock.js';
 import { currentStatus } from './state.js';
 
 /** Accepts 9, KILL or SIGKILL, as runc does. */
@@ -26,11 +26,17 @@ export function parseSignal(sig: string | number | undefined): number {
 /**
  * Under the container's lock, so that a delete cannot remove it between the
  * check that its init lives (pid and start time) and the signal: the pid
- * could be another process's by then.
+ * could be another process's by then. Never behind a create that waits on
+ * its hooks (see withContainerUnlessCreating).
  */
 export async function kill(sys: Sys, ctx: Context, id: string, signal: string | number | undefined, opts: { all?: boolean } = {}): Promise<void> {
   const sig = parseSignal(signal);
-  await withContainer(sys, ctx, id, async (s) => {
+  // While a create holds the lock, the container does not exist yet to
+  // runc's kill (runc 1.1.5 writes its state once created): neither here.
+  const notCreatedYet = () => {
+    throw new RuntimeError('', ERR.notExist);
+  };
+  await withContainerUnlessCreating(sys, ctx, id, async (s) => {
     if (opts.all) return signalAll(s, sig);
     // Without a pid namespace of its own, the init's death ends nothing
     // else: SIGKILL goes to every process in the container's cgroups, even
@@ -44,5 +50,5 @@ export async function kill(sys: Sys, ctx: Context, id: string, signal: string | 
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError('', ERR.notRunning);
       throw new RuntimeError('kill', `${s.pid}: ${(err as Error).message}`);
     }
-  });
+  }, notCreatedYet);
 }

@@ -6,13 +6,21 @@
  */
 import fs from 'node:fs';
 import { ERR, RuntimeError } from '../errors.js';
-import { LOCK } from '../sys/constants.js';
-import type { Sys } from '../sys/types.js';
+import { ERRNO, LOCK } from '../sys/constants.js';
+import type { Sys, SysError } from '../sys/types.js';
 import type { Context } from './context.js';
 import { atFd, makeCallerDirs, trustedOwner } from '../caller-path.js';
 import { readState, stateDir, type SavedState } from './state.js';
 
 export function lockDir(sys: Sys, dir: string): () => void {
+  return lockDirIf(sys, dir, true)!;
+}
+
+/**
+ * The lock of `dir`; with `wait` false, undefined at once while another
+ * command holds it (LOCK_NB).
+ */
+function lockDirIf(sys: Sys, dir: string, wait: boolean): (() => void) | undefined {
   let fd: number;
   try {
     // Never through a symlink (see readState).
@@ -22,9 +30,11 @@ export function lockDir(sys: Sys, dir: string): () => void {
     throw new RuntimeError('lock state', `${dir}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    sys.flock(fd, LOCK.EX);
+    sys.flock(fd, wait ? LOCK.EX : LOCK.EX | LOCK.NB);
   } catch (err) {
     fs.closeSync(fd);
+    // EWOULDBLOCK (EAGAIN): held by another command.
+    if (!wait && (err as SysError).errno === ERRNO.EWOULDBLOCK) return undefined;
     throw new RuntimeError('lock state', `${dir}: ${(err as Error).message}`, { cause: err });
   }
   // The lock is on the directory opened before the wait: whoever held it may
@@ -56,6 +66,31 @@ function stillAt(fd: number, dir: string): boolean {
 }
 
 /**
+ * Whether some process holds the flock of `dir` now. Read from /proc/locks
+ * (device as hex major:minor, then the inode), so that the read-only
+ * commands need no syscall layer; a waiter's line ("->") is no holder.
+ */
+export function lockHeld(dir: string): boolean {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.lstatSync(dir, { bigint: true });
+  } catch {
+    return false;
+  }
+  // glibc's dev_t encoding (gnu_dev_major / gnu_dev_minor).
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  const key = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`;
+  let locks: string;
+  try {
+    locks = fs.readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return false;
+  }
+  return locks.split('\n').some((l) => /^\d+: FLOCK /.test(l) && l.split(/\s+/)[5] === key);
+}
+
+/**
  * Runs `fn` on the container's state with its lock held. The state is read
  * under the lock: whoever held it before may have changed or deleted it.
  */
@@ -66,6 +101,45 @@ export async function withContainer<T>(sys: Sys, ctx: Context, id: string, fn: (
     return await fn(readState(ctx.root, id));
   } finally {
     unlock();
+  }
+}
+
+/**
+ * withContainer for the commands that must not wait behind a create (kill,
+ * delete). A create holds the lock through its hooks: a createContainer hook
+ * runs a binary of the image in the container, a createRuntime hook anything
+ * for as long as it likes. While a create holds it and the state says
+ * "creating", `whileCreating` runs instead, without the lock, on the state as
+ * create last wrote it: runc writes its state only once the container is
+ * created, so to runc's kill and delete the container does not exist yet.
+ * With `needsInit`, until create has recorded its init's pid (its own
+ * steps, nothing of the container's yet) this polls; a lock held for
+ * anything else (an exec, a start, a create past "creating") is waited for
+ * as before.
+ */
+export async function withContainerUnlessCreating<T>(
+  sys: Sys,
+  ctx: Context,
+  id: string,
+  fn: (s: SavedState) => T | Promise<T>,
+  whileCreating: (s: SavedState) => T | Promise<T>,
+  needsInit = false,
+): Promise<T> {
+  const dir = stateDir(ctx.root, id);
+  for (;;) {
+    const s = readState(ctx.root, id);
+    const unlock = s.phase === 'creating' ? lockDirIf(sys, dir, false) : lockDir(sys, dir);
+    if (unlock) {
+      try {
+        return await fn(readState(ctx.root, id));
+      } finally {
+        unlock();
+      }
+    }
+    // Read again: the create may have written its pid, or "created", since.
+    const now = readState(ctx.root, id);
+    if (now.phase === 'creating' && (now.pid > 0 || !needsInit)) return whileCreating(now);
+    if (now.phase === 'creating') await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -205,7 +205,7 @@ export const POSIX_SPAWN = { SETSIGDEF: 0x04, SETSIGMASK: 0x08 } as const;
 /** bpf(2) commands. */
 export const BPF_CMD = { PROG_LOAD: 5, PROG_ATTACH: 8, PROG_DETACH: 9, PROG_GET_FD_BY_ID: 13, PROG_QUERY: 16 } as const;
 
-export const ERRNO = { EINTR: 4, ENAMETOOLONG: 36, EPROTO: 71, ECONNRESET: 104 } as const;
+export const ERRNO = { EINTR: 4, EWOULDBLOCK: 11, ENAMETOOLONG: 36, EPROTO: 71, ECONNRESET: 104 } as const;
 
 /** Netlink (NETLINK_ROUTE): the message header's types and flags, and the rtnetlink messages and attributes used. */
 export const NETLINK_ROUTE = 0;

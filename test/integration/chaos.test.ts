@@ -112,6 +112,8 @@ interface Scenario {
   edit?: (config: any) => void;
   /** What ran in the background must end with runc's statuses too. */
   sameBackground?: boolean;
+  /** No container made first: the stall is the create itself, in the background. */
+  createInStall?: boolean;
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -177,6 +179,37 @@ async function endOutsider(child: ChildProcess, cgroupsPath: string): Promise<vo
       /* gone (runc's later retry, or none made there) */
     }
   }
+}
+
+/**
+ * How long the hooks of the create scenarios wait: past the commands, and
+ * ended (the create with them) within the bound after the commands.
+ */
+const HOOK_SECONDS = String(BOUND_MS / 1000 - 1);
+
+/**
+ * A create in the background, waiting on its hook: once the hook runs (in
+ * the container's cgroup, or a child of the create), the commands go.
+ */
+async function createWaitingOnHook(rt: Runtime, id: string, bundle: string): Promise<Array<Promise<number | null>>> {
+  const b = background(rt, ['create', '--bundle', bundle, id]);
+  const cgroupsPath = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')).linux.cgroupsPath;
+  const hookRuns = () =>
+    fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .some((pid) => {
+        try {
+          if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== `sleep\0${HOOK_SECONDS}\0`) return false;
+          const parent = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+          return parent === b.child.pid || fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`:${cgroupsPath}\n`);
+        } catch {
+          return false;
+        }
+      });
+  for (let i = 0; i < 250 && !hookRuns(); i++) await pause(20);
+  expect(hookRuns(), `${rt[0]}: the create's hook runs`).toBe(true);
+  return [b.ended];
 }
 
 const scenarios: Scenario[] = [
@@ -260,6 +293,31 @@ const scenarios: Scenario[] = [
     commands: [['state'], ['kill', 'KILL'], ['delete', '-f']],
     sameBackground: true,
   },
+  {
+    // The create itself waits on the container: its createContainer hook is
+    // the image's sleep, run in the container. runc 1.1.5 writes its state
+    // only once created: state and kill say "does not exist" at once,
+    // delete -f returns 0 and the create fails. ocirun's create holds the
+    // container's lock meanwhile; kill and delete -f must not wait on it.
+    name: 'create-hook-in-container',
+    args: ['sleep', '1000'],
+    edit: (c) => (c.hooks = { createContainer: [{ path: '/bin/sleep', args: ['sleep', HOOK_SECONDS] }] }),
+    createInStall: true,
+    stall: createWaitingOnHook,
+    commands: [['state'], ['kill', 'KILL'], ['delete', '-f']],
+    sameBackground: true,
+  },
+  {
+    // The same with a slow createRuntime hook, run on the host: the create
+    // ends only with its hook, and then fails.
+    name: 'create-hook-runtime',
+    args: ['sleep', '1000'],
+    edit: (c) => (c.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', HOOK_SECONDS] }] }),
+    createInStall: true,
+    stall: createWaitingOnHook,
+    commands: [['state'], ['kill', 'KILL'], ['delete', '-f']],
+    sameBackground: true,
+  },
 ];
 
 /** One scenario under one runtime: each command's exit status, and what was left. */
@@ -271,8 +329,10 @@ async function play(rt: Runtime, sc: Scenario): Promise<{ statuses: string[]; ti
     sc.edit?.(c);
   });
   try {
-    const r = run(rt, [...(sc.createOnly ? ['create'] : ['run', '-d']), '--bundle', bundle, id]);
-    expect(r.status, `${rt[0]} ${sc.createOnly ? 'create' : 'run -d'}: ${r.stderr}`).toBe(0);
+    if (!sc.createInStall) {
+      const r = run(rt, [...(sc.createOnly ? ['create'] : ['run', '-d']), '--bundle', bundle, id]);
+      expect(r.status, `${rt[0]} ${sc.createOnly ? 'create' : 'run -d'}: ${r.stderr}`).toBe(0);
+    }
     const outsider = sc.outsider ? intoCgroup(cgroupsPath) : undefined;
     const inFlight = await sc.stall(rt, id, bundle);
     const statuses: string[] = [];
@@ -318,6 +378,8 @@ describe('a container that stalls the runtime', () => {
       expect(results.ocirun.background.every((b) => b !== -2), 'an exec in flight ended').toBe(true);
       expect(results.ocirun.left).toEqual([]);
       if (sc.sameBackground) expect(results.ocirun.background).toEqual(results.runc.background);
+      // The create whose container was deleted under it fails.
+      if (sc.createInStall) expect(results.ocirun.background).toEqual([1]);
       if (sc.outsider) {
         // One warning names what was left and why; the outsider still runs.
         expect(results.ocirun.lastStderr).toMatch(new RegExp(`${cgPath(runtimes[0], sc.name)} \\(EBUSY`));
