@@ -829,7 +829,7 @@ int main(int argc, char **argv)
 	if (pid > 0) {
 		/* The init inherits both fds under the same numbers (not close-on-exec);
 		 * the parent passes them on in its plan. */
-		reply(OCIRUN_WORD_INIT_FDS " %d %d", in.root_fd, proc_fd < 0 ? -1 : proc_fd);
+		reply(OCIRUN_WORD_INIT_FDS " %d %d", in.root_fd, proc_fd);
 		reply(OCIRUN_WORD_PID " %d", pid);
 		_exit(0);
 	}

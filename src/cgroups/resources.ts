@@ -70,8 +70,6 @@ const limitOrMax = (v: number) => (v < 0 ? 'max' : num(v));
 const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
 const nz = (v: number | undefined) => (set(v) ? num(v) : undefined);
 
-export { blkioToIoWeight, sharesToWeight };
-
 function v1Writes(r: ResourcesConfig, extraDevices: string[], warn: (m: string) => void): CgroupWrite[] {
   const w: CgroupWrite[] = [];
   const put = (controller: string, file: string, value: string | undefined) => {

@@ -294,17 +294,17 @@ async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched,
   // A driver that makes its cgroups with the init in them (systemd's scope) does so now.
   const joined = await cgroups.adopt(init.pid);
   // Once in the cgroups, every CPU of the cpuset, not ours (runc 1.3).
-  const joinCgroups = () => {
+  const onceInCgroups = () => {
     if (!joined) cgroups.join(init.pid);
     resetCpuAffinity(sys, init.pid, ctx.warn);
     faultPoint('cgroups-joined');
   };
-  if (joined) joinCgroups();
+  if (joined) onceInCgroups();
   await createExchange(init, plan, {
     // The join waits for an RCU grace period: now it does so while the init starts.
     planSent: () => {
       if (!joined && !joinLate) {
-        joinCgroups();
+        onceInCgroups();
       } else if (!joined) {
         cgroups.primeJoin(init.pid);
       }
@@ -315,7 +315,7 @@ async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched,
       return hookState(state, 'creating');
     },
     ready: () => {
-      if (joinLate && !joined) joinCgroups();
+      if (joinLate && !joined) onceInCgroups();
     },
     created: () => hookState(state, 'created'),
   });

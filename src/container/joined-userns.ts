@@ -13,7 +13,7 @@ import { ConfigError } from '../errors.js';
 import type { IDMappingConfig } from '../config/schema.js';
 
 /** /proc/PID/uid_map or gid_map as the config writes maps (containerID, hostID, size), seen from our namespace. */
-export function readIdMap(pid: number, kind: 'uid' | 'gid'): IDMappingConfig[] {
+function readIdMap(pid: number, kind: 'uid' | 'gid'): IDMappingConfig[] {
   return fs
     .readFileSync(`/proc/${pid}/${kind}_map`, 'utf8')
     .split('\n')

@@ -13,14 +13,14 @@ import { atFd, makeCallerDirs, trustedOwner } from '../caller-path.js';
 import { readState, stateDir, type SavedState } from './state.js';
 
 export function lockDir(sys: Sys, dir: string): () => void {
-  return lockDirIf(sys, dir, true)!;
+  return tryLockDir(sys, dir, true)!;
 }
 
 /**
  * The lock of `dir`; with `wait` false, undefined at once while another
  * command holds it (LOCK_NB).
  */
-function lockDirIf(sys: Sys, dir: string, wait: boolean): (() => void) | undefined {
+function tryLockDir(sys: Sys, dir: string, wait: boolean): (() => void) | undefined {
   let fd: number;
   try {
     // Never through a symlink (see readState).
@@ -114,8 +114,7 @@ export async function withContainer<T>(sys: Sys, ctx: Context, id: string, fn: (
  * created, so to runc's kill and delete the container does not exist yet.
  * With `needsInit`, until create has recorded its init's pid (its own
  * steps, nothing of the container's yet) this polls; a lock held for
- * anything else (an exec, a start, a create past "creating") is waited for
- * as before.
+ * anything else (an exec, a start, a create past "creating") is waited for.
  */
 export async function withContainerUnlessCreating<T>(
   sys: Sys,
@@ -128,7 +127,7 @@ export async function withContainerUnlessCreating<T>(
   const dir = stateDir(ctx.root, id);
   for (;;) {
     const s = readState(ctx.root, id);
-    const unlock = s.phase === 'creating' ? lockDirIf(sys, dir, false) : lockDir(sys, dir);
+    const unlock = s.phase === 'creating' ? tryLockDir(sys, dir, false) : lockDir(sys, dir);
     if (unlock) {
       try {
         return await fn(readState(ctx.root, id));

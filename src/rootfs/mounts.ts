@@ -92,7 +92,7 @@ const ST_TO_MS: [number, number][] = [
 ];
 
 /** A mount's flags as MS_* from its statfs, as runc's statfsToMountFlags. */
-export function statfsMountFlags(stFlags: number): number {
+function statfsMountFlags(stFlags: number): number {
   let flags = 0;
   for (const [st, ms] of ST_TO_MS) if (stFlags & st) flags |= ms;
   return flags & ATIME_MODES ? flags : flags | MS.STRICTATIME;

@@ -46,7 +46,7 @@ const OPS: Record<string, number> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_L
  * (its seccomp.bats "SECCOMP_FILTER_FLAG_*", case REMOVE); `flags: []` is
  * none.
  */
-export function requestedFlags(cfg: SeccompConfig): string[] {
+function requestedFlags(cfg: SeccompConfig): string[] {
   return (cfg.flags as string[] | undefined) ?? ['SECCOMP_FILTER_FLAG_SPEC_ALLOW'];
 }
 

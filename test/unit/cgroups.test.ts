@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { validateResources } from '../../src/config/validate.js';
 import fs from 'node:fs';
 import { cgroupPaths, createCgroups, detectLayout, initCgroupProcsV2, joinCgroups, joinedIfPossible } from '../../src/cgroups/index.js';
-import { DEFAULT_DEVICE_RULES, blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources.js';
+import { DEFAULT_DEVICE_RULES, resourceWrites } from '../../src/cgroups/resources.js';
+import { blkioToIoWeight, sharesToWeight } from '../../src/cgroups/weights.js';
 import { ConfigError } from '../../src/errors.js';
 
 const hybridMountinfo = [
