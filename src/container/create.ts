@@ -37,7 +37,7 @@ import { log } from '../log.js';
 import { runHooks } from '../hooks/index.js';
 import type { Context } from './context.js';
 import { undoCreate } from './destroy.js';
-import { claimStateDir } from './lock.js';
+import { claimStateDir, refuseIdInUse } from './lock.js';
 import { writePidFile } from './pid-file.js';
 import { connectCallerSocket } from '../caller-path.js';
 import { runningInUserNamespace, rootlessEuid } from './rootless.js';
@@ -163,7 +163,8 @@ function prepareCreate(sys: Sys, ctx: Context, opts: CreateOptions): Prepared {
   // Host interfaces for linux.netDevices: found before anything is made.
   const netDevices = movableNetDevices(config.linux?.netDevices, ctx.warn);
   const netIndexes = netDevices ? netDeviceIndexes(sys, netDevices) : undefined;
-  // A cgroup that exists already: runc's checks, in its order, before anything is made.
+  // The id, then a cgroup that exists already: runc's checks, in its order, before anything is made.
+  refuseIdInUse(ctx.root, opts.id);
   cgroups.checkReusable();
   return { userConfig, config, plan, state, layout, passedFds, netDevices, netIndexes, cgroups, resources, joinLate };
 }

@@ -143,6 +143,18 @@ export async function withContainerUnlessCreating<T>(
 }
 
 /**
+ * An id in use is refused before the new container's cgroups are looked
+ * at, as runc's Create stats the state directory before its cgroup checks:
+ * the container that holds the id may well hold the cgroup too, and the
+ * caller is to hear "already exists", not "cgroup is not empty".
+ * claimStateDir still decides atomically.
+ */
+export function refuseIdInUse(root: string, id: string): void {
+  // Any other error (no --root yet, no access) is claimStateDir's to report.
+  if (fs.existsSync(stateDir(root, id))) throw new RuntimeError('', ERR.exist);
+}
+
+/**
  * Makes a new container's state directory and takes its lock: what create
  * and restore do first. An id in use is runc's "already exists"; a lock
  * that cannot be taken leaves no directory behind.

@@ -31,7 +31,7 @@ import type { Context } from './context.js';
 import { checkCommonFlags, commonArgs, DESCRIPTORS_FILE, externalMounts, externalNsKey, imageDir, requireCriu, runCriu, workDir, type CriuCommonOptions } from './criu.js';
 import { writePidFile } from './pid-file.js';
 import { removeContainer, undoCreate } from './destroy.js';
-import { claimStateDir } from './lock.js';
+import { claimStateDir, refuseIdInUse } from './lock.js';
 import { exitCodeOf, relaySignals } from '../process/foreground.js';
 import { checkId, creatingState, processStartTime, stateDir, writeSavedConfig, writeState } from './state.js';
 
@@ -88,6 +88,7 @@ export async function restore(sys: Sys, ctx: Context, opts: RestoreOptions): Pro
   requireCriu('restore');
 
   const state = creatingState(plan, cgroups.record());
+  refuseIdInUse(ctx.root, opts.id);
   cgroups.checkReusable();
   const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   const dir = stateDir(ctx.root, opts.id);
