@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_BOUND_MS, makeBundle, OCIRUN, removeBundle, startupCostMs } from './helpers.js';
+import { COMMAND_BOUND_MS, makeBundle, OCIRUN, removeBundle, timedCommand, type TimedOutcome } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
@@ -25,31 +25,9 @@ beforeAll(() => {
 });
 afterAll(() => Object.values(roots).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-interface Outcome {
-  status: number | null;
-  ms: number;
-  /** The bound, plus (under emulation) what a command takes here now (startupCostMs). */
-  bound: number;
-  stderr: string;
-}
-
-/**
- * One command, killed at 3x the bound so that a hang is seen as a failure,
- * not waited on forever. Its stderr goes through a file: a process it
- * leaves running (run -d, exec -d) would hold a pipe open.
- */
-function run([name, bin]: Runtime, args: string[]): Outcome {
-  const bound = BOUND_MS + startupCostMs(bin, roots[name]);
-  const errFile = path.join(roots[name], `.stderr-${process.pid}`);
-  const errFd = fs.openSync(errFile, 'w+');
-  const t0 = Date.now();
-  try {
-    const r = spawnSync(bin, ['--root', roots[name], ...args], { timeout: 3 * bound, stdio: ['ignore', 'ignore', errFd] });
-    return { status: r.signal ? -1 : r.status, ms: Date.now() - t0, bound, stderr: fs.readFileSync(errFile, 'utf8').trim() };
-  } finally {
-    fs.closeSync(errFd);
-    fs.rmSync(errFile, { force: true });
-  }
+/** One command, killed at 3x the bound so that a hang is seen as a failure. */
+function run([name, bin]: Runtime, args: string[]): TimedOutcome {
+  return timedCommand(bin, roots[name], args, (bound) => 3 * bound);
 }
 
 const children: ChildProcess[] = [];

@@ -36,6 +36,35 @@ export function startupCostMs(bin: string, root: string): number {
   return Date.now() - t0;
 }
 
+/** A runtime command's exit status (-1: killed), time taken, bound and stderr. */
+export interface TimedOutcome {
+  status: number | null;
+  ms: number;
+  /** COMMAND_BOUND_MS, plus (under emulation) what a command takes here now (startupCostMs). */
+  bound: number;
+  stderr: string;
+}
+
+/**
+ * One runtime command against `root`, killed after `killAfterMs(bound)` so
+ * that a hang is seen as a failure, not waited on forever. Its stderr goes
+ * through a file: a process it leaves running (run -d, exec -d) would hold
+ * a pipe open.
+ */
+export function timedCommand(bin: string, root: string, args: string[], killAfterMs: (bound: number) => number): TimedOutcome {
+  const bound = COMMAND_BOUND_MS + startupCostMs(bin, root);
+  const errFile = path.join(root, `.stderr-${process.pid}`);
+  const errFd = fs.openSync(errFile, 'w+');
+  const t0 = Date.now();
+  try {
+    const r = spawnSync(bin, ['--root', root, ...args], { timeout: killAfterMs(bound), stdio: ['ignore', 'ignore', errFd] });
+    return { status: r.signal ? -1 : r.status, ms: Date.now() - t0, bound, stderr: fs.readFileSync(errFile, 'utf8').trim() };
+  } finally {
+    fs.closeSync(errFd);
+    fs.rmSync(errFile, { force: true });
+  }
+}
+
 const madeBundles: string[] = [];
 
 /** A bundle from busybox-static running `args`; `edit` changes its config. Removed after the test file (test/integration/setup.ts). */

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_BOUND_MS, makeBundle, OCIRUN, removeBundle, startupCostMs, systemctlShow } from './helpers.js';
+import { COMMAND_BOUND_MS, makeBundle, OCIRUN, removeBundle, timedCommand, type TimedOutcome, systemctlShow } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
@@ -28,31 +28,9 @@ beforeAll(() => {
 });
 afterAll(() => Object.values(roots).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-interface Outcome {
-  status: number | null;
-  ms: number;
-  /** The bound, plus (under emulation) what a command takes here now (startupCostMs). */
-  bound: number;
-  stderr: string;
-}
-
-/**
- * One command, killed at 60 s so that a hang is a failure (runc 1.1.5 waits
- * up to 30 s for systemd's stop job). Its stderr goes through a file: a
- * process it leaves running would hold a pipe open.
- */
-function run([name, bin]: Runtime, args: string[]): Outcome {
-  const bound = BOUND_MS + startupCostMs(bin, roots[name]);
-  const errFile = path.join(roots[name], `.stderr-${process.pid}`);
-  const errFd = fs.openSync(errFile, 'w+');
-  const t0 = Date.now();
-  try {
-    const r = spawnSync(bin, ['--root', roots[name], '--systemd-cgroup', ...args], { timeout: 60_000, stdio: ['ignore', 'ignore', errFd] });
-    return { status: r.signal ? -1 : r.status, ms: Date.now() - t0, bound, stderr: fs.readFileSync(errFile, 'utf8').trim() };
-  } finally {
-    fs.closeSync(errFd);
-    fs.rmSync(errFile, { force: true });
-  }
+/** One command, killed at 60 s so that a hang is a failure (runc 1.1.5 waits up to 30 s for systemd's stop job). */
+function run([name, bin]: Runtime, args: string[]): TimedOutcome {
+  return timedCommand(bin, roots[name], ['--systemd-cgroup', ...args], () => 60_000);
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
