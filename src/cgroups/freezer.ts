@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
-import { controllerDir, subtree } from './index.js';
+import { controllerDir } from './index.js';
+import { describeCgroup, walkCgroups } from './tree.js';
 
 interface FreezerFiles {
   write: string;
@@ -36,19 +37,19 @@ function freezerOf(paths: Record<string, string>): FreezerFiles | undefined {
 }
 
 /**
- * The freezers of the container's cgroup and of every cgroup below it,
- * parents first: a child cannot thaw while its parent is frozen. With its
- * cgroupfs writable, the container can freeze a sub-cgroup of its own; its
- * tasks then neither run nor die, and a teardown that thaws the top cgroup
- * only (runc 1.1.5's) never sees them go.
+ * Calls `each` with the freezer of the container's cgroup and of every cgroup
+ * below it, parents first (a child cannot thaw while its parent is frozen),
+ * through the fd walker: with its cgroupfs writable, the container can
+ * freeze a sub-cgroup of its own, as deep as it likes; its tasks then
+ * neither run nor die, and a teardown that thaws the top cgroup only (runc
+ * 1.1.5's) never sees them go. `each` runs during the walk (its files are fd
+ * paths), so it is synchronous.
  */
-function treeFreezers(paths: Record<string, string>): FreezerFiles[] {
+function forEachFreezer(paths: Record<string, string>, each: (f: FreezerFiles, where: string) => void): void {
   const v1 = controllerDir(paths, 'freezer');
   const top = v1 ?? (freezerOf(paths) ? paths.unified : undefined);
-  if (!top) return [];
-  return subtree(top)
-    .reverse()
-    .map(v1 ? v1Freezer : v2Freezer);
+  if (!top) return;
+  walkCgroups(top, (v) => each((v1 ? v1Freezer : v2Freezer)(v.dir), describeCgroup(top, v.names)), { parentsFirst: true });
 }
 
 /** Whether the container's cgroups can be frozen at all (v1 freezer, or v2 cgroup.freeze). */
@@ -70,13 +71,15 @@ export const isFrozen = (paths: Record<string, string>) => reads(paths, 'frozen'
  * there may not run, nor die, until thawed.
  */
 export function needsThaw(paths: Record<string, string>): boolean {
-  return treeFreezers(paths).some((f) => {
+  let found = false;
+  forEachFreezer(paths, (f) => {
     try {
-      return !f.isThawed();
+      found ||= !f.isThawed();
     } catch {
-      return false; // no such cgroup (yet, or any more): nothing to thaw
+      // no such cgroup (yet, or any more): nothing to thaw
     }
   });
+  return found;
 }
 
 /**
@@ -133,19 +136,30 @@ export const thaw = (paths: Record<string, string>, budgetMs = 4000, written?: (
 
 /**
  * Teardown's thaw: the container's cgroup and every cgroup below it, the
- * ones it froze itself included, within \`budgetMs\` in all, so that its
- * tasks can die. (runc 1.1.5 thaws the top cgroup only, and its delete -f
- * then fails for as long as the container's own freeze holds.)
+ * ones it froze itself included, within `budgetMs` in all, so that its tasks
+ * can die. Each pass writes the thawed state wherever it does not read back,
+ * parents first; a thaw takes effect at once in the kernel (v1 and v2), so a
+ * pass rarely needs repeating. (runc 1.1.5 thaws the top cgroup only, and its
+ * delete -f then fails for as long as the container's own freeze holds.)
  */
 export async function thawTree(paths: Record<string, string>, budgetMs: number): Promise<void> {
   const end = Date.now() + budgetMs;
-  for (const f of treeFreezers(paths)) {
-    let thawed: boolean;
-    try {
-      thawed = f.isThawed();
-    } catch {
-      continue; // removed meanwhile
+  for (let pass = 0; ; pass++) {
+    let stuck: { where: string; error?: Error } | undefined;
+    forEachFreezer(paths, (f, where) => {
+      try {
+        if (f.isThawed()) return;
+        fs.writeFileSync(f.write, f.off);
+        if (!f.isThawed()) stuck ??= { where };
+      } catch (err) {
+        // ENOENT: removed meanwhile
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') stuck ??= { where, error: err as Error };
+      }
+    });
+    if (!stuck) return;
+    if (Date.now() >= end) {
+      throw new RuntimeError('thaw', `${stuck.where}: ${stuck.error ? stuck.error.message : `the cgroup did not thaw within ${budgetMs} ms`}`, { cause: stuck.error });
     }
-    if (!thawed) await setFrozen(f, false, Math.max(1, end - Date.now()));
+    await new Promise((r) => setTimeout(r, Math.min(1 + pass, 10)));
   }
 }

@@ -248,24 +248,6 @@ export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
 }
 
 /**
- * A cgroup and every cgroup below it, children before their parent (the
- * order rmdir needs). A manager or a nested runtime inside the container
- * may have made sub-cgroups; they are the container's too.
- */
-export function subtree(dir: string): string[] {
-  const out: string[] = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  for (const e of entries) if (e.isDirectory()) out.push(...subtree(path.join(dir, e.name)));
-  out.push(dir);
-  return out;
-}
-
-/**
  * On a v2-only host, the cgroup.procs of the cgroup the container's init is
  * in now (it may have moved itself into a sub-cgroup): where an exec'd
  * process goes when the container's own cgroup refuses it with EBUSY (a

@@ -48,17 +48,21 @@ interface Frame {
 }
 
 /**
- * Visits `top` and every cgroup below it, children before their parent (the
- * order rmdir needs). A cgroup removed during the walk is skipped.
+ * Visits `top` and every cgroup below it: children before their parent (the
+ * order rmdir needs), or with `parentsFirst` each parent before its children
+ * (the order a thaw needs: a child cannot thaw while its parent is frozen).
+ * A cgroup removed during the walk is skipped.
  */
-export function walkCgroups(top: string, visit: (v: CgroupVisit) => void): void {
+export function walkCgroups(top: string, visit: (v: CgroupVisit) => void, opts: { parentsFirst?: boolean } = {}): void {
   let fd: number;
   try {
     fd = fs.openSync(top, DIR_FLAGS);
   } catch {
     return; // no such cgroup: nothing below it either
   }
+  if (opts.parentsFirst) visit({ dir: at(fd), entry: top, names: [] });
   const stack: Frame[] = [{ name: '', children: childDirs(fd), next: 0 }];
+  const namesTo = (name: string) => [...stack.slice(1).map((f) => f.name), name];
   try {
     while (stack.length) {
       const frame = stack[stack.length - 1];
@@ -66,21 +70,25 @@ export function walkCgroups(top: string, visit: (v: CgroupVisit) => void): void 
         const name = frame.children[frame.next++];
         const child = openAt(fd, name);
         if (child === undefined) continue;
-        fs.closeSync(fd);
-        fd = child;
+        try {
+          if (opts.parentsFirst) visit({ dir: at(child), entry: at(fd, name), names: namesTo(name) });
+        } finally {
+          fs.closeSync(fd);
+          fd = child;
+        }
         stack.push({ name, children: childDirs(fd), next: 0 });
         continue;
       }
       stack.pop();
-      const names = stack.map((f) => f.name).slice(1).concat(stack.length ? [frame.name] : []);
       if (!stack.length) {
-        visit({ dir: at(fd), entry: top, names });
+        if (!opts.parentsFirst) visit({ dir: at(fd), entry: top, names: [] });
         break;
       }
+      const names = namesTo(frame.name);
       const parent = openAt(fd, '..');
       if (parent === undefined) break; // cannot climb back: the rest cannot be reached
       try {
-        visit({ dir: at(fd), entry: at(parent, frame.name), names });
+        if (!opts.parentsFirst) visit({ dir: at(fd), entry: at(parent, frame.name), names });
       } finally {
         fs.closeSync(fd);
         fd = parent;

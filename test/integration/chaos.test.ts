@@ -502,22 +502,25 @@ describe('a container that froze a sub-cgroup of its own', () => {
 
 describe('a process hidden in a cgroup chain deeper than PATH_MAX', () => {
   // With its cgroupfs writable and no pid namespace of its own, the container
-  // makes a chain of 400 sub-cgroups (over 4 KB of path) in two hierarchies
-  // and moves a process to the bottom. No path reaches it there. ocirun walks
-  // the cgroups through fds: ps lists the process, and delete -f kills it and
-  // removes every cgroup within the bound, with a one-line report at most.
+  // makes a chain of 400 sub-cgroups (over 4 KB of path) in three v1
+  // hierarchies (v2: the one), moves a process to the bottom and freezes it
+  // there. No path reaches it. ocirun walks the cgroups through fds: ps lists
+  // the process, and delete -f thaws and kills it and removes every cgroup
+  // within the bound, with a one-line report at most.
   // runc 1.1.5: ps fails ("unable to get all container pids"), delete -f
   // leaves the process running and the cgroups in place.
   const hide = [
     'sleep 1001 & P=$!; echo $P > /tmp/hidden',
-    'if [ -d /sys/fs/cgroup/cpu ]; then hs="cpu devices"; else hs=.; fi',
+    'if [ -d /sys/fs/cgroup/cpu ]; then hs="cpu devices freezer"; f=freezer.state; v=FROZEN; else hs=.; f=cgroup.freeze; v=1; fi',
     'for h in $hs; do cd /sys/fs/cgroup/$h; i=0; while [ $i -lt 400 ]; do mkdir aaaaaaaaaa; cd aaaaaaaaaa; i=$((i+1)); done; echo $P > cgroup.procs; done',
+    // and frozen there: only a thaw that reaches the bottom lets it die
+    'echo $v > $f',
     'touch /tmp/ready; exec sleep 1000',
   ].join('; ');
-  /** What runc leaves: the chain, removed bottom up through relative paths. */
+  /** What runc leaves: the chain, thawed at the bottom and removed bottom up through relative paths. */
   const removeChain = (dir: string) =>
     // bash: its cd goes on relative past PATH_MAX, where dash's fails.
-    spawnSync('bash', ['-c', `cd "$1" 2>/dev/null || exit 0; n=0; while cd aaaaaaaaaa 2>/dev/null; do n=$((n+1)); done; while [ $n -gt 0 ]; do cd ..; rmdir aaaaaaaaaa; n=$((n-1)); done; cd /; rmdir "$1"`, 'bash', dir]);
+    spawnSync('bash', ['-c', `cd "$1" 2>/dev/null || exit 0; n=0; while cd aaaaaaaaaa 2>/dev/null; do n=$((n+1)); done; [ -f freezer.state ] && echo THAWED > freezer.state; [ -f cgroup.freeze ] && echo 0 > cgroup.freeze; while [ $n -gt 0 ]; do cd ..; rmdir aaaaaaaaaa; n=$((n-1)); done; cd /; rmdir "$1"`, 'bash', dir]);
   for (const rt of runtimes) {
     it(`${rt[0]}: ps and delete -f within the bound; ${rt[0] === 'ocirun' ? 'the process found and killed, nothing left' : 'ps fails, the process and cgroups are left'}`, async () => {
       const id = `harden-deep-${process.pid}`;

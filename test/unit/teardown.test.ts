@@ -3,6 +3,7 @@
 // complete, and cgroup v2's cgroup.kill for a container's stragglers.
 import fs from 'node:fs';
 import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeCgroups } from '../../src/cgroups/index.js';
@@ -94,6 +95,29 @@ describe('thawTree: every cgroup below the container, parents first', () => {
     expect(fs.readFileSync(path.join(dir, 'freezer.state'), 'utf8')).toBe('THAWED\n');
     expect(needsThaw(paths)).toBe(false);
   });
+});
+
+describe('thawTree below PATH_MAX', () => {
+  it('v1: a frozen cgroup at the bottom of a chain no path reaches is thawed, and needsThaw sees it first', async () => {
+    const dir = path.join(root, 'freezer/deep');
+    fs.mkdirSync(dir, { recursive: true });
+    // 400 levels of 10-character names: over 4 KB of path. bash's cd goes on
+    // relative past PATH_MAX; each level gets a thawed freezer.state, the
+    // bottom one a frozen one.
+    const chain = (script: string) => spawnSync('bash', ['-c', `cd "$1" && ${script}`, 'bash', dir], { encoding: 'utf8' });
+    const half = Array(200).fill('aaaaaaaaaa').join('/');
+    const made = chain(`mkdir -p ${half} && cd ${half} && mkdir -p ${half} && cd "$1" && echo THAWED > freezer.state && for i in $(seq 400); do cd aaaaaaaaaa; echo THAWED > freezer.state; done; echo FROZEN > freezer.state`);
+    expect(made.status, made.stderr).toBe(0);
+    const bottom = () => chain('for i in $(seq 400); do cd aaaaaaaaaa; done; cat freezer.state').stdout.trim();
+    expect(bottom()).toBe('FROZEN');
+    const paths = { freezer: dir };
+    expect(needsThaw(paths)).toBe(true);
+    await thawTree(paths, 150);
+    expect(bottom()).toBe('THAWED');
+    expect(needsThaw(paths)).toBe(false);
+    // Node's recursive rm goes by path; GNU rm walks by fd.
+    chain('cd .. && rm -rf deep');
+  }, 30_000);
 });
 
 describe('signalAll on cgroup v2', () => {
