@@ -39,6 +39,12 @@
  *  t  (with f) the child's stdin is the process's terminal: it becomes the
  *     controlling terminal of the child's session (the engine left it
  *     unclaimed, or this shim's exit would hang it up).
+ *  a  (with f) the child waits for a second "go\n" before its execve
+ *     (no hello: ocirun knows the child from the pid line, which the child
+ *     must not overtake): ocirun meanwhile sets the process's scheduling
+ *     (process.scheduler) on the child, the process that becomes the
+ *     program. Not before the fork: a SCHED_DEADLINE process cannot fork,
+ *     and SCHED_RESET_ON_FORK would not reach the child.
  *
  * The strings on N and in argv[0] come from src/process/messages.ts, through
  * the generated ocirun-protocol.h (scripts/build.mjs).
@@ -131,13 +137,10 @@ static const char *errno_text(long err)
 	return 0;
 }
 
-/* The hello to fd, then read until the go; 0 when that went as it should. */
-static int handshake(long fd)
+/* Reads fd until the go; 0 when that went as it should. */
+static int wait_for_go(long fd)
 {
-	static const char hello[] = OCIRUN_MSG_SHIM;
 	static const char go[] = OCIRUN_MSG_GO;
-	if (sys3(SYS_write, fd, (long)hello, sizeof(hello) - 1) != (long)sizeof(hello) - 1)
-		return 32; /* EPIPE */
 	char buf[sizeof(go) - 1];
 	ulong got = 0;
 	while (got < sizeof(buf)) {
@@ -152,6 +155,15 @@ static int handshake(long fd)
 		if (buf[i] != go[i])
 			return 71; /* EPROTO */
 	return 0;
+}
+
+/* The hello to fd, then the go; 0 when that went as it should. */
+static int handshake(long fd)
+{
+	static const char hello[] = OCIRUN_MSG_SHIM;
+	if (sys3(SYS_write, fd, (long)hello, sizeof(hello) - 1) != (long)sizeof(hello) - 1)
+		return 32; /* EPIPE */
+	return wait_for_go(fd);
 }
 
 /*
@@ -208,12 +220,13 @@ struct mode {
 	int wait;   /* handshake first */
 	int fork;   /* fork into the pid namespace */
 	int tty;    /* and claim the terminal there */
+	int again;  /* and the child waits for a second go */
 };
 
 /* argv[0]: the marker alone, or the marker, ":N:" and the flags (above). */
 static struct mode parse_mode(const char *arg)
 {
-	struct mode m = { 0, -1, 0, 0, 0 };
+	struct mode m = { 0, -1, 0, 0, 0, 0 };
 	const char *p;
 	if (!starts_with(arg, OCIRUN_SHIM_ARGV0, &p))
 		return m;
@@ -235,6 +248,8 @@ static struct mode parse_mode(const char *arg)
 		m.fork = 1, p++;
 	if (m.fork && *p == OCIRUN_SHIM_FLAG_TTY)
 		m.tty = 1, p++;
+	if (m.fork && *p == OCIRUN_SHIM_FLAG_AGAIN)
+		m.again = 1, p++;
 	if (*p)
 		return m;
 	m.ours = 1;
@@ -267,6 +282,12 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 			put(m.fd, decimal(err, num, sizeof(num)));
 			put(m.fd, "\n");
 		}
+	}
+	if (m.ours && m.again) {
+		err = wait_for_go(m.fd);
+		m.ours = err == 0;
+		if (err)
+			program = "(none)";
 	}
 	if (m.fd >= 0)
 		close_at_exec(m.fd);

@@ -14,7 +14,7 @@ import type { CgroupManager, PreparedResources } from '../cgroups/manager.js';
 import { applyIntelRdt, resctrlRoot } from '../cgroups/resctrl.js';
 import { tightLimits, type InitPlan } from '../process/init-plan.js';
 import { createExchange, launchProcess, type Launched } from '../process/launcher.js';
-import { resetCpuAffinity } from '../process/cpu-affinity.js';
+import { resetCpuAffinity } from '../process/scheduling.js';
 import { checkTerminal } from '../process/foreground.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';

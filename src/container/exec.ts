@@ -208,9 +208,12 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       proxiedConsole: (pair !== undefined && !opts.consoleSocket) || undefined,
       seccompNotifyToParent: agentFd !== undefined || undefined,
       // Under roomy limits the process joins the cgroups at once, unless
-      // process.execCPUAffinity is set: its "initial" applies before the
-      // join (the init sets it first), its "final" after.
-      cgroupsJoined: (!tightLimits(cgroups.manager.currentLimits()) && !processPlan.execCPUAffinity) || undefined,
+      // process.execCPUAffinity is set (its "initial" applies before the
+      // join, the init sets it first; its "final" after), or
+      // process.scheduler: it is set on the shim, in the cgroups, never on
+      // the engine (a SCHED_DEADLINE thread can neither fork nor make
+      // threads).
+      cgroupsJoined: (!tightLimits(cgroups.manager.currentLimits()) && !processPlan.execCPUAffinity && !processPlan.schedAttr) || undefined,
       pidNsFd: pidNsFd === undefined ? undefined : launched.fdInProcess(pidNsFd),
       runtimePid: process.pid,
     });
@@ -221,6 +224,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
       runs = await execExchange(sys, launched, plan, {
         joinCgroups: (p) => cgroups.manager.join(p, cgroups.sub, cgroups.initPid),
         primeJoin: (p) => cgroups.manager.primeJoin(p),
+        cpusetLimited: Boolean(config.linux?.resources?.cpu?.cpus),
         agent,
       }, progress);
     } finally {

@@ -4,9 +4,10 @@
  * standard and setns inits share the same steps; the order within each
  * group follows them). The caller runs the groups in this order:
  *
- *   prepareProcess   rlimits, no_new_privs, keyring, personality, I/O and
- *                    CPU scheduling, LSM labels for the exec
- *   (the parent moves the process into its cgroups)
+ *   prepareProcess   rlimits, no_new_privs, keyring, personality, I/O
+ *                    priority, LSM labels for the exec
+ *   (the parent moves the process into its cgroups; the CPU scheduling,
+ *   process.scheduler, is set there: ./scheduling.ts)
  *   becomeProcess    close-on-exec, seccomp (without no_new_privs), the
  *                    bounding set, the user, the cwd, the capabilities
  *   execProgram      the caller's ignored signals, seccomp (with
@@ -90,7 +91,6 @@ export function prepareProcess(sys: Sys, plan: InitPlan, procFd: number): void {
   if (plan.personality !== undefined) step('personality', () => sys.personality(plan.personality!));
   if (plan.memoryPolicy) step('linux.memoryPolicy', () => sys.setMempolicy(plan.memoryPolicy!.mode, plan.memoryPolicy!.nodes));
   if (p.ioPriority !== undefined) step('ioprio_set', () => sys.setIoPriority(p.ioPriority!));
-  if (p.schedAttr) step('sched_setattr', () => sys.schedSetattr(Buffer.from(p.schedAttr!, 'hex')));
   applyLsmLabels(sys, plan, procFd);
 }
 

@@ -24,6 +24,7 @@ import { restoreAddresses } from '../network/net-devices.js';
 import { Channel } from './channel.js';
 import { SYNC_FD_ENV } from './messages.js';
 import { readContainerPasswd, withHome } from './exec-path.js';
+import { applyScheduler } from './scheduling.js';
 import { becomeProcess, compileFilter, execProgram, prepareProcess, SealedShim } from './finalize.js';
 import { openProcHandle, pidsOnlyProcHandle, reopenFd, writeProcFile } from './procfs.js';
 import { tightLimits, type ContainerSetup, type InitPlan } from './init-plan.js';
@@ -131,6 +132,10 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   note('ready for the cgroups');
   channel.send({ type: 'ready' });
   const { state } = channel.receiveSync('continue');
+  // In the cgroups, so the kernel checks the policy against the container's
+  // cpuset, as runc's init does; after createContainer hooks, before
+  // startContainer ones, as runc's.
+  if (plan.process.schedAttr) applyScheduler(sys, plan.process.schedAttr, 0, Boolean(c.resources?.cpu?.cpus));
   // We are in the container's cgroups now (under small limits only now, so
   // that our setup is not charged to them: see tightLimits). The cgroup
   // namespace comes after that, so that its root is the container's cgroup,
@@ -199,7 +204,7 @@ async function initExec(sys: Sys, channel: Channel, plan: InitPlan, procFd: numb
     note('process set up; exec');
   }
   const fork = plan.pidNsFd !== undefined;
-  return execProgram(sys, plan, shim, program, loadFilterLast, { fd: channel.fd, wait: !plan.cgroupsJoined, fork, tty: plan.process.terminal });
+  return execProgram(sys, plan, shim, program, loadFilterLast, { fd: channel.fd, wait: !plan.cgroupsJoined, fork, tty: plan.process.terminal, again: Boolean(plan.process.schedAttr) });
 }
 
 /** The whole init; errors go to the parent over the channel. */

@@ -22,7 +22,7 @@ import { rootlessEuid } from '../container/rootless.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
 import type { Channel } from './channel.js';
-import { resetCpuAffinity } from './cpu-affinity.js';
+import { applyScheduler, resetCpuAffinity } from './scheduling.js';
 import type { InitPlan } from './init-plan.js';
 import { SHIM_MEMFD_NAME } from './messages.js';
 import { launch, type LaunchedProcess, type StageLaunch } from './spawn.js';
@@ -125,6 +125,8 @@ export interface ExecSteps {
   joinCgroups(pid: number): void;
   /** Readies the later join (see primeCgroupMigration). */
   primeJoin(pid: number): void;
+  /** Whether the container's cpuset is limited (linux.resources.cpu.cpus): how a refused process.scheduler is reported. */
+  cpusetLimited: boolean;
   agent?: NotifyFdHandOff;
 }
 
@@ -148,6 +150,11 @@ export async function execExchange(sys: Sys, init: Launched, plan: InitPlan, ste
   if (plan.pidNsFd !== undefined) {
     progress.forked = (await channel.receive('pid')).pid;
     channel.onlyFrom(progress.forked);
+    // The forked process waits for a second "go" (the shim's flag "again").
+    if (plan.process.schedAttr) {
+      applyScheduler(sys, plan.process.schedAttr, progress.forked, steps.cpusetLimited);
+      channel.send({ type: 'go' });
+    }
     await sys.waitpid(pid);
     progress.reaped = true;
     log.debug(`exec: forked into the pid namespace, pid ${progress.forked}`);
@@ -189,6 +196,8 @@ async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan
   const final = affinity?.final;
   if (final) step('set final CPU affinity', () => sys.schedSetaffinity(final, pid));
   else if (!affinity?.initial) resetCpuAffinity(sys, pid, (m) => log.warn(m));
+  // Here the shim becomes the program; with a fork, the forked process does (execExchange).
+  if (plan.process.schedAttr && plan.pidNsFd === undefined) applyScheduler(sys, plan.process.schedAttr, pid, steps.cpusetLimited);
   channel.send({ type: 'go' });
 }
 

@@ -183,7 +183,7 @@ export const SHIM_MEMFD_NAME = 'ocirun-exec';
 
 /** The exec shim's argv[0]: its marker, then for an exec'd process ":<sync fd>:" and its flags (native/exec-shim.c). */
 export const SHIM_ARGV0 = 'ocirun-exec';
-const SHIM_FLAG = { wait: 'w', fork: 'f', tty: 't' } as const;
+const SHIM_FLAG = { wait: 'w', fork: 'f', tty: 't', again: 'a' } as const;
 
 export interface ShimSync {
   fd: number;
@@ -192,11 +192,13 @@ export interface ShimSync {
   /** Fork the process into the pid namespace the init joined; with `tty`, its stdin becomes its controlling terminal. */
   fork: boolean;
   tty: boolean;
+  /** With `fork`: the forked process waits for a second "go" after the pid line, so that the parent sets its scheduling before the program starts. */
+  again?: boolean;
 }
 
 export function shimArgv0(sync?: ShimSync): string {
   if (!sync) return SHIM_ARGV0;
-  const flags = [sync.wait && SHIM_FLAG.wait, sync.fork && SHIM_FLAG.fork, sync.fork && sync.tty && SHIM_FLAG.tty].filter(Boolean).join('');
+  const flags = [sync.wait && SHIM_FLAG.wait, sync.fork && SHIM_FLAG.fork, sync.fork && sync.tty && SHIM_FLAG.tty, sync.fork && sync.again && SHIM_FLAG.again].filter(Boolean).join('');
   return `${SHIM_ARGV0}:${sync.fd}:${flags}`;
 }
 
@@ -215,6 +217,7 @@ export function protocolHeader(): string {
     ['OCIRUN_SHIM_FLAG_WAIT', `'${SHIM_FLAG.wait}'`],
     ['OCIRUN_SHIM_FLAG_FORK', `'${SHIM_FLAG.fork}'`],
     ['OCIRUN_SHIM_FLAG_TTY', `'${SHIM_FLAG.tty}'`],
+    ['OCIRUN_SHIM_FLAG_AGAIN', `'${SHIM_FLAG.again}'`],
     ['OCIRUN_MSG_SHIM', JSON.stringify(encodeMessage({ type: 'shim' }))],
     ['OCIRUN_MSG_GO', JSON.stringify(encodeMessage({ type: 'go' }))],
     ['OCIRUN_MSG_PID_PREFIX', JSON.stringify(prefix(encodeMessage({ type: 'pid', pid: 7 }), '7'))],

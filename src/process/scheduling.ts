@@ -1,9 +1,13 @@
 /**
- * The CPU affinity a container's process starts with. It must not be the
- * runtime's own (a `taskset -c 0 runc run`, or a runtime that systemd
- * pinned): runc 1.3 resets it once the process is in the container's
- * cgroups (its cpu_affinity.bats "CPU affinity should reset").
+ * How a container's process is scheduled, set once it is in the container's
+ * cgroups (as runc's init, which its parent put there first):
+ * - its CPU affinity, which must not be the runtime's own (a `taskset -c 0
+ *   runc run`, or a runtime that systemd pinned): runc 1.3 resets it (its
+ *   cpu_affinity.bats "CPU affinity should reset");
+ * - process.scheduler (sched_setattr), which the kernel checks against the
+ *   affinity and cpuset the process has there.
  */
+import { RuntimeError, step } from '../errors.js';
 import type { Sys } from '../sys/types.js';
 
 /** Every CPU a 1024-bit mask names: the kernel keeps those online and in the process's cpuset. */
@@ -22,4 +26,21 @@ export function resetCpuAffinity(sys: Sys, pid: number, warn: (msg: string) => v
   } catch (err) {
     warn(`resetting the CPU affinity of pid ${pid} failed -- the container process may inherit the runtime's CPU affinity: ${(err as Error).message}`);
   }
+}
+
+/**
+ * process.scheduler (`attr`: struct sched_attr, hex) for thread `pid` (0:
+ * the calling one), in runc's words when the kernel refuses SCHED_DEADLINE
+ * because the container's cpuset does not span every CPU (sched_setattr(2),
+ * EPERM; runc 1.3.6's scheduler.bats "scheduler vs cpus").
+ */
+export function applyScheduler(sys: Sys, attr: string, pid: number, cpusetLimited: boolean): void {
+  step('sched_setattr', () => {
+    try {
+      sys.schedSetattr(Buffer.from(attr, 'hex'), pid);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPERM' && cpusetLimited) throw new RuntimeError('sched_setattr', "process scheduler can't be used together with AllowedCPUs", { cause: err });
+      throw err;
+    }
+  });
 }

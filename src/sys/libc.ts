@@ -404,8 +404,8 @@ export class LibcSys implements Sys {
     const r = Number(this.syscallFn(SYS.SECCOMP, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'uint8_t *', prog));
     return this.check(r, 'seccomp(SECCOMP_SET_MODE_FILTER)', `flags 0x${flags.toString(16)}`);
   }
-  schedSetattr(attr: Buffer): void {
-    this.check(Number(this.syscallFn(SYS.SCHED_SETATTR, 'int', 0, 'uint8_t *', attr, 'unsigned int', 0)), 'sched_setattr');
+  schedSetattr(attr: Buffer, pid = 0): void {
+    this.check(Number(this.syscallFn(SYS.SCHED_SETATTR, 'int', pid, 'uint8_t *', attr, 'unsigned int', 0)), 'sched_setattr');
   }
   setIoPriority(value: number): void {
     this.check(Number(this.syscallFn(SYS.IOPRIO_SET, 'int', IOPRIO_WHO_PROCESS, 'int', 0, 'int', value)), 'ioprio_set', String(value));

@@ -89,7 +89,7 @@ export class RecordingSys implements Sys {
   bindUnixDgram(socketPath: string) { this.rec('bindUnixDgram', socketPath); return this.nextFd++; }
   pipe(): [number, number] { this.rec('pipe'); return [this.nextFd++, this.nextFd++]; }
   seccompLoad(flags: number, bpf: Buffer) { this.rec('seccompLoad', flags, bpf.length / 8); return flags & 8 ? this.nextFd++ : 0; }
-  schedSetattr(attr: Buffer) { this.rec('schedSetattr', attr.toString('hex')); }
+  schedSetattr(attr: Buffer, pid = 0) { this.rec('schedSetattr', attr.toString('hex'), pid); }
   setIoPriority(value: number) { this.rec('setIoPriority', value); }
   personality(persona: number) { this.rec('personality', persona); }
   setMempolicy(mode: number, nodes: number[]) { this.rec('setMempolicy', mode, nodes); }

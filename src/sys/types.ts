@@ -69,8 +69,8 @@ export interface Sys {
   pipe(): [number, number];
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags, bpf): loads a filter; returns the listener fd with NEW_LISTENER, else 0. */
   seccompLoad(flags: number, bpf: Buffer): number;
-  /** sched_setattr(0, attr, 0): the calling thread's scheduling, kept across exec. */
-  schedSetattr(attr: Buffer): void;
+  /** sched_setattr(pid, attr, 0): the scheduling of thread `pid` (0: the calling one), kept across exec. */
+  schedSetattr(attr: Buffer, pid?: number): void;
   /** ioprio_set(IOPRIO_WHO_PROCESS, 0, value): the calling thread's I/O priority, kept across exec. */
   setIoPriority(value: number): void;
   /** personality(2): the execution domain for the next exec. */

@@ -276,6 +276,49 @@ describe('process.scheduler', () => {
       expect(schedulingOf(process.pid).policy).toBe('SCHED_OTHER');
     });
   });
+
+  // runc 1.3.6's scheduler.bats "scheduler is applied": an exec's own
+  // SCHED_DEADLINE with SCHED_FLAG_RESET_ON_FORK reaches the process that
+  // runs the program, the one forked into the pid namespace (set before the
+  // fork, the flag would reset it there, and a deadline task cannot fork).
+  it('an exec\'d process\'s own SCHED_DEADLINE, with SCHED_RESET_ON_FORK, is what the program runs with', () => {
+    const b = makeBundle('ocirun-sched-', ['sleep', '100']);
+    bundles.push(b);
+    const id = `sched-dl-${process.pid}`;
+    const proc = path.join(root, 'sched-dl.json');
+    const pidFile = path.join(root, 'sched-dl.pid');
+    fs.writeFileSync(proc, JSON.stringify({
+      args: ['sleep', '100'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 },
+      scheduler: { policy: 'SCHED_DEADLINE', flags: ['SCHED_FLAG_RESET_ON_FORK'], runtime: 42000, deadline: 100000, period: 1000000 },
+    }));
+    try {
+      expect(cli(root, ['run', '-d', '--bundle', b, id], { detached: true }).status).toBe(0);
+      const r = cli(root, ['exec', '-d', '--pid-file', pidFile, '--process', proc, id], { detached: true });
+      expect(r.status, r.stderr).toBe(0);
+      const out = execFileSync('chrt', ['-p', fs.readFileSync(pidFile, 'utf8').trim()], { encoding: 'utf8' });
+      expect(out).toMatch(/policy: SCHED_DEADLINE\|SCHED_RESET_ON_FORK\n/);
+      expect(out).toMatch(/runtime\/deadline\/period parameters: 42000\/100000\/1000000/);
+    } finally {
+      cli(root, ['delete', '-f', id]);
+    }
+  });
+
+  // runc 1.3.6's scheduler.bats "scheduler vs cpus": in a cpuset that does
+  // not span every CPU the kernel refuses SCHED_DEADLINE (EPERM), and runc
+  // says why in these words. runc 1.1.5 ignores process.scheduler.
+  it.runIf(os.cpus().length >= 2)('SCHED_DEADLINE with linux.resources.cpu.cpus is refused in runc 1.3\'s words, nothing left', () => {
+    const b = makeBundle('ocirun-sched-', ['true'], (c) => {
+      c.linux.resources = { ...c.linux.resources, cpu: { cpus: '0' } };
+      c.process.scheduler = { policy: 'SCHED_DEADLINE', runtime: 42000, deadline: 1000000, period: 1000000 };
+    });
+    bundles.push(b);
+    const id = `sched-cpus-${process.pid}`;
+    const r = cli(root, ['run', '--bundle', b, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/sched_setattr: process scheduler can't be used together with AllowedCPUs/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(leftovers(root, id, b)).toEqual([]);
+  });
 });
 
 describe.runIf(os.cpus().length >= 2)('process.execCPUAffinity', () => {
