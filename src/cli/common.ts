@@ -1,6 +1,7 @@
 /** Shared CLI plumbing: the global flags as a context, the lazily loaded syscall layer, error exit. */
 import { context, type Context } from '../container/context.js';
 import { rootlessMode } from '../container/rootless.js';
+import { RuntimeError, UsageError } from '../errors.js';
 import { log } from '../log.js';
 import { stderr } from '../output.js';
 import type { Sys } from '../sys/types.js';
@@ -15,6 +16,20 @@ export function ctxOf(inv: Invocation | FlagValues): Context {
 export async function loadSys(): Promise<Sys> {
   const { LibcSys } = await import('../sys/libc.js');
   return new LibcSys();
+}
+
+/**
+ * runc's "runc create failed: ..." and "runc run failed: ...": whatever
+ * fails past the command line is said as the command's failure, the step
+ * and errno after it. A bad command line is said as it is, as runc's.
+ */
+export async function failingAs<T>(verb: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UsageError || !(err instanceof Error)) throw err;
+    throw new RuntimeError(`ocirun ${verb} failed`, err.message, { cause: err });
+  }
 }
 
 export function fail(err: unknown, status = 1): never {

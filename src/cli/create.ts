@@ -1,7 +1,7 @@
 import type { CreateOptions } from '../container/create.js';
 import { listenFdCount } from '../systemd/activation.js';
 import { bool, countFlag, str, type CommandDef, type Flag, type Invocation } from './args.js';
-import { ctxOf, loadSys } from './common.js';
+import { ctxOf, failingAs, loadSys } from './common.js';
 
 /** The flags `create` and `run` share, as runc has them. */
 export const CREATE_FLAGS: Flag[] = [
@@ -38,6 +38,6 @@ export const command: CommandDef = {
   args: { min: 1, max: 1 },
   async run(inv) {
     const { create } = await import('../container/create.js');
-    await create(await loadSys(), ctxOf(inv), createOptions(inv));
+    await failingAs('create', async () => create(await loadSys(), ctxOf(inv), createOptions(inv)));
   },
 };

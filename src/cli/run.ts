@@ -1,5 +1,5 @@
 import { bool, type CommandDef } from './args.js';
-import { ctxOf, loadSys } from './common.js';
+import { ctxOf, failingAs, loadSys } from './common.js';
 import { CREATE_FLAGS, createOptions } from './create.js';
 
 export const command: CommandDef = {
@@ -15,6 +15,6 @@ export const command: CommandDef = {
   args: { min: 1, max: 1 },
   async run(inv) {
     const { run } = await import('../container/run.js');
-    process.exitCode = await run(await loadSys(), ctxOf(inv), { ...createOptions(inv), detach: bool(inv.flags.detach), keep: bool(inv.flags.keep) });
+    process.exitCode = await failingAs('run', async () => run(await loadSys(), ctxOf(inv), { ...createOptions(inv), detach: bool(inv.flags.detach), keep: bool(inv.flags.keep) }));
   },
 };

@@ -18,10 +18,17 @@ export class Channel {
   /** The only process whose writes are read, once onlyFrom() has named it. */
   private writer?: number;
 
+  /** Said before the step of an "error" from the peer (runc's chain: "unable to start container process: error during container init"). */
+  errorContext?: string;
+
   /** Where "log" messages from the peer go. */
   onLog: (level: string, msg: string, time?: string) => void = () => {};
 
   constructor(private readonly sys: Sys, readonly fd: number, private readonly peer: string) {}
+
+  private peerError(step: string, detail: string): RuntimeError {
+    return new RuntimeError(this.errorContext ? `${this.errorContext}: ${step}` : step, detail);
+  }
 
   /** A whole line from what was read so far, if there is one. */
   private takeLine(): string | undefined {
@@ -107,7 +114,7 @@ export class Channel {
       this.onLog(msg.level, msg.message, msg.time);
       return undefined;
     }
-    if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
+    if (msg.type === 'error') throw this.peerError(msg.step, msg.detail);
     if (expected && msg.type !== expected) throw new RuntimeError('sync', `expected "${expected}" from ${this.peer}, got "${msg.type}"`);
     return msg;
   }
@@ -138,7 +145,7 @@ export class Channel {
       }
       const msg = decodeMessage(line, this.peer);
       if (msg.type === 'log') this.onLog(msg.level, msg.message, msg.time);
-      else if (msg.type === 'error') throw new RuntimeError(msg.step, msg.detail);
+      else if (msg.type === 'error') throw this.peerError(msg.step, msg.detail);
       else throw new RuntimeError('sync', `unexpected "${msg.type}" from ${this.peer} before its exec`);
     }
   }

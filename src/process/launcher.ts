@@ -94,6 +94,8 @@ export interface CreateSteps {
  */
 export async function createExchange(init: Launched, plan: InitPlan, steps: CreateSteps): Promise<void> {
   const { channel } = init;
+  // What the init reports failing, it reports as runc's init does.
+  channel.errorContext = 'unable to start container process: error during container init';
   channel.send({ type: 'plan', plan });
   faultPoint('plan-sent');
   steps.planSent();

@@ -7,6 +7,7 @@
  * (./init.ts) on the same engine as ours, which reads its plan from the
  * channel this returns.
  */
+import { mountError } from '../rootfs/mounts.js';
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
 import { builtin, embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, stageBinary } from '../engine.js';
@@ -130,7 +131,7 @@ function bindSourceError(err: unknown, requests: BindSourceRequest[] = []): unkn
   const what = m[2] === 'open' ? `source ${b.source}` : m[2];
   // The kernel's has_locked_children: a bind without rbind would uncover what the mounts below the source hide.
   const hint = m[2] === 'open_tree' && errno?.[2] === '22' && !b.recursive ? ' (the source has mounts below it, which a user namespace may only get with them: rbind)' : '';
-  return new RuntimeError('mount', `bind ${b.source} on ${b.destination}: ${what}: ${detail}${hint}`, { cause: err });
+  return mountError(b.source, b.destination, `${what}: ${detail}${hint}`, err);
 }
 
 /**

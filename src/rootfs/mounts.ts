@@ -326,6 +326,11 @@ function idmappedCopy(sys: Sys, m: MountPlan, usernsFd: number): number {
   }
 }
 
+/** A mount that failed, in runc's words (its mounts_sshfs.bats greps them): `error mounting "SOURCE" to rootfs at "DEST": ...`. */
+export function mountError(source: string | undefined, destination: string, detail: string, cause?: unknown): RuntimeError {
+  return new RuntimeError(`error mounting ${JSON.stringify(source ?? '')} to rootfs at ${JSON.stringify(destination)}`, detail, { cause });
+}
+
 export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}, idmapUsernsFds: Record<number, number> = {}): void {
   for (const [i, m] of mounts.entries()) {
     try {
@@ -336,8 +341,7 @@ export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgrou
       const r = m.recursive;
       if (r) withFd(sys, openInRoot(sys, rootFd, m.destination), (fd) => step('recursive mount attributes', () => sys.mountSetattr(fd, r.set, r.clear, true)));
     } catch (err) {
-      const e = atStep('mount', err);
-      throw new RuntimeError('mount', `${m.type} ${m.source} on ${m.destination}: ${e.detail}`, { cause: err });
+      throw mountError(m.source, m.destination, atStep('mount', err).detail, err);
     }
   }
 }

@@ -157,7 +157,8 @@ export class SysError extends Error {
     readonly code: string,
     description: string,
   ) {
-    super(`${call}${target !== undefined ? ` ${target}` : ''}: ${description} (${code})`);
+    // strerror's text as Go prints it (runc's errors, Node's own): lower case.
+    super(`${call}${target !== undefined ? ` ${target}` : ''}: ${description.charAt(0).toLowerCase()}${description.slice(1)} (${code})`);
     this.name = 'SysError';
   }
 }

@@ -173,7 +173,7 @@ describe('CVE-2023-27561 (CVE-2019-19921): procfs is never mounted through a sym
     expect(ours.status).toBe(1);
     expect(ours.stderr.trim().split('\n')).toHaveLength(1);
     // runc's words, which tools look for.
-    expect(ours.stderr).toMatch(/mount: proc proc on \/proc: .*must be mounted on ordinary directory, not a symlink \(ELOOP\)/);
+    expect(ours.stderr).toMatch(/error mounting \\?"proc\\?" to rootfs at \\?"\/proc\\?": .*must be mounted on ordinary directory, not a symlink \(ELOOP\)/);
     expect(ours.left).toEqual([]);
     const runc = runUnder('runc', b);
     expect(runc.status).toBe(1);

@@ -395,7 +395,7 @@ describe('a hostile bundle', () => {
       const o = result.ocirun as any;
       expect(o.create).toBe(1);
       expect(o.ms).toBeLessThan(5000);
-      expect(o.error).toEqual([expect.stringMatching(/failed to connect with seccomp agent.*Resource temporarily unavailable \(EWOULDBLOCK\)/)]);
+      expect(o.error).toEqual([expect.stringMatching(/failed to connect with seccomp agent.*resource temporarily unavailable \(EWOULDBLOCK\)/)]);
       expect(o.delete).toBe(0);
       // runc: the same refusal at once ("resource temporarily unavailable").
       expect((result.runc as any).create).not.toBe(0);
