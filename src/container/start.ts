@@ -7,7 +7,7 @@ import { NotifyRelay } from '../systemd/notify.js';
 import type { Sys } from '../sys/types.js';
 import { withContainer } from './lock.js';
 import { atFd } from '../caller-path.js';
-import { currentStatus, initAlive, stateDir, type SavedState } from './state.js';
+import { currentStatus, initAlive, onInitGone, stateDir, type SavedState } from './state.js';
 
 export interface StartOptions {
   /**
@@ -46,15 +46,11 @@ export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptio
   await relay?.relayReady(s.pid, () => initAlive(s));
 }
 
-/** Settles with 'died' once the init is gone (killed, or exited), polled: a pending fifo open or read has no other way out. */
+/** Settles with 'died' once the init is gone (killed, or exited): a pending fifo open or read has no other way out. */
 function initDeath(s: SavedState): { died: Promise<'died'>; stop: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const died = new Promise<'died'>((resolve) => {
-    timer = setInterval(() => {
-      if (!initAlive(s)) resolve('died');
-    }, 20);
-  });
-  return { died, stop: () => clearInterval(timer) };
+  let stop = () => {};
+  const died = new Promise<'died'>((resolve) => (stop = onInitGone(s, 20, () => resolve('died'))));
+  return { died, stop };
 }
 
 /**
