@@ -273,18 +273,29 @@ export function cgroupExists(paths: Record<string, string>): boolean {
 }
 
 /**
- * Pids in the container's cgroup and its sub-cgroups (the first hierarchy
- * that lists them), as runc's GetAllPids; walked through fds, so that a
- * process hidden at the bottom of a chain deeper than PATH_MAX is found too.
+ * The one hierarchy whose cgroup.procs say which processes are the
+ * container's: devices' (v2: the one), as runc counts them. Always the same
+ * one, whichever exist at the moment: in the mount order, "the first that
+ * exists" would be another one after a teardown pass removed the first, and
+ * a cgroupsPath naming a cgroup that exists on some hierarchies only (a
+ * systemd unit's, on a hybrid host) would then list processes that are not
+ * the container's, which kill and delete would signal.
+ */
+function pidsHierarchy(paths: Record<string, string>): string | undefined {
+  return controllerDir(paths, 'devices') ?? paths.unified ?? Object.values(paths)[0];
+}
+
+/**
+ * Pids in the container's cgroup and its sub-cgroups (see pidsHierarchy),
+ * as runc's GetAllPids; walked through fds, so that a process hidden at the
+ * bottom of a chain deeper than PATH_MAX is found too.
  */
 export function cgroupPids(paths: Record<string, string>): number[] {
-  for (const dir of Object.values(paths)) {
-    if (!fs.existsSync(dir)) continue;
-    const pids = new Set<number>();
-    walkCgroups(dir, (v) => procsOf(v.dir).forEach((p) => pids.add(p)));
-    return [...pids];
-  }
-  return [];
+  const dir = pidsHierarchy(paths);
+  if (!dir) return [];
+  const pids = new Set<number>();
+  walkCgroups(dir, (v) => procsOf(v.dir).forEach((p) => pids.add(p)));
+  return [...pids];
 }
 
 /**

@@ -187,8 +187,11 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     launched.channel.onlyFrom(pid);
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
-    // the container's (a fifo at /etc/passwd) when the container goes.
-    if (pidNsFd !== undefined) stopWatch = onInitGone(s, 100, () => killQuietly(pid));
+    // the container's (a fifo at /etc/passwd) when the container goes. Once
+    // the shim has forked, the process is the forked one, our child until
+    // we wait for it; the shim's own pid is never signalled after that, for
+    // once it is waited for, the pid may be another process's.
+    if (pidNsFd !== undefined) stopWatch = onInitGone(s, 100, () => killQuietly(progress.forked ?? pid));
     const plan = launched.initPlan({
       proxiedConsole: (pair !== undefined && !opts.consoleSocket) || undefined,
       seccompNotifyToParent: agentFd !== undefined || undefined,

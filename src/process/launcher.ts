@@ -201,15 +201,22 @@ async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan
  * the socket, as always, or, should something of the container hold a
  * copy of the socket (it could take one from the process before its
  * execve), its executable no longer the sealed shim (or the process gone).
+ * A process stopped before its execve (a process of the container can send
+ * it SIGSTOP) would hold the exec forever (runc's too): that fails the exec,
+ * whose undo kills it.
  */
 async function forkedExeced(channel: Channel, pid: number): Promise<void> {
   while (!(await channel.endWithin(100))) {
     let exe: string;
+    let stat: string;
     try {
       exe = fs.readlinkSync(`/proc/${pid}/exe`);
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     } catch {
       return; // gone (a zombie has no exe): its status says how
     }
     if (!exe.startsWith(`/memfd:${SHIM_MEMFD_NAME}`)) return;
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'T' || state === 't') throw new RuntimeError('exec', `process ${pid} was stopped before it started its program`);
   }
 }

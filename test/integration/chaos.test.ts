@@ -496,6 +496,12 @@ describe('a container that froze a sub-cgroup of its own', () => {
           fs.writeFileSync(path.join(sub, v2Host ? 'cgroup.freeze' : 'freezer.state'), v2Host ? '0' : 'THAWED');
         }
       } finally {
+        // A failed assertion above must not leave the sub-cgroup frozen.
+        try {
+          fs.writeFileSync(path.join('/sys/fs/cgroup', v2Host ? '' : 'freezer', cgroupsPath, 'harden-sub', v2Host ? 'cgroup.freeze' : 'freezer.state'), v2Host ? '0' : 'THAWED');
+        } catch {
+          /* gone */
+        }
         run(rt, ['delete', '-f', id]);
         removeBundle(bundle);
       }
@@ -614,5 +620,91 @@ describe('teardown without a mount namespace leaves mounts that are not the cont
         removeBundle(bundle);
       }
     }, 60_000);
+  }
+});
+
+describe.runIf(!v2Host)('a process in one hierarchy of the cgroupsPath only, beside a container without a pid namespace', () => {
+  // The cgroupsPath names a cgroup that already holds a process of the
+  // test's own, in one hierarchy only (cpu, or on a hybrid host the v2
+  // mount: a systemd unit's cgroup, say), not in devices', where create
+  // counts (as runc). That process is not the container's: `kill KILL` and
+  // `delete` of a container without a pid namespace of its own, which end
+  // every process of the container's cgroups (runc#4047), must leave it
+  // running. ocirun listed "the first hierarchy that exists", and killed it.
+  for (const rt of runtimes) {
+    for (const h of ['cpu', 'unified']) {
+      it(`${rt[0]}: only in ${h}: kill KILL and delete leave it running`, async () => {
+        const id = `harden-onlyin-${h}-${process.pid}`;
+        const cgroupsPath = cgPath(rt, `onlyin-${h}`);
+        const dir = path.join('/sys/fs/cgroup', h, cgroupsPath);
+        const bundle = makeBundle('harden-onlyin-', ['sleep', '1000'], (c) => {
+          c.linux.cgroupsPath = cgroupsPath;
+          c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'pid');
+        });
+        const victim = spawn('sleep', ['1001'], { stdio: 'ignore' });
+        const alive = () => victim.exitCode === null && victim.signalCode === null;
+        try {
+          fs.mkdirSync(dir, { recursive: true });
+          fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(victim.pid));
+          const r = run(rt, ['run', '-d', '--bundle', bundle, id]);
+          expect(r.status, r.stderr).toBe(0);
+          expect(run(rt, ['kill', id, 'KILL']).status).toBe(0);
+          await pause(300);
+          expect(alive(), `${rt[0]} kill KILL`).toBe(true);
+          run(rt, ['delete', id]);
+          await pause(300);
+          expect(alive(), `${rt[0]} delete`).toBe(true);
+        } finally {
+          victim.kill('SIGKILL');
+          run(rt, ['delete', '-f', id]);
+          await pause(100);
+          for (const d of [...controllerMounts().map((m) => path.join('/sys/fs/cgroup', m, cgroupsPath)), dir]) {
+            try {
+              fs.rmdirSync(d);
+            } catch {
+              /* gone with the delete, or never made */
+            }
+          }
+          removeBundle(bundle);
+        }
+      }, 60_000);
+    }
+  }
+});
+
+describe('an exec\'d process stopped before it runs its program', () => {
+  // A process of the container stops every process it can see, the one the
+  // exec forks into the container's pid namespace among them, before that
+  // one runs its program: runc's exec then waits forever (the test bounds
+  // it); ocirun's fails within the bound, and its process is killed.
+  // Either way kill and delete -f still work.
+  const stopper = 'while true; do kill -STOP -1 2>/dev/null; done';
+  for (const rt of runtimes) {
+    it(`${rt[0]}: exec ${rt[0] === 'ocirun' ? 'fails within the bound' : 'hangs'}; delete -f ends it all`, async () => {
+      const id = `harden-stopped-exec-${process.pid}`;
+      const cgroupsPath = cgPath(rt, 'stopped-exec');
+      const bundle = makeBundle('harden-stopped-exec-', ['sh', '-c', stopper], (c) => (c.linux.cgroupsPath = cgroupsPath));
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', bundle, id]).status).toBe(0);
+        // The stopper may miss the forked process before its execve in a given try.
+        let stopped = false;
+        for (let i = 0; i < 5 && !stopped; i++) {
+          const e = timedCommand(rt[1], roots[rt[0]], ['exec', '-d', id, 'sleep', '1000'], (bound) => 2 * bound);
+          stopped = e.status !== 0;
+          if (rt[0] === 'ocirun' && stopped) {
+            expect(e.ms, e.stderr).toBeLessThan(BOUND_MS);
+            expect(e.stderr).toMatch(/process \d+ was stopped before it started its program/);
+          }
+        }
+        process.stdout.write(`stopped exec ${rt[0]}: ${stopped ? 'hit' : 'missed in 5 tries'}\n`);
+        const d = run(rt, ['delete', '-f', id]);
+        expect(d.status, d.stderr).toBe(0);
+        expect(d.ms).toBeLessThan(BOUND_MS);
+        expect(await settle(() => leftovers(rt, id, cgroupsPath))).toEqual([]);
+      } finally {
+        run(rt, ['delete', '-f', id]);
+        removeBundle(bundle);
+      }
+    }, 120_000);
   }
 });

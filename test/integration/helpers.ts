@@ -57,7 +57,8 @@ export function timedCommand(bin: string, root: string, args: string[], killAfte
   const errFd = fs.openSync(errFile, 'w+');
   const t0 = Date.now();
   try {
-    const r = spawnSync(bin, ['--root', root, ...args], { timeout: killAfterMs(bound), stdio: ['ignore', 'ignore', errFd] });
+    // SIGKILL: runc ignores SIGTERM while its exec waits on a stopped process.
+    const r = spawnSync(bin, ['--root', root, ...args], { timeout: killAfterMs(bound), killSignal: 'SIGKILL', stdio: ['ignore', 'ignore', errFd] });
     return { status: r.signal ? -1 : r.status, ms: Date.now() - t0, bound, stderr: fs.readFileSync(errFile, 'utf8').trim() };
   } finally {
     fs.closeSync(errFd);
