@@ -223,9 +223,10 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
    * others cannot search.
    */
   function mountOrderBundle(userns: boolean, args = ['cat', '/final/x/y/z/z/x/y/z/x/file'], idmap = false): string {
-    return bundle(args, (c, rootfs) => c.mounts.push(...mountTree(rootfs, idmap)), userns);
+    return bundle(args, (c, rootfs) => c.mounts.push(...mountTree(rootfs, idmap, userns)), userns);
   }
-  function mountTree(rootfs: string, idmap: boolean): object[] {
+  /** In a user namespace the id-mapped binds name no maps of their own (the container's apply), as in runc's test. */
+  function mountTree(rootfs: string, idmap: boolean, userns = false): object[] {
     const treeDir = fs.mkdtempSync(path.join(scratch, 'tree-'));
     fs.chmodSync(treeDir, 0o755);
     const src = path.join(treeDir, 'bind-src');
@@ -237,8 +238,9 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
     fs.chmodSync(src, 0o750);
     fs.mkdirSync(path.join(rootfs, 'final'), { recursive: true });
     const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const ownMaps = userns ? {} : { uidMappings: maps, gidMappings: maps };
     const bind = (s: string, d: string, o = 'bind') =>
-      o === 'rbind' && idmap ? { source: s, destination: d, type: 'bind', options: [o, 'rprivate', 'idmap'], uidMappings: maps, gidMappings: maps } : { source: s, destination: d, type: 'bind', options: [o, 'rprivate'] };
+      o === 'rbind' && idmap ? { source: s, destination: d, type: 'bind', options: [o, 'rprivate', 'idmap'], ...ownMaps } : { source: s, destination: d, type: 'bind', options: [o, 'rprivate'] };
     return [
       bind(`${src}/a`, '/mnt'),
       bind(`${src}/sym-b`, '/mnt/x'),
@@ -273,6 +275,37 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
     expect(r.ocirun.stdout).toBe('a/x\n');
     expect(r.runc.status).toBe(1);
     expect(r.runc.stderr).toMatch(/failed to open mount source .*\/mnt\/x: No such file or directory/);
+    expect(r.runc.left).toEqual([]);
+  });
+
+  // runc 1.3.6: mounts.bats "mount order, container idmap source (userns)".
+  it('id-maps such sources in their turn in a user namespace, with the container\'s maps (runc 1.1.5 fails: it opened the source before the mounts)', () => {
+    // The binds' sources are root's on the host: nobody (65534) in the container, root (0) through the id map.
+    const script = `cat /final/x/y/z/z/x/y/z/x/file; stat -c %u /mnt /final; awk '$5 == "/final" { print $6 }' /proc/self/mountinfo`;
+    const r = runBoth(mountOrderBundle(true, ['sh', '-c', script], true));
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(r.ocirun.stdout.split('\n').slice(0, 3)).toEqual(['a/x', '65534', '0']);
+    expect(r.ocirun.stdout.split('\n')[3].split(',')).toContain('idmapped');
+    expect(r.ocirun.left).toEqual([]);
+    expect(r.runc.status).toBe(1);
+    expect(r.runc.stderr).toMatch(/failed to open mount source .*\/mnt\/x: No such file or directory/);
+    expect(r.runc.left).toEqual([]);
+  });
+
+  it('a source that is not there at its turn either: exit 1, one line naming the mount, the step and the errno, nothing left', () => {
+    const r = runBoth(() =>
+      bundle(['true'], (c, rootfs) => {
+        c.mounts.push(...mountTree(rootfs, true, true).slice(0, 4), { source: `${rootfs}/mnt/none`, destination: '/final', type: 'bind', options: ['rbind', 'idmap'] });
+      }, true),
+    );
+    expect(r.ocirun.status).toBe(1);
+    expect(r.ocirun.stdout).toBe('');
+    const lines = r.ocirun.stderr.trim().split('\n');
+    expect(lines).toEqual([expect.stringMatching(/error mounting \\".*\/rootfs\/mnt\/none\\" to rootfs at \\"\/final\\": source .*\/mnt\/none: no such file or directory \(ENOENT\)"$/)]);
+    expect(r.ocirun.left).toEqual([]);
+    expect(r.runc.status).toBe(1);
+    // runc 1.1.5 opens it before the mounts, as every bind source in a user namespace.
+    expect(r.runc.stderr).toMatch(/failed to open mount source .*\/mnt\/none: No such file or directory/);
     expect(r.runc.left).toEqual([]);
   });
 });
