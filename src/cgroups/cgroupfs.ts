@@ -15,6 +15,7 @@ import { freeze, hasFreezer, isFrozen, needsThaw, refuseFrozen, thaw, thawTree }
 import { allowedDeviceRules, resourceWrites, writeResources } from './resources.js';
 import { deviceFilter, installDeviceFilter, targetDeviceRules } from './devices/index.js';
 import { cgroupStats, oomKills, type Stats } from './stats.js';
+import { unifiedOnly } from './paths.js';
 import { execCgroupProcs, parseSubCgroups, type SubCgroups } from './sub-cgroups.js';
 import type { CgroupDriver, CgroupManager, CgroupRecord, PreparedResources, ResourceRequest } from './manager.js';
 
@@ -176,7 +177,7 @@ export class CgroupfsManager implements CgroupManager {
    */
   async signalAll(signal: NodeJS.Signals | number, kill: (pid: number, signal: NodeJS.Signals | number) => void): Promise<void> {
     const paths = this.paths;
-    const killFile = paths.unified && !Object.keys(paths).some((k) => k !== 'unified') ? path.join(paths.unified, 'cgroup.kill') : undefined;
+    const killFile = unifiedOnly(paths) ? path.join(paths.unified, 'cgroup.kill') : undefined;
     if ((signal === 'SIGKILL' || signal === 9) && killFile && fs.existsSync(killFile)) {
       fs.writeFileSync(killFile, '1');
       return;

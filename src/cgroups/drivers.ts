@@ -2,6 +2,7 @@
 import type { Sys } from '../sys/types.js';
 import { CgroupfsManager } from './cgroupfs.js';
 import { cgroupPaths, type CgroupLayout } from './index.js';
+import { unifiedOnly } from './paths.js';
 import type { CgroupDriver, CgroupManager, CgroupRecord } from './manager.js';
 import { SystemdScopeManager, type ScopeBus } from './systemd-scope.js';
 import { annotationProperties, systemdPaths, systemdUnit } from './systemd.js';
@@ -42,7 +43,7 @@ export function newCgroupManager(o: NewCgroupsOptions): CgroupManager {
 export function driverOf(r: CgroupRecord): CgroupDriver {
   if (r.cgroupDriver) return r.cgroupDriver;
   if (r.systemdUnit) return 'systemd';
-  return Object.keys(r.cgroupPaths).join() === 'unified' ? 'cgroupfs-v2' : 'cgroupfs-v1';
+  return unifiedOnly(r.cgroupPaths) ? 'cgroupfs-v2' : 'cgroupfs-v1';
 }
 
 /** The manager of an existing container, from its state. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { log } from '../log.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
+import { unifiedOnly } from './paths.js';
 import { execCgroupProcs, type SubCgroups } from './sub-cgroups.js';
 import { describeCgroup, procsOf, walkCgroups } from './tree.js';
 
@@ -130,7 +131,7 @@ export function enableControllers(mountPoint: string, dir: string): void {
  * rootless user, so a failure there must not stop the container.
  */
 export function joinedIfPossible(paths: Record<string, string>, name: string): boolean {
-  return name.startsWith('name=') || (name === 'unified' && Object.keys(paths).some((k) => k !== 'unified'));
+  return name.startsWith('name=') || (name === 'unified' && !unifiedOnly(paths));
 }
 
 const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);

@@ -149,8 +149,11 @@ function v2Writes(r: ResourcesConfig, warn: (m: string) => void): CgroupWrite[] 
   if (m) {
     put('memory.max', set(m.limit) ? limitOrMax(m.limit) : undefined);
     put('memory.low', set(m.reservation) ? limitOrMax(m.reservation) : undefined);
-    // v1's memsw is memory+swap; v2's swap.max is swap alone.
-    if (set(m.swap)) put('memory.swap.max', m.swap < 0 ? 'max' : num(m.swap - (m.limit ?? 0)));
+    // v1's memsw is memory+swap; v2's swap.max is swap alone. Unlimited
+    // memory without a swap limit is unlimited swap too, as on v1 (runc's
+    // ConvertMemorySwapToCgroupV2Value: `update --memory -1` lifts both).
+    if (m.limit === -1 && !set(m.swap)) w.push({ controller: 'unified', file: 'memory.swap.max', value: 'max', ifExists: true });
+    else if (set(m.swap)) put('memory.swap.max', m.swap < 0 ? 'max' : num(m.swap - (m.limit ?? 0)));
     if (m.kernel !== undefined || m.kernelTCP !== undefined) warn('kernel memory limits have no cgroup v2 equivalent; not written (as runc)');
   }
   const c = r.cpu;

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { controllerDir } from './index.js';
+import { unifiedOnly } from './paths.js';
 
 type Entry = { major: number; minor: number; op: string; value: number };
 
@@ -164,8 +165,7 @@ function v2Stats(dir: string): Stats {
 
 /** On a hybrid host the v1 controllers hold the numbers; on v2 the unified directory. */
 export function cgroupStats(paths: Record<string, string>): Stats {
-  const v1 = Object.keys(paths).some((k) => k !== 'unified');
-  return v1 ? v1Stats(paths) : v2Stats(paths.unified);
+  return unifiedOnly(paths) ? v2Stats(paths.unified) : v1Stats(paths);
 }
 
 /** JSON text of a value holding stats, with every counter as an exact JSON number. */

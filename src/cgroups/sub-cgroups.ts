@@ -1,6 +1,7 @@
 /** exec --cgroup: the sub-cgroups of the container's a process joins instead of its own (runc's getSubCgroupPaths). */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { unifiedOnly } from './paths.js';
 
 /** Controller → sub-path ("" for every controller, and for v2's single path). */
 export type SubCgroups = Map<string, string>;
@@ -32,7 +33,7 @@ export function parseSubCgroups(args: string[] | undefined): SubCgroups {
  */
 export function execCgroupProcs(paths: Record<string, string>, sub: SubCgroups): string[] {
   // On v2 the one path is the "" entry, and controller prefixes mean nothing (as runc).
-  const v2 = Object.keys(paths).join() === 'unified';
+  const v2 = unifiedOnly(paths);
   const names = Object.keys(paths).flatMap((name) => name.split(','));
   for (const ctrl of sub.keys()) {
     if (ctrl && !v2 && !names.includes(ctrl)) throw new ConfigError('--cgroup', `unknown controller ${ctrl} in the container's cgroups`, 'check flags');

@@ -42,7 +42,7 @@ import { connectCallerSocket } from '../caller-path.js';
 import { checkTerminal, exitCodeOf, relaySignals } from '../process/foreground.js';
 import { consolePair, type ConsolePair, type TerminalProxy } from '../tty/proxy.js';
 import { withContainer } from './lock.js';
-import { currentStatus, initAlive, readSavedConfig, type SavedState } from './state.js';
+import { currentStatus, initAlive, onInitGone, readSavedConfig, type SavedState } from './state.js';
 
 export interface ExecOptions extends ExecFlags {
   id: string;
@@ -99,21 +99,6 @@ function notifiesShimCalls(seccomp: SeccompConfig | undefined): boolean {
   return (seccomp?.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.some((n) => SHIM_SYSCALLS.has(n)));
 }
 
-
-/**
- * Calls `onGone` if the container's init exits before the returned
- * function is called (looked at every 100 ms, by its pid and start time:
- * a timer, not another wait on the engine's worker thread, which the sync
- * socket's wait holds).
- */
-function whileInitLives(s: SavedState, onGone: () => void): () => void {
-  const timer = setInterval(() => {
-    if (initAlive(s)) return;
-    clearInterval(timer);
-    onGone();
-  }, 100);
-  return () => clearInterval(timer);
-}
 
 /**
  * The seccomp agent's notify fd, which the init sends us: the agent gets it
@@ -203,7 +188,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
     // the container's (a fifo at /etc/passwd) when the container goes.
-    if (pidNsFd !== undefined) stopWatch = whileInitLives(s, () => killQuietly(pid));
+    if (pidNsFd !== undefined) stopWatch = onInitGone(s, 100, () => killQuietly(pid));
     const plan = launched.initPlan({
       proxiedConsole: (pair !== undefined && !opts.consoleSocket) || undefined,
       seccompNotifyToParent: agentFd !== undefined || undefined,

@@ -7,7 +7,7 @@ import { NotifyRelay } from '../systemd/notify.js';
 import type { Sys } from '../sys/types.js';
 import { withContainer } from './lock.js';
 import { atFd } from '../caller-path.js';
-import { currentStatus, initAlive, stateDir, type SavedState } from './state.js';
+import { currentStatus, initAlive, onInitGone, stateDir, type SavedState } from './state.js';
 
 export interface StartOptions {
   /**
@@ -46,15 +46,28 @@ export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptio
   await relay?.relayReady(s.pid, () => initAlive(s));
 }
 
-/** Settles with 'died' once the init is gone (killed, or exited), polled: a pending fifo open or read has no other way out. */
+/** Settles with 'died' once the init is gone (killed, or exited): a pending fifo open or read has no other way out. */
 function initDeath(s: SavedState): { died: Promise<'died'>; stop: () => void } {
+  let stop = () => {};
+  const died = new Promise<'died'>((resolve) => (stop = onInitGone(s, 20, () => resolve('died'))));
+  return { died, stop };
+}
+
+/**
+ * What `pending` comes to, when the poller saw the init gone first: a
+ * program that exits at once (`ls`) may be gone before our open or read,
+ * which the kernel has completed, reaches us; the init's end is closed by
+ * then, so what the kernel has settles at once. 'died' only if it does not.
+ */
+async function orOnceSettled<T>(pending: Promise<T>, first: T | 'died'): Promise<T | 'died'> {
+  if (first !== 'died') return first;
   let timer: NodeJS.Timeout | undefined;
-  const died = new Promise<'died'>((resolve) => {
-    timer = setInterval(() => {
-      if (!initAlive(s)) resolve('died');
-    }, 20);
-  });
-  return { died, stop: () => clearInterval(timer) };
+  const late = new Promise<'died'>((resolve) => (timer = setTimeout(() => resolve('died'), 200)));
+  try {
+    return await Promise.race([pending, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -66,13 +79,14 @@ async function releaseInit(s: SavedState, fifo: string): Promise<void> {
   const death = initDeath(s);
   try {
     const opened = fs.promises.open(fifo, fs.constants.O_RDONLY);
-    const first = await Promise.race([opened, death.died]);
+    const first = await orOnceSettled(opened, await Promise.race([opened, death.died]));
     if (first === 'died') {
       opened.then((fh) => fh.close()).catch(() => {});
       throw new RuntimeError('', 'cannot start a container that has stopped');
     }
     faultPoint('fifo-opened');
-    const data = await Promise.race([first.readFile(), death.died]).finally(() => void first.close().catch(() => {}));
+    const reading = first.readFile();
+    const data = await orOnceSettled(reading, await Promise.race([reading, death.died])).finally(() => void first.close().catch(() => {}));
     // No byte: the init died, or another start read it first (runc's message for that).
     if (data === 'died' || data.length === 0) throw new RuntimeError('', initAlive(s) ? 'cannot start an already running container' : 'cannot start a container that has stopped');
   } finally {

@@ -211,6 +211,21 @@ export function initAlive(s: SavedState): boolean {
   return s.pid > 0 && processStartTime(s.pid) === s.pidStartTime;
 }
 
+/**
+ * Calls `onGone` once the container's init is gone (looked at every
+ * `everyMs`, by its pid and start time: a timer, not a wait on the engine's
+ * worker thread, which a pending fifo open or sync socket read may hold),
+ * unless the returned function is called first.
+ */
+export function onInitGone(s: SavedState, everyMs: number, onGone: () => void): () => void {
+  const timer = setInterval(() => {
+    if (initAlive(s)) return;
+    clearInterval(timer);
+    onGone();
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
 export function currentStatus(root: string, s: SavedState): Status {
   if (!initAlive(s)) return 'stopped';
   if (s.phase === 'creating') return 'creating';

@@ -83,6 +83,19 @@ function merge(into: ResourcesConfig, r: ResourcesConfig): ResourcesConfig {
   return out as ResourcesConfig;
 }
 
+/**
+ * A CPU quota or period given alone keeps the other's saved value, as
+ * runc's update does ("set new quota, leave period at old value"): cgroup
+ * v2 holds both in one file (cpu.max), which would otherwise lose the
+ * quota when only the period changes.
+ */
+function withSavedCpuPair(r: ResourcesConfig, saved: ResourcesConfig | undefined): ResourcesConfig {
+  const cpu = r.cpu;
+  const old = saved?.cpu;
+  if (!cpu || !old || (cpu.quota === undefined) === (cpu.period === undefined)) return r;
+  return { ...r, cpu: { ...cpu, quota: cpu.quota ?? old.quota, period: cpu.period ?? old.period } };
+}
+
 export async function update(sys: Sys, ctx: Context, id: string, resources: unknown): Promise<void> {
   const s = readState(ctx.root, id);
   const cgroups = cgroupManager(s, { rootless: ctx.rootless, sys });
@@ -95,7 +108,7 @@ export async function update(sys: Sys, ctx: Context, id: string, resources: unkn
     // at create (runc 1.1.5 skips them on update; runc 1.2 applies them).
     // Computed first, so that a value that does not convert changes nothing.
     const devices = resources.devices?.length ? { linuxDevices: config.linux?.devices } : undefined;
-    await cgroups.apply(cgroups.prepare({ resources, devices, warn: ctx.warn }));
+    await cgroups.apply(cgroups.prepare({ resources: withSavedCpuPair(resources, config.linux?.resources), devices, warn: ctx.warn }));
     faultPoint('update-written');
     config.linux = { ...config.linux, resources: merge(config.linux?.resources ?? {}, resources) };
     writeSavedConfig(ctx.root, id, config);

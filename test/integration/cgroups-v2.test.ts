@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningContainer, cli, startContainer, waitUntil } from './helpers.js';
+import { type RunningContainer, cli, makeBundle, removeBundle, startContainer, waitUntil } from './helpers.js';
 
 const v2Host = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
 let c: RunningContainer;
@@ -90,4 +90,40 @@ describe('cgroups v2', () => {
     expect(cli(c.root, ['delete', '--force', c.id]).status).toBe(0);
     expect(fs.existsSync(dir)).toBe(false);
   });
+});
+
+// runc's update.bats "update cgroup cpu limits" and "update cgroup v1/v2
+// common limits", beside runc 1.1.5: v2 keeps the CPU quota and period in
+// one file (cpu.max) and swap apart from memory (memory.swap.max), so what
+// an update was not given must come from what the container has.
+describe('update on v2 keeps what it was not given, as runc', () => {
+  const runtimes = [['ocirun', undefined], ['runc', '/usr/sbin/runc']] as const;
+  for (const [name, runtime] of runtimes) {
+    it(`${name}: --cpu-period alone keeps the quota; --memory -1 lifts the swap limit with it`, () => {
+      const root = fs.mkdtempSync('/tmp/ocirun-v2-update-');
+      const id = `v2-update-${name}-${process.pid}`;
+      const cgroupsPath = `/ocirun-test-v2-update-${name}-${process.pid}`;
+      const bundle = makeBundle('ocirun-v2-update-', ['sleep', '1000'], (config) => {
+        config.linux.cgroupsPath = cgroupsPath;
+        config.linux.resources = { cpu: { quota: 500000, period: 1000000 } };
+      });
+      const dir = path.join('/sys/fs/cgroup', cgroupsPath);
+      const read = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8').trim();
+      const update = (...flags: string[]) => expect(cli(root, ['update', ...flags, id], { runtime }).status).toBe(0);
+      try {
+        expect(cli(root, ['run', '-d', '--bundle', bundle, id], { runtime, detached: true }).status).toBe(0);
+        expect(read('cpu.max')).toBe('500000 1000000');
+        update('--cpu-period', '900000');
+        expect(read('cpu.max')).toBe('500000 900000');
+        update('--memory', '52428800', '--memory-swap', '96468992');
+        expect([read('memory.max'), read('memory.swap.max')]).toEqual(['52428800', '44040192']);
+        update('--memory', '-1');
+        expect([read('memory.max'), read('memory.swap.max')]).toEqual(['max', 'max']);
+      } finally {
+        cli(root, ['delete', '-f', id], { runtime });
+        removeBundle(bundle);
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
 });
