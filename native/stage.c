@@ -781,9 +781,15 @@ static int clone_proc(const struct instructions *in)
  * <index>" attached (SCM_RIGHTS) and exits; nothing is forked or exec'd.
  * runc 1.3 does the same from a thread of its parent (goCreateMountSources).
  */
-static void serve_mount_source(void) __attribute__((noreturn));
-static void serve_mount_source(void)
+static void serve_mount_source(pid_t parent) __attribute__((noreturn));
+static void serve_mount_source(pid_t parent)
 {
+	/* Nothing to answer once the parent is gone (killed while we wait on a
+	 * source that does not answer): we go with it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != parent)
+		_exit(1);
 	struct instructions in;
 	read_instructions(&in);
 	if (in.njoins != 1 || in.join_flags[0] != CLONE_NEWNS || in.unshare_flags || in.root_fd >= 0 || in.timens_fd >= 0 || binds.n != 1)
@@ -814,6 +820,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sync_fd = (int)fd;
+	pid_t parent = getppid();
 	reexec_sealed(argv);
 	close_own_executable_fd();
 	/* No other process of the container may ptrace us or open our memory
@@ -822,7 +829,7 @@ int main(int argc, char **argv)
 		fail("prctl(PR_SET_DUMPABLE)");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[stage]", 0, 0, 0);
 	if (strcmp(argv[2], OCIRUN_STAGE_MOUNT_SOURCE_MODE) == 0)
-		serve_mount_source();
+		serve_mount_source(parent);
 
 	struct instructions in;
 	read_instructions(&in);
