@@ -346,9 +346,11 @@ static void chroot_to_fd(int fd, const char *what)
  * search. As runc does, a process that stays root on the host (a helper
  * forked before any join) enters the container's mount namespace once it
  * exists, before anything of the container runs, and there takes a
- * detached copy (open_tree) of each source, id-mapped where asked, for the
- * init to move into place. The copies come back over a socket pair and
- * stay open across the exec; their numbers go to the parent ("bind-fd").
+ * detached copy (open_tree) of each source, for the init to move into
+ * place. The copies come back over a socket pair and stay open across the
+ * exec; their numbers go to the parent ("bind-fd"). An id-mapped source is
+ * copied the same way (bind_source_tree), but at its mount's turn, by the
+ * stage run again in its mount-source mode (serve_mount_source).
  */
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000
@@ -538,17 +540,6 @@ static void collect_bind_sources(void)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_with(ECHILD, "bind sources: the helper ended abnormally");
 	close(binds.sock);
-	/* The id maps' user namespaces are the helper's business only. */
-	for (int i = 0; i < binds.n; i++) {
-		int fd = binds.list[i].userns_fd;
-		if (!(binds.list[i].flags & BIND_IDMAP))
-			continue;
-		int seen = 0;
-		for (int j = 0; j < i; j++)
-			seen |= (binds.list[j].flags & BIND_IDMAP) && binds.list[j].userns_fd == fd;
-		if (!seen)
-			close(fd);
-	}
 }
 
 struct instructions {
@@ -833,6 +824,11 @@ int main(int argc, char **argv)
 
 	struct instructions in;
 	read_instructions(&in);
+	/* An id-mapped source is copied at its mount's turn (serve_mount_source),
+	 * never before the init runs: its user namespace fd is not the init's. */
+	for (int i = 0; i < binds.n; i++)
+		if (binds.list[i].flags & BIND_IDMAP)
+			fail_with(EINVAL, "bad bind line: an id-mapped source is copied at its turn (mount-source)");
 	/* Bind sources: the helper forks here, while the stage is the caller. */
 	start_bind_helper();
 	/* Before any join: cloning the host's mounts needs the host's privileges,

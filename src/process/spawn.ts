@@ -35,8 +35,8 @@ export interface StageLaunch {
   containerId: string;
   /** process.oomScoreAdj, written by us from the host: in a user namespace the process could not lower it. */
   oomScoreAdj?: number;
-  /** Bind sources the stage copies in the container's mount namespace ("bind" instructions). */
-  bindSources?: BindSourceRequest[];
+  /** Bind sources the stage copies in the container's mount namespace before the init runs ("bind" instructions); none id-mapped. */
+  bindSources?: Omit<BindSourceRequest, 'idmap'>[];
 }
 
 /** A bind mount whose source the stage copies for the init (see StageInstruction "bind"). */
@@ -186,15 +186,8 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     `_OCIRUN_CONTAINER=${opts.containerId}`,
     ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
   ];
-  // The user namespaces of id-mapped bind sources, for the stage's helper (the stage closes them).
-  const bindInstructions = (opts.bindSources ?? []).map((b): StageInstruction => {
-    let usernsFd = 0;
-    if (b.idmap) {
-      usernsFd = fds.indexOf(b.idmap.usernsFd, keepFds + 1);
-      if (usernsFd < 0) usernsFd = fds.push(b.idmap.usernsFd) - 1;
-    }
-    return bindInstruction(b, usernsFd);
-  });
+  // Copies without an id map: those are made at their turn (mountSourceCopy).
+  const bindInstructions = (opts.bindSources ?? []).map((b) => bindInstruction(b, 0));
   // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
   const koffi = koffiFdForInit((name, bytes) => sealedMemfd(sys, name, bytes));
   if (koffi !== undefined) {

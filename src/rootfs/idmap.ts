@@ -80,7 +80,7 @@ export const sourceAtItsTurn = (m: MountPlan): boolean => m.bind && m.idmap !== 
  * mounts before it (a copy would be taken before any of them), so the init
  * binds it, by path, in its turn, as it reaches the rootfs anyway.
  */
-export function bindSourceRequests(mounts: MountPlan[], opts: { copyAll: boolean; rootfs: string }): BindSourceRequest[] {
+export function bindSourceRequests(mounts: MountPlan[], opts: { copyAll: boolean; rootfs: string }): Omit<BindSourceRequest, 'idmap'>[] {
   const inRootfs = (source: string) => containerDestination(opts.rootfs, source) !== path.posix.normalize(source);
   return [...mounts.entries()]
     .filter(([, m]) => opts.copyAll && m.bind && !sourceAtItsTurn(m) && !inRootfs(m.source))

@@ -49,6 +49,7 @@ describe.skipIf(!fs.existsSync(stage) && process.env.CI !== 'true')('C stage ins
     ['a bind flag the stage does not know', 'bind 0 8 0 /tmp\nend\n', /^error bad bind line/],
     ['a negative bind index', 'bind -1 1 0 /tmp\nend\n', /^error bad bind line/],
     ['an id map whose user namespace fd is not open', 'bind 2 2 77 /tmp\nend\n', /^error bind-source 2 user namespace fd 77: Bad file descriptor/],
+    ['an id-mapped bind before the init runs (those come at their turn)', 'bind 2 2 0 /tmp\nend\n', /^error bad bind line: an id-mapped source is copied at its turn \(mount-source\): Invalid argument/],
     ['too many binds', `${'bind 0 0 0 /tmp\n'.repeat(513)}end\n`, /^error too many bind instructions/],
   ];
   for (const [name, input, want] of cases) {
