@@ -16,8 +16,6 @@ import { callerIgnoredSignals, execShim } from '../engine.js';
 import { RuntimeError, step } from '../errors.js';
 import type { HookState } from '../hooks/index.js';
 import { log } from '../log.js';
-import type { MemoryPolicyPlan, ProcessPlan } from '../config/plan.js';
-import type { SeccompConfig } from '../config/schema.js';
 import { rootlessEuid } from '../container/rootless.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
@@ -27,24 +25,19 @@ import type { InitPlan } from './init-plan.js';
 import { SHIM_MEMFD_NAME, type Message } from './messages.js';
 import { launch, type LaunchedProcess, type StageLaunch } from './spawn.js';
 
-/** What every process is started with, create's init and an exec'd one alike. */
-export interface ProcessRequest {
+/** The InitPlan fields that a command gives as they are, for create's init and an exec'd process alike. */
+type GivenField = 'process' | 'seccomp' | 'personality' | 'memoryPolicy' | 'keyring' | 'inUserNs';
+
+/** What every process is started with: those fields, and how to start and report. */
+export interface ProcessRequest extends Pick<InitPlan, GivenField> {
   stage: StageLaunch;
-  process: ProcessPlan;
-  seccomp?: SeccompConfig;
-  personality?: number;
-  memoryPolicy?: MemoryPolicyPlan;
-  /** The container's session keyring to join or make; none with --no-new-keyring. */
-  keyring?: string;
-  /** Whether the process is in a user namespace other than the host's. */
-  inUserNs: boolean;
-  /** An fd of ours among stage.extraFds: the console socket (or the terminal proxy's end). */
+  /** An fd of ours among stage.extraFds: the console socket (or the terminal proxy's end); the plan gets its number in the process. */
   consoleFd?: number;
   warn: (msg: string) => void;
 }
 
 /** The fields of the InitPlan that the launcher fills in for every process. */
-type CommonField = 'process' | 'rootFd' | 'procFd' | 'keepFds' | 'consoleFd' | 'shimPath' | 'seccomp' | 'personality' | 'memoryPolicy' | 'keyring' | 'inUserNs' | 'rootlessEuid' | 'ignoredSignals' | 'debug';
+type CommonField = GivenField | 'rootFd' | 'procFd' | 'keepFds' | 'consoleFd' | 'shimPath' | 'rootlessEuid' | 'ignoredSignals' | 'debug';
 
 export interface Launched extends LaunchedProcess {
   /** The plan for the init: the fields every process has, then the command's own. */

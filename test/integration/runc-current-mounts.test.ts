@@ -175,6 +175,7 @@ describe('bind mount flags on a source that carries its own (runc 1.2+, mounts_s
     expect(r.ocirun.stdout).toBe('');
     expect(r.ocirun.left).toEqual([]);
     expect(r.ocirun.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+    // runc's words: error mounting "SOURCE" to rootfs at "DEST" (quoted again in the log line)
     expect(r.ocirun.stderr).toContain(`error mounting \\"${scratch}/src\\" to rootfs at \\"/mnt\\"`);
     if (old === 'fails') {
       expect(r.runc.status).toBe(1);
