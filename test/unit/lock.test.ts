@@ -83,7 +83,8 @@ describe('lockHeld', () => {
     // -o: the lock stays with flock(1), not its sleep, and goes with it.
     const holder = spawn('flock', ['-x', '-o', dir, 'sleep', '30'], { stdio: 'ignore', detached: true });
     try {
-      for (let i = 0; i < 100 && !lockHeld(dir); i++) await pause(20);
+      // flock(1) takes a moment to start on a loaded machine.
+      for (let i = 0; i < 500 && !lockHeld(dir); i++) await pause(20);
       expect(lockHeld(dir)).toBe(true);
       // Another directory on the same file system is not locked.
       const other = path.join(root, 'other');
@@ -94,6 +95,7 @@ describe('lockHeld', () => {
       process.kill(-holder.pid!, 'SIGKILL');
       await new Promise((r) => holder.on('exit', r));
     }
+    for (let i = 0; i < 100 && lockHeld(dir); i++) await pause(20);
     expect(lockHeld(dir)).toBe(false);
   });
 });
