@@ -95,16 +95,23 @@ export class SystemdScopeManager extends CgroupfsManager {
     return true;
   }
 
+  /**
+   * The unit's properties first, then the files, as runc's systemd
+   * managers' Set: systemd writes its own idea of a file when a property
+   * changes (cpu.max from CPUQuotaPerSecUSec, rounded to 10 ms, or with its
+   * default period), and the files must have the last word.
+   */
   override async apply(res: PreparedResources): Promise<void> {
     const props = [...res.properties, ...this.deviceProperties(res)];
-    this.applyFiles(res);
-    if (!props.length) return;
-    const bus = await this.connect();
-    try {
-      bus.setUnitProperties(this.scope.unit, props);
-    } finally {
-      bus.close();
+    if (props.length) {
+      const bus = await this.connect();
+      try {
+        bus.setUnitProperties(this.scope.unit, props);
+      } finally {
+        bus.close();
+      }
     }
+    this.applyFiles(res);
   }
 
   /**

@@ -104,10 +104,13 @@ export function resourceProperties(layout: CgroupLayout, r: ResourcesConfig | un
   const t = (name: string, value: number | bigint) => props.push({ name, type: 't', value: BigInt(value) });
   const m = r?.memory;
   const limit = m?.limit ?? 0;
-  if (limit > 0) t(v2 ? 'MemoryMax' : 'MemoryLimit', limit);
+  // -1 is unlimited: runc passes it on as uint64, systemd's infinity.
+  if (limit > 0 || limit === -1) t(v2 ? 'MemoryMax' : 'MemoryLimit', limit > 0 ? limit : UINT64_INFINITY);
   if (v2 && m?.reservation) t('MemoryLow', m.reservation);
   // cgroup v2 counts swap alone: runc's ConvertMemorySwapToCgroupV2Value.
-  if (v2 && m?.swap !== undefined && m.swap !== null && m.swap !== 0) {
+  // Unlimited memory without a swap limit is unlimited swap too (runc's ConvertMemorySwapToCgroupV2Value).
+  if (v2 && limit === -1 && !m?.swap) t('MemorySwapMax', UINT64_INFINITY);
+  else if (v2 && m?.swap !== undefined && m.swap !== null && m.swap !== 0) {
     if (m.swap === -1) t('MemorySwapMax', UINT64_INFINITY);
     else if (limit > 0 && m.swap >= limit) t('MemorySwapMax', m.swap - limit);
   }

@@ -37,6 +37,14 @@ describe('systemd cgroup driver: names and paths (runc ExpandSlice, getUnitName)
     expect(names(v1).MemoryMax).toBeUndefined();
   });
 
+  it('passes an unlimited memory limit on as infinity, and its swap with it (runc: -1 as uint64)', () => {
+    const props = (l: CgroupLayout, memory: object) => Object.fromEntries(resourceProperties(l, { memory } as never).map((p) => [p.name, p.value]));
+    const infinity = 2n ** 64n - 1n;
+    expect(props(v2, { limit: -1 })).toEqual({ MemoryMax: infinity, MemorySwapMax: infinity });
+    expect(props(v2, { limit: -1, swap: -1 })).toEqual({ MemoryMax: infinity, MemorySwapMax: infinity });
+    expect(props(v1, { limit: -1 })).toEqual({ MemoryLimit: infinity });
+  });
+
   it("maps CPU limits as runc's addCpuQuota and addCpuset do", () => {
     const props = (l: CgroupLayout, cpu: object) => Object.fromEntries(resourceProperties(l, { cpu } as never).map((p) => [p.name, p.value]));
     // 20000/100000 us: 200 ms per second; 12345/100000: 123450 us rounded up to 130 ms.
