@@ -207,8 +207,13 @@ function writeCgroupProcs(file: string, pid: number): NodeJS.ErrnoException | un
 
 /** "no such file or directory (ENOENT)" from Node's "ENOENT: no such file or directory, open '...'". */
 function errnoText(err: NodeJS.ErrnoException): string {
-  return err.code ? `${err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '')} (${err.code})` : err.message;
+  if (!err.code) return err.message;
+  const text = LIBC_TEXT[err.code] ?? err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '');
+  return `${text} (${err.code})`;
 }
+
+/** Where Node's (libuv's) text for an errno is not the C library's, which runc prints and its tests match. */
+const LIBC_TEXT: Record<string, string> = { EBUSY: 'device or resource busy', EAGAIN: 'resource temporarily unavailable' };
 
 /**
  * The memory and pids limits the cgroups have now, as resources (for
