@@ -36,6 +36,8 @@ export interface HostFacts {
   /** The errno code stat(2) fails with for `p` (ENOENT, EACCES, ...), if it does. */
   statError(p: string): string | undefined;
   isDirectory(p: string): boolean;
+  /** What `p` is when it is not a regular file (namespace files are): "fifo", "directory", ...; undefined for a file. */
+  notAFile(p: string): string | undefined;
   appArmor(): boolean;
   selinux(): boolean;
   /** Whether `nsPath` is the namespace of this type (mnt, net) this process is in. */
@@ -70,6 +72,11 @@ export const realHost: HostFacts = {
     } catch {
       return false;
     }
+  },
+  notAFile: (p) => {
+    const st = fs.statSync(p);
+    if (st.isFile()) return undefined;
+    return st.isFIFO() ? 'fifo' : st.isDirectory() ? 'directory' : st.isSocket() ? 'socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : 'not a file';
   },
   appArmor: appArmorEnabled,
   selinux: selinuxEnabled,
@@ -274,6 +281,10 @@ function namespaces({ linux, host }: CheckInput): void {
     const code = host.statError(ns.path);
     // A rootless caller cannot reach another user's namespaces: EACCES, not "does not exist".
     if (code) throw new ConfigError(`linux.namespaces[${i}].path`, code === 'ENOENT' ? `${ns.path} does not exist` : `${ns.path}: stat: ${code}`);
+    // Namespace files (/proc/PID/ns/*, or one bound elsewhere) are regular
+    // files; opening a fifo there would hang create for good (runc 1.3.6's too).
+    const what = host.notAFile(ns.path);
+    if (what) throw new ConfigError(`linux.namespaces[${i}].path`, `${ns.path} is a ${what}, not a namespace file (EINVAL)`);
     // pivot_root in the runtime's own mount namespace would move the host's root (runc does not check).
     if (ns.type === 'mount' && host.isOwnNamespace(ns.path, 'mnt')) {
       throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");

@@ -12,6 +12,12 @@ let root: string;
 let bundle: string;
 
 const leftovers = (id: string) => leftoversOf(root, id, bundle);
+/** A fifo in the test's root, made once. */
+function fifoPath(): string {
+  const p = path.join(root, 'a-fifo');
+  if (!fs.existsSync(p)) expect(spawnSync('mkfifo', [p]).status).toBe(0);
+  return p;
+}
 
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-bad-root-'));
@@ -48,6 +54,8 @@ const cases: [string, (c: any) => void, RegExp][] = [
   ['cgroupsPath at the hierarchy root', (c) => (c.linux.cgroupsPath = '/'), /linux\.cgroupsPath: "\/" names the root of the cgroup hierarchy/],
   ['cgroupsPath with ..', (c) => (c.linux.cgroupsPath = '/a/../../b'), /linux\.cgroupsPath: .* must not contain "\.\."/],
   ['relative cwd', (c) => (c.process.cwd = 'rel'), /process\.cwd: "rel" must be an absolute path/],
+  // runc 1.3.6 opens it and waits for good (runc 1.1.5 fails first, on the missing maps).
+  ['a namespace path that is a fifo', (c) => c.linux.namespaces.push({ type: 'user', path: fifoPath() }), /linux\.namespaces\[\d+\]\.path: .* is a fifo, not a namespace file \(EINVAL\)/],
   ['program not found', (c) => (c.process.args = ['no-such-program']), /"no-such-program": executable file not found in \$PATH/],
   ['mount source missing', (c) => c.mounts.push({ destination: '/m', type: 'bind', source: '/no/such/source', options: ['bind'] }), /error mounting "\/no\/such\/source" to rootfs at "\/m": .*ENOENT/],
   // In a user namespace the C stage's helper copies the sources; its errors name the mount just the same.

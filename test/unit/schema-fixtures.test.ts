@@ -22,6 +22,7 @@ const anyHost: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
   sysctlExists: () => true,
   statError: () => undefined,
+  notAFile: () => undefined,
   isDirectory: () => true,
   appArmor: () => true,
   selinux: () => true,

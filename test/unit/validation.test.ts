@@ -10,6 +10,7 @@ const host: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
   sysctlExists: (n) => n === 'net.ipv4.ip_forward' || n === 'kernel.shmmax',
   statError: (p) => (p === '/nonexistent/ns' ? 'ENOENT' : undefined),
+  notAFile: (p) => (p === '/run/a-fifo' ? 'fifo' : undefined),
   isDirectory: (p) => !p.endsWith('/missing'),
   appArmor: () => false,
   selinux: () => false,
@@ -74,6 +75,7 @@ describe('config validation', () => {
     expect(plan.join).toEqual([]);
   });
   it('namespace path that does not exist', () => expectField((c) => (c.linux.namespaces[1] = { type: 'network', path: '/nonexistent/ns' }), 'linux.namespaces[1].path'));
+  it('namespace path that is a fifo, not a namespace file', () => expectField((c) => (c.linux.namespaces[1] = { type: 'network', path: '/run/a-fifo' }), 'linux.namespaces[1].path'));
   it('empty args', () => expectField((c) => (c.process.args = []), 'process.args', /empty/));
   it('negative uid', () => expectField((c) => (c.process.user.uid = -1), 'process.user.uid', /must be >= 0/));
   it('unknown rlimit', () => expectField((c) => c.process.rlimits.push({ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }), 'process.rlimits[1].type', /unknown rlimit/));
