@@ -36,6 +36,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <elf.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -198,6 +199,34 @@ static int is_sealed_self(void)
 	return seals >= 0 && (seals & F_SEAL_WRITE);
 }
 
+/*
+ * A sealed, anonymous copy of the file `src` (closed), with `mode`: nothing
+ * can change it once made, and no path leads to it.
+ */
+static int sealed_copy(int src, const char *name, mode_t mode)
+{
+	int mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (mfd < 0 && errno == EINVAL)
+		mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		fail("memfd_create %s", name);
+	struct stat st;
+	if (fstat(src, &st) < 0)
+		fail("fstat (copy to memfd %s)", name);
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(mfd, src, &off, st.st_size - off);
+		if (n <= 0)
+			fail("copy to memfd %s", name);
+	}
+	close(src);
+	if (fchmod(mfd, mode) < 0)
+		fail("fchmod memfd %s", name);
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		fail("seal memfd %s", name);
+	return mfd;
+}
+
 /* Re-exec from a sealed, anonymous copy of this binary (runc's cloned_binary). */
 static void reexec_sealed(char **argv)
 {
@@ -206,26 +235,69 @@ static void reexec_sealed(char **argv)
 	int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (src < 0)
 		fail("open /proc/self/exe");
-	int mfd = memfd_create("ocirun-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-	if (mfd < 0 && errno == EINVAL)
-		mfd = memfd_create("ocirun-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0)
-		fail("memfd_create");
-	struct stat st;
-	if (fstat(src, &st) < 0)
-		fail("fstat /proc/self/exe");
-	off_t off = 0;
-	while (off < st.st_size) {
-		ssize_t n = sendfile(mfd, src, &off, st.st_size - off);
-		if (n <= 0)
-			fail("copy /proc/self/exe to memfd");
-	}
-	close(src);
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		fail("seal memfd");
+	int mfd = sealed_copy(src, "ocirun-stage", 0700);
 	extern char **environ;
 	syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
 	fail("execveat sealed memfd");
+}
+
+/*
+ * What makes the engine unreachable from the container's user namespace
+ * while it sets the container up. The engine is exec'd after the joins, so
+ * the kernel would give its memory the container's user namespace
+ * (mm->user_ns), and a process of a joined user namespace holding
+ * CAP_SYS_PTRACE there (a pod's neighbour in a shared pid namespace) could
+ * then open its /proc/PID/ns/mnt or /proc/PID/root although it is not
+ * dumpable: before pivot_root that is the host's /. runc's init is exec'd
+ * in the host's user namespace before it joins, which rules that out; a
+ * multi-threaded engine cannot join a user namespace after its exec. But
+ * the kernel also moves mm->user_ns up to the first user namespace that
+ * owns the exec'd file when the file is unreadable to the process
+ * (would_dump): here that is the host's, since the copy is host root's
+ * (made before the joins) and mode 0111. So a dynamically linked engine is
+ * run by such a copy of its ELF interpreter (ld.so runs the program given
+ * as its argument, which it reads through the engine's fd). Returns -1 for
+ * a static engine. A rootless caller's copy is its own, and its user is
+ * the container's root: that one protects nothing, as the README says.
+ */
+static int unreadable_interpreter(int tree, const char *engine_path)
+{
+	int fd = openat(tree, engine_path + 1, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open %s in the copy of the host's mounts", engine_path);
+	struct stat st;
+	/* An engine that others may not read is unreadable to the container's
+	 * root itself (ld.so could not read it either). */
+	if (fstat(fd, &st) < 0 || !(st.st_mode & S_IROTH)) {
+		close(fd);
+		return -1;
+	}
+	Elf64_Ehdr eh;
+	char interp[PATH_MAX];
+	interp[0] = 0;
+	if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+		for (int i = 0; i < eh.e_phnum; i++) {
+			Elf64_Phdr ph;
+			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof(ph))) != (ssize_t)sizeof(ph))
+				break;
+			if (ph.p_type != PT_INTERP)
+				continue;
+			if (ph.p_filesz < 2 || ph.p_filesz > sizeof(interp) ||
+			    pread(fd, interp, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz || interp[ph.p_filesz - 1] != 0 || interp[0] != '/') {
+				errno = ENOEXEC;
+				fail("read the ELF interpreter of %s", engine_path);
+			}
+			break;
+		}
+	}
+	close(fd);
+	if (!interp[0])
+		return -1;
+	int src = openat(tree, interp + 1, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		fail("open %s (the engine's ELF interpreter)", interp);
+	return sealed_copy(src, "ocirun-ld.so", 0111);
 }
 
 /*
@@ -255,6 +327,21 @@ static int clone_host_tree(void)
 	return fd;
 }
 
+/* The engine, by fd, and the copy of its interpreter that runs it (-1: exec'd itself). */
+struct engine {
+	int fd;
+	int interp;
+};
+
+static struct engine open_engine(int tree, const char *path)
+{
+	struct engine e = { openat(tree, path + 1, O_PATH | O_CLOEXEC), -1 };
+	if (e.fd < 0)
+		fail("open %s in the copy of the host's mounts", path);
+	e.interp = unreadable_interpreter(tree, path);
+	return e;
+}
+
 /*
  * The copy of the host's mounts for a rootless caller, who has no
  * privileges over the host's mount namespace: once it is root of the
@@ -262,7 +349,7 @@ static int clone_host_tree(void)
  * is a copy of the host's that it may clone. Before any mount namespace is
  * joined, so it is the host's mounts that are copied.
  */
-static void clone_host_tree_in_userns(int *host_tree, int *engine, const char *engine_path)
+static void clone_host_tree_in_userns(int *host_tree, struct engine *engine, const char *engine_path)
 {
 	if (*host_tree >= 0)
 		return;
@@ -271,9 +358,7 @@ static void clone_host_tree_in_userns(int *host_tree, int *engine, const char *e
 	*host_tree = clone_host_tree();
 	if (*host_tree < 0)
 		fail("open_tree / (a copy of the host's mounts for the engine)");
-	*engine = openat(*host_tree, engine_path + 1, O_PATH | O_CLOEXEC);
-	if (*engine < 0)
-		fail("open %s in the copy of the host's mounts", engine_path);
+	*engine = open_engine(*host_tree, engine_path);
 }
 
 /*
@@ -659,7 +744,7 @@ static void become_root_of_joined_userns(const char *path)
 }
 
 /* One pass over the joins left: of the user namespace, or of the others. */
-static void join_pass(struct instructions *in, int user, int skip_eperm, int *host_tree, int *engine, const char *engine_path)
+static void join_pass(struct instructions *in, int user, int skip_eperm, int *host_tree, struct engine *engine, const char *engine_path)
 {
 	for (int i = 0; i < in->njoins; i++) {
 		unsigned long flag = in->join_flags[i];
@@ -692,7 +777,7 @@ static void join_pass(struct instructions *in, int user, int skip_eperm, int *ho
  * caller's privileges before they are given up, and one that only the
  * user namespace's root may join (a rootless caller's) after.
  */
-static void join_namespaces(struct instructions *in, int *host_tree, int *engine, const char *engine_path)
+static void join_namespaces(struct instructions *in, int *host_tree, struct engine *engine, const char *engine_path)
 {
 	join_pass(in, 0, 1, host_tree, engine, engine_path);
 	join_pass(in, 1, 0, host_tree, engine, engine_path);
@@ -700,7 +785,7 @@ static void join_namespaces(struct instructions *in, int *host_tree, int *engine
 }
 
 /* A new user namespace: the parent writes its maps, then the stage becomes its root, as runc does. */
-static void make_user_namespace(int *host_tree, int *engine, const char *engine_path)
+static void make_user_namespace(int *host_tree, struct engine *engine, const char *engine_path)
 {
 	char line[64];
 	if (unshare(CLONE_NEWUSER) < 0)
@@ -790,12 +875,9 @@ int main(int argc, char **argv)
 	int proc_fd = clone_proc(&in);
 	if (argv[2][0] != '/')
 		fail_with(EINVAL, "the engine's path must be absolute");
-	int engine = -1;
-	if (host_tree >= 0) {
-		engine = openat(host_tree, argv[2] + 1, O_PATH | O_CLOEXEC);
-		if (engine < 0)
-			fail("open %s in the copy of the host's mounts", argv[2]);
-	}
+	struct engine engine = { -1, -1 };
+	if (host_tree >= 0)
+		engine = open_engine(host_tree, argv[2]);
 
 	join_namespaces(&in, &host_tree, &engine, argv[2]);
 
@@ -827,9 +909,9 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		fail("clone");
 	if (pid > 0) {
-		/* The init inherits both fds under the same numbers (not close-on-exec);
+		/* The init inherits these fds under the same numbers (not close-on-exec);
 		 * the parent passes them on in its plan. */
-		reply(OCIRUN_WORD_INIT_FDS " %d %d", in.root_fd, proc_fd);
+		reply(OCIRUN_WORD_INIT_FDS " %d %d %d", in.root_fd, proc_fd, engine.interp >= 0 ? engine.fd : -1);
 		reply(OCIRUN_WORD_PID " %d", pid);
 		_exit(0);
 	}
@@ -843,7 +925,23 @@ int main(int argc, char **argv)
 	 * fd stays open, without close-on-exec, for the engine. */
 	chroot_to_fd(host_tree, "enter the copy of the host's mounts");
 	extern char **environ;
-	syscall(SYS_execveat, engine, "", argv + 2, environ, AT_EMPTY_PATH);
+	if (engine.interp >= 0) {
+		/* "ld.so PROGRAM ARGS...": the engine, read through its fd (which
+		 * the init closes with the others before its program's exec), in
+		 * place of argv[1], the sync fd's number, which the init takes
+		 * from its environment. */
+		char program[32];
+		snprintf(program, sizeof(program), "/proc/self/fd/%d", engine.fd);
+		if (fcntl(engine.fd, F_SETFD, 0) < 0)
+			fail("fcntl F_SETFD (the engine's fd)");
+		char *path = argv[2];
+		argv[1] = path;
+		argv[2] = program;
+		syscall(SYS_execveat, engine.interp, "", argv + 1, environ, AT_EMPTY_PATH);
+		argv[2] = path;
+	} else {
+		syscall(SYS_execveat, engine.fd, "", argv + 2, environ, AT_EMPTY_PATH);
+	}
 	fail("exec %s", argv[2]);
 	return 1;
 }

@@ -164,12 +164,15 @@ const INIT_JSC_OPTIONS: Record<string, string> = { BUN_JSC_useConcurrentGC: '0',
 export const INIT_ROLE_ENV = '_OCIRUN_ROLE';
 
 /**
- * argv of the init, on this engine; its environment gets `env`. The
- * launcher starts it the way it starts the CLI (Bun kept from reading
- * files of the current directory), or the single file runs as the init.
+ * argv of the init, on this engine; its environment gets `env`. The single
+ * file runs as the init, and Node runs the init's bundle: both are the
+ * engine's own dynamically linked executable, which the stage runs through
+ * an unreadable copy of its ELF interpreter (native/stage.c,
+ * unreadable_interpreter). Bun on the bundles goes through the launcher.
  */
 export function initCommand(): { argv: string[]; env: Record<string, string> } {
   if (embedded) return { argv: [process.execPath], env: { [INIT_ROLE_ENV]: 'init', ...INIT_JSC_OPTIONS } };
+  if (engineName === 'node') return { argv: [process.execPath, path.join(projectRoot, 'dist', 'bundle', 'init-main.js')], env: { [INIT_ROLE_ENV]: 'init' } };
   return { argv: [LAUNCHER], env: { [INIT_ROLE_ENV]: 'init', OCIRUN_ENGINE: engineName, ...INIT_JSC_OPTIONS } };
 }
 

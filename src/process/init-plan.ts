@@ -45,6 +45,8 @@ export interface InitPlan {
   rootFd: number;
   /** The stage's copy of the host's /proc mount, if it could make one (./procfs.ts). */
   procFd?: number;
+  /** The engine's own file, which its ELF interpreter opened through this fd ("init-fds"): closed first thing. */
+  engineFd?: number;
   /** 3 + the preserved fds (LISTEN_FDS and --preserve-fds): fds below it reach the program. */
   keepFds: number;
   /** A unix socket connected to --console-socket (or the terminal proxy): the pty master goes there. */

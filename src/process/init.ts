@@ -217,6 +217,8 @@ export async function runInit(sys: Sys, channel: Channel): Promise<never> {
   const egid = process.getegid!();
   if (process.getgid!() !== egid) sys.setresgid(egid, egid, egid);
   const { plan } = await channel.receive('plan');
+  // The engine's file: its interpreter has read it (native/stage.c).
+  if (plan.engineFd !== undefined) sys.close(plan.engineFd);
   // An exec's init is outside the container's pid namespace: nothing ends
   // it with the container, so it ends with the ocirun that waits for it.
   if (plan.runtimePid !== undefined) {

@@ -37,7 +37,7 @@ export interface ProcessRequest extends Pick<InitPlan, GivenField> {
 }
 
 /** The fields of the InitPlan that the launcher fills in for every process. */
-type CommonField = GivenField | 'rootFd' | 'procFd' | 'keepFds' | 'consoleFd' | 'shimPath' | 'rootlessEuid' | 'ignoredSignals' | 'debug';
+type CommonField = GivenField | 'rootFd' | 'procFd' | 'engineFd' | 'keepFds' | 'consoleFd' | 'shimPath' | 'rootlessEuid' | 'ignoredSignals' | 'debug';
 
 export interface Launched extends LaunchedProcess {
   /** The plan for the init: the fields every process has, then the command's own. */
@@ -52,6 +52,7 @@ export async function launchProcess(sys: Sys, req: ProcessRequest): Promise<Laun
     process: req.process,
     rootFd: launched.rootFd,
     procFd: launched.procFd,
+    engineFd: launched.engineFd,
     keepFds: launched.keepFds,
     consoleFd: req.consoleFd === undefined ? undefined : launched.fdInProcess(req.consoleFd),
     shimPath: execShim(),

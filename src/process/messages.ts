@@ -41,10 +41,12 @@ export type Message =
   /**
    * Stage → parent, just before "pid": fds the init inherits (the same
    * numbers there), which the parent passes on in its plan (InitPlan.rootFd,
-   * procFd): the root the process is to have, and the stage's copy of the
-   * host's /proc mount (-1: none, see ./procfs.ts).
+   * procFd, engineFd): the root the process is to have, the stage's copy of
+   * the host's /proc mount (-1: none, see ./procfs.ts), and the engine's
+   * own file, which its ELF interpreter read it through (-1: none; see
+   * unreadable_interpreter in native/stage.c).
    */
-  | { type: 'init-fds'; root: number; proc: number }
+  | { type: 'init-fds'; root: number; proc: number; engine: number }
   /**
    * Stage → parent: the host pid of the process it forked (the init); the
    * stage then exits. The exec shim says the same of the process it forked
@@ -122,10 +124,10 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
   userns: { encode: () => '', decode: () => ({}) },
   'maps-ok': { encode: () => '', decode: () => ({}) },
   'init-fds': {
-    encode: (m) => `${m.root} ${m.proc}`,
+    encode: (m) => `${m.root} ${m.proc} ${m.engine}`,
     decode: (f) => {
-      const [root, proc] = f.split(' ').map(Number);
-      return { root, proc };
+      const [root, proc, engine] = f.split(' ').map(Number);
+      return { root, proc, engine };
     },
   },
   pid: { encode: (m) => String(m.pid), decode: (f) => ({ pid: Number(f) }) },

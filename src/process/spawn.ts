@@ -68,6 +68,8 @@ export interface LaunchedProcess {
   /** The stage's "init-fds": the root the process is to have, and the copy of /proc (if any); fds of the process. */
   rootFd: number;
   procFd?: number;
+  /** The engine's file, open in the init for its ELF interpreter ("init-fds"); the init closes it. */
+  engineFd?: number;
 }
 
 /** create: join what the config names, unshare the rest (user first, mount last). */
@@ -198,7 +200,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
   const stageExit = sys.waitpid(stagePid);
   const channel = new Channel(sys, ours, 'stage');
   let pid = 0;
-  let initFds: { root: number; proc: number } | undefined;
+  let initFds: { root: number; proc: number; engine: number } | undefined;
   const bindSourceFds: Record<number, number> = {};
   try {
     for (const i of [...opts.instructions, ...bindInstructions, { type: 'end' } as const]) channel.send(i);
@@ -210,7 +212,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
         writeIdMaps(stagePid, opts.idMaps);
         channel.send({ type: 'maps-ok' });
       } else if (msg.type === 'init-fds' && !initFds) {
-        initFds = { root: msg.root, proc: msg.proc };
+        initFds = { root: msg.root, proc: msg.proc, engine: msg.engine };
       } else if (msg.type === 'pid' && initFds) {
         pid = msg.pid;
       } else {
@@ -229,7 +231,8 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     const first = keepFds + 1;
     if (Object.keys(bindSourceFds).length !== (opts.bindSources?.length ?? 0)) throw new RuntimeError('sync', 'the stage did not send a copy of every bind source');
     const procFd = initFds!.proc >= 0 ? initFds!.proc : undefined;
-    return { pid, channel, keepFds, fdInProcess: (fd) => first + opts.extraFds.indexOf(fd), bindSourceFds, rootFd: initFds!.root, procFd };
+    const engineFd = initFds!.engine >= 0 ? initFds!.engine : undefined;
+    return { pid, channel, keepFds, fdInProcess: (fd) => first + opts.extraFds.indexOf(fd), bindSourceFds, rootFd: initFds!.root, procFd, engineFd };
   } catch (err) {
     channel.close();
     await stageExit.catch(() => 0);

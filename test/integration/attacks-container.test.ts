@@ -28,12 +28,15 @@ let seq = 0;
 beforeAll(() => {
   expect(RUNC, 'runc is needed to compare with').not.toBe('');
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-attack-'));
+  // Readable by all: a container's root in a user namespace is no one to
+  // the host, and must fail to reach the file, not to read it.
+  fs.chmodSync(work, 0o755);
   for (const [name] of runtimes) roots[name] = fs.mkdtempSync(path.join(work, `root-${name}-`));
   attacker = path.join(work, 'reach-runtime');
   execFileSync('gcc', ['-static', '-O2', '-o', attacker, path.join(project, 'test/fixtures/reach-runtime.c')]);
   token = crypto.randomBytes(12).toString('hex');
   secret = path.join(work, 'secret');
-  fs.writeFileSync(secret, token, { mode: 0o600 });
+  fs.writeFileSync(secret, token, { mode: 0o644 });
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -140,6 +143,58 @@ describe('a process in the container', () => {
           for (let i = 0; i < 12; i++) {
             const m = `${id}-m${i}`;
             expect(cli(root, ['create', '--bundle', member, m], { runtime: bin, detached: true }).status).toBe(0);
+            expect(cli(root, ['delete', '--force', m], { runtime: bin }).status).toBe(0);
+          }
+        });
+      } finally {
+        cli(root, ['delete', '--force', id], { runtime: bin });
+      }
+    }
+    expect(reports.ocirun.seen).toBeGreaterThanOrEqual(12);
+    expect(reports.ocirun.hits).toEqual([]);
+    expect(reports.runc.hits).toEqual([]);
+  });
+
+  it("cannot enter a new container's init while it sets up, from a pod sharing its user and pid namespaces, with CAP_SYS_PTRACE there", async () => {
+    // Kubernetes' user-namespaced pods with a shared process namespace: the
+    // pod's first container (A) made the user namespace, and a process in
+    // it holds CAP_SYS_PTRACE (and CAP_SYS_ADMIN) there. The next
+    // container (B) joins A's user and pid namespaces, so its init appears
+    // in A's /proc while it sets up, rooted in the host's mounts until its
+    // pivot_root. Reaching it would give A the host's / (the secret), its
+    // mount namespace, its fds.
+    const userns = (c: any) => {
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    };
+    const ownedByUserns = (b: string) => {
+      fs.chmodSync(b, 0o755);
+      execFileSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs')]);
+    };
+    const podA = bundle(['sleep', '1000'], { caps: [...EXTRA_CAPS, 'CAP_SYS_ADMIN'] });
+    const config = JSON.parse(fs.readFileSync(path.join(podA, 'config.json'), 'utf8'));
+    config.linux.namespaces.push({ type: 'user' });
+    userns(config);
+    fs.writeFileSync(path.join(podA, 'config.json'), JSON.stringify(config));
+    ownedByUserns(podA);
+    const reports = {} as Record<Name, Report>;
+    for (const [name, bin] of runtimes) {
+      const root = roots[name];
+      const id = `attack-userns-pod-${process.pid}-${++seq}`;
+      const started = cli(root, ['run', '-d', '--bundle', podA, id], { runtime: bin, detached: true });
+      expect(started.status, started.stderr).toBe(0);
+      try {
+        const pid = JSON.parse(cli(root, ['state', id], { runtime: bin }).stdout).pid;
+        const member = makeBundle('ocirun-attack-member-', ['true'], (c) => {
+          c.linux.namespaces = [...c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid'), { type: 'pid', path: `/proc/${pid}/ns/pid` }, { type: 'user', path: `/proc/${pid}/ns/user` }];
+          userns(c);
+        });
+        ownedByUserns(member);
+        reports[name] = await attack(bin, root, id, 8, () => {
+          for (let i = 0; i < 12; i++) {
+            const m = `${id}-m${i}`;
+            const r = cli(root, ['create', '--bundle', member, m], { runtime: bin, detached: true });
+            expect(r.status, r.stderr).toBe(0);
             expect(cli(root, ['delete', '--force', m], { runtime: bin }).status).toBe(0);
           }
         });

@@ -149,7 +149,7 @@ describe('exec plan', () => {
       { type: 'ready' },
       { type: 'bind', index: 3, flags: 0x7, usernsFd: 9, path: '/srv/a dir with spaces' },
       { type: 'bind-fd', index: 3, fd: 11 },
-      { type: 'init-fds', root: 4, proc: -1 },
+      { type: 'init-fds', root: 4, proc: -1, engine: -1 },
     ];
     for (const m of msgs) expect(decodeMessage(encodeMessage(m).slice(0, -1), 'peer')).toEqual(m);
     // A newline in a text field cannot end the line early.
