@@ -1,19 +1,19 @@
 import fs from 'node:fs';
 import { ConfigError, RuntimeError } from '../errors.js';
 import { log } from '../log.js';
-import { parseJson } from '../config/load.js';
 import { bool, countFlag, list, str, UsageError, type CommandDef } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
 /** The --process file, parsed; src/config/validate.ts checks it. */
-function readProcessFile(file: string): unknown {
+async function readProcessFile(file: string): Promise<unknown> {
+  const { parseJson, shapes } = await import('../config/load.js');
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new RuntimeError('read process file', `${file}: ${(err as Error).message}`);
   }
-  return parseJson(text, file, 'read process file');
+  return parseJson(text, file, 'read process file', shapes.process);
 }
 
 export const command: CommandDef = {
@@ -52,7 +52,7 @@ export const command: CommandDef = {
       const { exec } = await import('../container/exec.js');
       process.exitCode = await exec(await loadSys(), ctxOf(inv), {
         id,
-        process: str(f.process) ? readProcessFile(str(f.process)!) : undefined,
+        process: str(f.process) ? await readProcessFile(str(f.process)!) : undefined,
         args,
         env: list(f.env),
         cwd: str(f.cwd),

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import { RuntimeError } from '../errors.js';
-import { parseJson } from '../config/load.js';
 import { str, type CommandDef, type Flag } from './args.js';
 import { ctxOf, loadSys } from './common.js';
 
 /** The -r file (or stdin), parsed; src/config/validate.ts checks it. */
-function readResources(file: string): unknown {
+async function readResources(file: string): Promise<unknown> {
+  const { parseJson, shapes } = await import('../config/load.js');
   const source = file === '-' ? 'stdin' : file;
   let text: string;
   try {
@@ -13,7 +13,7 @@ function readResources(file: string): unknown {
   } catch (err) {
     throw new RuntimeError('read resources', `${source}: ${(err as Error).message}`);
   }
-  return parseJson(text, source, 'read resources');
+  return parseJson(text, source, 'read resources', shapes.resources);
 }
 
 const value = (name: string, help: string): Flag => ({ name, value: true, help });
@@ -51,7 +51,7 @@ export const command: CommandDef = {
     if (str(f['l3-cache-schema']) || str(f['mem-bw-schema'])) throw new RuntimeError('', 'Intel RDT is not supported by this version of ocirun');
     const file = str(f.resources);
     const resources = file
-      ? readResources(file)
+      ? await readResources(file)
       : resourcesFromFlags({
           memory: str(f.memory),
           memoryReservation: str(f['memory-reservation']),

@@ -122,6 +122,33 @@ function preexistingCgroup(rel: string) {
 }
 
 describe('cgroups as runc treats them', () => {
+  // Go's encoding/json takes a key that names a field without regard to
+  // case; runc's update.bats "cpuset parameters via resources.CPU" relies on it.
+  it('reads linux.resources and update -r with keys of any case (CPU, Cpus), as Go does', () => {
+    const cpus = os.cpus().length;
+    for (const [name, bin] of runtimes) {
+      const id = `parity-keys-${process.pid}-${++seq}`;
+      const rel = `/ocirun-parity-keys-${name}-${process.pid}`;
+      const b = bundle(['sleep', '100'], (c) => {
+        c.linux.cgroupsPath = rel;
+        c.linux.resources.CPU = { Cpus: '0', Mems: '0' };
+      });
+      const file = path.join('/sys/fs/cgroup/cpuset', rel, 'cpuset.cpus');
+      try {
+        const r = cli(roots[name], ['run', '-d', '--bundle', b, id], { runtime: bin, detached: true });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(fs.readFileSync(file, 'utf8').trim(), name).toBe('0');
+        if (cpus > 1) {
+          const u = cli(roots[name], ['update', '-r', '-', id], { runtime: bin, input: '{"CPU": {"Cpus": "1"}}' });
+          expect(u.status, `${name}: ${u.stderr}`).toBe(0);
+          expect(fs.readFileSync(file, 'utf8').trim(), name).toBe('1');
+        }
+      } finally {
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+      }
+    }
+  });
+
   it('refuses a cgroup frozen before create, at once and leaving nothing', () => {
     for (const [name, bin] of runtimes) {
       const id = `parity-frozen-${process.pid}-${++seq}`;

@@ -1,7 +1,7 @@
 // Bad input: each case fails with a ConfigError that names the JSON path.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, RuntimeError } from '../../src/errors.js';
-import { parseJson } from '../../src/config/load.js';
+import { parseJson, shapes } from '../../src/config/load.js';
 import { planContainer } from '../../src/config/plan.js';
 import { defaultSpec } from '../../src/config/default.js';
 import { validateConfig, validateForRestore, type HostFacts } from '../../src/config/validate.js';
@@ -60,6 +60,21 @@ describe('config validation', () => {
     // Not in an array: ["a", null] is no list of strings.
     expect(parseJson('{"args": ["a", null]}', 'config.json')).toEqual({ args: ['a', null] });
     expectField((c) => (c.process.args = ['sh', null]), 'process.args[1]');
+  });
+  it("matches keys to fields without regard to case, as Go's encoding/json does for runc (runc's update.bats writes linux.resources.CPU.Cpus)", () => {
+    const config: any = parseJson('{"Linux": {"Resources": {"CPU": {"Cpus": "0", "Mems": "0"}}, "Sysctl": {"Net.IPv4.ip_forward": "1"}}, "Mounts": [{"Destination": "/x", "TYPE": "tmpfs"}], "annotations": {"Foo": "x"}, "unknownKey": {"Cwd": 1}}', 'config.json');
+    expect(config).toEqual({
+      linux: { resources: { cpu: { cpus: '0', mems: '0' } }, sysctl: { 'Net.IPv4.ip_forward': '1' } },
+      mounts: [{ destination: '/x', type: 'tmpfs' }],
+      annotations: { Foo: 'x' },
+      unknownKey: { Cwd: 1 },
+    });
+    // A field named twice takes the last value, whatever its case.
+    expect(parseJson('{"process": {"cwd": "/a", "CWD": "/b"}}', 'config.json')).toEqual({ process: { cwd: '/b' } });
+    expect(parseJson('{"process": {"CWD": "/b", "cwd": "/a"}}', 'config.json')).toEqual({ process: { cwd: '/a' } });
+    // update -r and exec -p: their own shapes.
+    expect(parseJson('{"CPU": {"Cpus": "1"}, "Pids": {"Limit": 5}}', 'stdin', 'read resources', shapes.resources)).toEqual({ cpu: { cpus: '1' }, pids: { limit: 5 } });
+    expect(parseJson('{"Args": ["sh"], "Env": ["A=1"], "User": {"UID": 0, "GID": 0}}', 'p.json', 'read process file', shapes.process)).toEqual({ args: ['sh'], env: ['A=1'], user: { uid: 0, gid: 0 } });
   });
   it('missing ociVersion', () => expectField((c) => delete c.ociVersion, 'ociVersion', /is required/));
   it('unsupported ociVersion', () => expectField((c) => (c.ociVersion = '2.0.0'), 'ociVersion'));
