@@ -29,6 +29,9 @@
  *   stage -> parent: "userns"          (a new user ns exists: write the maps)
  *   parent -> stage: "maps-ok"
  *   stage -> parent: "bind-fd <index> <fd>" ... a copy of each bind source
+ * In its "mount-source" mode (argv[2], see serve_mount_source) the stage
+ * reads one "join" of a mount namespace and one "bind", then answers
+ * "mount-source-fd <index>" with the copy attached, or "error ...".
  *   stage -> parent: "pid <host pid>"  then the stage exits 0
  *   stage -> parent: "error <step>: <strerror> (errno N)"  then exit 1
  * The forked process then runs argv[2..] (the engine and its init entry)
@@ -428,9 +431,11 @@ static void chroot_to_fd(int fd, const char *what)
  * search. As runc does, a process that stays root on the host (a helper
  * forked before any join) enters the container's mount namespace once it
  * exists, before anything of the container runs, and there takes a
- * detached copy (open_tree) of each source, id-mapped where asked, for the
- * init to move into place. The copies come back over a socket pair and
- * stay open across the exec; their numbers go to the parent ("bind-fd").
+ * detached copy (open_tree) of each source, for the init to move into
+ * place. The copies come back over a socket pair and stay open across the
+ * exec; their numbers go to the parent ("bind-fd"). An id-mapped source is
+ * copied the same way (bind_source_tree), but at its mount's turn, by the
+ * stage run again in its mount-source mode (serve_mount_source).
  */
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000
@@ -482,10 +487,10 @@ static void read_bind_line(const char *fields)
 	binds.n++;
 }
 
-static void send_fd(int sock, int fd)
+/* Sends `fd` (SCM_RIGHTS) with `len` bytes of `data` (at least one byte must go with it). */
+static void send_fd(int sock, int fd, const char *data, size_t len)
 {
-	char byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -497,9 +502,19 @@ static void send_fd(int sock, int fd)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+	ssize_t w;
+	while ((w = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
 		if (errno != EINTR)
 			fail("send a bind source");
+	/* The rest of a line the socket took only in part goes without the fd. */
+	for (size_t off = (size_t)w; off < len;) {
+		w = send(sock, data + off, len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			fail("send a bind source");
+		off += (size_t)w;
+	}
 }
 
 /* The next fd from the socket, or -1 once the other end is closed. */
@@ -559,7 +574,7 @@ static void run_bind_helper(int sock)
 	close(ns);
 	for (int i = 0; i < binds.n; i++) {
 		int tree = bind_source_tree(&binds.list[i]);
-		send_fd(sock, tree);
+		send_fd(sock, tree, "", 1);
 		close(tree);
 	}
 	_exit(0);
@@ -592,7 +607,7 @@ static void collect_bind_sources(void)
 	int ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	if (ns < 0)
 		fail("open /proc/self/ns/mnt (bind sources)");
-	send_fd(binds.sock, ns);
+	send_fd(binds.sock, ns, "", 1);
 	close(ns);
 	for (int i = 0; i < binds.n; i++) {
 		/* Without close-on-exec: the init's engine moves them into place, then closes them. */
@@ -610,17 +625,6 @@ static void collect_bind_sources(void)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_with(ECHILD, "bind sources: the helper ended abnormally");
 	close(binds.sock);
-	/* The id maps' user namespaces are the helper's business only. */
-	for (int i = 0; i < binds.n; i++) {
-		int fd = binds.list[i].userns_fd;
-		if (!(binds.list[i].flags & BIND_IDMAP))
-			continue;
-		int seen = 0;
-		for (int j = 0; j < i; j++)
-			seen |= (binds.list[j].flags & BIND_IDMAP) && binds.list[j].userns_fd == fd;
-		if (!seen)
-			close(fd);
-	}
 }
 
 struct instructions {
@@ -839,10 +843,48 @@ static int clone_proc(const struct instructions *in)
 	return (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE);
 }
 
+/*
+ * The stage's "mount-source" mode (argv[2]): the copy of one id-mapped
+ * bind's source, made at the mount's turn. The init asks for it once the
+ * mounts before it are made (the source may be one of them, inside the
+ * rootfs), and cannot make it itself: in a user namespace it has no
+ * privilege over the source's filesystem, which MOUNT_ATTR_IDMAP needs.
+ * The parent, root on the host, runs the stage so (a multi-threaded
+ * process cannot setns into a mount namespace): it joins the init's mount
+ * namespace (one "join" of CLONE_NEWNS, /proc/PID/ns/mnt), copies the
+ * source there as the helper does (bind_source_tree: the copy keeps the
+ * locks of the container's mounts), sends it back with "mount-source-fd
+ * <index>" attached (SCM_RIGHTS) and exits; nothing is forked or exec'd.
+ * runc 1.3 does the same from a thread of its parent (goCreateMountSources).
+ */
+static void serve_mount_source(pid_t parent) __attribute__((noreturn));
+static void serve_mount_source(pid_t parent)
+{
+	/* Nothing to answer once the parent is gone (killed while we wait on a
+	 * source that does not answer): we go with it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != parent)
+		_exit(1);
+	struct instructions in;
+	read_instructions(&in);
+	if (in.njoins != 1 || in.join_flags[0] != CLONE_NEWNS || in.unshare_flags || in.root_fd >= 0 || in.timens_fd >= 0 || binds.n != 1)
+		fail_with(EINVAL, "mount-source: takes one join of a mount namespace and one bind");
+	if (setns(in.join_fds[0], CLONE_NEWNS) < 0)
+		fail("bind-source %u setns into the container's mount namespace", binds.list[0].index);
+	close(in.join_fds[0]);
+	int tree = bind_source_tree(&binds.list[0]);
+	char line[64];
+	int n = snprintf(line, sizeof(line), OCIRUN_WORD_MOUNT_SOURCE_FD " %u\n", binds.list[0].index);
+	send_fd(sync_fd, tree, line, (size_t)n);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: ocirun-stage SYNC_FD PROGRAM [ARGS...]\n"
+				"       ocirun-stage SYNC_FD " OCIRUN_STAGE_MOUNT_SOURCE_MODE "\n"
 				"(internal to ocirun; not meant to be run by hand)\n");
 		return 2;
 	}
@@ -854,6 +896,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sync_fd = (int)fd;
+	pid_t parent = getppid();
 	reexec_sealed(argv);
 	close_own_executable_fd();
 	/* No other process of the container may ptrace us or open our memory
@@ -861,9 +904,16 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail("prctl(PR_SET_DUMPABLE)");
 	prctl(PR_SET_NAME, (unsigned long)"ocirun:[stage]", 0, 0, 0);
+	if (strcmp(argv[2], OCIRUN_STAGE_MOUNT_SOURCE_MODE) == 0)
+		serve_mount_source(parent);
 
 	struct instructions in;
 	read_instructions(&in);
+	/* An id-mapped source is copied at its mount's turn (serve_mount_source),
+	 * never before the init runs: its user namespace fd is not the init's. */
+	for (int i = 0; i < binds.n; i++)
+		if (binds.list[i].flags & BIND_IDMAP)
+			fail_with(EINVAL, "bad bind line: an id-mapped source is copied at its turn (mount-source)");
 	/* Bind sources: the helper forks here, while the stage is the caller. */
 	start_bind_helper();
 	/* Before any join: cloning the host's mounts needs the host's privileges,

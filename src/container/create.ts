@@ -19,16 +19,16 @@ import { checkTerminal } from '../process/foreground.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { connectAgent, containerProcessState } from '../security/seccomp-listener.js';
 import { sessionKeyringName } from '../security/keyring.js';
-import { containerInstructions } from '../process/spawn.js';
+import { containerInstructions, mountSourceCopy } from '../process/spawn.js';
 import { loadConfig, resolveRootfs } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { labelMounts, planContainer, type ContainerPlan } from '../config/plan.js';
-import { bindSourceRequests } from '../rootfs/idmap.js';
+import { bindSourceRequests, idmapUserns, sourceAtItsTurn } from '../rootfs/idmap.js';
 import { movableNetDevices, moveNetDevices, netDeviceIndexes, type MovedDevice } from '../network/net-devices.js';
 import { selinuxEnabled } from '../security/lsm.js';
 import { usesNotify } from '../security/seccomp.js';
 import type { Config } from '../config/schema.js';
-import { AT_FDCWD, O, S_IFIFO } from '../sys/constants.js';
+import { AT_FDCWD, MS, O, S_IFIFO } from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
 import { withListenFds } from '../systemd/activation.js';
@@ -196,42 +196,62 @@ interface InitFds {
 
 /**
  * Spawns the init in the container's namespaces, with copies of the bind
- * sources it cannot reach, and the user namespaces of the id-mapped binds
- * it makes itself (by mount index: fds of ours it is given).
+ * sources it cannot reach; the id-mapped ones it asks for in their turn
+ * (idmapSources).
  */
-async function spawnInit(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, fds: InitFds): Promise<{ init: Launched; initIdmaps: Record<number, number> }> {
+async function spawnInit(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, fds: InitFds): Promise<Launched> {
   const { plan } = prep;
   const { process: processPlan, seccomp, personality, memoryPolicy } = plan;
   // Inside a user namespace, the container's or (rootless podman) ours.
   const inUserNs = plan.newUserNs || plan.join.some((j) => j.type === 'user') || runningInUserNamespace();
+  return launchProcess(sys, {
+    stage: {
+      instructions: containerInstructions(plan),
+      idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
+      stdio: opts.stdio,
+      preserveFds: prep.passedFds,
+      extraFds: [fds.fifoFd, ...(fds.consoleFd === undefined ? [] : [fds.consoleFd]), ...(fds.listenerFd === undefined ? [] : [fds.listenerFd])],
+      containerId: opts.id,
+      oomScoreAdj: processPlan.oomScoreAdj,
+      bindSources: bindSourceRequests(plan.mounts, { copyAll: inUserNs && !rootlessEuid(), rootfs: plan.rootfs }),
+    },
+    process: processPlan,
+    seccomp,
+    personality,
+    memoryPolicy,
+    keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
+    inUserNs,
+    consoleFd: fds.consoleFd,
+    warn: ctx.warn,
+  });
+}
+
+/**
+ * The copies of id-mapped bind sources, each made when the init asks at
+ * its mount's turn ("mount-source"): `copy(index)` is an fd of ours. The
+ * user namespaces holding the id maps are made before the init runs;
+ * `close` ends them once the init's mounts are made.
+ */
+async function idmapSources(sys: Sys, opts: CreateOptions, plan: ContainerPlan): Promise<{ copy: (initPid: number, index: number) => Promise<number>; close: () => void }> {
   const usernsCache = new Map<string, number>();
-  try {
-    const bindSources = await bindSourceRequests(sys, plan.mounts, { copyAll: inUserNs && !rootlessEuid(), inUserNs, rootfs: plan.rootfs }, usernsCache);
-    const initIdmaps = bindSources.initIdmaps;
-    const init = await launchProcess(sys, {
-      stage: {
-        instructions: containerInstructions(plan),
-        idMaps: plan.newUserNs ? { uid: plan.uidMappings, gid: plan.gidMappings } : undefined,
-        stdio: opts.stdio,
-        preserveFds: prep.passedFds,
-        extraFds: [fds.fifoFd, ...(fds.consoleFd === undefined ? [] : [fds.consoleFd]), ...(fds.listenerFd === undefined ? [] : [fds.listenerFd]), ...new Set(Object.values(initIdmaps))],
-        containerId: opts.id,
-        oomScoreAdj: processPlan.oomScoreAdj,
-        bindSources: bindSources.requests,
-      },
-      process: processPlan,
-      seccomp,
-      personality,
-      memoryPolicy,
-      keyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
-      inUserNs,
-      consoleFd: fds.consoleFd,
-      warn: ctx.warn,
-    });
-    return { init, initIdmaps };
-  } finally {
+  const close = () => {
     for (const fd of usernsCache.values()) sys.close(fd);
+    usernsCache.clear();
+  };
+  let usernsFds: Record<number, number>;
+  try {
+    usernsFds = await idmapUserns(sys, plan.mounts, usernsCache);
+  } catch (err) {
+    close();
+    throw err;
   }
+  const copy = (initPid: number, index: number) => {
+    const m = plan.mounts[index];
+    if (!m || !sourceAtItsTurn(m) || usernsFds[index] === undefined) return Promise.reject(new RuntimeError('sync', `the init asked for the source of mount ${index}, which is not an id-mapped bind`));
+    const idmap = { usernsFd: usernsFds[index], recursive: m.idmap!.recursive };
+    return mountSourceCopy(sys, initPid, { index, source: m.source, destination: m.destination, recursive: (m.flags & MS.REC) !== 0, idmap }, opts.id);
+  };
+  return { copy, close };
 }
 
 /** With the init's pid: recorded, then its Intel RDT group and the network devices moved into its namespace. */
@@ -263,7 +283,7 @@ function afterSpawn(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared,
 }
 
 /** The init's plan: the container to set up, then the process. */
-function containerInitPlan(opts: CreateOptions, init: Launched, prep: Prepared, fds: InitFds, initIdmaps: Record<number, number>, movedNetDevices: MovedDevice[] | undefined): InitPlan {
+function containerInitPlan(opts: CreateOptions, init: Launched, prep: Prepared, fds: InitFds, movedNetDevices: MovedDevice[] | undefined): InitPlan {
   const { state, plan, layout } = prep;
   // The process and what the launcher sends of it are the InitPlan's own fields.
   const { process: _process, seccomp, personality: _personality, memoryPolicy: _memoryPolicy, ...container } = plan;
@@ -279,7 +299,6 @@ function containerInitPlan(opts: CreateOptions, init: Launched, prep: Prepared, 
       hostHasKcore: fs.existsSync('/proc/kcore'),
       fifoFd: init.fdInProcess(fds.fifoFd),
       bindSourceFds: Object.keys(bindSourceFds).length ? bindSourceFds : undefined,
-      idmapUsernsFds: Object.keys(initIdmaps).length ? Object.fromEntries(Object.entries(initIdmaps).map(([i, fd]) => [i, init.fdInProcess(fd)])) : undefined,
       movedNetDevices,
     },
     proxiedConsole: opts.proxiedConsole,
@@ -289,7 +308,7 @@ function containerInitPlan(opts: CreateOptions, init: Launched, prep: Prepared, 
 }
 
 /** From the spawned init to the "created" container: its plan, the cgroup joins and the hooks. */
-async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched, plan: InitPlan): Promise<void> {
+async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched, plan: InitPlan, sourceAtTurn: (index: number) => Promise<number>): Promise<void> {
   const { state, cgroups, joinLate } = prep;
   const hooks = prep.plan.hooks;
   // A driver that makes its cgroups with the init in them (systemd's scope) does so now.
@@ -301,7 +320,8 @@ async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched,
     faultPoint('cgroups-joined');
   };
   if (joined) onceInCgroups();
-  await createExchange(init, plan, {
+  await createExchange(sys, init, plan, {
+    mountSource: sourceAtTurn,
     // The join waits for an RCU grace period: now it does so while the init starts.
     planSent: () => {
       if (!joined && !joinLate) {
@@ -327,6 +347,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
   const { state, plan } = prep;
   const unlock = step('create state dir', () => claimStateDir(sys, ctx.root, opts.id));
   const fds: Partial<InitFds> = { consoleFd: opts.consoleFd };
+  let idmapped: Awaited<ReturnType<typeof idmapSources>> | undefined;
   try {
     const fifoFd = (fds.fifoFd = makeStateDir(sys, ctx, opts, prep));
     if (opts.consoleSocket) fds.consoleFd = connectCallerSocket(sys, 'connect console socket', opts.consoleSocket);
@@ -335,11 +356,14 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     if (seccompListener) fds.listenerFd = connectAgent(sys, seccompListener);
     // The cgroups with their limits (systemd's scope waits for the init: adopt, in setUpInit).
     await prep.cgroups.create(prep.resources);
-    const { init, initIdmaps } = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
+    idmapped = await idmapSources(sys, opts, plan);
+    const init = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
     if (fds.listenerFd !== undefined) sys.close(fds.listenerFd);
     faultPoint('init-spawned');
     const movedNetDevices = afterSpawn(sys, ctx, opts, prep, init.pid);
-    await setUpInit(sys, ctx, prep, init, containerInitPlan(opts, init, prep, { ...fds, fifoFd }, initIdmaps, movedNetDevices));
+    const sourceAtTurn = (index: number) => idmapped!.copy(init.pid, index);
+    await setUpInit(sys, ctx, prep, init, containerInitPlan(opts, init, prep, { ...fds, fifoFd }, movedNetDevices), sourceAtTurn);
+    idmapped.close();
     if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, init.pid, 'standard');
     sys.close(fifoFd);
     if (opts.consoleSocket) sys.close(fds.consoleFd!);
@@ -358,6 +382,7 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     await undoCreate(sys, ctx, state, 'create', prep.cgroups);
     throw err;
   } finally {
+    idmapped?.close();
     prep.cgroups.close();
     unlock();
   }

@@ -9,6 +9,9 @@ import { RuntimeError } from '../errors.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { decodeMessage, encodeMessage, type Message, type MessageOf, type MessageType } from './messages.js';
 
+/** The messages sent with an fd attached (SCM_RIGHTS). */
+type FdMessageType = 'seccomp-fd' | 'mount-source-fd';
+
 export class Channel {
   private buf = '';
   private eof = false;
@@ -69,8 +72,23 @@ export class Channel {
   }
 
   /** The fd that came with a message that carries one ("seccomp-fd"). */
-  async receiveFd<T extends 'seccomp-fd'>(expected: T): Promise<number> {
-    await this.receive(expected);
+  async receiveFd(expected: 'seccomp-fd'): Promise<number> {
+    return (await this.receiveWithFd(expected)).fd;
+  }
+
+  /** A message that carries an fd, and the fd. */
+  async receiveWithFd<T extends FdMessageType>(expected: T): Promise<{ msg: MessageOf<T>; fd: number }> {
+    const msg = await this.receive(expected);
+    return { msg: msg as MessageOf<T>, fd: this.takeFd(expected) };
+  }
+
+  /** receiveWithFd() without the event loop (see receiveSync). */
+  receiveWithFdSync<T extends FdMessageType>(expected: T): { msg: MessageOf<T>; fd: number } {
+    const msg = this.receiveSync(expected);
+    return { msg, fd: this.takeFd(expected) };
+  }
+
+  private takeFd(expected: FdMessageType): number {
     const fd = this.fds.shift();
     if (fd === undefined) throw new RuntimeError('sync', `"${expected}" from ${this.peer} came without its fd`);
     return fd;

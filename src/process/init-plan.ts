@@ -18,17 +18,12 @@ export interface ContainerSetup extends Omit<ContainerPlan, 'process' | 'seccomp
   fifoFd: number;
   /**
    * By the index of a bind mount in `mounts`, a detached copy of its source
-   * (open_tree) that the parent made as root on the host: id-mapped ones
-   * (./../rootfs/idmap.ts), and in a user namespace all of them, since the
-   * init may not be able to reach the path.
+   * (open_tree) that the stage made as root on the host before the init
+   * ran: in a user namespace, binds the init may not be able to reach
+   * (../rootfs/idmap.ts bindSourceRequests). Id-mapped ones come later,
+   * each at its turn ("mount-source").
    */
   bindSourceFds?: Record<number, number>;
-  /**
-   * By the index of an id-mapped bind whose source is inside the rootfs
-   * (without a user namespace): the user namespace holding its id map. The
-   * init copies and id-maps the source itself when its turn comes (../rootfs/idmap.ts).
-   */
-  idmapUsernsFds?: Record<number, number>;
   /** linux.netDevices the parent moved into our network namespace: their addresses go back on here. */
   movedNetDevices?: MovedDevice[];
 }

@@ -33,8 +33,12 @@ import { logTime } from '../log.js';
 /** A --debug line about the init's progress, to the parent's log; nothing without --debug. */
 type Note = (message: string) => void;
 
-/** Everything before the root switch: propagation, mounts, /dev. */
-export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): void {
+/**
+ * Everything before the root switch: propagation, mounts, /dev. The copy
+ * of a source made at its mount's turn (../rootfs/idmap.ts sourceAtItsTurn)
+ * comes from `sourceAtTurn`.
+ */
+export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean, sourceAtTurn: (index: number) => number): void {
   // In the host's mount namespace ("none") neither the propagation of `/`
   // nor the rootfs may change: nothing there is ours.
   if (c.mountNs !== 'none') {
@@ -47,8 +51,8 @@ export function mountRootfs(sys: Sys, c: ContainerSetup, inUserNs: boolean): voi
     c.mountNs === 'none' ? sys.openat2(AT_FDCWD, c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC, RESOLVE.NO_SYMLINKS) : sys.open(c.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC),
   );
   try {
-    applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified, c.bindSourceFds, c.idmapUsernsFds);
-    for (const fd of new Set([...Object.values(c.bindSourceFds ?? {}), ...Object.values(c.idmapUsernsFds ?? {})])) sys.close(fd);
+    applyMounts(sys, rootFd, c.mounts, c.cgroupMounts, c.cgroupUnified, c.bindSourceFds ?? {}, sourceAtTurn);
+    for (const fd of Object.values(c.bindSourceFds ?? {})) sys.close(fd);
     if (c.setupDev) {
       // /dev/ptmx is setupPtmx's, as in runc's createDevices: one asked for
       // in linux.devices is not made (in a user namespace its bind could
@@ -103,11 +107,24 @@ function waitForStart(sys: Sys, procFd: number, fifoFd: number): void {
   sys.close(fifo);
 }
 
+/**
+ * The copy of mount `index`'s source, asked of the parent at the mount's
+ * turn: it makes it in our mount namespace, as it now stands
+ * (src/process/spawn.ts mountSourceCopy). A failure there is the parent's
+ * to report; it then ends us.
+ */
+function sourceFromParent(channel: Channel, index: number): number {
+  channel.send({ type: 'mount-source', index });
+  const { msg, fd } = channel.receiveWithFdSync('mount-source-fd');
+  if (msg.index !== index) throw new RuntimeError('sync', `asked for the source of mount ${index}, got that of mount ${msg.index}`);
+  return fd;
+}
+
 /** create: the container's init. */
 async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: ContainerSetup, procFd: number, shim: SealedShim, loadFilter: (() => void) | undefined, note: Note): Promise<never> {
   if (c.movedNetDevices) restoreAddresses(sys, c.movedNetDevices);
   const cgroup2Copy = c.cgroupUnified && plan.inUserNs && !c.newCgroupNs ? hostCgroup2Copy(sys) : undefined;
-  mountRootfs(sys, c, plan.inUserNs);
+  mountRootfs(sys, c, plan.inUserNs, (index) => sourceFromParent(channel, index));
   note('rootfs mounted');
   // prestart and createRuntime run in the runtime's namespaces (the parent),
   // createContainer here in the container's, all before the root switch,

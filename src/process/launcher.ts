@@ -22,7 +22,7 @@ import { faultPoint } from '../fault.js';
 import type { Channel } from './channel.js';
 import { applyScheduler, resetCpuAffinity } from './scheduling.js';
 import type { InitPlan } from './init-plan.js';
-import { SHIM_MEMFD_NAME } from './messages.js';
+import { SHIM_MEMFD_NAME, type Message } from './messages.js';
 import { launch, type LaunchedProcess, type StageLaunch } from './spawn.js';
 
 /** The InitPlan fields that a command gives as they are, for create's init and an exec'd process alike. */
@@ -71,6 +71,8 @@ export async function launchProcess(sys: Sys, req: ProcessRequest): Promise<Laun
 
 /** What create does between the messages of its init. */
 export interface CreateSteps {
+  /** The init asked for the copy of mount `index`'s source (at its turn, while it makes its mounts): an fd of ours. */
+  mountSource(index: number): Promise<number>;
   /** The plan is sent: the cgroups may be joined now, while the init starts. */
   planSent(): void;
   /** The init asked for the prestart and createRuntime hooks (its mounts are made); returns the state it gets with "hooks-done". */
@@ -86,14 +88,14 @@ export interface CreateSteps {
  * "ready" and "continue"; "created", after which the init waits on the exec
  * fifo for `start` and the channel is closed.
  */
-export async function createExchange(init: Launched, plan: InitPlan, steps: CreateSteps): Promise<void> {
+export async function createExchange(sys: Sys, init: Launched, plan: InitPlan, steps: CreateSteps): Promise<void> {
   const { channel } = init;
   // What the init reports failing, it reports as runc's init does.
   channel.errorContext = 'unable to start container process: error during container init';
   channel.send({ type: 'plan', plan });
   faultPoint('plan-sent');
   steps.planSent();
-  let msg = await channel.receive();
+  let msg = await receiveServingSources(sys, channel, steps);
   if (msg.type === 'hooks') {
     channel.send({ type: 'hooks-done', state: steps.hooks() });
     msg = await channel.receive();
@@ -105,6 +107,20 @@ export async function createExchange(init: Launched, plan: InitPlan, steps: Crea
   await channel.receive('created');
   channel.close();
   faultPoint('init-created');
+}
+
+/** The init's next message after its mounts, its "mount-source" requests answered meanwhile, each with the copy attached. */
+async function receiveServingSources(sys: Sys, channel: Channel, steps: CreateSteps): Promise<Message> {
+  for (;;) {
+    const msg = await channel.receive();
+    if (msg.type !== 'mount-source') return msg;
+    const fd = await steps.mountSource(msg.index);
+    try {
+      channel.sendWithFd({ type: 'mount-source-fd', index: msg.index }, fd);
+    } finally {
+      sys.close(fd);
+    }
+  }
 }
 
 /** The seccomp agent's side of an exec (see AgentHandOff in ../container/exec.ts). */

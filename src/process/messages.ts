@@ -39,6 +39,18 @@ export type Message =
   /** Stage → parent: the fd, in the stage and the init alike, of the copy of mount `index`'s source. */
   | { type: 'bind-fd'; index: number; fd: number }
   /**
+   * Init → parent, at the turn of mount `index` (an id-mapped bind): make
+   * the id-mapped copy of its source now, in my mount namespace, where the
+   * mounts before it are made (see ../rootfs/idmap.ts sourceAtItsTurn).
+   */
+  | { type: 'mount-source'; index: number }
+  /**
+   * The copy of mount `index`'s source, attached (SCM_RIGHTS): from the
+   * stage run in its "mount-source" mode (MOUNT_SOURCE_MODE) to the parent,
+   * and from the parent to the init.
+   */
+  | { type: 'mount-source-fd'; index: number }
+  /**
    * Stage → parent, just before "pid": fds the init inherits (the same
    * numbers there), which the parent passes on in its plan (InitPlan.rootFd,
    * procFd, engineFd): the root the process is to have, the stage's copy of
@@ -113,6 +125,7 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
       return { index: Number(index), flags: parseInt(flags, 16), usernsFd: Number(usernsFd), path: f.split(' ').slice(3).join(' ') };
     },
   },
+  'mount-source-fd': { encode: (m) => String(m.index), decode: (f) => ({ index: Number(f) }) },
   'bind-fd': {
     encode: (m) => `${m.index} ${m.fd}`,
     decode: (f) => {
@@ -143,7 +156,7 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
   },
 };
 
-const JSON_TYPES = new Set<MessageType>(['plan', 'hooks', 'hooks-done', 'ready', 'continue', 'created', 'seccomp-fd', 'log']);
+const JSON_TYPES = new Set<MessageType>(['mount-source', 'plan', 'hooks', 'hooks-done', 'ready', 'continue', 'created', 'seccomp-fd', 'log']);
 
 /** One message as its line, newline included. Text fields may not hold a newline. */
 export function encodeMessage(m: Message): string {
@@ -180,6 +193,13 @@ export function decodeMessage(line: string, peer: string): Message {
  */
 export const SYNC_FD_ENV = '_OCIRUN_SYNC_FD';
 
+/**
+ * The stage's second argument in its mode that serves one "mount-source"
+ * request: it joins the init's mount namespace, copies the source and
+ * sends the copy back ("mount-source-fd"), instead of starting a process.
+ */
+export const MOUNT_SOURCE_MODE = 'mount-source';
+
 /** The exec shim's memfd: /proc/PID/exe reads "/memfd:<name> (deleted)" until the program's execve. */
 export const SHIM_MEMFD_NAME = 'ocirun-exec';
 
@@ -212,9 +232,10 @@ export function shimArgv0(sync?: ShimSync): string {
 export function protocolHeader(): string {
   const prefix = (line: string, field: string) => line.slice(0, line.indexOf(field));
   // The type word of each message the C stage reads or writes.
-  const stageWords: MessageType[] = ['root', 'join', 'unshare', 'timens', 'bind', 'end', 'userns', 'maps-ok', 'bind-fd', 'init-fds', 'pid', 'error'];
+  const stageWords: MessageType[] = ['root', 'join', 'unshare', 'timens', 'bind', 'end', 'userns', 'maps-ok', 'bind-fd', 'mount-source-fd', 'init-fds', 'pid', 'error'];
   const defines: [string, string][] = [
     ...stageWords.map((w): [string, string] => [`OCIRUN_WORD_${w.toUpperCase().replaceAll('-', '_')}`, JSON.stringify(w)]),
+    ['OCIRUN_STAGE_MOUNT_SOURCE_MODE', JSON.stringify(MOUNT_SOURCE_MODE)],
     ['OCIRUN_SHIM_ARGV0', JSON.stringify(SHIM_ARGV0)],
     ['OCIRUN_SHIM_FLAG_WAIT', `'${SHIM_FLAG.wait}'`],
     ['OCIRUN_SHIM_FLAG_FORK', `'${SHIM_FLAG.fork}'`],

@@ -9,13 +9,14 @@
  */
 import { mountError } from '../rootfs/mounts.js';
 import fs from 'node:fs';
-import { RuntimeError } from '../errors.js';
+import { atStep, RuntimeError } from '../errors.js';
 import { builtin, embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, stageBinary } from '../engine.js';
 import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
-import { killAndReap } from './kill.js';
-import { BIND, SYNC_FD_ENV, type StageInstruction } from './messages.js';
+import { killAndReap, killQuietly } from './kill.js';
+import { BIND, MOUNT_SOURCE_MODE, SYNC_FD_ENV, type StageInstruction } from './messages.js';
+import { CLONE } from '../sys/constants.js';
 import { errnoName } from '../sys/errno.js';
 import type { ContainerPlan } from '../config/plan.js';
 
@@ -34,8 +35,8 @@ export interface StageLaunch {
   containerId: string;
   /** process.oomScoreAdj, written by us from the host: in a user namespace the process could not lower it. */
   oomScoreAdj?: number;
-  /** Bind sources the stage copies in the container's mount namespace ("bind" instructions). */
-  bindSources?: BindSourceRequest[];
+  /** Bind sources the stage copies in the container's mount namespace before the init runs ("bind" instructions); none id-mapped. */
+  bindSources?: Omit<BindSourceRequest, 'idmap'>[];
 }
 
 /** A bind mount whose source the stage copies for the init (see StageInstruction "bind"). */
@@ -152,12 +153,30 @@ function stageExecutable(sys: Sys): { path: string } | { fd: number } {
   return { path: file };
 }
 
+/** The "bind" instruction for a bind source; `usernsFd` is the stage's number of the id map's user namespace (0: none). */
+function bindInstruction(b: BindSourceRequest, usernsFd: number): StageInstruction {
+  const flags = (b.recursive ? BIND.RECURSIVE : 0) | (b.idmap ? BIND.IDMAP : 0) | (b.idmap?.recursive ? BIND.IDMAP_RECURSIVE : 0);
+  return { type: 'bind', index: b.index, flags, usernsFd, path: b.source };
+}
+
+/** Spawns the stage with `fds` as its 0.. (the sync socket's number first among `args`); returns its pid. */
+function spawnStage(sys: Sys, syncFd: number, args: string[], env: string[], fds: number[]): number {
+  const stage = stageExecutable(sys);
+  // An embedded stage runs from its memfd, placed last (close-on-exec in the init's program too).
+  if ('fd' in stage) fds.push(stage.fd);
+  const stagePath = 'fd' in stage ? `/proc/self/fd/${fds.length - 1}` : stage.path;
+  try {
+    return sys.spawn(stagePath, ['ocirun-stage', String(syncFd), ...args], env, fds);
+  } catch (err) {
+    throw new RuntimeError('spawn stage', (err as Error).message, { cause: err });
+  }
+}
+
 /**
  * The process's fds: stdio, the preserved fds 3.., the sync socket right
  * after them, then the extra ones; the environment names the sync socket.
  */
 export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProcess> {
-  const stage = stageExecutable(sys);
   const keepFds = 3 + opts.preserveFds;
   const [ours, theirs] = sys.socketPair();
   const fds = [...(opts.stdio ?? [0, 1, 2]), ...Array.from({ length: opts.preserveFds }, (_, i) => 3 + i), theirs, ...opts.extraFds];
@@ -169,31 +188,20 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     `_OCIRUN_CONTAINER=${opts.containerId}`,
     ...Object.entries(engine.env).map(([k, v]) => `${k}=${v}`),
   ];
-  // The user namespaces of id-mapped bind sources, for the stage's helper (the stage closes them).
-  const bindInstructions = (opts.bindSources ?? []).map((b): StageInstruction => {
-    let usernsFd = 0;
-    if (b.idmap) {
-      usernsFd = fds.indexOf(b.idmap.usernsFd, keepFds + 1);
-      if (usernsFd < 0) usernsFd = fds.push(b.idmap.usernsFd) - 1;
-    }
-    const flags = (b.recursive ? BIND.RECURSIVE : 0) | (b.idmap ? BIND.IDMAP : 0) | (b.idmap?.recursive ? BIND.IDMAP_RECURSIVE : 0);
-    return { type: 'bind', index: b.index, flags, usernsFd, path: b.source };
-  });
+  // Copies without an id map: those are made at their turn (mountSourceCopy).
+  const bindInstructions = (opts.bindSources ?? []).map((b) => bindInstruction(b, 0));
   // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
   const koffi = koffiFdForInit((name, bytes) => sealedMemfd(sys, name, bytes));
   if (koffi !== undefined) {
     fds.push(koffi);
     env.push(`${KOFFI_FD_ENV}=${fds.length - 1}`);
   }
-  // An embedded stage runs from its memfd, placed last (close-on-exec in the init's program too).
-  if ('fd' in stage) fds.push(stage.fd);
-  const stagePath = 'fd' in stage ? `/proc/self/fd/${fds.length - 1}` : stage.path;
   let stagePid: number;
   try {
-    stagePid = sys.spawn(stagePath, ['ocirun-stage', String(keepFds), ...engine.argv], env, fds);
+    stagePid = spawnStage(sys, keepFds, engine.argv, env, fds);
   } catch (err) {
     sys.close(ours);
-    throw new RuntimeError('spawn stage', (err as Error).message, { cause: err });
+    throw err;
   } finally {
     sys.close(theirs);
   }
@@ -238,5 +246,73 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
     await stageExit.catch(() => 0);
     if (pid) await killAndReap(sys, pid);
     throw err;
+  }
+}
+
+/**
+ * How long the copy of a source at its turn may take: a spawn, a setns,
+ * an open_tree and a mount_setattr, which take milliseconds; a source on
+ * a filesystem that does not answer (a hung FUSE or network mount) would
+ * otherwise hold the create forever.
+ */
+export const MOUNT_SOURCE_BOUND_MS = 15_000;
+
+/**
+ * The id-mapped copy of a bind's source at the mount's turn (the init's
+ * "mount-source"), as runc 1.3's parent makes it (goCreateMountSources):
+ * the stage, in its mount-source mode, joins the init's mount namespace,
+ * where the mounts before this one are made, and copies the source there
+ * (native/stage.c serve_mount_source); the copy comes back attached to
+ * "mount-source-fd", an fd of ours. Within MOUNT_SOURCE_BOUND_MS, or the
+ * mount's error; the stage is ended and reaped either way.
+ */
+export async function mountSourceCopy(sys: Sys, initPid: number, request: BindSourceRequest & { idmap: NonNullable<BindSourceRequest['idmap']> }, containerId: string): Promise<number> {
+  const [ours, theirs] = sys.socketPair();
+  // The stage's fds: stdio, the sync socket (3), the id map's user namespace (4).
+  const fds = [0, 1, 2, theirs, request.idmap.usernsFd];
+  let stagePid: number;
+  try {
+    stagePid = spawnStage(sys, 3, [MOUNT_SOURCE_MODE], [`_OCIRUN_CONTAINER=${containerId}`], fds);
+  } catch (err) {
+    sys.close(ours);
+    const e = atStep('spawn stage', err);
+    throw mountError(request.source, request.destination, `${e.step}: ${e.detail}`, err);
+  } finally {
+    sys.close(theirs);
+  }
+  const exited = sys.waitpid(stagePid).catch(() => 0);
+  const channel = new Channel(sys, ours, 'stage');
+  const instructions: StageInstruction[] = [{ type: 'join', flag: CLONE.NEWNS, path: `/proc/${initPid}/ns/mnt` }, bindInstruction(request, 4), { type: 'end' }];
+  for (const i of instructions) channel.send(i);
+  const received = channel.receiveWithFd('mount-source-fd');
+  const outcome = await settledWithin(received, MOUNT_SOURCE_BOUND_MS);
+  if (outcome === 'timeout') {
+    killQuietly(stagePid);
+    // The stage's end of the socket goes with it, and the read waiting on
+    // ours ends; a stage the kernel cannot end (a hung network mount) keeps
+    // it: then ours stays open, with the read, until we exit.
+    if ((await settledWithin(received, 1000)) !== 'timeout') channel.close();
+    await settledWithin(exited, 1000);
+    throw mountError(request.source, request.destination, `id-mapped copy of the source: no answer from the stage within ${MOUNT_SOURCE_BOUND_MS / 1000} s (ETIMEDOUT)`);
+  }
+  channel.close();
+  await exited;
+  if ('error' in outcome) throw bindSourceError(outcome.error, [request]);
+  const { msg, fd } = outcome.value;
+  if (msg.index !== request.index) {
+    sys.close(fd);
+    throw new RuntimeError('sync', `the stage sent the source of mount ${msg.index}, not of mount ${request.index}`);
+  }
+  return fd;
+}
+
+/** What `p` came to within `ms`: its value, its error, or "timeout" (it may still settle later). */
+async function settledWithin<T>(p: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    return await Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

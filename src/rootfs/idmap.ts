@@ -2,10 +2,11 @@
  * Id-mapped bind mounts (mounts[].uidMappings/gidMappings, idmap/ridmap),
  * as runc 1.2 makes them: a detached copy of the source (open_tree) gets
  * MOUNT_ATTR_IDMAP with a user namespace that holds the mappings, then the
- * init moves it into place (applyBindMount with the fd). A helper of the
- * stage does this as root on the host, in the container's mount namespace
- * (native/stage.c "bind"), so that the copy keeps the locks of the
- * container's mounts; the parent provides the user namespace.
+ * init moves it into place (applyBindMount with the fd). The stage does
+ * this as root on the host, in the container's mount namespace, at the
+ * mount's turn (native/stage.c serve_mount_source), so that the copy keeps
+ * the locks of the container's mounts and shows what the mounts before it
+ * made; the parent provides the user namespace.
  *
  * A user namespace with given mappings needs a process in it: a helper
  * (util-linux's unshare, then sleep) makes one, we write its maps as root,
@@ -53,53 +54,56 @@ export async function mappedUserns(sys: Sys, uid: IDMappingConfig[], gid: IDMapp
   }
 }
 
-/** What create hands out for the bind sources (bindSources). */
-export interface BindSources {
-  /** The sources the stage copies in the container's mount namespace before the init runs. */
-  requests: BindSourceRequest[];
-  /** By mount index, fds of ours: the user namespaces of id-mapped binds the init makes itself, in their turn. */
-  initIdmaps: Record<number, number>;
+/**
+ * Whether a bind's source is copied at the mount's turn, on the init's
+ * request ("mount-source", src/process/spawn.ts mountSourceCopy), rather
+ * than by the stage's helper before the init runs: every id-mapped one, as
+ * runc 1.3 asks its parent for each (prepareRootfs, procMountPlease). Its
+ * source may be made by the mounts before it (inside the rootfs: runc
+ * 1.3.6's mounts.bats "mount order, container idmap source"), which a copy
+ * taken before them would miss, and the init cannot id-map a copy itself
+ * in a user namespace (MOUNT_ATTR_IDMAP needs privilege over the source's
+ * filesystem). A source elsewhere shows the same either way, but one path
+ * for every id-mapped copy keeps one way of making it.
+ */
+export const sourceAtItsTurn = (m: MountPlan): boolean => m.bind && m.idmap !== undefined;
+
+/**
+ * The bind sources the stage's helper copies in the container's mount
+ * namespace before the init runs (src/process/spawn.ts, native/stage.c
+ * "bind"): for a container in a user namespace made by a caller privileged
+ * over the host's mounts, every bind that is not id-mapped (those come in
+ * their turn: sourceAtItsTurn), since the container's root may not reach a
+ * source below a directory it cannot search. A caller without those
+ * privileges binds by path, as runc does. A source inside the rootfs
+ * ("/bundle/rootfs/mnt/x") is not copied: what it shows is made by the
+ * mounts before it (a copy would be taken before any of them), so the init
+ * binds it, by path, in its turn, as it reaches the rootfs anyway.
+ */
+export function bindSourceRequests(mounts: MountPlan[], opts: { copyAll: boolean; rootfs: string }): Omit<BindSourceRequest, 'idmap'>[] {
+  const inRootfs = (source: string) => containerDestination(opts.rootfs, source) !== path.posix.normalize(source);
+  return [...mounts.entries()]
+    .filter(([, m]) => opts.copyAll && m.bind && !sourceAtItsTurn(m) && !inRootfs(m.source))
+    .map(([index, m]) => ({ index, source: m.source, destination: m.destination, recursive: (m.flags & MS.REC) !== 0 }));
 }
 
 /**
- * The bind sources the stage copies in the container's mount namespace
- * (src/process/spawn.ts, native/stage.c "bind"): every id-mapped one (the
- * id map needs a detached copy), and, for a container in a user namespace
- * made by a caller privileged over the host's mounts, every bind (the
- * container's root may not reach a source below a directory it cannot
- * search). A caller without those privileges binds by path, as runc does.
- * A source inside the rootfs ("/bundle/rootfs/mnt/x") is not copied then:
- * what it shows is made by the mounts before it (runc 1.3.6's mount-order
- * tests; a copy would be taken before any of them), so the init binds it,
- * by path, in its turn, as it reaches the rootfs anyway. An id-mapped one
- * the init, root on the host without a user namespace, copies and id-maps
- * itself in its turn (`initIdmaps`); in a user namespace it could not set
- * the id map, and the stage's copy, taken before the mounts, is used.
- * The user namespaces holding id maps are opened (or made) here, once per
- * set of maps, into `usernsCache`, for the caller to close.
+ * By mount index, the user namespace holding the id map of each id-mapped
+ * bind (fds of ours), opened (or made) once per set of maps into
+ * `usernsCache`, for the caller to close once the init's mounts are made.
  */
-export async function bindSourceRequests(sys: Sys, mounts: MountPlan[], opts: { copyAll: boolean; inUserNs: boolean; rootfs: string }, usernsCache: Map<string, number>): Promise<BindSources> {
-  const out: BindSources = { requests: [], initIdmaps: {} };
-  const inRootfs = (source: string) => containerDestination(opts.rootfs, source) !== path.posix.normalize(source);
+export async function idmapUserns(sys: Sys, mounts: MountPlan[], usernsCache: Map<string, number>): Promise<Record<number, number>> {
+  const out: Record<number, number> = {};
   for (const [index, m] of mounts.entries()) {
-    if (m.idmap && !opts.inUserNs && inRootfs(m.source)) {
-      out.initIdmaps[index] = await idmapUserns(sys, m.idmap, usernsCache);
-      continue;
+    if (!m.idmap) continue;
+    const key = m.idmap.usernsPath ?? JSON.stringify([m.idmap.uidMappings, m.idmap.gidMappings]);
+    let userns = usernsCache.get(key);
+    if (userns === undefined) {
+      const { usernsPath, uidMappings, gidMappings } = m.idmap;
+      userns = usernsPath ? step('id-mapped mount: open user namespace', () => sys.open(usernsPath, O.RDONLY | O.CLOEXEC)) : await mappedUserns(sys, uidMappings, gidMappings);
+      usernsCache.set(key, userns);
     }
-    if (!m.idmap && !(opts.copyAll && m.bind && !inRootfs(m.source))) continue;
-    const request: BindSourceRequest = { index, source: m.source, destination: m.destination, recursive: (m.flags & MS.REC) !== 0 };
-    if (m.idmap) request.idmap = { usernsFd: await idmapUserns(sys, m.idmap, usernsCache), recursive: m.idmap.recursive };
-    out.requests.push(request);
+    out[index] = userns;
   }
   return out;
-}
-
-async function idmapUserns(sys: Sys, idmap: NonNullable<MountPlan['idmap']>, usernsCache: Map<string, number>): Promise<number> {
-  const key = idmap.usernsPath ?? JSON.stringify([idmap.uidMappings, idmap.gidMappings]);
-  let userns = usernsCache.get(key);
-  if (userns === undefined) {
-    userns = idmap.usernsPath ? step('id-mapped mount: open user namespace', () => sys.open(idmap.usernsPath!, O.RDONLY | O.CLOEXEC)) : await mappedUserns(sys, idmap.uidMappings, idmap.gidMappings);
-    usernsCache.set(key, userns);
-  }
-  return userns;
 }

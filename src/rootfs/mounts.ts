@@ -6,6 +6,7 @@ import { MNT_DETACH, MOUNT_ATTR, mountAttrs, MS, O, RESOLVE } from '../sys/const
 import { SysError, type Sys } from '../sys/types.js';
 import { components, fdPath, mkdirAllInRoot, mountAt, openInRoot, withFd } from './resolve.js';
 import { parseMountinfo } from './mountinfo.js';
+import { sourceAtItsTurn } from './idmap.js';
 
 /** Flags that need a second, remounting pass on a bind mount. */
 const BIND_REMOUNT_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;
@@ -309,32 +310,22 @@ function tmpfsData(sys: Sys, rootFd: number, m: MountPlan): string {
   return [`mode=${mode.toString(8).padStart(4, '0')}`, m.data].filter(Boolean).join(',');
 }
 
-/**
- * An id-mapped detached copy of a bind's source, made by the init itself
- * in its turn (a source inside the rootfs, which earlier mounts make; see
- * bindSourceRequests): as the stage's copy, open_tree then MOUNT_ATTR_IDMAP
- * with the user namespace holding the maps.
- */
-function idmappedCopy(sys: Sys, m: MountPlan, usernsFd: number): number {
-  const tree = withFd(sys, step(`open ${m.source}`, () => sys.open(m.source, O.PATH | O.CLOEXEC)), (fd) => step('open_tree', () => sys.openTree(fd, (m.flags & MS.REC) !== 0)));
-  try {
-    step('id-map (mount_setattr MOUNT_ATTR_IDMAP)', () => sys.mountSetattr(tree, MOUNT_ATTR.IDMAP, 0, m.idmap?.recursive ?? false, usernsFd));
-    return tree;
-  } catch (err) {
-    sys.close(tree);
-    throw err;
-  }
-}
-
 /** A mount that failed, in runc's words (its mounts_sshfs.bats greps them): `error mounting "SOURCE" to rootfs at "DEST": ...`. */
 export function mountError(source: string | undefined, destination: string, detail: string, cause?: unknown): RuntimeError {
   return new RuntimeError(`error mounting ${JSON.stringify(source ?? '')} to rootfs at ${JSON.stringify(destination)}`, detail, { cause });
 }
 
-export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number> = {}, idmapUsernsFds: Record<number, number> = {}): void {
+/**
+ * The mounts, in order. A bind's source comes as a detached copy, an fd:
+ * one the stage made before the init ran (`bindSourceFds`, by index), or,
+ * for one whose source is copied at its turn (../rootfs/idmap.ts
+ * sourceAtItsTurn), one `sourceAtTurn` gets from the parent now, once the
+ * mounts before it are made. Else the source is bound by path.
+ */
+export function applyMounts(sys: Sys, rootFd: number, mounts: MountPlan[], cgroups: CgroupMountSource[], cgroupUnified: boolean, bindSourceFds: Record<number, number>, sourceAtTurn: (index: number) => number): void {
   for (const [i, m] of mounts.entries()) {
     try {
-      if (m.bind && idmapUsernsFds[i] !== undefined) withFd(sys, idmappedCopy(sys, m, idmapUsernsFds[i]), (tree) => applyBindMount(sys, rootFd, m, tree));
+      if (sourceAtItsTurn(m)) withFd(sys, sourceAtTurn(i), (tree) => applyBindMount(sys, rootFd, m, tree));
       else if (m.bind) applyBindMount(sys, rootFd, m, bindSourceFds[i]);
       else if (m.type === 'cgroup') applyCgroupMount(sys, rootFd, m, cgroups, cgroupUnified);
       else applyFilesystemMount(sys, rootFd, m);

@@ -3,7 +3,7 @@
 // test. ocirun is held to runc 1.3.6's behaviour (the runc test that
 // expects it is named); where 1.1.5 behaved otherwise its result is
 // asserted as what it is, so that the difference stays on record.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -224,9 +224,10 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
    * others cannot search.
    */
   function mountOrderBundle(userns: boolean, args = ['cat', '/final/x/y/z/z/x/y/z/x/file'], idmap = false): string {
-    return bundle(args, (c, rootfs) => c.mounts.push(...mountTree(rootfs, idmap)), userns);
+    return bundle(args, (c, rootfs) => c.mounts.push(...mountTree(rootfs, idmap, userns)), userns);
   }
-  function mountTree(rootfs: string, idmap: boolean): object[] {
+  /** In a user namespace the id-mapped binds name no maps of their own (the container's apply), as in runc's test. */
+  function mountTree(rootfs: string, idmap: boolean, userns = false): object[] {
     const treeDir = fs.mkdtempSync(path.join(scratch, 'tree-'));
     fs.chmodSync(treeDir, 0o755);
     const src = path.join(treeDir, 'bind-src');
@@ -238,8 +239,9 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
     fs.chmodSync(src, 0o750);
     fs.mkdirSync(path.join(rootfs, 'final'), { recursive: true });
     const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const ownMaps = userns ? {} : { uidMappings: maps, gidMappings: maps };
     const bind = (s: string, d: string, o = 'bind') =>
-      o === 'rbind' && idmap ? { source: s, destination: d, type: 'bind', options: [o, 'rprivate', 'idmap'], uidMappings: maps, gidMappings: maps } : { source: s, destination: d, type: 'bind', options: [o, 'rprivate'] };
+      o === 'rbind' && idmap ? { source: s, destination: d, type: 'bind', options: [o, 'rprivate', 'idmap'], ...ownMaps } : { source: s, destination: d, type: 'bind', options: [o, 'rprivate'] };
     return [
       bind(`${src}/a`, '/mnt'),
       bind(`${src}/sym-b`, '/mnt/x'),
@@ -276,6 +278,79 @@ describe('mount order (runc 1.3.6, mounts.bats "mount order, container bind-moun
     expect(r.runc.stderr).toMatch(/failed to open mount source .*\/mnt\/x: No such file or directory/);
     expect(r.runc.left).toEqual([]);
   });
+
+  // runc 1.3.6: mounts.bats "mount order, container idmap source (userns)".
+  it('id-maps such sources in their turn in a user namespace, with the container\'s maps (runc 1.1.5 fails: it opened the source before the mounts)', () => {
+    // The binds' sources are root's on the host: nobody (65534) in the container, root (0) through the id map.
+    const script = `cat /final/x/y/z/z/x/y/z/x/file; stat -c %u /mnt /final; awk '$5 == "/final" { print $6 }' /proc/self/mountinfo`;
+    const r = runBoth(mountOrderBundle(true, ['sh', '-c', script], true));
+    expect(r.ocirun.status, r.ocirun.stderr).toBe(0);
+    expect(r.ocirun.stdout.split('\n').slice(0, 3)).toEqual(['a/x', '65534', '0']);
+    expect(r.ocirun.stdout.split('\n')[3].split(',')).toContain('idmapped');
+    expect(r.ocirun.left).toEqual([]);
+    expect(r.runc.status).toBe(1);
+    expect(r.runc.stderr).toMatch(/failed to open mount source .*\/mnt\/x: No such file or directory/);
+    expect(r.runc.left).toEqual([]);
+  });
+
+  it('a source that is not there at its turn either: exit 1, one line naming the mount, the step and the errno, nothing left', () => {
+    const r = runBoth(() =>
+      bundle(['true'], (c, rootfs) => {
+        c.mounts.push(...mountTree(rootfs, true, true).slice(0, 4), { source: `${rootfs}/mnt/none`, destination: '/final', type: 'bind', options: ['rbind', 'idmap'] });
+      }, true),
+    );
+    expect(r.ocirun.status).toBe(1);
+    expect(r.ocirun.stdout).toBe('');
+    const lines = r.ocirun.stderr.trim().split('\n');
+    expect(lines).toEqual([expect.stringMatching(/error mounting \\".*\/rootfs\/mnt\/none\\" to rootfs at \\"\/final\\": source .*\/mnt\/none: no such file or directory \(ENOENT\)"$/)]);
+    expect(r.ocirun.left).toEqual([]);
+    expect(r.runc.status).toBe(1);
+    // runc 1.1.5 opens it before the mounts, as every bind source in a user namespace.
+    expect(r.runc.stderr).toMatch(/failed to open mount source .*\/mnt\/none: No such file or directory/);
+    expect(r.runc.left).toEqual([]);
+  });
+});
+
+describe('an id-mapped source that does not answer at its turn', () => {
+  it('fails the create within the bound: exit 1, one line naming the mount, the step and the errno, nothing left; runc 1.1.5 waits with no bound', async () => {
+    // A FUSE mount whose server never answers (not even its INIT): a lookup
+    // below it waits, killably, until the connection is aborted, which
+    // closing the server's /dev/fuse (killing it) does.
+    const hang = path.join(scratch, 'hang');
+    fs.mkdirSync(hang, { recursive: true });
+    const server = spawn('sh', ['-c', `exec 3<>/dev/fuse; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 ocirun-test-hang ${hang} && exec sleep 600`], { stdio: 'ignore' });
+    const runcId = `mounts-current-${process.pid}-hang`;
+    try {
+      for (let i = 0; i < 100 && !mounted(hang); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(mounted(hang), 'the FUSE mount').toBe(true);
+      const b = bundle(['true'], (c) => c.mounts.push({ source: `${hang}/sub`, destination: '/hang', type: 'bind', options: ['rbind', 'idmap'] }), true);
+      const id = `mounts-current-${process.pid}-${++seq}`;
+      const started = Date.now();
+      const r = cli(roots.ocirun, ['run', '--bundle', b, id], { timeout: 60_000, cwd: b });
+      const took = Date.now() - started;
+      const left = leftovers(roots.ocirun, id, b);
+      console.info(`ocirun: status ${r.status} after ${took} ms\n${r.stderr}`);
+      expect(r.status).toBe(1);
+      expect(took).toBeGreaterThanOrEqual(15_000);
+      expect(took).toBeLessThan(30_000);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/error mounting \\".*\/hang\/sub\\" to rootfs at \\"\/hang\\": id-mapped copy of the source: no answer from the stage within 15 s \(ETIMEDOUT\)"$/),
+      ]);
+      // The stage that waited is gone too (it carries the container's id).
+      expect(left).toEqual([]);
+      // runc 1.1.5 opens the source in its nsexec before the mounts and waits there for as long as it takes.
+      const rr = spawnSync(RUNC, ['--root', roots.runc, 'run', '--bundle', b, runcId], { cwd: b, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+      expect((rr.error as NodeJS.ErrnoException | undefined)?.code, `runc 1.1.5: status ${rr.status} ${rr.stderr}`).toBe('ETIMEDOUT');
+    } finally {
+      server.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 200));
+      spawnSync('umount', ['-l', hang]);
+      cli(roots.runc, ['delete', '--force', runcId], { runtime: RUNC });
+      // runc 1.1.5 leaves its cgroups when killed part-way; delete does not find them.
+      for (const l of leftovers(roots.runc, runcId, '/nonexistent', { processes: false }).filter((x) => x.startsWith('cgroup '))) spawnSync('rmdir', [l.slice('cgroup '.length)]);
+    }
+  }, 90_000);
 });
 
 describe('masked directories share one read-only tmpfs (runc 1.3.6, mask.bats "directories share tmpfs")', () => {

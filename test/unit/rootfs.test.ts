@@ -276,7 +276,9 @@ describe('a container that shares the host mount namespace', () => {
     const sys = new RecordingSys();
     const plan = sharing();
     plan.container.setupDev = false;
-    mountRootfs(sys, plan.container, false);
+    mountRootfs(sys, plan.container, false, () => {
+      throw new Error('no source is asked for at its turn here');
+    });
     expect(sys.named('mount')).toEqual([]);
     enterRootfs(sys, plan, plan.container);
     expect(sys.named('pivotRoot')).toEqual([]);

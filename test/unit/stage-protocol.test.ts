@@ -10,9 +10,9 @@ import { describe, expect, it } from 'vitest';
 const stage = path.resolve(__dirname, '../../build/ocirun-stage');
 
 /** Runs the stage, writes `input` on its sync socket (fd 3), returns its reply and exit. */
-function feed(input: string | Buffer): Promise<{ reply: string; code: number | null; signal: string | null }> {
+function feed(input: string | Buffer, mode = '/bin/true'): Promise<{ reply: string; code: number | null; signal: string | null }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(stage, ['3', '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const p = spawn(stage, ['3', mode], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     const sock = p.stdio[3] as Duplex;
     let reply = '';
     sock.on('data', (d) => (reply += d.toString()));
@@ -49,11 +49,29 @@ describe.skipIf(!fs.existsSync(stage) && process.env.CI !== 'true')('C stage ins
     ['a bind flag the stage does not know', 'bind 0 8 0 /tmp\nend\n', /^error bad bind line/],
     ['a negative bind index', 'bind -1 1 0 /tmp\nend\n', /^error bad bind line/],
     ['an id map whose user namespace fd is not open', 'bind 2 2 77 /tmp\nend\n', /^error bind-source 2 user namespace fd 77: Bad file descriptor/],
+    ['an id-mapped bind before the init runs (those come at their turn)', 'bind 2 2 0 /tmp\nend\n', /^error bad bind line: an id-mapped source is copied at its turn \(mount-source\): Invalid argument/],
     ['too many binds', `${'bind 0 0 0 /tmp\n'.repeat(513)}end\n`, /^error too many bind instructions/],
   ];
   for (const [name, input, want] of cases) {
     it(`refuses ${name}`, async () => {
       const r = await feed(input);
+      expect(r.signal).toBeNull();
+      expect(r.code).toBe(1);
+      expect(r.reply.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(r.reply).toMatch(want);
+    });
+  }
+
+  // The mode that copies one source in the init's mount namespace (serve_mount_source).
+  const mountSource: [string, string, RegExp][] = [
+    ['no join', 'bind 0 1 0 /tmp\nend\n', /^error mount-source: takes one join of a mount namespace and one bind: Invalid argument/],
+    ['a join of another namespace than a mount one', 'join 40000000 /proc/self/ns/net\nbind 0 1 0 /tmp\nend\n', /^error mount-source: takes one join/],
+    ['two binds', 'join 20000 /proc/self/ns/mnt\nbind 0 1 0 /tmp\nbind 1 1 0 /tmp\nend\n', /^error mount-source: takes one join/],
+    ['an unshare', 'join 20000 /proc/self/ns/mnt\nunshare 20000\nbind 0 1 0 /tmp\nend\n', /^error mount-source: takes one join/],
+  ];
+  for (const [name, input, want] of mountSource) {
+    it(`refuses, in its mount-source mode, ${name}`, async () => {
+      const r = await feed(input, 'mount-source');
       expect(r.signal).toBeNull();
       expect(r.code).toBe(1);
       expect(r.reply.split('\n').filter(Boolean)).toHaveLength(1);
