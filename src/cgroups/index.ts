@@ -7,6 +7,7 @@ import type { ResourcesConfig } from '../config/schema.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { nodeErrorDetail } from '../sys/errno.js';
 import { log } from '../log.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
 import { unifiedOnly } from './paths.js';
@@ -191,7 +192,7 @@ export function joinCgroups(paths: Record<string, string>, pid: number, sub: Sub
       continue;
     }
     // In runc's words ("adding pid N to cgroups: ..."), which its exec.bats matches.
-    if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${errnoText(failed)}`, { cause: failed });
+    if (failed) throw new RuntimeError('join cgroup', `adding pid ${pid} to cgroups: write ${where}: ${nodeErrorDetail(failed)}`, { cause: failed });
   }
 }
 
@@ -205,15 +206,6 @@ function writeCgroupProcs(file: string, pid: number): NodeJS.ErrnoException | un
   }
 }
 
-/** "no such file or directory (ENOENT)" from Node's "ENOENT: no such file or directory, open '...'". */
-function errnoText(err: NodeJS.ErrnoException): string {
-  if (!err.code) return err.message;
-  const text = LIBC_TEXT[err.code] ?? err.message.replace(/^E\w+: /, '').replace(/, \w+ '.*'$/, '');
-  return `${text} (${err.code})`;
-}
-
-/** Where Node's (libuv's) text for an errno is not the C library's, which runc prints and its tests match. */
-const LIBC_TEXT: Record<string, string> = { EBUSY: 'device or resource busy', EAGAIN: 'resource temporarily unavailable' };
 
 /**
  * The memory and pids limits the cgroups have now, as resources (for

@@ -33,11 +33,12 @@ import { validateConfig as configSchema, validateProcess as processSchema, valid
 export interface HostFacts {
   filesystems(): Set<string>;
   sysctlExists(name: string): boolean;
-  /** The errno code stat(2) fails with for `p` (ENOENT, EACCES, ...), if it does. */
-  statError(p: string): string | undefined;
+  /**
+   * What stat(2) finds at `p`: "file", "fifo", "directory", "socket",
+   * "device", or the errno code it fails with (ENOENT, EACCES, ...).
+   */
+  fileKind(p: string): string;
   isDirectory(p: string): boolean;
-  /** What `p` is when it is not a regular file (namespace files are): "fifo", "directory", ...; undefined for a file. */
-  notAFile(p: string): string | undefined;
   appArmor(): boolean;
   selinux(): boolean;
   /** Whether `nsPath` is the namespace of this type (mnt, net) this process is in. */
@@ -58,13 +59,14 @@ export const realHost: HostFacts = {
     return set;
   },
   sysctlExists: (name) => fs.existsSync(path.join('/proc/sys', name.replace(/\./g, '/'))),
-  statError: (p) => {
+  fileKind: (p) => {
+    let st: fs.Stats;
     try {
-      fs.statSync(p);
-      return undefined;
+      st = fs.statSync(p);
     } catch (err) {
       return (err as NodeJS.ErrnoException).code ?? 'EIO';
     }
+    return st.isFile() ? 'file' : st.isFIFO() ? 'fifo' : st.isDirectory() ? 'directory' : st.isSocket() ? 'socket' : 'device';
   },
   isDirectory: (p) => {
     try {
@@ -72,11 +74,6 @@ export const realHost: HostFacts = {
     } catch {
       return false;
     }
-  },
-  notAFile: (p) => {
-    const st = fs.statSync(p);
-    if (st.isFile()) return undefined;
-    return st.isFIFO() ? 'fifo' : st.isDirectory() ? 'directory' : st.isSocket() ? 'socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : 'not a file';
   },
   appArmor: appArmorEnabled,
   selinux: selinuxEnabled,
@@ -278,13 +275,12 @@ function namespaces({ linux, host }: CheckInput): void {
     // An empty path is none, as runc reads it (a new namespace; runc 1.3.6's run.bats writes one).
     if (!ns.path) continue;
     if (!ns.path.startsWith('/')) throw new ConfigError(`linux.namespaces[${i}].path`, `"${ns.path}" must be an absolute path`);
-    const code = host.statError(ns.path);
+    const kind = host.fileKind(ns.path);
     // A rootless caller cannot reach another user's namespaces: EACCES, not "does not exist".
-    if (code) throw new ConfigError(`linux.namespaces[${i}].path`, code === 'ENOENT' ? `${ns.path} does not exist` : `${ns.path}: stat: ${code}`);
+    if (/^E[A-Z]+$/.test(kind)) throw new ConfigError(`linux.namespaces[${i}].path`, kind === 'ENOENT' ? `${ns.path} does not exist` : `${ns.path}: stat: ${kind}`);
     // Namespace files (/proc/PID/ns/*, or one bound elsewhere) are regular
     // files; opening a fifo there would hang create for good (runc 1.3.6's too).
-    const what = host.notAFile(ns.path);
-    if (what) throw new ConfigError(`linux.namespaces[${i}].path`, `${ns.path} is a ${what}, not a namespace file (EINVAL)`);
+    if (kind !== 'file') throw new ConfigError(`linux.namespaces[${i}].path`, `${ns.path} is a ${kind}, not a namespace file (EINVAL)`);
     // pivot_root in the runtime's own mount namespace would move the host's root (runc does not check).
     if (ns.type === 'mount' && host.isOwnNamespace(ns.path, 'mnt')) {
       throw new ConfigError(`linux.namespaces[${i}].path`, "is the runtime's own mount namespace; leave the mount namespace out to share it");

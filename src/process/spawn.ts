@@ -17,7 +17,7 @@ import { Channel } from './channel.js';
 import { killAndReap, killQuietly } from './kill.js';
 import { BIND, MOUNT_SOURCE_MODE, SYNC_FD_ENV, type StageInstruction } from './messages.js';
 import { CLONE } from '../sys/constants.js';
-import { errnoName } from '../sys/errno.js';
+import { errnoDetail, errnoName } from '../sys/errno.js';
 import type { ContainerPlan } from '../config/plan.js';
 
 export interface StageLaunch {
@@ -130,7 +130,7 @@ function bindSourceError(err: unknown, requests: BindSourceRequest[] = []): unkn
   const b = m && requests.find((r) => r.index === Number(m[1]));
   if (!m || !b) return err;
   const errno = /^(.*) \(errno (\d+)\)$/.exec(err.detail);
-  const detail = errno ? `${errno[1].toLowerCase()} (${errnoName(Number(errno[2]))})` : err.detail;
+  const detail = errno ? errnoDetail(errno[1], errnoName(Number(errno[2]))) : err.detail;
   const what = m[2] === 'open' ? `source ${b.source}` : m[2];
   // The kernel's has_locked_children: a bind without rbind would uncover what the mounts below the source hide.
   const hint = m[2] === 'open_tree' && errno?.[2] === '22' && !b.recursive ? ' (the source has mounts below it, which a user namespace may only get with them: rbind)' : '';

@@ -3,6 +3,8 @@
  * runtime makes goes through a `Sys`: `LibcSys` (koffi) in production,
  * `RecordingSys` in unit tests. Nothing outside src/sys names a libc function.
  */
+import { errnoDetail } from './errno.js';
+
 export interface CapSets {
   effective: bigint;
   permitted: bigint;
@@ -157,8 +159,7 @@ export class SysError extends Error {
     readonly code: string,
     description: string,
   ) {
-    // strerror's text as Go prints it (runc's errors, Node's own): lower case.
-    super(`${call}${target !== undefined ? ` ${target}` : ''}: ${description.charAt(0).toLowerCase()}${description.slice(1)} (${code})`);
+    super(`${call}${target !== undefined ? ` ${target}` : ''}: ${errnoDetail(description, code)}`);
     this.name = 'SysError';
   }
 }

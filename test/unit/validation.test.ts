@@ -9,8 +9,7 @@ import { validateConfig, validateForRestore, type HostFacts } from '../../src/co
 const host: HostFacts = {
   filesystems: () => new Set(['proc', 'tmpfs', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']),
   sysctlExists: (n) => n === 'net.ipv4.ip_forward' || n === 'kernel.shmmax',
-  statError: (p) => (p === '/nonexistent/ns' ? 'ENOENT' : undefined),
-  notAFile: (p) => (p === '/run/a-fifo' ? 'fifo' : undefined),
+  fileKind: (p) => ({ '/nonexistent/ns': 'ENOENT', '/run/a-fifo': 'fifo' })[p] ?? 'file',
   isDirectory: (p) => !p.endsWith('/missing'),
   appArmor: () => false,
   selinux: () => false,
