@@ -11,7 +11,7 @@ import { log } from '../log.js';
 import type { ResourcesConfig } from '../config/schema.js';
 import type { Sys } from '../sys/types.js';
 import { cgroupPids, controllerDir, createCgroups, currentLimits, hostLayout, initCgroupProcsV2, joinCgroups, joinedIfPossible, primeCgroupMigration, refuseNonEmpty, removeCgroups, type CgroupLayout, type CgroupLeft } from './index.js';
-import { freeze, hasFreezer, isFrozen, needsThaw, refuseFrozen, thaw, thawTree } from './freezer.js';
+import { freeze, hasFreezer, isFrozen, needsThaw, processFrozen, reads, refuseFrozen, thaw, thawTree } from './freezer.js';
 import { allowedDeviceRules, resourceWrites, writeResources } from './resources.js';
 import { deviceFilter, installDeviceFilter, targetDeviceRules } from './devices/index.js';
 import { cgroupStats, oomKills, type Stats } from './stats.js';
@@ -163,6 +163,10 @@ export class CgroupfsManager implements CgroupManager {
 
   needsThaw(): boolean {
     return needsThaw(this.paths);
+  }
+
+  frozenApart(pid: number): boolean {
+    return processFrozen(pid, this.layout) && reads(this.paths, 'thawed');
   }
 
   thawTree(budgetMs: number): Promise<void> {

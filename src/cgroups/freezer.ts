@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
-import { controllerDir } from './index.js';
+import { controllerDir, type CgroupLayout } from './index.js';
 import { describeCgroup, walkCgroups } from './tree.js';
 
 interface FreezerFiles {
@@ -56,7 +56,7 @@ function forEachFreezer(paths: Record<string, string>, each: (f: FreezerFiles, w
 export const hasFreezer = (paths: Record<string, string>) => freezerOf(paths) !== undefined;
 
 /** Whether the cgroup reads `state` (false without a freezer, or when its files cannot be read). */
-function reads(paths: Record<string, string>, state: 'frozen' | 'thawed'): boolean {
+export function reads(paths: Record<string, string>, state: 'frozen' | 'thawed'): boolean {
   const f = freezerOf(paths);
   try {
     return f !== undefined && (state === 'frozen' ? f.isFrozen() : f.isThawed());
@@ -80,6 +80,32 @@ export function needsThaw(paths: Record<string, string>): boolean {
     }
   });
   return found;
+}
+
+/**
+ * Whether process `pid` is in a frozen (or freezing) cgroup, wherever that
+ * is (its /proc/PID/cgroup, on the hierarchies of `layout`): it can neither
+ * run nor die until something thaws it.
+ */
+export function processFrozen(pid: number, layout: CgroupLayout): boolean {
+  let own: string;
+  try {
+    own = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return false;
+  }
+  const paths: Record<string, string> = {};
+  for (const line of own.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    const h = m && layout.hierarchies.find((x) => x.name === (m[1] || 'unified'));
+    if (h) paths[h.name] = path.join(h.mountPoint, m![2]);
+  }
+  const f = freezerOf(paths);
+  try {
+    return f !== undefined && !f.isThawed();
+  } catch {
+    return false; // gone, or its cgroup is
+  }
 }
 
 /**

@@ -103,6 +103,13 @@ export interface CgroupManager {
   isFrozen(): boolean;
   /** Frozen, or on its way: the cgroups or any sub-cgroup (teardown's question). */
   needsThaw(): boolean;
+  /**
+   * Whether process `pid` is frozen by something other than the container's
+   * pause: a cgroup of its own that the container froze, while the
+   * container's cgroup is not paused (a pause ends with resume; that one
+   * does not).
+   */
+  frozenApart(pid: number): boolean;
   /** Teardown: thaws the cgroups and every sub-cgroup, the container's own freezes included. */
   thawTree(budgetMs: number): Promise<void>;
   /** Sends a signal to every process in the cgroups, sub-cgroups included (runc's signalAllProcesses). */

@@ -23,7 +23,7 @@ import { validateProcess } from '../config/validate.js';
 import { tightLimits } from '../process/init-plan.js';
 import type { StageInstruction } from '../process/messages.js';
 import type { Channel } from '../process/channel.js';
-import { execExchange, launchProcess, programRuns, type ExecProgress, type Launched, type NotifyFdHandOff } from '../process/launcher.js';
+import { execExchange, heldBeforeExec, launchProcess, programRuns, type ExecProgress, type Launched, type NotifyFdHandOff } from '../process/launcher.js';
 import { killAndReap, killQuietly } from '../process/kill.js';
 import { sendPidfd } from '../process/pidfd-socket.js';
 import { sessionKeyringName } from '../security/keyring.js';
@@ -185,6 +185,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     const { pid } = launched;
     log.debug(`exec: init spawned, pid ${pid}`);
     launched.channel.onlyFrom(pid);
+    launched.channel.watch = () => heldBeforeExec(progress.forked ?? pid, (p) => cgroups.manager.frozenApart(p));
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
     // the container's (a fifo at /etc/passwd) when the container goes. Once

@@ -12,6 +12,9 @@ import { decodeMessage, encodeMessage, type Message, type MessageOf, type Messag
 /** The messages sent with an fd attached (SCM_RIGHTS). */
 type FdMessageType = 'seccomp-fd' | 'mount-source-fd';
 
+/** The peer cannot go on (see Channel.watch): not an end of file. */
+class PeerHeld extends RuntimeError {}
+
 export class Channel {
   private buf = '';
   private eof = false;
@@ -26,6 +29,12 @@ export class Channel {
 
   /** Where "log" messages from the peer go. */
   onLog: (level: string, msg: string, time?: string) => void = () => {};
+
+  /**
+   * Asked every 100 ms while a wait goes on: why the peer cannot go on, if
+   * something holds it (see heldBeforeExec). The wait then fails.
+   */
+  watch?: () => string | undefined;
 
   constructor(private readonly sys: Sys, readonly fd: number, private readonly peer: string) {}
 
@@ -104,9 +113,16 @@ export class Channel {
     for (;;) {
       const line = this.takeLine();
       if (line !== undefined) return line;
-      // false: interrupted before anything came; ask again.
-      if (await this.sys.waitReadable(this.fd, -1)) this.readMore();
+      // false: interrupted, or the watch's time, before anything came; ask again.
+      if (await this.sys.waitReadable(this.fd, this.watch ? 100 : -1)) this.readMore();
+      else this.checkHeld();
     }
+  }
+
+  /** Fails the wait if the watch says the peer cannot go on. */
+  checkHeld(): void {
+    const why = this.watch?.();
+    if (why) throw new PeerHeld('exec', why);
   }
 
   /**
@@ -158,7 +174,8 @@ export class Channel {
       let line: string;
       try {
         line = await this.line();
-      } catch {
+      } catch (err) {
+        if (err instanceof PeerHeld) throw err;
         return;
       }
       const msg = decodeMessage(line, this.peer);

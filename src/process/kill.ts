@@ -10,8 +10,15 @@ export function killQuietly(pid: number, signal: NodeJS.Signals | number = 'SIGK
   }
 }
 
-/** Our child `pid`, killed and waited for, so that nothing of a failed step is left running. */
+/**
+ * Our child `pid`, killed and waited for, so that nothing of a failed step
+ * is left running; for 2 s at most: a process in a frozen v1 cgroup dies
+ * only once that is thawed, and the caller must not wait for that (it is
+ * reaped by whoever inherits it).
+ */
 export async function killAndReap(sys: Sys, pid: number): Promise<void> {
   killQuietly(pid);
-  await sys.waitpid(pid).catch(() => 0);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([sys.waitpid(pid).catch(() => 0), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+  clearTimeout(timer);
 }

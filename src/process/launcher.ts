@@ -167,7 +167,7 @@ export async function execExchange(sys: Sys, init: Launched, plan: InitPlan, ste
       applyScheduler(sys, plan.process.schedAttr, progress.forked, steps.cpusetLimited);
       channel.send({ type: 'go' });
     }
-    await sys.waitpid(pid);
+    await watchedExit(sys, init.channel, pid);
     progress.reaped = true;
     log.debug(`exec: forked into the pid namespace, pid ${progress.forked}`);
   }
@@ -214,26 +214,54 @@ async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan
 }
 
 /**
+ * Why process `pid` cannot reach its program's exec, if something of the
+ * container holds it there: stopped (a process of the container that sees
+ * it can send SIGSTOP), or frozen apart from a pause (`frozenApart`: moved
+ * into a cgroup the container froze). Either would hold the exec forever,
+ * as it holds runc's; the exec fails instead, and its undo kills the
+ * process. A paused container holds an exec until it is resumed, as
+ * runc's (exec --ignore-paused).
+ */
+export function heldBeforeExec(pid: number, frozenApart: (pid: number) => boolean): string | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // gone: its status says how
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (state === 'T' || state === 't') return `process ${pid} was stopped before it started its program`;
+  if (frozenApart(pid)) return `process ${pid} was frozen (in a cgroup of the container's) before it started its program`;
+  return undefined;
+}
+
+/** waitpid(pid), failing as the channel's watch says while it waits. */
+async function watchedExit(sys: Sys, channel: Channel, pid: number): Promise<void> {
+  let exited = false;
+  const exit = sys.waitpid(pid).finally(() => (exited = true));
+  while (!exited) {
+    await Promise.race([exit, new Promise((r) => setTimeout(r, 100))]);
+    if (!exited) channel.checkHeld();
+  }
+  await exit;
+}
+
+/**
  * Waits until the process the shim forked runs its program: end of file on
  * the socket, as always, or, should something of the container hold a
  * copy of the socket (it could take one from the process before its
  * execve), its executable no longer the sealed shim (or the process gone).
- * A process stopped before its execve (a process of the container can send
- * it SIGSTOP) would hold the exec forever (runc's too): that fails the exec,
- * whose undo kills it.
+ * Meanwhile the channel's watch may fail it (heldBeforeExec).
  */
 async function forkedExeced(channel: Channel, pid: number): Promise<void> {
   while (!(await channel.endWithin(100))) {
     let exe: string;
-    let stat: string;
     try {
       exe = fs.readlinkSync(`/proc/${pid}/exe`);
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     } catch {
       return; // gone (a zombie has no exe): its status says how
     }
     if (!exe.startsWith(`/memfd:${SHIM_MEMFD_NAME}`)) return;
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'T' || state === 't') throw new RuntimeError('exec', `process ${pid} was stopped before it started its program`);
+    channel.checkHeld();
   }
 }

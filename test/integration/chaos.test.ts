@@ -672,6 +672,61 @@ describe.runIf(!v2Host)('a process in one hierarchy of the cgroupsPath only, bes
   }
 });
 
+describe('an exec\'d process frozen before it runs its program', () => {
+  // With its cgroupfs writable, the container freezes a sub-cgroup of its
+  // own and moves every process it sees into it, the one the exec forks
+  // into its pid namespace among them, before that one's execve: runc's
+  // exec waits forever (the test bounds it); ocirun's fails within the
+  // bound, and the process, killed, dies once thawed. delete -f (which
+  // thaws the subtree) leaves nothing under ocirun.
+  const freezer = [
+    'if [ -d /sys/fs/cgroup/freezer ]; then d=/sys/fs/cgroup/freezer/ice; f=freezer.state; v=FROZEN; else d=/sys/fs/cgroup/ice; f=cgroup.freeze; v=1; fi',
+    'mkdir $d && echo $v > $d/$f || exit 9',
+    'while :; do for p in /proc/[0-9]*; do p=${p#/proc/}; [ $p = 1 ] || echo $p > $d/cgroup.procs 2>/dev/null; done; done',
+  ].join('; ');
+  for (const rt of runtimes) {
+    it(`${rt[0]}: exec ${rt[0] === 'ocirun' ? 'fails within the bound' : 'hangs'}`, async () => {
+      const id = `harden-frozen-exec-${process.pid}`;
+      const cgroupsPath = cgPath(rt, 'frozen-exec');
+      const bundle = makeBundle('harden-frozen-exec-', ['sh', '-c', freezer], (c) => {
+        c.linux.cgroupsPath = cgroupsPath;
+        writableCgroupfs(c);
+      });
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', bundle, id]).status).toBe(0);
+        // The loop may miss the forked process before its execve in a given try.
+        let held = false;
+        for (let i = 0; i < 8 && !held; i++) {
+          const e = timedCommand(rt[1], roots[rt[0]], ['exec', '-d', id, 'true'], (bound) => 2 * bound);
+          held = e.status !== 0;
+          if (rt[0] === 'ocirun' && held) {
+            expect(e.ms, e.stderr).toBeLessThan(e.bound);
+            expect(e.stderr).toMatch(/process \d+ was frozen \(in a cgroup of the container's\) before it started its program/);
+          }
+          if (rt[0] === 'runc' && held) expect(e.status).toBe(-1);
+        }
+        process.stdout.write(`frozen exec ${rt[0]}: ${held ? 'held' : 'missed in 8 tries'}\n`);
+        if (rt[0] === 'ocirun') {
+          expect(held, 'the loop never caught the exec').toBe(true);
+          const d = run(rt, ['delete', '-f', id]);
+          expect(d.status, d.stderr).toBe(0);
+          expect(d.ms).toBeLessThan(BOUND_MS);
+          expect(await settle(() => leftovers(rt, id, cgroupsPath))).toEqual([]);
+        }
+      } finally {
+        // Thawed, so that runc's delete -f can end what its exec left frozen.
+        try {
+          fs.writeFileSync(path.join('/sys/fs/cgroup', v2Host ? '' : 'freezer', cgroupsPath, 'ice', v2Host ? 'cgroup.freeze' : 'freezer.state'), v2Host ? '0' : 'THAWED');
+        } catch {
+          /* gone */
+        }
+        run(rt, ['delete', '-f', id]);
+        removeBundle(bundle);
+      }
+    }, 180_000);
+  }
+});
+
 describe('an exec\'d process stopped before it runs its program', () => {
   // A process of the container stops every process it can see, the one the
   // exec forks into the container's pid namespace among them, before that
