@@ -25,6 +25,7 @@
  *                    "unshare <hexflags>"
  *                    "timens <mono-s> <mono-ns> <boot-s> <boot-ns>"
  *                    "bind <index> <hexflags> <userns fd> <path>" ... (see read_bind_line)
+ *                    "seal <fd>" ...            the fd becomes a sealed copy of its file
  *                    "end"
  *   stage -> parent: "userns"          (a new user ns exists: write the maps)
  *   parent -> stage: "maps-ok"
@@ -712,6 +713,15 @@ static void read_instructions(struct instructions *in)
 				fail_with(EINVAL, "bad unshare line");
 		} else if ((fields = after_word(line, OCIRUN_WORD_BIND))) {
 			read_bind_line(fields);
+		} else if ((fields = after_word(line, OCIRUN_WORD_SEAL))) {
+			/* Before the joins: the copy is host root's, and nothing can change it. */
+			int fd = (int)parse_number(fields, 10, INT_MAX, &end, "bad seal line");
+			if (*end || fd < 3 || fd == sync_fd || fcntl(fd, F_GETFD) < 0)
+				fail_with(EINVAL, "bad seal line");
+			int copy = sealed_copy(fd, "ocirun-sealed", 0555);
+			if (dup2(copy, fd) < 0)
+				fail("dup2 (seal fd %d)", fd);
+			close(copy);
 		} else if ((fields = after_word(line, OCIRUN_WORD_TIMENS))) {
 			long long v[4];
 			const char *p = fields;

@@ -108,7 +108,6 @@ function loadFromUnnamedCopy(bytes: Uint8Array, dirs: string[]): { mod: any; fd:
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let koffiModule: any;
 let koffiFd: number | undefined;
-let koffiFdOfInit: number | undefined;
 
 /**
  * koffi: the package, or in the single file the embedded addon (the same
@@ -119,7 +118,8 @@ let koffiFdOfInit: number | undefined;
  * open. No copy is shared between commands: a shared one is a file that
  * a container given the host's /dev/shm (--ipc=host) could rewrite, and
  * the next command would run it as root. The init gets a sealed memfd of
- * it from its parent (koffiFdForInit), and closes it once loaded.
+ * it, made by the C stage from the parent's copy (koffiFdForInit), and
+ * closes it once loaded.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function loadKoffi(): any {
@@ -140,13 +140,15 @@ export function loadKoffi(): any {
 }
 
 /**
- * The fd of koffi's addon for the init to inherit (single file only): a
- * sealed memfd copy, which nothing can change, made once per command.
+ * The fd of koffi's addon for the init to inherit (single file only): this
+ * process's own unnamed copy, which the C stage replaces with a sealed
+ * memfd before the init exists (its "seal" instruction), so that nothing
+ * can change what the init loads.
  */
-export function koffiFdForInit(seal: (name: string, bytes: Uint8Array) => number): number | undefined {
+export function koffiFdForInit(): number | undefined {
   if (!embedded) return undefined;
   loadKoffi();
-  return (koffiFdOfInit ??= seal('ocirun-koffi', fs.readFileSync(`/proc/self/fd/${koffiFd}`)));
+  return koffiFd;
 }
 
 // dist/engine.js, or dist/bundle/ocirun.js when bundled.

@@ -25,6 +25,13 @@ export type StageInstruction =
    * the id maps of an id-mapped one. The path comes last: it may hold spaces.
    */
   | { type: 'bind'; index: number; flags: number; usernsFd: number; path: string }
+  /**
+   * An fd the init inherits from the host (the stage's fd number), which
+   * the stage replaces, before any join, with a sealed anonymous copy of
+   * the file: koffi's addon in the single file, whose copy in the parent
+   * is a file the parent could still write through another fd.
+   */
+  | { type: 'seal'; fd: number }
   | { type: 'end' };
 
 /** The flags of a "bind" instruction (native/stage.c has the same). */
@@ -107,6 +114,7 @@ const TEXT: { [T in MessageType]?: { encode: (m: MessageOf<T>) => string; decode
     decode: (f) => ({ flag: parseInt(f.slice(0, f.indexOf(' ')), 16), path: f.slice(f.indexOf(' ') + 1) }),
   },
   unshare: { encode: (m) => m.flags.toString(16), decode: (f) => ({ flags: parseInt(f, 16) }) },
+  seal: { encode: (m) => String(m.fd), decode: (f) => ({ fd: Number(f) }) },
   timens: {
     encode: (m) => [...m.monotonic, ...m.boottime].map((n) => Math.trunc(n)).join(' '),
     decode: (f) => {
@@ -232,7 +240,7 @@ export function shimArgv0(sync?: ShimSync): string {
 export function protocolHeader(): string {
   const prefix = (line: string, field: string) => line.slice(0, line.indexOf(field));
   // The type word of each message the C stage reads or writes.
-  const stageWords: MessageType[] = ['root', 'join', 'unshare', 'timens', 'bind', 'end', 'userns', 'maps-ok', 'bind-fd', 'mount-source-fd', 'init-fds', 'pid', 'error'];
+  const stageWords: MessageType[] = ['root', 'join', 'unshare', 'timens', 'bind', 'seal', 'end', 'userns', 'maps-ok', 'bind-fd', 'mount-source-fd', 'init-fds', 'pid', 'error'];
   const defines: [string, string][] = [
     ...stageWords.map((w): [string, string] => [`OCIRUN_WORD_${w.toUpperCase().replaceAll('-', '_')}`, JSON.stringify(w)]),
     ['OCIRUN_STAGE_MOUNT_SOURCE_MODE', JSON.stringify(MOUNT_SOURCE_MODE)],

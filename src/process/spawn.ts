@@ -191,10 +191,12 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
   // Copies without an id map: those are made at their turn (mountSourceCopy).
   const bindInstructions = (opts.bindSources ?? []).map((b) => bindInstruction(b, 0));
   // The single file's koffi addon, for the init (src/engine.ts); closed on its program's exec.
-  const koffi = koffiFdForInit((name, bytes) => sealedMemfd(sys, name, bytes));
+  const seals: StageInstruction[] = [];
+  const koffi = koffiFdForInit();
   if (koffi !== undefined) {
     fds.push(koffi);
     env.push(`${KOFFI_FD_ENV}=${fds.length - 1}`);
+    seals.push({ type: 'seal', fd: fds.length - 1 });
   }
   let stagePid: number;
   try {
@@ -211,7 +213,7 @@ export async function launch(sys: Sys, opts: StageLaunch): Promise<LaunchedProce
   let initFds: { root: number; proc: number; engine: number } | undefined;
   const bindSourceFds: Record<number, number> = {};
   try {
-    for (const i of [...opts.instructions, ...bindInstructions, { type: 'end' } as const]) channel.send(i);
+    for (const i of [...opts.instructions, ...bindInstructions, ...seals, { type: 'end' } as const]) channel.send(i);
     while (!pid) {
       const msg = await channel.receive().catch((err) => Promise.reject(bindSourceError(err, opts.bindSources)));
       if (msg.type === 'bind-fd' && opts.bindSources?.some((b) => b.index === msg.index) && !(msg.index in bindSourceFds)) {
