@@ -256,22 +256,27 @@ static void reexec_sealed(char **argv)
  * in the host's user namespace before it joins, which rules that out; a
  * multi-threaded engine cannot join a user namespace after its exec. But
  * the kernel also moves mm->user_ns up to the first user namespace that
- * owns the exec'd file when the file is unreadable to the process
- * (would_dump): here that is the host's, since the copy is host root's
- * (made before the joins) and mode 0111. So a dynamically linked engine is
- * run by such a copy of its ELF interpreter (ld.so runs the program given
- * as its argument, which it reads through the engine's fd). Returns -1 for
- * a static engine. A rootless caller's copy is its own, and its user is
- * the container's root: that one protects nothing, as the README says.
+ * maps the exec'd file's owner when the file is unreadable to the process
+ * (would_dump). So a dynamically linked engine is run by a copy of its ELF
+ * interpreter (ld.so runs the program given as its argument, which it
+ * reads through the engine's fd) that is mode 0111 and belongs to an id
+ * the container's user namespace does not map: a root caller gives it to
+ * UNMAPPED_ID (root of a namespace can read what it maps the owner of,
+ * and maps may well include host root), a rootless one keeps its own,
+ * which only maps that leave the caller's uid out protect. Made before any
+ * join, from the caller's own view of the files. Returns -1 for a static
+ * engine, or one that others may not read (ld.so could not read it as the
+ * container's root; exec'd itself, it is unreadable to it already).
  */
-static int unreadable_interpreter(int tree, const char *engine_path)
+/* The highest valid id ((uid_t)-1 is none): only maps of the whole range hold it. */
+#define UNMAPPED_ID 4294967294u
+
+static int unreadable_interpreter(const char *engine_path)
 {
-	int fd = openat(tree, engine_path + 1, O_RDONLY | O_CLOEXEC);
+	int fd = open(engine_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		fail("open %s in the copy of the host's mounts", engine_path);
+		fail("open %s", engine_path);
 	struct stat st;
-	/* An engine that others may not read is unreadable to the container's
-	 * root itself (ld.so could not read it either). */
 	if (fstat(fd, &st) < 0 || !(st.st_mode & S_IROTH)) {
 		close(fd);
 		return -1;
@@ -298,10 +303,13 @@ static int unreadable_interpreter(int tree, const char *engine_path)
 	close(fd);
 	if (!interp[0])
 		return -1;
-	int src = openat(tree, interp + 1, O_RDONLY | O_CLOEXEC);
+	int src = open(interp, O_RDONLY | O_CLOEXEC);
 	if (src < 0)
 		fail("open %s (the engine's ELF interpreter)", interp);
-	return sealed_copy(src, "ocirun-ld.so", 0111);
+	int copy = sealed_copy(src, "ocirun-ld.so", 0111);
+	if (geteuid() == 0 && fchown(copy, UNMAPPED_ID, UNMAPPED_ID) < 0)
+		fail("fchown the engine's interpreter to %u", UNMAPPED_ID);
+	return copy;
 }
 
 /*
@@ -337,13 +345,11 @@ struct engine {
 	int interp;
 };
 
-static struct engine open_engine(int tree, const char *path)
+static void open_engine(struct engine *e, int tree, const char *path)
 {
-	struct engine e = { openat(tree, path + 1, O_PATH | O_CLOEXEC), -1 };
-	if (e.fd < 0)
+	e->fd = openat(tree, path + 1, O_PATH | O_CLOEXEC);
+	if (e->fd < 0)
 		fail("open %s in the copy of the host's mounts", path);
-	e.interp = unreadable_interpreter(tree, path);
-	return e;
 }
 
 /*
@@ -362,7 +368,7 @@ static void clone_host_tree_in_userns(int *host_tree, struct engine *engine, con
 	*host_tree = clone_host_tree();
 	if (*host_tree < 0)
 		fail("open_tree / (a copy of the host's mounts for the engine)");
-	*engine = open_engine(*host_tree, engine_path);
+	open_engine(engine, *host_tree, engine_path);
 }
 
 /*
@@ -935,9 +941,10 @@ int main(int argc, char **argv)
 	int proc_fd = clone_proc(&in);
 	if (argv[2][0] != '/')
 		fail_with(EINVAL, "the engine's path must be absolute");
-	struct engine engine = { -1, -1 };
+	/* Before any join: the copy must be made with the caller's ids. */
+	struct engine engine = { -1, unreadable_interpreter(argv[2]) };
 	if (host_tree >= 0)
-		engine = open_engine(host_tree, argv[2]);
+		open_engine(&engine, host_tree, argv[2]);
 
 	join_namespaces(&in, &host_tree, &engine, argv[2]);
 

@@ -45,15 +45,14 @@ ajv.addSchema(State, 'state');
 ajv.addSchema({ ...Process, $id: 'https://ocirun.dev/schemas/process.schema.json' }, 'process');
 ajv.addSchema({ ...Resources, $id: 'https://ocirun.dev/schemas/resources.schema.json' }, 'resources');
 const code = standalone(ajv, { validateConfig: 'config', validateState: 'state', validateProcess: 'process', validateResources: 'resources' });
-// The field names of each object, for Go's case-insensitive key matching
-// (src/config/load.ts, goFieldNames): an object's `keys`, a map's `values`,
-// an array's `items`; null where no object lies below.
+// The field names of each object, for reading files as Go does
+// (src/config/go-json.ts): an object's `keys`, a map's `values`, an
+// array's `items`; null where no object lies below.
 const shapeOf = (s) => {
   if (s.properties) return { keys: Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, shapeOf(v)])) };
   const items = s.type === 'array' && s.items ? shapeOf(s.items) : null;
   if (items) return { items };
-  const values = s.patternProperties ? shapeOf(Object.values(s.patternProperties)[0]) : null;
-  return values ? { values } : null;
+  return s.patternProperties ? { values: shapeOf(Object.values(s.patternProperties)[0]) } : null;
 };
 const shapes = Object.entries({ configShape: Config, processShape: Process, resourcesShape: Resources }).map(([name, schema]) => `export const ${name} = ${JSON.stringify(shapeOf(schema))};`);
 fs.writeFileSync(path.join(root, 'dist/config/validators.js'), [code, ...shapes, ''].join('\n'));

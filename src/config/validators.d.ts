@@ -9,7 +9,7 @@ export const validateState: Validator;
 export const validateProcess: Validator;
 export const validateResources: Validator;
 /** An object's field names (and what lies below each), a map's values, or an array's items. */
-export type Shape = { keys: Record<string, Shape | null> } | { values: Shape } | { items: Shape };
+export type Shape = { keys: Record<string, Shape | null> } | { values: Shape | null } | { items: Shape };
 export const configShape: Shape;
 export const processShape: Shape;
 export const resourcesShape: Shape;

@@ -4,10 +4,9 @@
  * (128+N when killed by signal N). The init is our child (the C stage
  * clones it with CLONE_PARENT), so we can wait for it.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { faultPoint } from '../fault.js';
 import type { Config } from '../config/schema.js';
+import { loadConfig } from '../config/load.js';
 import { NotifyRelay } from '../systemd/notify.js';
 import { consolePair, type TerminalProxy } from '../tty/proxy.js';
 import type { Sys } from '../sys/types.js';
@@ -24,10 +23,10 @@ function wantsProxy(opts: CreateOptions & { detach?: boolean }): boolean {
   return config?.process?.terminal === true;
 }
 
-/** The terminal flag only; create validates the config properly. */
+/** The terminal flag only (read as create reads it); create validates the config properly. */
 function readBundleConfig(bundle: string): Config | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Config;
+    return loadConfig(bundle) as Config;
   } catch {
     return undefined;
   }

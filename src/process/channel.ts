@@ -122,7 +122,7 @@ export class Channel {
   /** Fails the wait if the watch says the peer cannot go on. */
   checkHeld(): void {
     const why = this.watch?.();
-    if (why) throw new PeerHeld('exec', why);
+    if (why) throw new PeerHeld('wait', why);
   }
 
   /**

@@ -92,6 +92,9 @@ export async function createExchange(sys: Sys, init: Launched, plan: InitPlan, s
   const { channel } = init;
   // What the init reports failing, it reports as runc's init does.
   channel.errorContext = 'unable to start container process: error during container init';
+  // A process that sees the init (a pod's, in the pid namespace it joins)
+  // could stop it while it sets up: runc's create then waits forever.
+  channel.watch = () => heldBeforeExec(init.pid, () => false);
   channel.send({ type: 'plan', plan });
   faultPoint('plan-sent');
   steps.planSent();

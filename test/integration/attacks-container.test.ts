@@ -155,7 +155,14 @@ describe('a process in the container', () => {
     expect(reports.runc.hits).toEqual([]);
   });
 
-  it("cannot enter a new container's init while it sets up, from a pod sharing its user and pid namespaces, with CAP_SYS_PTRACE there", async () => {
+  // The user namespace's maps: the usual one, and one that also maps the
+  // host's root (uid and gid 0), which lets the namespace's root read files
+  // host root owns: the engine's interpreter must belong to an id it does not map.
+  const podMaps = {
+    usual: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    'with the host\'s root mapped': [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 0, size: 1 }],
+  };
+  it.each(Object.keys(podMaps))("cannot enter a new container's init while it sets up, from a pod sharing its user and pid namespaces, with CAP_SYS_PTRACE there (maps: %s)", async (maps) => {
     // Kubernetes' user-namespaced pods with a shared process namespace: the
     // pod's first container (A) made the user namespace, and a process in
     // it holds CAP_SYS_PTRACE (and CAP_SYS_ADMIN) there. The next
@@ -164,8 +171,8 @@ describe('a process in the container', () => {
     // pivot_root. Reaching it would give A the host's / (the secret), its
     // mount namespace, its fds.
     const userns = (c: any) => {
-      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.uidMappings = podMaps[maps as keyof typeof podMaps];
+      c.linux.gidMappings = podMaps[maps as keyof typeof podMaps];
     };
     const ownedByUserns = (b: string) => {
       fs.chmodSync(b, 0o755);

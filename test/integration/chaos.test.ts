@@ -672,6 +672,47 @@ describe.runIf(!v2Host)('a process in one hierarchy of the cgroupsPath only, bes
   }
 });
 
+describe("a created container's init stopped while it sets up", () => {
+  // A pod: container A stops every process it sees in its pid namespace;
+  // container B joins that pid namespace, so its init appears there while
+  // it sets up. runc's create then waits forever (the test bounds it);
+  // ocirun's fails within the bound, and delete -f leaves nothing.
+  const stopper = 'while true; do kill -STOP -1 2>/dev/null; done';
+  for (const rt of runtimes) {
+    it(`${rt[0]}: create ${rt[0] === 'ocirun' ? 'fails within the bound' : 'hangs'}; delete -f ends it all`, async () => {
+      const podId = `harden-stopped-pod-${process.pid}`;
+      const id = `harden-stopped-init-${process.pid}`;
+      const cgroupsPath = cgPath(rt, 'stopped-init');
+      const pod = makeBundle('harden-stopped-pod-', ['sh', '-c', stopper], (c) => (c.linux.cgroupsPath = cgPath(rt, 'stopped-pod')));
+      let member: string | undefined;
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', pod, podId]).status).toBe(0);
+        const podPid = JSON.parse(spawnSync(rt[1], ['--root', roots[rt[0]], 'state', podId], { encoding: 'utf8' }).stdout).pid;
+        member = makeBundle('harden-stopped-init-', ['true'], (c) => {
+          c.linux.cgroupsPath = cgroupsPath;
+          c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${podPid}/ns/pid` } : n));
+        });
+        const c = timedCommand(rt[1], roots[rt[0]], ['create', '--bundle', member, id], (bound) => 2 * bound);
+        if (rt[0] === 'ocirun') {
+          expect(c.status, c.stderr).toBe(1);
+          expect(c.ms).toBeLessThan(c.bound);
+          expect(c.stderr).toMatch(/process \d+ was stopped before it started its program/);
+        } else {
+          expect(c.status).toBe(-1);
+        }
+        const d = run(rt, ['delete', '-f', id]);
+        expect(d.status, d.stderr).toBe(0);
+        if (rt[0] === 'ocirun') expect(await settle(() => leftovers(rt, id, cgroupsPath))).toEqual([]);
+      } finally {
+        run(rt, ['delete', '-f', id]);
+        run(rt, ['delete', '-f', podId]);
+        removeBundle(pod);
+        if (member) removeBundle(member);
+      }
+    }, 120_000);
+  }
+});
+
 describe('an exec\'d process frozen before it runs its program', () => {
   // With its cgroupfs writable, the container freezes a sub-cgroup of its
   // own and moves every process it sees into it, the one the exec forks

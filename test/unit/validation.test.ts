@@ -68,9 +68,22 @@ describe('config validation', () => {
       annotations: { Foo: 'x' },
       unknownKey: { Cwd: 1 },
     });
-    // A field named twice takes the last value, whatever its case.
+    // A scalar named twice takes the last value, whatever its case.
     expect(parseJson('{"process": {"cwd": "/a", "CWD": "/b"}}', 'config.json')).toEqual({ process: { cwd: '/b' } });
     expect(parseJson('{"process": {"CWD": "/b", "cwd": "/a"}}', 'config.json')).toEqual({ process: { cwd: '/a' } });
+    // An object named twice, in either case or in the same: the second adds
+    // to the first, as Go decodes into what is there (arrays are replaced).
+    const seccomp = { defaultAction: 'SCMP_ACT_ERRNO' };
+    expect(parseJson(`{"linux": {"seccomp": ${JSON.stringify(seccomp)}, "maskedPaths": ["/a"]}, "Linux": {"maskedPaths": ["/b"]}}`, 'config.json')).toEqual({ linux: { seccomp, maskedPaths: ['/b'] } });
+    expect(parseJson(`{"linux": {"seccomp": ${JSON.stringify(seccomp)}}, "linux": {"sysctl": {"a": "1"}}, "linux": {"sysctl": {"b": "2"}}}`, 'config.json')).toEqual({ linux: { seccomp, sysctl: { a: '1', b: '2' } } });
+    expect(parseJson('{"process": {"noNewPrivileges": true}, "Process": {"args": ["sh"]}}', 'config.json')).toEqual({ process: { noNewPrivileges: true, args: ['sh'] } });
+    // Go's folding: the long s is an s, the Kelvin sign a k; other letters outside ASCII name no field.
+    expect(parseJson('{"linux": {"ſeccomp": {"defaultAction": "SCMP_ACT_ALLOW"}, "resources": {"memory": {"\u212Aernel": 5}}, "sysctl\u00e9": {}}}', 'config.json')).toEqual({ linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' }, resources: { memory: { kernel: 5 } }, 'sysctlé': {} } });
+    // Not JSON: said so, with where.
+    expect(() => parseJson('{"a": 1,}', 'config.json')).toThrow(/not valid JSON: expected a string at position 8/);
+    expect(() => parseJson('{"a": 1} x', 'config.json')).toThrow(/unexpected text after the value/);
+    expect(() => parseJson('{"__proto__": {"polluted": 1}}', 'config.json')).not.toThrow();
+    expect(({} as any).polluted).toBeUndefined();
     // update -r and exec -p: their own shapes.
     expect(parseJson('{"CPU": {"Cpus": "1"}, "Pids": {"Limit": 5}}', 'stdin', 'read resources', shapes.resources)).toEqual({ cpu: { cpus: '1' }, pids: { limit: 5 } });
     expect(parseJson('{"Args": ["sh"], "Env": ["A=1"], "User": {"UID": 0, "GID": 0}}', 'p.json', 'read process file', shapes.process)).toEqual({ args: ['sh'], env: ['A=1'], user: { uid: 0, gid: 0 } });

@@ -1,0 +1,144 @@
+/**
+ * JSON text read as Go's encoding/json reads it into runc's structs: runc
+ * reads config.json, exec's process file and update's resources that way,
+ * and a config must mean to ocirun what it means to runc.
+ *
+ * - A key names a field exactly, or else without regard to case, by Go's
+ *   folding (foldName: each letter upper case after lower case, so the
+ *   long s is "S" and the Kelvin sign "K"): runc's suite writes
+ *   `linux.resources.CPU` with `Cpus`.
+ * - A field named again (in another case, or the same key twice) is
+ *   decoded into what the first gave: an object's fields and a map's keys
+ *   add to it, an array or a scalar replaces it. Go's decoder does so, and
+ *   keeping only the last would drop a `seccomp` that a first `linux` gave.
+ * - A member whose value is null is left out, as if absent (Go's zero
+ *   value; runc 1.3.6's timens.bats writes `"timeOffsets": null`). A null
+ *   in an array stays, for the schema to refuse.
+ * - Keys that name no field, and a map's keys, stay as written.
+ */
+import type { Shape } from './validators.js';
+
+/** Go's foldName for one character; the field names are ASCII, so only these can match one. */
+const FOLD_TO_ASCII: Record<string, string> = { '\u017f': 'S', '\u212a': 'K', '\u0130': 'I', '\u0131': 'I' }; // long s, Kelvin sign, dotted and dotless i
+const fold = (name: string): string => [...name].map((c) => FOLD_TO_ASCII[c] ?? (c < '\x80' ? c.toUpperCase() : c)).join('');
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Sets an own data property, whatever the key ("__proto__" included). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+class GoJsonReader {
+  private i = 0;
+  private readonly folded = new WeakMap<Shape, Map<string, string>>();
+
+  constructor(private readonly text: string) {}
+
+  fail(what: string): never {
+    throw new SyntaxError(`${what} at position ${this.i}`);
+  }
+
+  private space(): void {
+    while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i])) this.i++;
+  }
+
+  private expect(c: string): void {
+    this.space();
+    if (this.text[this.i] !== c) this.fail(`expected '${c}'`);
+    this.i++;
+  }
+
+  /** The field `key` names in `shape`: exactly, or else by Go's folding. */
+  private field(shape: Extract<Shape, { keys: unknown }>, key: string): string | undefined {
+    if (Object.hasOwn(shape.keys, key)) return key;
+    let byFold = this.folded.get(shape);
+    if (!byFold) this.folded.set(shape, (byFold = new Map(Object.keys(shape.keys).map((f) => [fold(f), f]))));
+    return byFold.get(fold(key));
+  }
+
+  private string(): string {
+    this.space();
+    const start = this.i;
+    if (this.text[this.i] !== '"') this.fail('expected a string');
+    for (this.i++; this.text[this.i] !== '"'; this.i++) {
+      if (this.i >= this.text.length) this.fail('unterminated string');
+      if (this.text[this.i] === '\\') this.i++;
+    }
+    this.i++;
+    return JSON.parse(this.text.slice(start, this.i)) as string;
+  }
+
+  /** The next value; `into` is what an earlier member of the same field gave (merged into, if both are objects). */
+  value(shape: Shape | null, into?: unknown): unknown {
+    this.space();
+    const c = this.text[this.i];
+    if (c === '{') return this.object(shape, into);
+    if (c === '[') return this.array(shape);
+    if (c === '"') return this.string();
+    const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+    m.lastIndex = this.i;
+    const token = m.exec(this.text)?.[0];
+    if (!token) this.fail('unexpected character');
+    this.i += token.length;
+    return JSON.parse(token);
+  }
+
+  private array(shape: Shape | null): unknown[] {
+    const items = shape && 'items' in shape ? shape.items : null;
+    const out: unknown[] = [];
+    this.expect('[');
+    this.space();
+    if (this.text[this.i] === ']') return this.i++, out;
+    for (;;) {
+      out.push(this.value(items));
+      this.space();
+      if (this.text[this.i] === ']') return this.i++, out;
+      this.expect(',');
+    }
+  }
+
+  private object(shape: Shape | null, into: unknown): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const merging = isObject(into) && shape !== null && !('items' in shape);
+    if (merging) for (const [k, v] of Object.entries(into)) setOwn(out, k, v);
+    this.expect('{');
+    this.space();
+    if (this.text[this.i] === '}') return this.i++, out;
+    for (;;) {
+      let name = this.string();
+      this.expect(':');
+      let below: Shape | null = null;
+      let earlier: unknown;
+      if (shape && 'keys' in shape) {
+        const field = this.field(shape, name);
+        if (field !== undefined) {
+          name = field;
+          below = shape.keys[field];
+          earlier = out[field]; // a struct field merges; a map's elements are replaced, as Go's are
+        }
+      } else if (shape && 'values' in shape) {
+        below = shape.values;
+      }
+      const v = this.value(below, earlier);
+      if (v === null) delete out[name];
+      else setOwn(out, name, v);
+      this.space();
+      if (this.text[this.i] === '}') return this.i++, out;
+      this.expect(',');
+    }
+  }
+
+  end(): void {
+    this.space();
+    if (this.i !== this.text.length) this.fail('unexpected text after the value');
+  }
+}
+
+/** `text` decoded as Go decodes it into the struct `shape` describes (see above); a SyntaxError if it is not JSON. */
+export function decodeAsGo(text: string, shape: Shape | null): unknown {
+  const reader = new GoJsonReader(text);
+  const value = reader.value(shape);
+  reader.end();
+  return value;
+}
