@@ -82,6 +82,16 @@ async function attack(runtime: string, root: string, id: string, seconds: number
   return { hits: [...new Set(out.split('\n').filter((l) => l.startsWith('hit ')))], seen: Number(m![2]) };
 }
 
+/** Twelve containers of `member`'s bundle created beside pod container `id` (in its pid namespace), and deleted. */
+function createMembers(bin: string, root: string, id: string, member: string): void {
+  for (let i = 0; i < 12; i++) {
+    const m = `${id}-m${i}`;
+    const r = cli(root, ['create', '--bundle', member, m], { runtime: bin, detached: true });
+    expect(r.status, r.stderr).toBe(0);
+    expect(cli(root, ['delete', '--force', m], { runtime: bin }).status).toBe(0);
+  }
+}
+
 describe('a process in the container', () => {
   it('cannot reach the runtime through the processes that set an exec up (host files, fds, sysctls, its binary, a process outside the cgroups)', async () => {
     const reports = {} as Record<Name, Report>;
@@ -139,13 +149,7 @@ describe('a process in the container', () => {
         const member = makeBundle('ocirun-attack-member-', ['true'], (c) => {
           c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${pid}/ns/pid` } : n));
         });
-        reports[name] = await attack(bin, root, id, 6, () => {
-          for (let i = 0; i < 12; i++) {
-            const m = `${id}-m${i}`;
-            expect(cli(root, ['create', '--bundle', member, m], { runtime: bin, detached: true }).status).toBe(0);
-            expect(cli(root, ['delete', '--force', m], { runtime: bin }).status).toBe(0);
-          }
-        });
+        reports[name] = await attack(bin, root, id, 6, () => createMembers(bin, root, id, member));
       } finally {
         cli(root, ['delete', '--force', id], { runtime: bin });
       }
@@ -197,14 +201,7 @@ describe('a process in the container', () => {
           userns(c);
         });
         ownedByUserns(member);
-        reports[name] = await attack(bin, root, id, 8, () => {
-          for (let i = 0; i < 12; i++) {
-            const m = `${id}-m${i}`;
-            const r = cli(root, ['create', '--bundle', member, m], { runtime: bin, detached: true });
-            expect(r.status, r.stderr).toBe(0);
-            expect(cli(root, ['delete', '--force', m], { runtime: bin }).status).toBe(0);
-          }
-        });
+        reports[name] = await attack(bin, root, id, 8, () => createMembers(bin, root, id, member));
       } finally {
         cli(root, ['delete', '--force', id], { runtime: bin });
       }
