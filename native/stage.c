@@ -268,8 +268,10 @@ static void reexec_sealed(char **argv)
  * engine, or one that others may not read (ld.so could not read it as the
  * container's root; exec'd itself, it is unreadable to it already).
  */
-/* The highest valid id ((uid_t)-1 is none): only maps of the whole range hold it. */
+/* The highest valid id ((uid_t)-1 is none); a user namespace that maps it is refused (refuse_mapped_interpreter). */
 #define UNMAPPED_ID 4294967294u
+/* Whether the interpreter's copy is UNMAPPED_ID's (fstat shows it as the namespace sees it). */
+static int interpreter_unmapped;
 
 static int unreadable_interpreter(const char *engine_path)
 {
@@ -309,8 +311,12 @@ static int unreadable_interpreter(const char *engine_path)
 	int copy = sealed_copy(src, "ocirun-ld.so", 0111);
 	/* EINVAL: we run in a user namespace (rootless podman's) that does not
 	 * map it either; the copy stays ours, as a rootless caller's does. */
-	if (geteuid() == 0 && fchown(copy, UNMAPPED_ID, UNMAPPED_ID) < 0 && errno != EINVAL)
-		fail("fchown the engine's interpreter to %u", UNMAPPED_ID);
+	if (geteuid() == 0) {
+		if (fchown(copy, UNMAPPED_ID, UNMAPPED_ID) == 0)
+			interpreter_unmapped = 1;
+		else if (errno != EINVAL)
+			fail("fchown the engine's interpreter to %u", UNMAPPED_ID);
+	}
 	return copy;
 }
 
@@ -339,6 +345,36 @@ static int clone_host_tree(void)
 	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 		fail("mount_setattr MOUNT_ATTR_RDONLY (the engine's copy of the host's mounts)");
 	return fd;
+}
+
+/* Whether `id` is in one of the ranges of a uid_map or gid_map read through `tree`. */
+static int id_mapped(int tree, const char *file, unsigned long id)
+{
+	int fd = openat(tree, file, O_RDONLY | O_CLOEXEC);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "re");
+	if (!f)
+		fail("open /%s", file);
+	unsigned long inside, outside, count;
+	int mapped = 0;
+	while (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+		mapped |= id >= outside && id - outside < count;
+	fclose(f);
+	return mapped;
+}
+
+/*
+ * In the container's user namespace, before the engine's exec: the copy
+ * of its interpreter must belong to a uid or a gid the namespace does not
+ * map, or its root could read it (unreadable_interpreter). One that maps
+ * UNMAPPED_ID as both is refused: the engine would be within its reach.
+ * Read through the copy of the host's mounts, whose /proc shows us.
+ */
+static void refuse_mapped_interpreter(int interp, int tree)
+{
+	if (interp < 0 || !interpreter_unmapped)
+		return;
+	if (id_mapped(tree, "proc/self/uid_map", UNMAPPED_ID) && id_mapped(tree, "proc/self/gid_map", UNMAPPED_ID))
+		fail_with(EPERM, "the user namespace maps uid and gid 4294967294, which must stay unmapped to keep the engine out of its reach");
 }
 
 /* The engine, by fd, and the copy of its interpreter that runs it (-1: exec'd itself). */
@@ -956,6 +992,11 @@ int main(int argc, char **argv)
 		errno = EPERM;
 		fail("open_tree / (a copy of the host's mounts for the engine; no privileges over the host's mounts, and no user namespace to gain them in)");
 	}
+	int in_userns = (in.unshare_flags & CLONE_NEWUSER) != 0;
+	for (int i = 0; i < in.njoins; i++)
+		in_userns |= in.join_flags[i] == CLONE_NEWUSER;
+	if (in_userns)
+		refuse_mapped_interpreter(engine.interp, host_tree);
 	unsigned long rest = in.unshare_flags & ~(unsigned long)CLONE_NEWUSER;
 	if (rest && unshare((int)rest) < 0)
 		fail("unshare namespaces %#lx", rest);

@@ -8,12 +8,18 @@
  *   long s is "S" and the Kelvin sign "K"): runc's suite writes
  *   `linux.resources.CPU` with `Cpus`.
  * - A field named again (in another case, or the same key twice) is
- *   decoded into what the first gave: an object's fields and a map's keys
- *   add to it, an array or a scalar replaces it. Go's decoder does so, and
- *   keeping only the last would drop a `seccomp` that a first `linux` gave.
+ *   decoded into what the first gave, as Go's decoder does: an object's
+ *   fields and a map's keys add to it, an array's elements are decoded
+ *   into the earlier ones (a mount's options stay unless given again) and
+ *   its length is the new one's, a scalar is replaced. Keeping only the
+ *   last would drop a `seccomp` that a first `linux` gave (runc's own
+ *   update.bats names `cpu` and `CPU` in one config).
  * - A member whose value is null is left out, as if absent (Go's zero
- *   value; runc 1.3.6's timens.bats writes `"timeOffsets": null`). A null
- *   in an array stays, for the schema to refuse.
+ *   value; runc 1.3.6's timens.bats writes `"timeOffsets": null`); after
+ *   a value for the same field it changes nothing, as in Go for a field
+ *   that is not a pointer (for a pointer Go drops the value; ocirun keeps
+ *   it: a setting is never removed that way). A null in an array stays,
+ *   for the schema to refuse.
  * - Keys that name no field, and a map's keys, stay as written.
  */
 import type { Shape } from './validators.js';
@@ -74,7 +80,7 @@ class GoJsonReader {
     this.space();
     const c = this.text[this.i];
     if (c === '{') return this.object(shape, into);
-    if (c === '[') return this.array(shape);
+    if (c === '[') return this.array(shape, into);
     if (c === '"') return this.string();
     const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
     m.lastIndex = this.i;
@@ -84,14 +90,15 @@ class GoJsonReader {
     return JSON.parse(token);
   }
 
-  private array(shape: Shape | null): unknown[] {
+  private array(shape: Shape | null, into: unknown): unknown[] {
     const items = shape && 'items' in shape ? shape.items : null;
+    const earlier = Array.isArray(into) && items ? into : [];
     const out: unknown[] = [];
     this.expect('[');
     this.space();
     if (this.text[this.i] === ']') return this.i++, out;
     for (;;) {
-      out.push(this.value(items));
+      out.push(this.value(items, earlier[out.length]));
       this.space();
       if (this.text[this.i] === ']') return this.i++, out;
       this.expect(',');
@@ -99,9 +106,8 @@ class GoJsonReader {
   }
 
   private object(shape: Shape | null, into: unknown): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    const merging = isObject(into) && shape !== null && !('items' in shape);
-    if (merging) for (const [k, v] of Object.entries(into)) setOwn(out, k, v);
+    // Decoded into in place: the earlier value is this reader's own.
+    const out = isObject(into) && shape !== null && !('items' in shape) ? into : {};
     this.expect('{');
     this.space();
     if (this.text[this.i] === '}') return this.i++, out;
@@ -121,8 +127,8 @@ class GoJsonReader {
         below = shape.values;
       }
       const v = this.value(below, earlier);
-      if (v === null) delete out[name];
-      else setOwn(out, name, v);
+      if (v !== null) setOwn(out, name, v);
+      else if (earlier === undefined) delete out[name];
       this.space();
       if (this.text[this.i] === '}') return this.i++, out;
       this.expect(',');

@@ -211,6 +211,34 @@ describe('a process in the container', () => {
     expect(reports.runc.hits).toEqual([]);
   });
 
+  it('refuses a user namespace that maps uid and gid 4294967294, the owner of the engine\'s interpreter copy, in one line, leaving nothing (runc runs it)', () => {
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 4294967294, size: 1 }];
+    const b = makeBundle('ocirun-attack-maps-', ['id'], (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = maps;
+      c.linux.gidMappings = maps;
+    });
+    fs.chmodSync(b, 0o755);
+    execFileSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs')]);
+    for (const [name, bin] of runtimes) {
+      const id = `attack-maps-${process.pid}-${++seq}`;
+      const r = cli(roots[name], ['run', '--bundle', b, id], { runtime: bin });
+      try {
+        if (name === 'runc') {
+          expect(r.status, r.stderr).toBe(0);
+          continue;
+        }
+        expect(r.status).toBe(1);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(/the user namespace maps uid and gid 4294967294, which must stay unmapped/);
+        expect(fs.existsSync(path.join(roots[name], id))).toBe(false);
+        expect(fs.readdirSync('/sys/fs/cgroup/pids').filter((d) => d === id)).toEqual([]);
+      } finally {
+        cli(roots[name], ['delete', '--force', id], { runtime: bin });
+      }
+    }
+  });
+
   it("cannot reach the host through the init of a created container, waiting for start (its procfs handle, its fds)", async () => {
     const reports = {} as Record<Name, Report>;
     for (const [name, bin] of runtimes) {

@@ -77,6 +77,13 @@ describe('config validation', () => {
     expect(parseJson(`{"linux": {"seccomp": ${JSON.stringify(seccomp)}, "maskedPaths": ["/a"]}, "Linux": {"maskedPaths": ["/b"]}}`, 'config.json')).toEqual({ linux: { seccomp, maskedPaths: ['/b'] } });
     expect(parseJson(`{"linux": {"seccomp": ${JSON.stringify(seccomp)}}, "linux": {"sysctl": {"a": "1"}}, "linux": {"sysctl": {"b": "2"}}}`, 'config.json')).toEqual({ linux: { seccomp, sysctl: { a: '1', b: '2' } } });
     expect(parseJson('{"process": {"noNewPrivileges": true}, "Process": {"args": ["sh"]}}', 'config.json')).toEqual({ process: { noNewPrivileges: true, args: ['sh'] } });
+    // A later null changes nothing, and a repeated array is decoded into the
+    // earlier elements (Go's decoder; runc keeps these settings too).
+    expect(parseJson('{"process": {"noNewPrivileges": true, "NoNewPrivileges": null, "user": {"uid": 1000, "Uid": null}}}', 'config.json')).toEqual({ process: { noNewPrivileges: true, user: { uid: 1000 } } });
+    expect(parseJson('{"mounts": [{"destination": "/x", "options": ["ro"]}, {"destination": "/y"}], "Mounts": [{"destination": "/x"}]}', 'config.json')).toEqual({ mounts: [{ destination: '/x', options: ['ro'] }] });
+    // Decoded in place: many repeats cost what their text does.
+    const repeats = `{${Array.from({ length: 40000 }, (_, i) => `"linux": {"sysctl": {"k${i}": "1"}}`).join(', ')}}`;
+    expect(Object.keys((parseJson(repeats, 'config.json') as any).linux.sysctl)).toHaveLength(40000);
     // Go's folding: the long s is an s, the Kelvin sign a k; other letters outside ASCII name no field.
     expect(parseJson('{"linux": {"ſeccomp": {"defaultAction": "SCMP_ACT_ALLOW"}, "resources": {"memory": {"\u212Aernel": 5}}, "sysctl\u00e9": {}}}', 'config.json')).toEqual({ linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' }, resources: { memory: { kernel: 5 } }, 'sysctlé': {} } });
     // Not JSON: said so, with where.
