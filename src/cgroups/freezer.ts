@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
-import { controllerDir, type CgroupLayout } from './index.js';
+import { controllerDir, processCgroupDirs, type CgroupLayout } from './index.js';
 import { describeCgroup, walkCgroups } from './tree.js';
 
 interface FreezerFiles {
@@ -88,19 +88,8 @@ export function needsThaw(paths: Record<string, string>): boolean {
  * run nor die until something thaws it.
  */
 export function processFrozen(pid: number, layout: CgroupLayout): boolean {
-  let own: string;
-  try {
-    own = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-  } catch {
-    return false;
-  }
-  const paths: Record<string, string> = {};
-  for (const line of own.split('\n')) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    const h = m && layout.hierarchies.find((x) => x.name === (m[1] || 'unified'));
-    if (h) paths[h.name] = path.join(h.mountPoint, m![2]);
-  }
-  const f = freezerOf(paths);
+  const dirs = processCgroupDirs(layout, pid);
+  const f = dirs && freezerOf(dirs);
   try {
     return f !== undefined && !f.isThawed();
   } catch {

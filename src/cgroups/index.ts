@@ -27,14 +27,40 @@ export interface CgroupLayout {
   hierarchies: Hierarchy[];
 }
 
-export function detectLayout(mountinfo: string, selfCgroup: string): CgroupLayout {
-  const own = new Map<string, string>();
-  for (const line of selfCgroup.split('\n')) {
+/** A /proc/PID/cgroup's paths by controller ("unified" for the v2 line). */
+function cgroupsByController(text: string): Map<string, string> {
+  const paths = new Map<string, string>();
+  for (const line of text.split('\n')) {
     const m = /^(\d+):([^:]*):(.*)$/.exec(line);
     if (!m) continue;
-    if (m[2] === '') own.set('unified', m[3]);
-    else for (const c of m[2].split(',')) own.set(c, m[3]);
+    if (m[2] === '') paths.set('unified', m[3]);
+    else for (const c of m[2].split(',')) paths.set(c, m[3]);
   }
+  return paths;
+}
+
+/**
+ * The directories of process `pid`'s cgroups, by hierarchy name as in
+ * `layout` (from /proc/PID/cgroup); undefined once it is gone.
+ */
+export function processCgroupDirs(layout: CgroupLayout, pid: number): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const byController = cgroupsByController(text);
+  const dirs: Record<string, string> = {};
+  for (const h of layout.hierarchies) {
+    const rel = byController.get(h.name.split(',')[0]);
+    if (rel !== undefined) dirs[h.name] = path.join(h.mountPoint, rel);
+  }
+  return dirs;
+}
+
+export function detectLayout(mountinfo: string, selfCgroup: string): CgroupLayout {
+  const own = cgroupsByController(selfCgroup);
   const hierarchies: Hierarchy[] = [];
   for (const { fstype, mountPoint, superOptions } of parseMountinfo(mountinfo)) {
     if (fstype === 'cgroup2') {
@@ -252,16 +278,9 @@ export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
  * domain controller enabled below it), as runc's setnsProcess falls back.
  */
 export function initCgroupProcsV2(layout: CgroupLayout, initPid: number): string | undefined {
-  const unified = layout.mode === 'v2' ? layout.hierarchies.find((h) => h.name === 'unified') : undefined;
-  if (!unified) return undefined;
-  let lines: string[];
-  try {
-    lines = fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8').split('\n');
-  } catch {
-    return undefined;
-  }
-  const rel = lines.find((l) => l.startsWith('0::'))?.slice(3);
-  return rel === undefined ? undefined : path.join(unified.mountPoint, rel, 'cgroup.procs');
+  if (layout.mode !== 'v2') return undefined;
+  const dir = processCgroupDirs(layout, initPid)?.unified;
+  return dir === undefined ? undefined : path.join(dir, 'cgroup.procs');
 }
 
 /** Whether any of the container's cgroup directories is there (runc's Manager.Exists). */

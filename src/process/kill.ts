@@ -18,7 +18,16 @@ export function killQuietly(pid: number, signal: NodeJS.Signals | number = 'SIGK
  */
 export async function killAndReap(sys: Sys, pid: number): Promise<void> {
   killQuietly(pid);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([sys.waitpid(pid).catch(() => 0), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-  clearTimeout(timer);
+  await settledWithin(sys.waitpid(pid), 2000);
+}
+
+/** What `p` came to within `ms`: its value, its error, or "timeout" (it may still settle later). */
+export async function settledWithin<T>(p: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    return await Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -20,6 +20,7 @@ import { rootlessEuid } from '../container/rootless.js';
 import type { Sys } from '../sys/types.js';
 import { faultPoint } from '../fault.js';
 import type { Channel } from './channel.js';
+import { settledWithin } from './kill.js';
 import { applyScheduler, resetCpuAffinity } from './scheduling.js';
 import type { InitPlan } from './init-plan.js';
 import { SHIM_MEMFD_NAME, type Message } from './messages.js';
@@ -240,12 +241,8 @@ export function heldBeforeExec(pid: number, frozenApart: (pid: number) => boolea
 
 /** waitpid(pid), failing as the channel's watch says while it waits. */
 async function watchedExit(sys: Sys, channel: Channel, pid: number): Promise<void> {
-  let exited = false;
-  const exit = sys.waitpid(pid).finally(() => (exited = true));
-  while (!exited) {
-    await Promise.race([exit, new Promise((r) => setTimeout(r, 100))]);
-    if (!exited) channel.checkHeld();
-  }
+  const exit = sys.waitpid(pid);
+  while ((await settledWithin(exit, 100)) === 'timeout') channel.checkHeld();
   await exit;
 }
 

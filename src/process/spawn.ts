@@ -14,7 +14,7 @@ import { builtin, embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, sta
 import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
-import { killAndReap, killQuietly } from './kill.js';
+import { killAndReap, killQuietly, settledWithin } from './kill.js';
 import { BIND, MOUNT_SOURCE_MODE, SYNC_FD_ENV, type StageInstruction } from './messages.js';
 import { CLONE } from '../sys/constants.js';
 import { errnoDetail, errnoName } from '../sys/errno.js';
@@ -306,15 +306,4 @@ export async function mountSourceCopy(sys: Sys, initPid: number, request: BindSo
     throw new RuntimeError('sync', `the stage sent the source of mount ${msg.index}, not of mount ${request.index}`);
   }
   return fd;
-}
-
-/** What `p` came to within `ms`: its value, its error, or "timeout" (it may still settle later). */
-async function settledWithin<T>(p: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | 'timeout'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
-  try {
-    return await Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
