@@ -41,6 +41,9 @@ export interface EmbeddedAssets {
   stagePath: string;
   shimPath: string;
   koffiPath: string;
+  /** The addon's SHA-256 (hex) and size, taken at build time: the name and the size of its kept copy (keptAddon). */
+  koffiDigest: string;
+  koffiSize: number;
 }
 let embedded: EmbeddedAssets | undefined;
 export function useEmbeddedAssets(assets: EmbeddedAssets): void {
@@ -110,16 +113,84 @@ let koffiModule: any;
 let koffiFd: number | undefined;
 
 /**
+ * Where the single file keeps its addon between commands: a directory of
+ * this user's, writable by it alone, in a parent no other user may write
+ * (root's under /run, beside the state directories; a rootless user's in
+ * its XDG_RUNTIME_DIR). Never a world-writable place: a copy in /dev/shm
+ * was rewritten by a container given the host's /dev/shm (--ipc=host),
+ * and the next command ran it as root.
+ */
+function addonDirs(): string[] {
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return [...(xdg && path.isAbsolute(xdg) ? [path.join(xdg, 'ocirun-engine')] : []), '/run/ocirun-engine'];
+}
+
+/** Whether `st` belongs to this user and no one else may write it (a group or others' write bit, or a set-id bit, refuses it). */
+function ownedAlone(st: fs.Stats, euid: number): boolean {
+  return st.uid === euid && (st.mode & 0o7022) === 0;
+}
+
+/**
+ * An fd (read-only) of the kept copy of the embedded addon, made on first
+ * use; undefined where no directory qualifies. The copy is named by the
+ * addon's digest and written under a temporary name, then renamed, so
+ * that its name only ever holds the whole of one version; it is taken only
+ * while the directory and the file are this user's alone (0700 and 0500)
+ * and its size is the addon's. Loading it is a dlopen; an unnamed copy of
+ * 1.1 MB for every command cost ~1.5 ms more.
+ */
+function keptAddon(assets: EmbeddedAssets): number | undefined {
+  const euid = process.geteuid?.() ?? 0;
+  const name = `koffi-${assets.koffiDigest.slice(0, 32)}.node`;
+  for (const dir of addonDirs()) {
+    try {
+      const parent = fs.statSync(path.dirname(dir));
+      if (!parent.isDirectory() || (parent.uid !== 0 && parent.uid !== euid) || (parent.mode & 0o022) !== 0) continue;
+      try {
+        fs.mkdirSync(dir, 0o700);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') continue;
+      }
+      const d = fs.lstatSync(dir);
+      if (!d.isDirectory() || !ownedAlone(d, euid) || (d.mode & 0o077) !== 0) continue;
+      const file = path.join(dir, name);
+      if (!fs.existsSync(file)) writeKept(file, fs.readFileSync(assets.koffiPath));
+      const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const st = fs.fstatSync(fd);
+      if (st.isFile() && ownedAlone(st, euid) && st.size === assets.koffiSize) return fd;
+      fs.closeSync(fd);
+    } catch {
+      /* not this directory: the next, or an unnamed copy */
+    }
+  }
+  return undefined;
+}
+
+/** `bytes` at `file`, whole or not at all: a temporary name of this process's, then a rename. */
+function writeKept(file: string, bytes: Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o500);
+  try {
+    fs.writeSync(fd, bytes);
+    fs.fsyncSync(fd);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * koffi: the package, or in the single file the embedded addon (the same
  * API; koffi's JS wrapper only adds deprecation shims). Bun would extract
  * an embedded addon to a file of a guessable name in /tmp (and cannot in
- * the init, whose root is read-only); instead it is loaded from an unnamed
- * copy of ours (O_TMPFILE, ~2 ms), which no other process can name or
- * open. No copy is shared between commands: a shared one is a file that
- * a container given the host's /dev/shm (--ipc=host) could rewrite, and
- * the next command would run it as root. The init gets a sealed memfd of
- * it, made by the C stage from the parent's copy (koffiFdForInit), and
- * closes it once loaded.
+ * the init, whose root is read-only); instead it is loaded from our kept
+ * copy (keptAddon), or, where none can be kept, from an unnamed copy
+ * (O_TMPFILE), which no other process can name or open. The init gets a
+ * sealed memfd of it, made by the C stage from the parent's fd
+ * (koffiFdForInit), and closes it once loaded.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function loadKoffi(): any {
@@ -133,6 +204,15 @@ export function loadKoffi(): any {
     if (!koffiModule) throw new Error(`cannot load koffi's addon from fd ${fd}: permission denied`);
     return koffiModule;
   }
+  const kept = keptAddon(embedded);
+  if (kept !== undefined) {
+    koffiModule = dlopenFd(kept);
+    if (koffiModule) {
+      koffiFd = kept;
+      return koffiModule;
+    }
+    fs.closeSync(kept);
+  }
   const dirs = [...new Set(['/dev/shm', os.tmpdir(), process.env.XDG_RUNTIME_DIR ?? '/run', '/run', '/var/tmp'])];
   const loaded = loadFromUnnamedCopy(fs.readFileSync(embedded.koffiPath), dirs);
   koffiFd = loaded.fd;
@@ -141,7 +221,7 @@ export function loadKoffi(): any {
 
 /**
  * The fd of koffi's addon for the init to inherit (single file only): this
- * process's own unnamed copy, which the C stage replaces with a sealed
+ * process's read-only fd of its copy, which the C stage replaces with a sealed
  * memfd before the init exists (its "seal" instruction), so that nothing
  * can change what the init loads.
  */

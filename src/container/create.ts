@@ -51,6 +51,8 @@ export interface CreateOptions {
   detach?: boolean;
   /** An in-memory config instead of <bundle>/config.json. */
   config?: Config;
+  /** <bundle>/config.json, read already (by run, for its terminal flag). */
+  bundleConfig?: Config;
   pidFile?: string;
   consoleSocket?: string;
   /** --pidfd-socket: where a pidfd of the init goes once it is created (see sendPidfd). */
@@ -103,7 +105,7 @@ interface Prepared {
 function planCreate(ctx: Context, opts: CreateOptions): Pick<Prepared, 'userConfig' | 'config' | 'plan' | 'layout' | 'passedFds'> {
   checkId(opts.id);
   const bundle = path.resolve(opts.bundle);
-  const userConfig = opts.config ?? loadConfig(bundle);
+  const userConfig = opts.config ?? opts.bundleConfig ?? loadConfig(bundle);
   const layout = step('detect cgroups', () => hostLayout());
   const rootfs = resolveRootfs(bundle, userConfig);
   validateConfig(userConfig, { bundle, rootfs, noPivot: opts.noPivot, layout, systemdCgroup: ctx.systemdCgroup });

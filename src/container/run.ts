@@ -17,13 +17,16 @@ import { start } from './start.js';
 import { exitCodeOf, relaySignals } from '../process/foreground.js';
 
 /** Whether a foreground run of this config needs the terminal proxy. */
-function wantsProxy(opts: CreateOptions & { detach?: boolean }): boolean {
+function wantsProxy(opts: CreateOptions & { detach?: boolean }, config: Config | undefined): boolean {
   if (opts.detach || opts.consoleSocket || opts.consoleFd !== undefined) return false;
-  const config = opts.config ?? readBundleConfig(opts.bundle);
   return config?.process?.terminal === true;
 }
 
-/** The terminal flag only (read as create reads it); create validates the config properly. */
+/**
+ * <bundle>/config.json as create reads it, for the terminal flag, and then
+ * handed to create so that it is not read twice; undefined if it cannot be
+ * read, and create reads it again and reports why, after its own checks.
+ */
 function readBundleConfig(bundle: string): Config | undefined {
   try {
     return loadConfig(bundle) as Config;
@@ -39,10 +42,11 @@ export interface RunOptions extends CreateOptions {
 }
 
 export async function run(sys: Sys, ctx: Context, opts: RunOptions): Promise<number> {
-  const pair = wantsProxy(opts) ? consolePair(sys) : undefined;
+  const bundleConfig = opts.config ? undefined : readBundleConfig(opts.bundle);
+  const pair = wantsProxy(opts, opts.config ?? bundleConfig) ? consolePair(sys) : undefined;
   let created;
   try {
-    created = await create(sys, ctx, { ...opts, detach: opts.detach ?? false, consoleFd: pair?.theirs ?? opts.consoleFd, proxiedConsole: pair !== undefined || undefined });
+    created = await create(sys, ctx, { ...opts, bundleConfig, detach: opts.detach ?? false, consoleFd: pair?.theirs ?? opts.consoleFd, proxiedConsole: pair !== undefined || undefined });
   } catch (err) {
     pair?.dispose();
     throw err;

@@ -6,12 +6,13 @@
 // runc does (where runc does not resist, the test says so and asserts what
 // it does instead).
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeBundle, OCIRUN } from './helpers.js';
+import { cli, makeBundle, OCIRUN, project } from './helpers.js';
 
 const USER = process.env.OCIRUN_TEST_USER ?? 'ocirun-test';
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
@@ -330,6 +331,55 @@ userSuite('a local unprivileged user', () => {
     expect(o.killError).toEqual([expect.stringMatching(/read state: .*: owned by uid \d+, neither the caller nor root \(EPERM\)/)]);
     // runc 1.1.5 confines the id to its root (securejoin): "container does not exist" too.
     expect((result.runc as any).victim).toBe('running');
+  });
+
+  it("cannot have root's next command load a library of its own in place of koffi's kept addon", () => {
+    // The single file keeps its koffi addon in a directory of root's
+    // (/run/ocirun-engine, or under XDG_RUNTIME_DIR) and dlopens it in
+    // every command. The user plants a library under the kept copy's name
+    // where root's environment points: a directory of the user's, and one
+    // the user made in a world-writable parent. The library says so on the
+    // host if it is loaded.
+    const singleFile = process.env.OCIRUN_ENGINE !== 'node';
+    const addon = fs.readdirSync(path.join(project, 'node_modules/@koromix')).map((d) => path.join(project, 'node_modules/@koromix', d, 'linux_x64/koffi.node')).find((f) => fs.existsSync(f))!;
+    const name = `koffi-${createHash('sha256').update(fs.readFileSync(addon)).digest('hex').slice(0, 32)}.node`;
+    const marker = path.join(tmp, `kept-addon-loaded-${++serial}`);
+    const src = path.join(tmp, `planted-${serial}.c`);
+    fs.writeFileSync(src, `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void ran(void) { int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0600); if (fd >= 0) { write(fd, "loaded\\n", 7); close(fd); } }\n`);
+    const lib = path.join(tmp, `planted-${serial}.so`);
+    execFileSync('gcc', ['-shared', '-fPIC', '-o', lib, src]);
+    // Padded with zeros to the addon's size, which the kept copy is checked by too.
+    const padded = Buffer.alloc(fs.statSync(addon).size);
+    fs.readFileSync(lib).copy(padded);
+    fs.writeFileSync(lib, padded, { mode: 0o755 });
+    // The user's own runtime directory, and a sticky world-writable one (as /tmp) in which the user made the directory first.
+    const own = userDir('xdg');
+    const sticky = path.join(tmp, `sticky-${++serial}`);
+    fs.mkdirSync(sticky);
+    fs.chmodSync(sticky, 0o1777);
+    for (const xdg of [own, sticky]) {
+      const dir = path.join(xdg, 'ocirun-engine');
+      for (const argv of [['mkdir', '-m', '700', dir], ['cp', lib, path.join(dir, name)], ['chmod', '500', path.join(dir, name)]]) {
+        const r = asUser(argv);
+        expect(r.status, `${argv.join(' ')} as ${USER}: ${r.stderr}`).toBe(0);
+      }
+    }
+    for (const n of NAMES) {
+      for (const xdg of [own, sticky]) {
+        // Commands that make system calls (state and list make none).
+        for (const args of [['start', 'no-such-container'], ['delete', 'no-such-container']]) {
+          const r = cli(rootOf(n), args, { runtime: RUNTIMES[n], env: { XDG_RUNTIME_DIR: xdg } });
+          expect(r.status, `${n} ${args[0]}: ${r.stderr}`).toBe(1);
+        }
+      }
+      expect(fs.existsSync(marker), `${n} loaded the user's library`).toBe(false);
+    }
+    if (!singleFile) return;
+    // What root's commands loaded instead: root's own copy, 0500 in a 0700 directory, whole.
+    const kept = path.join('/run/ocirun-engine', name);
+    const [d, f] = [fs.lstatSync(path.dirname(kept)), fs.lstatSync(kept)];
+    expect([d.uid, d.mode & 0o7777, f.uid, f.mode & 0o7777, f.size]).toEqual([0, 0o700, 0, 0o500, fs.statSync(addon).size]);
+    expect(fs.readFileSync(kept).equals(fs.readFileSync(addon))).toBe(true);
   });
 });
 
