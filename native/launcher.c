@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	char single[PATH_MAX];
 	if (!want_node) {
 		if (snprintf(single, sizeof(single), "%s/build/ocirun", root) < (int)sizeof(single) && is_elf(single)) {
-			argv[0] = single;
+			/* argv[0] stays the name we were called by (see invokedAs in src/cli/args.ts). */
 			execv(single, argv);
 			fprintf(stderr, "ocirun: exec %s: %s\n", single, strerror(errno));
 			return 1;
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	if (!args)
 		return 1;
 	unsetenv("NODE_EXTRA_CA_CERTS");
-	args[0] = "node";
+	args[0] = argv[0];
 	args[1] = entry;
 	for (int i = 1; i < argc; i++)
 		args[i + 1] = argv[i];

@@ -8,6 +8,7 @@
  * table of flags plus a function, so that help, checks and the errors for a
  * bad flag come from one place.
  */
+import path from 'node:path';
 import { UsageError } from '../errors.js';
 
 export interface Flag {
@@ -166,7 +167,7 @@ export function parseCommandLine(argv: string[], globals: Flag[], commands: Comm
   const { min, max } = command.args;
   if (n < min || n > max) {
     const need = min === max ? `exactly ${min}` : n < min ? `a minimum of ${min}` : `a maximum of ${max}`;
-    throw new UsageError(`ocirun: "${command.name}" requires ${need} argument(s)`);
+    throw new UsageError(`${invokedAs()}: "${command.name}" requires ${need} argument(s)`);
   }
   return { kind: 'run', command, inv: { global: top.values, flags: own.values, args: own.args } };
 }
@@ -184,3 +185,16 @@ export const str = (v: string | boolean | string[] | undefined): string | undefi
 export const bool = (v: string | boolean | string[] | undefined): boolean => v === true;
 /** A repeatable flag's values. */
 export const list = (v: string | boolean | string[] | undefined): string[] | undefined => (Array.isArray(v) ? v : undefined);
+
+/**
+ * The name ocirun was called by, as runc's messages name it ("runc run
+ * failed: ...", whatever its file is called): `ocirun`, or `runc` where
+ * ocirun is installed under runc's name (Docker's and containerd's
+ * default runtime binary). The launcher passes argv[0] on unchanged; an
+ * engine's own name (the library, a bundle run by hand) is not a name of
+ * ours.
+ */
+export function invokedAs(): string {
+  const name = path.basename(process.argv0 || 'ocirun');
+  return name === 'node' || name === 'bun' || name === '' ? 'ocirun' : name;
+}

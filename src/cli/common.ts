@@ -5,7 +5,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 import { log } from '../log.js';
 import { stderr } from '../output.js';
 import type { Sys } from '../sys/types.js';
-import { str, type FlagValues, type Invocation } from './args.js';
+import { invokedAs, str, type FlagValues, type Invocation } from './args.js';
 
 export function ctxOf(inv: Invocation | FlagValues): Context {
   const global = 'global' in inv ? (inv as Invocation).global : (inv as FlagValues);
@@ -19,16 +19,17 @@ export async function loadSys(): Promise<Sys> {
 }
 
 /**
- * runc's "runc create failed: ..." and "runc run failed: ...": whatever
- * fails past the command line is said as the command's failure, the step
- * and errno after it. A bad command line is said as it is, as runc's.
+ * runc's "runc create failed: ..." and "runc run failed: ...", with the
+ * name ocirun was called by: whatever fails past the command line is said
+ * as the command's failure, the step and errno after it. A bad command
+ * line is said as it is, as runc's.
  */
 export async function failingAs<T>(verb: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof UsageError || !(err instanceof Error)) throw err;
-    throw new RuntimeError(`ocirun ${verb} failed`, err.message, { cause: err });
+    throw new RuntimeError(`${invokedAs()} ${verb} failed`, err.message, { cause: err });
   }
 }
 

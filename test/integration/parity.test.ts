@@ -432,6 +432,29 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
     expect(r.ocirun.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('names itself in "run failed" and "create failed" as it was called: runc\'s words when installed as runc', () => {
+    // runc says "runc run failed: ..." whatever its file is called; ocirun
+    // says the name it was called by, so a link named runc (Docker's and
+    // containerd's default runtime binary) reads as runc does.
+    const links = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-as-runc-'));
+    made.push(links);
+    fs.symlinkSync(OCIRUN, path.join(links, 'runc'));
+    const b = bundle(['true'], (c) => {
+      c.mounts.push({ destination: '/x', type: 'bind', source: path.join(links, 'no-such-source'), options: ['rbind'] });
+    });
+    const said: Record<string, string[]> = {};
+    for (const [name, bin] of [...runtimes, ['ocirun as runc', path.join(links, 'runc')]]) {
+      for (const verb of ['run', 'create']) {
+        const id = `parity-name-${process.pid}-${++seq}`;
+        const r = spawnSync(bin, ['--root', roots[name === 'runc' ? 'runc' : 'ocirun'], verb, '--bundle', b, id], { encoding: 'utf8', timeout: 60_000 });
+        cli(roots[name === 'runc' ? 'runc' : 'ocirun'], ['delete', '--force', id], { runtime: name === 'runc' ? RUNC : OCIRUN });
+        expect(r.status, `${name} ${verb}: ${r.stderr}`).toBe(1);
+        (said[name] ??= []).push(/(\w+ \w+ failed):/.exec(r.stderr)?.[1] ?? r.stderr);
+      }
+    }
+    expect(said).toEqual({ ocirun: ['ocirun run failed', 'ocirun create failed'], runc: ['runc run failed', 'runc create failed'], 'ocirun as runc': ['runc run failed', 'runc create failed'] });
+  });
+
   it('runs startContainer hooks under the container\'s seccomp filter', () => {
     const b = bundle(['true'], (c) => {
       c.root.readonly = false;
