@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeDir } from './container/rootless.js';
 
 export type EngineName = 'bun' | 'node';
 
@@ -67,7 +68,7 @@ const O_TMPFILE = 0o20200000;
 /**
  * Loads a native addon from `fd` (dlopen through /proc/self/fd, so the
  * file need not have a name); undefined when the kernel refuses to map it
- * executable (a noexec mount).
+ * executable (a noexec mount: EPERM, or glibc's "failed to map segment").
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function dlopenFd(fd: number): any {
@@ -75,7 +76,7 @@ function dlopenFd(fd: number): any {
   try {
     process.dlopen(mod, `/proc/self/fd/${fd}`);
   } catch (err) {
-    if (/Permission denied|Operation not permitted/.test((err as Error).message)) return undefined;
+    if (/Permission denied|Operation not permitted|failed to map segment/.test((err as Error).message)) return undefined;
     throw err;
   }
   return mod.exports;
@@ -112,19 +113,6 @@ function loadFromUnnamedCopy(bytes: Uint8Array, dirs: string[]): { mod: any; fd:
 let koffiModule: any;
 let koffiFd: number | undefined;
 
-/**
- * Where the single file keeps its addon between commands: a directory of
- * this user's, writable by it alone, in a parent no other user may write
- * (root's under /run, beside the state directories; a rootless user's in
- * its XDG_RUNTIME_DIR). Never a world-writable place: a copy in /dev/shm
- * was rewritten by a container given the host's /dev/shm (--ipc=host),
- * and the next command ran it as root.
- */
-function addonDirs(): string[] {
-  const xdg = process.env.XDG_RUNTIME_DIR;
-  return [...(xdg && path.isAbsolute(xdg) ? [path.join(xdg, 'ocirun-engine')] : []), '/run/ocirun-engine'];
-}
-
 /** Whether `st` belongs to this user and no one else may write it (a group or others' write bit, or a set-id bit, refuses it). */
 function ownedAlone(st: fs.Stats, euid: number): boolean {
   return st.uid === euid && (st.mode & 0o7022) === 0;
@@ -132,36 +120,56 @@ function ownedAlone(st: fs.Stats, euid: number): boolean {
 
 /**
  * An fd (read-only) of the kept copy of the embedded addon, made on first
- * use; undefined where no directory qualifies. The copy is named by the
- * addon's digest and written under a temporary name, then renamed, so
- * that its name only ever holds the whole of one version; it is taken only
- * while the directory and the file are this user's alone (0700 and 0500)
- * and its size is the addon's. Loading it is a dlopen; an unnamed copy of
- * 1.1 MB for every command cost ~1.5 ms more.
+ * use; undefined where it cannot be kept. It lives in `ocirun-engine` of
+ * the caller's runtime directory (runtimeDir: /run for the real root,
+ * whatever its XDG_RUNTIME_DIR says, for a container may share that;
+ * a rootless user's XDG_RUNTIME_DIR), never in a world-writable place: a
+ * copy in /dev/shm was rewritten by a container given the host's /dev/shm
+ * (--ipc=host), and the next command ran it as root. It is named by the
+ * addon's digest and written whole under a temporary name, then renamed;
+ * it is taken only while the directory (0700) and the file (0500) are
+ * this user's alone, in a parent no other user may write, and its size is
+ * the addon's. Loading it is a dlopen; an unnamed copy of 1.1 MB for every
+ * command costs ~1.5 ms more.
  */
 function keptAddon(assets: EmbeddedAssets): number | undefined {
   const euid = process.geteuid?.() ?? 0;
-  const name = `koffi-${assets.koffiDigest.slice(0, 32)}.node`;
-  for (const dir of addonDirs()) {
+  const base = runtimeDir();
+  if (!path.isAbsolute(base)) return undefined;
+  const dir = path.join(base, 'ocirun-engine');
+  const file = path.join(dir, `koffi-${assets.koffiDigest.slice(0, 32)}.node`);
+  try {
+    const parent = fs.statSync(base);
+    if (!parent.isDirectory() || (parent.uid !== 0 && parent.uid !== euid) || (parent.mode & 0o022) !== 0) return undefined;
     try {
-      const parent = fs.statSync(path.dirname(dir));
-      if (!parent.isDirectory() || (parent.uid !== 0 && parent.uid !== euid) || (parent.mode & 0o022) !== 0) continue;
-      try {
-        fs.mkdirSync(dir, 0o700);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') continue;
-      }
-      const d = fs.lstatSync(dir);
-      if (!d.isDirectory() || !ownedAlone(d, euid) || (d.mode & 0o077) !== 0) continue;
-      const file = path.join(dir, name);
-      if (!fs.existsSync(file)) writeKept(file, fs.readFileSync(assets.koffiPath));
-      const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      const st = fs.fstatSync(fd);
-      if (st.isFile() && ownedAlone(st, euid) && st.size === assets.koffiSize) return fd;
-      fs.closeSync(fd);
-    } catch {
-      /* not this directory: the next, or an unnamed copy */
+      fs.mkdirSync(dir, 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
     }
+    const d = fs.lstatSync(dir);
+    if (!d.isDirectory() || !ownedAlone(d, euid) || (d.mode & 0o077) !== 0) return undefined;
+    // No symlink, and no FIFO to block on: the directory is ours alone, but
+    // what a name there holds is checked on the fd.
+    const open = () => fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const usable = (fd: number) => {
+      const st = fs.fstatSync(fd);
+      return st.isFile() && ownedAlone(st, euid) && st.size === assets.koffiSize;
+    };
+    let fd: number | undefined;
+    try {
+      fd = open();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (fd !== undefined && usable(fd)) return fd;
+    if (fd !== undefined) fs.closeSync(fd);
+    // Missing, or not whole (a copy cut short): written again, in our directory.
+    writeKept(file, fs.readFileSync(assets.koffiPath));
+    fd = open();
+    if (usable(fd)) return fd;
+    fs.closeSync(fd);
+  } catch {
+    /* an unnamed copy instead */
   }
   return undefined;
 }
@@ -169,10 +177,13 @@ function keptAddon(assets: EmbeddedAssets): number | undefined {
 /** `bytes` at `file`, whole or not at all: a temporary name of this process's, then a rename. */
 function writeKept(file: string, bytes: Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { force: true });
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o500);
   try {
-    fs.writeSync(fd, bytes);
+    // writeFileSync on an fd writes until done (writeSync may stop short on a full filesystem).
+    fs.writeFileSync(fd, bytes);
     fs.fsyncSync(fd);
+    if (fs.fstatSync(fd).size !== bytes.length) throw new Error(`${tmp}: short write`);
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

@@ -9,9 +9,6 @@
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 
-/** The state root when --root is not given. */
-export const SYSTEM_ROOT = '/run/ocirun';
-
 let inUserNs: boolean | undefined;
 /** Whether this process is in a user namespace other than the initial one (its uid map is not the identity of all ids). */
 export function runningInUserNamespace(): boolean {
@@ -28,16 +25,22 @@ export function runningInUserNamespace(): boolean {
 export const rootlessEuid = (): boolean => process.geteuid!() !== 0;
 
 /**
- * runc's rule for the default state root: $XDG_RUNTIME_DIR/ocirun for a
- * non-root euid, and for root of a user namespace unless $USER is "root";
- * /run/ocirun for the real root (which may have XDG_RUNTIME_DIR=/run/user/0).
+ * Where the caller's runtime files go, by runc's rule for the default state
+ * root: $XDG_RUNTIME_DIR for a non-root euid, and for root of a user
+ * namespace unless $USER is "root"; /run for the real root, whatever its
+ * XDG_RUNTIME_DIR says (a place a container may share, or a user may own).
  */
-export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
+export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_RUNTIME_DIR;
-  if (!xdg) return SYSTEM_ROOT;
-  if (rootlessEuid()) return `${xdg}/ocirun`;
-  if (!runningInUserNamespace()) return SYSTEM_ROOT;
-  return env.USER === 'root' ? SYSTEM_ROOT : `${xdg}/ocirun`;
+  if (!xdg) return '/run';
+  if (rootlessEuid()) return xdg;
+  if (!runningInUserNamespace()) return '/run';
+  return env.USER === 'root' ? '/run' : xdg;
+}
+
+/** The default state root: runtimeDir's `ocirun`. */
+export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return `${runtimeDir(env)}/ocirun`;
 }
 
 /**

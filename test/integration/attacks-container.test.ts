@@ -333,8 +333,15 @@ describe('a process in the container', () => {
     fs.readFileSync(lib).copy(padded);
     const names = [...new Set(fs.readFileSync(path.join(project, 'build/ocirun')).toString('latin1').match(/koffi-[0-9a-z]+\.node/g) ?? [])];
     expect(names.length, 'the embedded addon is named in build/ocirun').toBeGreaterThan(0);
+    // And under the name of today's kept copy, in directories as a runtime
+    // directory and the runtime's own are made (0755, 0700, and the file
+    // 0500, all root's, as the container's root is the host's), for a host
+    // root whose XDG_RUNTIME_DIR names that directory.
+    const kept = `koffi-${crypto.createHash('sha256').update(fs.readFileSync(addon)).digest('hex').slice(0, 32)}.node`;
+    const plantKept = `mkdir -p -m 755 /dev/shm/rt && mkdir -p -m 700 /dev/shm/rt/ocirun-engine && rm -f /dev/shm/rt/ocirun-engine/${kept} && cp /planted /dev/shm/rt/ocirun-engine/${kept} && chmod 500 /dev/shm/rt/ocirun-engine/${kept}`;
+    const hostEnv = { XDG_RUNTIME_DIR: '/dev/shm/rt' };
     for (const [name, bin] of runtimes) {
-      const b = makeBundle('ocirun-attack-shm-', ['sh', '-c', `mkdir -p /dev/shm/.ocirun-0 && chmod 700 /dev/shm/.ocirun-0 && for n in ${names.join(' ')}; do rm -f /dev/shm/.ocirun-0/$n; cp /planted /dev/shm/.ocirun-0/$n && chmod 555 /dev/shm/.ocirun-0/$n || exit 1; done`], (c) => {
+      const b = makeBundle('ocirun-attack-shm-', ['sh', '-c', `mkdir -p /dev/shm/.ocirun-0 && chmod 700 /dev/shm/.ocirun-0 && for n in ${names.join(' ')}; do rm -f /dev/shm/.ocirun-0/$n; cp /planted /dev/shm/.ocirun-0/$n && chmod 555 /dev/shm/.ocirun-0/$n || exit 1; done && ${plantKept}`], (c) => {
         c.mounts = [...c.mounts.filter((m: { destination: string }) => m.destination !== '/dev/shm'), { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rw'] }];
         for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_DAC_OVERRIDE');
       });
@@ -344,14 +351,16 @@ describe('a process in the container', () => {
         const r = cli(roots[name], ['run', '--bundle', b, id], { runtime: bin });
         expect(r.status, `${name}: ${r.stderr}`).toBe(0);
         // The next commands on the host.
-        expect(cli(roots[name], ['list'], { runtime: bin }).status).toBe(0);
-        expect(cli(roots[name], ['delete', '--force', id], { runtime: bin }).status).toBe(0);
+        expect(cli(roots[name], ['list'], { runtime: bin, env: hostEnv }).status).toBe(0);
+        expect(cli(roots[name], ['delete', '--force', id], { runtime: bin, env: hostEnv }).status).toBe(0);
+        expect(cli(roots[name], ['delete', 'no-such-container'], { runtime: bin, env: hostEnv }).status).toBe(1);
         const loadedBy = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').split('\n') : [];
         // The executable a command runs: bin/ocirun execs its checkout's build/ocirun.
         const runs = [bin, path.join(path.dirname(path.dirname(bin)), 'build/ocirun')];
         expect(loadedBy.filter((exe) => runs.includes(exe)), `${name} loaded the planted library`).toEqual([]);
       } finally {
         for (const n of names) fs.rmSync(`/dev/shm/.ocirun-0/${n}`, { force: true });
+        fs.rmSync('/dev/shm/rt', { recursive: true, force: true });
       }
     }
   });

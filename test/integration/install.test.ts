@@ -4,6 +4,7 @@
 // copied out of the checkout on its own. Each runs a container, on Bun and
 // on Node.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,5 +59,42 @@ describe('installing ocirun', () => {
     expect(r.stdout).toBe('inside ocirun\n');
     expect(left).toEqual([]);
     expect(spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^ocirun version /);
+  });
+  it('runs a container where /run is mounted noexec (Debian\'s initramfs mounts it so), beside runc', () => {
+    // The kept copy of koffi's addon under /run cannot be mapped there: an
+    // unnamed copy elsewhere (/dev/shm) is loaded instead. A mount namespace
+    // of the test's own gets the noexec /run (the host's, bound and
+    // remounted noexec, with the kept copy in it), then an empty one; the
+    // host's is left alone.
+    const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
+    for (const [name, bin] of [['ocirun', path.join(project, 'bin/ocirun')], ['runc', runc]]) {
+      const root = fs.mkdtempSync(path.join(work, `noexec-${name}-`));
+      const id = `install-noexec-${process.pid}-${name}`;
+      for (const noexec of ['mount --bind /run /run && mount -o remount,bind,noexec /run', 'mount -t tmpfs -o noexec,nosuid,nodev tmpfs /run']) {
+        const script = `${noexec} && grep -q " /run .*noexec" /proc/self/mountinfo && exec "$@"`;
+        const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', bin, '--root', root, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 60_000 });
+        expect(r.status, `${name}, ${noexec}: ${r.stderr}`).toBe(0);
+        expect(r.stdout, name).toBe('inside ocirun\n');
+        expect(leftovers(root, id, bundle), name).toEqual([]);
+      }
+    }
+  });
+
+  it('writes a kept copy of the addon cut short (a full filesystem) again, whole', () => {
+    if (process.env.OCIRUN_ENGINE === 'node') return;
+    const addon = fs.readdirSync(path.join(project, 'node_modules/@koromix')).map((d) => path.join(project, 'node_modules/@koromix', d, 'linux_x64/koffi.node')).find((f) => fs.existsSync(f))!;
+    const bytes = fs.readFileSync(addon);
+    const kept = path.join('/run/ocirun-engine', `koffi-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}.node`);
+    const { r: first } = runWith(path.join(project, 'bin/ocirun'));
+    expect(first.status, first.stderr).toBe(0);
+    // What a write that stopped short leaves: the file, root's and 0500, with part of the addon.
+    const short = `${kept}.short`;
+    fs.writeFileSync(short, bytes.subarray(0, 614_400), { mode: 0o500 });
+    fs.renameSync(short, kept);
+    const { r, left } = runWith(path.join(project, 'bin/ocirun'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(left).toEqual([]);
+    expect(fs.readFileSync(kept).equals(bytes)).toBe(true);
+    expect(fs.statSync(kept).mode & 0o7777).toBe(0o500);
   });
 });
