@@ -14,11 +14,12 @@
  *                    no_new_privs), execveat of the sealed shim
  */
 import fs from 'node:fs';
+import { collectGarbage } from '../engine.js';
 import { RuntimeError, step } from '../errors.js';
 import { applyBoundingSet, applyCapabilitySets, lastCap } from '../security/capabilities.js';
 import { joinContainerKeyring } from '../security/keyring.js';
 import { lsmExecWrites } from '../security/lsm.js';
-import { compileToBpf } from '../security/seccomp.js';
+import { compileToBpf, usesNotify } from '../security/seccomp.js';
 import { sendToAgent } from '../security/seccomp-listener.js';
 import { sealedMemfd } from '../security/sealed.js';
 import { CLONE, PR } from '../sys/constants.js';
@@ -75,6 +76,12 @@ export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, channe
   note(`seccomp filter flags: ${compiled.flags}`);
   return () => {
     step('seal exec shim', () => shim.fd());
+    // From the load until the agent holds the notify fd, a system call of
+    // ours that the profile sends to the agent waits for ever (the agent
+    // cannot answer it yet). The engine's own calls are the risk: JSC reads
+    // /proc/self/statm when it weighs a collection, so one is made now,
+    // and nothing is allocated between the load and the send but the call.
+    if (usesNotify(profile)) collectGarbage();
     const notifyFd = sys.seccompLoad(compiled.flags, compiled.bpf);
     const agent = plan.seccompAgent;
     if (agent) step('send seccomp notify fd', () => sendToAgent(sys, agent.fd, notifyFd, agent.processState));

@@ -29,7 +29,8 @@ export type StageInstruction =
    * An fd the init inherits from the host (the stage's fd number), which
    * the stage replaces, before any join, with a sealed anonymous copy of
    * the file: koffi's addon in the single file, whose copy in the parent
-   * is a file the parent could still write through another fd.
+   * is a file of the host (src/sys/koffi.ts) that a process of the
+   * container could otherwise reopen through /proc/PID/fd.
    */
   | { type: 'seal'; fd: number }
   | { type: 'end' };

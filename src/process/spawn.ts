@@ -10,7 +10,8 @@
 import { mountError } from '../rootfs/mounts.js';
 import fs from 'node:fs';
 import { atStep, RuntimeError } from '../errors.js';
-import { builtin, embeddedAssets, initCommand, KOFFI_FD_ENV, koffiFdForInit, stageBinary } from '../engine.js';
+import { builtin, embeddedAssets, initCommand, stageBinary } from '../engine.js';
+import { KOFFI_FD_ENV, koffiFdForInit } from '../sys/koffi.js';
 import { sealedMemfd } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';

@@ -3,7 +3,7 @@
  * ocirun that names libc functions. Loaded lazily (koffi costs ~20 ms), so
  * commands that only read state never pay for it.
  */
-import { loadKoffi } from '../engine.js';
+import { loadKoffi } from './koffi.js';
 import fs from 'node:fs';
 import { errnoName } from './errno.js';
 import {

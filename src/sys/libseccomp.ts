@@ -3,7 +3,7 @@
  * libseccomp itself, never by a BPF compiler of ours. Bound before the root
  * switch (the library is a host file) and loaded later by the init.
  */
-import { loadKoffi } from '../engine.js';
+import { loadKoffi } from './koffi.js';
 import { SysError } from './types.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,7 +5,7 @@
  * adds no npm dependency, and is loaded only by the commands that use the
  * systemd cgroup driver, so that the others start as fast as before.
  */
-import { loadKoffi } from '../engine.js';
+import { loadKoffi } from '../sys/koffi.js';
 import { RuntimeError } from '../errors.js';
 import { errnoName } from '../sys/errno.js';
 

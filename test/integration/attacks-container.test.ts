@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeBundle, OCIRUN, project } from './helpers.js';
+import { cli, KOFFI_ADDON, keptAddonName, makeBundle, OCIRUN, project } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
@@ -328,8 +328,7 @@ describe('a process in the container', () => {
     ].join('\n'));
     execFileSync('gcc', ['-shared', '-fPIC', '-o', lib, src]);
     // As the old copy was checked by size: the addon's size, padded with zeros.
-    const addon = fs.readdirSync(path.join(project, 'node_modules/@koromix')).map((d) => path.join(project, 'node_modules/@koromix', d, 'linux_x64/koffi.node')).find((f) => fs.existsSync(f))!;
-    const padded = Buffer.alloc(fs.statSync(addon).size);
+    const padded = Buffer.alloc(fs.statSync(KOFFI_ADDON).size);
     fs.readFileSync(lib).copy(padded);
     const names = [...new Set(fs.readFileSync(path.join(project, 'build/ocirun')).toString('latin1').match(/koffi-[0-9a-z]+\.node/g) ?? [])];
     expect(names.length, 'the embedded addon is named in build/ocirun').toBeGreaterThan(0);
@@ -337,7 +336,7 @@ describe('a process in the container', () => {
     // directory and the runtime's own are made (0755, 0700, and the file
     // 0500, all root's, as the container's root is the host's), for a host
     // root whose XDG_RUNTIME_DIR names that directory.
-    const kept = `koffi-${crypto.createHash('sha256').update(fs.readFileSync(addon)).digest('hex').slice(0, 32)}.node`;
+    const kept = keptAddonName();
     const plantKept = `mkdir -p -m 755 /dev/shm/rt && mkdir -p -m 700 /dev/shm/rt/ocirun-engine && rm -f /dev/shm/rt/ocirun-engine/${kept} && cp /planted /dev/shm/rt/ocirun-engine/${kept} && chmod 500 /dev/shm/rt/ocirun-engine/${kept}`;
     const hostEnv = { XDG_RUNTIME_DIR: '/dev/shm/rt' };
     for (const [name, bin] of runtimes) {

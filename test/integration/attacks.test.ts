@@ -6,13 +6,12 @@
 // runc does (where runc does not resist, the test says so and asserts what
 // it does instead).
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeBundle, OCIRUN, project } from './helpers.js';
+import { cli, KOFFI_ADDON, keptAddonName, makeBundle, OCIRUN } from './helpers.js';
 
 const USER = process.env.OCIRUN_TEST_USER ?? 'ocirun-test';
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
@@ -333,53 +332,58 @@ userSuite('a local unprivileged user', () => {
     expect((result.runc as any).victim).toBe('running');
   });
 
-  it("cannot have root's next command load a library of its own in place of koffi's kept addon", () => {
-    // The single file keeps its koffi addon in a directory of root's
-    // (/run/ocirun-engine, or under XDG_RUNTIME_DIR) and dlopens it in
-    // every command. The user plants a library under the kept copy's name
-    // where root's environment points: a directory of the user's, and one
-    // the user made in a world-writable parent. The library says so on the
-    // host if it is loaded.
-    const singleFile = process.env.OCIRUN_ENGINE !== 'node';
-    const addon = fs.readdirSync(path.join(project, 'node_modules/@koromix')).map((d) => path.join(project, 'node_modules/@koromix', d, 'linux_x64/koffi.node')).find((f) => fs.existsSync(f))!;
-    const name = `koffi-${createHash('sha256').update(fs.readFileSync(addon)).digest('hex').slice(0, 32)}.node`;
-    const marker = path.join(tmp, `kept-addon-loaded-${++serial}`);
+  it("cannot have another user's or root's next command load a library of its own in place of koffi's kept addon", () => {
+    // The single file keeps its koffi addon in ocirun-engine/ of the
+    // caller's runtime directory (/run for root, a rootless caller's
+    // XDG_RUNTIME_DIR) and dlopens it in every command. The user plants a
+    // library under the kept copy's name, padded to the addon's size, where
+    // another caller's XDG_RUNTIME_DIR points: a directory of the user's,
+    // and one the user made in a world-writable parent. The victims: root,
+    // and another unprivileged user (nobody) running rootless. The library
+    // says so if it is loaded.
+    const marks = path.join(tmp, `kept-addon-marks-${++serial}`);
+    fs.mkdirSync(marks, { mode: 0o1777 });
+    fs.chmodSync(marks, 0o1777);
+    const marker = path.join(marks, 'loaded');
     const src = path.join(tmp, `planted-${serial}.c`);
-    fs.writeFileSync(src, `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void ran(void) { int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0600); if (fd >= 0) { write(fd, "loaded\\n", 7); close(fd); } }\n`);
+    fs.writeFileSync(src, `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void ran(void) { int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0) { write(fd, "loaded\\n", 7); close(fd); } }\n`);
     const lib = path.join(tmp, `planted-${serial}.so`);
     execFileSync('gcc', ['-shared', '-fPIC', '-o', lib, src]);
-    // Padded with zeros to the addon's size, which the kept copy is checked by too.
-    const padded = Buffer.alloc(fs.statSync(addon).size);
+    const padded = Buffer.alloc(fs.statSync(KOFFI_ADDON).size);
     fs.readFileSync(lib).copy(padded);
     fs.writeFileSync(lib, padded, { mode: 0o755 });
-    // The user's own runtime directory, and a sticky world-writable one (as /tmp) in which the user made the directory first.
+    const name = keptAddonName();
     const own = userDir('xdg');
     const sticky = path.join(tmp, `sticky-${++serial}`);
     fs.mkdirSync(sticky);
     fs.chmodSync(sticky, 0o1777);
-    for (const xdg of [own, sticky]) {
+    const xdgs = [own, path.join(sticky, 'rt')];
+    expect(asUser(['mkdir', '-m', '755', xdgs[1]]).status).toBe(0);
+    for (const xdg of xdgs) {
       const dir = path.join(xdg, 'ocirun-engine');
-      for (const argv of [['mkdir', '-m', '700', dir], ['cp', lib, path.join(dir, name)], ['chmod', '500', path.join(dir, name)]]) {
+      for (const argv of [['mkdir', '-m', '700', dir], ['cp', lib, path.join(dir, name)], ['chmod', '555', path.join(dir, name)]]) {
         const r = asUser(argv);
         expect(r.status, `${argv.join(' ')} as ${USER}: ${r.stderr}`).toBe(0);
       }
+      // The victim must be able to enter and read them.
+      expect(asUser(['chmod', '755', xdg, dir]).status).toBe(0);
     }
+    const nobodyRoot = path.join(marks, 'nobody-root');
+    fs.mkdirSync(nobodyRoot);
+    fs.chownSync(nobodyRoot, 65534, 65534);
     for (const n of NAMES) {
-      for (const xdg of [own, sticky]) {
+      for (const xdg of xdgs) {
         // Commands that make system calls (state and list make none).
         for (const args of [['start', 'no-such-container'], ['delete', 'no-such-container']]) {
-          const r = cli(rootOf(n), args, { runtime: RUNTIMES[n], env: { XDG_RUNTIME_DIR: xdg } });
-          expect(r.status, `${n} ${args[0]}: ${r.stderr}`).toBe(1);
+          const asRoot = cli(rootOf(n), args, { runtime: RUNTIMES[n], env: { XDG_RUNTIME_DIR: xdg } });
+          expect(asRoot.status, `${n} ${args[0]} as root: ${asRoot.stderr}`).toBe(1);
+          const asNobody = spawnSync('runuser', ['-u', 'nobody', '--', 'env', `XDG_RUNTIME_DIR=${xdg}`, RUNTIMES[n], '--root', nobodyRoot, ...args], { encoding: 'utf8', timeout: 30_000 });
+          expect(asNobody.status, `${n} ${args[0]} as nobody: ${asNobody.stderr}`).toBe(1);
+          expect(asNobody.stderr, n).toMatch(/does not exist/);
         }
       }
       expect(fs.existsSync(marker), `${n} loaded the user's library`).toBe(false);
     }
-    if (!singleFile) return;
-    // What root's commands loaded instead: root's own copy, 0500 in a 0700 directory, whole.
-    const kept = path.join('/run/ocirun-engine', name);
-    const [d, f] = [fs.lstatSync(path.dirname(kept)), fs.lstatSync(kept)];
-    expect([d.uid, d.mode & 0o7777, f.uid, f.mode & 0o7777, f.size]).toEqual([0, 0o700, 0, 0o500, fs.statSync(addon).size]);
-    expect(fs.readFileSync(kept).equals(fs.readFileSync(addon))).toBe(true);
   });
 });
 

@@ -1,5 +1,6 @@
 // What the integration tests share: a busybox bundle, the CLI, host-side views.
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,11 @@ export const project = path.resolve(__dirname, '../..');
  * checkout; see test/run-all.sh).
  */
 export const OCIRUN = process.env.OCIRUN_TEST_BINARY ?? path.join(project, 'bin/ocirun');
+
+/** koffi's addon for this platform, as the single file embeds it (scripts/build.mjs). */
+export const KOFFI_ADDON = path.join(project, 'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node');
+/** The name of the single file's kept copy of the addon (src/sys/koffi.ts): its digest. */
+export const keptAddonName = (): string => `koffi-${crypto.createHash('sha256').update(fs.readFileSync(KOFFI_ADDON)).digest('hex').slice(0, 32)}.node`;
 
 /**
  * The bound on one command that a stalled container must not stretch: 5 s

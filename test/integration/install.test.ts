@@ -4,12 +4,11 @@
 // copied out of the checkout on its own. Each runs a container, on Bun and
 // on Node.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, leftovers, makeBundle, project } from './helpers.js';
+import { cli, KOFFI_ADDON, keptAddonName, leftovers, makeBundle, project } from './helpers.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-install-'));
 fs.chmodSync(work, 0o755);
@@ -82,9 +81,8 @@ describe('installing ocirun', () => {
 
   it('writes a kept copy of the addon cut short (a full filesystem) again, whole', () => {
     if (process.env.OCIRUN_ENGINE === 'node') return;
-    const addon = fs.readdirSync(path.join(project, 'node_modules/@koromix')).map((d) => path.join(project, 'node_modules/@koromix', d, 'linux_x64/koffi.node')).find((f) => fs.existsSync(f))!;
-    const bytes = fs.readFileSync(addon);
-    const kept = path.join('/run/ocirun-engine', `koffi-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}.node`);
+    const bytes = fs.readFileSync(KOFFI_ADDON);
+    const kept = path.join('/run/ocirun-engine', keptAddonName());
     const { r: first } = runWith(path.join(project, 'bin/ocirun'));
     expect(first.status, first.stderr).toBe(0);
     // What a write that stopped short leaves: the file, root's and 0500, with part of the addon.

@@ -444,10 +444,11 @@ describe('the rootfs and the words tools look for, as runc has them', () => {
     });
     const said: Record<string, string[]> = {};
     for (const [name, bin] of [...runtimes, ['ocirun as runc', path.join(links, 'runc')]]) {
+      const root = roots[name === 'runc' ? 'runc' : 'ocirun'];
       for (const verb of ['run', 'create']) {
         const id = `parity-name-${process.pid}-${++seq}`;
-        const r = spawnSync(bin, ['--root', roots[name === 'runc' ? 'runc' : 'ocirun'], verb, '--bundle', b, id], { encoding: 'utf8', timeout: 60_000 });
-        cli(roots[name === 'runc' ? 'runc' : 'ocirun'], ['delete', '--force', id], { runtime: name === 'runc' ? RUNC : OCIRUN });
+        const r = spawnSync(bin, ['--root', root, verb, '--bundle', b, id], { encoding: 'utf8', timeout: 60_000 });
+        cli(root, ['delete', '--force', id], { runtime: bin });
         expect(r.status, `${name} ${verb}: ${r.stderr}`).toBe(1);
         (said[name] ??= []).push(/(\w+ \w+ failed):/.exec(r.stderr)?.[1] ?? r.stderr);
       }

@@ -1,0 +1,190 @@
+/**
+ * koffi, the one way ocirun reaches libc: the npm package, or in the single
+ * file (build/ocirun) the addon embedded in it. A native addon must be a
+ * file to be loaded, and Bun would extract an embedded one to a file of a
+ * guessable name in /tmp (and cannot in the init, whose root is
+ * read-only); so the single file loads a copy of its own making:
+ *
+ * - keptAddon: one copy per caller, kept between commands, in a directory
+ *   of the caller's alone (a dlopen; about 1.5 ms less per command than
+ *   copying 1.1 MB each time);
+ * - an unnamed copy (O_TMPFILE), made by every command, where none can be
+ *   kept (a noexec /run);
+ * - in the init: a sealed memfd the C stage made from the parent's fd
+ *   before any join (koffiFdForInit, the stage's "seal"), closed once
+ *   loaded.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { trustedOwner } from '../caller-path.js';
+import { runtimeDir } from '../container/rootless.js';
+import { embeddedAssets, type EmbeddedAssets } from '../engine.js';
+
+/** Environment variable that gives the init the parent's copy of the embedded koffi addon (an fd). */
+export const KOFFI_FD_ENV = '_OCIRUN_KOFFI_FD';
+const O_TMPFILE = 0o20200000;
+
+/**
+ * Loads a native addon from `fd` (dlopen through /proc/self/fd, so the
+ * file need not have a name); undefined when the kernel refuses to map it
+ * executable (a noexec mount: EPERM, or glibc's "failed to map segment").
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function dlopenFd(fd: number): any {
+  const mod = { exports: {} };
+  try {
+    process.dlopen(mod, `/proc/self/fd/${fd}`);
+  } catch (err) {
+    if (/Permission denied|Operation not permitted|failed to map segment/.test((err as Error).message)) return undefined;
+    throw err;
+  }
+  return mod.exports;
+}
+
+/**
+ * The embedded addon in an unnamed file (O_TMPFILE: no other process can
+ * find, open or replace it, so a world-writable directory will do) on the
+ * first of `dirs` that lets it be mapped executable; returns the module
+ * and a read-only fd of the file.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function loadFromUnnamedCopy(bytes: Uint8Array, dirs: string[]): { mod: any; fd: number } {
+  const problems: string[] = [];
+  for (const dir of dirs) {
+    let fd: number;
+    try {
+      fd = fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR, 0o555);
+    } catch (err) {
+      problems.push(`${dir}: ${(err as NodeJS.ErrnoException).code}`);
+      continue;
+    }
+    fs.writeSync(fd, bytes);
+    const ro = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY);
+    fs.closeSync(fd);
+    const mod = dlopenFd(ro);
+    if (mod) return { mod, fd: ro };
+    problems.push(`${dir}: mounted noexec`);
+    fs.closeSync(ro);
+  }
+  throw new Error(`cannot load koffi's addon from an unnamed file (${problems.join('; ')})`);
+}
+
+/**
+ * An fd (read-only) of the kept copy of the embedded addon, made on first
+ * use; undefined where it cannot be kept. It lives in `ocirun-engine` of
+ * the caller's runtime directory (runtimeDir: /run for the real root,
+ * whatever its XDG_RUNTIME_DIR says, for a container may share that; a
+ * rootless user's XDG_RUNTIME_DIR), never in a world-writable place: a
+ * named copy in /dev/shm was rewritten by a container given the host's
+ * /dev/shm (--ipc=host), and the next command ran it as root. It is named
+ * by the addon's digest, written whole under a temporary name, then
+ * renamed; it is taken only while its directory is the caller's alone
+ * (0700) in a parent of the caller's or root's that no one else may
+ * write, and the file is the caller's, 0500, of the addon's size.
+ * Anything else there (a copy cut short, another mode) is written again.
+ */
+function keptAddon(assets: EmbeddedAssets): number | undefined {
+  const euid = process.geteuid!();
+  const base = runtimeDir();
+  if (!path.isAbsolute(base)) return undefined;
+  const dir = path.join(base, 'ocirun-engine');
+  const file = path.join(dir, `koffi-${assets.koffiDigest.slice(0, 32)}.node`);
+  try {
+    const parent = fs.statSync(base);
+    if (!parent.isDirectory() || !trustedOwner(parent.uid) || (parent.mode & 0o022) !== 0) return undefined;
+    try {
+      fs.mkdirSync(dir, 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    }
+    const d = fs.lstatSync(dir);
+    if (!d.isDirectory() || d.uid !== euid || (d.mode & 0o7077) !== 0) return undefined;
+    // No symlink, and no FIFO to block on: what the name holds is checked on the fd.
+    const open = () => fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const usable = (fd: number) => {
+      const st = fs.fstatSync(fd);
+      return st.isFile() && st.uid === euid && (st.mode & 0o7777) === 0o500 && st.size === assets.koffiSize;
+    };
+    let fd: number | undefined;
+    try {
+      fd = open();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (fd !== undefined && usable(fd)) return fd;
+    if (fd !== undefined) fs.closeSync(fd);
+    writeKept(file, fs.readFileSync(assets.koffiPath));
+    fd = open();
+    if (usable(fd)) return fd;
+    fs.closeSync(fd);
+  } catch {
+    /* an unnamed copy instead */
+  }
+  return undefined;
+}
+
+/** `bytes` at `file` (in a directory of ours alone), whole or not at all: a temporary name of this process's, then a rename. */
+function writeKept(file: string, bytes: Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o500);
+  try {
+    // On an fd, writeFileSync writes until done or fails (a full filesystem):
+    // a copy cut short is never renamed into place.
+    fs.writeFileSync(fd, bytes);
+    fs.fsyncSync(fd);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let koffiModule: any;
+let koffiFd: number | undefined;
+
+/** koffi: the package, or the single file's embedded addon (the same API; koffi's JS wrapper only adds deprecation shims). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function loadKoffi(): any {
+  if (koffiModule) return koffiModule;
+  const embedded = embeddedAssets();
+  if (!embedded) return (koffiModule = createRequire(import.meta.url)('koffi'));
+  const inherited = process.env[KOFFI_FD_ENV];
+  if (inherited) {
+    const fd = Number(inherited);
+    koffiModule = dlopenFd(fd);
+    fs.closeSync(fd);
+    if (!koffiModule) throw new Error(`cannot load koffi's addon from fd ${fd}: permission denied`);
+    return koffiModule;
+  }
+  const kept = keptAddon(embedded);
+  if (kept !== undefined) {
+    koffiModule = dlopenFd(kept);
+    if (koffiModule) {
+      koffiFd = kept;
+      return koffiModule;
+    }
+    fs.closeSync(kept);
+  }
+  const dirs = [...new Set(['/dev/shm', os.tmpdir(), runtimeDir(), '/run', '/var/tmp'])];
+  const loaded = loadFromUnnamedCopy(fs.readFileSync(embedded.koffiPath), dirs);
+  koffiFd = loaded.fd;
+  return (koffiModule = loaded.mod);
+}
+
+/**
+ * The fd of koffi's addon for the init to inherit (single file only): this
+ * process's read-only fd of its copy, which the C stage replaces with a
+ * sealed memfd before the init exists (its "seal" instruction), so that
+ * nothing can change what the init loads.
+ */
+export function koffiFdForInit(): number | undefined {
+  if (!embeddedAssets()) return undefined;
+  loadKoffi();
+  return koffiFd;
+}
