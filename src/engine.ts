@@ -17,10 +17,10 @@
  *   itself with the init's role in the environment.
  * - Loading some built-in modules costs Bun milliseconds: those few are
  *   loaded on first use (builtin()).
+ * - Loading a native addon embedded in the single file: src/sys/koffi.ts.
  * - Node parses $NODE_EXTRA_CA_CERTS at start-up (~30 ms); ocirun makes no
  *   TLS connection, so the launcher (native/launcher.c) drops it for Node.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
