@@ -60,7 +60,8 @@ function loadFromUnnamedCopy(bytes: Uint8Array, dirs: string[]): { mod: any; fd:
       problems.push(`${dir}: ${(err as NodeJS.ErrnoException).code}`);
       continue;
     }
-    fs.writeSync(fd, bytes);
+    // Until done, as writeKept's: a copy cut short would fail its dlopen as a corrupt file.
+    fs.writeFileSync(fd, bytes);
     const ro = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY);
     fs.closeSync(fd);
     const mod = dlopenFd(ro);
