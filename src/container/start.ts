@@ -7,7 +7,7 @@ import { NotifyRelay } from '../systemd/notify.js';
 import type { Sys } from '../sys/types.js';
 import { withContainer } from './lock.js';
 import { atFd } from '../caller-path.js';
-import { currentStatus, initAlive, onInitGone, stateDir, type SavedState } from './state.js';
+import { currentStatus, initAlive, stateDir, type SavedState } from './state.js';
 
 export interface StartOptions {
   /**
@@ -35,7 +35,7 @@ export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptio
   let relay: NotifyRelay | undefined;
   try {
     relay = opts.notifySocket ? new NotifyRelay(sys, ctx.root, id, opts.notifySocket, ctx.warn) : undefined;
-    await releaseInit(s, atFd(dirFd, 'exec.fifo'));
+    releaseInit(sys, s, atFd(dirFd, 'exec.fifo'));
   } catch (err) {
     relay?.close();
     throw err;
@@ -46,52 +46,48 @@ export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptio
   await relay?.relayReady(s.pid, () => initAlive(s));
 }
 
-/** Settles with 'died' once the init is gone (killed, or exited): a pending fifo open or read has no other way out. */
-function initDeath(s: SavedState): { died: Promise<'died'>; stop: () => void } {
-  let stop = () => {};
-  const died = new Promise<'died'>((resolve) => (stop = onInitGone(s, 20, () => resolve('died'))));
-  return { died, stop };
-}
+/**
+ * How long one poll of the fifo lasts before the init is looked at again:
+ * a stopped init never opens its end, a killed one never writes.
+ */
+const FIFO_POLL_MS = 20;
 
 /**
- * What `pending` comes to, when the poller saw the init gone first: a
- * program that exits at once (`ls`) may be gone before our open or read,
- * which the kernel has completed, reaches us; the init's end is closed by
- * then, so what the kernel has settles at once. 'died' only if it does not.
+ * Opens the exec fifo and reads the init's byte until the init closes its
+ * end (with the program's execve), as runc's start reads it all. All on this
+ * thread: the open does not wait for the init (O_NONBLOCK), and the fifo is
+ * polled, the init looked at between polls, so that a stopped or killed
+ * init does not hold start. What the fifo holds wins over a gone init: a
+ * program that exits at once (`ls`) may be gone before its byte is read.
  */
-async function orOnceSettled<T>(pending: Promise<T>, first: T | 'died'): Promise<T | 'died'> {
-  if (first !== 'died') return first;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'died'>((resolve) => (timer = setTimeout(() => resolve('died'), 200)));
+function releaseInit(sys: Sys, s: SavedState, fifo: string): void {
+  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  faultPoint('fifo-opened');
+  let got = 0;
   try {
-    return await Promise.race([pending, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Opens the exec fifo and reads the init's byte. The open blocks until the
- * init opens its end, the read until it writes: both are abandoned once the
- * init is gone (a stopped init does neither until it is killed).
- */
-async function releaseInit(s: SavedState, fifo: string): Promise<void> {
-  const death = initDeath(s);
-  try {
-    const opened = fs.promises.open(fifo, fs.constants.O_RDONLY);
-    const first = await orOnceSettled(opened, await Promise.race([opened, death.died]));
-    if (first === 'died') {
-      opened.then((fh) => fh.close()).catch(() => {});
-      throw new RuntimeError('', 'cannot start a container that has stopped');
+    const buf = Buffer.alloc(16);
+    for (;;) {
+      const ready = sys.pollReadable(fd, FIFO_POLL_MS);
+      const n = ready || !initAlive(s) ? readNonBlocking(fd, buf) : undefined;
+      if (n === 0) break; // end of file: the init's end is closed
+      if (n !== undefined && n > 0) got += n;
+      else if (!ready && !initAlive(s)) break; // gone, and nothing came
     }
-    faultPoint('fifo-opened');
-    const reading = first.readFile();
-    const data = await orOnceSettled(reading, await Promise.race([reading, death.died])).finally(() => void first.close().catch(() => {}));
-    // No byte: the init died, or another start read it first (runc's message for that).
-    if (data === 'died' || data.length === 0) throw new RuntimeError('', initAlive(s) ? 'cannot start an already running container' : 'cannot start a container that has stopped');
   } finally {
-    death.stop();
+    fs.closeSync(fd);
   }
+  // No byte: the init died, or another start read it first (runc's message for that).
+  if (got === 0) throw new RuntimeError('', initAlive(s) ? 'cannot start an already running container' : 'cannot start a container that has stopped');
   fs.rmSync(fifo, { force: true });
   faultPoint('fifo-removed');
+}
+
+/** A read of a non-blocking fd: the count (0 at end of file), or undefined when nothing is there yet. */
+function readNonBlocking(fd: number, buf: Buffer): number | undefined {
+  try {
+    return fs.readSync(fd, buf, 0, buf.length, null);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return undefined;
+    throw err;
+  }
 }

@@ -91,7 +91,7 @@ export class LibcSys implements Sys {
   private readonly syscallFn: (...args: unknown[]) => number;
   private readonly prctlFn: (...args: unknown[]) => number;
   private readonly waitpidFn: { async: (...args: unknown[]) => void };
-  private readonly pollFn: { async: (...args: unknown[]) => void };
+  private readonly pollFn: ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
 
   constructor() {
     // The system call numbers here and the exec shim (native/exec-shim.c) are x86-64's.
@@ -455,6 +455,12 @@ export class LibcSys implements Sys {
         else resolve(r > 0);
       });
     });
+  }
+  pollReadable(fd: number, timeoutMs: number): boolean {
+    const pfd = encoded(PollFd, { fd, events: POLLIN, revents: 0 });
+    const r = Number(this.pollFn(pfd, 1, timeoutMs));
+    if (r < 0 && koffi.errno() !== ERRNO.EINTR) this.fail('poll', `fd ${fd}`);
+    return r > 0;
   }
   read(fd: number, buf: Buffer): number {
     for (;;) {

@@ -110,6 +110,7 @@ export class RecordingSys implements Sys {
   address(_buf: Buffer | Uint32Array) { return 0x1000n; }
   bpf(cmd: number, attr: Buffer) { this.rec('bpf', cmd, Buffer.from(attr)); return cmd === 5 || cmd === 13 ? this.nextFd++ : 0; }
   waitReadable(fd: number, timeoutMs: number) { this.rec('waitReadable', fd, timeoutMs); return Promise.resolve(true); }
+  pollReadable(fd: number, timeoutMs: number) { this.rec('pollReadable', fd, timeoutMs); return true; }
   pidfdOpen(pid: number) { this.rec('pidfdOpen', pid); return this.nextFd++; }
   sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
   socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }

@@ -95,6 +95,8 @@ export interface Sys {
   bpf(cmd: number, attr: Buffer): number;
   /** Waits (on a worker thread) until `fd` is readable or has hung up; false on timeout or when a signal interrupted the wait. */
   waitReadable(fd: number, timeoutMs: number): Promise<boolean>;
+  /** The same wait on this thread (no worker to start, for a command that has nothing else to do meanwhile). */
+  pollReadable(fd: number, timeoutMs: number): boolean;
   /** pidfd_open(2): an fd of the process `pid`, readable once it has exited. */
   pidfdOpen(pid: number): number;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
