@@ -20,16 +20,14 @@ import { applyBoundingSet, applyCapabilitySets, lastCap } from '../security/capa
 import { joinContainerKeyring } from '../security/keyring.js';
 import { lsmExecWrites } from '../security/lsm.js';
 import { compileToBpf, usesNotify } from '../security/seccomp.js';
-import { sendToAgent } from '../security/seccomp-listener.js';
 import { sealedMemfd } from '../security/sealed.js';
 import { CLONE, PR } from '../sys/constants.js';
-import { SHIM_MEMFD_NAME, shimArgv0, type ShimSync } from './messages.js';
+import { encodeMessage, SHIM_MEMFD_NAME, shimArgv0, type ShimSync } from './messages.js';
 import { procFileExists, writeProcFile } from './procfs.js';
 import { LibSeccomp } from '../sys/libseccomp.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { isExecutable, lookPath } from './exec-path.js';
 import type { Channel } from './channel.js';
-import { withFd } from '../rootfs/resolve.js';
 import type { InitPlan } from './init-plan.js';
 
 /**
@@ -74,18 +72,40 @@ export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, channe
   const lib = step('load libseccomp', () => new LibSeccomp());
   const compiled = step('compile seccomp profile', () => compileToBpf(sys, lib, profile, note));
   note(`seccomp filter flags: ${compiled.flags}`);
+  const handOver = notifyHandOver(sys, plan, channel);
   return () => {
     step('seal exec shim', () => shim.fd());
     // From the load until the agent holds the notify fd, a system call of
     // ours that the profile sends to the agent waits for ever (the agent
     // cannot answer it yet). The engine's own calls are the risk: JSC reads
-    // /proc/self/statm when it weighs a collection, so one is made now,
-    // and nothing is allocated between the load and the send but the call.
+    // /proc/self/statm when it weighs a collection, so one is made now, and
+    // the send is built beforehand (handOver): between the load and the
+    // sendmsg nothing is allocated. (The exec shim, C, cannot load it
+    // instead: it is dumpable once exec'd, so a pod neighbour of the same
+    // uid could stop it before the load and run the program unfiltered.)
     if (usesNotify(profile)) collectGarbage();
     const notifyFd = sys.seccompLoad(compiled.flags, compiled.bpf);
-    const agent = plan.seccompAgent;
-    if (agent) step('send seccomp notify fd', () => sendToAgent(sys, agent.fd, notifyFd, agent.processState));
-    else if (plan.seccompNotifyToParent) step('send seccomp notify fd', () => withFd(sys, notifyFd, () => channel.sendWithFd({ type: 'seccomp-fd' }, notifyFd)));
+    if (handOver) step('send seccomp notify fd', () => handOver(notifyFd));
+  };
+}
+
+/**
+ * The notify fd's way out, built before the load: to the agent with the
+ * container process state (both fds closed after), or to the parent as a
+ * "seccomp-fd" message (an exec's agent is the parent's to reach).
+ */
+function notifyHandOver(sys: Sys, plan: InitPlan, channel: Channel): ((notifyFd: number) => void) | undefined {
+  const agent = plan.seccompAgent;
+  const target = agent ? { fd: agent.fd, payload: agent.processState } : plan.seccompNotifyToParent ? { fd: channel.fd, payload: encodeMessage({ type: 'seccomp-fd' }) } : undefined;
+  if (!target) return undefined;
+  const send = sys.prepareSendFd(target.fd, target.payload);
+  return (notifyFd) => {
+    try {
+      send(notifyFd);
+    } finally {
+      sys.close(notifyFd);
+      if (agent) sys.close(agent.fd);
+    }
   };
 }
 

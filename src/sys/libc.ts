@@ -401,8 +401,10 @@ export class LibcSys implements Sys {
   seccompLoad(flags: number, bpf: Buffer): number {
     // The filter is an array of struct sock_filter, 8 bytes each.
     const prog = encoded(SockFprog, { len: bpf.length / 8, filter: bpf });
+    // Made before the call: a notify fd's hand-off follows it with nothing allocated between (src/process/finalize.ts).
+    const detail = `flags 0x${flags.toString(16)}`;
     const r = Number(this.syscallFn(SYS.SECCOMP, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'uint8_t *', prog));
-    return this.check(r, 'seccomp(SECCOMP_SET_MODE_FILTER)', `flags 0x${flags.toString(16)}`);
+    return this.check(r, 'seccomp(SECCOMP_SET_MODE_FILTER)', detail);
   }
   schedSetattr(attr: Buffer, pid = 0): void {
     this.check(Number(this.syscallFn(SYS.SCHED_SETATTR, 'int', pid, 'uint8_t *', attr, 'unsigned int', 0)), 'sched_setattr');
@@ -566,11 +568,19 @@ export class LibcSys implements Sys {
     this.check(Number(this.syscallFn(SYS.RT_SIGPROCMASK, 'int', SIG_SETMASK, 'uint8_t *', Buffer.alloc(8), 'uint8_t *', null, 'size_t', 8)), 'rt_sigprocmask');
   }
   sendFd(sockFd: number, fd: number, name: string): void {
-    // One iovec (the name) and one SCM_RIGHTS control message.
+    this.prepareSendFd(sockFd, name)(fd);
+  }
+  prepareSendFd(sockFd: number, name: string): (fd: number) => void {
+    // One iovec (the name) and one SCM_RIGHTS control message, whose fd alone is written at the send.
     const payload = Buffer.from(name);
-    const cmsg = encoded(CmsgFd, { cmsg_len: CMSG_LEN_FD, cmsg_level: SOL_SOCKET, cmsg_type: SCM_RIGHTS, fd });
+    const cmsg = encoded(CmsgFd, { cmsg_len: CMSG_LEN_FD, cmsg_level: SOL_SOCKET, cmsg_type: SCM_RIGHTS, fd: -1 });
     const msg = fdMessage(payload, cmsg);
-    this.check(Number(this.fns.sendmsg(sockFd, msg, 0)), 'sendmsg', `fd ${sockFd}`);
+    const fdAt = koffi.offsetof(CmsgFd, 'fd');
+    const detail = `fd ${sockFd}`;
+    return (fd) => {
+      cmsg.writeInt32LE(fd, fdAt);
+      this.check(Number(this.fns.sendmsg(sockFd, msg, 0)), 'sendmsg', detail);
+    };
   }
   socketPair(): [number, number] {
     const sv = Buffer.alloc(8);

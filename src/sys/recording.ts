@@ -113,6 +113,7 @@ export class RecordingSys implements Sys {
   pollReadable(fd: number, timeoutMs: number) { this.rec('pollReadable', fd, timeoutMs); return true; }
   pidfdOpen(pid: number) { this.rec('pidfdOpen', pid); return this.nextFd++; }
   sendFd(sockFd: number, fd: number, name: string) { this.rec('sendFd', sockFd, fd, name); }
+  prepareSendFd(sockFd: number, name: string) { return (fd: number) => this.sendFd(sockFd, fd, name); }
   socketPair(): [number, number] { this.rec('socketPair'); return [this.nextFd++, this.nextFd++]; }
   recvFd(sockFd: number) { this.rec('recvFd', sockFd); return this.nextFd++; }
   recvmsg(sockFd: number, buf: Buffer) { this.rec('recvmsg', sockFd, buf.length); return { n: 0 }; }

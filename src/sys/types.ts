@@ -101,6 +101,8 @@ export interface Sys {
   pidfdOpen(pid: number): number;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
   sendFd(sockFd: number, fd: number, name: string): void;
+  /** sendFd built now, sent by the returned function with only the fd written in (nothing allocated then). */
+  prepareSendFd(sockFd: number, name: string): (fd: number) => void;
   /** A connected pair of unix stream sockets, both close-on-exec. */
   socketPair(): [number, number];
   /** The uid of the process at the other end of a connected unix socket (SO_PEERCRED), as seen from ours. */
