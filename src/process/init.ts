@@ -259,12 +259,23 @@ export async function runInit(sys: Sys, channel: Channel): Promise<never> {
   return initExec(sys, channel, plan, procFd, shim, loadFilter, note);
 }
 
-/** Reports a failure to the parent, or on stderr once nobody reads the channel. */
+/**
+ * Reports a failure to the parent, or, once nobody reads the channel (after
+ * start: a startContainer hook that failed), on stderr as runc's init does
+ * it: the error alone, no name before it.
+ */
 export function reportError(channel: Channel, err: unknown): void {
   const e = atStep('init', err);
-  if (channel.isClosed) process.stderr.write(`ocirun: ${e.message}\n`);
+  if (channel.isClosed) process.stderr.write(`${e.message}\n`);
   else channel.send({ type: 'error', step: e.step, detail: e.detail });
 }
+
+/**
+ * The init's exit status when it fails: runc 1.3.6's init exits 255 (1.1.5's
+ * exited 1). It is what `run` and a manager waiting on the container see
+ * when the failure comes after start; before that, the parent reports it.
+ */
+const INIT_FAILED = 255;
 
 /** The init's entry: what the C stage execs runs this (./init-main.ts, or the single file as the init). */
 export async function initMain(): Promise<never> {
@@ -279,7 +290,7 @@ export async function initMain(): Promise<never> {
       reportError(channel, err);
     } finally {
       // The parent cleans up.
-      process.exit(1);
+      process.exit(INIT_FAILED);
     }
   }
 }
