@@ -449,16 +449,24 @@ function seccomp({ linux }: CheckInput): void {
 }
 
 /**
- * runc's rules for listeners: a path to send the notify fd to; never the
- * default action, nor for write(2), which the runtime itself still needs
- * once the filter is loaded.
+ * The system calls that hand the notify fd over once the filter is loaded:
+ * notified, they would wait for an agent that has no fd yet, for ever.
+ * runc's init writes the fd's number with write(2) (the parent takes the fd
+ * with pidfd_getfd); ocirun's init sends the fd itself with sendmsg(2), to
+ * the agent or to the parent, so it refuses that one too (runc 1.3.6 runs
+ * such a profile).
  */
+const HAND_OFF_SYSCALLS = ['write', 'sendmsg'];
+
+/** runc's rules for listeners: a path to send the notify fd to; never the default action, nor the hand-off's calls. */
 function checkSeccompListener(s: SeccompConfig): void {
   if (usesNotify(s)) {
     if (!s.listenerPath) throw new ConfigError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
     if (s.defaultAction === 'SCMP_ACT_NOTIFY') throw new ConfigError('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
-    const w = (s.syscalls ?? []).findIndex((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.includes('write'));
-    if (w >= 0) throw new ConfigError(`linux.seccomp.syscalls[${w}]`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
+    for (const [i, r] of (s.syscalls ?? []).entries()) {
+      const name = r.action === 'SCMP_ACT_NOTIFY' ? HAND_OFF_SYSCALLS.find((n) => r.names.includes(n)) : undefined;
+      if (name) throw new ConfigError(`linux.seccomp.syscalls[${i}]`, `SCMP_ACT_NOTIFY cannot be used for the ${name} syscall`);
+    }
   }
   if (s.listenerPath && !path.isAbsolute(s.listenerPath)) throw new ConfigError('linux.seccomp.listenerPath', 'must be an absolute path');
 }

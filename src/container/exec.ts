@@ -92,28 +92,54 @@ interface ExecCgroups {
   initPid: number;
 }
 
-/** What the exec shim calls between the filter's load and the fork (native/exec-shim.c). */
-const SHIM_SYSCALLS = new Set(['read', 'write', 'prctl', 'clone', 'setsid', 'ioctl', 'fcntl', 'close', 'exit_group']);
-
-function notifiesShimCalls(seccomp: SeccompConfig | undefined): boolean {
-  return (seccomp?.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY' && r.names.some((n) => SHIM_SYSCALLS.has(n)));
+/**
+ * The channel's watch, every 100 ms while the exec has not reached its
+ * program: a process of it stopped or frozen fails the wait
+ * (heldBeforeExec); one that waits on the agent gets it the fd (unblock).
+ */
+function execWatch(progress: ExecProgress, pid: number, cgroups: CgroupManager, agent: AgentHandOff | undefined): () => string | undefined {
+  return () => {
+    agent?.unblock(progress.forked ?? pid);
+    return heldBeforeExec(progress.forked ?? pid, (p) => cgroups.frozenApart(p));
+  };
 }
 
+/**
+ * Whether `pid` waits on a seccomp agent (in a notified system call);
+ * undefined where we cannot tell (its wchan is hidden from an unprivileged
+ * caller: it reads "0").
+ */
+function waitsOnSeccompAgent(pid: number): boolean | undefined {
+  let wchan: string;
+  try {
+    wchan = fs.readFileSync(`/proc/${pid}/wchan`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return wchan === '0' || wchan === '' ? undefined : wchan.startsWith('seccomp_do_user_notification');
+}
 
 /**
  * The seccomp agent's notify fd, which the init sends us: the agent gets it
  * with the container process state, "running" and the exec'd process as
- * pid (runc's setns process). Where the filter notifies a system call the
- * exec shim makes before its fork, the agent must have it at once (the
- * shim would wait on it), with the pid of the shim, the process's parent.
+ * pid (runc's setns process), once the program's pid is known (with a pid
+ * namespace, the shim forks it last). Until then the init and the shim
+ * still make calls of their own under the filter; one that the profile
+ * notifies waits on the agent, which must have the fd at once: the
+ * channel's watch looks (unblock), and hands it over with the pid of the
+ * process that waits, the one that becomes or forks the program.
  */
 class AgentHandOff implements NotifyFdHandOff {
   private notifyFd: number | undefined;
   constructor(private readonly sys: Sys, private agentFd: number | undefined, private readonly s: SavedState, private readonly seccomp: SeccompConfig) {}
 
-  async receive(channel: Channel, shimPid: number): Promise<void> {
+  async receive(channel: Channel): Promise<void> {
     this.notifyFd = await channel.receiveFd('seccomp-fd');
-    if (notifiesShimCalls(this.seccomp)) this.send(shimPid);
+  }
+
+  /** `pid` (of the exec, before its program runs) waits on the agent, or we cannot tell: the fd goes now. */
+  unblock(pid: number): void {
+    if (this.notifyFd !== undefined && waitsOnSeccompAgent(pid) !== false) this.send(pid);
   }
 
   send(pid: number): void {
@@ -185,7 +211,6 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     const { pid } = launched;
     log.debug(`exec: init spawned, pid ${pid}`);
     launched.channel.onlyFrom(pid);
-    launched.channel.watch = () => heldBeforeExec(progress.forked ?? pid, (p) => cgroups.manager.frozenApart(p));
     // The init runs outside the container's pid namespace, so the end of
     // the container does not end it: we do, should it wait on something of
     // the container's (a fifo at /etc/passwd) when the container goes. Once
@@ -208,6 +233,7 @@ async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: Exe
     });
     const agent = agentFd === undefined ? undefined : new AgentHandOff(sys, agentFd, s, seccomp!);
     agentFd = undefined;
+    launched.channel.watch = execWatch(progress, pid, cgroups.manager, agent);
     let runs: number;
     try {
       runs = await execExchange(sys, launched, plan, {

@@ -129,8 +129,8 @@ async function receiveServingSources(sys: Sys, channel: Channel, steps: CreateSt
 
 /** The seccomp agent's side of an exec (see AgentHandOff in ../container/exec.ts). */
 export interface NotifyFdHandOff {
-  /** Takes the filter's notify fd from the init ("seccomp-fd"); `shimPid` is the process's parent. */
-  receive(channel: Channel, shimPid: number): Promise<void>;
+  /** Takes the filter's notify fd from the init ("seccomp-fd"). */
+  receive(channel: Channel): Promise<void>;
   /** Hands it to the agent with the pid of the process. */
   send(pid: number): void;
 }
@@ -197,11 +197,11 @@ async function joinAndGo(sys: Sys, channel: Channel, pid: number, plan: InitPlan
     resetCpuAffinity(sys, pid, (m) => log.warn(m));
     log.debug('exec: joined the cgroups');
     channel.send({ type: 'go' });
-    await steps.agent?.receive(channel, pid);
+    await steps.agent?.receive(channel);
     return;
   }
   steps.primeJoin(pid);
-  await steps.agent?.receive(channel, pid);
+  await steps.agent?.receive(channel);
   await channel.receive('shim');
   steps.joinCgroups(pid);
   log.debug('exec: the shim joined the cgroups');

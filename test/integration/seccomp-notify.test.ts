@@ -119,6 +119,44 @@ describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
     }
   });
 
+  it("exec: a filter that notifies calls of the exec's own setup after the load (execveat under no_new_privs; setresuid, capset, getcwd without) does not hold exec; runc's neither", async () => {
+    // The exec's init loads the filter, then still switches user and
+    // capabilities and execs the shim: a call of those that the profile
+    // notifies waits on the agent, which must get the fd then, not once the
+    // program's pid is known (it held exec for ever).
+    const cases: [string[], boolean][] = [[['execveat'], true], [['setresuid'], false], [['capset'], false], [['getcwd'], false]];
+    for (const [names, nnp] of cases) {
+      for (const [name, bin] of [['ocirun', OCIRUN], ['runc', RUNC]] as const) {
+        const a = await agent(2, 20, ['continue']);
+        const id = `notify-own-${names[0]}-${name}-${process.pid}`;
+        const bundle = makeBundle('ocirun-notify-', ['sleep', '100'], (c) => {
+          c.process.noNewPrivileges = nnp;
+          c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: a.socket, syscalls: [{ names, action: 'SCMP_ACT_NOTIFY' }] };
+        });
+        const root = path.join(tmp, `root-own-${name}`);
+        try {
+          expect(cli(root, ['run', '-d', '--bundle', bundle, id], { runtime: bin, detached: true }).status, name).toBe(0);
+          const e = cli(root, ['exec', id, 'echo', 'exec-ran'], { runtime: bin, timeout: 15_000 });
+          expect([e.status, e.signal, e.stdout], `${name} ${names} nnp=${nnp}: ${e.stderr}`).toEqual([0, null, 'exec-ran\n']);
+        } finally {
+          cli(root, ['delete', '-f', id], { runtime: bin });
+        }
+        await a.done;
+      }
+    }
+  });
+
+  it('refuses NOTIFY on sendmsg, which hands the notify fd over (runc 1.3.6 takes it)', () => {
+    const bundle = makeBundle('ocirun-notify-', ['true'], (c) => {
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/no-agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }, { names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }] };
+    });
+    const root = path.join(tmp, 'root-sendmsg');
+    const r = cli(root, ['run', '--bundle', bundle, `notify-sendmsg-${process.pid}`]);
+    expect([r.status, r.stderr.trim().split('\n').length]).toEqual([1, 1]);
+    expect(r.stderr).toMatch(/linux\.seccomp\.syscalls\[1\]: SCMP_ACT_NOTIFY cannot be used for the sendmsg syscall/);
+    expect(fs.existsSync(path.join(root, `notify-sendmsg-${process.pid}`))).toBe(false);
+  });
+
   it('refuses NOTIFY without a listener, as the default action, or for write', () => {
     const bundle = makeBundle('ocirun-notify-', ['true'], (c) => {
       c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };

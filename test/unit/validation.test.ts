@@ -156,6 +156,7 @@ describe('config validation', () => {
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.listenerPath', /required when an action is SCMP_ACT_NOTIFY/);
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' }), 'linux.seccomp.defaultAction', /cannot be the default action/);
     expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.syscalls[0]', /write syscall/);
+    expectField((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }, { names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.syscalls[1]', /sendmsg syscall/);
     expectField((c) => (c.process.user.username = 'root'), 'process.user.username', /not supported/);
     expectField((c) => (c.mounts[0].options = ['idmap']), 'mounts[0]', /only supported for bind mounts/);
   });
