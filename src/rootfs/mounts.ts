@@ -203,25 +203,61 @@ export function mountCgroup2(sys: Sys, rootFd: number, mounts: MountPlan[], host
   }
 }
 
-/** Copies a directory tree, keeping owners, modes and symlinks as they are (never following them). */
-export function copyTree(src: string, dst: string): void {
-  for (const e of fs.readdirSync(src, { withFileTypes: true })) {
-    const from = `${src}/${e.name}`;
-    const to = `${dst}/${e.name}`;
-    const st = fs.lstatSync(from);
-    if (e.isDirectory()) {
-      fs.mkdirSync(to);
-      copyTree(from, to);
-    } else if (e.isFile()) {
-      fs.copyFileSync(from, to);
-    } else if (e.isSymbolicLink()) {
-      fs.symlinkSync(fs.readlinkSync(from), to);
-    } else {
-      continue; // devices, fifos and sockets are not copied (runc skips them too)
+/**
+ * Copies the directory open at `srcFd` into `dst`, keeping owners, modes
+ * and symlinks as they are. The copy runs before pivot_root, where a path
+ * resolves on the host, and whoever can write the source (a shared volume,
+ * a user's directory) may swap an entry for a symlink while it runs: so
+ * every entry is opened under its parent's fd with O_PATH|O_NOFOLLOW (a
+ * symlink is then the link itself), judged by fstat of that fd, copied
+ * from that fd and walked from it, never looked up by path again. An entry
+ * that changes under the copy is skipped.
+ */
+export function copyTree(srcFd: number, dst: string): void {
+  for (const name of fs.readdirSync(fdPath(srcFd))) {
+    const at = `${fdPath(srcFd)}/${name}`;
+    let fd: number;
+    try {
+      fd = fs.openSync(at, O.PATH | O.NOFOLLOW | O.CLOEXEC);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // gone meanwhile
+      throw err;
     }
-    fs.lchownSync(to, st.uid, st.gid);
-    if (!e.isSymbolicLink()) fs.chmodSync(to, st.mode & 0o7777);
+    try {
+      copyEntry(fd, at, `${dst}/${name}`);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
+}
+
+/** One entry of copyTree, open (O_PATH) at `fd`; `at` names it under its parent's fd, for readlink alone. */
+function copyEntry(fd: number, at: string, to: string): void {
+  const st = fs.fstatSync(fd);
+  if (st.isSymbolicLink()) {
+    let target: string;
+    try {
+      // readlink does not follow the last component; the rest is our parent's fd.
+      target = fs.readlinkSync(at);
+    } catch (err) {
+      if (['EINVAL', 'ENOENT'].includes((err as NodeJS.ErrnoException).code ?? '')) return; // no longer a symlink
+      throw err;
+    }
+    fs.symlinkSync(target, to);
+    fs.lchownSync(to, st.uid, st.gid);
+    return;
+  }
+  if (st.isDirectory()) {
+    fs.mkdirSync(to);
+    copyTree(fd, to);
+  } else if (st.isFile()) {
+    // Reopened through the fd: the same inode, whatever the name holds now.
+    fs.copyFileSync(fdPath(fd), to);
+  } else {
+    return; // devices, fifos and sockets are not copied (runc skips them too)
+  }
+  fs.chownSync(to, st.uid, st.gid);
+  fs.chmodSync(to, st.mode & 0o7777);
 }
 
 /**
@@ -239,7 +275,7 @@ function applyCopyUpTmpfs(sys: Sys, rootFd: number, m: MountPlan): void {
       const st = fs.statSync(fdPath(fd));
       fs.chmodSync(staging, st.mode & 0o7777);
       fs.chownSync(staging, st.uid, st.gid);
-      copyTree(fdPath(fd), staging);
+      copyTree(fd, staging);
       sys.mount(staging, fdPath(fd), null, MS.MOVE, null);
       mounted = false;
     });
