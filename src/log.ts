@@ -29,6 +29,11 @@ export function logTime(): string {
 export class Logger {
   constructor(private readonly opts: LogOptions = {}) {}
 
+  /** The --log file's fd, if any. */
+  get fd(): number | undefined {
+    return this.opts.fd;
+  }
+
   get debugging(): boolean {
     return this.opts.debug === true;
   }

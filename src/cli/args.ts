@@ -8,6 +8,7 @@
  * table of flags plus a function, so that help, checks and the errors for a
  * bad flag come from one place.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -177,6 +178,25 @@ export function countFlag(value: string | boolean | string[] | undefined, name: 
   const text = String(value ?? '0');
   if (!/^\d+$/.test(text)) throw new UsageError(`invalid value "${text}" for flag -${name}: not a non-negative integer`);
   return Number(text);
+}
+
+/**
+ * --preserve-fds N: the N fds after stdio and the socket-activation ones
+ * (from `first`) are the caller's, passed on to the container. A count too
+ * large would hand it fds of ocirun's own instead: its engine's event loop,
+ * the --log file, koffi's kept addon and, opened later in a gap of the
+ * range, the state directory with its lock (every later command of the
+ * container would then wait on it for ever). So every fd of the range must
+ * be open now, before ocirun opens more (which then land above it), and
+ * none of those may be ocirun's (`own`).
+ */
+export function preservedFdCount(value: string | boolean | string[] | undefined, first: number, own: (fd: number) => boolean): number {
+  const n = countFlag(value, 'preserve-fds');
+  for (let fd = first; fd < first + n; fd++) {
+    if (!fs.existsSync(`/proc/self/fd/${fd}`)) throw new UsageError(`--preserve-fds ${n}: fd ${fd} is not open (EBADF)`);
+    if (own(fd)) throw new UsageError(`--preserve-fds ${n}: fd ${fd} was not passed by the caller (it is ocirun's own)`);
+  }
+  return n;
 }
 
 /** A string flag's value (undefined when not given). */

@@ -3,6 +3,7 @@ import { context, type Context } from '../container/context.js';
 import { rootlessMode } from '../container/rootless.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { log } from '../log.js';
+import { isOwnFd } from '../own-fds.js';
 import { stderr } from '../output.js';
 import type { Sys } from '../sys/types.js';
 import { invokedAs, str, type FlagValues, type Invocation } from './args.js';
@@ -13,6 +14,9 @@ export function ctxOf(inv: Invocation | FlagValues): Context {
 }
 
 /** koffi is loaded only by the commands that make system calls. */
+/** Whether `fd` is ocirun's own, not the caller's to pass on (src/own-fds.ts). */
+export const ownFd = (fd: number): boolean => isOwnFd(fd, log.fd);
+
 export async function loadSys(): Promise<Sys> {
   const { LibcSys } = await import('../sys/libc.js');
   return new LibcSys();

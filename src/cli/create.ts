@@ -1,7 +1,7 @@
 import type { CreateOptions } from '../container/create.js';
 import { listenFdCount } from '../systemd/activation.js';
-import { bool, countFlag, str, type CommandDef, type Flag, type Invocation } from './args.js';
-import { ctxOf, failingAs, loadSys } from './common.js';
+import { bool, preservedFdCount, str, type CommandDef, type Flag, type Invocation } from './args.js';
+import { ctxOf, failingAs, loadSys, ownFd } from './common.js';
 
 /** The flags `create` and `run` share, as runc has them. */
 export const CREATE_FLAGS: Flag[] = [
@@ -24,7 +24,7 @@ export function createOptions(inv: Invocation): CreateOptions {
     pidfdSocket: str(f['pidfd-socket']),
     noPivot: bool(f['no-pivot']),
     noNewKeyring: bool(f['no-new-keyring']),
-    preserveFds: countFlag(f['preserve-fds'], 'preserve-fds'),
+    preserveFds: preservedFdCount(f['preserve-fds'], 3 + listenFdCount(), ownFd),
     listenFds: listenFdCount(),
     notifySocket: process.env.NOTIFY_SOCKET || undefined,
   };

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { ConfigError, RuntimeError } from '../errors.js';
 import { log } from '../log.js';
-import { bool, countFlag, list, str, UsageError, type CommandDef } from './args.js';
-import { ctxOf, loadSys } from './common.js';
+import { bool, list, preservedFdCount, str, UsageError, type CommandDef } from './args.js';
+import { ctxOf, loadSys, ownFd } from './common.js';
 
 /** The --process file, parsed; src/config/validate.ts checks it. */
 async function readProcessFile(file: string): Promise<unknown> {
@@ -67,7 +67,7 @@ export const command: CommandDef = {
         detach: bool(f.detach),
         pidFile: str(f['pid-file']),
         pidfdSocket: str(f['pidfd-socket']),
-        preserveFds: countFlag(f['preserve-fds'], 'preserve-fds'),
+        preserveFds: preservedFdCount(f['preserve-fds'], 3, ownFd),
         cgroup: list(f.cgroup),
         ignorePaused: bool(f['ignore-paused']),
       });

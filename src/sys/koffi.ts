@@ -21,6 +21,7 @@ import path from 'node:path';
 import { trustedOwner } from '../caller-path.js';
 import { runtimeDir } from '../container/rootless.js';
 import { embeddedAssets, type EmbeddedAssets } from '../engine.js';
+import { keepOwnFd } from '../own-fds.js';
 
 /** Environment variable that gives the init the parent's copy of the embedded koffi addon (an fd). */
 export const KOFFI_FD_ENV = '_OCIRUN_KOFFI_FD';
@@ -167,14 +168,14 @@ export function loadKoffi(): any {
   if (kept !== undefined) {
     koffiModule = dlopenFd(kept);
     if (koffiModule) {
-      koffiFd = kept;
+      keepOwnFd((koffiFd = kept));
       return koffiModule;
     }
     fs.closeSync(kept);
   }
   const dirs = [...new Set(['/dev/shm', os.tmpdir(), runtimeDir(), '/run', '/var/tmp'])];
   const loaded = loadFromUnnamedCopy(fs.readFileSync(embedded.koffiPath), dirs);
-  koffiFd = loaded.fd;
+  keepOwnFd((koffiFd = loaded.fd));
   return (koffiModule = loaded.mod);
 }
 

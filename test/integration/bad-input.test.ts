@@ -155,6 +155,41 @@ describe('a failure part-way leaves nothing running or on disk', () => {
     }
   });
 
+  it('--preserve-fds larger than what the caller passed: refused, never ocirun\'s own fds (runc passes its own on)', () => {
+    // A caller with stdio alone asks for 4 more fds. Past the caller's, the
+    // numbers are ocirun's own (its engine's event loop, the --log file,
+    // koffi's addon, and the state directory, whose lock the init would
+    // then hold: run, kill and delete -f of the container waited on it for
+    // ever). runc hands the program its own fds (its log, an epoll, a
+    // directory of /sys/fs/cgroup) and runs it.
+    const b = makeBundle('ocirun-preserve-', ['sh', '-c', 'ls /proc/self/fd | wc -l']);
+    try {
+      for (const [name, bin] of both) {
+        const id = `preserve-fds-${name}-${process.pid}`;
+        const log = path.join(root, `preserve-${name}.log`);
+        const r = spawnSync(bin, ['--root', root, '--log', log, 'run', '--preserve-fds', '4', '--bundle', b, id], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
+        const del = spawnSync(bin, ['--root', root, 'delete', '-f', id], { encoding: 'utf8', timeout: 10_000 });
+        expect([r.signal, del.signal], `${name}: every command returns`).toEqual([null, null]);
+        if (name === 'ocirun') {
+          expect(r.status).toBe(1);
+          expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/--preserve-fds 4: fd 3 was not passed by the caller \(it is ocirun's own\)$/)]);
+          expect(leftoversOf(root, id, b)).toEqual([]);
+        } else {
+          expect(r.status, `runc: ${r.stderr}`).toBe(0);
+        }
+      }
+      // What the caller did pass goes on, under both.
+      for (const [name, bin] of both) {
+        const id = `preserve-fds-ok-${name}-${process.pid}`;
+        const r = spawnSync('sh', ['-c', `exec "$0" --root "$1" run --preserve-fds 2 --bundle "$2" "$3" 3</dev/null 4</dev/null`, bin, root, b, id], { encoding: 'utf8', timeout: 20_000 });
+        spawnSync(bin, ['--root', root, 'delete', '-f', id], { timeout: 10_000 });
+        expect([r.status, r.stdout.trim()], `${name}: ${r.stderr}`).toEqual([0, '6']);
+      }
+    } finally {
+      removeBundle(b);
+    }
+  });
+
   it('exec whose pid file cannot be written: the process is killed, exit 255 ("exec failed", as runc 1.1.5)', () => {
     for (const [name, bin] of both) {
       const id = `reliability-pidfile-${name}`;
