@@ -192,7 +192,13 @@ export function readSavedConfig(root: string, id: string): Config {
   }
 }
 
-/** Start time of a process (field 22 of /proc/PID/stat), or undefined if it is gone or a zombie. */
+/**
+ * Start time of a process (field 22 of /proc/PID/stat), or undefined if it
+ * is gone or a zombie. A leader that exited alone (exit(2), not
+ * exit_group) reads Z while its other threads run on: that process is
+ * alive (it is the pid namespace's reaper, and a signal to its pid reaches
+ * the threads), as runc, which counts it gone, does not see.
+ */
 export function processStartTime(pid: number): string | undefined {
   if (!pid) return undefined;
   let stat: string;
@@ -203,7 +209,7 @@ export function processStartTime(pid: number): string | undefined {
   }
   // The command name may contain spaces and parentheses: split after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  if (fields[0] === 'X' || (fields[0] === 'Z' && Number(fields[17]) <= 1)) return undefined;
   return fields[19];
 }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_BOUND_MS, makeBundle, OCIRUN, removeBundle, timedCommand, type TimedOutcome } from './helpers.js';
+import { COMMAND_BOUND_MS, makeBundle, OCIRUN, project, removeBundle, timedCommand, type TimedOutcome } from './helpers.js';
 
 const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
 const runtimes = [['ocirun', OCIRUN], ['runc', RUNC]] as const;
@@ -802,5 +802,50 @@ describe('an exec\'d process stopped before it runs its program', () => {
         removeBundle(bundle);
       }
     }, 120_000);
+  }
+});
+
+describe('an init whose main thread exits alone, its other threads running on', () => {
+  // /proc reads the init's pid Z while a thread of it runs on (and has
+  // forked a child): runc 1.1.5 and 1.3.6 count the container stopped,
+  // refuse kill, and delete (-f) leaves the processes and their cgroups.
+  // ocirun counts it running: kill reaches it, delete -f ends it all.
+  let leaderExit: string;
+  beforeAll(() => {
+    leaderExit = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-leader-')), 'leader-exit');
+    const built = spawnSync('gcc', ['-static', '-O2', '-pthread', '-o', leaderExit, path.join(project, 'test/fixtures/leader-exit.c')], { encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+  });
+  afterAll(() => fs.rmSync(path.dirname(leaderExit), { recursive: true, force: true }));
+
+  for (const rt of runtimes) {
+    it(`${rt[0]}: the container ${rt[0] === 'ocirun' ? 'is running; delete -f ends it all' : 'reads stopped; delete -f leaves its processes'}`, async () => {
+      const id = `harden-leader-${rt[0]}-${process.pid}`;
+      const cgroupsPath = cgPath(rt, 'leader-exit');
+      const b = makeBundle('harden-leader-', ['/leader-exit'], (c) => (c.linux.cgroupsPath = cgroupsPath));
+      fs.copyFileSync(leaderExit, path.join(b, 'rootfs/leader-exit'));
+      fs.chmodSync(path.join(b, 'rootfs/leader-exit'), 0o755);
+      try {
+        expect(run(rt, ['run', '-d', '--bundle', b, id]).status).toBe(0);
+        await new Promise((r) => setTimeout(r, 600)); // the main thread has exited by then
+        const state = JSON.parse(spawnSync(rt[1], ['--root', roots[rt[0]], 'state', id], { encoding: 'utf8' }).stdout);
+        const d = run(rt, ['delete', '-f', id]);
+        expect(d.status, d.stderr).toBe(0);
+        const left = await settle(() => leftovers(rt, id, cgroupsPath));
+        if (rt[0] === 'ocirun') {
+          expect(state.status).toBe('running');
+          expect(left).toEqual([]);
+        } else {
+          expect(state.status).toBe('stopped');
+          expect(left.filter((l) => l.startsWith('process')).length).toBeGreaterThan(0);
+        }
+      } finally {
+        // What runc leaves: its processes, by pid, then their cgroups.
+        for (const l of leftovers(rt, id, cgroupsPath)) if (l.startsWith('process ')) spawnSync('kill', ['-KILL', l.slice(8)]);
+        await settle(() => leftovers(rt, id, cgroupsPath).filter((l) => l.startsWith('process')));
+        for (const m of controllerMounts()) spawnSync('rmdir', [path.join('/sys/fs/cgroup', m, cgroupsPath)]);
+        removeBundle(b);
+      }
+    }, 60_000);
   }
 });
