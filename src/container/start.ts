@@ -7,7 +7,7 @@ import { NotifyRelay } from '../systemd/notify.js';
 import type { Sys } from '../sys/types.js';
 import { withContainer } from './lock.js';
 import { atFd } from '../caller-path.js';
-import { currentStatus, initAlive, stateDir, type SavedState } from './state.js';
+import { currentStatus, fifoPath, initAlive, stateDir, type SavedState } from './state.js';
 
 export interface StartOptions {
   /**
@@ -35,7 +35,7 @@ export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptio
   let relay: NotifyRelay | undefined;
   try {
     relay = opts.notifySocket ? new NotifyRelay(sys, ctx.root, id, opts.notifySocket, ctx.warn) : undefined;
-    releaseInit(sys, s, atFd(dirFd, 'exec.fifo'));
+    releaseInit(sys, s, atFd(dirFd, 'exec.fifo'), fifoPath(ctx.root, id));
   } catch (err) {
     relay?.close();
     throw err;
@@ -46,32 +46,43 @@ export async function start(sys: Sys, ctx: Context, id: string, opts: StartOptio
   await relay?.relayReady(s.pid, () => initAlive(s));
 }
 
-/**
- * How long one poll of the fifo lasts before the init is looked at again:
- * a stopped init never opens its end, a killed one never writes.
- */
+/** How long one poll of the fifo lasts before the init (and the fifo) are looked at again. */
 const FIFO_POLL_MS = 20;
 
 /**
  * Opens the exec fifo and reads the init's byte until the init closes its
- * end (with the program's execve), as runc's start reads it all. All on this
- * thread: the open does not wait for the init (O_NONBLOCK), and the fifo is
- * polled, the init looked at between polls, so that a stopped or killed
- * init does not hold start. What the fifo holds wins over a gone init: a
+ * end (right after its write, as runc's init does; start then returns
+ * before the startContainer hooks and the program's execve, as runc
+ * 1.3.6's). All on this thread: the open does not wait for the init
+ * (O_NONBLOCK), and the fifo is polled, the init looked at between polls,
+ * so that a killed init does not hold start (a stopped one does, until it
+ * is killed, as under runc). What the fifo holds wins over a gone init: a
  * program that exits at once (`ls`) may be gone before its byte is read.
+ * `shown` is the fifo's path for messages.
  */
-function releaseInit(sys: Sys, s: SavedState, fifo: string): void {
-  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+function releaseInit(sys: Sys, s: SavedState, fifo: string, shown: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    // Another start took it, and removed it (runc 1.1.5's words).
+    const e = err as NodeJS.ErrnoException;
+    throw new RuntimeError('exec fifo', `open ${shown}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message} (${e.code})`);
+  }
   faultPoint('fifo-opened');
   let got = 0;
   try {
     const buf = Buffer.alloc(16);
     for (;;) {
       const ready = sys.pollReadable(fd, FIFO_POLL_MS);
-      const n = ready || !initAlive(s) ? readNonBlocking(fd, buf) : undefined;
+      // Once the byte came, a read tells an open end (EAGAIN) from a closed
+      // one (0): a reader that opened after the init's end closed (a second
+      // start, racing) never sees it hang up in poll.
+      const n = ready || got > 0 || !initAlive(s) ? readNonBlocking(fd, buf) : undefined;
       if (n === 0) break; // end of file: the init's end is closed
       if (n !== undefined && n > 0) got += n;
-      else if (!ready && !initAlive(s)) break; // gone, and nothing came
+      // Nothing came: the init is gone, or another start read the byte and removed the fifo.
+      else if (!ready && got === 0 && (!initAlive(s) || !fs.existsSync(fifo))) break;
     }
   } finally {
     fs.closeSync(fd);

@@ -849,3 +849,39 @@ describe('an init whose main thread exits alone, its other threads running on', 
     }, 60_000);
   }
 });
+
+describe('two starts of one container at once', () => {
+  // The one that reads the init's byte may have opened the fifo after the
+  // init's end closed (the other start held it open meanwhile): it never
+  // saw that end hang up, and waited for ever, the container "created" for
+  // good. Exactly one start may succeed, the other fails at once; runc 1.1.5
+  // and 1.3.6 leave one of the two waiting now and then (recorded).
+  for (const rt of runtimes) {
+    const rounds = rt[0] === 'ocirun' ? 40 : 10;
+    it(`${rt[0]}: ${rt[0] === 'ocirun' ? 'one succeeds, the other fails within the bound, every round' : 'recorded'}`, async () => {
+      const id = `harden-two-starts-${rt[0]}-${process.pid}`;
+      const b = makeBundle('harden-two-starts-', ['sleep', '100'], (c) => (c.linux.cgroupsPath = cgPath(rt, 'two-starts')));
+      const start = () =>
+        new Promise<number | null>((resolve) => {
+          const c = spawn(rt[1], ['--root', roots[rt[0]], 'start', id], { stdio: 'ignore' });
+          const timer = setTimeout(() => c.kill('SIGKILL'), BOUND_MS);
+          c.on('exit', (code) => (clearTimeout(timer), resolve(code)));
+        });
+      let held = 0;
+      try {
+        for (let i = 0; i < rounds; i++) {
+          expect(run(rt, ['create', '--bundle', b, id]).status).toBe(0);
+          const codes = (await Promise.all([start(), start()])).sort();
+          if (codes.includes(null)) held++;
+          else if (rt[0] === 'ocirun') expect(codes, `round ${i}`).toEqual([0, 1]);
+          if (rt[0] === 'ocirun') expect(JSON.parse(spawnSync(rt[1], ['--root', roots[rt[0]], 'state', id], { encoding: 'utf8' }).stdout).status).toBe('running');
+          expect(run(rt, ['delete', '-f', id]).status).toBe(0);
+        }
+      } finally {
+        run(rt, ['delete', '-f', id]);
+        removeBundle(b);
+      }
+      if (rt[0] === 'ocirun') expect(held, 'starts held past the bound').toBe(0);
+    }, 180_000);
+  }
+});
