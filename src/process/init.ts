@@ -169,10 +169,13 @@ async function initContainer(sys: Sys, channel: Channel, plan: InitPlan, c: Cont
   }
   const { program, loadFilterLast } = becomeProcess(sys, plan, loadFilter);
   // Under no_new_privs the filter is loaded last, so that it constrains
-  // nothing of ours. But startContainer hooks run under it, as under runc
-  // (which loads it before the wait for start): with such hooks it is loaded
-  // here, before create reports done, so a failure still reaches the parent.
-  const filterBeforeHooks = loadFilterLast && c.hooks.startContainer?.length ? loadFilterLast : undefined;
+  // nothing of ours. But runc loads it before the wait for start, and two
+  // things depend on that: startContainer hooks run under it, and a
+  // listener gets its notify fd during create (after start, an agent gone
+  // meanwhile left the program never started while start said it had).
+  // With either, it is loaded here, before create reports done, so a
+  // failure still reaches the parent.
+  const filterBeforeHooks = loadFilterLast && (c.hooks.startContainer?.length || plan.seccompAgent) ? loadFilterLast : undefined;
   if (filterBeforeHooks) step('load seccomp filter', filterBeforeHooks);
   note('process set up; waiting for start');
   channel.send({ type: 'created' });

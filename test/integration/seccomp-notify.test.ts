@@ -146,6 +146,32 @@ describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
     }
   });
 
+  it('with no_new_privs, the agent holds the notify fd once create returns, before start; runc\'s too', async () => {
+    // Handed over only after start, an agent gone meanwhile left the
+    // program never started while start said it had.
+    for (const [name, bin] of [['ocirun', OCIRUN], ['runc', RUNC]] as const) {
+      const a = await agent(1, 20, ['continue']);
+      const id = `notify-create-${name}-${process.pid}`;
+      const bundle = makeBundle('ocirun-notify-', ['sleep', '100'], (c) => {
+        c.process.noNewPrivileges = true;
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: a.socket, syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+      });
+      const root = path.join(tmp, `root-create-${name}`);
+      try {
+        expect(cli(root, ['create', '--bundle', bundle, id], { runtime: bin, detached: true }).status, name).toBe(0);
+        // The agent prints what it received as it gets to it: a few seconds, with start not yet called.
+        const received = () => a.lines().filter((l) => l.startsWith('{'));
+        for (let i = 0; i < 60 && received().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        const states = received().map((l) => JSON.parse(l));
+        expect(states.map((st) => st.state.status), name).toEqual(['creating']);
+        expect(cli(root, ['start', id], { runtime: bin }).status, name).toBe(0);
+      } finally {
+        cli(root, ['delete', '-f', id], { runtime: bin });
+      }
+      await a.done;
+    }
+  });
+
   it('refuses NOTIFY on sendmsg, which hands the notify fd over (runc 1.3.6 takes it)', () => {
     const bundle = makeBundle('ocirun-notify-', ['true'], (c) => {
       c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/no-agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }, { names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }] };
