@@ -13,10 +13,10 @@ export function ctxOf(inv: Invocation | FlagValues): Context {
   return context({ root: str(global.root), rootless: rootlessMode(str(global.rootless)), systemdCgroup: global['systemd-cgroup'] === true });
 }
 
-/** koffi is loaded only by the commands that make system calls. */
 /** Whether `fd` is ocirun's own, not the caller's to pass on (src/own-fds.ts). */
 export const ownFd = (fd: number): boolean => isOwnFd(fd, log.fd);
 
+/** koffi is loaded only by the commands that make system calls. */
 export async function loadSys(): Promise<Sys> {
   const { LibcSys } = await import('../sys/libc.js');
   return new LibcSys();

@@ -453,8 +453,8 @@ function seccomp({ linux }: CheckInput): void {
  * notified, they would wait for an agent that has no fd yet, for ever.
  * runc's init writes the fd's number with write(2) (the parent takes the fd
  * with pidfd_getfd); ocirun's init sends the fd itself with sendmsg(2), to
- * the agent or to the parent, so it refuses that one too (runc 1.3.6 runs
- * such a profile).
+ * the agent or to the parent, so it refuses that one too (runc 1.1.5 and
+ * 1.3.6 run such a profile).
  */
 const HAND_OFF_SYSCALLS = ['write', 'sendmsg'];
 

@@ -75,14 +75,15 @@ function releaseInit(sys: Sys, s: SavedState, fifo: string, shown: string): void
     const buf = Buffer.alloc(16);
     for (;;) {
       const ready = sys.pollReadable(fd, FIFO_POLL_MS);
+      const gone = !ready && got === 0 && !initAlive(s);
       // Once the byte came, a read tells an open end (EAGAIN) from a closed
       // one (0): a reader that opened after the init's end closed (a second
       // start, racing) never sees it hang up in poll.
-      const n = ready || got > 0 || !initAlive(s) ? readNonBlocking(fd, buf) : undefined;
+      const n = ready || got > 0 || gone ? readNonBlocking(fd, buf) : undefined;
       if (n === 0) break; // end of file: the init's end is closed
       if (n !== undefined && n > 0) got += n;
       // Nothing came: the init is gone, or another start read the byte and removed the fifo.
-      else if (!ready && got === 0 && (!initAlive(s) || !fs.existsSync(fifo))) break;
+      else if (gone || (!ready && got === 0 && !fs.existsSync(fifo))) break;
     }
   } finally {
     fs.closeSync(fd);

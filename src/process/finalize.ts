@@ -20,6 +20,7 @@ import { applyBoundingSet, applyCapabilitySets, lastCap } from '../security/capa
 import { joinContainerKeyring } from '../security/keyring.js';
 import { lsmExecWrites } from '../security/lsm.js';
 import { compileToBpf, usesNotify } from '../security/seccomp.js';
+import { agentHandOver } from '../security/seccomp-listener.js';
 import { sealedMemfd } from '../security/sealed.js';
 import { CLONE, PR } from '../sys/constants.js';
 import { encodeMessage, SHIM_MEMFD_NAME, shimArgv0, type ShimSync } from './messages.js';
@@ -80,7 +81,7 @@ export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, channe
     // cannot answer it yet). The engine's own calls are the risk: JSC reads
     // /proc/self/statm when it weighs a collection, so one is made now, and
     // the send is built beforehand (handOver): between the load and the
-    // sendmsg nothing is allocated. (The exec shim, C, cannot load it
+    // sendmsg no buffer or message is built, only the calls themselves. (The exec shim, C, cannot load it
     // instead: it is dumpable once exec'd, so a pod neighbour of the same
     // uid could stop it before the load and run the program unfiltered.)
     if (usesNotify(profile)) collectGarbage();
@@ -96,15 +97,14 @@ export function compileFilter(sys: Sys, plan: InitPlan, shim: SealedShim, channe
  */
 function notifyHandOver(sys: Sys, plan: InitPlan, channel: Channel): ((notifyFd: number) => void) | undefined {
   const agent = plan.seccompAgent;
-  const target = agent ? { fd: agent.fd, payload: agent.processState } : plan.seccompNotifyToParent ? { fd: channel.fd, payload: encodeMessage({ type: 'seccomp-fd' }) } : undefined;
-  if (!target) return undefined;
-  const send = sys.prepareSendFd(target.fd, target.payload);
+  if (agent) return agentHandOver(sys, agent.fd, agent.processState);
+  if (!plan.seccompNotifyToParent) return undefined;
+  const send = sys.prepareSendFd(channel.fd, encodeMessage({ type: 'seccomp-fd' }));
   return (notifyFd) => {
     try {
       send(notifyFd);
     } finally {
       sys.close(notifyFd);
-      if (agent) sys.close(agent.fd);
     }
   };
 }

@@ -21,14 +21,26 @@ export function containerProcessState(state: ListenerState, status: 'creating' |
   return JSON.stringify({ ociVersion: state.ociVersion, fds: ['seccompFd'], pid, metadata: metadata ?? '', state: { ...state, status } });
 }
 
+/**
+ * The send of a notify fd and the state to the agent, built now (the init
+ * calls it right after the filter's load, where no message may be built);
+ * it closes both fds after.
+ */
+export function agentHandOver(sys: Sys, agentFd: number, processState: string): (notifyFd: number) => void {
+  const send = sys.prepareSendFd(agentFd, processState);
+  return (notifyFd) => {
+    try {
+      send(notifyFd);
+    } finally {
+      sys.close(notifyFd);
+      sys.close(agentFd);
+    }
+  };
+}
+
 /** Sends the notify fd and the state to the agent, then closes both fds. */
 export function sendToAgent(sys: Sys, agentFd: number, notifyFd: number, processState: string): void {
-  try {
-    sys.sendFd(agentFd, notifyFd, processState);
-  } finally {
-    sys.close(notifyFd);
-    sys.close(agentFd);
-  }
+  agentHandOver(sys, agentFd, processState)(notifyFd);
 }
 
 /** The agent's socket, connected on the host; the error has runc's words, which tools look for. */

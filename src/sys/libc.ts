@@ -401,7 +401,7 @@ export class LibcSys implements Sys {
   seccompLoad(flags: number, bpf: Buffer): number {
     // The filter is an array of struct sock_filter, 8 bytes each.
     const prog = encoded(SockFprog, { len: bpf.length / 8, filter: bpf });
-    // Made before the call: a notify fd's hand-off follows it with nothing allocated between (src/process/finalize.ts).
+    // Made before the call: a notify fd's hand-off follows it, with no message built between (src/process/finalize.ts).
     const detail = `flags 0x${flags.toString(16)}`;
     const r = Number(this.syscallFn(SYS.SECCOMP, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'uint8_t *', prog));
     return this.check(r, 'seccomp(SECCOMP_SET_MODE_FILTER)', detail);

@@ -101,7 +101,7 @@ export interface Sys {
   pidfdOpen(pid: number): number;
   /** Sends `fd` over a connected unix socket with SCM_RIGHTS, `name` as payload. */
   sendFd(sockFd: number, fd: number, name: string): void;
-  /** sendFd built now, sent by the returned function with only the fd written in (nothing allocated then). */
+  /** sendFd built now, sent by the returned function with only the fd written in (no buffer built then). */
   prepareSendFd(sockFd: number, name: string): (fd: number) => void;
   /** A connected pair of unix stream sockets, both close-on-exec. */
   socketPair(): [number, number];
