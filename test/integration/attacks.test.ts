@@ -425,7 +425,8 @@ userSuite('a local unprivileged user', () => {
     // runc 1.1.5 and 1.3.6 copy by path: in the same race they showed
     // /etc/shadow in 4 and 6 of 120 rounds on this machine (recorded, not asserted: a race).
     expect(leaked.ocirun, `host file in ocirun's container (runc: ${leaked.runc} of ${rounds})`).toBe(0);
-  });
+    // 240 runs beside a swapper that takes a core: 15 s on a quiet machine.
+  }, 180_000);
 });
 
 /** Whether `pid` runs (a zombie, killed but not yet reaped, does not). */

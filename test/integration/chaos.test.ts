@@ -827,7 +827,10 @@ describe('an init whose main thread exits alone, its other threads running on', 
       fs.chmodSync(path.join(b, 'rootfs/leader-exit'), 0o755);
       try {
         expect(run(rt, ['run', '-d', '--bundle', b, id]).status).toBe(0);
-        await new Promise((r) => setTimeout(r, 600)); // the main thread has exited by then
+        const pid = JSON.parse(spawnSync(rt[1], ['--root', roots[rt[0]], 'state', id], { encoding: 'utf8' }).stdout).pid;
+        // Until the main thread has exited (after 200 ms, or later on a loaded machine).
+        const leaderGone = () => (/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) ? [] : ['leader']);
+        expect(await settle(leaderGone), `init ${pid}'s main thread exits`).toEqual([]);
         const state = JSON.parse(spawnSync(rt[1], ['--root', roots[rt[0]], 'state', id], { encoding: 'utf8' }).stdout);
         const d = run(rt, ['delete', '-f', id]);
         expect(d.status, d.stderr).toBe(0);

@@ -159,9 +159,9 @@ describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
       const root = path.join(tmp, `root-create-${name}`);
       try {
         expect(cli(root, ['create', '--bundle', bundle, id], { runtime: bin, detached: true }).status, name).toBe(0);
-        // The agent prints what it received as it gets to it: a few seconds, with start not yet called.
+        // The agent prints what it received as it gets to it (up to 10 s on a loaded machine), with start not yet called.
         const received = () => a.lines().filter((l) => l.startsWith('{'));
-        for (let i = 0; i < 60 && received().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        for (let i = 0; i < 200 && received().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
         const states = received().map((l) => JSON.parse(l));
         expect(states.map((st) => st.state.status), name).toEqual(['creating']);
         expect(cli(root, ['start', id], { runtime: bin }).status, name).toBe(0);
