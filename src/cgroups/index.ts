@@ -272,6 +272,24 @@ export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
 }
 
 /**
+ * The same wait, started before there is a process to join and off this
+ * thread: we "move" ourselves into the cgroup we are in, a write the
+ * engine's thread pool makes while this thread checks, plans and spawns
+ * (exec: about 9 ms). Forks go on meanwhile. Not for create: on v1 the
+ * write holds cgroup_mutex through the grace period, and create's mkdir of
+ * the cgroups would wait on it. Best effort: a failure changes nothing.
+ */
+export function warmCgroupMigration(): void {
+  let h: Hierarchy | undefined;
+  try {
+    h = hostLayout().hierarchies[0];
+  } catch {
+    return; // no cgroups to read: the command says so where it needs them
+  }
+  if (h) fs.writeFile(path.join(h.mountPoint, h.ownPath, 'cgroup.procs'), String(process.pid), () => {});
+}
+
+/**
  * On a v2-only host, the cgroup.procs of the cgroup the container's init is
  * in now (it may have moved itself into a sub-cgroup): where an exec'd
  * process goes when the container's own cgroup refuses it with EBUSY (a

@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cgroupManager } from '../cgroups/drivers.js';
+import { warmCgroupMigration } from '../cgroups/index.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import type { SubCgroups } from '../cgroups/sub-cgroups.js';
 import { faultPoint } from '../fault.js';
@@ -274,6 +275,10 @@ async function writeExecPidFile(sys: Sys, file: string, pid: number, pair: Conso
 }
 
 export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<number> {
+  // The process joins the cgroups before it runs its program: that join's
+  // RCU wait, started now, elapses while the state is read and checked,
+  // the process planned and the stage spawned.
+  warmCgroupMigration();
   const wantPair = (terminal: boolean) => (terminal && !opts.detach && !opts.consoleSocket ? consolePair(sys) : undefined);
   // The lock covers reading and checking the state, nothing more: the launch
   // waits on the container (its /etc/passwd, a stopped or frozen process),
