@@ -6,10 +6,13 @@
 // and the smallest `podman --memory` that starts a container. The engine
 // (Bun and its version, or Node with OCIRUN_ENGINE=node) is named.
 //
-//   node bench/run.mjs [--runs 20] [--soak]     (root; after scripts/setup.sh)
+//   node bench/run.mjs [--runs 20] [--soak] [--also NAME=PATH ...]     (root; after scripts/setup.sh)
 //
 // Prints a markdown table for the README. --soak adds the crash soak of
-// bench/soak.mjs for both runtimes.
+// bench/soak.mjs for both runtimes. --also adds a column for another
+// runtime in the same run (another build of ocirun, say the code before a
+// change: bin/ocirun of a checkout of it), measured in the same hyperfine
+// calls, so that the VM's drift between runs does not enter the comparison.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +26,15 @@ const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' })
 const argv = process.argv.slice(2);
 const runs = argv.includes('--runs') ? Number(argv[argv.indexOf('--runs') + 1]) : 20;
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: a positive integer');
+/** The runtimes compared: ocirun, runc, then each --also NAME=PATH. */
+const rt = { ocirun, runc };
+argv.forEach((a, i) => {
+  if (a !== '--also') return;
+  const m = /^([\w.-]+)=(\/.+)$/.exec(argv[i + 1] ?? '');
+  if (!m || m[1] in rt || !fs.existsSync(m[2])) throw new Error(`--also ${argv[i + 1] ?? ''}: NAME=PATH, a new name and an existing absolute path`);
+  rt[m[1]] = m[2];
+});
+const names = Object.keys(rt);
 // The image the podman tests import (test/integration/helpers.ts); run `npm test` once first.
 const image = 'localhost/ocirun-test-busybox:latest';
 const ulimits = '--ulimit nofile=1024:1024 --ulimit nproc=1024:1024';
@@ -59,7 +71,7 @@ async function startDockerd() {
   const sock = `unix://${dir}/docker.sock`;
   const client = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
   const docker = (args) => spawnSync(client, ['-H', sock, ...args], { encoding: 'utf8', timeout: 60_000 });
-  const daemon = spawn('dockerd', ['--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/dockerd.pid`, '-H', sock, '--iptables=false', '--ip6tables=false', '--bridge=none', '--add-runtime', `ocirun=${ocirun}`], { stdio: 'ignore' });
+  const daemon = spawn('dockerd', ['--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/dockerd.pid`, '-H', sock, '--iptables=false', '--ip6tables=false', '--bridge=none', ...names.filter((n) => n !== 'runc').flatMap((n) => ['--add-runtime', `${n}=${rt[n]}`])], { stdio: 'ignore' });
   for (let i = 0; i < 300 && docker(['version']).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
   const rootfs = path.join(bundle('docker-image', ['true']), 'rootfs');
   execFileSync('tar', ['-C', rootfs, '-cf', `${dir}/image.tar`, '.']);
@@ -77,13 +89,12 @@ async function startDockerd() {
 
 const sleeper = bundle('sleeper', ['sleep', '3600']);
 const trueBundle = bundle('true', ['true']);
-const roots = { ocirun: path.join(work, 'root-ocirun'), runc: path.join(work, 'root-runc') };
-const rt = { ocirun, runc };
+const roots = Object.fromEntries(names.map((n) => [n, path.join(work, `root-${n}`)]));
 const rows = [];
 let dockerd;
 try {
   dockerd = await startDockerd();
-  for (const name of ['ocirun', 'runc']) {
+  for (const name of names) {
     const r = spawnSync(rt[name], ['--root', roots[name], 'run', '-d', '--bundle', sleeper, `bench-sleeper-${name}`], { stdio: 'ignore' });
     if (r.status !== 0) throw new Error(`${name} run -d failed`);
   }
@@ -95,10 +106,7 @@ try {
     ['`podman run --rm IMAGE sh -c true`', (n) => `podman --runtime ${rt[n]} run --rm ${ulimits} ${image} sh -c true`],
     ['`docker run --rm IMAGE sh -c true`', (n) => dockerd.run(n)],
   ];
-  for (const [label, cmd] of cases) {
-    const [mine, theirs] = hyperfine([cmd('ocirun'), cmd('runc')], /podman|docker/.test(label) ? Math.min(runs, 10) : runs);
-    rows.push([label, mine, theirs]);
-  }
+  for (const [label, cmd] of cases) rows.push([label, ...hyperfine(names.map(cmd), /podman|docker/.test(label) ? Math.min(runs, 10) : runs)]);
 
   // Peak RSS: GNU time's %M covers the runtime and the processes it reaps (the init is its child).
   const rss = (n) => {
@@ -112,17 +120,18 @@ try {
     }
     return '> 16m';
   };
-  const memory = { ocirun: [rss('ocirun'), smallestMemory('ocirun')], runc: [rss('runc'), smallestMemory('runc')] };
+  const memory = names.map((n) => [rss(n), smallestMemory(n)]);
 
   const f = (ms) => (ms === undefined ? '' : `${ms.toFixed(0)} ms`);
+  const others = names.slice(2);
   const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0].model.trim()}), ${os.release()}; ocirun on ${engine()}, runc ${runcVersion()}; hyperfine medians of ${runs} runs after 3 warm-ups (podman and docker: ${Math.min(runs, 10)}).`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0].model.trim()}), ${os.release()}; ocirun on ${engine()}, runc ${runcVersion()}${others.map((n) => `, ${n}: ${rt[n]}`).join('')}; hyperfine medians of ${runs} runs after 3 warm-ups (podman and docker: ${Math.min(runs, 10)}).`,
     '',
-    '| | ocirun | runc | ocirun/runc |',
-    '|---|---|---|---|',
-    ...rows.map(([label, mine, theirs]) => `| ${label} | ${f(mine)} | ${f(theirs)} | ${theirs ? (mine / theirs).toFixed(2) + 'x' : ''} |`),
-    `| peak RSS during \`run /bin/true\` (any process) | ${(memory.ocirun[0] / 1024).toFixed(1)} MB | ${(memory.runc[0] / 1024).toFixed(1)} MB | |`,
-    `| smallest \`podman --memory\` that starts | ${memory.ocirun[1]} | ${memory.runc[1]} | |`,
+    `| | ${names.join(' | ')} | ocirun/runc |`,
+    `|---|${names.map(() => '---|').join('')}---|`,
+    ...rows.map(([label, ...ms]) => `| ${label} | ${ms.map(f).join(' | ')} | ${ms[1] ? (ms[0] / ms[1]).toFixed(2) + 'x' : ''} |`),
+    `| peak RSS during \`run /bin/true\` (any process) | ${memory.map((m) => `${(m[0] / 1024).toFixed(1)} MB`).join(' | ')} | |`,
+    `| smallest \`podman --memory\` that starts | ${memory.map((m) => m[1]).join(' | ')} | |`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   if (argv.includes('--soak')) {
@@ -130,6 +139,6 @@ try {
   }
 } finally {
   await dockerd?.stop();
-  for (const name of ['ocirun', 'runc']) spawnSync(rt[name], ['--root', roots[name], 'delete', '--force', `bench-sleeper-${name}`], { stdio: 'ignore' });
+  for (const name of names) spawnSync(rt[name], ['--root', roots[name], 'delete', '--force', `bench-sleeper-${name}`], { stdio: 'ignore' });
   fs.rmSync(work, { recursive: true, force: true });
 }
