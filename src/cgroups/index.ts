@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { nodeErrorDetail } from '../sys/errno.js';
+import { O } from '../sys/constants.js';
 import { log } from '../log.js';
 import { parseMountinfo } from '../rootfs/mountinfo.js';
 import { unifiedOnly } from './paths.js';
@@ -253,6 +254,23 @@ export function currentLimits(paths: Record<string, string>): ResourcesConfig {
 }
 
 /**
+ * Our own cgroup's cgroup.procs on the first hierarchy, where the two
+ * writes below go: undefined if our path there leads out of the mount
+ * ("/../.." when we are in a cgroup namespace whose root is below our
+ * cgroup), since a path joined from it would name a file anywhere.
+ */
+function ownCgroupProcs(layout: CgroupLayout): string | undefined {
+  const h = layout.hierarchies[0];
+  if (!h) return undefined;
+  const own = path.posix.normalize(h.ownPath);
+  if (!own.startsWith('/') || own.split('/').includes('..')) return undefined;
+  return path.join(h.mountPoint, own, 'cgroup.procs');
+}
+
+/** A cgroup.procs file as it is: never made, emptied or reached through a symlink. */
+const PROCS_WRITE = O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
+
+/**
  * Moving a process between cgroups takes a lock whose first writer after
  * a quiet spell waits for an RCU grace period (10-30 ms here, runc pays it
  * too); writers within the next grace period do not. So while the init
@@ -262,10 +280,15 @@ export function currentLimits(paths: Record<string, string>): ResourcesConfig {
  * hierarchy we cannot write is simply not primed.
  */
 export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
-  const h = layout.hierarchies[0];
-  if (!h) return;
+  const file = ownCgroupProcs(layout);
+  if (!file) return;
   try {
-    fs.writeFileSync(path.join(h.mountPoint, h.ownPath, 'cgroup.procs'), String(pid));
+    const fd = fs.openSync(file, PROCS_WRITE);
+    try {
+      fs.writeSync(fd, String(pid));
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     /* not ours to write: the join pays the wait instead */
   }
@@ -280,13 +303,15 @@ export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
  * the cgroups would wait on it. Best effort: a failure changes nothing.
  */
 export function warmCgroupMigration(): void {
-  let h: Hierarchy | undefined;
+  let file: string | undefined;
   try {
-    h = hostLayout().hierarchies[0];
+    file = ownCgroupProcs(hostLayout());
   } catch {
     return; // no cgroups to read: the command says so where it needs them
   }
-  if (h) fs.writeFile(path.join(h.mountPoint, h.ownPath, 'cgroup.procs'), String(process.pid), () => {});
+  // One request to the pool ('r+': never made or emptied; the file is
+  // cgroupfs's own, where nothing can be a symlink).
+  if (file) fs.writeFile(file, String(process.pid), { flag: 'r+' }, () => {});
 }
 
 /**

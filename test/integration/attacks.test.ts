@@ -565,3 +565,43 @@ describe('a hostile bundle', () => {
     });
   }
 });
+
+describe('a caller whose cgroup lies outside its cgroup namespace', () => {
+  // A manager nested in a container, say: /proc/self/cgroup then shows
+  // its path as "/../../..", which joined to the mount point names a file
+  // outside cgroupfs. exec's early write of its own pid to its own cgroup
+  // (the join's RCU wait, started ahead) followed it, through a symlink, and
+  // truncated the file it points to. runc 1.1.5's exec writes no such file.
+  it("exec writes to no file outside cgroupfs through its own cgroup's path, as runc writes none", () => {
+    const first = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' - ')).find(([, fsPart]) => /^cgroup2? /.test(fsPart ?? ''));
+    expect(first, 'a cgroup mount').toBeDefined();
+    const mountPoint = first![0].split(' ')[4];
+    const depth = mountPoint.split('/').filter(Boolean).length;
+    const top = path.join(mountPoint, `atk-cgns-${process.pid}`);
+    const escape = fs.mkdtempSync(path.join('/tmp', 'atk-cgns-'));
+    const deep = path.join(top, ...Array.from({ length: depth }, (_, i) => `d${i}`));
+    // From `deep`, the namespace's root, "../" depth times reaches `top`, whose "tmp/<escape>" is a cgroup too.
+    const landing = path.join(top, escape);
+    fs.mkdirSync(deep, { recursive: true });
+    fs.mkdirSync(landing, { recursive: true });
+    const victim = path.join(escape, 'victim');
+    fs.symlinkSync(victim, path.join(escape, 'cgroup.procs'));
+    const b = makeBundle('attack-cgns-', ['sleep', '100']);
+    try {
+      for (const name of NAMES) {
+        fs.writeFileSync(victim, 'SECRET\n');
+        const id = `attack-cgns-${name}-${process.pid}`;
+        expect(cli(rootOf(name), ['run', '-d', '--bundle', b, id], { runtime: RUNTIMES[name], detached: true }).status, name).toBe(0);
+        const script = `echo $$ > ${deep}/cgroup.procs && exec unshare -C sh -c 'echo $$ > ${landing}/cgroup.procs && grep -c "/\\.\\./" /proc/self/cgroup && "$0" --root "$1" exec "$2" true && sleep 0.5' "$0" "$1" "$2"`;
+        const r = spawnSync('sh', ['-c', script, RUNTIMES[name], rootOf(name), id], { encoding: 'utf8', timeout: 20_000 });
+        cli(rootOf(name), ['delete', '-f', id], { runtime: RUNTIMES[name] });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(Number(r.stdout.trim()), `${name}: the caller's cgroup reads "/../.."`).toBeGreaterThan(0);
+        expect(fs.readFileSync(victim, 'utf8'), name).toBe('SECRET\n');
+      }
+    } finally {
+      fs.rmSync(escape, { recursive: true, force: true });
+      for (const dir of [landing, path.dirname(landing), ...Array.from({ length: depth }, (_, i) => path.join(top, ...Array.from({ length: depth - i }, (__, j) => `d${j}`))), top]) spawnSync('rmdir', [dir]);
+    }
+  });
+});
