@@ -134,7 +134,11 @@ describe('linux.netDevices', () => {
       expect(hostHas(dev)).toBe(false);
       expect(hostHas(peer)).toBe(true);
       expect(cli(root, ['delete', '-f', id]).status).toBe(0);
-      // A veth dies with the namespace it is in, and takes its peer with it.
+      // A veth dies with the namespace it is in, and takes its peer with it:
+      // the kernel tears a namespace down in a work queue, after its last
+      // process is gone (a few ms, more on a loaded machine).
+      const until = Date.now() + 10_000;
+      while (hostHas(peer) && Date.now() < until) spawnSync('sleep', ['0.05']);
       expect(hostHas(peer)).toBe(false);
     } finally {
       cli(root, ['delete', '-f', id]);
