@@ -255,16 +255,15 @@ export function currentLimits(paths: Record<string, string>): ResourcesConfig {
 
 /**
  * Our own cgroup's cgroup.procs on the first hierarchy, where the two
- * writes below go: undefined if our path there leads out of the mount
- * ("/../.." when we are in a cgroup namespace whose root is below our
- * cgroup), since a path joined from it would name a file anywhere.
+ * writes below go: undefined if our path there goes up ("/../.." when we
+ * are in a cgroup namespace whose root is below our cgroup). Joined to
+ * the mount point, such a path names a file outside cgroupfs, or, once
+ * normalised, another cgroup than ours, which we would move into.
  */
 function ownCgroupProcs(layout: CgroupLayout): string | undefined {
   const h = layout.hierarchies[0];
-  if (!h) return undefined;
-  const own = path.posix.normalize(h.ownPath);
-  if (!own.startsWith('/') || own.split('/').includes('..')) return undefined;
-  return path.join(h.mountPoint, own, 'cgroup.procs');
+  if (!h || !h.ownPath.startsWith('/') || h.ownPath.split('/').includes('..')) return undefined;
+  return path.join(h.mountPoint, h.ownPath, 'cgroup.procs');
 }
 
 /** A cgroup.procs file as it is: never made, emptied or reached through a symlink. */

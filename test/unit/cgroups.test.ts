@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { validateResources } from '../../src/config/validate.js';
 import fs from 'node:fs';
-import { cgroupPaths, createCgroups, detectLayout, initCgroupProcsV2, joinCgroups, joinedIfPossible } from '../../src/cgroups/index.js';
+import { cgroupPaths, createCgroups, detectLayout, initCgroupProcsV2, joinCgroups, joinedIfPossible, primeCgroupMigration } from '../../src/cgroups/index.js';
+import os from 'node:os';
+import path from 'node:path';
 import { DEFAULT_DEVICE_RULES, resourceWrites } from '../../src/cgroups/resources.js';
 import { blkioToIoWeight, sharesToWeight } from '../../src/cgroups/weights.js';
 import { ConfigError } from '../../src/errors.js';
@@ -42,6 +44,35 @@ describe("an exec'd process's fallback to the init's cgroup (runc's setnsProcess
     expect(initCgroupProcsV2(detectLayout(v2Mountinfo, '0::/\n'), process.pid)).toBe(`/sys/fs/cgroup${own === '/' ? '' : own}/cgroup.procs`);
     expect(initCgroupProcsV2(detectLayout(hybridMountinfo, hybridSelf), process.pid)).toBeUndefined();
     expect(initCgroupProcsV2(detectLayout(v2Mountinfo, '0::/\n'), 0x7ffffffe)).toBeUndefined();
+  });
+});
+
+describe('the write to our own cgroup that pays the join\'s RCU wait ahead', () => {
+  // In a cgroup namespace whose root is below our cgroup, /proc/self/cgroup
+  // shows "/../..": joined to the mount point it names a file outside it,
+  // and normalised, another cgroup than ours. Neither is written.
+  it('goes to our own cgroup.procs, never through a path that goes up, never made, emptied or through a symlink', () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-prime-'));
+    try {
+      const mount = path.join(base, 'sys/fs/cgroup/cpu');
+      const files = ['sys/fs/cgroup/cpu/own', 'sys/fs/cgroup/cpu/x', 'sys/fs/cgroup/x'].map((d) => path.join(base, d, 'cgroup.procs'));
+      for (const f of files) fs.mkdirSync(path.dirname(f), { recursive: true }), fs.writeFileSync(f, 'before');
+      const layout = (ownPath: string) => ({ mode: 'v1' as const, hierarchies: [{ name: 'cpu', mountPoint: mount, ownPath }] });
+      primeCgroupMigration(layout('/../x'), 42);
+      primeCgroupMigration(layout('/own/../x'), 42);
+      expect(files.map((f) => fs.readFileSync(f, 'utf8'))).toEqual(['before', 'before', 'before']);
+      primeCgroupMigration(layout('/own'), 42);
+      expect(fs.readFileSync(files[0], 'utf8')).toBe('42fore');
+      // A symlink in its place is not followed; a missing file is not made.
+      fs.rmSync(files[1]);
+      fs.symlinkSync(files[2], files[1]);
+      primeCgroupMigration(layout('/x'), 42);
+      primeCgroupMigration(layout('/missing'), 42);
+      expect(fs.readFileSync(files[2], 'utf8')).toBe('before');
+      expect(fs.existsSync(path.join(mount, 'missing'))).toBe(false);
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 
