@@ -301,13 +301,8 @@ export function primeCgroupMigration(layout: CgroupLayout, pid: number): void {
  * write holds cgroup_mutex through the grace period, and create's mkdir of
  * the cgroups would wait on it. Best effort: a failure changes nothing.
  */
-export function warmCgroupMigration(): void {
-  let file: string | undefined;
-  try {
-    file = ownCgroupProcs(hostLayout());
-  } catch {
-    return; // no cgroups to read: the command says so where it needs them
-  }
+export function warmCgroupMigration(layout: CgroupLayout): void {
+  const file = ownCgroupProcs(layout);
   // One request to the pool ('r+': never made or emptied; the file is
   // cgroupfs's own, where nothing can be a symlink).
   if (file) fs.writeFile(file, String(process.pid), { flag: 'r+' }, () => {});

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cgroupManager } from '../cgroups/drivers.js';
-import { warmCgroupMigration } from '../cgroups/index.js';
+import { hostLayout, warmCgroupMigration, type CgroupLayout } from '../cgroups/index.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import type { SubCgroups } from '../cgroups/sub-cgroups.js';
 import { faultPoint } from '../fault.js';
@@ -162,13 +162,13 @@ class AgentHandOff implements NotifyFdHandOff {
  * Starts the process; resolves to its pid once it runs the program. A
  * terminal for a foreground exec with no console socket goes down `pair`.
  */
-async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: ExecOptions, wantPair: (terminal: boolean) => ConsolePair | undefined): Promise<{ pid: number; pair?: ConsolePair }> {
+async function startInContainer(sys: Sys, ctx: Context, s: SavedState, opts: ExecOptions, wantPair: (terminal: boolean) => ConsolePair | undefined, layout: CgroupLayout | undefined): Promise<{ pid: number; pair?: ConsolePair }> {
   const config = readSavedConfig(ctx.root, s.id);
   const proc: unknown = opts.process !== undefined ? structuredClone(opts.process) : processFromFlags(config.process, opts);
   validateProcess(proc);
   checkTerminal(proc.terminal ?? false, opts.consoleSocket, opts.detach ?? false);
   const processPlan = planProcess(withContainerDefaults(proc, config.process), ctx.warn);
-  const containerCgroups = cgroupManager(s, { rootless: ctx.rootless, sys });
+  const containerCgroups = cgroupManager(s, { rootless: ctx.rootless, sys, layout });
   const cgroups: ExecCgroups = { manager: containerCgroups, sub: containerCgroups.subCgroups(opts.cgroup), initPid: s.pid };
   const personality = personalityValue(config.linux?.personality);
   const memoryPolicy = memoryPolicyPlan(config.linux?.memoryPolicy);
@@ -277,8 +277,15 @@ async function writeExecPidFile(sys: Sys, file: string, pid: number, pair: Conso
 export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<number> {
   // The process joins the cgroups before it runs its program: that join's
   // RCU wait, started now, elapses while the state is read and checked,
-  // the process planned and the stage spawned.
-  warmCgroupMigration();
+  // the process planned and the stage spawned. The layout, read once, is
+  // the manager's too; unreadable, the manager says so at its own step.
+  let layout: CgroupLayout | undefined;
+  try {
+    layout = hostLayout();
+  } catch {
+    /* left to the manager */
+  }
+  if (layout) warmCgroupMigration(layout);
   const wantPair = (terminal: boolean) => (terminal && !opts.detach && !opts.consoleSocket ? consolePair(sys) : undefined);
   // The lock covers reading and checking the state, nothing more: the launch
   // waits on the container (its /etc/passwd, a stopped or frozen process),
@@ -291,7 +298,7 @@ export async function exec(sys: Sys, ctx: Context, opts: ExecOptions): Promise<n
   // namespaces are joined through, must still be the container's.
   if (!initAlive(s)) throw new RuntimeError('', 'cannot exec in a stopped container');
   faultPoint('exec-checked');
-  const { pid, pair } = await startInContainer(sys, ctx, s, opts, wantPair);
+  const { pid, pair } = await startInContainer(sys, ctx, s, opts, wantPair, layout);
   faultPoint('exec-started');
   if (opts.pidFile) await writeExecPidFile(sys, opts.pidFile, pid, pair);
   if (opts.detach) return 0;
