@@ -579,8 +579,10 @@ describe('a caller whose cgroup lies outside its cgroup namespace', () => {
     const depth = mountPoint.split('/').filter(Boolean).length;
     const top = path.join(mountPoint, `atk-cgns-${process.pid}`);
     const escape = fs.mkdtempSync(path.join('/tmp', 'atk-cgns-'));
-    const deep = path.join(top, ...Array.from({ length: depth }, (_, i) => `d${i}`));
-    // From `deep`, the namespace's root, "../" depth times reaches `top`, whose "tmp/<escape>" is a cgroup too.
+    // top/d0, top/d0/d1, ...: from the deepest, the namespace's root, "../"
+    // depth times reaches `top`, whose "tmp/<escape>" is a cgroup too.
+    const chain = Array.from({ length: depth }, (_, i) => path.join(top, ...Array.from({ length: i + 1 }, (__, j) => `d${j}`)));
+    const deep = chain[depth - 1];
     const landing = path.join(top, escape);
     fs.mkdirSync(deep, { recursive: true });
     fs.mkdirSync(landing, { recursive: true });
@@ -601,7 +603,7 @@ describe('a caller whose cgroup lies outside its cgroup namespace', () => {
       }
     } finally {
       fs.rmSync(escape, { recursive: true, force: true });
-      for (const dir of [landing, path.dirname(landing), ...Array.from({ length: depth }, (_, i) => path.join(top, ...Array.from({ length: depth - i }, (__, j) => `d${j}`))), top]) spawnSync('rmdir', [dir]);
+      for (const dir of [landing, path.dirname(landing), ...chain.reverse(), top]) spawnSync('rmdir', [dir]);
     }
   });
 });
