@@ -23,11 +23,12 @@ export const FAULT_STEPS = {
 
 export type FaultStep = (typeof FAULT_STEPS)[keyof typeof FAULT_STEPS][number];
 
-const COMMAND_OF = new Map<string, string>(Object.entries(FAULT_STEPS).flatMap(([command, steps]) => steps.map((s) => [s, command] as [string, string])));
+/** The command a step is of, looked up only for a --debug line. */
+const commandOf = (step: FaultStep): string | undefined => Object.entries(FAULT_STEPS).find(([, steps]) => (steps as readonly string[]).includes(step))?.[0];
 
 /** A step of a command done: a --debug line, and the test hooks above. */
 export function faultPoint(step: FaultStep): void {
-  log.debug(`${COMMAND_OF.get(step)}: ${step}`);
+  if (log.debugging) log.debug(`${commandOf(step)}: ${step}`);
   if (process.env.OCIRUN_FAULT_AFTER === step) process.kill(process.pid, 'SIGKILL');
   if (process.env.OCIRUN_FAULT_FAIL === step) throw new RuntimeError(step, 'injected failure (OCIRUN_FAULT_FAIL)');
 }

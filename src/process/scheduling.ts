@@ -10,8 +10,12 @@
 import { RuntimeError, step } from '../errors.js';
 import type { Sys } from '../sys/types.js';
 
-/** Every CPU a 1024-bit mask names: the kernel keeps those online and in the process's cpuset. */
-const ALL_CPUS = Array.from({ length: 1024 }, (_, i) => i);
+/**
+ * Every CPU a 1024-bit mask names: the kernel keeps those online and in the
+ * process's cpuset. Made when used: at module level it cost about 1 ms of
+ * every start, the init's included.
+ */
+let allCpus: number[] | undefined;
 
 /**
  * Resets the affinity of `pid` (its main thread, which execs the program)
@@ -22,7 +26,7 @@ const ALL_CPUS = Array.from({ length: 1024 }, (_, i) => i);
  */
 export function resetCpuAffinity(sys: Sys, pid: number, warn: (msg: string) => void): void {
   try {
-    sys.schedSetaffinity(ALL_CPUS, pid);
+    sys.schedSetaffinity((allCpus ??= Array.from({ length: 1024 }, (_, i) => i)), pid);
   } catch (err) {
     warn(`resetting the CPU affinity of pid ${pid} failed -- the container process may inherit the runtime's CPU affinity: ${(err as Error).message}`);
   }

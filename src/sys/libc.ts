@@ -19,34 +19,48 @@ const koffi: any = loadKoffi();
 
 const BPF_CMD_NAMES = Object.fromEntries(Object.entries(BPF_CMD).map(([name, cmd]) => [cmd, `BPF_${name}`])) as Record<number, string>;
 
+/** An object whose each property is made by its function on first read, then kept. */
+function declaredOnUse<T extends Record<string, () => unknown>>(makers: T): { readonly [K in keyof T]: ReturnType<T[K]> } {
+  const lazy = {};
+  for (const [name, make] of Object.entries(makers)) {
+    let value: unknown;
+    Object.defineProperty(lazy, name, { get: () => (value ??= make()) });
+  }
+  return lazy as { readonly [K in keyof T]: ReturnType<T[K]> };
+}
+
 // The C structs the calls take, laid out by koffi (x86-64's ABI); each is
-// encoded into a Buffer of its size that the call gets a pointer to.
-const OpenHow = koffi.struct('open_how', { flags: 'uint64', mode: 'uint64', resolve: 'uint64' });
-const MountAttr = koffi.struct('mount_attr', { attr_set: 'uint64', attr_clr: 'uint64', propagation: 'uint64', userns_fd: 'uint64' });
-const PollFd = koffi.struct('pollfd', { fd: 'int', events: 'short', revents: 'short' });
-const Iovec = koffi.struct('iovec', { iov_base: 'void *', iov_len: 'size_t' });
-const Msghdr = koffi.struct('msghdr', { msg_name: 'void *', msg_namelen: 'uint32', msg_iov: 'void *', msg_iovlen: 'size_t', msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int' });
-/** A control message carrying one fd: struct cmsghdr and its int, CMSG_SPACE(sizeof(int)) bytes. */
-const CmsgFd = koffi.struct('cmsghdr_fd', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int', fd: 'int' });
+// encoded into a Buffer of its size that the call gets a pointer to. Each
+// is declared the first time it is used: declaring them all cost about
+// 0.7 ms at every start, the init's included.
+const C = declaredOnUse({
+  OpenHow: () => koffi.struct('open_how', { flags: 'uint64', mode: 'uint64', resolve: 'uint64' }),
+  MountAttr: () => koffi.struct('mount_attr', { attr_set: 'uint64', attr_clr: 'uint64', propagation: 'uint64', userns_fd: 'uint64' }),
+  PollFd: () => koffi.struct('pollfd', { fd: 'int', events: 'short', revents: 'short' }),
+  Iovec: () => koffi.struct('iovec', { iov_base: 'void *', iov_len: 'size_t' }),
+  Msghdr: () => koffi.struct('msghdr', { msg_name: 'void *', msg_namelen: 'uint32', msg_iov: 'void *', msg_iovlen: 'size_t', msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int' }),
+  /** A control message carrying one fd: struct cmsghdr and its int, CMSG_SPACE(sizeof(int)) bytes. */
+  CmsgFd: () => koffi.struct('cmsghdr_fd', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int', fd: 'int' }),
+  /** A received control message's header, and SCM_CREDENTIALS' payload (struct ucred). */
+  CmsgHdr: () => koffi.struct('cmsghdr', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int' }),
+  Ucred: () => koffi.struct('ucred', { pid: 'int', uid: 'uint32', gid: 'uint32' }),
+  SockFprog: () => koffi.struct('sock_fprog', { len: 'ushort', filter: 'void *' }),
+  Rlimit: () => koffi.struct('rlimit', { rlim_cur: 'uint64', rlim_max: 'uint64' }),
+  CapHeader: () => koffi.struct('cap_user_header', { version: 'uint32', pid: 'int' }),
+  /** Version 3's two struct __user_cap_data_struct: the low and the high 32 capabilities. */
+  CapData: () => koffi.array(koffi.struct('cap_user_data', { effective: 'uint32', permitted: 'uint32', inheritable: 'uint32' }), 2),
+  Statfs: () => koffi.struct('statfs', {
+    f_type: 'long', f_bsize: 'long', f_blocks: 'uint64', f_bfree: 'uint64', f_bavail: 'uint64', f_files: 'uint64', f_ffree: 'uint64',
+    f_fsid: koffi.array('int', 2), f_namelen: 'long', f_frsize: 'long', f_flags: 'long', f_spare: koffi.array('long', 4),
+  }),
+  /** The kernel's struct sigaction (rt_sigaction(2)), not glibc's: the handler is 0 (SIG_DFL), 1 (SIG_IGN) or an address. */
+  KernelSigaction: () => koffi.struct('kernel_sigaction', { handler: 'uint64', flags: 'uint64', restorer: 'uint64', mask: 'uint64' }),
+  SockaddrUn: () => koffi.struct('sockaddr_un', { sun_family: 'uint16', sun_path: koffi.array('uint8', 108) }),
+});
 /** CMSG_LEN(sizeof(int)): the header and the fd, without the tail padding. */
-const CMSG_LEN_FD = koffi.offsetof(CmsgFd, 'fd') + 4;
-/** A received control message's header, and SCM_CREDENTIALS' payload (struct ucred). */
-const CmsgHdr = koffi.struct('cmsghdr', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int' });
-const Ucred = koffi.struct('ucred', { pid: 'int', uid: 'uint32', gid: 'uint32' });
+const cmsgLenFd = (): number => koffi.offsetof(C.CmsgFd, 'fd') + 4;
 /** Room for an fd (SCM_RIGHTS) and the sender's credentials (SCM_CREDENTIALS) together. */
 const RECV_CONTROL_BYTES = 64;
-const SockFprog = koffi.struct('sock_fprog', { len: 'ushort', filter: 'void *' });
-const Rlimit = koffi.struct('rlimit', { rlim_cur: 'uint64', rlim_max: 'uint64' });
-const CapHeader = koffi.struct('cap_user_header', { version: 'uint32', pid: 'int' });
-/** Version 3's two struct __user_cap_data_struct: the low and the high 32 capabilities. */
-const CapData = koffi.array(koffi.struct('cap_user_data', { effective: 'uint32', permitted: 'uint32', inheritable: 'uint32' }), 2);
-const Statfs = koffi.struct('statfs', {
-  f_type: 'long', f_bsize: 'long', f_blocks: 'uint64', f_bfree: 'uint64', f_bavail: 'uint64', f_files: 'uint64', f_ffree: 'uint64',
-  f_fsid: koffi.array('int', 2), f_namelen: 'long', f_frsize: 'long', f_flags: 'long', f_spare: koffi.array('long', 4),
-});
-/** The kernel's struct sigaction (rt_sigaction(2)), not glibc's: the handler is 0 (SIG_DFL), 1 (SIG_IGN) or an address. */
-const KernelSigaction = koffi.struct('kernel_sigaction', { handler: 'uint64', flags: 'uint64', restorer: 'uint64', mask: 'uint64' });
-const SockaddrUn = koffi.struct('sockaddr_un', { sun_family: 'uint16', sun_path: koffi.array('uint8', 108) });
 
 /** `value` as the C struct `type`, in a Buffer of its size. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -65,8 +79,8 @@ const pointees = new WeakMap<Buffer, Buffer[]>();
 
 /** A struct msghdr of one iovec over `payload` and the control buffer `cmsg` (sendmsg and recvmsg). */
 function fdMessage(payload: Buffer, cmsg: Buffer): Buffer {
-  const iov = encoded(Iovec, { iov_base: payload, iov_len: payload.length });
-  const msg = encoded(Msghdr, { msg_name: null, msg_namelen: 0, msg_iov: iov, msg_iovlen: 1, msg_control: cmsg, msg_controllen: cmsg.length, msg_flags: 0 });
+  const iov = encoded(C.Iovec, { iov_base: payload, iov_len: payload.length });
+  const msg = encoded(C.Msghdr, { msg_name: null, msg_namelen: 0, msg_iov: iov, msg_iovlen: 1, msg_control: cmsg, msg_controllen: cmsg.length, msg_flags: 0 });
   pointees.set(msg, [iov, payload, cmsg]);
   return msg;
 }
@@ -228,7 +242,7 @@ export class LibcSys implements Sys {
     return this.blocking(() => this.fns.openat(dirfd, path, flags, mode), 'openat', path);
   }
   openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
-    const how = encoded(OpenHow, { flags, mode, resolve });
+    const how = encoded(C.OpenHow, { flags, mode, resolve });
     const r = Number(this.syscallFn(SYS.OPENAT2, 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', how.length));
     return this.check(r, 'openat2', path);
   }
@@ -288,9 +302,9 @@ export class LibcSys implements Sys {
     if (next !== cur) this.check(this.fns.fcntl(fd, F.SETFD, next), 'fcntl(F_SETFD)', `fd ${fd}`);
   }
   fstatfs(fd: number): { type: number; flags: number } {
-    const buf = Buffer.alloc(koffi.sizeof(Statfs));
+    const buf = Buffer.alloc(koffi.sizeof(C.Statfs));
     this.check(this.fns.fstatfs(fd, buf), 'fstatfs', `fd ${fd}`);
-    const st = koffi.decode(buf, Statfs);
+    const st = koffi.decode(buf, C.Statfs);
     return { type: Number(st.f_type), flags: Number(st.f_flags) };
   }
   dup2(oldFd: number, newFd: number): void {
@@ -311,9 +325,9 @@ export class LibcSys implements Sys {
     return this.check(r, 'prctl', String(option));
   }
   capget(): CapSets {
-    const data = Buffer.alloc(koffi.sizeof(CapData));
-    this.check(this.fns.capget(encoded(CapHeader, { version: LINUX_CAPABILITY_VERSION_3, pid: 0 }), data), 'capget');
-    const [lo, hi] = koffi.decode(data, CapData);
+    const data = Buffer.alloc(koffi.sizeof(C.CapData));
+    this.check(this.fns.capget(encoded(C.CapHeader, { version: LINUX_CAPABILITY_VERSION_3, pid: 0 }), data), 'capget');
+    const [lo, hi] = koffi.decode(data, C.CapData);
     const word = (set: 'effective' | 'permitted' | 'inheritable') => BigInt(lo[set]) | (BigInt(hi[set]) << 32n);
     return { effective: word('effective'), permitted: word('permitted'), inheritable: word('inheritable') };
   }
@@ -322,8 +336,8 @@ export class LibcSys implements Sys {
       const bits = (v: bigint) => Number((v >> shift) & 0xffffffffn);
       return { effective: bits(sets.effective), permitted: bits(sets.permitted), inheritable: bits(sets.inheritable) };
     };
-    const data = encoded(CapData, [half(0n), half(32n)]);
-    this.check(this.fns.capset(encoded(CapHeader, { version: LINUX_CAPABILITY_VERSION_3, pid: 0 }), data), 'capset');
+    const data = encoded(C.CapData, [half(0n), half(32n)]);
+    this.check(this.fns.capset(encoded(C.CapHeader, { version: LINUX_CAPABILITY_VERSION_3, pid: 0 }), data), 'capset');
   }
   setresuid(r: number, e: number, s: number): void {
     this.check(this.fns.setresuid(r, e, s), 'setresuid', String(e));
@@ -335,7 +349,7 @@ export class LibcSys implements Sys {
     this.check(this.fns.setgroups(gids.length, gids.length ? gids : null), 'setgroups', gids.join(','));
   }
   setrlimit(resource: number, soft: bigint, hard: bigint): void {
-    const lim = encoded(Rlimit, { rlim_cur: soft, rlim_max: hard });
+    const lim = encoded(C.Rlimit, { rlim_cur: soft, rlim_max: hard });
     this.check(this.fns.prlimit(0, resource, lim, null), 'setrlimit', String(resource));
   }
   memfdCreate(name: string, flags: number): number {
@@ -369,9 +383,9 @@ export class LibcSys implements Sys {
     if (name.length > 107) this.fail(call, socketPath, ERRNO.ENAMETOOLONG);
     const abstract = socketPath.startsWith('@');
     if (abstract) name[0] = 0;
-    const addr = encoded(SockaddrUn, { sun_family: AF_UNIX, sun_path: [...name, ...new Array(108 - name.length).fill(0)] });
+    const addr = encoded(C.SockaddrUn, { sun_family: AF_UNIX, sun_path: [...name, ...new Array(108 - name.length).fill(0)] });
     // An abstract name is exactly its bytes; a path is the whole structure (NUL-terminated).
-    return [addr, abstract ? koffi.offsetof(SockaddrUn, 'sun_path') + name.length : addr.length];
+    return [addr, abstract ? koffi.offsetof(C.SockaddrUn, 'sun_path') + name.length : addr.length];
   }
   /** A new unix socket, connected or bound to `socketPath`; closed again if that fails. */
   private unixSocket(kind: 'stream' | 'dgram', call: 'connect' | 'bind', socketPath: string): number {
@@ -400,7 +414,7 @@ export class LibcSys implements Sys {
   }
   seccompLoad(flags: number, bpf: Buffer): number {
     // The filter is an array of struct sock_filter, 8 bytes each.
-    const prog = encoded(SockFprog, { len: bpf.length / 8, filter: bpf });
+    const prog = encoded(C.SockFprog, { len: bpf.length / 8, filter: bpf });
     // Made before the call: a notify fd's hand-off follows it, with no message built between (src/process/finalize.ts).
     const detail = `flags 0x${flags.toString(16)}`;
     const r = Number(this.syscallFn(SYS.SECCOMP, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'uint8_t *', prog));
@@ -449,7 +463,7 @@ export class LibcSys implements Sys {
     return this.check(Number(this.syscallFn(SYS.PIDFD_OPEN, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
   }
   waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
-    const pfd = encoded(PollFd, { fd, events: POLLIN, revents: 0 });
+    const pfd = encoded(C.PollFd, { fd, events: POLLIN, revents: 0 });
     return new Promise((resolve, reject) => {
       this.pollFn.async(pfd, 1, timeoutMs, (err: unknown, r: number) => {
         // A poll interrupted by a signal (EINTR; errno stays on the worker) says "not yet".
@@ -459,7 +473,7 @@ export class LibcSys implements Sys {
     });
   }
   pollReadable(fd: number, timeoutMs: number): boolean {
-    const pfd = encoded(PollFd, { fd, events: POLLIN, revents: 0 });
+    const pfd = encoded(C.PollFd, { fd, events: POLLIN, revents: 0 });
     const r = Number(this.pollFn(pfd, 1, timeoutMs));
     if (r < 0 && koffi.errno() !== ERRNO.EINTR) this.fail('poll', `fd ${fd}`);
     return r > 0;
@@ -535,7 +549,7 @@ export class LibcSys implements Sys {
     return this.check(Number(this.syscallFn(SYS.FSMOUNT, 'int', fd, 'unsigned int', FSMOUNT_CLOEXEC, 'unsigned int', attrs)), 'fsmount', `fd ${fd}`);
   }
   mountSetattr(fd: number, set: number, clear: number, recursive: boolean, usernsFd?: number): void {
-    const attr = encoded(MountAttr, { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: usernsFd ?? 0 });
+    const attr = encoded(C.MountAttr, { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: usernsFd ?? 0 });
     const r = Number(this.syscallFn(SYS.MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), 'uint8_t *', attr, 'size_t', attr.length));
     this.check(r, 'mount_setattr', `fd ${fd}`);
   }
@@ -551,18 +565,19 @@ export class LibcSys implements Sys {
   schedSetaffinity(cpus: number[], pid = 0): void {
     const mask = Buffer.alloc(128);
     for (const c of cpus) mask[c >> 3] |= 1 << (c & 7);
-    this.check(this.fns.sched_setaffinity(pid, mask.length, mask), 'sched_setaffinity', cpus.join(','));
+    // The CPUs are named only on failure: all 1024 of them make a 4 KB string.
+    if (this.fns.sched_setaffinity(pid, mask.length, mask) < 0) this.fail('sched_setaffinity', cpus.join(','));
   }
   resetSignals(ignored: bigint): void {
-    const old = Buffer.alloc(koffi.sizeof(KernelSigaction));
+    const old = Buffer.alloc(koffi.sizeof(C.KernelSigaction));
     for (let sig = 1; sig <= 64; sig++) {
       if (sig === 9 || sig === 19) continue; // SIGKILL and SIGSTOP cannot change
       if (Number(this.syscallFn(SYS.RT_SIGACTION, 'int', sig, 'uint8_t *', null, 'uint8_t *', old, 'size_t', 8)) < 0) continue;
-      const handler = BigInt(koffi.decode(old, KernelSigaction).handler); // 0 SIG_DFL, 1 SIG_IGN, else a handler
+      const handler = BigInt(koffi.decode(old, C.KernelSigaction).handler); // 0 SIG_DFL, 1 SIG_IGN, else a handler
       const wantIgnored = ((ignored >> BigInt(sig - 1)) & 1n) === 1n;
       // A handled signal goes back to its default at exec by itself; SIG_IGN is inherited.
       if (wantIgnored ? handler === 1n : handler !== 1n) continue;
-      const act = encoded(KernelSigaction, { handler: wantIgnored ? 1 : 0, flags: 0, restorer: 0, mask: 0 });
+      const act = encoded(C.KernelSigaction, { handler: wantIgnored ? 1 : 0, flags: 0, restorer: 0, mask: 0 });
       this.check(Number(this.syscallFn(SYS.RT_SIGACTION, 'int', sig, 'uint8_t *', act, 'uint8_t *', null, 'size_t', 8)), 'rt_sigaction', String(sig));
     }
     this.check(Number(this.syscallFn(SYS.RT_SIGPROCMASK, 'int', SIG_SETMASK, 'uint8_t *', Buffer.alloc(8), 'uint8_t *', null, 'size_t', 8)), 'rt_sigprocmask');
@@ -573,9 +588,9 @@ export class LibcSys implements Sys {
   prepareSendFd(sockFd: number, name: string): (fd: number) => void {
     // One iovec (the name) and one SCM_RIGHTS control message, whose fd alone is written at the send.
     const payload = Buffer.from(name);
-    const cmsg = encoded(CmsgFd, { cmsg_len: CMSG_LEN_FD, cmsg_level: SOL_SOCKET, cmsg_type: SCM_RIGHTS, fd: -1 });
+    const cmsg = encoded(C.CmsgFd, { cmsg_len: cmsgLenFd(), cmsg_level: SOL_SOCKET, cmsg_type: SCM_RIGHTS, fd: -1 });
     const msg = fdMessage(payload, cmsg);
-    const fdAt = koffi.offsetof(CmsgFd, 'fd');
+    const fdAt = koffi.offsetof(C.CmsgFd, 'fd');
     const detail = `fd ${sockFd}`;
     return (fd) => {
       cmsg.writeInt32LE(fd, fdAt);
@@ -612,20 +627,20 @@ export class LibcSys implements Sys {
     do n = Number(this.fns.recvmsg(sockFd, msg, MSG.CMSG_CLOEXEC));
     while (n < 0 && koffi.errno() === ERRNO.EINTR);
     this.check(n, 'recvmsg', `fd ${sockFd}`);
-    const controlLen = Number(koffi.decode(msg, Msghdr).msg_controllen);
+    const controlLen = Number(koffi.decode(msg, C.Msghdr).msg_controllen);
     const out: { n: number; fd?: number; pid?: number } = { n };
     // Walk the control messages (CMSG_NXTHDR: each padded to 8 bytes).
-    const header = koffi.sizeof(CmsgHdr);
+    const header = koffi.sizeof(C.CmsgHdr);
     for (let off = 0; off + header <= controlLen; ) {
-      const h = koffi.decode(cmsg, off, CmsgHdr);
+      const h = koffi.decode(cmsg, off, C.CmsgHdr);
       const len = Number(h.cmsg_len);
       if (len < header || off + len > controlLen) break;
-      if (h.cmsg_level === SOL_SOCKET && h.cmsg_type === SCM_RIGHTS && len >= CMSG_LEN_FD) {
+      if (h.cmsg_level === SOL_SOCKET && h.cmsg_type === SCM_RIGHTS && len >= cmsgLenFd()) {
         // Only one fd is ever sent; any more are closed rather than leaked.
         out.fd = cmsg.readInt32LE(off + header);
         for (let extra = off + header + 4; extra + 4 <= off + len; extra += 4) this.close(cmsg.readInt32LE(extra));
       } else if (h.cmsg_level === SOL_SOCKET && h.cmsg_type === SCM_CREDENTIALS) {
-        out.pid = koffi.decode(cmsg, off + header, Ucred).pid;
+        out.pid = koffi.decode(cmsg, off + header, C.Ucred).pid;
       }
       off += (len + 7) & ~7;
     }

@@ -86,6 +86,11 @@ describe('config validation', () => {
     expect(Object.keys((parseJson(repeats, 'config.json') as any).linux.sysctl)).toHaveLength(40000);
     // Go's folding: the long s is an s, the Kelvin sign a k; other letters outside ASCII name no field.
     expect(parseJson('{"linux": {"ſeccomp": {"defaultAction": "SCMP_ACT_ALLOW"}, "resources": {"memory": {"\u212Aernel": 5}}, "sysctl\u00e9": {}}}', 'config.json')).toEqual({ linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' }, resources: { memory: { kernel: 5 } }, 'sysctlé': {} } });
+    // Colons and quotes inside strings are not members: a plain config and the
+    // same with a repeated member (found only by counting) read as Go reads them.
+    const plain = '{"hostname": "a:b\\\\", "annotations": {"k:\\"1": "v:"}, "process": {"args": ["sh", "-c", "x:y"]}}';
+    expect(parseJson(plain, 'config.json')).toEqual({ hostname: 'a:b\\', annotations: { 'k:"1': 'v:' }, process: { args: ['sh', '-c', 'x:y'] } });
+    expect(parseJson(plain.replace('"process"', '"hostname": "h", "process": {"cwd": "/a"}, "process"'), 'config.json')).toEqual({ hostname: 'h', annotations: { 'k:"1': 'v:' }, process: { cwd: '/a', args: ['sh', '-c', 'x:y'] } });
     // Not JSON: said so, with where.
     expect(() => parseJson('{"a": 1,}', 'config.json')).toThrow(/not valid JSON: expected a string at position 8/);
     expect(() => parseJson('{"a": 1} x', 'config.json')).toThrow(/unexpected text after the value/);
