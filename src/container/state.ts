@@ -138,8 +138,33 @@ export function readState(root: string, id: string): SavedState {
     throw new RuntimeError('read state', `${stateFile(root, id)}: not valid JSON`);
   }
   // Another container's state, reached through a name that is not its own.
-  if (s.id !== id) throw new RuntimeError('', ERR.notExist);
+  if (isRecord(s) && s.id !== id) throw new RuntimeError('', ERR.notExist);
+  const lacking = lackingField(s);
+  if (lacking) throw new RuntimeError('read state', `${stateFile(root, id)}: not a state ocirun wrote (${lacking}; another runtime's, such as runc's, under the same --root?) (EINVAL)`);
   return s;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The first field every command relies on that `s` lacks, or has of
+ * another type; undefined if none. runc keeps its state.json in the same
+ * place under its --root, in another shape (no "phase", no "cgroupPaths"):
+ * one line that says so, rather than a TypeError half-way through delete.
+ */
+function lackingField(s: unknown): string | undefined {
+  if (!isRecord(s)) return 'not an object';
+  const kinds: [keyof SavedState, (v: unknown) => boolean][] = [
+    ['id', (v) => typeof v === 'string'],
+    ['phase', (v) => v === 'creating' || v === 'created'],
+    ['pid', (v) => Number.isSafeInteger(v)],
+    ['pidStartTime', (v) => typeof v === 'string'],
+    ['bundle', (v) => typeof v === 'string'],
+    ['annotations', isRecord],
+    ['cgroupPaths', isRecord],
+  ];
+  const bad = kinds.find(([name, ok]) => !ok(s[name]));
+  return bad && `no valid "${bad[0]}"`;
 }
 
 function emptyState(root: string, id: string): SavedState {

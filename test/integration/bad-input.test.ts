@@ -190,6 +190,30 @@ describe('a failure part-way leaves nothing running or on disk', () => {
     }
   });
 
+  it("a container the other runtime made under the same --root: each refuses it in one line and leaves it, as runc does", () => {
+    // runc keeps state.json where ocirun does, in another shape: delete -f
+    // crashed on it with a TypeError ("Object.keys(paths)"), kill said "not
+    // running". Each runtime's container, given to the other:
+    for (const [maker, makerBin] of both) {
+      const id = `foreign-state-${maker}-${process.pid}`;
+      expect(spawnSync(makerBin, ['--root', root, 'create', '--bundle', bundle, id], { stdio: 'ignore', timeout: 30_000 }).status, maker).toBe(0);
+      try {
+        const [other, otherBin] = both.find(([n]) => n !== maker)!;
+        for (const args of [['delete', '-f', id], ['state', id], ['kill', id, 'KILL']]) {
+          const r = spawnSync(otherBin, ['--root', root, ...args], { encoding: 'utf8', timeout: 10_000 });
+          expect([r.status, r.stderr.trim().split('\n').length], `${other} ${args[0]} on ${maker}'s: ${r.stderr}`).toEqual([1, 1]);
+          if (other === 'ocirun') expect(r.stderr).toMatch(/read state: \S+\/state\.json: not a state ocirun wrote \(no valid \\?"phase\\?"; .*\(EINVAL\)/);
+        }
+        // Left as it was: its maker still sees it created, and deletes it.
+        const st = spawnSync(makerBin, ['--root', root, 'state', id], { encoding: 'utf8', timeout: 10_000 });
+        expect(JSON.parse(st.stdout).status, maker).toBe('created');
+      } finally {
+        expect(spawnSync(makerBin, ['--root', root, 'delete', '-f', id], { timeout: 10_000 }).status, maker).toBe(0);
+      }
+      expect(leftovers(id), maker).toEqual([]);
+    }
+  });
+
   it('exec whose pid file cannot be written: the process is killed, exit 255 ("exec failed", as runc 1.1.5)', () => {
     for (const [name, bin] of both) {
       const id = `reliability-pidfile-${name}`;
