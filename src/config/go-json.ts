@@ -21,6 +21,8 @@
  *   it: a setting is never removed that way). A null in an array stays,
  *   for the schema to refuse.
  * - Keys that name no field, and a map's keys, stay as written.
+ * - Arrays and objects nested more than 10000 deep are refused, as Go's
+ *   scanner refuses them (MAX_DEPTH), wherever they are.
  */
 import type { Shape } from './validators.js';
 
@@ -47,8 +49,16 @@ function fieldNamed(shape: Fields, key: string): string | undefined {
   return byFold.get(fold(key));
 }
 
+/**
+ * Go's decoder refuses arrays and objects nested deeper than this (its
+ * scanner's maxNestingDepth; runc: "invalid character '[' exceeded max
+ * depth"); the top-level object is the first.
+ */
+const MAX_DEPTH = 10000;
+
 class GoJsonReader {
   private i = 0;
+  private depth = 0;
 
   constructor(private readonly text: string) {}
 
@@ -82,8 +92,12 @@ class GoJsonReader {
   value(shape: Shape | null, into?: unknown): unknown {
     this.space();
     const c = this.text[this.i];
-    if (c === '{') return this.object(shape, into);
-    if (c === '[') return this.array(shape, into);
+    if (c === '{' || c === '[') {
+      if (++this.depth > MAX_DEPTH) this.fail(`exceeded max depth (${MAX_DEPTH} nested arrays and objects)`);
+      const v = c === '{' ? this.object(shape, into) : this.array(shape, into);
+      this.depth--;
+      return v;
+    }
     if (c === '"') return this.string();
     const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
     m.lastIndex = this.i;
@@ -148,15 +162,40 @@ class GoJsonReader {
 const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
 
 /**
+ * `text` without its strings: what is left has a colon for each member of
+ * an object and the brackets of each array and object. Undefined where the
+ * engine's regex gives up (a text of megabytes): the reader decides then.
+ */
+function outsideStrings(text: string): string | undefined {
+  try {
+    return text.replace(JSON_STRING, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** How deep `bare` (a text without its strings) nests arrays and objects: counted, not recursed into. */
+function nestingDepth(bare: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const b of bare.replace(/[^[\]{}]+/g, '')) {
+    depth += b === '[' || b === '{' ? 1 : -1;
+    if (depth > deepest) deepest = depth;
+  }
+  return deepest;
+}
+
+/**
  * JSON.parse's value of `text` where the reader would give the same: no
  * object names a member twice (JSON.parse keeps the last, Go merges: seen
- * as fewer members than the text has colons outside strings), no member
- * is null, and no key names a field other than exactly. The usual config
- * is such. The reader, which runs cold on every create, took about 1 ms
- * of it; the engine's own parser and this check a tenth of that.
- * Undefined where the reader must decide, or report what is wrong.
+ * as fewer members than `bare` has colons), no member is null, and no key
+ * names a field other than exactly. The usual config is such. The reader,
+ * which runs cold on every create, took about 1 ms of it; the engine's own
+ * parser and this check a tenth of that. Walked with a list, not
+ * recursion: a config as deep as Go allows would overflow some engines'
+ * stacks. Undefined where the reader must decide, or say what is wrong.
  */
-function parsedAsGo(text: string, shape: Shape | null): unknown {
+function parsedAsGo(text: string, bare: string, shape: Shape | null): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -164,34 +203,39 @@ function parsedAsGo(text: string, shape: Shape | null): unknown {
     return undefined;
   }
   let members = 0;
-  const same = (v: unknown, s: Shape | null): boolean => {
-    if (typeof v !== 'object' || v === null) return true;
+  const pending: [unknown, Shape | null][] = [[value, shape]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [v, s] = next;
+    if (typeof v !== 'object' || v === null) continue;
     if (Array.isArray(v)) {
       const items = s && 'items' in s ? s.items : null;
-      return v.every((item) => same(item, items));
+      for (const item of v) pending.push([item, items]);
+      continue;
     }
     for (const [key, member] of Object.entries(v)) {
       members++;
-      if (member === null) return false;
+      if (member === null) return undefined;
       let below: Shape | null = null;
       if (s && 'keys' in s) {
         if (Object.hasOwn(s.keys, key)) below = s.keys[key];
-        else if (fieldNamed(s, key) !== undefined) return false;
+        else if (fieldNamed(s, key) !== undefined) return undefined;
       } else if (s && 'values' in s) {
         below = s.values;
       }
-      if (!same(member, below)) return false;
+      pending.push([member, below]);
     }
-    return true;
-  };
-  if (!same(value, shape)) return undefined;
-  return text.replace(JSON_STRING, '').split(':').length - 1 === members ? value : undefined;
+  }
+  return bare.split(':').length - 1 === members ? value : undefined;
 }
 
 /** `text` decoded as Go decodes it into the struct `shape` describes (see above); a SyntaxError if it is not JSON. */
 export function decodeAsGo(text: string, shape: Shape | null): unknown {
-  const parsed = parsedAsGo(text, shape);
-  if (parsed !== undefined) return parsed;
+  const bare = outsideStrings(text);
+  if (bare !== undefined) {
+    if (nestingDepth(bare) > MAX_DEPTH) throw new SyntaxError(`exceeded max depth (${MAX_DEPTH} nested arrays and objects)`);
+    const parsed = parsedAsGo(text, bare, shape);
+    if (parsed !== undefined) return parsed;
+  }
   const reader = new GoJsonReader(text);
   const value = reader.value(shape);
   reader.end();

@@ -190,6 +190,29 @@ describe('a failure part-way leaves nothing running or on disk', () => {
     }
   });
 
+  it("a config nested deeper than Go's decoder allows (10000 levels): refused by both, in one line; one level less runs", () => {
+    const file = path.join(bundle, 'config.json');
+    const good = fs.readFileSync(file, 'utf8');
+    // An unknown member, which neither runtime uses: only its depth counts.
+    const nestedIn = (n: number) => `${good.trim().slice(0, -1)}, "x": ${'['.repeat(n)}${']'.repeat(n)}}`;
+    try {
+      for (const [name, bin] of both) {
+        fs.writeFileSync(file, nestedIn(10000));
+        const id = `nested-${name}-${process.pid}`;
+        const deep = spawnSync(bin, ['--root', root, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+        expect([deep.status, deep.stderr.trim().split('\n').length], `${name}: ${deep.stderr}`).toEqual([1, 1]);
+        expect(deep.stderr, name).toMatch(/exceeded max depth/);
+        expect(leftovers(id), name).toEqual([]);
+        fs.writeFileSync(file, nestedIn(9999));
+        const ok = spawnSync(bin, ['--root', root, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+        expect(ok.status, `${name}: ${ok.stderr}`).toBe(0);
+        expect(leftovers(id), name).toEqual([]);
+      }
+    } finally {
+      fs.writeFileSync(file, good);
+    }
+  });
+
   it("a container the other runtime made under the same --root: each refuses it in one line and leaves it, as runc does", () => {
     // runc keeps state.json where ocirun does, in another shape: delete -f
     // crashed on it with a TypeError ("Object.keys(paths)"), kill said "not

@@ -91,6 +91,11 @@ describe('config validation', () => {
     const plain = '{"hostname": "a:b\\\\", "annotations": {"k:\\"1": "v:"}, "process": {"args": ["sh", "-c", "x:y"]}}';
     expect(parseJson(plain, 'config.json')).toEqual({ hostname: 'a:b\\', annotations: { 'k:"1': 'v:' }, process: { args: ['sh', '-c', 'x:y'] } });
     expect(parseJson(plain.replace('"process"', '"hostname": "h", "process": {"cwd": "/a"}, "process"'), 'config.json')).toEqual({ hostname: 'h', annotations: { 'k:"1': 'v:' }, process: { cwd: '/a', args: ['sh', '-c', 'x:y'] } });
+    // Go's depth limit: 10000 nested arrays and objects, the top object the first, in a field or not.
+    const nested = (n: number) => `{"x": ${'['.repeat(n)}${']'.repeat(n)}}`;
+    expect(() => parseJson(nested(9999), 'config.json')).not.toThrow();
+    expect(() => parseJson(nested(10000), 'config.json')).toThrow(/not valid JSON: exceeded max depth \(10000 nested arrays and objects\)$/);
+    expect(() => parseJson(nested(10000).replace('"x"', '"hooks": {}, "hooks"'), 'config.json')).toThrow(/exceeded max depth/);
     // Not JSON: said so, with where.
     expect(() => parseJson('{"a": 1,}', 'config.json')).toThrow(/not valid JSON: expected a string at position 8/);
     expect(() => parseJson('{"a": 1} x', 'config.json')).toThrow(/unexpected text after the value/);
