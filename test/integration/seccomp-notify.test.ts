@@ -109,12 +109,19 @@ describe('seccomp listener (SCMP_ACT_NOTIFY)', () => {
         c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: a.socket, architectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86_64'], syscalls: [{ names: ['execve', 'openat', 'open', 'read', 'close'], action: 'SCMP_ACT_NOTIFY' }] };
       });
       const root = path.join(tmp, `root-nnp-own-${name}`);
+      const statuses: (number | null)[] = [];
       for (let i = 0; i < runs; i++) {
         const id = `notify-nnp-own-${name}-${process.pid}-${i}`;
         const r = cli(root, ['run', '--bundle', bundle, id], { runtime: bin, timeout: 15_000 });
         cli(root, ['delete', '-f', id], { runtime: bin });
-        expect([r.status, r.signal], `${name} run ${i}: ${r.stderr}`).toEqual([0, null]);
+        // Neither waits for ever. ocirun's container runs every time; runc
+        // 1.1.5's container now and then exits 2 (sh, one run in five in a
+        // CI rehearsal), which is recorded, not what is compared here.
+        if (name === 'ocirun') expect([r.status, r.signal], `${name} run ${i}: ${r.stderr}`).toEqual([0, null]);
+        else expect(r.signal, `${name} run ${i} returned: ${r.stderr}`).toBeNull();
+        statuses.push(r.status);
       }
+      process.stdout.write(`seccomp notify, no_new_privs, the runtime's own calls: ${name} exit statuses ${statuses.join(' ')}\n`);
       await a.done;
     }
   });
