@@ -11,19 +11,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { project, runtimesFrom } from './runtimes.mjs';
 
-const project = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const rounds = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : 40;
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds: a positive integer');
-const rt = { ocirun: path.join(project, 'bin/ocirun'), runc: execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim() };
-argv.forEach((a, i) => {
-  if (a !== '--also') return;
-  const m = /^([\w.-]+)=(\/.+)$/.exec(argv[i + 1] ?? '');
-  if (!m || m[1] in rt || !fs.existsSync(m[2])) throw new Error(`--also ${argv[i + 1] ?? ''}: NAME=PATH, a new name and an existing absolute path`);
-  rt[m[1]] = m[2];
-});
+const rt = runtimesFrom(argv);
 const names = Object.keys(rt);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-interleaved-'));
 const bundle = (name, args) => {

@@ -17,23 +17,14 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { project, runtimesFrom } from './runtimes.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const project = path.resolve(here, '..');
-const ocirun = path.join(project, 'bin/ocirun');
-const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
 const argv = process.argv.slice(2);
 const runs = argv.includes('--runs') ? Number(argv[argv.indexOf('--runs') + 1]) : 20;
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: a positive integer');
 /** The runtimes compared: ocirun, runc, then each --also NAME=PATH. */
-const rt = { ocirun, runc };
-argv.forEach((a, i) => {
-  if (a !== '--also') return;
-  const m = /^([\w.-]+)=(\/.+)$/.exec(argv[i + 1] ?? '');
-  if (!m || m[1] in rt || !fs.existsSync(m[2])) throw new Error(`--also ${argv[i + 1] ?? ''}: NAME=PATH, a new name and an existing absolute path`);
-  rt[m[1]] = m[2];
-});
+const rt = runtimesFrom(argv);
+const { runc } = rt;
 const names = Object.keys(rt);
 // The image the podman tests import (test/integration/helpers.ts); run `npm test` once first.
 const image = 'localhost/ocirun-test-busybox:latest';
