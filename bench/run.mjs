@@ -126,7 +126,7 @@ try {
   ];
   process.stdout.write(lines.join('\n') + '\n');
   if (argv.includes('--soak')) {
-    for (const n of ['ocirun', 'runc']) spawnSync(process.execPath, [path.join(here, 'soak.mjs'), '--runtime', rt[n]], { stdio: 'inherit' });
+    for (const n of ['ocirun', 'runc']) spawnSync(process.execPath, [path.join(project, 'bench/soak.mjs'), '--runtime', rt[n]], { stdio: 'inherit' });
   }
 } finally {
   await dockerd?.stop();
