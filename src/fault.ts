@@ -11,7 +11,7 @@ import { RuntimeError } from './errors.js';
 import { log } from './log.js';
 
 export const FAULT_STEPS = {
-  create: ['state-dir', 'state-written', 'config-saved', 'fifo-made', 'cgroups-made', 'resources-written', 'init-spawned', 'pid-saved', 'plan-sent', 'init-ready', 'cgroups-joined', 'init-created', 'created-saved'],
+  create: ['state-dir', 'state-written', 'config-saved', 'fifo-made', 'init-spawned', 'pid-saved', 'cgroups-made', 'resources-written', 'plan-sent', 'init-ready', 'cgroups-joined', 'init-created', 'created-saved'],
   start: ['fifo-opened', 'fifo-removed'],
   delete: ['processes-killed', 'cgroups-removed', 'state-removed'],
   run: ['run-created', 'run-started'],

@@ -66,8 +66,9 @@ export interface CgroupManager {
   /** Before create, as runc 1.2+: refuses a cgroup that holds processes (1.1.5 warned), or a frozen one. */
   checkReusable(): void;
   /**
-   * Before the init exists: makes the cgroups and applies `res`, or (a
-   * driver that makes them with the init in them) gets ready to.
+   * Before the init joins them (create: once it exists, while it waits for
+   * its plan; restore: before CRIU runs): makes the cgroups and applies
+   * `res`, or (a driver that makes them with the init in them) gets ready to.
    */
   create(res: PreparedResources): Promise<void>;
   /**

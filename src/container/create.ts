@@ -356,13 +356,16 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     // The seccomp agent's socket, connected here on the host (runc's parent sends it the fd).
     const seccompListener = plan.seccomp && usesNotify(plan.seccomp) ? plan.seccomp.listenerPath : undefined;
     if (seccompListener) fds.listenerFd = connectAgent(sys, seccompListener);
-    // The cgroups with their limits (systemd's scope waits for the init: adopt, in setUpInit).
-    await prep.cgroups.create(prep.resources);
     idmapped = await idmapSources(sys, opts, plan);
     const init = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
     if (fds.listenerFd !== undefined) sys.close(fds.listenerFd);
     faultPoint('init-spawned');
     const movedNetDevices = afterSpawn(sys, ctx, opts, prep, init.pid);
+    // The cgroups with their limits, as runc's (Apply, then Set) once its
+    // init exists: ours waits for its plan meanwhile, and starts its engine
+    // while they are made. systemd's scope waits for the init's move: adopt,
+    // in setUpInit.
+    await prep.cgroups.create(prep.resources);
     const sourceAtTurn = (index: number) => idmapped!.copy(init.pid, index);
     await setUpInit(sys, ctx, prep, init, containerInitPlan(opts, init, prep, { ...fds, fifoFd }, movedNetDevices), sourceAtTurn);
     idmapped.close();
