@@ -52,9 +52,10 @@ export const embeddedAssets = (): EmbeddedAssets | undefined => embedded;
 /**
  * A Node built-in, loaded when first needed rather than at the top of a
  * module: under Bun some cost milliseconds to load (node:tty ~2 ms,
- * node:child_process ~0.5 ms), which every command would otherwise pay.
+ * node:child_process and node:os ~0.5 ms each), which every command, and
+ * the init, would otherwise pay.
  */
-export function builtin<T>(name: 'node:tty' | 'node:child_process'): T {
+export function builtin<T>(name: 'node:tty' | 'node:child_process' | 'node:os'): T {
   return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
 }
 

@@ -1,6 +1,6 @@
 /** `kill`: a signal to the init, or with --all to every process of the container. */
-import os from 'node:os';
 import { ERR, RuntimeError } from '../errors.js';
+import { builtin } from '../engine.js';
 import type { Context } from './context.js';
 import { cgroupExists } from '../cgroups/index.js';
 import { signalAll } from './destroy.js';
@@ -8,9 +8,12 @@ import type { Sys } from '../sys/types.js';
 import { withContainerUnlessCreating } from './lock.js';
 import { currentStatus } from './state.js';
 
+/** The engine's signal numbers by name (node:os, loaded only when a signal is named). */
+const signals = (): Record<string, number> => builtin<typeof import('node:os')>('node:os').constants.signals as unknown as Record<string, number>;
+
 /** Accepts 9, KILL or SIGKILL, as runc does. */
 export function parseSignal(sig: string | number | undefined): number {
-  if (sig === undefined || sig === '') return os.constants.signals.SIGTERM;
+  if (sig === undefined || sig === '') return signals().SIGTERM;
   if (typeof sig === 'number') return sig;
   if (/^\d+$/.test(sig)) {
     const n = Number(sig);
@@ -18,7 +21,7 @@ export function parseSignal(sig: string | number | undefined): number {
     return n;
   }
   const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  const n = (os.constants.signals as Record<string, number>)[name];
+  const n = signals()[name];
   if (n === undefined) throw new RuntimeError('parse signal', `unknown signal "${sig}"`);
   return n;
 }
@@ -42,7 +45,7 @@ export async function kill(sys: Sys, ctx: Context, id: string, signal: string | 
     // else: SIGKILL goes to every process in the container's cgroups, even
     // once the init is gone (runc 1.2+, its kill.bats "kill KILL [host pidns
     // + init gone]", runc#4047; runc 1.1.5 said "container not running").
-    if (sig === os.constants.signals.SIGKILL && s.sharedPidNs && cgroupExists(s.cgroupPaths)) return signalAll(s, sig);
+    if (sig === signals().SIGKILL && s.sharedPidNs && cgroupExists(s.cgroupPaths)) return signalAll(s, sig);
     if (currentStatus(ctx.root, s) === 'stopped') throw new RuntimeError('', ERR.notRunning);
     try {
       process.kill(s.pid, sig);

@@ -14,6 +14,7 @@ import { RuntimeError } from '../errors.js';
 import { IFA, IFA_F_PERMANENT, IFF_UP, IFLA, NLM_F, NLMSG, RT_SCOPE_UNIVERSE, RTM } from '../sys/constants.js';
 import { align4, NLMSG_HDRLEN, netlinkMessage, netlinkMessages } from '../sys/netlink.js';
 import type { Sys } from '../sys/types.js';
+import { errnoName } from '../sys/errno.js';
 
 function attribute(type: number, data: Buffer): Buffer {
   const out = Buffer.alloc(align4(4 + data.length));
@@ -94,11 +95,9 @@ export function ackErrno(reply: Buffer): number {
   return -reply.readInt32LE(NLMSG_HDRLEN);
 }
 
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 95: 'EOPNOTSUPP' };
-
 function request(sys: Sys, what: string, req: Buffer): void {
   const errno = ackErrno(sys.netlinkRoute(req));
-  if (errno) throw new RuntimeError('linux.netDevices', `${what}: errno ${errno} (${ERRNO_NAMES[errno] ?? 'E?'})`);
+  if (errno) throw new RuntimeError('linux.netDevices', `${what}: errno ${errno} (${errnoName(errno)})`);
 }
 
 /**

@@ -1,11 +1,8 @@
-/** errno numbers by their names (EPERM, ENOENT, ...), from the engine's own table. */
-import os from 'node:os';
-
-const names = new Map<number, string>();
-for (const [name, num] of Object.entries(os.constants.errno)) names.set(num as number, name);
+/** errno names (EPERM, ENOENT, ...) and runc's words for them. */
+import { ERRNO_NAMES } from './constants.js';
 
 /** The name of `errno`, or "errno N" for one the table lacks. */
-export const errnoName = (errno: number): string => names.get(errno) ?? `errno ${errno}`;
+export const errnoName = (errno: number): string => ERRNO_NAMES[errno] ?? `errno ${errno}`;
 
 /**
  * An error's text as runc prints it, and as its tests match it: the C

@@ -16,11 +16,10 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { trustedOwner } from '../caller-path.js';
 import { runtimeDir } from '../container/rootless.js';
-import { embeddedAssets, type EmbeddedAssets } from '../engine.js';
+import { builtin, embeddedAssets, type EmbeddedAssets } from '../engine.js';
 import { keepOwnFd } from '../own-fds.js';
 
 /** Environment variable that gives the init the parent's copy of the embedded koffi addon (an fd). */
@@ -173,7 +172,7 @@ export function loadKoffi(): any {
     }
     fs.closeSync(kept);
   }
-  const dirs = [...new Set(['/dev/shm', os.tmpdir(), runtimeDir(), '/run', '/var/tmp'])];
+  const dirs = [...new Set(['/dev/shm', builtin<typeof import('node:os')>('node:os').tmpdir(), runtimeDir(), '/run', '/var/tmp'])];
   const loaded = loadFromUnnamedCopy(fs.readFileSync(embedded.koffiPath), dirs);
   keepOwnFd((koffiFd = loaded.fd));
   return (koffiModule = loaded.mod);
