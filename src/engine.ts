@@ -22,13 +22,13 @@
  *   TLS connection, so the launcher (native/launcher.c) drops it for Node.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 export type EngineName = 'bun' | 'node';
 
 export const engineName: EngineName = (process.versions as Record<string, string | undefined>).bun ? 'bun' : 'node';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+// import.meta.dirname (Bun; Node from 20.11): node:url cost Bun about 0.3 ms to load at every start.
+const here = import.meta.dirname ?? path.dirname(decodeURIComponent(new URL(import.meta.url).pathname));
 
 /**
  * Set by the single-file build's entry (build/ocirun, scripts/build.mjs):

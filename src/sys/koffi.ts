@@ -95,12 +95,16 @@ function keptAddon(assets: EmbeddedAssets): number | undefined {
   try {
     const parent = fs.statSync(base);
     if (!parent.isDirectory() || !trustedOwner(parent.uid) || (parent.mode & 0o022) !== 0) return undefined;
-    try {
-      fs.mkdirSync(dir, 0o700);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    // Looked at before it is made: the EEXIST of every command but the first cost an exception.
+    let d = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!d) {
+      try {
+        fs.mkdirSync(dir, 0o700);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+      }
+      d = fs.lstatSync(dir);
     }
-    const d = fs.lstatSync(dir);
     if (!d.isDirectory() || d.uid !== euid || (d.mode & 0o7077) !== 0) return undefined;
     // No symlink, and no FIFO to block on: what the name holds is checked on the fd.
     const open = () => fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
