@@ -256,15 +256,25 @@ async function idmapSources(sys: Sys, opts: CreateOptions, plan: ContainerPlan):
   return { copy, close };
 }
 
-/** With the init's pid: recorded, then its Intel RDT group and the network devices moved into its namespace. */
-function afterSpawn(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, pid: number): MovedDevice[] | undefined {
-  const { state, config, netDevices } = prep;
+/** The init's pid, recorded: from here on delete -f ends it. */
+function savePid(ctx: Context, prep: Prepared, pid: number): void {
+  const { state, config } = prep;
   state.pid = pid;
   state.pidStartTime = processStartTime(pid) ?? '';
   step('write state', () => writeState(ctx.root, state));
   faultPoint('pid-saved');
   const joinedUserns = prep.plan.join.find((j) => j.type === 'user');
   if (joinedUserns) checkJoinedUsernsMaps(pid, joinedUserns.path, config.linux?.uidMappings, config.linux?.gidMappings);
+}
+
+/**
+ * With the cgroups made: the init's Intel RDT group, and the network
+ * devices moved into its namespace. Last, so that a create that fails
+ * before (a limit the kernel refuses) has moved nothing: a moved device
+ * goes with the init's namespace, a veth's host end with it.
+ */
+function afterCgroups(sys: Sys, ctx: Context, opts: CreateOptions, prep: Prepared, pid: number): MovedDevice[] | undefined {
+  const { state, config, netDevices } = prep;
   if (config.linux?.intelRdt) {
     // As runc's intelrdt manager: with the cgroups, before the init runs anything of the container's.
     state.resctrl = applyIntelRdt(resctrlRoot(fs.readFileSync('/proc/self/mountinfo', 'utf8'))!, opts.id, config.linux.intelRdt, pid);
@@ -309,12 +319,10 @@ function containerInitPlan(opts: CreateOptions, init: Launched, prep: Prepared, 
   });
 }
 
-/** From the spawned init to the "created" container: its plan, the cgroup joins and the hooks. */
-async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched, plan: InitPlan, sourceAtTurn: (index: number) => Promise<number>): Promise<void> {
+/** From the spawned init (in its cgroups if `joined`) to the "created" container: its plan, the cgroup joins and the hooks. */
+async function setUpInit(sys: Sys, ctx: Context, prep: Prepared, init: Launched, joined: boolean, plan: InitPlan, sourceAtTurn: (index: number) => Promise<number>): Promise<void> {
   const { state, cgroups, joinLate } = prep;
   const hooks = prep.plan.hooks;
-  // A driver that makes its cgroups with the init in them (systemd's scope) does so now.
-  const joined = await cgroups.adopt(init.pid);
   // Once in the cgroups, every CPU of the cpuset, not ours (runc 1.3).
   const onceInCgroups = () => {
     if (!joined) cgroups.join(init.pid);
@@ -360,14 +368,16 @@ export async function create(sys: Sys, ctx: Context, opts: CreateOptions): Promi
     const init = await spawnInit(sys, ctx, opts, prep, { ...fds, fifoFd });
     if (fds.listenerFd !== undefined) sys.close(fds.listenerFd);
     faultPoint('init-spawned');
-    const movedNetDevices = afterSpawn(sys, ctx, opts, prep, init.pid);
+    savePid(ctx, prep, init.pid);
     // The cgroups with their limits, as runc's (Apply, then Set) once its
     // init exists: ours waits for its plan meanwhile, and starts its engine
-    // while they are made. systemd's scope waits for the init's move: adopt,
-    // in setUpInit.
+    // while they are made. A driver that makes them with the init in them
+    // (systemd's scope) does so at adopt.
     await prep.cgroups.create(prep.resources);
+    const joined = await prep.cgroups.adopt(init.pid);
+    const movedNetDevices = afterCgroups(sys, ctx, opts, prep, init.pid);
     const sourceAtTurn = (index: number) => idmapped!.copy(init.pid, index);
-    await setUpInit(sys, ctx, prep, init, containerInitPlan(opts, init, prep, { ...fds, fifoFd }, movedNetDevices), sourceAtTurn);
+    await setUpInit(sys, ctx, prep, init, joined, containerInitPlan(opts, init, prep, { ...fds, fifoFd }, movedNetDevices), sourceAtTurn);
     idmapped.close();
     if (opts.pidfdSocket) sendPidfd(sys, opts.pidfdSocket, init.pid, 'standard');
     sys.close(fifoFd);

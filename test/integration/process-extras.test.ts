@@ -147,6 +147,37 @@ describe('linux.netDevices', () => {
     }
   });
 
+  // The devices move once the cgroups are made and their limits written: a
+  // limit the kernel refuses fails create before anything moved, and the
+  // host keeps the interface (a veth moved would die with the init's
+  // namespace, and its host end with it). runc 1.1.5 ignores netDevices,
+  // and keeps it too.
+  it('a create whose cgroup limit the kernel refuses leaves the host its interface, both ends of a veth, as runc', () => {
+    const RUNC = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+    const [dev, peer] = [`ocirun-nf${process.pid % 1000}`, `ocirun-nq${process.pid % 1000}`];
+    expect(spawnSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', peer]).status).toBe(0);
+    // A CPU the host lacks: the kernel refuses the cpuset (ERANGE, or EINVAL on v2).
+    const b = makeBundle('ocirun-netdev-', ['true'], (c) => {
+      c.linux.netDevices = { [dev]: {} };
+      c.linux.resources = { ...c.linux.resources, cpu: { cpus: String(os.cpus().length + 6) } };
+    });
+    bundles.push(b);
+    try {
+      for (const runtime of [undefined, RUNC]) {
+        const id = `netdev-limit-${process.pid}`;
+        const r = cli(root, ['create', '--bundle', b, id], { runtime, detached: true });
+        expect(r.status, `${runtime ?? 'ocirun'}: ${r.stderr}`).toBe(1);
+        expect(r.stderr).toMatch(/cpuset\.cpus/);
+        expect({ runtime, dev: hostHas(dev), peer: hostHas(peer) }).toEqual({ runtime, dev: true, peer: true });
+        if (!runtime) expect(leftovers(root, id, b)).toEqual([]);
+        cli(root, ['delete', '-f', id], { runtime });
+      }
+    } finally {
+      spawnSync('ip', ['link', 'del', dev]);
+      spawnSync('ip', ['link', 'del', peer]);
+    }
+  });
+
   it('refuses an interface the host lacks, and a config without a network namespace, leaving nothing', () => {
     const missing = makeBundle('ocirun-netdev-', ['true'], (c) => (c.linux.netDevices = { 'ocirun-none0': {} }));
     const noNetns = makeBundle('ocirun-netdev-', ['true'], (c) => {
