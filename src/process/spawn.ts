@@ -10,9 +10,10 @@
 import { mountError } from '../rootfs/mounts.js';
 import fs from 'node:fs';
 import { atStep, RuntimeError } from '../errors.js';
-import { builtin, embeddedAssets, initCommand, stageBinary } from '../engine.js';
+import { builtin, embeddedAssets, initCommand, stageBinary, type EmbeddedAssets } from '../engine.js';
+import { keptCopy } from '../kept-copy.js';
 import { KOFFI_FD_ENV, koffiFdForInit } from '../sys/koffi.js';
-import { sealedMemfd } from '../security/sealed.js';
+import { sealedMemfd, sealedMemfdOf } from '../security/sealed.js';
 import type { Sys } from '../sys/types.js';
 import { Channel } from './channel.js';
 import { killAndReap, killQuietly, settledWithin } from './kill.js';
@@ -140,18 +141,29 @@ function bindSourceError(err: unknown, requests: BindSourceRequest[] = []): unkn
 
 /**
  * The stage to run: the built file, or, in the single-file build, a sealed
- * memfd of the embedded copy (made once; the stage then need not copy itself).
+ * memfd of the embedded copy (made once; the stage then need not copy
+ * itself), copied from its kept copy where there is one.
  */
 let embeddedStageFd: number | undefined;
 function stageExecutable(sys: Sys): { path: string } | { fd: number } {
   const embedded = embeddedAssets();
   if (embedded) {
-    embeddedStageFd ??= sealedMemfd(sys, 'ocirun-stage', fs.readFileSync(embedded.stagePath));
+    embeddedStageFd ??= embeddedStage(sys, embedded);
     return { fd: embeddedStageFd };
   }
   const file = stageBinary();
   if (!fs.existsSync(file)) throw new RuntimeError('spawn stage', `${file} is missing: run npm install (it builds native/)`);
   return { path: file };
+}
+
+function embeddedStage(sys: Sys, embedded: EmbeddedAssets): number {
+  const kept = keptCopy('stage', embedded.stagePath, embedded.stageDigest, embedded.stageSize);
+  if (kept === undefined) return sealedMemfd(sys, 'ocirun-stage', fs.readFileSync(embedded.stagePath));
+  try {
+    return sealedMemfdOf(sys, 'ocirun-stage', kept);
+  } finally {
+    fs.closeSync(kept);
+  }
 }
 
 /** The "bind" instruction for a bind source; `usernsFd` is the stage's number of the id map's user namespace (0: none). */

@@ -9,16 +9,34 @@ import { SysError, type Sys } from '../sys/types.js';
 
 /** A close-on-exec memfd holding `bytes`, sealed against any change. */
 export function sealedMemfd(sys: Sys, name: string, bytes: Uint8Array): number {
-  // MFD_EXEC: under vm.memfd_noexec=1 a memfd made without it cannot be executed.
-  let fd: number;
+  const fd = executableMemfd(sys, name);
+  for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off);
+  sys.addSeals(fd, SEALED);
+  return fd;
+}
+
+/** The same with a copy of the file open at `src`, made in the kernel (sendfile, from the page cache). */
+export function sealedMemfdOf(sys: Sys, name: string, src: number): number {
+  const fd = executableMemfd(sys, name);
   try {
-    fd = sys.memfdCreate(name, MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD.EXEC);
+    fs.copyFileSync(`/proc/self/fd/${src}`, `/proc/self/fd/${fd}`);
+    sys.addSeals(fd, SEALED);
+  } catch (err) {
+    sys.close(fd);
+    throw err;
+  }
+  return fd;
+}
+
+const SEALED = F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE;
+
+function executableMemfd(sys: Sys, name: string): number {
+  // MFD_EXEC: under vm.memfd_noexec=1 a memfd made without it cannot be executed.
+  try {
+    return sys.memfdCreate(name, MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD.EXEC);
   } catch (err) {
     // Kernels before 6.3 do not know MFD_EXEC; theirs are all executable.
     if (!(err instanceof SysError && err.code === 'EINVAL')) throw err;
-    fd = sys.memfdCreate(name, MFD.CLOEXEC | MFD.ALLOW_SEALING);
+    return sys.memfdCreate(name, MFD.CLOEXEC | MFD.ALLOW_SEALING);
   }
-  for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off);
-  sys.addSeals(fd, F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE);
-  return fd;
 }

@@ -5,9 +5,9 @@
  * guessable name in /tmp (and cannot in the init, whose root is
  * read-only); so the single file loads a copy of its own making:
  *
- * - keptAddon: one copy per caller, kept between commands, in a directory
- *   of the caller's alone (a dlopen; about 1.5 ms less per command than
- *   copying 1.1 MB each time);
+ * - a kept copy (src/kept-copy.ts): one per caller, kept between commands,
+ *   in a directory of the caller's alone (a dlopen; about 1.5 ms less per
+ *   command than copying 1.1 MB each time);
  * - an unnamed copy (O_TMPFILE), made by every command, where none can be
  *   kept (a noexec /run);
  * - in the init: a sealed memfd the C stage made from the parent's fd
@@ -17,10 +17,10 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { trustedOwner } from '../caller-path.js';
 import { runtimeDir } from '../container/rootless.js';
-import { builtin, embeddedAssets, type EmbeddedAssets } from '../engine.js';
+import { builtin, embeddedAssets } from '../engine.js';
 import { keepOwnFd } from '../own-fds.js';
+import { keptCopy } from '../kept-copy.js';
 
 /** Environment variable that gives the init the parent's copy of the embedded koffi addon (an fd). */
 export const KOFFI_FD_ENV = '_OCIRUN_KOFFI_FD';
@@ -72,83 +72,6 @@ function loadFromUnnamedCopy(bytes: Uint8Array, dirs: string[]): { mod: any; fd:
   throw new Error(`cannot load koffi's addon from an unnamed file (${problems.join('; ')})`);
 }
 
-/**
- * An fd (read-only) of the kept copy of the embedded addon, made on first
- * use; undefined where it cannot be kept. It lives in `ocirun-engine` of
- * the caller's runtime directory (runtimeDir: /run for the real root,
- * whatever its XDG_RUNTIME_DIR says, for a container may share that; a
- * rootless user's XDG_RUNTIME_DIR), never in a world-writable place: a
- * named copy in /dev/shm was rewritten by a container given the host's
- * /dev/shm (--ipc=host), and the next command ran it as root. It is named
- * by the addon's digest, written whole under a temporary name, then
- * renamed; it is taken only while its directory is the caller's alone
- * (0700) in a parent of the caller's or root's that no one else may
- * write, and the file is the caller's, 0500, of the addon's size.
- * Anything else there (a copy cut short, another mode) is written again.
- */
-function keptAddon(assets: EmbeddedAssets): number | undefined {
-  const euid = process.geteuid!();
-  const base = runtimeDir();
-  if (!path.isAbsolute(base)) return undefined;
-  const dir = path.join(base, 'ocirun-engine');
-  const file = path.join(dir, `koffi-${assets.koffiDigest.slice(0, 32)}.node`);
-  try {
-    const parent = fs.statSync(base);
-    if (!parent.isDirectory() || !trustedOwner(parent.uid) || (parent.mode & 0o022) !== 0) return undefined;
-    // Looked at before it is made: the EEXIST of every command but the first cost an exception.
-    let d = fs.lstatSync(dir, { throwIfNoEntry: false });
-    if (!d) {
-      try {
-        fs.mkdirSync(dir, 0o700);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
-      }
-      d = fs.lstatSync(dir);
-    }
-    if (!d.isDirectory() || d.uid !== euid || (d.mode & 0o7077) !== 0) return undefined;
-    // No symlink, and no FIFO to block on: what the name holds is checked on the fd.
-    const open = () => fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    const usable = (fd: number) => {
-      const st = fs.fstatSync(fd);
-      return st.isFile() && st.uid === euid && (st.mode & 0o7777) === 0o500 && st.size === assets.koffiSize;
-    };
-    let fd: number | undefined;
-    try {
-      fd = open();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    if (fd !== undefined && usable(fd)) return fd;
-    if (fd !== undefined) fs.closeSync(fd);
-    writeKept(file, fs.readFileSync(assets.koffiPath));
-    fd = open();
-    if (usable(fd)) return fd;
-    fs.closeSync(fd);
-  } catch {
-    /* an unnamed copy instead */
-  }
-  return undefined;
-}
-
-/** `bytes` at `file` (in a directory of ours alone), whole or not at all: a temporary name of this process's, then a rename. */
-function writeKept(file: string, bytes: Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { force: true });
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o500);
-  try {
-    // On an fd, writeFileSync writes until done or fails (a full filesystem):
-    // a copy cut short is never renamed into place.
-    fs.writeFileSync(fd, bytes);
-    fs.fsyncSync(fd);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let koffiModule: any;
 let koffiFd: number | undefined;
@@ -167,7 +90,7 @@ export function loadKoffi(): any {
     if (!koffiModule) throw new Error(`cannot load koffi's addon from fd ${fd}: permission denied`);
     return koffiModule;
   }
-  const kept = keptAddon(embedded);
+  const kept = keptCopy('koffi', embedded.koffiPath, embedded.koffiDigest, embedded.koffiSize, '.node');
   if (kept !== undefined) {
     koffiModule = dlopenFd(kept);
     if (koffiModule) {
