@@ -158,12 +158,16 @@ function stageExecutable(sys: Sys): { path: string } | { fd: number } {
 
 function embeddedStage(sys: Sys, embedded: EmbeddedAssets): number {
   const kept = keptCopy('stage', embedded.stagePath, embedded.stageDigest, embedded.stageSize);
-  if (kept === undefined) return sealedMemfd(sys, 'ocirun-stage', fs.readFileSync(embedded.stagePath));
-  try {
-    return sealedMemfdOf(sys, 'ocirun-stage', kept);
-  } finally {
-    fs.closeSync(kept);
+  if (kept !== undefined) {
+    try {
+      return sealedMemfdOf(sys, 'ocirun-stage', kept);
+    } catch {
+      /* read out of the executable instead */
+    } finally {
+      fs.closeSync(kept);
+    }
   }
+  return sealedMemfd(sys, 'ocirun-stage', fs.readFileSync(embedded.stagePath));
 }
 
 /** The "bind" instruction for a bind source; `usernsFd` is the stage's number of the id map's user namespace (0: none). */
