@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, KOFFI_ADDON, keptAddonName, makeBundle, OCIRUN } from './helpers.js';
+import { cli, KOFFI_ADDON, keptAddonName, keptStageName, makeBundle, OCIRUN, STAGE } from './helpers.js';
 
 const USER = process.env.OCIRUN_TEST_USER ?? 'ocirun-test';
 const runc = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
@@ -332,15 +332,16 @@ userSuite('a local unprivileged user', () => {
     expect((result.runc as any).victim).toBe('running');
   });
 
-  it("cannot have another user's or root's next command load a library of its own in place of koffi's kept addon", () => {
-    // The single file keeps its koffi addon in ocirun-engine/ of the
-    // caller's runtime directory (/run for root, a rootless caller's
-    // XDG_RUNTIME_DIR) and dlopens it in every command. The user plants a
-    // library under the kept copy's name, padded to the addon's size, where
-    // another caller's XDG_RUNTIME_DIR points: a directory of the user's,
-    // and one the user made in a world-writable parent. The victims: root,
-    // and another unprivileged user (nobody) running rootless. The library
-    // says so if it is loaded.
+  it("cannot have another user's or root's next command load a library or run a program of its own in place of the kept koffi addon or C stage", () => {
+    // The single file keeps its koffi addon and its C stage in
+    // ocirun-engine/ of the caller's runtime directory (/run for root, a
+    // rootless caller's XDG_RUNTIME_DIR): every command dlopens the addon,
+    // create and exec run a sealed copy of the stage. The user plants a
+    // library and a program under the kept copies' names, padded to their
+    // sizes, where another caller's XDG_RUNTIME_DIR points: a directory of
+    // the user's, and one the user made in a world-writable parent. The
+    // victims: root, and another unprivileged user (nobody) running
+    // rootless. The library and the program say so if they run.
     const marks = path.join(tmp, `kept-addon-marks-${++serial}`);
     fs.mkdirSync(marks, { mode: 0o1777 });
     fs.chmodSync(marks, 0o1777);
@@ -352,6 +353,13 @@ userSuite('a local unprivileged user', () => {
     const padded = Buffer.alloc(fs.statSync(KOFFI_ADDON).size);
     fs.readFileSync(lib).copy(padded);
     fs.writeFileSync(lib, padded, { mode: 0o755 });
+    const stageSrc = path.join(tmp, `planted-stage-${serial}.c`);
+    fs.writeFileSync(stageSrc, `#include <fcntl.h>\n#include <unistd.h>\nint main(void) { int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0) { write(fd, "stage ran\\n", 10); close(fd); } return 1; }\n`);
+    const stage = path.join(tmp, `planted-stage-${serial}`);
+    execFileSync('gcc', ['-static', '-O2', '-o', stage, stageSrc]);
+    const paddedStage = Buffer.alloc(fs.statSync(STAGE).size);
+    fs.readFileSync(stage).copy(paddedStage);
+    fs.writeFileSync(stage, paddedStage, { mode: 0o755 });
     const name = keptAddonName();
     const own = userDir('xdg');
     const sticky = path.join(tmp, `sticky-${++serial}`);
@@ -361,7 +369,7 @@ userSuite('a local unprivileged user', () => {
     expect(asUser(['mkdir', '-m', '755', xdgs[1]]).status).toBe(0);
     for (const xdg of xdgs) {
       const dir = path.join(xdg, 'ocirun-engine');
-      for (const argv of [['mkdir', '-m', '700', dir], ['cp', lib, path.join(dir, name)], ['chmod', '555', path.join(dir, name)]]) {
+      for (const argv of [['mkdir', '-m', '700', dir], ['cp', lib, path.join(dir, name)], ['chmod', '555', path.join(dir, name)], ['cp', stage, path.join(dir, keptStageName())], ['chmod', '555', path.join(dir, keptStageName())]]) {
         const r = asUser(argv);
         expect(r.status, `${argv.join(' ')} as ${USER}: ${r.stderr}`).toBe(0);
       }
@@ -381,8 +389,12 @@ userSuite('a local unprivileged user', () => {
           expect(asNobody.status, `${n} ${args[0]} as nobody: ${asNobody.stderr}`).toBe(1);
           expect(asNobody.stderr, n).toMatch(/does not exist/);
         }
+        // A container, as root: the stage that runs is the real one.
+        const b = makeBundle('userpaths-attacks-', ['true']);
+        const r = cli(rootOf(n), ['run', '--bundle', b, idFor(n, 'kept-stage')], { runtime: RUNTIMES[n], env: { XDG_RUNTIME_DIR: xdg } });
+        expect(r.status, `${n} run as root: ${r.stderr}`).toBe(0);
       }
-      expect(fs.existsSync(marker), `${n} loaded the user's library`).toBe(false);
+      expect(fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '', `${n} loaded the user's library or ran the user's program`).toBe('');
     }
   });
 
