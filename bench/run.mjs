@@ -142,7 +142,7 @@ try {
       const r = spawnSync('/usr/bin/time', ['-f', '%M', rt[n], '--root', roots[n], 'run', '--bundle', trueBundle, `bench-rss-${n}-${i}`], { encoding: 'utf8' });
       return Number(r.stderr.trim().split('\n').pop());
     });
-    return peaks.sort((a, b) => a - b)[2];
+    return quantile(peaks, 0.5);
   };
   const smallestMemory = (n) => {
     for (const mb of [2, 3, 4, 5, 6, 8, 12, 16]) {

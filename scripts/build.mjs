@@ -92,12 +92,11 @@ run(cc, ['-O2', '-Wall', '-static', '-nostdlib', '-fno-stack-protector', '-fno-b
 // than from the bundles), split into chunks along the dynamic imports so
 // that a command evaluates only what it uses (`state` loads no init code,
 // the init no CLI). It reads no .env or bunfig.toml from wherever it runs.
-// Its JIT tier-up thresholds are 100 times the engine's: every command,
-// and the init, is start-up code that runs once, which the interpreter
-// runs sooner than the JIT compiles it (run /bin/true 4-5 ms faster, over
-// 30 rounds with the runtimes taking turns; bench/run.mjs). A loop hot enough still
-// gets compiled, later.
-// bin/ocirun runs it when it exists.
+// bin/ocirun runs it when it exists. Its JIT tier-up thresholds are 100
+// times the engine's: every command, and the init, is start-up code that
+// runs once, which the interpreter runs sooner than the JIT compiles it
+// (run /bin/true 4-5 ms faster, over 30 rounds with the runtimes taking
+// turns; bench/run.mjs). A loop hot enough still gets compiled, later.
 const entry = path.join(root, 'build', 'single-entry.mjs');
 // koffi's addon for this platform: embedded, and named by its digest where it is kept (src/sys/koffi.ts).
 const koffiAddon = 'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node';

@@ -349,17 +349,19 @@ userSuite('a local unprivileged user', () => {
     const src = path.join(tmp, `planted-${serial}.c`);
     fs.writeFileSync(src, `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void ran(void) { int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0) { write(fd, "loaded\\n", 7); close(fd); } }\n`);
     const lib = path.join(tmp, `planted-${serial}.so`);
+    // Each padded with zeros to the size its kept copy is checked by.
+    const padTo = (file: string, like: string) => {
+      const padded = Buffer.alloc(fs.statSync(like).size);
+      fs.readFileSync(file).copy(padded);
+      fs.writeFileSync(file, padded, { mode: 0o755 });
+    };
     execFileSync('gcc', ['-shared', '-fPIC', '-o', lib, src]);
-    const padded = Buffer.alloc(fs.statSync(KOFFI_ADDON).size);
-    fs.readFileSync(lib).copy(padded);
-    fs.writeFileSync(lib, padded, { mode: 0o755 });
+    padTo(lib, KOFFI_ADDON);
     const stageSrc = path.join(tmp, `planted-stage-${serial}.c`);
     fs.writeFileSync(stageSrc, `#include <fcntl.h>\n#include <unistd.h>\nint main(void) { int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0) { write(fd, "stage ran\\n", 10); close(fd); } return 1; }\n`);
     const stage = path.join(tmp, `planted-stage-${serial}`);
     execFileSync('gcc', ['-static', '-O2', '-o', stage, stageSrc]);
-    const paddedStage = Buffer.alloc(fs.statSync(STAGE).size);
-    fs.readFileSync(stage).copy(paddedStage);
-    fs.writeFileSync(stage, paddedStage, { mode: 0o755 });
+    padTo(stage, STAGE);
     const name = keptAddonName();
     const own = userDir('xdg');
     const sticky = path.join(tmp, `sticky-${++serial}`);

@@ -15,11 +15,12 @@ export const OCIRUN = process.env.OCIRUN_TEST_BINARY ?? path.join(project, 'bin/
 
 /** koffi's addon for this platform, as the single file embeds it (scripts/build.mjs). */
 export const KOFFI_ADDON = path.join(project, 'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node');
-/** The name of the single file's kept copy of the addon (src/kept-copy.ts): its digest. */
-export const keptAddonName = (): string => `koffi-${crypto.createHash('sha256').update(fs.readFileSync(KOFFI_ADDON)).digest('hex').slice(0, 32)}.node`;
-/** The C stage, as the single file embeds it, and the name of its kept copy. */
+/** The C stage, as the single file embeds it. */
 export const STAGE = path.join(project, 'build/ocirun-stage');
-export const keptStageName = (): string => `stage-${crypto.createHash('sha256').update(fs.readFileSync(STAGE)).digest('hex').slice(0, 32)}`;
+/** The names of the single file's kept copies of the addon and the stage (src/kept-copy.ts): their digests. */
+const keptName = (name: string, file: string, suffix = ''): string => `${name}-${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 32)}${suffix}`;
+export const keptAddonName = (): string => keptName('koffi', KOFFI_ADDON, '.node');
+export const keptStageName = (): string => keptName('stage', STAGE);
 
 /**
  * The bound on one command that a stalled container must not stretch: 5 s
