@@ -23,35 +23,72 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-step() { printf '\n=== %s\n' "$*"; }
+# Each step's output is kept, so that the last lines of a long run say which
+# steps failed and, for each, its failing tests (vitest's "FAIL" and "×"
+# lines, the checks' "FAIL" lines), or its last lines when it names none.
+logs=$(mktemp -d /tmp/ocirun-test-logs.XXXXXX)
+failed=()
+title=
+step() { title=$*; printf '\n=== %s\n' "$*"; }
+run() {
+  local log rc tee_pid out i
+  log=$(mktemp "$logs/step.XXXXXX")
+  # Through a descriptor, not a pipe into tee: a daemon a step leaves
+  # behind holding the pipe would keep the script waiting on the pipeline.
+  exec {out}> >(tee "$log")
+  tee_pid=$!
+  "$@" >&"$out" 2>&1
+  rc=$?
+  exec {out}>&-
+  # tee ends when the step's last writer does; wait for it (bounded) so
+  # that the next step's lines come after this one's.
+  for i in $(seq 50); do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.1; done
+  if [ "$rc" != 0 ]; then
+    status=1
+    failed+=("$title: ${*:1:6} (exit $rc)|$log")
+  fi
+}
+summary() {
+  printf '\n=== summary: %s\n' "$([ $status = 0 ] && echo 'every step passed' || echo "${#failed[@]} step(s) failed")"
+  local f
+  for f in "${failed[@]}"; do
+    printf -- '--- %s\n' "${f%|*}"
+    local lines
+    lines=$(sed 's/\x1b\[[0-9;]*m//g' "${f##*|}" | grep -aE '(^| )(FAIL|×) ' | head -40)
+    [ -n "$lines" ] || lines=$(sed 's/\x1b\[[0-9;]*m//g' "${f##*|}" | tail -15)
+    printf '%s\n' "$lines"
+  done
+  rm -rf "$logs"
+}
 step "unit"
-npx vitest run --project unit || status=1
+run npx vitest run --project unit
 if [ "$(id -u)" = 0 ]; then
   step "integration (bin/ocirun: Bun)"
-  npx vitest run --project integration || status=1
+  run npx vitest run --project integration
   step "conformance: ocirun and runc"
-  node conformance/run.mjs --runtime "$PWD/bin/ocirun" --compare "$(command -v runc || true)" || status=1
+  run node conformance/run.mjs --runtime "$PWD/bin/ocirun" --compare "$(command -v runc || true)"
   step "Node engine: conformance and podman run --rm"
-  node conformance/run.mjs --runtime "$PWD/test/fixtures/ocirun-node" || status=1
-  OCIRUN_TEST_BINARY="$PWD/test/fixtures/ocirun-node" npx vitest run --project integration test/integration/podman.test.ts -t 'podman run --rm' || status=1
+  run node conformance/run.mjs --runtime "$PWD/test/fixtures/ocirun-node"
+  run env OCIRUN_TEST_BINARY="$PWD/test/fixtures/ocirun-node" npx vitest run --project integration test/integration/podman.test.ts -t 'podman run --rm'
   step "the single file, outside the checkout: podman and containerd"
   single=$(mktemp -d /tmp/ocirun-single.XXXXXX)
   cp build/ocirun "$single/ocirun"
-  OCIRUN_TEST_BINARY="$single/ocirun" npx vitest run --project integration test/integration/podman.test.ts test/integration/containerd.test.ts || status=1
+  run env OCIRUN_TEST_BINARY="$single/ocirun" npx vitest run --project integration test/integration/podman.test.ts test/integration/containerd.test.ts
   rm -rf "$single"
   step "crash soak"
-  node bench/soak.mjs --runtime "$PWD/bin/ocirun" --workers 8 --lifecycles "${OCIRUN_SOAK_LIFECYCLES:-70}" || status=1
+  run node bench/soak.mjs --runtime "$PWD/bin/ocirun" --workers 8 --lifecycles "${OCIRUN_SOAK_LIFECYCLES:-70}"
   step "cgroup v2 (qemu guest)"
-  scripts/cgroup2-vm.sh --timeout 1800 -- sh test/guest.sh || status=1
+  run scripts/cgroup2-vm.sh --timeout 1800 -- sh test/guest.sh
   step "systemd as PID 1 (qemu guests, cgroup v2 and hybrid): the systemd cgroup driver, checkpoint and restore"
-  scripts/systemd-vm.sh --timeout 1800 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest' || status=1
+  run scripts/systemd-vm.sh --timeout 1800 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest'
   # The scope's chaos scenarios (systemd-chaos.test.ts) run on the v2 boot
   # only: on the hybrid boot, in one run, the guest's kernel went into soft
   # lockups (runc and a shell stuck for minutes) after them, not yet
   # understood; the file alone passed there.
-  scripts/systemd-vm.sh --hybrid --timeout 1800 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest test/integration/systemd-cgroup.test.ts test/integration/systemd-managers.test.ts test/integration/checkpoint.test.ts' || status=1
+  run scripts/systemd-vm.sh --hybrid --timeout 1800 -C "$PWD" -- 'CI=true npx vitest run --project systemd-guest test/integration/systemd-cgroup.test.ts test/integration/systemd-managers.test.ts test/integration/checkpoint.test.ts'
 else
   echo "not root: integration tests and conformance checks need root; skipped" >&2
   status=1
 fi
+summary
 exit $status
