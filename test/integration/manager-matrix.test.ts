@@ -157,7 +157,11 @@ describe('podman: a matrix of run flags, under ocirun as under runc', () => {
   // Default rlimits these VMs allow, for what podman starts without --ulimit (the pod's infra container).
   const containersConf = path.join(work, 'containers.conf');
   fs.writeFileSync(containersConf, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n');
-  const podman = (rt: Runtime, args: string[]) => spawnSync('podman', ['--runtime', wrappers[rt].bin, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CONTAINERS_CONF: containersConf } });
+  // In the work directory: conmon writes an empty file "oom" into its
+  // working directory when the container is OOM-killed (memory-oom), under
+  // either runtime; from the checkout's top level that file was once
+  // committed by accident.
+  const podman = (rt: Runtime, args: string[]) => spawnSync('podman', ['--runtime', wrappers[rt].bin, ...args], { encoding: 'utf8', timeout: 60_000, cwd: work, env: { ...process.env, CONTAINERS_CONF: containersConf } });
   const INFRA_IMAGE = 'localhost/ocirun-test-infra:latest';
   beforeAll(() => {
     spawnSync('podman', ['volume', 'create', 'ocirun-matrix-vol']);
