@@ -89,6 +89,7 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "not root: integration tests and conformance checks need root; skipped" >&2
   status=1
+  failed+=("not root: the integration tests, conformance checks, soak and guests were skipped|/dev/null")
 fi
 summary
 exit $status
