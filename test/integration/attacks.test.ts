@@ -363,6 +363,7 @@ userSuite('a local unprivileged user', () => {
     execFileSync('gcc', ['-static', '-O2', '-o', stage, stageSrc]);
     padTo(stage, STAGE);
     const name = keptAddonName();
+    const stageName = keptStageName();
     const own = userDir('xdg');
     const sticky = path.join(tmp, `sticky-${++serial}`);
     fs.mkdirSync(sticky);
@@ -371,7 +372,7 @@ userSuite('a local unprivileged user', () => {
     expect(asUser(['mkdir', '-m', '755', xdgs[1]]).status).toBe(0);
     for (const xdg of xdgs) {
       const dir = path.join(xdg, 'ocirun-engine');
-      for (const argv of [['mkdir', '-m', '700', dir], ['cp', lib, path.join(dir, name)], ['chmod', '555', path.join(dir, name)], ['cp', stage, path.join(dir, keptStageName())], ['chmod', '555', path.join(dir, keptStageName())]]) {
+      for (const argv of [['mkdir', '-m', '700', dir], ['cp', lib, path.join(dir, name)], ['chmod', '555', path.join(dir, name)], ['cp', stage, path.join(dir, stageName)], ['chmod', '555', path.join(dir, stageName)]]) {
         const r = asUser(argv);
         expect(r.status, `${argv.join(' ')} as ${USER}: ${r.stderr}`).toBe(0);
       }

@@ -210,7 +210,7 @@ describe('podman: a matrix of run flags, under ocirun as under runc', () => {
       // The infra container: the busybox image whose command is a sleep,
       // instead of a pause image (none is pulled here), with the rlimits
       // these VMs allow (containers.conf: pod create takes no --ulimit).
-      const created = spawnSync('podman', ['--runtime', wrappers[rt].bin, 'pod', 'create', '--name', pod, '--network', 'none', '--infra-image', INFRA_IMAGE], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: containersConf } });
+      const created = podman(rt, ['pod', 'create', '--name', pod, '--network', 'none', '--infra-image', INFRA_IMAGE]);
       expect(created.status, created.stderr).toBe(0);
       try {
         const r = podman(rt, ['run', '--rm', '--pod', pod, ...ulimits, TEST_IMAGE, 'sh', '-c', 'hostname; readlink /proc/self/ns/pid | cut -c1-4']);
