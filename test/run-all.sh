@@ -53,9 +53,10 @@ summary() {
   local f
   for f in "${failed[@]}"; do
     printf -- '--- %s\n' "${f%|*}"
-    local lines
-    lines=$(sed 's/\x1b\[[0-9;]*m//g' "${f##*|}" | grep -aE '(^| )(FAIL|×) ' | head -40)
-    [ -n "$lines" ] || lines=$(sed 's/\x1b\[[0-9;]*m//g' "${f##*|}" | tail -15)
+    local text lines
+    text=$(sed 's/\x1b\[[0-9;]*m//g' "${f##*|}")
+    lines=$(grep -aE '(^| )(FAIL|×) ' <<<"$text" | head -40)
+    [ -n "$lines" ] || lines=$(tail -15 <<<"$text")
     printf '%s\n' "$lines"
   done
   rm -rf "$logs"
